@@ -1,0 +1,166 @@
+//! Building and running the server: open the database, bind the listener (port
+//! 0 allowed, the bound address is exposed), wire the routes, serve until the
+//! shutdown signal, then let open requests finish within a grace period.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::Filter;
+
+use crate::config::ServeArgs;
+use crate::db::{self, Db, DbError};
+use crate::spa::Spa;
+
+/// How long open connections may take to finish once shutdown starts.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub started: Instant,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot open the database {path}: {source}")]
+    Db { path: String, source: DbError },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A server that is bound and ready to run.
+pub struct App {
+    listener: tokio::net::TcpListener,
+    addr: SocketAddr,
+    base_path: String,
+    routes: BoxedFilter<(Response,)>,
+}
+
+impl App {
+    /// Opens the database (creating or upgrading it) and binds the listener.
+    pub async fn build(args: &ServeArgs) -> Result<App, StartError> {
+        let path = args.db.clone();
+        let db = tokio::task::spawn_blocking(move || {
+            let db = Db::open(&path)?;
+            // Written once, on first start; kept across restarts and upgrades.
+            let conn = db.pool_conn()?;
+            db::setting::get_or_insert(&conn, db::setting::INSTALLED_AT, &db::now().into())?;
+            Ok::<_, DbError>(db)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))
+        .and_then(|r| r)
+        .map_err(|source| StartError::Db {
+            path: args.db.display().to_string(),
+            source,
+        })?;
+
+        let addr = SocketAddr::new(args.host, args.port);
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+
+        let state = AppState {
+            db,
+            started: Instant::now(),
+        };
+        Ok(App {
+            listener,
+            addr,
+            base_path: args.base_path.clone(),
+            routes: routes(state, &args.base_path),
+        })
+    }
+
+    /// The bound address (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The web app's URL, base path included.
+    pub fn url(&self) -> String {
+        let host = match self.addr.ip() {
+            ip if ip.is_unspecified() => "127.0.0.1".to_string(),
+            std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+            ip => ip.to_string(),
+        };
+        format!("http://{host}:{}{}/", self.addr.port(), self.base_path)
+    }
+
+    /// Serves until `shutdown` resolves, then gives open requests
+    /// [`SHUTDOWN_GRACE`] to finish.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let signal = async move {
+            shutdown.await;
+            let _ = stopping_tx.send(());
+        };
+        let server = warp::serve(self.routes)
+            .incoming(self.listener)
+            .graceful(signal)
+            .run();
+        let deadline = async move {
+            match stopping_rx.await {
+                Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = server => log::info!("server stopped"),
+            () = deadline => log::warn!(
+                "requests still open {}s after shutdown began; closing them",
+                SHUTDOWN_GRACE.as_secs()
+            ),
+        }
+    }
+}
+
+/// Everything the server answers, under the base path: the API trees first
+/// (each answering JSON for any path under its prefix), then the web app.
+pub fn routes(state: AppState, base_path: &str) -> BoxedFilter<(Response,)> {
+    let spa = Arc::new(Spa::new(base_path));
+    let all = crate::api::native(state)
+        .or(crate::api::compat())
+        .unify()
+        .or(spa.routes())
+        .unify();
+    let access_log = warp::log::custom(|info| {
+        log::info!(
+            target: "daehwa::access",
+            "{} {} {} {}ms",
+            info.method(),
+            info.path(),
+            info.status().as_u16(),
+            info.elapsed().as_millis()
+        );
+    });
+    base_filter(base_path)
+        .and(all)
+        .with(access_log)
+        .map(warp::Reply::into_response)
+        .boxed()
+}
+
+/// Matches the base path's segments (nothing for `""`).
+fn base_filter(base_path: &str) -> BoxedFilter<()> {
+    let mut filter = warp::any().boxed();
+    for segment in base_path.split('/').filter(|s| !s.is_empty()) {
+        // warp's path filter wants a 'static str; the base path is set once per
+        // server, so leaking its few bytes is bounded.
+        let segment: &'static str = Box::leak(segment.to_owned().into_boxed_str());
+        filter = filter.and(warp::path(segment)).boxed();
+    }
+    filter
+}

@@ -1,0 +1,117 @@
+//! SQLite access. One [`Db`] holds an r2d2 pool; [`Db::run`] runs a closure with
+//! a pooled connection on a blocking thread, so no query ever runs on an async
+//! worker. Pragmas are set per connection; the schema is applied or upgraded by
+//! [`migrate`] before the pool opens. No SQL lives outside this module.
+
+pub mod migrate;
+pub mod setting;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::Connection;
+
+/// How long a connection waits for SQLite's write lock before `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections kept in the pool: reads run in parallel under WAL.
+const POOL_SIZE: u32 = 16;
+
+/// Why a database call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("schema: {0}")]
+    Migrate(#[from] migrate::MigrateError),
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// The database: a pool of connections to one SQLite file.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<SqliteConnectionManager>,
+    path: PathBuf,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file, applies or upgrades the
+    /// schema, and opens the pool. Blocking: call it from a blocking context.
+    pub fn open(path: &Path) -> Result<Db, DbError> {
+        let mut conn = Connection::open(path)?;
+        configure(&conn)?;
+        // Migrate first: a file this binary refuses must stay byte for byte as
+        // it was, and switching to WAL rewrites its header.
+        let outcome = migrate::migrate(&mut conn, Some(path))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        match outcome {
+            migrate::Outcome::Created { version } => {
+                log::info!("created database {} (schema v{version})", path.display())
+            }
+            migrate::Outcome::Upgraded { from, to } => {
+                log::info!("upgraded database {} from v{from} to v{to}", path.display())
+            }
+            migrate::Outcome::Current { .. } => {}
+        }
+        drop(conn);
+
+        let manager = SqliteConnectionManager::file(path).with_init(|c| configure(c));
+        let pool = r2d2::Pool::builder()
+            .max_size(POOL_SIZE)
+            // Open connections on demand: a cold start stays in milliseconds.
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(10))
+            .build(manager)?;
+        Ok(Db {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with a pooled connection on tokio's blocking pool. The pool's
+    /// `get()` itself may block, so it happens on that thread too.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+}
+
+/// Per-connection settings (journal_mode=WAL is a property of the file and is
+/// set once in [`Db::open`]). `synchronous=NORMAL` under WAL keeps every
+/// committed transaction across a process crash; only an OS crash or power loss
+/// can drop the last few, never corrupt the file.
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+}
+
+/// The current time as RFC 3339 UTC with second precision, the form every
+/// `created_at` / `updated_at` column holds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl Db {
+    /// A pooled connection for blocking code that already runs off the async
+    /// workers (start-up, sub-commands). Async code uses [`Db::run`].
+    pub fn pool_conn(&self) -> Result<r2d2::PooledConnection<SqliteConnectionManager>, DbError> {
+        Ok(self.pool.get()?)
+    }
+}

@@ -1,0 +1,22 @@
+//! daehwa: a self-hosted ChatGPT-style chat service in one executable.
+//!
+//! The binary (`src/main.rs`) only parses the command line and calls into this
+//! library, so integration tests start exactly the server that ships.
+
+/// HTTP API under `/api/v1` and `/v1`: routes, errors, the one `recover`.
+pub mod api;
+/// Binding the listener, wiring the routes, running until shutdown.
+pub mod app;
+/// Command line and environment configuration (clap).
+pub mod config;
+/// SQLite: connection pool, blocking-thread runner, migrations, repositories.
+pub mod db;
+/// Console plus size-rotating file logging.
+pub mod logging;
+/// Ctrl-C / SIGTERM handling.
+pub mod shutdown;
+/// The embedded web app and the history-mode fallback.
+pub mod spa;
+
+/// The version printed by `--version` and answered by `/api/v1/health`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,50 @@
+//! The `daehwa` executable: parse the command line, set up logging, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use daehwa::app::App;
+use daehwa::config::Cli;
+
+fn main() -> ExitCode {
+    let args = Cli::parse().into_serve_args();
+    if let Err(err) = daehwa::logging::init(args.log_file.as_deref()) {
+        eprintln!("daehwa: cannot write the log file: {err}");
+        return ExitCode::FAILURE;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        // SQLite calls and (later) upstream readers use blocking threads; many
+        // streams at once must not starve the database.
+        .max_blocking_threads(1024)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("daehwa: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async {
+        let app = match App::build(&args).await {
+            Ok(app) => app,
+            Err(err) => {
+                log::error!("{err}");
+                eprintln!("daehwa: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let url = app.url();
+        println!("daehwa {} listening on {url}", daehwa::VERSION);
+        if args.open {
+            // The listener is bound, so the server answers as soon as it runs.
+            tokio::task::spawn_blocking(move || {
+                if let Err(err) = webbrowser::open(&url) {
+                    log::warn!("could not open a browser at {url}: {err}");
+                }
+            });
+        }
+        app.run_until(daehwa::shutdown::signal()).await;
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,136 @@
+//! The shipped executable itself: its command line, its start, its log file and
+//! its graceful stop.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_daehwa");
+
+#[test]
+fn help_explains_every_option_with_its_environment_variable() {
+    let out = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8(out.stdout).unwrap();
+    for (flag, env) in [
+        ("--host", "DAEHWA_HOST"),
+        ("--port", "DAEHWA_PORT"),
+        ("--db", "DAEHWA_DB"),
+        ("--log-file", "DAEHWA_LOG_FILE"),
+        ("--base-path", "DAEHWA_BASE_PATH"),
+        ("--open", "DAEHWA_OPEN"),
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+        assert!(help.contains(env), "--help lacks {env}:\n{help}");
+    }
+    assert!(help.contains("serve"), "{help}");
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let out = Command::new(BIN).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        format!("daehwa {}", daehwa::VERSION)
+    );
+}
+
+#[test]
+fn a_bad_base_path_is_refused_with_a_clear_message() {
+    let out = Command::new(BIN)
+        .args(["serve", "--base-path", "/../etc", "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("base path"));
+}
+
+/// Starts the binary on port 0 and returns it with the URL it printed.
+fn start(args: &[&str], envs: &[(&str, &std::path::Path)]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .envs(envs.iter().map(|(k, v)| (*k, *v)))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {line:?}"))
+        .to_string();
+    (child, url)
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+#[tokio::test]
+async fn the_binary_prints_its_url_serves_and_writes_access_lines_to_the_log_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bin.db");
+    let log = dir.path().join("logs").join("daehwa.log");
+    let (mut child, url) = start(
+        &["--port", "0", "--base-path", "/chat"],
+        &[("DAEHWA_DB", &db), ("DAEHWA_LOG_FILE", &log)],
+    );
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    assert!(url.ends_with("/chat/"), "{url}");
+
+    let res = reqwest::get(format!("{url}api/v1/health")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(db.exists(), "the database file comes from DAEHWA_DB");
+
+    stop(&mut child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("GET /chat/api/v1/health 200"),
+        "no access line in the log file:\n{text}"
+    );
+}
+
+#[cfg(unix)]
+fn stop(child: &mut Child) {
+    // SIGTERM, as a service manager sends it: the server must exit cleanly.
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = wait_exit(child, Duration::from_secs(15)).expect("exits after SIGTERM");
+    assert!(exit.success(), "exit status {exit}");
+}
+
+#[cfg(not(unix))]
+fn stop(child: &mut Child) {
+    child.kill().unwrap();
+    wait_exit(child, Duration::from_secs(15)).expect("exits");
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_start_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["--port", &port, "--db"])
+        .arg(dir.path().join("x.db"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot listen on"), "{stderr}");
+}
