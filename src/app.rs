@@ -11,6 +11,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::Filter;
 
+use crate::auth::Auth;
 use crate::config::ServeArgs;
 use crate::db::{self, Db, DbError};
 use crate::spa::Spa;
@@ -22,6 +23,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 #[derive(Clone)]
 pub struct AppState {
     pub db: Db,
+    pub auth: Arc<Auth>,
+    /// `""` or `/prefix`: cookie paths and links include it.
+    pub base_path: String,
     pub started: Instant,
 }
 
@@ -49,12 +53,14 @@ impl App {
     /// Opens the database (creating or upgrading it) and binds the listener.
     pub async fn build(args: &ServeArgs) -> Result<App, StartError> {
         let path = args.db.clone();
-        let db = tokio::task::spawn_blocking(move || {
+        let auth_config = args.auth_config();
+        let (db, auth) = tokio::task::spawn_blocking(move || {
             let db = Db::open(&path)?;
             // Written once, on first start; kept across restarts and upgrades.
             let conn = db.pool_conn()?;
             db::setting::get_or_insert(&conn, db::setting::INSTALLED_AT, &db::now().into())?;
-            Ok::<_, DbError>(db)
+            let auth = Auth::new(&auth_config, &conn)?;
+            Ok::<_, DbError>((db, auth))
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))
@@ -74,6 +80,8 @@ impl App {
 
         let state = AppState {
             db,
+            auth: Arc::new(auth),
+            base_path: args.base_path.clone(),
             started: Instant::now(),
         };
         Ok(App {

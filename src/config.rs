@@ -6,6 +6,7 @@
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -25,14 +26,54 @@ pub struct Cli {
 pub enum Command {
     /// Serve the web app and the API (the default).
     Serve(ServeArgs),
+    /// Manage accounts directly in the database file (works while the server
+    /// runs): create an admin, list accounts, reset a lost password, set a role.
+    User(UserArgs),
+}
+
+/// `daehwa user …`
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    /// SQLite database file.
+    #[arg(long, env = "DAEHWA_DB", default_value = "daehwa.db", global = true)]
+    pub db: PathBuf,
+    #[command(subcommand)]
+    pub action: UserAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserAction {
+    /// Create an account. The password is asked for (or read from standard
+    /// input when it is not a terminal).
+    Create {
+        /// 3 to 32 of a-z A-Z 0-9 _ . -
+        username: String,
+        /// Shown in the web app; defaults to the username.
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List every account with its role and status.
+    List,
+    /// Set a new password (asked for, or read from standard input), sign the
+    /// account out everywhere and re-enable it if it was disabled.
+    ResetPassword { username: String },
+    /// Make an account `admin` or `user`.
+    SetRole {
+        username: String,
+        #[arg(value_parser = ["admin", "user"])]
+        role: String,
+    },
 }
 
 impl Cli {
-    /// The serve options, whether given with or without the `serve` word.
-    pub fn into_serve_args(self) -> ServeArgs {
+    /// The command to run; no sub-command means `serve` with the top-level options.
+    pub fn into_command(self) -> Command {
         match self.command {
-            Some(Command::Serve(args)) => args,
-            None => self.serve,
+            Some(command) => command,
+            None => Command::Serve(self.serve),
         }
     }
 }
@@ -66,6 +107,31 @@ pub struct ServeArgs {
     /// Open the web app in the default browser once the server answers.
     #[arg(long, env = "DAEHWA_OPEN")]
     pub open: bool,
+
+    /// Secret that signs access tokens (prefer the environment variable: a flag
+    /// shows in process lists). Without it a random secret is generated once and
+    /// kept in the database.
+    #[arg(long, env = "DAEHWA_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    /// Shared secret of a trusted issuer; enables POST /api/v1/auth/token, which
+    /// signs a user in from a request signed with it (HMAC-SHA256).
+    #[arg(long, env = "DAEHWA_TRUSTED_ISSUER_SECRET", hide_env_values = true)]
+    pub trusted_issuer_secret: Option<String>,
+
+    /// Userinfo URL of an external identity provider; enables
+    /// POST /api/v1/auth/exchange, which signs in the holder of a token that
+    /// this URL accepts.
+    #[arg(long, env = "DAEHWA_USERINFO_URL")]
+    pub userinfo_url: Option<String>,
+
+    /// Seconds to wait for the userinfo URL.
+    #[arg(long, env = "DAEHWA_USERINFO_TIMEOUT", default_value_t = 10)]
+    pub userinfo_timeout: u64,
+
+    /// Cheap password hashing, for tests only; not settable from outside.
+    #[arg(skip)]
+    pub fast_password_hashing: bool,
 }
 
 impl ServeArgs {
@@ -78,6 +144,22 @@ impl ServeArgs {
             log_file: None,
             base_path: String::new(),
             open: false,
+            secret: None,
+            trusted_issuer_secret: None,
+            userinfo_url: None,
+            userinfo_timeout: 10,
+            fast_password_hashing: true,
+        }
+    }
+
+    /// The authentication part of the options.
+    pub fn auth_config(&self) -> crate::auth::AuthConfig {
+        crate::auth::AuthConfig {
+            secret: self.secret.clone(),
+            trusted_issuer_secret: self.trusted_issuer_secret.clone(),
+            userinfo_url: self.userinfo_url.clone(),
+            userinfo_timeout: Duration::from_secs(self.userinfo_timeout.max(1)),
+            fast_password_hashing: self.fast_password_hashing,
         }
     }
 }
@@ -126,12 +208,13 @@ mod tests {
 
     #[test]
     fn serve_is_the_default_and_flags_work_with_or_without_the_word() {
-        let cli = Cli::try_parse_from(["daehwa", "--port", "9000"]).unwrap();
-        assert_eq!(cli.into_serve_args().port, 9000);
-        let cli =
-            Cli::try_parse_from(["daehwa", "serve", "--port", "9001", "--base-path", "/chat/"])
-                .unwrap();
-        let args = cli.into_serve_args();
+        let serve = |argv: &[&str]| match Cli::try_parse_from(argv).unwrap().into_command() {
+            Command::Serve(args) => args,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(serve(&["daehwa", "--port", "9000"]).port, 9000);
+        let args = serve(&["daehwa", "serve", "--port", "9001", "--base-path", "/chat/"]);
+        assert!(!args.fast_password_hashing);
         assert_eq!((args.port, args.base_path.as_str()), (9001, "/chat"));
     }
 }

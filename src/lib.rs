@@ -7,6 +7,10 @@
 pub mod api;
 /// Binding the listener, wiring the routes, running until shutdown.
 pub mod app;
+/// Who is calling: passwords, tokens, API keys, sign-in limits.
+pub mod auth;
+/// Operator sub-commands that work on the database file (`daehwa user …`).
+pub mod cli;
 /// Command line and environment configuration (clap).
 pub mod config;
 /// SQLite: connection pool, blocking-thread runner, migrations, repositories.

@@ -4,10 +4,22 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use daehwa::app::App;
-use daehwa::config::Cli;
+use daehwa::config::{Cli, Command, ServeArgs};
 
 fn main() -> ExitCode {
-    let args = Cli::parse().into_serve_args();
+    match Cli::parse().into_command() {
+        Command::Serve(args) => serve(args),
+        Command::User(args) => match daehwa::cli::run_user(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("daehwa: {message}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
     if let Err(err) = daehwa::logging::init(args.log_file.as_deref()) {
         eprintln!("daehwa: cannot write the log file: {err}");
         return ExitCode::FAILURE;

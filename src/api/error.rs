@@ -2,6 +2,7 @@
 //! `{"error": "human readable", "code": "machine_code"}` (SPEC §2), plus the one
 //! `recover` that turns warp's own rejections into that shape.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 
 use serde_json::json;
@@ -17,9 +18,28 @@ pub enum ApiError {
     /// 400: the request cannot be understood (malformed JSON, bad query).
     #[error("{0}")]
     BadRequest(String),
+    /// 401: no credentials, or ones that do not check out. Sent with
+    /// `WWW-Authenticate: Bearer`.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// 403: authenticated, but not allowed.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     /// 404: no such route or resource (also another user's resource).
     #[error("{0}")]
     NotFound(String),
+    /// 409: the request conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 422: well-formed but invalid; `fields` says why, field by field.
+    #[error("some fields are invalid")]
+    Validation(BTreeMap<&'static str, String>),
+    /// 429: too many attempts; retry after this many seconds.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
+    /// 502/504: a server daehwa relies on failed or did not answer in time.
+    #[error("{message}")]
+    Upstream { status: StatusCode, message: String },
     /// 405: the path exists with other methods.
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
@@ -41,7 +61,13 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Upstream { status, .. } => *status,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -53,7 +79,15 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::Unauthorized { code, .. } | ApiError::Forbidden { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::Upstream { status, .. } if *status == StatusCode::GATEWAY_TIMEOUT => {
+                "upstream_timeout"
+            }
+            ApiError::Upstream { .. } => "upstream_failed",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
@@ -63,21 +97,69 @@ impl ApiError {
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(err: DbError) -> Self {
-        ApiError::Internal(err.to_string())
+impl ApiError {
+    /// 401 with a code the client can act on (`token_expired` → refresh).
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// 422 for one field.
+    pub fn invalid(field: &'static str, why: impl Into<String>) -> ApiError {
+        ApiError::Validation(BTreeMap::from([(field, why.into())]))
+    }
+
+    /// The JSON reply, built from a reference (rejections hand out `&ApiError`).
+    pub fn to_response(&self) -> Response {
+        if let ApiError::Internal(cause) = self {
+            log::error!("internal error: {cause}");
+        }
+        let mut body = json!({ "error": self.to_string(), "code": self.code() });
+        if let ApiError::Validation(fields) = self {
+            body["fields"] = json!(fields);
+        }
+        let mut res = json_response(self.status(), &body);
+        match self {
+            ApiError::Unauthorized { .. } => {
+                res.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"daehwa\""),
+                );
+            }
+            ApiError::TooManyRequests { retry_after, .. } => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+            }
+            _ => {}
+        }
+        res
     }
 }
 
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Conflict(message) => ApiError::Conflict(message),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Auth filters reject with an `ApiError`; the API tree's `recover` answers it.
+impl warp::reject::Reject for ApiError {}
+
 impl Reply for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(cause) = &self {
-            log::error!("internal error: {cause}");
-        }
-        json_response(
-            self.status(),
-            &json!({ "error": self.to_string(), "code": self.code() }),
-        )
+        self.to_response()
     }
 }
 
@@ -112,6 +194,9 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         PayloadTooLarge, UnsupportedMediaType,
     };
 
+    if let Some(err) = rejection.find::<ApiError>() {
+        return Ok(err.to_response());
+    }
     let err = if let Some(e) = rejection.find::<BodyDeserializeError>() {
         ApiError::BadRequest(format!("malformed JSON body: {e}"))
     } else if rejection.find::<PayloadTooLarge>().is_some() {
@@ -151,6 +236,18 @@ mod tests {
     fn every_error_has_a_status_and_a_snake_case_code() {
         let all = [
             ApiError::BadRequest("x".into()),
+            ApiError::unauthorized("invalid_token", "x"),
+            ApiError::forbidden("admin_only", "x"),
+            ApiError::Conflict("x".into()),
+            ApiError::invalid("username", "x"),
+            ApiError::TooManyRequests {
+                message: "x".into(),
+                retry_after: 1,
+            },
+            ApiError::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                message: "x".into(),
+            },
             ApiError::NotFound("x".into()),
             ApiError::MethodNotAllowed,
             ApiError::PayloadTooLarge,

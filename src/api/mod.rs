@@ -3,27 +3,36 @@
 //! its prefix, so that anything under `/api/` or `/v1/` answers JSON and never
 //! falls through to the web app's `index.html`.
 
+pub mod admin;
+pub mod api_keys;
+pub mod auth;
 pub mod error;
+pub mod filters;
 pub mod health;
-
-use std::convert::Infallible;
+pub mod user;
+pub mod users;
 
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::Filter;
 
 use crate::app::AppState;
-
-/// Hands a clone of the state to a handler.
-pub fn with_state(
-    state: AppState,
-) -> impl Filter<Extract = (AppState,), Error = Infallible> + Clone {
-    warp::any().map(move || state.clone())
-}
+pub use filters::with_state;
 
 /// `/api/...`: the native API (SPEC §3).
 pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
-    let v1 = warp::path("v1").and(health::routes(state));
+    let routes = health::routes(state.clone())
+        .or(auth::routes(state.clone()))
+        .unify()
+        .or(user::routes(state.clone()))
+        .unify()
+        .or(users::routes(state.clone()))
+        .unify()
+        .or(admin::routes(state.clone()))
+        .unify()
+        .or(api_keys::routes(state))
+        .unify();
+    let v1 = warp::path("v1").and(routes);
     warp::path("api")
         .and(v1.recover(error::recover).unify())
         .boxed()
@@ -40,4 +49,11 @@ pub fn compat() -> BoxedFilter<(Response,)> {
                 .unify(),
         )
         .boxed()
+}
+
+/// An empty 204 answer.
+pub fn no_content() -> Response {
+    let mut res = Response::default();
+    *res.status_mut() = warp::http::StatusCode::NO_CONTENT;
+    res
 }

@@ -3,8 +3,11 @@
 //! worker. Pragmas are set per connection; the schema is applied or upgraded by
 //! [`migrate`] before the pool opens. No SQL lives outside this module.
 
+pub mod audit;
 pub mod migrate;
 pub mod setting;
+pub mod token;
+pub mod user;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,6 +31,9 @@ pub enum DbError {
     Migrate(#[from] migrate::MigrateError),
     #[error("database task failed: {0}")]
     Task(String),
+    /// A unique constraint said no; the message is for the client.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// The database: a pool of connections to one SQLite file.
@@ -100,6 +106,21 @@ impl Db {
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;")
+}
+
+/// A new primary key: a UUID v7, so keys sort by creation time.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Whether an error is a UNIQUE or PRIMARY KEY violation.
+pub fn is_unique_violation(err: &rusqlite::Error) -> bool {
+    matches!(
+        err,
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    )
 }
 
 /// The current time as RFC 3339 UTC with second precision, the form every

@@ -13,6 +13,8 @@ const INSERT_NEW: &str =
 
 /// The install time, written once when the database is first used.
 pub const INSTALLED_AT: &str = "installed_at";
+/// `open` (default), `approval` or `closed`; changed by admins.
+pub const REGISTRATION_MODE: &str = "registration_mode";
 
 /// Reads a setting.
 pub fn get(conn: &Connection, key: &str) -> Result<Option<Value>, DbError> {

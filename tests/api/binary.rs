@@ -134,3 +134,107 @@ fn a_port_in_use_is_a_clear_start_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot listen on"), "{stderr}");
 }
+
+/// Runs `daehwa user …` on `db` with `stdin` piped in.
+fn user_command(db: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(BIN)
+        .arg("user")
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn operators_manage_accounts_from_the_command_line_while_the_server_runs() {
+    use reqwest::Method;
+
+    let app = crate::helpers::spawn_app().await;
+    let db = app.db_path.clone();
+    let out = user_command(&db, &["create", "root", "--admin"], "root-password-1\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created root (admin"));
+
+    let res = app.login("root", "root-password-1").await;
+    assert_eq!(res.status(), 200);
+    let root: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(root["user"]["role"], "admin");
+    let root_token = root["access_token"].as_str().unwrap().to_string();
+
+    let out = user_command(&db, &["set-role", "root", "user"], "");
+    assert!(!out.status.success(), "the last admin keeps the role");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("last active administrator"));
+
+    let bob = app.signup("bob").await;
+    let out = user_command(&db, &["set-role", "bob", "admin"], "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = app
+        .as_user(Method::GET, "/api/v1/users", &bob.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "the new role applies to bob's current token"
+    );
+
+    // A lost password: reset it; the old sessions end at once.
+    let out = user_command(&db, &["reset-password", "root"], "brand-new-pass-2\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let res = app
+        .as_user(Method::GET, "/api/v1/auth/me", &root_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(app.login("root", "root-password-1").await.status(), 401);
+    assert_eq!(app.login("root", "brand-new-pass-2").await.status(), 200);
+
+    let out = user_command(&db, &["list"], "");
+    let listing = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        listing.contains("root") && listing.contains("bob"),
+        "{listing}"
+    );
+
+    for (args, stdin, why) in [
+        (vec!["create", "weakling"], "short\n", "password must"),
+        (vec!["create", "bob"], "another-pass-3\n", "already taken"),
+        (vec!["create", "x"], "another-pass-3\n", "username must"),
+        (
+            vec!["reset-password", "nobody"],
+            "another-pass-3\n",
+            "no account named",
+        ),
+    ] {
+        let out = user_command(&db, &args, stdin);
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+}

@@ -48,6 +48,7 @@ pub async fn spawn_in(
 ) -> TestApp {
     init_logs();
     let mut args = ServeArgs::for_tests(db.clone());
+    args.secret = Some(TEST_SECRET.to_string());
     adjust(&mut args);
     let app = App::build(&args).await.expect("server starts");
     let addr = app.local_addr();
@@ -111,4 +112,77 @@ pub fn user_version(path: &Path) -> u32 {
     let conn = rusqlite::Connection::open(path).expect("open db");
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
         .expect("user_version")
+}
+
+/// The password every `signup` uses.
+pub const PASSWORD: &str = "correct-horse-42";
+/// The signing secret test servers use, so tests can mint their own tokens.
+pub const TEST_SECRET: &str = "test-secret-0123456789-abcdefghijklmnop";
+
+/// A signed-in user.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+impl TestApp {
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// A request with `Authorization: Bearer <token>`.
+    pub fn as_user(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+    ) -> reqwest::RequestBuilder {
+        self.request(method, path).bearer_auth(token)
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/register",
+            &serde_json::json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            &serde_json::json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    /// Signs in an existing account with [`PASSWORD`].
+    pub async fn sign_in(&self, username: &str) -> Session {
+        let res = self.login(username, PASSWORD).await;
+        assert_eq!(res.status(), 200, "login of {username}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        Session {
+            id: body["user"]["id"].as_str().unwrap().to_string(),
+            access: body["access_token"].as_str().unwrap().to_string(),
+            refresh: body["refresh_token"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// Registers `username` with [`PASSWORD`] and signs in.
+    pub async fn signup(&self, username: &str) -> Session {
+        let res = self.register(username, PASSWORD).await;
+        assert_eq!(res.status(), 201, "register {username}");
+        self.sign_in(username).await
+    }
 }

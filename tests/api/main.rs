@@ -1,8 +1,10 @@
 //! One integration test binary: each module talks HTTP to a real server started
 //! on an ephemeral port with a fresh SQLite file (see `helpers`).
 
+mod auth;
 mod binary;
 mod database;
+mod external;
 mod health;
 mod helpers;
 mod spa;

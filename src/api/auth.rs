@@ -1,0 +1,661 @@
+//! `/auth/*`: register, sign in, refresh, sign out, who am I, and the two
+//! sign-ins through other systems (`/auth/token`, `/auth/exchange`).
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::json;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::error::{json_response, respond, ApiError};
+use super::filters::{
+    authenticated, client_ip, json_body, optional_json_body, raw_body, with_state,
+};
+use crate::app::AppState;
+use crate::auth::external::{self, ExchangeError, ExternalIdentity, SignatureError};
+use crate::auth::password::{display_name_problem, password_problem, username_problem};
+use crate::auth::tokens::{self, ACCESS_TTL_SECS, REFRESH_TTL_DAYS};
+use crate::auth::CurrentUser;
+use crate::db::token::Rotation;
+use crate::db::user::{NewUser, Role, Status, User};
+use crate::db::{self, setting};
+
+/// The refresh cookie's name.
+pub const REFRESH_COOKIE: &str = "daehwa_refresh";
+
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    // POST /api/v1/auth/register
+    let register = warp::path!("auth" / "register")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(json_body())
+        .then(register)
+        .map(respond);
+    // POST /api/v1/auth/login
+    let login = warp::path!("auth" / "login")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(client_ip())
+        .and(secure_request())
+        .and(json_body())
+        .then(login)
+        .map(respond);
+    // POST /api/v1/auth/refresh
+    let refresh = warp::path!("auth" / "refresh")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(warp::cookie::optional::<String>(REFRESH_COOKIE))
+        .and(secure_request())
+        .and(optional_json_body())
+        .then(refresh)
+        .map(respond);
+    // POST /api/v1/auth/logout
+    let logout = warp::path!("auth" / "logout")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(warp::cookie::optional::<String>(REFRESH_COOKIE))
+        .and(optional_json_body())
+        .then(logout)
+        .map(respond);
+    // GET /api/v1/auth/me
+    let me = warp::path!("auth" / "me")
+        .and(warp::get())
+        .and(authenticated(state.clone()))
+        .map(|current: CurrentUser| {
+            respond(Ok(json_response(StatusCode::OK, &user_json(&current.user))))
+        });
+    // POST /api/v1/auth/token
+    let token = warp::path!("auth" / "token")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(warp::header::optional::<String>("x-signature"))
+        .and(warp::header::optional::<String>("x-timestamp"))
+        .and(secure_request())
+        .and(raw_body())
+        .then(issue_token)
+        .map(respond);
+    // POST /api/v1/auth/exchange
+    let exchange = warp::path!("auth" / "exchange")
+        .and(warp::post())
+        .and(with_state(state))
+        .and(warp::header::optional::<String>("x-external-token"))
+        .and(secure_request())
+        .then(exchange)
+        .map(respond);
+    register
+        .or(login)
+        .unify()
+        .or(refresh)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(me)
+        .unify()
+        .or(token)
+        .unify()
+        .or(exchange)
+        .unify()
+}
+
+/// The public view of an account.
+pub fn user_json(user: &User) -> serde_json::Value {
+    json!({
+        "id": user.id,
+        "username": user.username,
+        "display_name": user.display_name,
+        "role": user.role,
+        "status": user.status,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+    })
+}
+
+/// Whether the browser reached us over HTTPS (directly or through a proxy
+/// that says so), so the refresh cookie can be marked `Secure`.
+fn secure_request() -> impl Filter<Extract = (bool,), Error = std::convert::Infallible> + Clone {
+    warp::header::optional::<String>("x-forwarded-proto")
+        .or(warp::any().map(|| None))
+        .unify()
+        .map(|proto: Option<String>| proto.is_some_and(|p| p.eq_ignore_ascii_case("https")))
+}
+
+/// The registration mode an admin chose (`open` when never set).
+pub fn registration_mode(conn: &rusqlite::Connection) -> Result<String, db::DbError> {
+    Ok(setting::get(conn, setting::REGISTRATION_MODE)?
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "open".to_string()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegisterBody {
+    username: String,
+    password: String,
+    display_name: Option<String>,
+}
+
+async fn register(state: AppState, body: RegisterBody) -> Result<Response, ApiError> {
+    let username = body.username.trim().to_string();
+    let display_name = body
+        .display_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&username)
+        .to_string();
+    let mut fields = std::collections::BTreeMap::new();
+    if let Some(why) = username_problem(&username) {
+        fields.insert("username", why.to_string());
+    }
+    if let Some(why) = password_problem(&body.password) {
+        fields.insert("password", why.to_string());
+    }
+    if let Some(why) = display_name_problem(&display_name) {
+        fields.insert("display_name", why.to_string());
+    }
+    if !fields.is_empty() {
+        return Err(ApiError::Validation(fields));
+    }
+
+    let hasher = state.auth.hasher.clone();
+    let password = body.password;
+    let hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+
+    let user = state
+        .db
+        .run(move |conn| {
+            let mode = registration_mode(conn)?;
+            let first = db::user::list(conn, None, None, 1)?.is_empty();
+            if mode == "closed" && !first {
+                return Ok(Err(ApiError::forbidden(
+                    "registration_closed",
+                    "registration is closed; ask an administrator for an account",
+                )));
+            }
+            let status = if mode == "approval" {
+                Status::Pending
+            } else {
+                Status::Active
+            };
+            Ok(Ok(db::user::insert(
+                conn,
+                &NewUser {
+                    username: &username,
+                    display_name: &display_name,
+                    password_hash: Some(&hash),
+                    role: None,
+                    status,
+                    external: None,
+                },
+            )?))
+        })
+        .await??;
+    log::info!("registered account {} ({})", user.id, user.role.as_str());
+    Ok(json_response(StatusCode::CREATED, &user_json(&user)))
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    username: String,
+    password: String,
+}
+
+async fn login(
+    state: AppState,
+    ip: String,
+    secure: bool,
+    body: LoginBody,
+) -> Result<Response, ApiError> {
+    let user_key = body.username.trim().to_lowercase();
+    for (limiter, key) in [
+        (&state.auth.login_by_ip, &ip),
+        (&state.auth.login_by_user, &user_key),
+    ] {
+        if let Err(wait) = limiter.check(key) {
+            return Err(ApiError::TooManyRequests {
+                message: format!("too many failed sign-ins; try again in {wait} seconds"),
+                retry_after: wait,
+            });
+        }
+    }
+
+    let username = body.username.trim().to_string();
+    let found = state
+        .db
+        .run(move |conn| db::user::by_username(conn, &username))
+        .await?;
+    let hasher = state.auth.hasher.clone();
+    let password = body.password;
+    let (found, password_ok) = tokio::task::spawn_blocking(move || {
+        let ok = match found.as_ref().and_then(|u| u.password_hash.as_deref()) {
+            Some(hash) => hasher.verify(&password, hash),
+            None => {
+                hasher.verify_dummy(&password);
+                false
+            }
+        };
+        (found, ok)
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?;
+
+    let user = match found {
+        Some(user) if password_ok => user,
+        _ => {
+            state.auth.login_by_ip.fail(&ip);
+            state.auth.login_by_user.fail(&user_key);
+            return Err(ApiError::unauthorized(
+                "invalid_credentials",
+                "wrong username or password",
+            ));
+        }
+    };
+    state.auth.login_by_user.clear(&user_key);
+    check_can_sign_in(&user)?;
+    start_session(&state, user, secure).await
+}
+
+/// Pending and disabled accounts cannot start a session.
+fn check_can_sign_in(user: &User) -> Result<(), ApiError> {
+    match user.status {
+        Status::Active => Ok(()),
+        Status::Pending => Err(ApiError::forbidden(
+            "pending_approval",
+            "this account is waiting for an administrator's approval",
+        )),
+        Status::Disabled => Err(ApiError::forbidden(
+            "account_disabled",
+            "this account has been disabled",
+        )),
+    }
+}
+
+/// A new sign-in session (refresh family) for `user`: the sign-in answer with
+/// both tokens, and the refresh cookie.
+async fn start_session(state: &AppState, user: User, secure: bool) -> Result<Response, ApiError> {
+    let family = db::new_id();
+    let refresh_token = tokens::random_token();
+    let hash = tokens::sha256_hex(&refresh_token);
+    let user_id = user.id.clone();
+    let family_id = family.clone();
+    state
+        .db
+        .run(move |conn| {
+            db::token::insert_refresh(
+                conn,
+                &user_id,
+                &family_id,
+                &hash,
+                &tokens::days_from_now(REFRESH_TTL_DAYS),
+            )
+        })
+        .await?;
+    Ok(session_response(
+        state,
+        &user,
+        &family,
+        &refresh_token,
+        secure,
+    ))
+}
+
+fn session_response(
+    state: &AppState,
+    user: &User,
+    family: &str,
+    refresh_token: &str,
+    secure: bool,
+) -> Response {
+    let access_token = state.auth.signer.issue(user, Some(family));
+    let mut res = json_response(
+        StatusCode::OK,
+        &json!({
+            "access_token": access_token,
+            "token_type": "bearer",
+            "expires_in": ACCESS_TTL_SECS,
+            "refresh_token": refresh_token,
+            "refresh_expires_in": REFRESH_TTL_DAYS * 24 * 3600,
+            "user": user_json(user),
+        }),
+    );
+    set_refresh_cookie(&mut res, &state.base_path, Some(refresh_token), secure);
+    res
+}
+
+/// Sets (or, with `None`, clears) the httpOnly, SameSite=Strict refresh cookie,
+/// scoped to the auth routes so it is sent nowhere else.
+fn set_refresh_cookie(res: &mut Response, base_path: &str, token: Option<&str>, secure: bool) {
+    let (value, max_age) = match token {
+        Some(token) => (token, REFRESH_TTL_DAYS * 24 * 3600),
+        None => ("", 0),
+    };
+    let cookie = format!(
+        "{REFRESH_COOKIE}={value}; Path={base_path}/api/v1/auth; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RefreshBody {
+    refresh_token: Option<String>,
+}
+
+async fn refresh(
+    state: AppState,
+    cookie: Option<String>,
+    secure: bool,
+    body: RefreshBody,
+) -> Result<Response, ApiError> {
+    let Some(presented) = body.refresh_token.or(cookie).filter(|t| !t.is_empty()) else {
+        return Err(ApiError::unauthorized(
+            "missing_refresh_token",
+            "no refresh token: send the cookie or {\"refresh_token\": ...}",
+        ));
+    };
+    let old_hash = tokens::sha256_hex(&presented);
+    let new_token = tokens::random_token();
+    let new_hash = tokens::sha256_hex(&new_token);
+    let outcome = state
+        .db
+        .run(move |conn| {
+            let rotation = db::token::rotate_refresh(
+                conn,
+                &old_hash,
+                &new_hash,
+                &tokens::days_from_now(REFRESH_TTL_DAYS),
+            )?;
+            let user = match &rotation {
+                Rotation::Rotated { user_id, .. } => db::user::by_id(conn, user_id)?,
+                _ => None,
+            };
+            Ok((rotation, user))
+        })
+        .await?;
+
+    let failure = match outcome {
+        (Rotation::Rotated { family_id, .. }, Some(user)) => {
+            if let Err(err) = check_can_sign_in(&user) {
+                err
+            } else {
+                return Ok(session_response(
+                    &state, &user, &family_id, &new_token, secure,
+                ));
+            }
+        }
+        (Rotation::Reused, _) => {
+            log::warn!("a used refresh token was presented again; its session is revoked");
+            ApiError::unauthorized(
+                "refresh_token_reused",
+                "this refresh token was already used, so its session has been signed out for \
+                 safety; sign in again",
+            )
+        }
+        _ => ApiError::unauthorized(
+            "invalid_refresh_token",
+            "the refresh token is unknown or expired; sign in again",
+        ),
+    };
+    let mut res = failure.to_response();
+    set_refresh_cookie(&mut res, &state.base_path, None, secure);
+    Ok(res)
+}
+
+async fn logout(
+    state: AppState,
+    cookie: Option<String>,
+    body: RefreshBody,
+) -> Result<Response, ApiError> {
+    if let Some(token) = body.refresh_token.or(cookie).filter(|t| !t.is_empty()) {
+        let hash = tokens::sha256_hex(&token);
+        state
+            .db
+            .run(move |conn| db::token::revoke_family_of(conn, &hash))
+            .await?;
+    }
+    let mut res = Response::new(Bytes::new().into());
+    *res.status_mut() = StatusCode::NO_CONTENT;
+    set_refresh_cookie(&mut res, &state.base_path, None, false);
+    Ok(res)
+}
+
+#[derive(Deserialize)]
+struct TokenBody {
+    user_id: serde_json::Value,
+    display_name: Option<String>,
+    roles: Option<Vec<String>>,
+}
+
+/// Seed 001's "issue a token for this user id", for a trusted issuer only.
+async fn issue_token(
+    state: AppState,
+    signature: Option<String>,
+    timestamp: Option<String>,
+    secure: bool,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let Some(secret) = state.auth.trusted_issuer_secret.as_deref() else {
+        return Err(ApiError::NotFound("no such API route".into()));
+    };
+    let now = chrono::Utc::now().timestamp();
+    external::check_signature(
+        secret,
+        signature.as_deref(),
+        timestamp.as_deref(),
+        &body,
+        now,
+    )
+    .map_err(|e| match e {
+        SignatureError::Stale => ApiError::unauthorized(
+            "stale_timestamp",
+            "X-Timestamp is more than 5 minutes away from the server's clock",
+        ),
+        SignatureError::Missing => ApiError::unauthorized(
+            "missing_signature",
+            "X-Signature and X-Timestamp are required",
+        ),
+        SignatureError::Malformed | SignatureError::Mismatch => ApiError::unauthorized(
+            "invalid_signature",
+            "X-Signature does not match the body and timestamp",
+        ),
+    })?;
+    let body: TokenBody = super::filters::parse_json(&body)?;
+    let external_id = match &body.user_id {
+        serde_json::Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
+        serde_json::Value::Number(n) => n.to_string(),
+        _ => {
+            return Err(ApiError::invalid(
+                "user_id",
+                "must be a non-empty string or a number",
+            ))
+        }
+    };
+    let role = body.roles.as_ref().map(|roles| {
+        if roles.iter().any(|r| r == "admin") {
+            Role::Admin
+        } else {
+            Role::User
+        }
+    });
+    let user = link_or_create(
+        &state,
+        "token",
+        ExternalIdentity {
+            id: external_id,
+            name: body.display_name,
+            username: None,
+        },
+        role,
+        false,
+    )
+    .await?;
+    check_can_sign_in(&user)?;
+    start_session(&state, user, secure).await
+}
+
+/// Seed 001's token exchange: the userinfo URL vouches for the external token.
+async fn exchange(
+    state: AppState,
+    external_token: Option<String>,
+    secure: bool,
+) -> Result<Response, ApiError> {
+    let Some(url) = state.auth.userinfo_url.clone() else {
+        return Err(ApiError::NotFound("no such API route".into()));
+    };
+    let Some(token) = external_token.filter(|t| !t.trim().is_empty()) else {
+        return Err(ApiError::unauthorized(
+            "missing_external_token",
+            "send the external access token in X-External-Token",
+        ));
+    };
+    let timeout = state.auth.userinfo_timeout;
+    let identity =
+        tokio::task::spawn_blocking(move || external::fetch_userinfo(&url, token.trim(), timeout))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| match e {
+                ExchangeError::Rejected => ApiError::unauthorized(
+                    "external_token_rejected",
+                    "the identity provider did not accept this token",
+                ),
+                ExchangeError::Timeout => ApiError::Upstream {
+                    status: StatusCode::GATEWAY_TIMEOUT,
+                    message: "the identity provider did not answer in time".into(),
+                },
+                ExchangeError::BadAnswer(why) | ExchangeError::Unreachable(why) => {
+                    log::warn!("token exchange: userinfo failed: {why}");
+                    ApiError::Upstream {
+                        status: StatusCode::BAD_GATEWAY,
+                        message: "the identity provider could not be asked about this token".into(),
+                    }
+                }
+            })?;
+    let user = link_or_create(&state, "exchange", identity, None, true).await?;
+    check_can_sign_in(&user)?;
+    start_session(&state, user, secure).await
+}
+
+/// The local account linked to `(issuer, identity.id)`, created on first
+/// sight with a username from the identity's username hint, else its id.
+/// `role`, when given, is applied every time (the issuer is the authority).
+async fn link_or_create(
+    state: &AppState,
+    issuer: &'static str,
+    identity: ExternalIdentity,
+    role: Option<Role>,
+    honour_registration_mode: bool,
+) -> Result<User, ApiError> {
+    let ExternalIdentity {
+        id: external_id,
+        name,
+        username: username_hint,
+    } = identity;
+    state
+        .db
+        .run(move |conn| {
+            if let Some(user) = db::user::by_external(conn, issuer, &external_id)? {
+                if let Some(role) = role.filter(|r| *r != user.role) {
+                    db::user::set_role(conn, &user.id, role)?;
+                    return Ok(Ok(db::user::by_id(conn, &user.id)?.unwrap_or(user)));
+                }
+                return Ok(Ok(user));
+            }
+            let mut status = Status::Active;
+            if honour_registration_mode {
+                match registration_mode(conn)?.as_str() {
+                    "closed" => {
+                        return Ok(Err(ApiError::forbidden(
+                            "registration_closed",
+                            "registration is closed; ask an administrator for an account",
+                        )))
+                    }
+                    "approval" => status = Status::Pending,
+                    _ => {}
+                }
+            }
+            let display_name = name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| display_name_problem(n).is_none())
+                .unwrap_or(&external_id)
+                .chars()
+                .take(64)
+                .collect::<String>();
+            let base = username_from(username_hint.as_deref().unwrap_or(&external_id));
+            for attempt in 0..20 {
+                let username = match attempt {
+                    0 => base.clone(),
+                    n => format!("{}-{}", &base[..base.len().min(28)], n + 1),
+                };
+                let result = db::user::insert(
+                    conn,
+                    &NewUser {
+                        username: &username,
+                        display_name: &display_name,
+                        password_hash: None,
+                        role,
+                        status,
+                        external: Some((issuer, &external_id)),
+                    },
+                );
+                match result {
+                    Ok(user) => return Ok(Ok(user)),
+                    Err(db::DbError::Conflict(_)) => continue,
+                    Err(err) => return Err(err),
+                }
+            }
+            Ok(Err(ApiError::Conflict(
+                "could not find a free username for this account".into(),
+            )))
+        })
+        .await?
+}
+
+/// A valid username made from an external name or id.
+fn username_from(source: &str) -> String {
+    let mut name: String = source
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(32)
+        .collect();
+    if name.trim_matches('_').is_empty() {
+        name = format!("user-{}", &tokens::random_token()[..8]);
+    }
+    while name.len() < 3 {
+        name.push('_');
+    }
+    name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_made_from_external_names_are_valid() {
+        for source in [
+            "kim minji",
+            "emp-0042",
+            "김민지",
+            "a",
+            "x@corp.example",
+            &"y".repeat(80),
+        ] {
+            let name = username_from(source);
+            assert_eq!(username_problem(&name), None, "{source} → {name}");
+        }
+        assert_eq!(username_from("emp-0042"), "emp-0042");
+    }
+}

@@ -1,0 +1,63 @@
+//! The `audit` table: what admins (and operators on the command line) did.
+
+use rusqlite::{named_params, params, Connection};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::DbError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub id: String,
+    pub actor_id: Option<String>,
+    pub actor_name: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub detail: Value,
+    pub created_at: String,
+}
+
+/// Records one action. `actor` is `(id, name)`; `None` for the command line.
+pub fn record(
+    conn: &Connection,
+    actor: Option<(&str, &str)>,
+    action: &str,
+    target: Option<&str>,
+    detail: &Value,
+) -> Result<(), DbError> {
+    let (actor_id, actor_name) = actor.unzip();
+    conn.prepare_cached(
+        "INSERT INTO audit (id, actor_id, actor_name, action, target, detail, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        super::new_id(),
+        actor_id,
+        actor_name.or(Some("command line")),
+        action,
+        target,
+        detail.to_string(),
+        super::now()
+    ])?;
+    Ok(())
+}
+
+/// Newest first, before `cursor` (an entry id), at most `limit`.
+pub fn list(conn: &Connection, before: Option<&str>, limit: u32) -> Result<Vec<Entry>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, actor_id, actor_name, action, target, detail, created_at FROM audit
+         WHERE :before IS NULL OR id < :before ORDER BY id DESC LIMIT :limit",
+    )?;
+    let rows = stmt.query_map(named_params! { ":before": before, ":limit": limit }, |r| {
+        Ok(Entry {
+            id: r.get(0)?,
+            actor_id: r.get(1)?,
+            actor_name: r.get(2)?,
+            action: r.get(3)?,
+            target: r.get(4)?,
+            detail: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or(Value::Null),
+            created_at: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
