@@ -14,6 +14,7 @@ use warp::Filter;
 use crate::auth::Auth;
 use crate::config::ServeArgs;
 use crate::db::{self, Db, DbError};
+use crate::engine::Engine;
 use crate::spa::Spa;
 
 /// How long open connections may take to finish once shutdown starts.
@@ -24,6 +25,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub struct AppState {
     pub db: Db,
     pub auth: Arc<Auth>,
+    pub engine: Engine,
+    /// Longest silence of a provider in the middle of an answer.
+    pub llm_idle_timeout: Duration,
     /// `""` or `/prefix`: cookie paths and links include it.
     pub base_path: String,
     pub started: Instant,
@@ -46,6 +50,7 @@ pub struct App {
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     base_path: String,
+    engine: Engine,
     routes: BoxedFilter<(Response,)>,
 }
 
@@ -60,6 +65,12 @@ impl App {
             let conn = db.pool_conn()?;
             db::setting::get_or_insert(&conn, db::setting::INSTALLED_AT, &db::now().into())?;
             let auth = Auth::new(&auth_config, &conn)?;
+            let interrupted = db::conversation::mark_interrupted(&conn)?;
+            if interrupted > 0 {
+                log::warn!(
+                    "{interrupted} answers were cut off by a crash; kept with their text as errors"
+                );
+            }
             Ok::<_, DbError>((db, auth))
         })
         .await
@@ -79,15 +90,22 @@ impl App {
             .map_err(|source| StartError::Bind { addr, source })?;
 
         let state = AppState {
+            engine: Engine::new(db.clone()),
             db,
             auth: Arc::new(auth),
+            llm_idle_timeout: Duration::from_secs(args.llm_idle_timeout.max(1)),
             base_path: args.base_path.clone(),
             started: Instant::now(),
         };
+        tokio::spawn(crate::api::connections::bootstrap(
+            state.clone(),
+            args.bootstrap(),
+        ));
         Ok(App {
             listener,
             addr,
             base_path: args.base_path.clone(),
+            engine: state.engine.clone(),
             routes: routes(state, &args.base_path),
         })
     }
@@ -111,10 +129,15 @@ impl App {
     /// [`SHUTDOWN_GRACE`] to finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) {
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let stopping_engine = self.engine.clone();
         let signal = async move {
             shutdown.await;
+            // Stop accepting at once; meanwhile running answers are stopped and
+            // saved, which also ends their open streams.
             let _ = stopping_tx.send(());
+            tokio::spawn(async move { stopping_engine.shutdown(SHUTDOWN_GRACE).await });
         };
+        let engine = self.engine;
         let server = warp::serve(self.routes)
             .incoming(self.listener)
             .graceful(signal)
@@ -132,6 +155,9 @@ impl App {
                 SHUTDOWN_GRACE.as_secs()
             ),
         }
+        // Answers whose client had gone hold no connection: make sure they are
+        // saved before the process exits.
+        engine.shutdown(SHUTDOWN_GRACE).await;
     }
 }
 

@@ -129,6 +129,32 @@ pub struct ServeArgs {
     #[arg(long, env = "DAEHWA_USERINFO_TIMEOUT", default_value_t = 10)]
     pub userinfo_timeout: u64,
 
+    /// Seconds an LLM provider may stay silent in the middle of an answer
+    /// before the answer fails with a timeout.
+    #[arg(long, env = "DAEHWA_LLM_IDLE_TIMEOUT", default_value_t = 120)]
+    pub llm_idle_timeout: u64,
+
+    /// At start, with no connection yet: an OpenAI (or compatible) key becomes one.
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub openai_api_key: Option<String>,
+
+    /// Base URL for that key (default https://api.openai.com/v1).
+    #[arg(long, env = "OPENAI_BASE_URL")]
+    pub openai_base_url: Option<String>,
+
+    /// At start, with no connection yet: an Anthropic key becomes one.
+    #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
+    pub anthropic_api_key: Option<String>,
+
+    /// At start, with no connection yet: an Ollama answering here becomes one
+    /// (asked once, briefly). An empty value turns the check off.
+    #[arg(
+        long,
+        env = "OLLAMA_BASE_URL",
+        default_value = "http://127.0.0.1:11434"
+    )]
+    pub ollama_base_url: String,
+
     /// Cheap password hashing, for tests only; not settable from outside.
     #[arg(skip)]
     pub fast_password_hashing: bool,
@@ -148,7 +174,23 @@ impl ServeArgs {
             trusted_issuer_secret: None,
             userinfo_url: None,
             userinfo_timeout: 10,
+            llm_idle_timeout: 5,
+            openai_api_key: None,
+            openai_base_url: None,
+            anthropic_api_key: None,
+            ollama_base_url: String::new(),
             fast_password_hashing: true,
+        }
+    }
+
+    /// Where connections may come from at start.
+    pub fn bootstrap(&self) -> crate::api::connections::Bootstrap {
+        crate::api::connections::Bootstrap {
+            openai_api_key: self.openai_api_key.clone(),
+            openai_base_url: self.openai_base_url.clone(),
+            anthropic_api_key: self.anthropic_api_key.clone(),
+            anthropic_base_url: None,
+            ollama_base_url: Some(self.ollama_base_url.clone()).filter(|u| !u.is_empty()),
         }
     }
 

@@ -15,6 +15,10 @@ pub mod cli;
 pub mod config;
 /// SQLite: connection pool, blocking-thread runner, migrations, repositories.
 pub mod db;
+/// The generation engine: answers run in the server, subscribers attach to them.
+pub mod engine;
+/// LLM provider clients (OpenAI-compatible, Azure OpenAI, Anthropic) over ureq.
+pub mod llm;
 /// Console plus size-rotating file logging.
 pub mod logging;
 /// Ctrl-C / SIGTERM handling.

@@ -159,3 +159,13 @@ impl Page {
             .flatten()
     }
 }
+
+/// For `Option<Option<T>>` fields: absent → `None`, `null` → `Some(None)`,
+/// a value → `Some(Some(v))` (so a PATCH can clear a field).
+pub fn double_option<'de, D, T>(de: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(de).map(Some)
+}

@@ -6,6 +6,8 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod connections;
+pub mod conversations;
 pub mod error;
 pub mod filters;
 pub mod health;
@@ -30,7 +32,11 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .unify()
         .or(admin::routes(state.clone()))
         .unify()
-        .or(api_keys::routes(state))
+        .or(api_keys::routes(state.clone()))
+        .unify()
+        .or(connections::routes(state.clone()))
+        .unify()
+        .or(conversations::routes(state))
         .unify();
     let v1 = warp::path("v1").and(routes);
     warp::path("api")

@@ -4,6 +4,8 @@
 //! [`migrate`] before the pool opens. No SQL lives outside this module.
 
 pub mod audit;
+pub mod connection;
+pub mod conversation;
 pub mod migrate;
 pub mod setting;
 pub mod token;

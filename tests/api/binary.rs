@@ -238,3 +238,105 @@ async fn operators_manage_accounts_from_the_command_line_while_the_server_runs()
         assert!(stderr.contains(why), "{args:?}: {stderr}");
     }
 }
+
+/// `daehwa` killed with SIGKILL in the middle of an answer, then started again
+/// on the same file: the question is there, the answer is marked with its
+/// partial text.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_process_killed_during_a_stream_keeps_the_question_and_the_partial_answer() {
+    use reqwest::Method;
+    use serde_json::{json, Value};
+
+    let fake = fake_llm::FakeLlm::start(fake_llm::Behavior {
+        tokens: 400,
+        token_delay: Duration::from_millis(20),
+        ..fake_llm::Behavior::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crash.db");
+    let (mut child, url) = start(
+        &["--port", "0", "--ollama-base-url", ""],
+        &[("DAEHWA_DB", &db)],
+    );
+    let client = reqwest::Client::new();
+    let api = |path: &str| format!("{url}api/v1{path}");
+    client
+        .post(api("/auth/register"))
+        .json(&json!({"username": "admin", "password": "password-123"}))
+        .send()
+        .await
+        .unwrap();
+    let login: Value = client
+        .post(api("/auth/login"))
+        .json(&json!({"username": "admin", "password": "password-123"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["access_token"].as_str().unwrap().to_string();
+    let res = client
+        .request(Method::POST, api("/admin/connections"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "fake", "kind": "openai", "base_url": format!("{}/v1", fake.url())}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let conv: Value = client
+        .post(api("/conversations"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let conv = conv["id"].as_str().unwrap().to_string();
+    let mut res = client
+        .post(api(&format!("/conversations/{conv}/messages")))
+        .bearer_auth(&token)
+        .json(&json!({"content": "긴 답을 주세요", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    crate::helpers::read_sse_until(&mut res, |ev| {
+        ev.iter().filter(|e| e.event == "delta").count() >= 30
+    })
+    .await;
+    // Past at least one flush of the partial text.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    child.kill().unwrap(); // SIGKILL: no chance to save anything more
+    child.wait().unwrap();
+    drop(res);
+
+    let (mut child, url) = start(
+        &["--port", "0", "--ollama-base-url", ""],
+        &[("DAEHWA_DB", &db)],
+    );
+    let full: Value = client
+        .get(format!("{url}api/v1/conversations/{conv}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    stop(&mut child);
+    let messages = full["messages"].as_array().unwrap();
+    assert_eq!(messages[0]["content"], "긴 답을 주세요");
+    assert_eq!(messages[1]["status"], "error");
+    assert!(messages[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("interrupted"));
+    assert!(
+        !messages[1]["content"].as_str().unwrap().is_empty(),
+        "the partial text is kept"
+    );
+}

@@ -186,3 +186,180 @@ impl TestApp {
         self.sign_in(username).await
     }
 }
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: Option<String>,
+    pub data: serde_json::Value,
+}
+
+/// Parses an SSE body (`event:`, `id:`, `data:` lines, blank-line separated;
+/// comments skipped).
+pub fn parse_sse(text: &str) -> Vec<SseEvent> {
+    let mut events = Vec::new();
+    for block in text.replace("\r\n", "\n").split("\n\n") {
+        let (mut event, mut id, mut data) = (String::from("message"), None, String::new());
+        let mut any = false;
+        for line in block.lines() {
+            if line.starts_with(':') || line.is_empty() {
+                continue;
+            }
+            let (field, value) = line.split_once(':').unwrap_or((line, ""));
+            let value = value.strip_prefix(' ').unwrap_or(value);
+            any = true;
+            match field {
+                "event" => event = value.to_string(),
+                "id" => id = Some(value.to_string()),
+                "data" => {
+                    if !data.is_empty() {
+                        data.push('\n');
+                    }
+                    data.push_str(value);
+                }
+                _ => {}
+            }
+        }
+        if any {
+            let data = serde_json::from_str(&data).unwrap_or(serde_json::Value::String(data));
+            events.push(SseEvent { event, id, data });
+        }
+    }
+    events
+}
+
+/// Reads a streamed response until `stop` says so (or it ends); returns the
+/// events read. The connection is dropped when the response is dropped.
+pub async fn read_sse_until(
+    res: &mut reqwest::Response,
+    mut stop: impl FnMut(&[SseEvent]) -> bool,
+) -> Vec<SseEvent> {
+    let mut buffer = String::new();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let chunk = tokio::time::timeout_at(deadline, res.chunk())
+            .await
+            .expect("the stream went silent for 20 s")
+            .expect("read");
+        let Some(chunk) = chunk else {
+            return parse_sse(&buffer);
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        // Only whole events count.
+        let complete = match buffer.rfind("\n\n") {
+            Some(end) => &buffer[..end + 2],
+            None => "",
+        };
+        let events = parse_sse(complete);
+        if stop(&events) {
+            return events;
+        }
+    }
+}
+
+/// The text of the deltas in a list of events.
+pub fn delta_text(events: &[SseEvent]) -> String {
+    events
+        .iter()
+        .filter(|e| e.event == "delta")
+        .map(|e| e.data["content"].as_str().unwrap_or_default())
+        .collect()
+}
+
+impl TestApp {
+    /// Adds a connection (as `admin`) and returns its JSON.
+    pub async fn add_connection(
+        &self,
+        admin: &Session,
+        kind: &str,
+        base_url: &str,
+        api_key: Option<&str>,
+    ) -> serde_json::Value {
+        let mut body =
+            serde_json::json!({"name": format!("{kind} test"), "kind": kind, "base_url": base_url});
+        if let Some(key) = api_key {
+            body["api_key"] = key.into();
+        }
+        let res = self
+            .as_user(
+                reqwest::Method::POST,
+                "/api/v1/admin/connections",
+                &admin.access,
+            )
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201, "add connection");
+        res.json().await.unwrap()
+    }
+
+    /// Creates a conversation and returns its id.
+    pub async fn new_conversation(&self, user: &Session) -> String {
+        let res = self
+            .as_user(reqwest::Method::POST, "/api/v1/conversations", &user.access)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body: serde_json::Value = res.json().await.unwrap();
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Asks a question and reads the whole SSE answer.
+    pub async fn ask_streamed(
+        &self,
+        user: &Session,
+        conversation: &str,
+        content: &str,
+    ) -> Vec<SseEvent> {
+        let res = self
+            .as_user(
+                reqwest::Method::POST,
+                &format!("/api/v1/conversations/{conversation}/messages"),
+                &user.access,
+            )
+            .json(&serde_json::json!({"content": content, "stream": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        parse_sse(&res.text().await.unwrap())
+    }
+
+    /// Asks a question without streaming; returns status and body.
+    pub async fn ask(
+        &self,
+        user: &Session,
+        conversation: &str,
+        content: &str,
+    ) -> (u16, serde_json::Value) {
+        let res = self
+            .as_user(
+                reqwest::Method::POST,
+                &format!("/api/v1/conversations/{conversation}/messages"),
+                &user.access,
+            )
+            .json(&serde_json::json!({"content": content}))
+            .send()
+            .await
+            .unwrap();
+        (res.status().as_u16(), res.json().await.unwrap())
+    }
+
+    pub async fn conversation(&self, user: &Session, id: &str) -> serde_json::Value {
+        let res = self
+            .as_user(
+                reqwest::Method::GET,
+                &format!("/api/v1/conversations/{id}"),
+                &user.access,
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+}

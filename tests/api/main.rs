@@ -3,8 +3,10 @@
 
 mod auth;
 mod binary;
+mod conversations;
 mod database;
 mod external;
 mod health;
 mod helpers;
+mod llm_client;
 mod spa;

@@ -1,0 +1,583 @@
+//! Conversations, their message tree, feedback and keyword search.
+
+use std::collections::HashMap;
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, TransactionBehavior};
+use serde::Serialize;
+
+use super::DbError;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Conversation {
+    pub id: String,
+    #[serde(skip)]
+    pub user_id: String,
+    pub title: String,
+    pub model_id: Option<String>,
+    pub system_prompt: String,
+    pub pinned: bool,
+    pub archived: bool,
+    pub current_message_id: Option<String>,
+    pub message_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Feedback {
+    pub rating: String,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub id: String,
+    #[serde(skip)]
+    pub conversation_id: String,
+    pub idx: i64,
+    pub role: String,
+    pub content: String,
+    pub model_id: Option<String>,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub parent_id: Option<String>,
+    pub sibling_ids: Vec<String>,
+    pub usage: Usage,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<Feedback>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const CONVERSATION_COLUMNS: &str = "c.id, c.user_id, c.title, c.model_id, c.system_prompt, \
+    c.pinned, c.archived, c.current_message_id, c.message_count, c.created_at, c.updated_at";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, idx, role, content, model_id, status, error, \
+    parent_id, prompt_tokens, completion_tokens, created_at, updated_at";
+
+fn conversation_from(row: &Row<'_>) -> rusqlite::Result<Conversation> {
+    Ok(Conversation {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        title: row.get(2)?,
+        model_id: row.get(3)?,
+        system_prompt: row.get(4)?,
+        pinned: row.get(5)?,
+        archived: row.get(6)?,
+        current_message_id: row.get(7)?,
+        message_count: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    })
+}
+
+fn message_from(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: row.get(0)?,
+        conversation_id: row.get(1)?,
+        idx: row.get(2)?,
+        role: row.get(3)?,
+        content: row.get(4)?,
+        model_id: row.get(5)?,
+        status: row.get(6)?,
+        error: row.get(7)?,
+        parent_id: row.get(8)?,
+        sibling_ids: Vec::new(),
+        usage: Usage {
+            prompt_tokens: row.get(9)?,
+            completion_tokens: row.get(10)?,
+        },
+        feedback: None,
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+    })
+}
+
+pub struct NewConversation<'a> {
+    pub title: &'a str,
+    pub model_id: Option<&'a str>,
+    pub system_prompt: &'a str,
+}
+
+pub fn create(
+    conn: &Connection,
+    user_id: &str,
+    new: &NewConversation<'_>,
+) -> Result<Conversation, DbError> {
+    let id = super::new_id();
+    let now = super::now();
+    conn.prepare_cached(
+        "INSERT INTO conversation (id, user_id, title, model_id, system_prompt, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )?
+    .execute(params![id, user_id, new.title, new.model_id, new.system_prompt, now])?;
+    get_any(conn, &id)?.ok_or_else(|| DbError::Task("inserted conversation vanished".into()))
+}
+
+/// The conversation if it belongs to `user_id` (another user's is `None`, so
+/// the API answers 404 and never tells that it exists).
+pub fn get(conn: &Connection, user_id: &str, id: &str) -> Result<Option<Conversation>, DbError> {
+    Ok(get_any(conn, id)?.filter(|c| c.user_id == user_id))
+}
+
+fn get_any(conn: &Connection, id: &str) -> Result<Option<Conversation>, DbError> {
+    let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], conversation_from)
+        .optional()?)
+}
+
+/// What the conversation list is filtered by.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    /// Every keyword must occur in the title or in a message (case-insensitive substring).
+    pub keywords: Vec<String>,
+    pub archived: Option<bool>,
+    pub pinned: Option<bool>,
+    /// `(updated_at, id)` of the last item of the previous page.
+    pub after: Option<(String, String)>,
+    pub limit: u32,
+}
+
+/// Keywords shorter than this cannot use the trigram index and are matched
+/// by scanning the user's own rows (DESIGN §2).
+const TRIGRAM: usize = 3;
+
+/// The user's conversations, most recently updated first.
+pub fn list(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+) -> Result<Vec<Conversation>, DbError> {
+    let mut sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.user_id = ?");
+    let mut args: Vec<SqlValue> = vec![user_id.to_string().into()];
+    if let Some(archived) = filter.archived {
+        sql.push_str(" AND c.archived = ?");
+        args.push((archived as i64).into());
+    }
+    if let Some(pinned) = filter.pinned {
+        sql.push_str(" AND c.pinned = ?");
+        args.push((pinned as i64).into());
+    }
+    if let Some((updated_at, id)) = &filter.after {
+        sql.push_str(" AND (c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))");
+        args.push(updated_at.clone().into());
+        args.push(updated_at.clone().into());
+        args.push(id.clone().into());
+    }
+    for keyword in &filter.keywords {
+        if keyword.chars().count() >= TRIGRAM {
+            let phrase = format!("\"{}\"", keyword.replace('"', "\"\""));
+            sql.push_str(
+                " AND c.rowid IN (
+                    SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH ?
+                    UNION
+                    SELECT c2.rowid FROM message_fts
+                      JOIN message m ON m.rowid = message_fts.rowid
+                      JOIN conversation c2 ON c2.id = m.conversation_id
+                     WHERE message_fts MATCH ? AND c2.user_id = ?)",
+            );
+            args.push(phrase.clone().into());
+            args.push(phrase.into());
+            args.push(user_id.to_string().into());
+        } else {
+            sql.push_str(
+                " AND (instr(lower(c.title), lower(?)) > 0 OR EXISTS (
+                    SELECT 1 FROM message m WHERE m.conversation_id = c.id
+                       AND instr(lower(m.content), lower(?)) > 0))",
+            );
+            args.push(keyword.clone().into());
+            args.push(keyword.clone().into());
+        }
+    }
+    sql.push_str(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ?");
+    args.push((filter.limit as i64).into());
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), conversation_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Changes to a conversation; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ConversationUpdate {
+    pub title: Option<String>,
+    pub pinned: Option<bool>,
+    pub archived: Option<bool>,
+    pub model_id: Option<Option<String>>,
+    pub system_prompt: Option<String>,
+}
+
+pub fn update(conn: &Connection, id: &str, change: &ConversationUpdate) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE conversation SET
+            title = COALESCE(?2, title),
+            pinned = COALESCE(?3, pinned),
+            archived = COALESCE(?4, archived),
+            model_id = CASE WHEN ?5 THEN ?6 ELSE model_id END,
+            system_prompt = COALESCE(?7, system_prompt),
+            updated_at = ?8
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        change.title,
+        change.pinned,
+        change.archived,
+        change.model_id.is_some(),
+        change.model_id.clone().flatten(),
+        change.system_prompt,
+        super::now()
+    ])?;
+    Ok(())
+}
+
+/// Sets the title only if it is still `expected` (a generated title never
+/// overwrites a name the user gave meanwhile). Does not touch `updated_at`.
+pub fn set_title_if(
+    conn: &Connection,
+    id: &str,
+    expected: &str,
+    title: &str,
+) -> Result<bool, DbError> {
+    Ok(conn
+        .prepare_cached("UPDATE conversation SET title = ?3 WHERE id = ?1 AND title = ?2")?
+        .execute(params![id, expected, title])?
+        > 0)
+}
+
+pub fn delete(conn: &Connection, id: &str) -> Result<(), DbError> {
+    conn.prepare_cached("DELETE FROM conversation WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+pub fn message(conn: &Connection, id: &str) -> Result<Option<Message>, DbError> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM message WHERE id = ?1");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], message_from)
+        .optional()?)
+}
+
+/// One message with its `sibling_ids` (no feedback).
+pub fn message_with_siblings(conn: &Connection, id: &str) -> Result<Option<Message>, DbError> {
+    let Some(mut m) = message(conn, id)? else {
+        return Ok(None);
+    };
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM message WHERE conversation_id = ?1 AND parent_id IS ?2 ORDER BY id",
+    )?;
+    m.sibling_ids = stmt
+        .query_map(params![m.conversation_id, m.parent_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(Some(m))
+}
+
+/// The thread ending at the conversation's current message, root first, with
+/// `sibling_ids` and the user's feedback filled in.
+pub fn thread(
+    conn: &Connection,
+    conversation: &Conversation,
+    user_id: &str,
+) -> Result<Vec<Message>, DbError> {
+    let Some(current) = &conversation.current_message_id else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "WITH RECURSIVE path(id) AS (
+            SELECT ?1
+            UNION ALL
+            SELECT m.parent_id FROM message m JOIN path p ON m.id = p.id WHERE m.parent_id IS NOT NULL
+         )
+         SELECT {MESSAGE_COLUMNS} FROM message WHERE id IN (SELECT id FROM path) ORDER BY idx"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut messages: Vec<Message> = stmt
+        .query_map([current], message_from)?
+        .collect::<Result<_, _>>()?;
+
+    let mut children: HashMap<Option<String>, Vec<String>> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT parent_id, id FROM message WHERE conversation_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([&conversation.id], |r| {
+        Ok((r.get::<_, Option<String>>(0)?, r.get::<_, String>(1)?))
+    })?;
+    for row in rows {
+        let (parent, id) = row?;
+        children.entry(parent).or_default().push(id);
+    }
+    let mut feedback: HashMap<String, Feedback> = HashMap::new();
+    let mut stmt = conn.prepare_cached(
+        "SELECT f.message_id, f.rating, f.comment FROM feedback f
+           JOIN message m ON m.id = f.message_id
+          WHERE m.conversation_id = ?1 AND f.user_id = ?2",
+    )?;
+    let rows = stmt.query_map([&conversation.id, user_id], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            Feedback {
+                rating: r.get(1)?,
+                comment: r.get(2)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, fb) = row?;
+        feedback.insert(id, fb);
+    }
+    for m in &mut messages {
+        m.sibling_ids = children.get(&m.parent_id).cloned().unwrap_or_default();
+        m.feedback = feedback.remove(&m.id);
+    }
+    Ok(messages)
+}
+
+/// Follows the newest child from `from` down to a leaf.
+pub fn latest_leaf(conn: &Connection, from: &str) -> Result<String, DbError> {
+    let mut current = from.to_string();
+    let mut stmt = conn
+        .prepare_cached("SELECT id FROM message WHERE parent_id = ?1 ORDER BY id DESC LIMIT 1")?;
+    while let Some(child) = stmt
+        .query_row([&current], |r| r.get::<_, String>(0))
+        .optional()?
+    {
+        current = child;
+    }
+    Ok(current)
+}
+
+/// Makes `leaf` the conversation's current message (and its depth the count).
+pub fn set_current(
+    conn: &Connection,
+    conversation_id: &str,
+    leaf: Option<&str>,
+    touch: bool,
+) -> Result<(), DbError> {
+    let count: i64 = match leaf {
+        Some(id) => conn
+            .prepare_cached("SELECT idx FROM message WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0),
+        None => 0,
+    };
+    if touch {
+        conn.prepare_cached(
+            "UPDATE conversation SET current_message_id = ?2, message_count = ?3, updated_at = ?4
+             WHERE id = ?1",
+        )?
+        .execute(params![conversation_id, leaf, count, super::now()])?;
+    } else {
+        conn.prepare_cached(
+            "UPDATE conversation SET current_message_id = ?2, message_count = ?3 WHERE id = ?1",
+        )?
+        .execute(params![conversation_id, leaf, count])?;
+    }
+    Ok(())
+}
+
+fn insert_message(
+    conn: &Connection,
+    conversation_id: &str,
+    parent: Option<&Message>,
+    role: &str,
+    content: &str,
+    model_id: Option<&str>,
+    status: &str,
+) -> Result<Message, DbError> {
+    let id = super::new_id();
+    let now = super::now();
+    let idx = parent.map_or(1, |p| p.idx + 1);
+    conn.prepare_cached(
+        "INSERT INTO message (id, conversation_id, parent_id, idx, role, content, model_id, status, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+    )?
+    .execute(params![id, conversation_id, parent.map(|p| p.id.as_str()), idx, role, content, model_id, status, now])?;
+    message(conn, &id)?.ok_or_else(|| DbError::Task("inserted message vanished".into()))
+}
+
+/// A question and its (streaming, empty) answer under `parent`, made current,
+/// in one `IMMEDIATE` transaction.
+pub fn add_exchange(
+    conn: &mut Connection,
+    conversation_id: &str,
+    parent_id: Option<&str>,
+    question: &str,
+    model_id: &str,
+) -> Result<(Message, Message), DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let parent = match parent_id {
+        Some(id) => message(&tx, id)?,
+        None => None,
+    };
+    let user = insert_message(
+        &tx,
+        conversation_id,
+        parent.as_ref(),
+        "user",
+        question,
+        None,
+        "complete",
+    )?;
+    let answer = insert_message(
+        &tx,
+        conversation_id,
+        Some(&user),
+        "assistant",
+        "",
+        Some(model_id),
+        "streaming",
+    )?;
+    set_current(&tx, conversation_id, Some(&answer.id), true)?;
+    tx.execute(
+        "UPDATE conversation SET model_id = ?2 WHERE id = ?1",
+        params![conversation_id, model_id],
+    )?;
+    tx.commit()?;
+    Ok((user, answer))
+}
+
+/// A new (streaming, empty) answer to `question_id`, made current.
+pub fn add_answer(
+    conn: &mut Connection,
+    conversation_id: &str,
+    question_id: &str,
+    model_id: &str,
+) -> Result<Message, DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let question =
+        message(&tx, question_id)?.ok_or_else(|| DbError::Task("question vanished".into()))?;
+    let answer = insert_message(
+        &tx,
+        conversation_id,
+        Some(&question),
+        "assistant",
+        "",
+        Some(model_id),
+        "streaming",
+    )?;
+    set_current(&tx, conversation_id, Some(&answer.id), true)?;
+    tx.execute(
+        "UPDATE conversation SET model_id = ?2 WHERE id = ?1",
+        params![conversation_id, model_id],
+    )?;
+    tx.commit()?;
+    Ok(answer)
+}
+
+/// Removes the last question of the current thread with all its answers;
+/// its parent becomes current. Returns whether there was one.
+pub fn delete_last_exchange(
+    conn: &mut Connection,
+    conversation: &Conversation,
+) -> Result<bool, DbError> {
+    let Some(current) = &conversation.current_message_id else {
+        return Ok(false);
+    };
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let Some(leaf) = message(&tx, current)? else {
+        return Ok(false);
+    };
+    let question = if leaf.role == "user" {
+        leaf
+    } else {
+        match leaf.parent_id.as_deref() {
+            Some(id) => {
+                message(&tx, id)?.ok_or_else(|| DbError::Task("question vanished".into()))?
+            }
+            None => leaf,
+        }
+    };
+    tx.execute("DELETE FROM message WHERE id = ?1", [&question.id])?;
+    set_current(&tx, &conversation.id, question.parent_id.as_deref(), true)?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Writes the text of streaming answers, all in one transaction (the stream
+/// flush of DESIGN §1: one write per tick, not per token).
+pub fn flush_partial(conn: &mut Connection, texts: &[(String, String)]) -> Result<(), DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut stmt = tx.prepare_cached(
+            "UPDATE message SET content = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'streaming'",
+        )?;
+        let now = super::now();
+        for (id, text) in texts {
+            stmt.execute(params![id, text, now])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The final state of an answer.
+pub fn finish(
+    conn: &Connection,
+    id: &str,
+    content: &str,
+    status: &str,
+    error: Option<&str>,
+    usage: Usage,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE message SET content = ?2, status = ?3, error = ?4, prompt_tokens = ?5,
+            completion_tokens = ?6, updated_at = ?7 WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        content,
+        status,
+        error,
+        usage.prompt_tokens,
+        usage.completion_tokens,
+        super::now()
+    ])?;
+    Ok(())
+}
+
+/// At start: answers left `streaming` were cut by a crash; keep their text and
+/// mark them. Returns how many.
+pub fn mark_interrupted(conn: &Connection) -> Result<usize, DbError> {
+    Ok(conn.execute(
+        "UPDATE message SET status = 'error',
+            error = 'interrupted: the server stopped while this answer was being written'
+         WHERE status = 'streaming'",
+        [],
+    )?)
+}
+
+/// Records (or replaces) a user's rating of a message.
+pub fn set_feedback(
+    conn: &Connection,
+    user_id: &str,
+    message_id: &str,
+    rating: &str,
+    comment: Option<&str>,
+) -> Result<(), DbError> {
+    let now = super::now();
+    conn.prepare_cached(
+        "INSERT INTO feedback (id, message_id, user_id, rating, comment, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+         ON CONFLICT (message_id, user_id) DO UPDATE SET
+            rating = excluded.rating, comment = excluded.comment, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        super::new_id(),
+        message_id,
+        user_id,
+        rating,
+        comment,
+        now
+    ])?;
+    Ok(())
+}

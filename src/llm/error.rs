@@ -1,0 +1,117 @@
+//! [`LlmError`]: every way an LLM call can fail, with a message a person
+//! understands and the HTTP status and code daehwa answers its own client with.
+
+/// Why an LLM call failed. The `Display` text is shown to users (SPEC: the
+/// partial answer is kept with status `error` and this message); it never
+/// contains the API key or the conversation's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LlmError {
+    /// Could not connect (DNS, refused, TLS, proxy), or the connection broke
+    /// off before the answer was complete.
+    #[error("could not reach the LLM provider: {0}")]
+    Connect(String),
+    /// The upstream answered with an error status, or reported an error inside
+    /// its stream (Anthropic's `error` event: its type mapped to the status it
+    /// stands for, e.g. `overloaded_error` → 529). `message` comes from the
+    /// provider's JSON error when it sent one.
+    #[error("the LLM provider answered {status}: {message}")]
+    Status { status: u16, message: String },
+    /// The connect timeout or the idle timeout (silence between reads) passed.
+    #[error("the LLM provider did not answer in time")]
+    Timeout,
+    /// A chunk or an answer that does not parse.
+    #[error("the LLM provider sent an answer that could not be read: {0}")]
+    Malformed(String),
+    /// The caller's cancel flag was set (stop button, shutdown).
+    #[error("the answer was stopped")]
+    Cancelled,
+}
+
+impl LlmError {
+    /// The status daehwa answers its own client with (SPEC §2: 502/503/504 for
+    /// upstream failures).
+    ///
+    /// - `Connect`, `Malformed`, upstream 5xx → 502; upstream 504 or 408 → 504.
+    /// - Upstream 429 → 429: the user may retry later (add a `Retry-After`).
+    /// - Every other upstream 4xx (401, 403, 404, 400 …) → 502. These are about
+    ///   daehwa's own credentials or configuration of the connection, not the
+    ///   user's request: passing a 401 through would make the web app believe
+    ///   the user's session ended, a 404 would read as "no such conversation".
+    /// - `Timeout` → 504.
+    /// - `Cancelled` → 503: it only reaches a client when the server is
+    ///   shutting down (a user's own stop is not an error).
+    pub fn status_hint(&self) -> u16 {
+        match self {
+            LlmError::Connect(_) | LlmError::Malformed(_) => 502,
+            LlmError::Timeout => 504,
+            LlmError::Cancelled => 503,
+            LlmError::Status { status, .. } => match status {
+                429 => 429,
+                408 | 504 => 504,
+                _ => 502,
+            },
+        }
+    }
+
+    /// A machine code for SPEC's `{"error", "code"}` body, finer than the status.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LlmError::Connect(_) => "llm_unreachable",
+            LlmError::Timeout => "llm_timeout",
+            LlmError::Malformed(_) => "llm_bad_answer",
+            LlmError::Cancelled => "llm_cancelled",
+            LlmError::Status { status, .. } => match status {
+                401 | 403 => "llm_auth_failed",
+                404 => "llm_model_not_found",
+                429 => "llm_rate_limited",
+                503 | 529 => "llm_overloaded",
+                _ => "llm_error",
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(status: u16) -> LlmError {
+        LlmError::Status {
+            status,
+            message: "x".into(),
+        }
+    }
+
+    #[test]
+    fn upstream_failures_map_to_the_statuses_the_spec_allows() {
+        let cases: &[(LlmError, u16, &str)] = &[
+            (LlmError::Connect("refused".into()), 502, "unreachable"),
+            (LlmError::Malformed("bad".into()), 502, "unreadable answer"),
+            (LlmError::Timeout, 504, "timeout"),
+            (LlmError::Cancelled, 503, "shutdown"),
+            (status(500), 502, "upstream 500"),
+            (status(529), 502, "anthropic overloaded"),
+            (status(504), 504, "upstream gateway timeout"),
+            (status(429), 429, "rate limit passes through"),
+            (status(401), 502, "our key is wrong, not the user's session"),
+            (
+                status(404),
+                502,
+                "misconfigured model, not a missing resource",
+            ),
+        ];
+        for (err, want, why) in cases {
+            assert_eq!(err.status_hint(), *want, "{why}");
+        }
+    }
+
+    #[test]
+    fn messages_read_as_sentences() {
+        assert_eq!(status(401).to_string(), "the LLM provider answered 401: x");
+        assert_eq!(status(401).code(), "llm_auth_failed");
+        assert_eq!(
+            LlmError::Timeout.to_string(),
+            "the LLM provider did not answer in time"
+        );
+    }
+}
