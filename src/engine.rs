@@ -25,6 +25,8 @@ use crate::llm;
 
 /// How often partial answers are written (SPEC: at least once a second).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+/// Stack of a reader thread: ureq with TLS needs little; many run at once.
+const READER_STACK: usize = 512 * 1024;
 /// How long a finished generation stays in memory for late reconnects.
 pub const LINGER: Duration = Duration::from_secs(60);
 
@@ -302,13 +304,25 @@ impl Engine {
             .iter()
             .map(|m| estimate_tokens(&m.content))
             .sum::<u32>();
-        let outcome = tokio::task::spawn_blocking(move || {
-            llm::stream_chat(&endpoint, &request, &reader.cancel, &mut |piece| {
-                reader.push_delta(piece)
-            })
-        })
-        .await
-        .unwrap_or_else(|e| Err(llm::LlmError::Connect(format!("reader thread failed: {e}"))));
+        // Each answer reads its provider on a thread of its own, not on tokio's
+        // blocking pool: a thousand slow answers must not starve the SQLite
+        // calls that use that pool (DESIGN §1).
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("llm-reader".into())
+            .stack_size(READER_STACK)
+            .spawn(move || {
+                let outcome = llm::stream_chat(&endpoint, &request, &reader.cancel, &mut |piece| {
+                    reader.push_delta(piece)
+                });
+                let _ = done_tx.send(outcome);
+            });
+        let outcome = match spawned {
+            Ok(_) => done_rx.await.unwrap_or_else(|_| {
+                Err(llm::LlmError::Connect("the reader thread ended without a result".into()))
+            }),
+            Err(err) => Err(llm::LlmError::Connect(format!("cannot start a reader thread: {err}"))),
+        };
 
         let text = gen.lock().text.clone();
         let shutting_down = self.inner.shutting_down.load(Ordering::Relaxed);

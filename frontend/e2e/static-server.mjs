@@ -1,11 +1,15 @@
 // A stand-in for the Rust server, to run the smoke test without it:
 //   node e2e/static-server.mjs [--port 8123] [--base /chat/] [--health ok|error|down]
+//                              [--api http://127.0.0.1:PORT]
 // It serves dist/ the way src/spa.rs does: under an optional base path, with
 // `<base href="/">` rewritten to that path, a history-mode fallback to index.html, a 404 for
 // a missing file (a last segment with a dot), and a fake GET {base}api/v1/health.
 // --health error answers 503 with the API's error body; --health down drops the connection.
+// --api forwards every {base}api/* and {base}v1/* request (streams included) to a running
+// daehwa instead, so a fresh `npm run build` can be tried against the real server without
+// rebuilding the Rust binary that embeds dist/.
 import { readFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
+import { createServer, request as httpRequest } from 'node:http'
 import { extname, join, normalize } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -15,6 +19,7 @@ const { values: args } = parseArgs({
     port: { type: 'string', default: process.env.PORT ?? '8123' },
     base: { type: 'string', default: '/' },
     health: { type: 'string', default: 'ok' },
+    api: { type: 'string' },
   },
 })
 
@@ -53,6 +58,13 @@ const server = createServer(async (req, res) => {
   }
   const rest = path.slice(base.length)
 
+  if (args.api && (rest.startsWith('api/') || rest.startsWith('v1/'))) {
+    return proxy(req, res, rest)
+  }
+
+  if (rest === 'api/v1/auth/refresh') {
+    return json(res, 401, { error: 'no refresh cookie', code: 'missing_refresh_token' })
+  }
   if (rest.startsWith('api/')) {
     if (rest !== 'api/v1/health') return json(res, 404, notFound())
     if (args.health === 'down') return req.socket.destroy()
@@ -75,6 +87,28 @@ const server = createServer(async (req, res) => {
   if (last.includes('.')) return send(res, 404, 'text/plain', 'not found')
   return send(res, 200, types['.html'], await indexHtml())
 })
+
+/** Forwards a request to the --api server, as-is and streamed both ways. */
+function proxy(req, res, rest) {
+  const target = new URL(
+    rest + (new URL(req.url ?? '/', 'http://x').search ?? ''),
+    `${args.api.replace(/\/+$/, '')}/`,
+  )
+  const upstream = httpRequest(
+    target,
+    { method: req.method, headers: { ...req.headers, host: target.host } },
+    (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.headers)
+      answer.pipe(res)
+    },
+  )
+  upstream.on('error', () => {
+    if (!res.headersSent) json(res, 502, { error: 'upstream unreachable', code: 'bad_gateway' })
+    else res.destroy()
+  })
+  res.on('close', () => upstream.destroy())
+  req.pipe(upstream)
+}
 
 function notFound() {
   return { error: 'not found', code: 'not_found' }

@@ -1,6 +1,18 @@
 /**
- * The only fetch wrapper: every call to the server goes through `request`, so URLs, headers
- * and errors are handled in one place. Components never call fetch; api/<resource>.ts do.
+ * The only fetch wrapper: every call to the server goes through here, so URLs, headers, the
+ * access token and errors are handled in one place. Components never call fetch; api/*.ts do.
+ *
+ * The access token lives in this module's memory only — never in localStorage or
+ * sessionStorage (an XSS could read those). A reload loses it; the httpOnly refresh cookie
+ * (`daehwa_refresh`, scoped to `api/v1/auth`) brings it back through `refreshSession()`.
+ *
+ * A 401 `token_expired` / `invalid_token` / `unauthenticated` on a protected call triggers ONE
+ * refresh, whatever the number of requests that hit it at the same time: they all wait on the
+ * same promise and are then retried once with the new token. Requests sent while a refresh is
+ * running wait for it first instead of collecting a certain 401. If the refresh fails, every
+ * waiting request fails with the original 401 and the session ends (`onSignedOut`). This is
+ * seed 001's Axios interceptor done right: its queue never rejected on failure, retried with a
+ * stale header, and kept the tokens in localStorage.
  */
 import { basePath } from '@/base'
 
@@ -10,13 +22,31 @@ export class ApiError extends Error {
   readonly status: number
   /** Machine-readable code from the server (`not_found`, …) or one of ours (`network_error`). */
   readonly code: string
+  /** Per-field messages of a 422 `validation_failed`. */
+  readonly fields: Record<string, string>
+  /** Seconds from a 429's `Retry-After`, when given. */
+  readonly retryAfter: number | null
 
-  constructor(status: number, code: string, message: string) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    fields: Record<string, string> = {},
+    retryAfter: number | null = null,
+  ) {
     super(message)
     this.name = 'ApiError'
     this.status = status
     this.code = code
+    this.fields = fields
+    this.retryAfter = retryAfter
   }
+}
+
+/** Anything thrown → an ApiError (keeps ApiErrors, wraps the rest). */
+export function toApiErrorValue(e: unknown): ApiError {
+  if (e instanceof ApiError) return e
+  return new ApiError(0, 'unknown_error', e instanceof Error ? e.message : String(e))
 }
 
 /** `api/v1/health` → `/api/v1/health`, or `/chat/api/v1/health` under a base path. */
@@ -24,13 +54,74 @@ export function apiUrl(path: string): string {
   return basePath() + path.replace(/^\/+/, '')
 }
 
+/** What `POST auth/login` and `POST auth/refresh` answer. */
+export interface TokenResponse {
+  access_token: string
+  token_type: string
+  expires_in: number
+  user: unknown
+}
+
+interface AuthHooks {
+  /** A refresh brought a new token (and the user it belongs to). */
+  onRefreshed?: (response: TokenResponse) => void
+  /** The refresh cookie was refused: the session is over. */
+  onSignedOut?: (error: ApiError) => void
+}
+
+let accessToken: string | null = null
+let refreshing: Promise<string> | null = null
+let hooks: AuthHooks = {}
+
+/** The auth store registers here (no import cycle: http.ts knows no store). */
+export function setAuthHooks(next: AuthHooks): void {
+  hooks = next
+}
+
+export function setAccessToken(token: string | null): void {
+  accessToken = token
+}
+
+export function getAccessToken(): string | null {
+  return accessToken
+}
+
+/** 401 codes after which a refresh may help. */
+const REFRESHABLE = new Set(['token_expired', 'invalid_token', 'unauthenticated'])
+
+/** Paths that must never trigger a refresh (they ARE the session calls). */
+function isAuthPath(path: string): boolean {
+  return /^\/?api\/v1\/auth\/(login|register|refresh|logout)\b/.test(path)
+}
+
 /**
- * Headers that authenticate a request. Auth is not built yet: the access token (kept in
- * memory only, never in storage) will be added here as `Authorization: Bearer …`, together
- * with the refresh-once-and-retry on 401.
+ * Asks for a new access token with the refresh cookie. At most one runs at a time: callers
+ * that arrive while one is running share its result.
  */
-function authorizationHeaders(): Record<string, string> {
-  return {}
+export function refreshSession(): Promise<string> {
+  if (!refreshing) {
+    refreshing = (async () => {
+      try {
+        const response = await rawFetch('POST', 'api/v1/auth/refresh', {}, null)
+        if (!response.ok) throw await readError(response)
+        const body = (await response.json()) as TokenResponse
+        accessToken = body.access_token
+        hooks.onRefreshed?.(body)
+        return body.access_token
+      } catch (e) {
+        const error = toApiErrorValue(e)
+        // Only a refusal ends the session; a network blip keeps it for the next try.
+        if (error.status === 401 || error.status === 403) {
+          accessToken = null
+          hooks.onSignedOut?.(error)
+        }
+        throw error
+      } finally {
+        refreshing = null
+      }
+    })()
+  }
+  return refreshing
 }
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -38,6 +129,63 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 export interface RequestOptions {
   body?: unknown
   signal?: AbortSignal
+  /** Extra headers (e.g. `Accept: text/event-stream`, `Last-Event-ID`). */
+  headers?: Record<string, string>
+}
+
+function rawFetch(
+  method: Method,
+  path: string,
+  options: RequestOptions,
+  token: string | null,
+): Promise<Response> {
+  const headers: Record<string, string> = { Accept: 'application/json', ...options.headers }
+  if (token) headers.Authorization = `Bearer ${token}`
+  const init: RequestInit = {
+    method,
+    headers,
+    signal: options.signal,
+    credentials: 'same-origin',
+  }
+  if (options.body !== undefined) {
+    headers['Content-Type'] = 'application/json'
+    init.body = JSON.stringify(options.body)
+  }
+  return fetch(apiUrl(path), init).catch((cause: unknown) => {
+    if (cause instanceof DOMException && cause.name === 'AbortError') throw cause
+    throw new ApiError(0, 'network_error', errorText(cause, 'The server could not be reached.'))
+  })
+}
+
+/**
+ * Sends an authorized request and answers the raw Response when it is OK (2xx). Handles the
+ * refresh-once-and-retry; any other failure is thrown as an ApiError. `api/sse.ts` reads the
+ * stream of the Response; `request` below reads JSON.
+ */
+export async function authorizedFetch(
+  method: Method,
+  path: string,
+  options: RequestOptions = {},
+): Promise<Response> {
+  // A refresh is running: wait for it rather than send a token we know is stale.
+  if (refreshing && !isAuthPath(path)) await refreshing.catch(() => undefined)
+
+  const sentWith = accessToken
+  let response = await rawFetch(method, path, options, sentWith)
+  if (response.status === 401 && !isAuthPath(path)) {
+    const error = await readError(response)
+    if (!REFRESHABLE.has(error.code)) throw error
+    let token: string
+    try {
+      // Someone else already refreshed after we sent: just use the new token.
+      token = accessToken && accessToken !== sentWith ? accessToken : await refreshSession()
+    } catch {
+      throw error
+    }
+    response = await rawFetch(method, path, options, token)
+  }
+  if (!response.ok) throw await readError(response)
+  return response
 }
 
 /** Sends a JSON request under the base path and returns the parsed JSON answer. */
@@ -46,45 +194,46 @@ export async function request<T>(
   path: string,
   options: RequestOptions = {},
 ): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json', ...authorizationHeaders() }
-  const init: RequestInit = { method, headers, signal: options.signal }
-  if (options.body !== undefined) {
-    headers['Content-Type'] = 'application/json'
-    init.body = JSON.stringify(options.body)
-  }
-
-  let response: Response
-  try {
-    response = await fetch(apiUrl(path), init)
-  } catch (cause) {
-    if (cause instanceof DOMException && cause.name === 'AbortError') throw cause
-    throw new ApiError(0, 'network_error', errorText(cause, 'The server could not be reached.'))
-  }
-
-  if (!response.ok) throw await toApiError(response)
+  const response = await authorizedFetch(method, path, options)
   if (response.status === 204) return undefined as T
-
+  const text = await response.text()
+  if (text === '') return undefined as T
   try {
-    return (await response.json()) as T
+    return JSON.parse(text) as T
   } catch {
     throw new ApiError(response.status, 'invalid_response', 'The server sent an invalid answer.')
   }
 }
 
-async function toApiError(response: Response): Promise<ApiError> {
+/** Reads the server's error body into an ApiError (any body shape is survived). */
+export async function readError(response: Response): Promise<ApiError> {
   const fallback = `${response.status} ${response.statusText}`.trim()
+  const retry = Number(response.headers.get('Retry-After'))
+  const retryAfter = Number.isFinite(retry) && retry > 0 ? retry : null
   let body: unknown
   try {
     body = await response.json()
   } catch {
     // Not JSON: a proxy's HTML error page, an empty body… keep the status line.
-    return new ApiError(response.status, `http_${response.status}`, fallback)
+    return new ApiError(response.status, `http_${response.status}`, fallback, {}, retryAfter)
   }
-  const { error, code } = (body ?? {}) as { error?: unknown; code?: unknown }
+  const { error, code, fields } = (body ?? {}) as {
+    error?: unknown
+    code?: unknown
+    fields?: unknown
+  }
+  const fieldMessages: Record<string, string> = {}
+  if (fields && typeof fields === 'object') {
+    for (const [key, value] of Object.entries(fields)) {
+      if (typeof value === 'string') fieldMessages[key] = value
+    }
+  }
   return new ApiError(
     response.status,
     typeof code === 'string' ? code : `http_${response.status}`,
     typeof error === 'string' ? error : fallback,
+    fieldMessages,
+    retryAfter,
   )
 }
 
@@ -103,4 +252,16 @@ export const http = {
     request<T>('PATCH', path, { ...options, body }),
   delete: <T>(path: string, options?: Omit<RequestOptions, 'body'>) =>
     request<T>('DELETE', path, options),
+}
+
+/** Builds `?a=1&b=2` from the defined values only. */
+export function query(
+  params: Record<string, string | number | boolean | null | undefined>,
+): string {
+  const search = new URLSearchParams()
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value))
+  }
+  const text = search.toString()
+  return text ? `?${text}` : ''
 }

@@ -1,24 +1,94 @@
-import { createRouter, createWebHistory } from 'vue-router'
+import { createRouter, createWebHistory, type RouteLocationNormalized } from 'vue-router'
 
 import { basePath } from '@/base'
+import { useAuthStore } from '@/stores/auth'
 
-/** Route names, so links say `{ name: RouteName.Home }` instead of a path string. */
+/** Route names, so links say `{ name: RouteName.Chat }` instead of a path string. */
 export const RouteName = {
-  Home: 'home',
-  Fallback: 'fallback',
+  Login: 'login',
+  Register: 'register',
+  Pending: 'pending',
+  Chat: 'chat',
+  Conversation: 'conversation',
+  Settings: 'settings',
+  Admin: 'admin',
 } as const
 
-const HomeView = () => import('@/views/HomeView.vue')
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Only for signed-out visitors (login, register): the signed-in go to the chat. */
+    guestOnly?: boolean
+    /** Anyone may see it. */
+    public?: boolean
+    /** Admins only. */
+    admin?: boolean
+  }
+}
 
 export const router = createRouter({
   // History mode under the server's base path: /chat/c/123 is route /c/123.
   history: createWebHistory(basePath()),
   routes: [
-    { path: '/', name: RouteName.Home, component: HomeView },
-    // Deep links the app does not know yet (/c/123, …) still open the app shell rather than
-    // a blank page; later issues add the real routes above this one.
-    { path: '/:pathMatch(.*)*', name: RouteName.Fallback, component: HomeView },
+    {
+      path: '/login',
+      name: RouteName.Login,
+      component: () => import('@/views/LoginView.vue'),
+      meta: { guestOnly: true },
+    },
+    {
+      path: '/register',
+      name: RouteName.Register,
+      component: () => import('@/views/RegisterView.vue'),
+      meta: { guestOnly: true },
+    },
+    {
+      path: '/pending',
+      name: RouteName.Pending,
+      component: () => import('@/views/PendingView.vue'),
+      meta: { public: true },
+    },
+    {
+      path: '/',
+      component: () => import('@/views/AppShell.vue'),
+      children: [
+        { path: '', name: RouteName.Chat, component: () => import('@/views/ChatView.vue') },
+        {
+          path: 'c/:id',
+          name: RouteName.Conversation,
+          component: () => import('@/views/ChatView.vue'),
+        },
+        {
+          path: 'settings',
+          name: RouteName.Settings,
+          component: () => import('@/views/SettingsView.vue'),
+        },
+        {
+          path: 'admin',
+          name: RouteName.Admin,
+          component: () => import('@/views/AdminView.vue'),
+          meta: { admin: true },
+        },
+      ],
+    },
+    // Unknown deep links land on the chat rather than a blank page.
+    { path: '/:pathMatch(.*)*', redirect: '/' },
   ],
 })
+
+/** Where a visitor may go: the sign-in rules for every route, in one place. */
+export async function guard(to: RouteLocationNormalized) {
+  const auth = useAuthStore()
+  if (auth.status === 'unknown') await auth.restore()
+  if (to.meta.public) return true
+  if (to.meta.guestOnly) return auth.signedIn ? { name: RouteName.Chat } : true
+  if (!auth.signedIn) {
+    const redirect = to.fullPath !== '/' ? { redirect: to.fullPath } : undefined
+    return { name: RouteName.Login, query: redirect }
+  }
+  if (to.meta.admin && !auth.isAdmin) return { name: RouteName.Chat }
+  return true
+}
+
+router.beforeEach(guard)
 
 export default router

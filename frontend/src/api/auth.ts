@@ -1,0 +1,31 @@
+/** Accounts and the session: `/api/v1/auth/*` and `/api/v1/user/*`. */
+import { http, type TokenResponse } from '@/api/http'
+import type { User } from '@/api/types'
+
+export interface LoginResponse extends TokenResponse {
+  user: User
+}
+
+export const login = (username: string, password: string) =>
+  http.post<LoginResponse>('api/v1/auth/login', { username, password })
+
+export const register = (username: string, password: string, display_name?: string) =>
+  http.post<User>('api/v1/auth/register', {
+    username,
+    password,
+    ...(display_name ? { display_name } : {}),
+  })
+
+export const logout = () => http.post<void>('api/v1/auth/logout')
+
+export const me = () => http.get<User>('api/v1/auth/me')
+
+export interface PasswordChanged {
+  message: string
+  access_token: string
+  token_type: string
+  expires_in: number
+}
+
+export const changePassword = (current_password: string, new_password: string) =>
+  http.put<PasswordChanged>('api/v1/user/password', { current_password, new_password })

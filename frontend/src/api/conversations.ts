@@ -1,0 +1,86 @@
+/** Conversations and messages: `/api/v1/conversations/*`, streams included. */
+import { http, query } from '@/api/http'
+import { streamSse, type SseEvent } from '@/api/sse'
+import type { Conversation, ConversationDetail, Feedback, Message } from '@/api/types'
+
+export interface ConversationQuery {
+  q?: string
+  archived?: boolean
+  pinned?: boolean
+  limit?: number
+  cursor?: string | null
+}
+
+export interface ConversationPage {
+  conversations: Conversation[]
+  next_cursor: string | null
+}
+
+const path = (id: string, rest = '') => `api/v1/conversations/${encodeURIComponent(id)}${rest}`
+
+export const listConversations = (params: ConversationQuery = {}) =>
+  http.get<ConversationPage>(`api/v1/conversations${query({ ...params })}`)
+
+export const createConversation = (input: {
+  title?: string
+  model_id?: string
+  system_prompt?: string
+}) => http.post<Conversation>('api/v1/conversations', input)
+
+export const getConversation = (id: string) => http.get<ConversationDetail>(path(id))
+
+export interface ConversationPatch {
+  title?: string
+  pinned?: boolean
+  archived?: boolean
+  model_id?: string
+  system_prompt?: string
+  current_message_id?: string
+}
+
+export const updateConversation = (id: string, patch: ConversationPatch) =>
+  http.patch<Conversation>(path(id), patch)
+
+export const deleteConversation = (id: string) => http.delete<void>(path(id))
+
+/** Answers `{message}`: the stopped message object (or, from older servers, a text). */
+export const stopGeneration = (id: string) =>
+  http.post<{ message?: Message | string }>(path(id, '/stop'))
+
+export const deleteLastExchange = (id: string) => http.delete<void>(path(id, '/messages/last'))
+
+export const sendFeedback = (id: string, message_id: string, rating: 'up' | 'down') =>
+  http.post<Feedback>(path(id, '/feedback'), { message_id, rating })
+
+export interface StreamHandlers {
+  onEvent: (event: SseEvent) => void
+  signal?: AbortSignal
+}
+
+/** POST …/messages with `stream: true`. */
+export const streamSend = (
+  id: string,
+  body: { content: string; model_id?: string },
+  handlers: StreamHandlers,
+) => streamSse(path(id, '/messages'), { ...body, stream: true }, handlers)
+
+/** PATCH …/messages/last: edit the last question and answer it again. */
+export const streamEditLast = (
+  id: string,
+  body: { content: string; model_id?: string },
+  handlers: StreamHandlers,
+) =>
+  streamSse(path(id, '/messages/last'), { ...body, stream: true }, { ...handlers, method: 'PATCH' })
+
+/** POST …/regenerate: a new answer to the last question. */
+export const streamRegenerate = (
+  id: string,
+  body: { model_id?: string },
+  handlers: StreamHandlers,
+) => streamSse(path(id, '/regenerate'), { ...body, stream: true }, handlers)
+
+/** GET …/stream: join (or resume after `lastEventId`) the generation in progress. */
+export const streamAttach = (
+  id: string,
+  handlers: StreamHandlers & { lastEventId?: string | null },
+) => streamSse(path(id, '/stream'), undefined, handlers)

@@ -1,0 +1,95 @@
+import { defineStore } from 'pinia'
+import { computed, ref } from 'vue'
+
+import * as authApi from '@/api/auth'
+import { ApiError, refreshSession, setAccessToken, setAuthHooks } from '@/api/http'
+import type { User } from '@/api/types'
+
+/**
+ * The session. `unknown` until the first `restore()` (the refresh cookie, if any, is tried
+ * once at start-up), then `signedIn` or `signedOut`. The access token itself lives in
+ * api/http.ts's memory, never here and never in storage.
+ */
+export const useAuthStore = defineStore('auth', () => {
+  const user = ref<User | null>(null)
+  const status = ref<'unknown' | 'signedIn' | 'signedOut'>('unknown')
+  /** Why the session ended on its own (refresh refused, account disabled…), for the login page. */
+  const endedBecause = ref<string | null>(null)
+  let restoring: Promise<void> | null = null
+
+  const isAdmin = computed(() => user.value?.role === 'admin')
+  const signedIn = computed(() => status.value === 'signedIn')
+
+  setAuthHooks({
+    onRefreshed(response) {
+      user.value = response.user as User
+      status.value = 'signedIn'
+    },
+    onSignedOut(error) {
+      const wasSignedIn = status.value === 'signedIn'
+      user.value = null
+      status.value = 'signedOut'
+      if (wasSignedIn) endedBecause.value = error.code
+    },
+  })
+
+  /** Once per page load: turns the refresh cookie (if any) into a session. */
+  function restore(): Promise<void> {
+    if (!restoring) {
+      restoring = refreshSession()
+        .then(() => undefined)
+        .catch(() => {
+          if (status.value === 'unknown') status.value = 'signedOut'
+        })
+    }
+    return restoring
+  }
+
+  async function login(username: string, password: string): Promise<void> {
+    const response = await authApi.login(username, password)
+    setAccessToken(response.access_token)
+    user.value = response.user
+    status.value = 'signedIn'
+    endedBecause.value = null
+  }
+
+  /** Registers and, when the account is active at once, signs in. Answers the new user. */
+  async function register(username: string, password: string, displayName?: string) {
+    const created = await authApi.register(username, password, displayName)
+    if (created.status === 'active') await login(username, password)
+    return created
+  }
+
+  async function logout(): Promise<void> {
+    try {
+      await authApi.logout()
+    } catch (e) {
+      // The server may already have forgotten the session; sign out here all the same.
+      if (!(e instanceof ApiError)) throw e
+    } finally {
+      setAccessToken(null)
+      user.value = null
+      status.value = 'signedOut'
+      endedBecause.value = null
+    }
+  }
+
+  async function changePassword(current: string, next: string): Promise<void> {
+    const response = await authApi.changePassword(current, next)
+    // Every older access token is void now: use the new one.
+    setAccessToken(response.access_token)
+  }
+
+  return {
+    user,
+    status,
+    endedBecause,
+    isAdmin,
+    signedIn,
+    restore,
+    login,
+    register,
+    logout,
+    changePassword,
+  }
+})
