@@ -319,9 +319,13 @@ impl Engine {
             });
         let outcome = match spawned {
             Ok(_) => done_rx.await.unwrap_or_else(|_| {
-                Err(llm::LlmError::Connect("the reader thread ended without a result".into()))
+                Err(llm::LlmError::Connect(
+                    "the reader thread ended without a result".into(),
+                ))
             }),
-            Err(err) => Err(llm::LlmError::Connect(format!("cannot start a reader thread: {err}"))),
+            Err(err) => Err(llm::LlmError::Connect(format!(
+                "cannot start a reader thread: {err}"
+            ))),
         };
 
         let text = gen.lock().text.clone();
