@@ -19,11 +19,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Every stream holds two sockets (client and provider); the usual soft limit
+/// of 1024 open files would cap daehwa near 500 concurrent answers. Raise the
+/// soft limit to the hard one (Windows has no such limit).
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) if limit < 4096 => {
+            log::warn!("open files are limited to {limit}; raise the hard limit (ulimit -Hn, LimitNOFILE) for many concurrent answers")
+        }
+        Ok(_) => {}
+        Err(err) => log::warn!("could not raise the open-file limit: {err}"),
+    }
+}
+
 fn serve(args: ServeArgs) -> ExitCode {
     if let Err(err) = daehwa::logging::init(args.log_file.as_deref()) {
         eprintln!("daehwa: cannot write the log file: {err}");
         return ExitCode::FAILURE;
     }
+    raise_open_file_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // SQLite calls and (later) upstream readers use blocking threads; many

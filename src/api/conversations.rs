@@ -691,7 +691,7 @@ enum Ask {
 }
 
 fn busy() -> ApiError {
-    ApiError::Conflict("the conversation is still answering; stop it or wait".into())
+    ApiError::Busy
 }
 
 fn is_busy(state: &AppState, conversation_id: &str) -> bool {

@@ -31,6 +31,9 @@ pub enum ApiError {
     /// 409: the request conflicts with the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 409: the conversation is still answering.
+    #[error("the conversation is still answering; stop it or wait for the answer")]
+    Busy,
     /// 422: well-formed but invalid; `fields` says why, field by field.
     #[error("some fields are invalid")]
     Validation(BTreeMap<&'static str, String>),
@@ -52,6 +55,9 @@ pub enum ApiError {
     /// 503: the database cannot be used right now.
     #[error("the database is unavailable")]
     Unavailable,
+    /// 503: every database connection is busy; retry shortly (`Retry-After`).
+    #[error("the server is busy; try again in a moment")]
+    Overloaded,
     /// 500: a bug or an unexpected failure; the cause is logged, not sent.
     #[error("internal error")]
     Internal(String),
@@ -64,14 +70,14 @@ impl ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Busy => StatusCode::CONFLICT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Upstream { status, .. } => *status,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,6 +88,7 @@ impl ApiError {
             ApiError::Unauthorized { code, .. } | ApiError::Forbidden { code, .. } => code,
             ApiError::NotFound(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
+            ApiError::Busy => "generation_in_progress",
             ApiError::Validation(_) => "validation_failed",
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Upstream { status, .. } if *status == StatusCode::GATEWAY_TIMEOUT => {
@@ -92,6 +99,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "unavailable",
+            ApiError::Overloaded => "overloaded",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -139,6 +147,10 @@ impl ApiError {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
+            ApiError::Overloaded => {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+            }
             _ => {}
         }
         res
@@ -149,6 +161,11 @@ impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {
             DbError::Conflict(message) => ApiError::Conflict(message),
+            // r2d2's only failure is a timeout waiting for a free connection.
+            DbError::Pool(cause) => {
+                log::warn!("no free database connection: {cause}");
+                ApiError::Overloaded
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -239,6 +256,7 @@ mod tests {
             ApiError::unauthorized("invalid_token", "x"),
             ApiError::forbidden("admin_only", "x"),
             ApiError::Conflict("x".into()),
+            ApiError::Busy,
             ApiError::invalid("username", "x"),
             ApiError::TooManyRequests {
                 message: "x".into(),
@@ -253,6 +271,7 @@ mod tests {
             ApiError::PayloadTooLarge,
             ApiError::UnsupportedMediaType,
             ApiError::Unavailable,
+            ApiError::Overloaded,
             ApiError::Internal("x".into()),
         ];
         for err in all {
@@ -262,6 +281,21 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c == '_'));
         }
+    }
+
+    #[test]
+    fn a_pool_with_no_free_connection_is_a_503_with_retry_after() {
+        let manager = r2d2_sqlite::SqliteConnectionManager::memory();
+        let pool = r2d2::Pool::builder()
+            .max_size(1)
+            .connection_timeout(std::time::Duration::from_millis(10))
+            .build(manager)
+            .unwrap();
+        let _held = pool.get().unwrap();
+        let err = DbError::from(pool.get().unwrap_err());
+        let res = ApiError::from(err).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "2");
     }
 
     #[test]

@@ -132,7 +132,7 @@ impl From<AuthFailure> for ApiError {
                 "pending_approval",
                 "this account is waiting for an administrator's approval",
             ),
-            AuthFailure::Db(cause) => ApiError::Internal(cause),
+            AuthFailure::Db(err) => ApiError::from(err),
         }
     }
 }

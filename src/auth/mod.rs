@@ -79,7 +79,7 @@ pub struct CurrentUser {
 }
 
 /// Why a request is not authenticated.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum AuthFailure {
     Missing,
     InvalidToken,
@@ -87,7 +87,7 @@ pub enum AuthFailure {
     InvalidApiKey,
     Disabled,
     Pending,
-    Db(String),
+    Db(DbError),
 }
 
 pub struct Auth {
@@ -194,7 +194,7 @@ impl Auth {
                 .await
             }
         };
-        let current = found.map_err(|e| AuthFailure::Db(e.to_string()))??;
+        let current = found.map_err(AuthFailure::Db)??;
         match current.user.status {
             Status::Active => Ok(current),
             Status::Pending => Err(AuthFailure::Pending),

@@ -71,7 +71,9 @@ impl Db {
             .max_size(POOL_SIZE)
             // Open connections on demand: a cold start stays in milliseconds.
             .min_idle(Some(1))
-            .connection_timeout(Duration::from_secs(10))
+            // A request that cannot get a connection this fast gets a 503 with
+            // Retry-After rather than waiting on.
+            .connection_timeout(Duration::from_secs(5))
             .build(manager)?;
         Ok(Db {
             pool,

@@ -586,6 +586,8 @@ async fn stop_keeps_the_partial_text_as_stopped_and_a_busy_conversation_refuses_
     )
     .await;
     assert_eq!(busy.status(), 409);
+    let busy: Value = busy.json().await.unwrap();
+    assert_eq!(busy["code"], "generation_in_progress");
 
     let res = post(
         &w.app,
