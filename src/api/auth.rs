@@ -158,11 +158,8 @@ async fn register(state: AppState, body: RegisterBody) -> Result<Response, ApiEr
         return Err(ApiError::Validation(fields));
     }
 
-    let hasher = state.auth.hasher.clone();
     let password = body.password;
-    let hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let hash = state.auth.with_hasher(move |h| h.hash(&password)).await;
 
     let user = state
         .db
@@ -227,20 +224,20 @@ async fn login(
         .db
         .run(move |conn| db::user::by_username(conn, &username))
         .await?;
-    let hasher = state.auth.hasher.clone();
     let password = body.password;
-    let (found, password_ok) = tokio::task::spawn_blocking(move || {
-        let ok = match found.as_ref().and_then(|u| u.password_hash.as_deref()) {
-            Some(hash) => hasher.verify(&password, hash),
-            None => {
-                hasher.verify_dummy(&password);
-                false
-            }
-        };
-        (found, ok)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (found, password_ok) = state
+        .auth
+        .with_hasher(move |hasher| {
+            let ok = match found.as_ref().and_then(|u| u.password_hash.as_deref()) {
+                Some(hash) => hasher.verify(&password, hash),
+                None => {
+                    hasher.verify_dummy(&password);
+                    false
+                }
+            };
+            (found, ok)
+        })
+        .await;
 
     let user = match found {
         Some(user) if password_ok => user,

@@ -55,13 +55,13 @@ async fn change_password(
             "this account signs in through another system and has no password here",
         ));
     };
-    let hasher = state.auth.hasher.clone();
-    let (ok, new_hash) = tokio::task::spawn_blocking(move || {
-        let ok = hasher.verify(&body.current_password, &stored);
-        (ok, ok.then(|| hasher.hash(&body.new_password)))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (ok, new_hash) = state
+        .auth
+        .with_hasher(move |hasher| {
+            let ok = hasher.verify(&body.current_password, &stored);
+            (ok, ok.then(|| hasher.hash(&body.new_password)))
+        })
+        .await;
     let Some(new_hash) = new_hash.filter(|_| ok) else {
         return Err(ApiError::forbidden(
             "wrong_password",

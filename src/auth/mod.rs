@@ -93,6 +93,9 @@ pub enum AuthFailure {
 pub struct Auth {
     pub signer: Signer,
     pub hasher: Hasher,
+    /// At most one argon2 computation per core at a time: more would only
+    /// queue on the CPU while each holds 19 MiB.
+    hashing: tokio::sync::Semaphore,
     pub login_by_user: FailureLimiter,
     pub login_by_ip: FailureLimiter,
     pub trusted_issuer_secret: Option<Vec<u8>>,
@@ -121,6 +124,9 @@ impl Auth {
         Ok(Auth {
             signer: Signer::new(&secret),
             hasher: Hasher::new(config.fast_password_hashing),
+            hashing: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
             login_by_user: FailureLimiter::new(LOGIN_FAILURES_PER_USER, LOGIN_WINDOW),
             login_by_ip: FailureLimiter::new(LOGIN_FAILURES_PER_IP, LOGIN_WINDOW),
             trusted_issuer_secret: config
@@ -131,6 +137,24 @@ impl Auth {
             userinfo_url: config.userinfo_url.clone().filter(|s| !s.is_empty()),
             userinfo_timeout: config.userinfo_timeout,
         })
+    }
+
+    /// Runs password hashing work on a blocking thread, one per core at most.
+    pub async fn with_hasher<T, F>(&self, work: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce(&Hasher) -> T + Send + 'static,
+    {
+        let _permit = self
+            .hashing
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let hasher = self.hasher.clone();
+        match tokio::task::spawn_blocking(move || work(&hasher)).await {
+            Ok(value) => value,
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
     }
 
     /// The current user for `credentials`, read fresh from the database.
