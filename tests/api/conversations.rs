@@ -1192,3 +1192,78 @@ async fn a_graceful_shutdown_saves_the_answers_in_flight() {
         "the text streamed so far is saved"
     );
 }
+
+#[tokio::test]
+async fn connections_come_from_the_environment_at_start_when_there_are_none() {
+    let openai = FakeLlm::start(quick(3)).await;
+    let ollama = FakeLlm::start(Behavior {
+        models: vec!["llama3.2".into()],
+        ..quick(3)
+    })
+    .await;
+    let openai_base = openai.openai_url();
+    let ollama_base = ollama.url();
+    let app = spawn_with(move |args| {
+        args.openai_api_key = Some("sk-from-env".into());
+        args.openai_base_url = Some(openai_base);
+        args.ollama_base_url = ollama_base;
+    })
+    .await;
+    let admin = app.signup("admin").await;
+    // The bootstrap runs in the background: poll until both are there.
+    let mut names = Vec::new();
+    for _ in 0..100 {
+        let list: Value = app
+            .as_user(Method::GET, "/api/v1/admin/connections", &admin.access)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        names = list["connections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap().to_string(),
+                    c["models"].as_array().unwrap().len(),
+                )
+            })
+            .collect();
+        if names.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_eq!(names[0].0, "Ollama");
+    assert_eq!(names[1].0, "OpenAI");
+    assert!(names.iter().all(|(_, models)| *models > 0), "{names:?}");
+    let seen = openai.requests();
+    assert_eq!(seen[0].header("authorization"), Some("Bearer sk-from-env"));
+    let models: Value = app.get("/api/v1/models").await.json().await.unwrap();
+    assert!(models.to_string().contains("llama3.2"), "{models}");
+
+    // With a connection already there, a restart adds nothing.
+    let (dir, db) = app.stop().await;
+    let openai_base = openai.openai_url();
+    let app = crate::helpers::spawn_in(dir, db, move |args| {
+        args.openai_api_key = Some("sk-other".into());
+        args.openai_base_url = Some(openai_base);
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let admin = app.sign_in("admin").await;
+    let list: Value = app
+        .as_user(Method::GET, "/api/v1/admin/connections", &admin.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["connections"].as_array().unwrap().len(), 2);
+}
