@@ -6,18 +6,24 @@
 //! `build_request` / `parse_*` functions unit-tested without a network
 //! (`openai.rs` also serves every OpenAI-compatible server, `azure.rs`,
 //! `anthropic.rs`); `sse.rs` parses server-sent events for all of them;
-//! `transport.rs` is the only code that touches the network (ureq 3);
-//! `retry.rs` decides whether and when to try again; `proxy.rs` picks the
-//! outbound proxy from the environment. No warp and no database in here.
+//! `transport.rs` is the only code that touches the network (ureq 3, agents
+//! shared per proxy and timeouts so TLS connections are kept alive), with
+//! `connector.rs` (one watcher thread that cuts the socket of a cancelled
+//! stream; which connections are kept) and `resolve.rs` (no lookup thread
+//! for IP addresses, names remembered briefly); `retry.rs` decides whether and when to try again;
+//! `proxy.rs` picks the outbound proxy from the environment. No warp and no
+//! database in here.
 //!
 //! Everything is blocking: the generation engine runs [`stream_chat`] on a
 //! blocking thread and forwards the deltas into its own channel (DESIGN §1).
 
 mod anthropic;
 mod azure;
+mod connector;
 mod error;
 mod openai;
 mod proxy;
+mod resolve;
 mod retry;
 mod sse;
 mod transport;
@@ -218,9 +224,9 @@ pub struct DiscoveredModel {
 /// shown the text — with exponential backoff and jitter, three attempts in all,
 /// honouring `Retry-After` up to 30 s (a longer one is reported at once rather
 /// than slept through). `cancel` is checked between chunks and while sleeping
-/// before a retry; a separate small watcher also closes the socket when it is
-/// set, so even a silent upstream returns [`LlmError::Cancelled`] within
-/// ~50 ms. The usage comes from the provider (OpenAI-compatible requests ask
+/// before a retry; a watcher thread shared by all streams also closes this
+/// call's socket when it is set, so even a silent upstream returns
+/// [`LlmError::Cancelled`] within ~50 ms. The usage comes from the provider (OpenAI-compatible requests ask
 /// for it with `stream_options.include_usage`); when it sent none the counts are
 /// zero and the caller estimates them.
 pub fn stream_chat(

@@ -1,22 +1,29 @@
-//! The only part of `llm` that touches the network: one ureq 3 agent per call
-//! (timeouts, proxy), sending a provider's [`HttpRequest`], turning HTTP and
-//! socket failures into [`Failure`]s the retry loop understands, and the read
-//! loop that feeds a streamed body through the SSE parser to `on_delta`.
+//! The only part of `llm` that touches the network: shared ureq 3 agents
+//! (timeouts, proxy, kept-alive connections), sending a provider's
+//! [`HttpRequest`], turning HTTP and socket failures into [`Failure`]s the
+//! retry loop understands, and the read loop that feeds a streamed body
+//! through the SSE parser to `on_delta`.
 //!
 //! Timeouts map onto ureq's: `connect_timeout` bounds DNS and connect (with
 //! TLS and a proxy's CONNECT); `idle_timeout` is ureq's per-read (and
 //! per-write) timeout, so it bounds the wait for the headers and every silence
 //! inside the stream, while a long answer that keeps coming is never cut.
 //!
-//! Cancelling: a blocked socket read cannot see an `AtomicBool`, so while a
-//! stream runs a small scoped watcher thread polls the flag every
-//! [`CANCEL_POLL`] and calls `Agent::shutdown()`, which closes the agent's
-//! sockets and makes the blocked read fail at once. This is why each call has
-//! its own agent (shutting down a shared one would cut every other stream); the
-//! cost is a fresh TCP/TLS connection per call, small next to an LLM's answer.
+//! Agents: one per proxy and pair of timeouts, kept for the life of the
+//! process ([`agent`]), so an answer reuses the TLS connection of an earlier
+//! one instead of connecting again (plain-HTTP ones are not kept: see
+//! [`connector`](super::connector)), and the TLS configuration is built
+//! once. Their buffers are small ([`INPUT_BUFFER`], [`OUTPUT_BUFFER`]):
+//! ureq's default 128 KiB in and out, zero-filled, made a thousand streams
+//! cost a quarter of a GiB.
+//!
+//! Cancelling: a blocked socket read cannot see an `AtomicBool`; one watcher
+//! thread for all streams shuts down the socket of a cancelled call, and only
+//! that one (see [`connector`](super::connector)).
 
 use std::io::{self, Read};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -24,13 +31,33 @@ use serde_json::Value;
 use ureq::http::Response;
 use ureq::{Agent, Body};
 
+use super::connector::{self, CallConnector, CANCEL_POLL};
+use super::resolve::CallResolver;
 use super::retry::{self, Failure};
 use super::sse::SseParser;
 use super::{parse_completion, parse_stream_event, proxy, Endpoint, HttpRequest, LlmError, Usage};
 
-/// How often the watcher looks at the cancel flag (and how finely a retry's
-/// wait is sliced): the upper bound on how late a cancel is noticed.
-const CANCEL_POLL: Duration = Duration::from_millis(50);
+/// ureq's input buffer, per connection (and per TLS layer). The response
+/// head must fit in it: a provider's is 1–2 KiB, and 8 KiB is also what nginx
+/// allows an upstream's by default; a longer one fails with a clear error
+/// rather than a confusing one. Bodies of any size stream through it.
+const INPUT_BUFFER: usize = 8 * 1024;
+/// ureq's output buffer: the longest request header line must fit; the
+/// request body of any size streams through it.
+const OUTPUT_BUFFER: usize = 4 * 1024;
+/// What the read loop takes from the body at a time: SSE events are a few
+/// hundred bytes, and a longer line is simply read in several pieces.
+const READ_CHUNK: usize = 2 * 1024;
+/// After a stream's end marker, how long the end of the body (the last,
+/// empty chunk) may take to come before the connection is given up on
+/// instead of going back to the pool; and how much may still come.
+const DRAIN_WAIT: Duration = Duration::from_millis(50);
+const MAX_DRAIN: usize = 64 * 1024;
+/// Idle kept-alive connections per agent, and per host.
+const MAX_IDLE: usize = 32;
+const MAX_IDLE_PER_HOST: usize = 16;
+/// Agents kept (one per proxy and timeouts: in practice one or two).
+const MAX_AGENTS: usize = 16;
 /// The most of an error body read to find its message.
 const MAX_ERROR_BODY: u64 = 64 * 1024;
 /// The most of a non-streamed answer read (a title is a few bytes; a whole
@@ -39,14 +66,38 @@ const MAX_ANSWER: u64 = 16 * 1024 * 1024;
 /// The longest upstream error message passed on to users.
 const MAX_MESSAGE_CHARS: usize = 300;
 
-/// An agent for one call to `url` with the endpoint's timeouts and proxy.
+/// What an agent is made of besides its constant settings.
+#[derive(PartialEq, Eq)]
+struct AgentKey {
+    proxy: Option<ureq::Proxy>,
+    connect_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+static AGENTS: Mutex<Vec<(AgentKey, Agent)>> = Mutex::new(Vec::new());
+
+/// The shared agent for a call to `url` with the endpoint's timeouts and proxy.
 fn agent(ep: &Endpoint, url: &str) -> Result<Agent, LlmError> {
-    let proxy = proxy::choose(url, ep.no_proxy, &proxy::process_env)?;
-    Ok(build_agent(ep, proxy))
+    let key = AgentKey {
+        proxy: proxy::choose(url, ep.no_proxy, &proxy::process_env)?,
+        connect_timeout: ep.connect_timeout,
+        idle_timeout: ep.idle_timeout,
+    };
+    let mut agents = AGENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, agent)) = agents.iter().find(|(k, _)| *k == key) {
+        return Ok(agent.clone());
+    }
+    let agent = build_agent(ep, key.proxy.clone());
+    if agents.len() >= MAX_AGENTS {
+        // Its clones in use live on; its idle connections close.
+        agents.remove(0);
+    }
+    agents.push((key, agent.clone()));
+    Ok(agent)
 }
 
 fn build_agent(ep: &Endpoint, proxy: Option<ureq::Proxy>) -> Agent {
-    Agent::config_builder()
+    let config = Agent::config_builder()
         // Error statuses come back as responses so their JSON message is read.
         .http_status_as_error(false)
         // A redirect on a POST would silently become a GET: report it instead.
@@ -57,8 +108,15 @@ fn build_agent(ep: &Endpoint, proxy: Option<ureq::Proxy>) -> Agent {
         .timeout_connect(Some(ep.connect_timeout))
         .timeout_per_read(Some(ep.idle_timeout))
         .timeout_per_write(Some(ep.idle_timeout))
-        .build()
-        .new_agent()
+        .input_buffer_size(INPUT_BUFFER)
+        .output_buffer_size(OUTPUT_BUFFER)
+        // Checked against what the input buffer holds: one byte less makes a
+        // head too long for the buffer a `LargeResponseHeader` error.
+        .max_response_header_size(INPUT_BUFFER - 1)
+        .max_idle_connections(MAX_IDLE)
+        .max_idle_connections_per_host(MAX_IDLE_PER_HOST)
+        .build();
+    Agent::with_parts(config, CallConnector::default(), CallResolver::default())
 }
 
 /// See [`super::stream_chat`].
@@ -70,7 +128,7 @@ pub(crate) fn stream(
 ) -> Result<Usage, LlmError> {
     let agent = agent(ep, &http.url)?;
     let mut delivered = false;
-    let result = watch_cancel(&agent, cancel, || {
+    let result = connector::watch(cancel, || {
         retry::run(
             || {
                 if cancel.load(Ordering::Acquire) {
@@ -100,7 +158,7 @@ pub(crate) fn complete(ep: &Endpoint, http: &HttpRequest) -> Result<(String, Usa
     let never = AtomicBool::new(false);
     retry::run(
         || {
-            let body = read_body(send(&agent, http)?, MAX_ANSWER)?;
+            let body = read_body(send(&agent, http, &never)?, MAX_ANSWER)?;
             Ok(parse_completion(http.kind, &body)?)
         },
         |delay| sleep_unless_cancelled(delay, &never),
@@ -110,14 +168,18 @@ pub(crate) fn complete(ep: &Endpoint, http: &HttpRequest) -> Result<(String, Usa
 /// One attempt at a GET, answering the body of a 2xx.
 pub(crate) fn fetch(ep: &Endpoint, http: &HttpRequest) -> Result<String, LlmError> {
     let agent = agent(ep, &http.url)?;
-    send(&agent, http)
+    send(&agent, http, &AtomicBool::new(false))
         .and_then(|response| read_body(response, MAX_ANSWER))
         .map_err(|failure| failure.error)
 }
 
 /// Sends the request; a non-2xx answer becomes a [`Failure`] carrying the
 /// provider's message and its retry hints.
-fn send(agent: &Agent, http: &HttpRequest) -> Result<Response<Body>, Failure> {
+///
+/// A kept-alive connection the server closed just as the request went out
+/// (its idle timeout) fails without an answer: that request is sent again at
+/// once on a new connection, before and outside the retry policy.
+fn send(agent: &Agent, http: &HttpRequest, cancel: &AtomicBool) -> Result<Response<Body>, Failure> {
     // Method and URL only: the headers hold the key, the body the conversation.
     log::debug!(
         "LLM {} {} {}",
@@ -125,7 +187,26 @@ fn send(agent: &Agent, http: &HttpRequest) -> Result<Response<Body>, Failure> {
         if http.body.is_some() { "POST" } else { "GET" },
         http.url
     );
-    let result = match &http.body {
+    connector::begin_request();
+    let result = match request(agent, http) {
+        Err(ureq::Error::Io(e))
+            if !connector::made_new_connection() && !cancel.load(Ordering::Acquire) =>
+        {
+            log::debug!("a kept-alive connection failed ({e}); sending on a new one");
+            request(agent, http)
+        }
+        other => other,
+    };
+    let mut response = result.map_err(classify)?;
+    if response.status().is_success() {
+        Ok(response)
+    } else {
+        Err(status_failure(&mut response))
+    }
+}
+
+fn request(agent: &Agent, http: &HttpRequest) -> Result<Response<Body>, ureq::Error> {
+    match &http.body {
         Some(body) => {
             let mut builder = agent.post(&http.url);
             for (name, value) in &http.headers {
@@ -140,12 +221,6 @@ fn send(agent: &Agent, http: &HttpRequest) -> Result<Response<Body>, Failure> {
             }
             builder.call()
         }
-    };
-    let mut response = result.map_err(classify)?;
-    if response.status().is_success() {
-        Ok(response)
-    } else {
-        Err(status_failure(&mut response))
     }
 }
 
@@ -157,7 +232,7 @@ fn stream_once(
     delivered: &mut bool,
     on_delta: &mut dyn FnMut(&str),
 ) -> Result<Usage, Failure> {
-    let response = send(agent, http)?;
+    let response = send(agent, http, cancel)?;
     let content_type = response
         .headers()
         .get("content-type")
@@ -181,7 +256,7 @@ fn stream_once(
     let mut reader = response.into_body().into_reader();
     let mut parser = SseParser::new();
     let mut events = Vec::new();
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = vec![0u8; READ_CHUNK];
     let mut usage = Usage::default();
     let mut seen_event = false;
     loop {
@@ -214,6 +289,9 @@ fn stream_once(
                 on_delta(&piece.text);
             }
             if piece.done {
+                if connector::kept_alive() {
+                    finish_body(&mut reader, &mut buf);
+                }
                 return Ok(usage);
             }
         }
@@ -237,35 +315,21 @@ fn stream_once(
     }
 }
 
-/// Runs `f` while a watcher thread shuts `agent` down as soon as `cancel` is
-/// set. The watcher ends (without delay: it is unparked) when `f` returns.
-fn watch_cancel<T>(agent: &Agent, cancel: &AtomicBool, f: impl FnOnce() -> T) -> T {
-    let finished = AtomicBool::new(false);
-    thread::scope(|scope| {
-        let watcher = thread::Builder::new()
-            .name("llm-cancel".into())
-            .stack_size(64 * 1024)
-            .spawn_scoped(scope, || {
-                while !finished.load(Ordering::Acquire) {
-                    if cancel.load(Ordering::Acquire) {
-                        agent.clone().shutdown();
-                        return;
-                    }
-                    thread::park_timeout(CANCEL_POLL);
-                }
-            });
-        if watcher.is_err() {
-            // Out of threads: cancel still works between chunks, only a
-            // silent upstream is noticed late.
-            log::warn!("could not start the LLM cancel watcher");
+/// Reads what is left of a stream after its end marker (normally just the
+/// end of the chunked body), so that ureq puts the connection back in the
+/// pool for the next answer. A server that keeps the stream open after the
+/// marker only costs [`DRAIN_WAIT`]: the connection is then dropped.
+fn finish_body(reader: &mut impl Read, buf: &mut [u8]) {
+    let until = Instant::now() + DRAIN_WAIT;
+    connector::with_read_limit(DRAIN_WAIT, || {
+        let mut left = MAX_DRAIN;
+        while left > 0 && Instant::now() < until {
+            match reader.read(buf) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => left = left.saturating_sub(n),
+            }
         }
-        let out = f();
-        finished.store(true, Ordering::Release);
-        if let Ok(watcher) = &watcher {
-            watcher.thread().unpark();
-        }
-        out
-    })
+    });
 }
 
 /// Sleeps `delay` in slices, answering `false` as soon as `cancel` is set.
@@ -409,6 +473,10 @@ fn classify(e: ureq::Error) -> Failure {
         E::Protocol(why) => Failure::fatal(LlmError::Malformed(format!(
             "the answer is not valid HTTP: {why}"
         ))),
+        E::LargeResponseHeader(..) => Failure::fatal(LlmError::Malformed(format!(
+            "the answer's headers are longer than {} KiB",
+            INPUT_BUFFER / 1024
+        ))),
         // TLS failures (bad certificate …) and anything else will not heal by retrying.
         other => Failure::fatal(LlmError::Connect(other.to_string())),
     }
@@ -448,7 +516,9 @@ mod tests {
     use super::*;
     use crate::llm::Kind;
     use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::{mpsc, Arc};
 
     #[test]
     fn error_messages_are_found_in_every_provider_shape() {
@@ -624,6 +694,420 @@ mod tests {
                 message,
             }) => {
                 assert!(message.contains("https://elsewhere.example"), "{message}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Reads one request (head and body); `None` when the client closed.
+    fn read_request(reader: &mut impl BufRead) -> Option<String> {
+        let mut head = String::new();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).ok()? == 0 {
+                return None;
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            head.push_str(&line);
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        Some(head)
+    }
+
+    /// A server calling `handle(connection, its number)` on a thread of its
+    /// own for every connection; answers the base URL.
+    fn serve(handle: impl Fn(TcpStream, usize) + Send + Sync + 'static) -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let handle = Arc::new(handle);
+        thread::spawn(move || {
+            for (i, stream) in listener.incoming().enumerate() {
+                let Ok(stream) = stream else { break };
+                let handle = handle.clone();
+                thread::spawn(move || handle(stream, i));
+            }
+        });
+        url
+    }
+
+    /// A kept-alive OpenAI JSON answer.
+    fn json_answer(text: &str) -> Vec<u8> {
+        let body = serde_json::json!({
+            "choices": [{"message": {"content": text}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 2}
+        })
+        .to_string();
+        format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    fn chat_request(ep: &Endpoint, stream: bool) -> HttpRequest {
+        let req = crate::llm::ChatRequest {
+            model: "m".into(),
+            messages: vec![],
+            max_tokens: None,
+        };
+        crate::llm::openai::build_request(ep, &req, stream)
+    }
+
+    fn sse_event(text: &str) -> String {
+        format!(
+            "data: {}\n\n",
+            serde_json::json!({"choices": [{"delta": {"content": text}}]})
+        )
+    }
+
+    #[test]
+    fn a_large_answer_passes_through_the_small_buffers() {
+        let text = "가나다 abc ".repeat(20_000); // 260 KB, far more than the buffers hold
+        let answer = json_answer(&text);
+        let ep = Endpoint::new(
+            Kind::OpenAi,
+            serve(move |stream, _| {
+                let mut reader = BufReader::new(&stream);
+                while read_request(&mut reader).is_some() {
+                    (&stream).write_all(&answer).unwrap();
+                }
+            }),
+            None,
+        );
+        let (got, _) = complete(&ep, &chat_request(&ep, false)).unwrap();
+        assert_eq!(got, text);
+
+        // One SSE line far longer than the buffers, then a short one.
+        let line = sse_event(&text);
+        let ep = Endpoint::new(
+            Kind::OpenAi,
+            serve(move |stream, _| {
+                let mut reader = BufReader::new(&stream);
+                read_request(&mut reader).unwrap();
+                let mut out = &stream;
+                out.write_all(SSE_HEAD.as_bytes()).unwrap();
+                out.write_all(line.as_bytes()).unwrap();
+                out.write_all(sse_event("!").as_bytes()).unwrap();
+                out.write_all(b"data: [DONE]\n\n").unwrap();
+            }),
+            None,
+        );
+        let mut streamed = String::new();
+        let result = stream(
+            &ep,
+            &chat_request(&ep, true),
+            &AtomicBool::new(false),
+            &mut |d| streamed.push_str(d),
+        );
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(streamed, format!("{text}!"));
+    }
+
+    #[test]
+    fn a_large_request_passes_through_the_small_buffers() {
+        let ep = Endpoint::new(
+            Kind::OpenAi,
+            serve(|stream, _| {
+                let mut reader = BufReader::new(&stream);
+                let mut head = String::new();
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if line == "\r\n" {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                let body: Value = serde_json::from_slice(&body).unwrap();
+                let question = body["messages"][0]["content"].as_str().unwrap().len();
+                (&stream)
+                    .write_all(&json_answer(&question.to_string()))
+                    .unwrap();
+            }),
+            None,
+        );
+        let req = crate::llm::ChatRequest {
+            model: "m".into(),
+            messages: vec![crate::llm::ChatMessage::new(
+                crate::llm::ChatRole::User,
+                "질문 ".repeat(50_000),
+            )],
+            max_tokens: None,
+        };
+        let http = crate::llm::openai::build_request(&ep, &req, false);
+        let (got, _) = complete(&ep, &http).unwrap();
+        assert_eq!(got, "350000");
+    }
+
+    #[test]
+    fn plain_http_connections_are_not_kept_alive() {
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        let ep = Endpoint::new(
+            Kind::OpenAi,
+            serve(move |stream, _| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut reader = BufReader::new(&stream);
+                while read_request(&mut reader).is_some() {
+                    (&stream).write_all(&json_answer("hi")).unwrap();
+                }
+            }),
+            None,
+        );
+        for _ in 0..2 {
+            complete(&ep, &chat_request(&ep, false)).unwrap();
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn answers_one_after_another_reuse_one_kept_alive_connection() {
+        connector::keep_plain_connections_alive_on_this_thread();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        let ep = Endpoint::new(
+            Kind::OpenAi,
+            serve(move |stream, _| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut reader = BufReader::new(&stream);
+                while read_request(&mut reader).is_some() {
+                    (&stream).write_all(&json_answer("hi")).unwrap();
+                }
+            }),
+            None,
+        );
+        for _ in 0..3 {
+            let (text, _) = complete(&ep, &chat_request(&ep, false)).unwrap();
+            assert_eq!(text, "hi");
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_kept_alive_connection_the_server_closed_is_replaced_at_once() {
+        connector::keep_plain_connections_alive_on_this_thread();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        let ep = Endpoint::new(
+            Kind::OpenAi,
+            serve(move |stream, i| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut reader = BufReader::new(&stream);
+                let mut served = 0;
+                while read_request(&mut reader).is_some() {
+                    if i == 0 && served == 1 {
+                        // The server's idle timeout struck as the request came.
+                        return;
+                    }
+                    (&stream).write_all(&json_answer("hi")).unwrap();
+                    served += 1;
+                }
+            }),
+            None,
+        );
+        complete(&ep, &chat_request(&ep, false)).unwrap();
+        let started = Instant::now();
+        let (text, _) = complete(&ep, &chat_request(&ep, false)).unwrap();
+        assert_eq!(text, "hi");
+        assert!(
+            started.elapsed() < Duration::from_millis(300),
+            "sent again without the retry's backoff: {:?}",
+            started.elapsed()
+        );
+        assert_eq!(connections.load(Ordering::SeqCst), 2);
+    }
+
+    /// Threads of this process named `name`.
+    fn threads_named(name: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                    .filter(|comm| comm.trim_end() == name)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn concurrent_streams_share_one_watcher_and_a_cancel_cuts_only_its_own() {
+        const STREAMS: usize = 40;
+        let release = Arc::new(AtomicBool::new(false));
+        let released = release.clone();
+        // Kept-alive chunked answers: a first delta, then silence until released.
+        let ep = Endpoint::new(
+            Kind::OpenAi,
+            serve(move |stream, _| {
+                let mut reader = BufReader::new(&stream);
+                while read_request(&mut reader).is_some() {
+                    let out = &stream;
+                    let sent = (&stream)
+                        .write_all(CHUNKED_SSE_HEAD)
+                        .and_then(|_| chunk(out, &sse_event("a")));
+                    if sent.is_err() {
+                        return;
+                    }
+                    while !released.load(Ordering::Acquire) {
+                        thread::sleep(Duration::from_millis(5));
+                    }
+                    let rest = chunk(out, &sse_event("b"))
+                        .and_then(|_| chunk(out, "data: [DONE]\n\n"))
+                        .and_then(|_| (&stream).write_all(b"0\r\n\r\n"));
+                    if rest.is_err() {
+                        return; // a cancelled call closed its socket
+                    }
+                }
+            }),
+            None,
+        );
+        let (first_tx, first_rx) = mpsc::channel();
+        let calls: Vec<_> = (0..STREAMS)
+            .map(|i| {
+                let cancel = Arc::new(AtomicBool::new(false));
+                let ep = ep.clone();
+                let first_tx = first_tx.clone();
+                let flag = cancel.clone();
+                let call = thread::spawn(move || {
+                    connector::keep_plain_connections_alive_on_this_thread();
+                    let mut text = String::new();
+                    let result = stream(&ep, &chat_request(&ep, true), &flag, &mut |d| {
+                        text.push_str(d);
+                        let _ = first_tx.send(i);
+                    });
+                    (result, text, Instant::now())
+                });
+                (cancel, call)
+            })
+            .collect();
+        for _ in 0..STREAMS {
+            first_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+        }
+        // Every stream now waits on a silent socket.
+        assert!(connector::registered() >= STREAMS);
+        assert_eq!(threads_named("llm-cancel"), 1, "one watcher for all");
+        assert!(connector::watcher_thread().is_some());
+
+        let cancelled_at = Instant::now();
+        for (cancel, _) in calls.iter().step_by(2) {
+            cancel.store(true, Ordering::Release);
+        }
+        let mut calls: Vec<_> = calls.into_iter().map(|(_, call)| Some(call)).collect();
+        for call in calls.iter_mut().step_by(2) {
+            let (result, text, ended) = call.take().unwrap().join().unwrap();
+            assert_eq!(result, Err(LlmError::Cancelled));
+            assert_eq!(text, "a");
+            let late = ended - cancelled_at;
+            assert!(
+                late < Duration::from_secs(1),
+                "cancel noticed after {late:?}"
+            );
+        }
+        release.store(true, Ordering::Release);
+        for call in calls.into_iter().flatten() {
+            let (result, text, _) = call.join().unwrap();
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(text, "ab", "the other streams were not cut");
+        }
+    }
+
+    /// Writes `s` as one chunk of a chunked body.
+    fn chunk(mut out: &TcpStream, s: &str) -> io::Result<()> {
+        write!(out, "{:x}\r\n{s}\r\n", s.len())
+    }
+
+    const CHUNKED_SSE_HEAD: &[u8] =
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+
+    #[test]
+    fn streamed_answers_one_after_another_reuse_one_connection_unless_one_lingers() {
+        connector::keep_plain_connections_alive_on_this_thread();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        let ep = Endpoint::new(
+            Kind::OpenAi,
+            serve(move |stream, _| {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut reader = BufReader::new(&stream);
+                while let Some(head) = read_request(&mut reader) {
+                    let out = &stream;
+                    let _ = (|| {
+                        (&stream).write_all(CHUNKED_SSE_HEAD)?;
+                        chunk(out, &sse_event("hi"))?;
+                        chunk(out, "data: [DONE]\n\n")?;
+                        if head.contains("linger") {
+                            // The end of the body never comes.
+                            thread::sleep(Duration::from_secs(5));
+                        }
+                        (&stream).write_all(b"0\r\n\r\n")
+                    })();
+                }
+            }),
+            None,
+        );
+        let call = |extra: Option<&str>| {
+            let mut http = chat_request(&ep, true);
+            if let Some(value) = extra {
+                http.headers.push(("x-test", value.to_string()));
+            }
+            let mut text = String::new();
+            let started = Instant::now();
+            let result = stream(&ep, &http, &AtomicBool::new(false), &mut |d| {
+                text.push_str(d)
+            });
+            assert!(result.is_ok(), "{result:?}");
+            assert_eq!(text, "hi");
+            started.elapsed()
+        };
+        for _ in 0..3 {
+            call(None);
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 1);
+        let took = call(Some("linger"));
+        assert!(took < Duration::from_secs(2), "{took:?}");
+        call(None);
+        assert_eq!(
+            connections.load(Ordering::SeqCst),
+            2,
+            "the lingering connection was not reused"
+        );
+    }
+
+    #[test]
+    fn a_long_response_head_is_read_and_one_longer_than_the_buffer_is_reported() {
+        let with_header = |size: usize| {
+            let filler = "x".repeat(size);
+            let body = r#"{"choices":[{"message":{"content":"ok"}}]}"#;
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nx-filler: {filler}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let ep = Endpoint::new(
+                Kind::OpenAi,
+                serve(move |stream, _| {
+                    read_request(&mut BufReader::new(&stream));
+                    let _ = (&stream).write_all(answer.as_bytes());
+                }),
+                None,
+            );
+            complete(&ep, &chat_request(&ep, false)).map(|(text, _)| text)
+        };
+        assert_eq!(with_header(6 * 1024), Ok("ok".to_string()));
+        match with_header(40 * 1024) {
+            Err(LlmError::Malformed(message)) => {
+                assert!(message.contains("headers are longer"), "{message}")
             }
             other => panic!("{other:?}"),
         }

@@ -599,3 +599,113 @@ async fn a_provider_that_reports_no_usage_gives_zeros_for_the_caller_to_estimate
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_answer_comes_through_whole_streamed_and_not() {
+    // 12,000 tokens: about 130 KB of text, a JSON answer many times ureq's
+    // input buffer and far more SSE events than one read holds.
+    for_each_kind(|kind| async move {
+        let fake = fake(Behavior {
+            tokens: 12_000,
+            ..Behavior::default()
+        })
+        .await;
+        let got = stream(endpoint(kind, &fake), request(QUESTION)).await;
+        assert!(got.result.is_ok(), "{:?}", got.result);
+        assert_eq!(got.text(), fake_llm::answer_text(QUESTION, 12_000));
+
+        let (text, usage) = complete(endpoint(kind, &fake), request(QUESTION))
+            .await
+            .unwrap();
+        assert!(text.len() > 100_000);
+        assert_eq!(text, fake_llm::answer_text(QUESTION, 12_000));
+        assert_eq!(usage.completion_tokens, 12_000);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_conversation_is_sent_whole() {
+    let fake = fake(Behavior {
+        tokens: 3,
+        ..Behavior::default()
+    })
+    .await;
+    let question = "긴 질문 ".repeat(40_000); // 440 KB
+    let got = stream(endpoint(Kind::OpenAi, &fake), request(&question)).await;
+    assert!(got.result.is_ok(), "{:?}", got.result);
+    assert_eq!(got.text(), fake_llm::answer_text(&question, 3));
+    assert_eq!(
+        fake.requests()[0].body["messages"][1]["content"],
+        json!(question)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_concurrent_streams_finish_and_cancels_cut_only_their_own() {
+    // 3 × 30 streams at once on the shared agents; every third one is
+    // cancelled from inside its callback after two tokens.
+    for_each_kind(|kind| async move {
+        let fake = fake(Behavior {
+            tokens: 10,
+            token_delay: Duration::from_millis(20),
+            ..Behavior::default()
+        })
+        .await;
+        let calls: Vec<_> = (0..30)
+            .map(|i| {
+                let cancel_after = (i % 3 == 0).then_some(2);
+                tokio::spawn(stream_with(
+                    endpoint(kind, &fake),
+                    request("hi"),
+                    Arc::new(AtomicBool::new(false)),
+                    cancel_after,
+                    None,
+                ))
+            })
+            .collect();
+        for (i, call) in calls.into_iter().enumerate() {
+            let got = call.await.unwrap();
+            if i % 3 == 0 {
+                assert_eq!(got.result, Err(LlmError::Cancelled), "{i}");
+                assert_eq!(got.text(), "Token0 Token1", "{i}");
+            } else {
+                assert!(got.result.is_ok(), "{i}: {:?}", got.result);
+                assert_eq!(got.text(), fake_llm::answer_text("hi", 10), "{i}");
+            }
+        }
+        assert_eq!(fake.requests().len(), 30);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_of_a_silent_stream_is_noticed_within_the_poll() {
+    let fake = fake(Behavior {
+        stall_after: Some(1),
+        ..Behavior::default()
+    })
+    .await;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let call = tokio::spawn(stream_with(
+        endpoint(Kind::OpenAi, &fake),
+        request("hi"),
+        cancel.clone(),
+        None,
+        Some(tx),
+    ));
+    tokio::task::spawn_blocking(move || rx.recv().unwrap())
+        .await
+        .unwrap();
+    // Let the reader block on the silent socket.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let cancelled_at = Instant::now();
+    cancel.store(true, Ordering::Release);
+    let got = call.await.unwrap();
+    assert_eq!(got.result, Err(LlmError::Cancelled));
+    let late = cancelled_at.elapsed();
+    // The watcher looks every 50 ms; the rest is a busy machine's slack.
+    assert!(late < Duration::from_millis(500), "{late:?}");
+    assert_eq!(got.text(), "Token0");
+}
