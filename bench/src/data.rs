@@ -9,7 +9,7 @@
 //! cooking, travel, work and study, from a seeded generator, so every run
 //! writes the same data. The search keywords have known frequencies:
 //! `강아지` common, `설사` in a fair share of pet and health chats (two
-//! characters: the `instr` fallback), `양자컴퓨터` and `낙타` in a few dozen
+//! characters: the bigram index), `양자컴퓨터` and `낙타` in a few dozen
 //! messages only (the rare cases, where a search must look at everything).
 
 use std::collections::BTreeMap;
@@ -24,9 +24,9 @@ use uuid::{NoContext, Timestamp, Uuid};
 pub const SEARCHES: &[(&str, &str)] = &[
     ("강아지", "common word, trigram index"),
     ("양자컴퓨터", "rare word, trigram index"),
-    ("설사", "2 characters, instr fallback"),
-    ("낙타", "rare, 2 characters, instr fallback"),
-    ("강아지,설사", "two keywords (AND), index + fallback"),
+    ("설사", "2 characters, bigram index"),
+    ("낙타", "rare, 2 characters, bigram index"),
+    ("강아지,설사", "two keywords (AND), both indexes"),
 ];
 
 /// A small, fast, seeded generator (SplitMix64): the same data every run.

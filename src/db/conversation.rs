@@ -136,9 +136,10 @@ fn get_any(conn: &Connection, id: &str) -> Result<Option<Conversation>, DbError>
 }
 
 /// What the conversation list is filtered by.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct ListFilter {
-    /// Every keyword must occur in the title or in a message (case-insensitive substring).
+    /// Every keyword must occur in the title or in a message that is not
+    /// streaming (case-insensitive substring). A comma separates keywords.
     pub keywords: Vec<String>,
     pub archived: Option<bool>,
     pub pinned: Option<bool>,
@@ -147,16 +148,28 @@ pub struct ListFilter {
     pub limit: u32,
 }
 
-/// Keywords shorter than this cannot use the trigram index and are matched
-/// by scanning the user's own rows (DESIGN §2).
-const TRIGRAM: usize = 3;
-
-/// The user's conversations, most recently updated first.
+/// The user's conversations, most recently updated first. With keywords, the
+/// search (src/db/search.rs) picks the rows and this fetches them.
 pub fn list(
     conn: &Connection,
     user_id: &str,
     filter: &ListFilter,
 ) -> Result<Vec<Conversation>, DbError> {
+    if !filter.keywords.is_empty() {
+        // The search and the fetch read one snapshot, so the rows come back
+        // as the search saw them.
+        let tx = if conn.is_autocommit() {
+            Some(conn.unchecked_transaction()?)
+        } else {
+            None
+        };
+        let rowids = super::search::matching(conn, user_id, filter)?;
+        let found = by_rowids(conn, &rowids)?;
+        if let Some(tx) = tx {
+            tx.commit()?;
+        }
+        return Ok(found);
+    }
     let mut sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.user_id = ?");
     let mut args: Vec<SqlValue> = vec![user_id.to_string().into()];
     if let Some(archived) = filter.archived {
@@ -173,35 +186,25 @@ pub fn list(
         args.push(updated_at.clone().into());
         args.push(id.clone().into());
     }
-    for keyword in &filter.keywords {
-        if keyword.chars().count() >= TRIGRAM {
-            let phrase = format!("\"{}\"", keyword.replace('"', "\"\""));
-            sql.push_str(
-                " AND c.rowid IN (
-                    SELECT rowid FROM conversation_fts WHERE conversation_fts MATCH ?
-                    UNION
-                    SELECT c2.rowid FROM message_fts
-                      JOIN message m ON m.rowid = message_fts.rowid
-                      JOIN conversation c2 ON c2.id = m.conversation_id
-                     WHERE message_fts MATCH ? AND c2.user_id = ?)",
-            );
-            args.push(phrase.clone().into());
-            args.push(phrase.into());
-            args.push(user_id.to_string().into());
-        } else {
-            sql.push_str(
-                " AND (instr(lower(c.title), lower(?)) > 0 OR EXISTS (
-                    SELECT 1 FROM message m WHERE m.conversation_id = c.id
-                       AND instr(lower(m.content), lower(?)) > 0))",
-            );
-            args.push(keyword.clone().into());
-            args.push(keyword.clone().into());
-        }
-    }
     sql.push_str(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ?");
     args.push((filter.limit as i64).into());
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), conversation_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The conversations with these rowids, in list order.
+fn by_rowids(conn: &Connection, rowids: &[i64]) -> Result<Vec<Conversation>, DbError> {
+    if rowids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(rowids).map_err(|e| DbError::Task(e.to_string()))?;
+    let sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM json_each(?1) j CROSS JOIN conversation c ON c.rowid = j.value
+         ORDER BY c.updated_at DESC, c.id DESC"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([list], conversation_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -15,9 +15,14 @@ use rusqlite::{Connection, TransactionBehavior, MAIN_DB};
 /// The whole current schema, for new files.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The schema version this binary writes and understands.
-pub const LATEST: u32 = 1;
+pub const LATEST: u32 = 2;
 /// Upgrade steps: `Migration { version: N, .. }` turns a version N-1 file into N.
-pub const MIGRATIONS: &[Migration] = &[];
+/// Each step's SQL lives in `migrations/` and is frozen once shipped
+/// (`migrations/0001_schema.sql` is v1 as first shipped, for the tests).
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 2,
+    sql: include_str!("../../migrations/0002_search.sql"),
+}];
 /// Pre-migration backups kept beside the database.
 const BACKUPS_KEPT: usize = 3;
 
@@ -174,6 +179,65 @@ pub fn list_backups(db: &Path) -> Vec<(u32, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Schema v1 as first shipped.
+    const SCHEMA_V1: &str = include_str!("../../migrations/0001_schema.sql");
+
+    /// A v1 file upgraded by every step has the schema of a new file, and
+    /// its rows are found by the new search.
+    #[test]
+    fn every_step_from_v1_gives_the_schema_of_a_new_file_and_keeps_search_working() {
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh, None).unwrap();
+
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(SCHEMA_V1).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        old.execute_batch(
+            "INSERT INTO user (id, username, display_name, role, status, created_at, updated_at)
+                  VALUES ('u', 'u', 'u', 'user', 'active', 'x', 'x');
+             INSERT INTO conversation (id, user_id, title, created_at, updated_at)
+                  VALUES ('c1', 'u', '강아지 산책', '2026-01-01', '2026-01-01'),
+                         ('c2', 'u', '', '2026-01-02', '2026-01-02');
+             INSERT INTO message (id, conversation_id, parent_id, idx, role, content, status, created_at, updated_at)
+                  VALUES ('m1', 'c2', NULL, 1, 'user', '우리 고양이가 설사를 해요', 'complete', 'x', 'x'),
+                         ('m2', 'c2', 'm1', 2, 'assistant', '낙타', 'streaming', 'x', 'x');",
+        )
+        .unwrap();
+        let outcome = migrate(&mut old, None).unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Upgraded {
+                from: 1,
+                to: LATEST
+            }
+        );
+        assert_eq!(schema_of(&old), schema_of(&fresh));
+
+        let find = |q: &str| -> Vec<i64> {
+            let filter = crate::db::conversation::ListFilter {
+                keywords: vec![q.into()],
+                limit: 10,
+                ..Default::default()
+            };
+            crate::db::search::matching(&old, "u", &filter).unwrap()
+        };
+        assert_eq!(find("강아지").len(), 1, "a title from before the upgrade");
+        assert_eq!(
+            find("설사").len(),
+            1,
+            "a two-character keyword in an old message"
+        );
+        assert_eq!(find("고양이가").len(), 1);
+        assert!(find("낙타").is_empty(), "a streaming answer stays out");
+        for table in ["search_trigram", "search_bigram"] {
+            old.execute(
+                &format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')"),
+                [],
+            )
+            .unwrap();
+        }
+    }
 
     /// Every table, index and trigger with its SQL, for comparing schemas.
     fn schema_of(conn: &Connection) -> Vec<(String, String, Option<String>)> {

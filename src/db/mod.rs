@@ -7,6 +7,7 @@ pub mod audit;
 pub mod connection;
 pub mod conversation;
 pub mod migrate;
+pub mod search;
 pub mod setting;
 pub mod token;
 pub mod user;

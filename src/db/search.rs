@@ -1,0 +1,1083 @@
+//! Keyword search over one user's conversations (`GET /conversations?q=`,
+//! DESIGN §2): which conversations contain every keyword, newest first, read
+//! from the two FTS5 tables that schema.sql keeps in step with `message` and
+//! `conversation` (`search_trigram` for keywords of three characters or more,
+//! `search_bigram` for shorter ones; its comments say how).
+//!
+//! The tables answer "which documents contain this keyword" exactly, for any
+//! length; the work here is the order. A page is the newest `limit`
+//! conversations (by `updated_at`) that match, and a common word matches in
+//! thousands of conversations and a hundred thousand messages, so listing
+//! every match before sorting (what the first version did) cost hundreds of
+//! milliseconds. What FTS5 does cheaply, measured at a million messages: read
+//! a keyword's matches in rowid order (50–100 ns each); what it does dearly:
+//! start a query (20–400 µs, a lookup in each of the table's ~20 segments).
+//! So a search starts a few queries and reads each only as far as the page
+//! needs:
+//!
+//! * A document's rowid is made from its conversation's rowid, newest
+//!   conversation first (schema.sql), so a keyword's matches come
+//!   conversation by conversation, newest first; once the read has passed
+//!   conversation `r`, whether `r` has the keyword is known. Conversations
+//!   are created in time order, and the recently updated ones are mostly the
+//!   recently created ones: walking the list newest first walks the matches
+//!   in their order too.
+//! * Each keyword's newest [`Tuning::rare`] matches are read first. If that
+//!   was all of them, the keyword is rare and its conversations are known;
+//!   those every rare keyword has are the candidates, looked up and sorted.
+//!   Otherwise the candidates are the user's conversations from the
+//!   `conversation_user_recent` index, newest first, in growing windows, and
+//!   the walk stops once the page is full.
+//! * Every common keyword gets one query, from the newest candidate on, read
+//!   as the candidates need. A candidate it cannot reach cheaply (newer than
+//!   where it started, or an old conversation updated lately, with more
+//!   matches in between than starting a query costs) is checked alone, with
+//!   a `rowid BETWEEN` query on its own documents.
+//!
+//! Worst case: two common keywords that rarely meet read all the matches of
+//! both (about 15 ms at a million messages, `강아지,SQL`).
+//!
+//! The whole search reads one snapshot (a read transaction), so a message
+//! written meanwhile cannot make the keywords disagree.
+
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{named_params, Connection, Rows, Statement};
+
+use super::conversation::ListFilter;
+use super::DbError;
+
+/// A document's rowid is `(NEWEST - conversation rowid) << DOC_BITS |
+/// message rowid` (schema.sql, `search_source`): newest conversation first.
+const DOC_BITS: u32 = 32;
+const NEWEST: i64 = (1 << 31) - 1;
+
+/// The first document rowid of a conversation.
+fn first_doc(conversation: i64) -> i64 {
+    (NEWEST - conversation) << DOC_BITS
+}
+
+/// The last document rowid of a conversation.
+fn last_doc(conversation: i64) -> i64 {
+    first_doc(conversation) | ((1 << DOC_BITS) - 1)
+}
+
+/// The conversation of a document rowid.
+fn conversation_of(doc: i64) -> i64 {
+    NEWEST - (doc >> DOC_BITS)
+}
+
+/// A keyword's matching documents from a conversation on to older ones,
+/// per table.
+const READ_TRIGRAM_SQL: &str = "SELECT rowid FROM search_trigram
+    WHERE search_trigram MATCH :query AND rowid >= :low ORDER BY rowid";
+const READ_BIGRAM_SQL: &str = "SELECT rowid FROM search_bigram
+    WHERE search_bigram MATCH :query AND rowid >= :low ORDER BY rowid";
+/// Whether one conversation has a document matching the keyword, per table.
+const CONTAINS_TRIGRAM_SQL: &str = "SELECT EXISTS (SELECT 1 FROM search_trigram
+    WHERE search_trigram MATCH :query AND rowid BETWEEN :low AND :high)";
+const CONTAINS_BIGRAM_SQL: &str = "SELECT EXISTS (SELECT 1 FROM search_bigram
+    WHERE search_bigram MATCH :query AND rowid BETWEEN :low AND :high)";
+/// The user's conversations in list order, from the index; the row value
+/// comparison lets SQLite seek to the cursor instead of skipping to it.
+const WALK_SQL: &str = "SELECT c.rowid, c.updated_at, c.id FROM conversation c
+    WHERE c.user_id = :user
+      AND (:archived IS NULL OR c.archived = :archived)
+      AND (:pinned IS NULL OR c.pinned = :pinned)
+      AND (c.updated_at, c.id) < (:updated_at, :id)
+    ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit";
+/// A cursor before every conversation (`updated_at` is RFC 3339, a digit first).
+const START: &str = "~";
+/// Those of the given conversations (a JSON array of rowids) that are the
+/// user's, pass the filters and come after the cursor. CROSS JOIN keeps the
+/// list the outer loop: the planner would rather scan the user's index.
+const LOOKUP_SQL: &str = "SELECT c.rowid, c.updated_at, c.id
+    FROM json_each(:rowids) j CROSS JOIN conversation c ON c.rowid = j.value
+    WHERE c.user_id = :user
+      AND (:archived IS NULL OR c.archived = :archived)
+      AND (:pinned IS NULL OR c.pinned = :pinned)
+      AND (c.updated_at, c.id) < (:updated_at, :id)";
+
+/// The knobs of the search; [`Tuning::DEFAULT`] is what the server uses, tests
+/// turn them to force each path.
+#[derive(Debug, Clone, Copy)]
+pub struct Tuning {
+    /// The newest matches read of each keyword first; a keyword with fewer is
+    /// rare. Its conversations are then looked up (about 1 µs each), so this
+    /// bounds that path to about a millisecond.
+    pub rare: usize,
+    /// A candidate below a keyword's read is reached by reading on when about
+    /// this many matches or fewer lie in between (reading one costs ~0.1 µs,
+    /// starting a query for the candidate alone 20–400 µs).
+    pub read_on: f64,
+    /// Matches read per step when reading on.
+    pub step: usize,
+    /// The first window holds `limit * first_window` conversations.
+    pub first_window: usize,
+    /// The largest window.
+    pub max_window: usize,
+}
+
+impl Tuning {
+    pub const DEFAULT: Tuning = Tuning {
+        rare: 1000,
+        read_on: 2000.0,
+        step: 256,
+        first_window: 2,
+        max_window: 4096,
+    };
+}
+
+/// One keyword as an FTS5 query on one of the two tables (schema.sql).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    /// `search_trigram` (three characters or more) or `search_bigram`.
+    pub trigram: bool,
+    /// The keyword as an FTS5 string: the trigram tokenizer makes it the
+    /// phrase of its trigrams; in `search_bigram` it is one token.
+    pub text: String,
+}
+
+impl Query {
+    pub fn new(keyword: &str) -> Query {
+        Query {
+            trigram: keyword.chars().count() >= 3,
+            text: format!("\"{}\"", keyword.replace('"', "\"\"")),
+        }
+    }
+
+    fn read_sql(&self) -> &'static str {
+        if self.trigram {
+            READ_TRIGRAM_SQL
+        } else {
+            READ_BIGRAM_SQL
+        }
+    }
+
+    fn contains_sql(&self) -> &'static str {
+        if self.trigram {
+            CONTAINS_TRIGRAM_SQL
+        } else {
+            CONTAINS_BIGRAM_SQL
+        }
+    }
+}
+
+/// The keywords of `filter` as FTS5 queries. A comma separates keywords (as
+/// in `?q=`), so a keyword holding one is split there; empty pieces and
+/// repeats are dropped.
+fn queries(keywords: &[String]) -> Vec<Query> {
+    let mut out: Vec<Query> = Vec::new();
+    for piece in keywords.iter().flat_map(|k| k.split(',')) {
+        if piece.is_empty() {
+            continue;
+        }
+        let query = Query::new(piece);
+        if !out.contains(&query) {
+            out.push(query);
+        }
+    }
+    out
+}
+
+/// A conversation as the list orders it.
+#[derive(Debug, Clone)]
+struct Candidate {
+    rowid: i64,
+    updated_at: String,
+    id: String,
+}
+
+/// One keyword's matches, read from a conversation down (at first from the
+/// top) as far as the search needs.
+struct Matches<'s, 'c> {
+    query: &'s Query,
+    rows: Rows<'s>,
+    /// A second statement, to start the read again lower down, once.
+    again: Option<&'s mut Statement<'c>>,
+    /// Where the read started ([`TOP`] at first): conversations above are
+    /// asked one by one.
+    start: i64,
+    /// Conversations seen in the documents read so far, highest first (each
+    /// read goes down, and a new read starts below the old one).
+    seen: Vec<i64>,
+    /// The conversations of the first and the last document read: every
+    /// conversation from `last` up to `start` is known (`start + 1` before
+    /// the first).
+    first: Option<i64>,
+    last: i64,
+    read: usize,
+    done: bool,
+}
+
+/// Above every conversation rowid (schema.sql keeps them below).
+const TOP: i64 = NEWEST + 1;
+
+impl<'s, 'c> Matches<'s, 'c> {
+    fn new(
+        query: &'s Query,
+        first: &'s mut Statement<'c>,
+        again: &'s mut Statement<'c>,
+    ) -> Result<Self, DbError> {
+        Ok(Matches {
+            query,
+            rows: first.query(named_params! {":query": query.text, ":low": i64::MIN})?,
+            again: Some(again),
+            start: TOP,
+            seen: Vec::new(),
+            first: None,
+            last: TOP + 1,
+            read: 0,
+            done: false,
+        })
+    }
+
+    /// Reads up to `n` more documents.
+    fn read(&mut self, n: usize) -> Result<(), DbError> {
+        for _ in 0..n {
+            let Some(row) = self.rows.next()? else {
+                self.done = true;
+                break;
+            };
+            let conversation = conversation_of(row.get(0)?);
+            if self.seen.last() != Some(&conversation) {
+                self.seen.push(conversation);
+            }
+            self.first.get_or_insert(conversation);
+            self.last = conversation;
+            self.read += 1;
+        }
+        Ok(())
+    }
+
+    fn has_seen(&self, conversation: i64) -> bool {
+        self.seen
+            .binary_search_by(|seen| conversation.cmp(seen))
+            .is_ok()
+    }
+
+    /// Documents per conversation rowid in what was read.
+    fn density(&self) -> f64 {
+        match self.first {
+            Some(first) => self.read as f64 / (first - self.last + 1) as f64,
+            None => 0.0,
+        }
+    }
+
+    /// Matches in between, about, when reading on from here down to
+    /// `conversation`.
+    fn between(&self, conversation: i64) -> f64 {
+        (self.last - conversation) as f64 * self.density()
+    }
+
+    /// Starts the read again at `conversation` (what was seen stays, but only
+    /// the new read's range counts as known).
+    fn restart(&mut self, conversation: i64) -> Result<(), DbError> {
+        if let Some(statement) = self.again.take() {
+            let low = first_doc(conversation);
+            self.rows = statement.query(named_params! {":query": self.query.text, ":low": low})?;
+            self.start = conversation;
+            self.first = None;
+            self.last = conversation + 1;
+            self.read = 0;
+            self.done = false;
+        }
+        Ok(())
+    }
+
+    /// Whether the conversation contains the keyword: from the read, by
+    /// reading on (when few matches lie in between), or by asking the index
+    /// for that conversation alone.
+    fn contains(
+        &mut self,
+        conn: &Connection,
+        conversation: i64,
+        tuning: Tuning,
+    ) -> Result<bool, DbError> {
+        while conversation <= self.start {
+            if self.done || conversation >= self.last {
+                return Ok(self.has_seen(conversation));
+            }
+            if self.between(conversation) > tuning.read_on {
+                break;
+            }
+            self.read(tuning.step.max(1))?;
+        }
+        let (low, high) = (first_doc(conversation), last_doc(conversation));
+        Ok(conn.prepare_cached(self.query.contains_sql())?.query_row(
+            named_params! {":query": self.query.text, ":low": low, ":high": high},
+            |r| r.get(0),
+        )?)
+    }
+}
+
+/// The rowids of the user's conversations that match every keyword of
+/// `filter` (and its other filters), in list order, at most `filter.limit`.
+/// Without keywords (or only empty ones) that is the plain list.
+pub fn matching(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+) -> Result<Vec<i64>, DbError> {
+    matching_with(conn, user_id, filter, Tuning::DEFAULT)
+}
+
+/// [`matching`] with explicit knobs.
+pub fn matching_with(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+    tuning: Tuning,
+) -> Result<Vec<i64>, DbError> {
+    // One snapshot for all the queries below; inside a caller's transaction,
+    // that one already is.
+    let tx = if conn.is_autocommit() {
+        Some(conn.unchecked_transaction()?)
+    } else {
+        None
+    };
+    let found = search(conn, user_id, filter, tuning)?;
+    if let Some(tx) = tx {
+        tx.commit()?;
+    }
+    Ok(found)
+}
+
+fn search(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+    tuning: Tuning,
+) -> Result<Vec<i64>, DbError> {
+    let limit = filter.limit as usize;
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    // Two statements per keyword: the read from the top and, once, from lower
+    // down (a statement with the same text as one in use is prepared anew).
+    let queries = queries(&filter.keywords);
+    let mut statements = queries
+        .iter()
+        .flat_map(|q| [q.read_sql(), q.read_sql()])
+        .map(|sql| conn.prepare_cached(sql))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut keywords: Vec<Matches<'_, '_>> = Vec::with_capacity(queries.len());
+    for (query, pair) in queries.iter().zip(statements.chunks_mut(2)) {
+        let [first, again] = pair else { unreachable!() };
+        let mut matches = Matches::new(query, first, again)?;
+        // The newest matches: all of a rare keyword's, enough of a common
+        // one's to tell how dense it is.
+        matches.read(tuning.rare)?;
+        if matches.done && matches.seen.is_empty() {
+            return Ok(Vec::new());
+        }
+        keywords.push(matches);
+    }
+    // Fully read keywords first (a set lookup), then the sparsest: a
+    // candidate that fails one keyword skips the others.
+    keywords.sort_by(|a, b| (b.done.cmp(&a.done)).then(a.density().total_cmp(&b.density())));
+
+    // The candidates: the conversations every rare keyword has, or else the
+    // user's conversations, newest first, a window at a time.
+    let mut cursor: (String, String) = match &filter.after {
+        Some((updated_at, id)) => (updated_at.clone(), id.clone()),
+        None => (START.to_string(), String::new()),
+    };
+    let mut size = (limit * tuning.first_window).max(1);
+    let rare: Vec<&Matches<'_, '_>> = keywords.iter().filter(|k| k.done).collect();
+    let (mut window, walking) = match rare.split_first() {
+        Some((first, rest)) => {
+            let rowids: Vec<i64> = first
+                .seen
+                .iter()
+                .rev()
+                .copied()
+                .filter(|r| rest.iter().all(|k| k.has_seen(*r)))
+                .collect();
+            (lookup(conn, user_id, filter, &rowids)?, false)
+        }
+        None => (walk(conn, user_id, filter, &cursor, size)?, true),
+    };
+    // A later page starts lower down: read from its highest candidate rather
+    // than through everything above it.
+    if let Some(high) = window.iter().map(|c| c.rowid).max() {
+        for k in keywords.iter_mut().filter(|k| !k.done) {
+            if k.between(high) > tuning.read_on {
+                k.restart(high)?;
+            }
+        }
+    }
+
+    let mut found: Vec<i64> = Vec::with_capacity(limit);
+    loop {
+        keep(conn, &window, &mut keywords, tuning, limit, &mut found)?;
+        if !walking || found.len() >= limit || window.len() < size {
+            break;
+        }
+        if let Some(last) = window.last() {
+            cursor = (last.updated_at.clone(), last.id.clone());
+        }
+        size = (size * 2).min(tuning.max_window.max(1));
+        window = walk(conn, user_id, filter, &cursor, size)?;
+    }
+    Ok(found)
+}
+
+/// Appends to `found` (up to `limit`) the candidates, in their order, that
+/// contain every keyword.
+fn keep(
+    conn: &Connection,
+    candidates: &[Candidate],
+    keywords: &mut [Matches<'_, '_>],
+    tuning: Tuning,
+    limit: usize,
+    found: &mut Vec<i64>,
+) -> Result<(), DbError> {
+    'candidates: for c in candidates {
+        if found.len() >= limit {
+            break;
+        }
+        for k in keywords.iter_mut() {
+            if !k.contains(conn, c.rowid, tuning)? {
+                continue 'candidates;
+            }
+        }
+        found.push(c.rowid);
+    }
+    Ok(())
+}
+
+fn filter_value(flag: Option<bool>) -> SqlValue {
+    flag.map_or(SqlValue::Null, |b| SqlValue::Integer(b as i64))
+}
+
+fn candidate(row: &rusqlite::Row<'_>) -> rusqlite::Result<Candidate> {
+    Ok(Candidate {
+        rowid: row.get(0)?,
+        updated_at: row.get(1)?,
+        id: row.get(2)?,
+    })
+}
+
+/// The next `size` of the user's conversations after `cursor`, in list order.
+fn walk(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+    cursor: &(String, String),
+    size: usize,
+) -> Result<Vec<Candidate>, DbError> {
+    let mut stmt = conn.prepare_cached(WALK_SQL)?;
+    let rows = stmt.query_map(
+        named_params! {
+            ":user": user_id,
+            ":archived": filter_value(filter.archived),
+            ":pinned": filter_value(filter.pinned),
+            ":updated_at": cursor.0,
+            ":id": cursor.1,
+            ":limit": size as i64,
+        },
+        candidate,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Those of `rowids` that are the user's and pass the filters, in list order.
+fn lookup(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+    rowids: &[i64],
+) -> Result<Vec<Candidate>, DbError> {
+    if rowids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (updated_at, id) = match &filter.after {
+        Some((u, i)) => (u.as_str(), i.as_str()),
+        None => (START, ""),
+    };
+    let list = serde_json::to_string(rowids).map_err(|e| DbError::Task(e.to_string()))?;
+    let mut stmt = conn.prepare_cached(LOOKUP_SQL)?;
+    let rows = stmt.query_map(
+        named_params! {
+            ":rowids": list,
+            ":user": user_id,
+            ":archived": filter_value(filter.archived),
+            ":pinned": filter_value(filter.pinned),
+            ":updated_at": updated_at,
+            ":id": id,
+        },
+        candidate,
+    )?;
+    let mut out: Vec<Candidate> = rows.collect::<Result<_, _>>()?;
+    out.sort_by(|a, b| (&b.updated_at, &b.id).cmp(&(&a.updated_at, &a.id)));
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::conversation::{self as repo, ConversationUpdate, NewConversation, Usage};
+    use rusqlite::{params, OptionalExtension};
+
+    /// SplitMix64: seeded, so a failure repeats.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+        fn chance(&mut self, p: f64) -> bool {
+            (self.next() % 1_000_000) as f64 / 1_000_000.0 < p
+        }
+    }
+
+    fn conn() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        crate::db::migrate::migrate(&mut conn, None).unwrap();
+        conn
+    }
+
+    fn add_user(conn: &Connection, name: &str) -> String {
+        let id = crate::db::new_id();
+        conn.execute(
+            "INSERT INTO user (id, username, display_name, role, status, created_at, updated_at)
+             VALUES (?1, ?2, ?2, 'user', 'active', 'x', 'x')",
+            params![id, name],
+        )
+        .unwrap();
+        id
+    }
+
+    /// Short texts from a small alphabet, so one- and two-character keywords
+    /// match often and longer ones now and then: Korean, ASCII in both cases,
+    /// Latin letters with accents, spaces, punctuation, quotes and commas.
+    const ALPHABET: &[&str] = &[
+        "강", "아", "지", "설", "사", "가", "를", "이", "는", "털", "밥", "낙", "타", "a", "A",
+        "b", "B", "c", "C", "é", "É", " ", " ", ".", ",", "\"", "1",
+    ];
+    const WORDS: &[&str] = &["강아지", "설사", "Apple", "apple", "낙타", "고양이", "SQL"];
+
+    fn text(rng: &mut Rng, max: usize) -> String {
+        let mut out = String::new();
+        let len = rng.below(max + 1);
+        while out.chars().count() < len {
+            if rng.chance(0.15) {
+                out.push_str(WORDS[rng.below(WORDS.len())]);
+            } else {
+                out.push_str(ALPHABET[rng.below(ALPHABET.len())]);
+            }
+        }
+        out
+    }
+
+    /// Users with conversations built through the repository functions, then
+    /// edited, finished, deleted and touched at random, as the server would.
+    fn world(rng: &mut Rng) -> (Connection, Vec<String>) {
+        let mut conn = conn();
+        let users: Vec<String> = ["u1", "u2", "u3"]
+            .iter()
+            .map(|n| add_user(&conn, n))
+            .collect();
+        for (u, user) in users.iter().enumerate() {
+            let conversations = if u == 0 { 70 } else { 25 };
+            for _ in 0..conversations {
+                let title = if rng.chance(0.3) {
+                    String::new()
+                } else {
+                    text(rng, 12)
+                };
+                let conv = repo::create(
+                    &conn,
+                    user,
+                    &NewConversation {
+                        title: &title,
+                        model_id: None,
+                        system_prompt: "",
+                    },
+                )
+                .unwrap();
+                let mut parent: Option<String> = None;
+                for _ in 0..rng.below(7) {
+                    let question = text(rng, 30);
+                    let (q, a) =
+                        repo::add_exchange(&mut conn, &conv.id, parent.as_deref(), &question, "m")
+                            .unwrap();
+                    // Some answers stay streaming (not searchable yet), with
+                    // a partial text flushed; the others finish.
+                    let answer = text(rng, 40);
+                    if rng.chance(0.15) {
+                        repo::flush_partial(&mut conn, &[(a.id.clone(), answer)]).unwrap();
+                    } else {
+                        let status = if rng.chance(0.1) {
+                            "stopped"
+                        } else {
+                            "complete"
+                        };
+                        repo::finish(&conn, &a.id, &answer, status, None, Usage::default())
+                            .unwrap();
+                    }
+                    // Now and then a second answer to the same question.
+                    if rng.chance(0.1) {
+                        let b = repo::add_answer(&mut conn, &conv.id, &q.id, "m").unwrap();
+                        repo::finish(
+                            &conn,
+                            &b.id,
+                            &text(rng, 20),
+                            "complete",
+                            None,
+                            Usage::default(),
+                        )
+                        .unwrap();
+                    }
+                    parent = Some(a.id);
+                }
+                let change = ConversationUpdate {
+                    title: rng.chance(0.2).then(|| text(rng, 10)),
+                    pinned: rng.chance(0.2).then_some(true),
+                    archived: rng.chance(0.2).then_some(true),
+                    ..Default::default()
+                };
+                repo::update(&conn, &conv.id, &change).unwrap();
+                if rng.chance(0.1) {
+                    let conv = repo::get(&conn, user, &conv.id).unwrap().unwrap();
+                    repo::delete_last_exchange(&mut conn, &conv).unwrap();
+                }
+                if rng.chance(0.05) {
+                    repo::delete(&conn, &conv.id).unwrap();
+                    continue;
+                }
+                // Times with ties, so the id decides the order now and then.
+                let at = format!("2026-01-{:02}T00:00:00Z", 1 + rng.below(20));
+                conn.execute(
+                    "UPDATE conversation SET updated_at = ?2 WHERE id = ?1",
+                    params![conv.id, at],
+                )
+                .unwrap();
+            }
+        }
+        // A whole subtree: a first question and everything under it.
+        let first: Option<String> = conn
+            .query_row(
+                "SELECT id FROM message WHERE parent_id IS NULL AND idx = 1
+                  AND EXISTS (SELECT 1 FROM message c WHERE c.parent_id = message.id
+                    AND EXISTS (SELECT 1 FROM message g WHERE g.parent_id = c.id))
+                  ORDER BY rowid LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap();
+        if let Some(id) = first {
+            conn.execute("DELETE FROM message WHERE id = ?1", [id])
+                .unwrap();
+        }
+        // A crash leaves answers streaming; the start marks them.
+        repo::mark_interrupted(&conn).unwrap();
+        // And answers streaming now: their questions are searchable, they not.
+        let first = first_conversation(&conn, &users[0]);
+        for _ in 0..3 {
+            let (_, a) = repo::add_exchange(&mut conn, &first, None, "다시 강아지", "m").unwrap();
+            repo::flush_partial(&mut conn, &[(a.id, "낙타 Apple".into())]).unwrap();
+        }
+        (conn, users)
+    }
+
+    fn first_conversation(conn: &Connection, user: &str) -> String {
+        conn.query_row(
+            "SELECT id FROM conversation WHERE user_id = ?1 ORDER BY rowid LIMIT 1",
+            [user],
+            |r| r.get(0),
+        )
+        .unwrap()
+    }
+
+    /// The meaning, spelled out: every keyword is a substring of the title or
+    /// of a message that is not streaming, without regard to case; newest first.
+    fn reference(conn: &Connection, user: &str, filter: &ListFilter) -> Vec<(String, String)> {
+        let keywords: Vec<String> = filter
+            .keywords
+            .iter()
+            .flat_map(|k| k.split(','))
+            .filter(|k| !k.is_empty())
+            .map(str::to_lowercase)
+            .collect();
+        let mut stmt = conn
+            .prepare(
+                "SELECT id, updated_at, title, archived, pinned FROM conversation WHERE user_id = ?1",
+            )
+            .unwrap();
+        let conversations: Vec<(String, String, String, bool, bool)> = stmt
+            .query_map([user], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let mut out: Vec<(String, String)> = Vec::new();
+        for (id, updated_at, title, archived, pinned) in conversations {
+            if filter.archived.is_some_and(|a| a != archived)
+                || filter.pinned.is_some_and(|p| p != pinned)
+            {
+                continue;
+            }
+            if let Some((u, i)) = &filter.after {
+                if (&updated_at, &id) >= (u, i) {
+                    continue;
+                }
+            }
+            let mut texts: Vec<String> = vec![title.to_lowercase()];
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT content FROM message WHERE conversation_id = ?1 AND status <> 'streaming'",
+                )
+                .unwrap();
+            texts.extend(
+                stmt.query_map([&id], |r| r.get::<_, String>(0))
+                    .unwrap()
+                    .map(|t| t.unwrap().to_lowercase()),
+            );
+            if keywords
+                .iter()
+                .all(|k| texts.iter().any(|t| t.contains(k.as_str())))
+            {
+                out.push((updated_at, id));
+            }
+        }
+        out.sort_by(|a, b| b.cmp(a));
+        out.truncate(filter.limit as usize);
+        out
+    }
+
+    fn searched(
+        conn: &Connection,
+        user: &str,
+        filter: &ListFilter,
+        tuning: Tuning,
+    ) -> Vec<(String, String)> {
+        matching_with(conn, user, filter, tuning)
+            .unwrap()
+            .into_iter()
+            .map(|rowid| {
+                conn.query_row(
+                    "SELECT updated_at, id FROM conversation WHERE rowid = ?1",
+                    [rowid],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap()
+            })
+            .collect()
+    }
+
+    /// Every page, following the cursor, until a page is short.
+    fn all_pages(
+        conn: &Connection,
+        user: &str,
+        filter: &ListFilter,
+        tuning: Tuning,
+    ) -> Vec<(String, String)> {
+        let mut filter = filter.clone();
+        let mut out = Vec::new();
+        loop {
+            let page = searched(conn, user, &filter, tuning);
+            let full = page.len() == filter.limit as usize;
+            out.extend(page.iter().cloned());
+            match page.last() {
+                Some(last) if full => filter.after = Some(last.clone()),
+                _ => return out,
+            }
+        }
+    }
+
+    const TUNINGS: &[(&str, Tuning)] = &[
+        ("default", Tuning::DEFAULT),
+        (
+            "walk, read on one match at a time, tiny windows",
+            Tuning {
+                rare: 1,
+                read_on: f64::INFINITY,
+                step: 1,
+                first_window: 1,
+                max_window: 3,
+            },
+        ),
+        (
+            "walk, ask the index per conversation",
+            Tuning {
+                rare: 1,
+                read_on: 0.0,
+                step: 1,
+                first_window: 1,
+                max_window: 8,
+            },
+        ),
+        (
+            "every keyword read whole",
+            Tuning {
+                rare: usize::MAX,
+                read_on: 0.0,
+                step: 1,
+                first_window: 1,
+                max_window: 2,
+            },
+        ),
+        (
+            "some read whole, some not",
+            Tuning {
+                rare: 40,
+                read_on: 3.0,
+                step: 2,
+                first_window: 1,
+                max_window: 5,
+            },
+        ),
+    ];
+
+    /// A keyword cut from the data (so it often matches) with its ASCII case
+    /// flipped now and then, or made up.
+    fn keyword(rng: &mut Rng, conn: &Connection) -> String {
+        if rng.chance(0.15) {
+            return text(rng, 4).replace(',', "");
+        }
+        let source: String = conn
+            .query_row(
+                "SELECT t FROM (SELECT content AS t FROM message UNION ALL SELECT title FROM conversation)
+                  WHERE length(t) > 0 ORDER BY random() LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let chars: Vec<char> = source.chars().filter(|c| *c != ',').collect();
+        if chars.is_empty() {
+            return "강".into();
+        }
+        let len = 1 + rng.below(5.min(chars.len()));
+        let start = rng.below(chars.len() - len + 1);
+        chars[start..start + len]
+            .iter()
+            .map(|c| {
+                if rng.chance(0.5) {
+                    c.to_uppercase().next().unwrap()
+                } else {
+                    *c
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_search_agrees_with_a_plain_scan_on_every_page() {
+        let mut rng = Rng(7);
+        let (conn, users) = world(&mut rng);
+        let mut checked = 0;
+        for round in 0..120 {
+            let user = &users[if round % 4 == 3 { 1 } else { 0 }];
+            let keywords: Vec<String> = (0..1 + rng.below(3))
+                .map(|_| keyword(&mut rng, &conn))
+                .collect();
+            let filter = ListFilter {
+                keywords,
+                archived: [None, Some(false), Some(true)][rng.below(3)],
+                pinned: [None, None, Some(true), Some(false)][rng.below(4)],
+                after: None,
+                limit: [1, 3, 7, 200][rng.below(4)],
+            };
+            let expected = reference(
+                &conn,
+                user,
+                &ListFilter {
+                    limit: u32::MAX,
+                    ..filter.clone()
+                },
+            );
+            checked += expected.len();
+            for (name, tuning) in TUNINGS {
+                let got = all_pages(&conn, user, &filter, *tuning);
+                assert_eq!(got, expected, "{name}: {filter:?}");
+                let first = searched(&conn, user, &filter, *tuning);
+                assert_eq!(
+                    first,
+                    reference(&conn, user, &filter),
+                    "{name}: first page of {filter:?}"
+                );
+            }
+        }
+        assert!(
+            checked > 200,
+            "the keywords should match something ({checked})"
+        );
+    }
+
+    #[test]
+    fn keywords_match_across_case_and_length_in_titles_and_messages() {
+        let mut conn = conn();
+        let user = add_user(&conn, "u");
+        fn new(title: &str) -> NewConversation<'_> {
+            NewConversation {
+                title,
+                model_id: None,
+                system_prompt: "",
+            }
+        }
+        let dog = repo::create(&conn, &user, &new("")).unwrap();
+        repo::add_exchange(&mut conn, &dog.id, None, "우리 강아지가 설사를 해요", "m").unwrap();
+        let apple = repo::create(&conn, &user, &new("Apple pie, \"quoted\" ÉCOLE")).unwrap();
+        let streaming = repo::create(&conn, &user, &new("")).unwrap();
+        let (_, answer) = repo::add_exchange(&mut conn, &streaming.id, None, "질문", "m").unwrap();
+        repo::flush_partial(&mut conn, &[(answer.id.clone(), "낙타가 걸어요".into())]).unwrap();
+        let find = |conn: &Connection, q: &str| -> Vec<String> {
+            let filter = ListFilter {
+                keywords: vec![q.into()],
+                limit: 50,
+                ..Default::default()
+            };
+            repo::list(conn, &user, &filter)
+                .unwrap()
+                .into_iter()
+                .map(|c| c.id)
+                .collect()
+        };
+        assert_eq!(find(&conn, "강아지"), vec![dog.id.clone()]);
+        assert_eq!(find(&conn, "설사"), vec![dog.id.clone()]);
+        assert_eq!(find(&conn, "설"), vec![dog.id.clone()]);
+        assert_eq!(find(&conn, "가 설"), vec![dog.id.clone()], "spaces count");
+        assert_eq!(
+            find(&conn, "요"),
+            vec![dog.id.clone()],
+            "the last character"
+        );
+        assert_eq!(find(&conn, "강아지,설사"), vec![dog.id.clone()]);
+        assert!(find(&conn, "강아지,pie").is_empty());
+        assert_eq!(find(&conn, "APPLE"), vec![apple.id.clone()]);
+        assert_eq!(find(&conn, "école"), vec![apple.id.clone()]);
+        assert_eq!(find(&conn, "\"quoted\""), vec![apple.id.clone()]);
+        assert_eq!(find(&conn, "\""), vec![apple.id.clone()]);
+        assert_eq!(
+            find(&conn, "e, \""),
+            vec![apple.id.clone()],
+            "a comma separates keywords"
+        );
+        assert!(
+            find(&conn, "낙타").is_empty(),
+            "streaming text is not searched yet"
+        );
+        repo::finish(
+            &conn,
+            &answer.id,
+            "낙타가 걸어요",
+            "complete",
+            None,
+            Usage::default(),
+        )
+        .unwrap();
+        assert_eq!(find(&conn, "낙타"), vec![streaming.id.clone()]);
+        repo::update(
+            &conn,
+            &apple.id,
+            &ConversationUpdate {
+                title: Some("Banana".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(find(&conn, "apple").is_empty(), "the old title is gone");
+        assert_eq!(find(&conn, "nan"), vec![apple.id.clone()]);
+    }
+
+    /// Every title and finished message is in the index exactly once, and
+    /// nothing else, after all the writes of `world` (cascades included).
+    #[test]
+    fn the_index_holds_exactly_the_searchable_rows() {
+        let mut rng = Rng(11);
+        let (conn, users) = world(&mut rng);
+        // A deleted user takes their conversations along.
+        conn.execute("DELETE FROM user WHERE id = ?1", [&users[2]])
+            .unwrap();
+        let docs = |sql: &str| -> Vec<i64> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            stmt.query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect()
+        };
+        let expected = docs("SELECT doc FROM search_source ORDER BY doc");
+        assert!(expected.len() > 100);
+        for table in ["search_trigram", "search_bigram"] {
+            assert_eq!(
+                docs(&format!("SELECT rowid FROM {table} ORDER BY rowid")),
+                expected,
+                "{table}"
+            );
+            conn.execute(
+                &format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')"),
+                [],
+            )
+            .unwrap();
+        }
+        // The documented rebuild gives the same index.
+        conn.execute_batch(
+            "INSERT INTO search_trigram (search_trigram) VALUES ('delete-all');
+             INSERT INTO search_bigram (search_bigram) VALUES ('delete-all');
+             INSERT INTO search_trigram (rowid, text) SELECT doc, text FROM search_source;
+             INSERT INTO search_bigram (rowid, grams) SELECT doc, grams FROM search_grams;",
+        )
+        .unwrap();
+        for table in ["search_trigram", "search_bigram"] {
+            assert_eq!(
+                docs(&format!("SELECT rowid FROM {table} ORDER BY rowid")),
+                expected
+            );
+        }
+    }
+
+    #[test]
+    fn long_texts_are_indexed_in_chunks_without_gaps() {
+        let mut conn = conn();
+        let user = add_user(&conn, "u");
+        let conv = repo::create(
+            &conn,
+            &user,
+            &NewConversation {
+                title: "",
+                model_id: None,
+                system_prompt: "",
+            },
+        )
+        .unwrap();
+        // 64-character chunks: put keywords across every boundary.
+        let long: String = (0..300).map(|i| ALPHABET[i % 13]).collect::<String>() + "끝말";
+        repo::add_exchange(&mut conn, &conv.id, None, &long, "m").unwrap();
+        let chars: Vec<char> = long.chars().collect();
+        for at in [0, 62, 63, 64, 127, 128, 200, chars.len() - 2] {
+            for len in 1..=3 {
+                let k: String = chars[at..(at + len).min(chars.len())].iter().collect();
+                let filter = ListFilter {
+                    keywords: vec![k.clone()],
+                    limit: 5,
+                    ..Default::default()
+                };
+                assert_eq!(
+                    matching(&conn, &user, &filter).unwrap().len(),
+                    1,
+                    "{k:?} at {at}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn short_keywords_go_to_the_bigram_table_and_quotes_are_doubled() {
+        let q = Query::new("설사");
+        assert_eq!((q.trigram, q.text.as_str()), (false, "\"설사\""));
+        let q = Query::new("강아지");
+        assert_eq!((q.trigram, q.text.as_str()), (true, "\"강아지\""));
+        let q = Query::new("a\"b");
+        assert_eq!((q.trigram, q.text.as_str()), (true, "\"a\"\"b\""));
+    }
+}
