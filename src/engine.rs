@@ -177,6 +177,8 @@ struct Inner {
     shutting_down: AtomicBool,
     active: AtomicUsize,
     idle: Notify,
+    /// Wakes the flush task when an answer starts (it sleeps while none runs).
+    started: Notify,
 }
 
 /// The registry of generations and their flush writer.
@@ -214,6 +216,7 @@ impl Engine {
                 shutting_down: AtomicBool::new(false),
                 active: AtomicUsize::new(0),
                 idle: Notify::new(),
+                started: Notify::new(),
             }),
         };
         let flusher = engine.clone();
@@ -275,6 +278,7 @@ impl Engine {
         self.slots()
             .insert(job.conversation_id.clone(), Slot::Running(gen.clone()));
         self.inner.active.fetch_add(1, Ordering::SeqCst);
+        self.inner.started.notify_one();
         let engine = self.clone();
         let running = gen.clone();
         tokio::spawn(async move { engine.run(running, job).await });
@@ -470,6 +474,7 @@ impl Engine {
     }
 
     async fn flush_loop(self) {
+        const IDLE_CHECK: Duration = Duration::from_secs(60);
         let mut tick = tokio::time::interval(FLUSH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -478,6 +483,13 @@ impl Engine {
                 return; // the engine is gone
             }
             self.flush_once().await;
+            // Nothing streams: sleep until an answer starts (a stored permit
+            // covers one that started meanwhile), so an idle server does not
+            // wake twice a second; look now and then whether the engine is gone.
+            if self.inner.active.load(Ordering::SeqCst) == 0 {
+                let _ = tokio::time::timeout(IDLE_CHECK, self.inner.started.notified()).await;
+                tick.reset();
+            }
         }
     }
 
