@@ -90,7 +90,7 @@ impl App {
             .map_err(|source| StartError::Bind { addr, source })?;
 
         let state = AppState {
-            engine: Engine::new(db.clone()),
+            engine: Engine::new(db.clone(), args.engine_limits()),
             db,
             auth: Arc::new(auth),
             llm_idle_timeout: Duration::from_secs(args.llm_idle_timeout.max(1)),

@@ -22,6 +22,8 @@ pub struct Cli {
     pub serve: ServeArgs,
 }
 
+// Parsed once at start: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web app and the API (the default).
@@ -134,6 +136,22 @@ pub struct ServeArgs {
     #[arg(long, env = "DAEHWA_LLM_IDLE_TIMEOUT", default_value_t = 120)]
     pub llm_idle_timeout: u64,
 
+    /// Answers being written at once, in all (0: no limit); past it, 429.
+    #[arg(long, env = "DAEHWA_MAX_GENERATIONS", default_value_t = 2000)]
+    pub max_generations: usize,
+
+    /// Answers being written at once for one user (0: no limit); past it, 429.
+    #[arg(long, env = "DAEHWA_MAX_GENERATIONS_PER_USER", default_value_t = 20)]
+    pub max_generations_per_user: usize,
+
+    /// An answer longer than this many characters is cut (its text kept).
+    #[arg(long, env = "DAEHWA_MAX_ANSWER_CHARS", default_value_t = 1_000_000)]
+    pub max_answer_chars: usize,
+
+    /// Seconds an answer may take in all before it is cut (its text kept).
+    #[arg(long, env = "DAEHWA_MAX_GENERATION_TIME", default_value_t = 900)]
+    pub max_generation_time: u64,
+
     /// At start, with no connection yet: an OpenAI (or compatible) key becomes one.
     #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
     pub openai_api_key: Option<String>,
@@ -175,11 +193,25 @@ impl ServeArgs {
             userinfo_url: None,
             userinfo_timeout: 10,
             llm_idle_timeout: 5,
+            max_generations: 2000,
+            max_generations_per_user: 20,
+            max_answer_chars: 1_000_000,
+            max_generation_time: 900,
             openai_api_key: None,
             openai_base_url: None,
             anthropic_api_key: None,
             ollama_base_url: String::new(),
             fast_password_hashing: true,
+        }
+    }
+
+    /// What the generation engine allows.
+    pub fn engine_limits(&self) -> crate::engine::Limits {
+        crate::engine::Limits {
+            max_generations: self.max_generations,
+            max_generations_per_user: self.max_generations_per_user,
+            max_answer_chars: self.max_answer_chars.max(1),
+            max_generation_time: std::time::Duration::from_secs(self.max_generation_time.max(1)),
         }
     }
 

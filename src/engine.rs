@@ -47,14 +47,54 @@ pub enum Event {
 struct State {
     events: Vec<Event>,
     text: String,
+    /// Characters in `text`.
+    chars: usize,
     deltas: u64,
     finished: bool,
+    /// Why the engine cut the answer, when it did.
+    cut: Option<Cut>,
+}
+
+/// Why the engine ended an answer the provider was still writing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// It grew past [`Limits::max_answer_chars`].
+    TooLong(usize),
+    /// It ran past [`Limits::max_generation_time`].
+    TooSlow(Duration),
+}
+
+/// What the engine allows (SPEC §6 and README "Limits"); 0 means no limit
+/// for the counts.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Answers being written at once, in all.
+    pub max_generations: usize,
+    /// Answers being written at once for one user.
+    pub max_generations_per_user: usize,
+    /// An answer is cut (status `error`, text kept) once it is this long.
+    pub max_answer_chars: usize,
+    /// An answer is cut once it has run this long.
+    pub max_generation_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_generations: 2000,
+            max_generations_per_user: 20,
+            max_answer_chars: 1_000_000,
+            max_generation_time: Duration::from_secs(900),
+        }
+    }
 }
 
 /// One running (or recently finished) answer.
 pub struct Generation {
     pub conversation_id: String,
     pub message_id: String,
+    user_id: String,
+    max_chars: usize,
     state: Mutex<State>,
     changed: watch::Sender<usize>,
     cancel: AtomicBool,
@@ -76,6 +116,26 @@ impl Generation {
             return;
         }
         let mut state = self.lock();
+        if state.cut.is_some() {
+            return;
+        }
+        let mut piece = piece;
+        let chars = piece.chars().count();
+        if state.chars + chars > self.max_chars {
+            // Keep what fits, and end the answer there.
+            let room = self.max_chars.saturating_sub(state.chars);
+            let end = piece
+                .char_indices()
+                .nth(room)
+                .map_or(piece.len(), |(i, _)| i);
+            piece = &piece[..end];
+            state.cut = Some(Cut::TooLong(self.max_chars));
+            self.cancel.store(true, Ordering::Relaxed);
+            if piece.is_empty() {
+                return;
+            }
+        }
+        state.chars += piece.chars().count();
         state.deltas += 1;
         state.text.push_str(piece);
         let seq = state.deltas;
@@ -163,12 +223,27 @@ pub enum StartError {
     Busy,
     /// The server is shutting down.
     ShuttingDown,
+    /// The user has [`Limits::max_generations_per_user`] answers running.
+    TooManyForUser(usize),
+    /// The server has [`Limits::max_generations`] answers running.
+    TooMany(usize),
 }
 
 enum Slot {
-    /// A request is creating the rows; nobody else may start.
-    Reserved,
+    /// A request is creating the rows; nobody else may start. Holds the user.
+    Reserved(String),
     Running(Arc<Generation>),
+}
+
+impl Slot {
+    /// The user of an answer reserved or still running.
+    fn busy_user(&self) -> Option<&str> {
+        match self {
+            Slot::Reserved(user) => Some(user),
+            Slot::Running(gen) if !gen.is_finished() => Some(&gen.user_id),
+            Slot::Running(_) => None,
+        }
+    }
 }
 
 struct Inner {
@@ -177,6 +252,7 @@ struct Inner {
     shutting_down: AtomicBool,
     active: AtomicUsize,
     idle: Notify,
+    limits: Limits,
     /// Wakes the flush task when an answer starts (it sleeps while none runs).
     started: Notify,
 }
@@ -192,6 +268,7 @@ pub struct Engine {
 pub struct Reservation {
     engine: Engine,
     conversation_id: String,
+    user_id: String,
     used: bool,
 }
 
@@ -199,7 +276,7 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         if !self.used {
             let mut slots = self.engine.slots();
-            if matches!(slots.get(&self.conversation_id), Some(Slot::Reserved)) {
+            if matches!(slots.get(&self.conversation_id), Some(Slot::Reserved(_))) {
                 slots.remove(&self.conversation_id);
             }
         }
@@ -208,10 +285,11 @@ impl Drop for Reservation {
 
 impl Engine {
     /// Creates the engine and starts its flush task (needs a tokio runtime).
-    pub fn new(db: Db) -> Engine {
+    pub fn new(db: Db, limits: Limits) -> Engine {
         let engine = Engine {
             inner: Arc::new(Inner {
                 db,
+                limits,
                 slots: Mutex::new(HashMap::new()),
                 shutting_down: AtomicBool::new(false),
                 active: AtomicUsize::new(0),
@@ -236,21 +314,42 @@ impl Engine {
         }
     }
 
-    /// Claims the conversation for a new answer (409 when it is busy).
-    pub fn reserve(&self, conversation_id: &str) -> Result<Reservation, StartError> {
+    /// Claims the conversation for a new answer of `user_id`: refused when the
+    /// conversation is busy (409) or the user or the server has as many
+    /// answers running as [`Limits`] allows (429).
+    pub fn reserve(&self, conversation_id: &str, user_id: &str) -> Result<Reservation, StartError> {
         if self.inner.shutting_down.load(Ordering::Relaxed) {
             return Err(StartError::ShuttingDown);
         }
+        let limits = self.inner.limits;
         let mut slots = self.slots();
-        match slots.get(conversation_id) {
-            Some(Slot::Reserved) => return Err(StartError::Busy),
-            Some(Slot::Running(gen)) if !gen.is_finished() => return Err(StartError::Busy),
-            _ => {}
+        if slots
+            .get(conversation_id)
+            .is_some_and(|slot| slot.busy_user().is_some())
+        {
+            return Err(StartError::Busy);
         }
-        slots.insert(conversation_id.to_string(), Slot::Reserved);
+        if limits.max_generations > 0 || limits.max_generations_per_user > 0 {
+            let (mut all, mut mine) = (0, 0);
+            for user in slots.values().filter_map(Slot::busy_user) {
+                all += 1;
+                mine += usize::from(user == user_id);
+            }
+            if limits.max_generations_per_user > 0 && mine >= limits.max_generations_per_user {
+                return Err(StartError::TooManyForUser(limits.max_generations_per_user));
+            }
+            if limits.max_generations > 0 && all >= limits.max_generations {
+                return Err(StartError::TooMany(limits.max_generations));
+            }
+        }
+        slots.insert(
+            conversation_id.to_string(),
+            Slot::Reserved(user_id.to_string()),
+        );
         Ok(Reservation {
             engine: self.clone(),
             conversation_id: conversation_id.to_string(),
+            user_id: user_id.to_string(),
             used: false,
         })
     }
@@ -262,6 +361,8 @@ impl Engine {
         let gen = Arc::new(Generation {
             conversation_id: job.conversation_id.clone(),
             message_id: job.assistant_message.id.clone(),
+            user_id: reservation.user_id.clone(),
+            max_chars: self.inner.limits.max_answer_chars.max(1),
             state: Mutex::new(State::default()),
             changed,
             cancel: AtomicBool::new(false),
@@ -321,22 +422,56 @@ impl Engine {
                 });
                 let _ = done_tx.send(outcome);
             });
+        let max_time = self.inner.limits.max_generation_time;
         let outcome = match spawned {
-            Ok(_) => done_rx.await.unwrap_or_else(|_| {
-                Err(llm::LlmError::Connect(
-                    "the reader thread ended without a result".into(),
-                ))
-            }),
+            Ok(_) => {
+                let mut done_rx = done_rx;
+                let result = match tokio::time::timeout(max_time, &mut done_rx).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        gen.lock().cut.get_or_insert(Cut::TooSlow(max_time));
+                        gen.cancel.store(true, Ordering::Relaxed);
+                        done_rx.await
+                    }
+                };
+                result.unwrap_or_else(|_| {
+                    Err(llm::LlmError::Connect(
+                        "the reader thread ended without a result".into(),
+                    ))
+                })
+            }
             Err(err) => Err(llm::LlmError::Connect(format!(
                 "cannot start a reader thread: {err}"
             ))),
         };
 
-        let text = gen.lock().text.clone();
+        let (text, cut) = {
+            let state = gen.lock();
+            (state.text.clone(), state.cut)
+        };
         let shutting_down = self.inner.shutting_down.load(Ordering::Relaxed);
-        let (status, error, code, http_status) = match &outcome {
-            Ok(_) => ("complete", None, None, 200),
-            Err(llm::LlmError::Cancelled) if shutting_down => (
+        let (status, error, code, http_status) = match (&outcome, cut) {
+            (_, Some(Cut::TooLong(limit))) => (
+                "error",
+                Some(format!(
+                    "the answer was cut at {limit} characters, the longest this server keeps; \
+                     the text so far is saved"
+                )),
+                Some("answer_too_long"),
+                502,
+            ),
+            (_, Some(Cut::TooSlow(limit))) => (
+                "error",
+                Some(format!(
+                    "the answer was cut after {} seconds, the longest an answer may take on \
+                     this server; the text so far is saved",
+                    limit.as_secs()
+                )),
+                Some("generation_timeout"),
+                504,
+            ),
+            (Ok(_), None) => ("complete", None, None, 200),
+            (Err(llm::LlmError::Cancelled), None) if shutting_down => (
                 "error",
                 Some(
                     "interrupted: the server was shut down while this answer was being written"
@@ -345,8 +480,8 @@ impl Engine {
                 Some("interrupted"),
                 503,
             ),
-            Err(llm::LlmError::Cancelled) => ("stopped", None, None, 200),
-            Err(err) => (
+            (Err(llm::LlmError::Cancelled), None) => ("stopped", None, None, 200),
+            (Err(err), None) => (
                 "error",
                 Some(err.to_string()),
                 Some(error_code(err)),

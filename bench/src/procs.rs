@@ -143,6 +143,8 @@ impl DaehwaCmd {
             .arg("--db")
             .arg(db)
             .args(["--ollama-base-url", ""])
+            // One user runs every stream of scenario 5: no per-user cap.
+            .args(["--max-generations-per-user", "0"])
             // A fixed secret: tokens stay valid across restarts and nothing is
             // generated at start.
             .env(

@@ -771,10 +771,23 @@ async fn generate(
     };
     let reservation = state
         .engine
-        .reserve(&conversation.id)
+        .reserve(&conversation.id, &current.user.id)
         .map_err(|e| match e {
             StartError::Busy => busy(),
             StartError::ShuttingDown => ApiError::Unavailable,
+            StartError::TooManyForUser(limit) => ApiError::TooManyRequests {
+                message: format!(
+                    "you already have {limit} answers being written, the most at once; \
+                     wait for one to finish"
+                ),
+                retry_after: 5,
+            },
+            StartError::TooMany(limit) => ApiError::TooManyRequests {
+                message: format!(
+                    "the server is writing {limit} answers, the most at once; try again shortly"
+                ),
+                retry_after: 5,
+            },
         })?;
 
     let model = route.model.id.clone();

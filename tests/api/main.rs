@@ -8,5 +8,6 @@ mod database;
 mod external;
 mod health;
 mod helpers;
+mod limits;
 mod llm_client;
 mod spa;
