@@ -205,8 +205,13 @@ struct ListQuery {
 /// Comma-separated keywords, trimmed, empty ones and duplicates dropped.
 pub fn keywords(q: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for k in q.split(',').map(str::trim).filter(|k| !k.is_empty()) {
-        let k: String = k.chars().take(100).collect();
+    for k in q.split(',') {
+        // Cut to 100 characters, then trim: the cut may end in a space.
+        let k: String = k.trim().chars().take(100).collect();
+        let k = k.trim_end().to_string();
+        if k.is_empty() {
+            continue;
+        }
         if !out.iter().any(|o| o.to_lowercase() == k.to_lowercase()) {
             out.push(k);
         }

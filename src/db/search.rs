@@ -1080,4 +1080,102 @@ mod tests {
         let q = Query::new("a\"b");
         assert_eq!((q.trigram, q.text.as_str()), (true, "\"a\"\"b\""));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+        use std::cell::RefCell;
+
+        thread_local! {
+            static WORLD: RefCell<Option<(Connection, Vec<String>)>> = const { RefCell::new(None) };
+        }
+
+        /// Keywords as people (and people pasting things) type them: Korean,
+        /// both cases, digits, accents, an emoji, and everything FTS5's query
+        /// syntax gives a meaning to (quotes, `*`, `^`, `:`, parentheses,
+        /// `+`, `-`, `NEAR`, `AND`, `OR`, `NOT`), plus commas between keywords.
+        fn keyword_text() -> impl Strategy<Value = String> {
+            let pieces = proptest::sample::select(vec![
+                "강",
+                "아",
+                "지",
+                "설",
+                "사",
+                "낙",
+                "타",
+                "를",
+                "a",
+                "A",
+                "b",
+                "B",
+                "c",
+                "é",
+                "É",
+                "1",
+                " ",
+                "\"",
+                "*",
+                "^",
+                ":",
+                "(",
+                ")",
+                "+",
+                "-",
+                "NEAR",
+                "AND",
+                "OR",
+                "NOT",
+                "😀",
+                ",",
+                "'",
+                "%",
+                "_",
+                "\\",
+                "강아지",
+                "Apple",
+                "SQL",
+            ]);
+            proptest::collection::vec(pieces, 1..6).prop_map(|p| p.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(200))]
+
+            /// Whatever the keywords, the search answers (no FTS5 syntax
+            /// error) and finds exactly what a plain scan finds.
+            #[test]
+            fn any_keywords_give_what_a_plain_scan_gives(
+                q in keyword_text(),
+                limit in 1u32..20,
+            ) {
+                WORLD.with(|world| {
+                    let mut world = world.borrow_mut();
+                    let (conn, users) = world.get_or_insert_with(|| super::world(&mut Rng(3)));
+                    let filter = ListFilter {
+                        keywords: crate::api::conversations::keywords(&q),
+                        limit,
+                        ..Default::default()
+                    };
+                    let got = searched(conn, &users[0], &filter, Tuning::DEFAULT);
+                    prop_assert_eq!(got, reference(conn, &users[0], &filter), "q = {:?}", q);
+                    Ok(())
+                })?;
+            }
+
+            /// `?q=` splits into at most ten trimmed, non-empty keywords of
+            /// at most 100 characters, without commas or repeats.
+            #[test]
+            fn the_query_string_splits_into_clean_keywords(q in ".{0,400}") {
+                let keywords = crate::api::conversations::keywords(&q);
+                prop_assert!(keywords.len() <= 10);
+                for (i, k) in keywords.iter().enumerate() {
+                    prop_assert!(!k.is_empty() && !k.contains(','));
+                    prop_assert_eq!(k.trim(), k.as_str());
+                    prop_assert!(k.chars().count() <= 100);
+                    prop_assert!(q.contains(k.as_str()));
+                    prop_assert!(keywords[..i].iter().all(|o| o.to_lowercase() != k.to_lowercase()));
+                }
+            }
+        }
+    }
 }

@@ -239,4 +239,65 @@ mod tests {
         }
         assert!(matches!(result, Err(LlmError::Malformed(_))));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Events as a server writes them: `data` lines split on `\n`, an
+        /// optional name, every line ended by the same line ending (mixing
+        /// them is ambiguous: `\r` then an empty line ended by `\n` is `\r\n`).
+        fn encode(events: &[SseEvent], ending: &str) -> Vec<u8> {
+            let mut out = String::new();
+            let end = |out: &mut String| out.push_str(ending);
+            for e in events {
+                if let Some(name) = &e.event {
+                    out.push_str("event: ");
+                    out.push_str(name);
+                    end(&mut out);
+                }
+                for line in e.data.split('\n') {
+                    out.push_str("data: ");
+                    out.push_str(line);
+                    end(&mut out);
+                }
+                end(&mut out);
+            }
+            out.into_bytes()
+        }
+
+        /// Text without `\r` (a line ending inside data cannot round-trip).
+        fn text() -> impl Strategy<Value = String> {
+            proptest::string::string_regex("[^\r]{0,40}").unwrap()
+        }
+
+        fn event() -> impl Strategy<Value = SseEvent> {
+            (
+                proptest::option::of(proptest::string::string_regex("[a-z_]{1,12}").unwrap()),
+                text(),
+            )
+                .prop_map(|(event, data)| SseEvent { event, data })
+        }
+
+        proptest! {
+            #[test]
+            fn any_bytes_split_anywhere_never_panic_and_parse_as_they_do_whole(
+                bytes in proptest::collection::vec(any::<u8>(), 0..600),
+                size in 1usize..64,
+            ) {
+                let whole = parse_in_pieces(&bytes, bytes.len().max(1));
+                prop_assert_eq!(parse_in_pieces(&bytes, size), whole);
+            }
+
+            #[test]
+            fn events_written_by_a_server_come_back_whatever_the_line_endings_and_splits(
+                events in proptest::collection::vec(event(), 0..8),
+                ending in proptest::sample::select(vec!["\n", "\r\n", "\r"]),
+                size in 1usize..32,
+            ) {
+                let bytes = encode(&events, ending);
+                prop_assert_eq!(parse_in_pieces(&bytes, size), events);
+            }
+        }
+    }
 }

@@ -11,3 +11,4 @@ mod helpers;
 mod limits;
 mod llm_client;
 mod spa;
+mod validation;
