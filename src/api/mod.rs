@@ -10,6 +10,7 @@ pub mod connections;
 pub mod conversations;
 pub mod error;
 pub mod filters;
+pub mod gateway;
 pub mod health;
 pub mod user;
 pub mod users;
@@ -44,16 +45,11 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// `/v1/...`: the compatibility dialects (SPEC §4). Nothing is served there
-/// yet, but the prefix already answers JSON 404s rather than the web app.
-pub fn compat() -> BoxedFilter<(Response,)> {
+/// `/v1/...`: the compatibility dialects (SPEC §4): the OpenAI-compatible
+/// gateway, whose errors (unknown paths included) have OpenAI's shape.
+pub fn compat(state: AppState) -> BoxedFilter<(Response,)> {
     warp::path("v1")
-        .and(
-            warp::any()
-                .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
-                .recover(error::recover)
-                .unify(),
-        )
+        .and(gateway::routes(state).recover(gateway::recover).unify())
         .boxed()
 }
 

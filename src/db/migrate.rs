@@ -15,9 +15,12 @@ use rusqlite::{Connection, TransactionBehavior, MAIN_DB};
 /// The whole current schema, for new files.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The schema version this binary writes and understands.
-pub const LATEST: u32 = 1;
+pub const LATEST: u32 = 2;
 /// Upgrade steps: `Migration { version: N, .. }` turns a version N-1 file into N.
-pub const MIGRATIONS: &[Migration] = &[];
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 2,
+    sql: include_str!("migrations/0002_compat.sql"),
+}];
 /// Pre-migration backups kept beside the database.
 const BACKUPS_KEPT: usize = 3;
 
@@ -204,6 +207,37 @@ mod tests {
             migrate(&mut conn, None).unwrap(),
             Outcome::Current { version: LATEST }
         );
+    }
+
+    #[test]
+    fn the_frozen_v1_schema_upgraded_through_every_step_equals_the_current_schema() {
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(include_str!("migrations/schema_v1.sql"))
+            .unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        let outcome = migrate(&mut old, None).unwrap();
+        assert_eq!(
+            outcome,
+            Outcome::Upgraded {
+                from: 1,
+                to: LATEST
+            }
+        );
+        let mut new = Connection::open_in_memory().unwrap();
+        migrate(&mut new, None).unwrap();
+        // Same objects with the same SQL (whitespace aside: a step may lay it out differently).
+        let norm = |s: Vec<(String, String, Option<String>)>| {
+            s.into_iter()
+                .map(|(t, n, sql)| {
+                    (
+                        t,
+                        n,
+                        sql.map(|q| q.split_whitespace().collect::<Vec<_>>().join(" ")),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(norm(schema_of(&old)), norm(schema_of(&new)));
     }
 
     const STEP_2: Migration = Migration {

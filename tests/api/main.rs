@@ -6,6 +6,7 @@ mod binary;
 mod conversations;
 mod database;
 mod external;
+mod gateway;
 mod health;
 mod helpers;
 mod llm_client;
