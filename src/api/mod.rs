@@ -12,6 +12,7 @@ pub mod error;
 pub mod filters;
 pub mod gateway;
 pub mod health;
+pub mod llm_sessions;
 pub mod user;
 pub mod users;
 
@@ -45,12 +46,17 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// `/v1/...`: the compatibility dialects (SPEC §4): the OpenAI-compatible
-/// gateway, whose errors (unknown paths included) have OpenAI's shape.
+/// `/v1/...`: the compatibility dialects (SPEC §4): seed 002's `/v1/llm/…`
+/// (native error shape), and the OpenAI-compatible gateway for the rest of
+/// `/v1`, whose errors (unknown paths included) have OpenAI's shape.
 pub fn compat(state: AppState) -> BoxedFilter<(Response,)> {
-    warp::path("v1")
-        .and(gateway::routes(state).recover(gateway::recover).unify())
-        .boxed()
+    let seed_002 = warp::path("llm").and(
+        llm_sessions::routes(state.clone())
+            .recover(error::recover)
+            .unify(),
+    );
+    let gateway = gateway::routes(state).recover(gateway::recover).unify();
+    warp::path("v1").and(seed_002.or(gateway).unify()).boxed()
 }
 
 /// An empty 204 answer.

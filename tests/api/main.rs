@@ -10,4 +10,5 @@ mod gateway;
 mod health;
 mod helpers;
 mod llm_client;
+mod seed_002;
 mod spa;
