@@ -166,7 +166,9 @@ impl App {
 pub fn routes(state: AppState, base_path: &str) -> BoxedFilter<(Response,)> {
     let spa = Arc::new(Spa::new(base_path));
     let all = crate::api::native(state.clone())
-        .or(crate::api::compat(state))
+        .or(crate::api::compat(state.clone()))
+        .unify()
+        .or(crate::api::simple(state))
         .unify()
         .or(spa.routes())
         .unify();

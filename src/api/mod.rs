@@ -13,6 +13,7 @@ pub mod filters;
 pub mod gateway;
 pub mod health;
 pub mod llm_sessions;
+pub mod simple;
 pub mod user;
 pub mod users;
 
@@ -57,6 +58,11 @@ pub fn compat(state: AppState) -> BoxedFilter<(Response,)> {
     );
     let gateway = gateway::routes(state).recover(gateway::recover).unify();
     warp::path("v1").and(seed_002.or(gateway).unify()).boxed()
+}
+
+/// `/simple/...`: seed 004's simple API (SPEC §4), JSON errors throughout.
+pub fn simple(state: AppState) -> BoxedFilter<(Response,)> {
+    simple::tree(state).boxed()
 }
 
 /// An empty 204 answer.

@@ -11,4 +11,5 @@ mod health;
 mod helpers;
 mod llm_client;
 mod seed_002;
+mod seed_004;
 mod spa;

@@ -7,7 +7,7 @@ use fake_llm::{answer_text, Behavior, FakeLlm};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Session, TestApp};
+use crate::helpers::{assert_shape, spawn_app, Session, TestApp};
 
 // The seed's documented answers, copied from seeds/002 (its two trailing
 // commas removed so that they parse as JSON).
@@ -27,46 +27,6 @@ const MESSAGES: &str = r#"{"messages": [{"message_idx": "1", "content": "우리 
     "updated_at": "2024-01-01T12:00:00Z"}]}"#;
 const REGENERATED: &str = r#"{"message_idx": "2", "awswer": "강아지가 음식을 잘 못 먹은 경우 …",
     "created_at": "2024-01-01T12:15:00Z", "updated_at": "2024-01-01T12:15:00Z"}"#;
-
-/// Asserts that `actual` has the documented shape of `seed`: the same field
-/// names (plus only `extra`), the same JSON types, RFC 3339 times where the
-/// seed has times, and each array item shaped like the seed's first item.
-fn assert_shape(seed: &Value, actual: &Value, extra: &[&str], at: &str) {
-    match (seed, actual) {
-        (Value::Object(s), Value::Object(a)) => {
-            for key in s.keys() {
-                assert!(
-                    a.contains_key(key),
-                    "{at}: missing field {key:?} in {actual}"
-                );
-                assert_shape(&s[key], &a[key], extra, &format!("{at}.{key}"));
-            }
-            for key in a.keys() {
-                assert!(
-                    s.contains_key(key) || extra.contains(&key.as_str()),
-                    "{at}: field {key:?} is not in the seed"
-                );
-            }
-        }
-        (Value::Array(s), Value::Array(a)) => {
-            if let Some(first) = s.first() {
-                for (i, item) in a.iter().enumerate() {
-                    assert_shape(first, item, extra, &format!("{at}[{i}]"));
-                }
-            }
-        }
-        (Value::String(s), Value::String(a)) => {
-            if chrono::DateTime::parse_from_rfc3339(s).is_ok() {
-                assert!(
-                    chrono::DateTime::parse_from_rfc3339(a).is_ok(),
-                    "{at}: {a:?} is not an RFC 3339 time"
-                );
-            }
-        }
-        (Value::Number(_), Value::Number(_)) | (Value::Bool(_), Value::Bool(_)) => {}
-        _ => panic!("{at}: the seed has {seed}, the server answered {actual}"),
-    }
-}
 
 fn seed(text: &str) -> Value {
     serde_json::from_str(text).expect("seed example parses")
