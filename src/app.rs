@@ -165,8 +165,10 @@ impl App {
 /// (each answering JSON for any path under its prefix), then the web app.
 pub fn routes(state: AppState, base_path: &str) -> BoxedFilter<(Response,)> {
     let spa = Arc::new(Spa::new(base_path));
-    let all = crate::api::native(state)
-        .or(crate::api::compat())
+    let all = crate::api::native(state.clone())
+        .or(crate::api::compat(state.clone()))
+        .unify()
+        .or(crate::api::simple(state))
         .unify()
         .or(spa.routes())
         .unify();

@@ -270,7 +270,7 @@ async fn list(
 }
 
 /// The conversation of `current` with this id, or 404 (also for another user's).
-async fn owned(
+pub(crate) async fn owned(
     state: &AppState,
     current: &CurrentUser,
     id: String,
@@ -686,7 +686,7 @@ async fn feedback(
 }
 
 /// What a generation answers.
-enum Ask {
+pub(crate) enum Ask {
     /// A new question at the end of the current thread.
     Question(String),
     /// The last question, rewritten (a sibling of the old one).
@@ -699,7 +699,7 @@ fn busy() -> ApiError {
     ApiError::Busy
 }
 
-fn is_busy(state: &AppState, conversation_id: &str) -> bool {
+pub(crate) fn is_busy(state: &AppState, conversation_id: &str) -> bool {
     state
         .engine
         .get(conversation_id)
@@ -756,6 +756,22 @@ async fn generate(
     model_id: Option<String>,
     stream: bool,
 ) -> Result<Response, ApiError> {
+    let (gen, fresh) = start(state, current, conversation, ask, model_id).await?;
+    if stream {
+        return Ok(sse_response(&gen, None));
+    }
+    wait_for_answer(&gen, &fresh).await
+}
+
+/// Creates the rows of `ask` and starts the answer (also used by the seed 002
+/// dialect, which answers from the same conversations).
+pub(crate) async fn start(
+    state: &AppState,
+    current: &CurrentUser,
+    conversation: Conversation,
+    ask: Ask,
+    model_id: Option<String>,
+) -> Result<(Arc<Generation>, Conversation), ApiError> {
     if let Ask::Question(content) | Ask::Edit(content) = &ask {
         if content.trim().is_empty() {
             return Err(ApiError::invalid("content", "must not be empty"));
@@ -899,10 +915,7 @@ async fn generate(
         title_from,
     };
     let gen = state.engine.start(reservation, job);
-    if stream {
-        return Ok(sse_response(&gen, None));
-    }
-    wait_for_answer(&gen, &fresh).await
+    Ok((gen, fresh))
 }
 
 /// Waits for the end of a generation and answers like seed 002 (plus the

@@ -13,7 +13,7 @@ use warp::reply::{Reply, Response};
 use crate::db::DbError;
 
 /// Everything a handler can answer instead of success.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
     /// 400: the request cannot be understood (malformed JSON, bad query).
     #[error("{0}")]
@@ -205,6 +205,11 @@ pub fn respond<T: Reply>(result: Result<T, ApiError>) -> Response {
 /// The one `recover` of the API trees: every rejection under `/api/` and `/v1/`
 /// ends here as JSON, never as warp's text or the web app's HTML.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    Ok(from_rejection(&rejection).into_response())
+}
+
+/// The [`ApiError`] a rejection stands for (dialects answer it in their own shape).
+pub fn from_rejection(rejection: &Rejection) -> ApiError {
     use warp::filters::body::BodyDeserializeError;
     use warp::reject::{
         InvalidHeader, InvalidQuery, LengthRequired, MethodNotAllowed, MissingHeader,
@@ -212,9 +217,9 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     };
 
     if let Some(err) = rejection.find::<ApiError>() {
-        return Ok(err.to_response());
+        return err.clone();
     }
-    let err = if let Some(e) = rejection.find::<BodyDeserializeError>() {
+    if let Some(e) = rejection.find::<BodyDeserializeError>() {
         ApiError::BadRequest(format!("malformed JSON body: {e}"))
     } else if rejection.find::<PayloadTooLarge>().is_some() {
         ApiError::PayloadTooLarge
@@ -234,8 +239,7 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         ApiError::NotFound("no such API route".into())
     } else {
         ApiError::Internal(format!("unhandled rejection: {rejection:?}"))
-    };
-    Ok(err.into_response())
+    }
 }
 
 #[cfg(test)]

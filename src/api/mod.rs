@@ -10,7 +10,10 @@ pub mod connections;
 pub mod conversations;
 pub mod error;
 pub mod filters;
+pub mod gateway;
 pub mod health;
+pub mod llm_sessions;
+pub mod simple;
 pub mod user;
 pub mod users;
 
@@ -44,17 +47,22 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .boxed()
 }
 
-/// `/v1/...`: the compatibility dialects (SPEC §4). Nothing is served there
-/// yet, but the prefix already answers JSON 404s rather than the web app.
-pub fn compat() -> BoxedFilter<(Response,)> {
-    warp::path("v1")
-        .and(
-            warp::any()
-                .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
-                .recover(error::recover)
-                .unify(),
-        )
-        .boxed()
+/// `/v1/...`: the compatibility dialects (SPEC §4): seed 002's `/v1/llm/…`
+/// (native error shape), and the OpenAI-compatible gateway for the rest of
+/// `/v1`, whose errors (unknown paths included) have OpenAI's shape.
+pub fn compat(state: AppState) -> BoxedFilter<(Response,)> {
+    let seed_002 = warp::path("llm").and(
+        llm_sessions::routes(state.clone())
+            .recover(error::recover)
+            .unify(),
+    );
+    let gateway = gateway::routes(state).recover(gateway::recover).unify();
+    warp::path("v1").and(seed_002.or(gateway).unify()).boxed()
+}
+
+/// `/simple/...`: seed 004's simple API (SPEC §4), JSON errors throughout.
+pub fn simple(state: AppState) -> BoxedFilter<(Response,)> {
+    simple::tree(state).boxed()
 }
 
 /// An empty 204 answer.

@@ -76,6 +76,8 @@ pub struct CurrentUser {
     /// The sign-in session (refresh family) of the access token, if any.
     pub session: Option<String>,
     pub via_api_key: bool,
+    /// The API key used, when one was (seed 004 keeps state per key).
+    pub api_key_id: Option<String>,
 }
 
 /// Why a request is not authenticated.
@@ -168,7 +170,7 @@ impl Auth {
             Credentials::ApiKey(key) => {
                 let hash = tokens::sha256_hex(&key);
                 db.run(move |conn| {
-                    let Some(user_id) = db::token::use_api_key(conn, &hash)? else {
+                    let Some((key_id, user_id)) = db::token::use_api_key(conn, &hash)? else {
                         return Ok(Err(AuthFailure::InvalidApiKey));
                     };
                     Ok(db::user::by_id(conn, &user_id)?
@@ -176,6 +178,7 @@ impl Auth {
                             user,
                             session: None,
                             via_api_key: true,
+                            api_key_id: Some(key_id),
                         })
                         .ok_or(AuthFailure::InvalidApiKey))
                 })
@@ -197,6 +200,7 @@ impl Auth {
                             user,
                             session: None,
                             via_api_key: false,
+                            api_key_id: None,
                         }));
                     }
                     // A password change or reset raised the epoch: older
@@ -213,6 +217,7 @@ impl Auth {
                         user,
                         session: claims.sid,
                         via_api_key: false,
+                        api_key_id: None,
                     }))
                 })
                 .await

@@ -15,14 +15,19 @@ use rusqlite::{Connection, TransactionBehavior, MAIN_DB};
 /// The whole current schema, for new files.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The schema version this binary writes and understands.
-pub const LATEST: u32 = 2;
+pub const LATEST: u32 = 3;
 /// Upgrade steps: `Migration { version: N, .. }` turns a version N-1 file into N.
-/// Each step's SQL lives in `migrations/` and is frozen once shipped
-/// (`migrations/0001_schema.sql` is v1 as first shipped, for the tests).
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 2,
-    sql: include_str!("../../migrations/0002_search.sql"),
-}];
+/// Each step's SQL lives in `src/db/migrations/` and is frozen once shipped.
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 2,
+        sql: include_str!("migrations/0002_search.sql"),
+    },
+    Migration {
+        version: 3,
+        sql: include_str!("migrations/0003_compat.sql"),
+    },
+];
 /// Pre-migration backups kept beside the database.
 const BACKUPS_KEPT: usize = 3;
 
@@ -181,10 +186,10 @@ mod tests {
     use super::*;
 
     /// Schema v1 as first shipped.
-    const SCHEMA_V1: &str = include_str!("../../migrations/0001_schema.sql");
+    const SCHEMA_V1: &str = include_str!("migrations/schema_v1.sql");
 
-    /// A v1 file upgraded by every step has the schema of a new file, and
-    /// its rows are found by the new search.
+    /// A v1 file upgraded by every step has exactly the schema of a new
+    /// file (same objects, same SQL), and its rows are found by the new search.
     #[test]
     fn every_step_from_v1_gives_the_schema_of_a_new_file_and_keeps_search_working() {
         let mut fresh = Connection::open_in_memory().unwrap();

@@ -4,6 +4,7 @@
 //! [`migrate`] before the pool opens. No SQL lives outside this module.
 
 pub mod audit;
+pub mod compat;
 pub mod connection;
 pub mod conversation;
 pub mod migrate;

@@ -167,9 +167,9 @@ pub fn insert_api_key(
     })
 }
 
-/// The user id owning a live (not revoked, not expired) key; records its use
-/// at most once a minute so a busy key does not write on every request.
-pub fn use_api_key(conn: &Connection, key_hash: &str) -> Result<Option<String>, DbError> {
+/// `(key id, user id)` of a live (not revoked, not expired) key; records its
+/// use at most once a minute so a busy key does not write on every request.
+pub fn use_api_key(conn: &Connection, key_hash: &str) -> Result<Option<(String, String)>, DbError> {
     let now = super::now();
     let found: Option<(String, String)> = conn
         .prepare_cached(
@@ -188,7 +188,7 @@ pub fn use_api_key(conn: &Connection, key_hash: &str) -> Result<Option<String>, 
          WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)",
     )?
     .execute(params![id, now, a_minute_ago])?;
-    Ok(Some(user_id))
+    Ok(Some((id, user_id)))
 }
 
 /// The user's keys that are not revoked, newest first.

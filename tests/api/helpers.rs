@@ -363,3 +363,50 @@ impl TestApp {
         res.json().await.unwrap()
     }
 }
+
+/// Asserts that `actual` has the documented shape of `seed`: the same field
+/// names (plus only `extra`), the same JSON types, RFC 3339 times where the
+/// seed has times, and each array item shaped like the seed's first item.
+pub fn assert_shape(
+    seed: &serde_json::Value,
+    actual: &serde_json::Value,
+    extra: &[&str],
+    at: &str,
+) {
+    match (seed, actual) {
+        (serde_json::Value::Object(s), serde_json::Value::Object(a)) => {
+            for key in s.keys() {
+                assert!(
+                    a.contains_key(key),
+                    "{at}: missing field {key:?} in {actual}"
+                );
+                assert_shape(&s[key], &a[key], extra, &format!("{at}.{key}"));
+            }
+            for key in a.keys() {
+                assert!(
+                    s.contains_key(key) || extra.contains(&key.as_str()),
+                    "{at}: field {key:?} is not in the seed"
+                );
+            }
+        }
+        (serde_json::Value::Array(s), serde_json::Value::Array(a)) => {
+            if let Some(first) = s.first() {
+                for (i, item) in a.iter().enumerate() {
+                    assert_shape(first, item, extra, &format!("{at}[{i}]"));
+                }
+            }
+        }
+        (serde_json::Value::String(s), serde_json::Value::String(a)) => {
+            if chrono::DateTime::parse_from_rfc3339(s).is_ok() {
+                assert!(
+                    chrono::DateTime::parse_from_rfc3339(a).is_ok(),
+                    "{at}: {a:?} is not an RFC 3339 time"
+                );
+            }
+        }
+        (serde_json::Value::Number(_), serde_json::Value::Number(_))
+        | (serde_json::Value::Bool(_), serde_json::Value::Bool(_))
+        | (serde_json::Value::Null, serde_json::Value::Null) => {}
+        _ => panic!("{at}: the seed has {seed}, the server answered {actual}"),
+    }
+}

@@ -141,7 +141,7 @@ async fn answers_at_once_are_capped_per_user_and_in_all_with_429_and_retry_after
 async fn an_answer_past_the_size_cap_is_cut_with_a_clear_error_and_its_text_kept() {
     let w = world(
         Behavior {
-            tokens: 100_000,
+            tokens: 5_000,
             ..Behavior::default()
         },
         |args| args.max_answer_chars = 500,
@@ -153,7 +153,7 @@ async fn an_answer_past_the_size_cap_is_cut_with_a_clear_error_and_its_text_kept
     let events = parse_sse(&res.text().await.unwrap());
     let last = events.last().unwrap();
     assert_eq!(last.event, "error", "{events:?}");
-    assert_eq!(last.data["code"], "answer_too_long");
+    assert_eq!(last.data["code"], "answer_too_long", "{}", last.data);
     assert!(last.data["error"]
         .as_str()
         .unwrap()

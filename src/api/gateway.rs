@@ -1,0 +1,643 @@
+//! `/v1/models` and `/v1/chat/completions`: the OpenAI-compatible gateway
+//! (SPEC §4), so the official OpenAI SDKs, editors and agents work against
+//! daehwa with a daehwa API key as their key and `…/v1` as their base URL.
+//!
+//! A request is routed to the connection that serves the asked model, through
+//! the same provider clients as conversations (`crate::llm`): an Anthropic
+//! answer comes back as OpenAI chunks because `llm` already reads every
+//! provider into provider-neutral pieces. Nothing is kept but the tokens, one
+//! `gateway_usage` row per call against the caller. Errors have OpenAI's shape
+//! `{"error": {"message", "type", "param", "code"}}` and the statuses the SDKs
+//! map to their exceptions (401 `AuthenticationError`, 404 `NotFoundError`, 400
+//! `BadRequestError`, 429 `RateLimitError` …).
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::{Reply, Response};
+use warp::{Filter, Rejection};
+
+use super::connections::endpoint_of;
+use super::error::{json_response, ApiError};
+use super::filters::{raw_body, with_state};
+use crate::app::AppState;
+use crate::auth::{Credentials, CurrentUser};
+use crate::db::{self, compat::GatewayUsage, connection};
+use crate::engine::estimate_tokens;
+use crate::llm::{self, ChatMessage, ChatRequest, ChatRole, LlmError};
+
+/// Stack of a reader thread (as the engine's: ureq needs little).
+const READER_STACK: usize = 512 * 1024;
+/// How a 404 about the model begins (it gets OpenAI's `model_not_found` code).
+const MODEL_NOT_FOUND: &str = "The model";
+/// Keep-alive comment interval on streamed answers.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    // GET /v1/models
+    let models = warp::path!("models")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(credentials())
+        .then(list_models)
+        .map(openai_respond);
+    // GET /v1/models/{id}
+    let model = warp::path!("models" / String)
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(credentials())
+        .then(get_model)
+        .map(openai_respond);
+    // POST /v1/chat/completions
+    let chat = warp::path!("chat" / "completions")
+        .and(warp::post())
+        .and(with_state(state))
+        .and(credentials())
+        .and(raw_body())
+        .then(chat_completions)
+        .map(openai_respond);
+    models.or(model).unify().or(chat).unify()
+}
+
+/// The request's credentials (checked by the handler, so a failure is
+/// answered in OpenAI's shape rather than as a rejection).
+fn credentials() -> impl Filter<Extract = (Credentials,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and(warp::header::optional::<String>("x-api-key"))
+        .map(|authorization: Option<String>, api_key: Option<String>| {
+            Credentials::from_headers(authorization.as_deref(), api_key.as_deref())
+        })
+}
+
+async fn caller(state: &AppState, credentials: Credentials) -> Result<CurrentUser, ApiError> {
+    Ok(state.auth.authenticate(&state.db, credentials).await?)
+}
+
+/// OpenAI's `error.type` for a status, as its API and SDKs use them.
+fn error_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "invalid_request_error",
+        403 => "permission_error",
+        429 => "rate_limit_error",
+        400..=499 => "invalid_request_error",
+        _ => "api_error",
+    }
+}
+
+/// An [`ApiError`] in OpenAI's shape. A 422 becomes a 400: OpenAI never
+/// answers 422, and clients expect `BadRequestError` for a bad parameter.
+pub fn openai_error(err: &ApiError) -> Response {
+    let mut res = err.to_response();
+    let status = match err.status() {
+        StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
+        other => other,
+    };
+    let (code, param, message) = match err {
+        ApiError::Validation(fields) => {
+            let (field, why) = fields.iter().next().map_or(("", ""), |(f, w)| (*f, w));
+            ("invalid_value", Some(field), format!("{field} {why}"))
+        }
+        ApiError::Unauthorized { .. } => ("invalid_api_key", None, err.to_string()),
+        ApiError::NotFound(m) if m.starts_with(MODEL_NOT_FOUND) => {
+            ("model_not_found", Some("model"), m.clone())
+        }
+        other => (other.code(), None, other.to_string()),
+    };
+    let body = json!({
+        "error": {
+            "message": message,
+            "type": error_type(status),
+            "param": param,
+            "code": code,
+        }
+    });
+    let fresh = json_response(status, &body);
+    *res.status_mut() = status;
+    *res.body_mut() = fresh.into_body();
+    res
+}
+
+fn openai_respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(|err| openai_error(&err))
+}
+
+/// The `recover` of the gateway's tree: warp's own rejections (wrong method,
+/// oversize body, unknown path) in OpenAI's shape too.
+pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    Ok(openai_error(&super::error::from_rejection(&rejection)))
+}
+
+fn model_object(model: &connection::ModelRow) -> Value {
+    json!({
+        "id": model.id,
+        "object": "model",
+        "created": 0,
+        "owned_by": if model.vendor.is_empty() { "daehwa".to_string() } else { model.vendor.to_lowercase() },
+    })
+}
+
+/// GET /v1/models
+async fn list_models(state: AppState, credentials: Credentials) -> Result<Response, ApiError> {
+    caller(&state, credentials).await?;
+    let models = state
+        .db
+        .run(|conn| connection::available_models(conn))
+        .await?;
+    let data: Vec<Value> = models.iter().map(model_object).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "object": "list", "data": data }),
+    ))
+}
+
+/// GET /v1/models/{id}
+async fn get_model(
+    id: String,
+    state: AppState,
+    credentials: Credentials,
+) -> Result<Response, ApiError> {
+    caller(&state, credentials).await?;
+    let id = percent_encoding::percent_decode_str(&id)
+        .decode_utf8_lossy()
+        .into_owned();
+    let route = usable_route(&state, id).await?;
+    Ok(json_response(StatusCode::OK, &model_object(&route.model)))
+}
+
+/// The enabled model `id` with its enabled connection, or a 404 that the SDKs
+/// raise as `NotFoundError` (OpenAI's `model_not_found`).
+async fn usable_route(state: &AppState, id: String) -> Result<connection::Route, ApiError> {
+    let wanted = id.clone();
+    let route = state
+        .db
+        .run(move |conn| connection::route(conn, &wanted))
+        .await?;
+    match route {
+        Some(route) if route.model.enabled && route.connection.enabled => Ok(route),
+        _ => Err(ApiError::NotFound(format!(
+            "{MODEL_NOT_FOUND} `{id}` does not exist or you do not have access to it."
+        ))),
+    }
+}
+
+/// The body of `POST /v1/chat/completions`. Sampling parameters
+/// (`temperature`, `top_p`, …) and `user` are accepted and not forwarded:
+/// the provider clients send the providers' defaults.
+#[derive(Deserialize)]
+struct ChatBody {
+    model: String,
+    messages: Vec<InMessage>,
+    #[serde(default)]
+    stream: Option<bool>,
+    #[serde(default)]
+    stream_options: Option<StreamOptions>,
+    #[serde(default)]
+    max_tokens: Option<u32>,
+    #[serde(default)]
+    max_completion_tokens: Option<u32>,
+    #[serde(default)]
+    n: Option<u32>,
+    #[serde(default)]
+    tools: Option<Value>,
+}
+
+#[derive(Deserialize, Default)]
+struct StreamOptions {
+    #[serde(default)]
+    include_usage: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct InMessage {
+    role: String,
+    #[serde(default)]
+    content: Option<Content>,
+}
+
+/// A message's content: a string, or OpenAI's list of typed parts.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Content {
+    Text(String),
+    Parts(Vec<Part>),
+}
+
+#[derive(Deserialize)]
+struct Part {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// The provider-neutral messages of a request, or a 400 that says what is
+/// not supported.
+fn to_messages(messages: Vec<InMessage>) -> Result<Vec<ChatMessage>, ApiError> {
+    if messages.is_empty() {
+        return Err(ApiError::invalid("messages", "must not be empty"));
+    }
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
+        let role = match m.role.as_str() {
+            "system" | "developer" => ChatRole::System,
+            "user" => ChatRole::User,
+            "assistant" => ChatRole::Assistant,
+            other => {
+                return Err(ApiError::invalid(
+                    "messages",
+                    format!("role {other:?} is not supported (system, developer, user, assistant)"),
+                ))
+            }
+        };
+        let text = match m.content {
+            None => String::new(),
+            Some(Content::Text(t)) => t,
+            Some(Content::Parts(parts)) => {
+                let mut text = String::new();
+                for part in parts {
+                    match (part.kind.as_str(), part.text) {
+                        ("text", Some(t)) => text.push_str(&t),
+                        (kind, _) => {
+                            return Err(ApiError::invalid(
+                                "messages",
+                                format!("content parts of type {kind:?} are not supported"),
+                            ))
+                        }
+                    }
+                }
+                text
+            }
+        };
+        out.push(ChatMessage::new(role, text));
+    }
+    if !out.iter().any(|m| m.role == ChatRole::User) {
+        return Err(ApiError::invalid("messages", "must contain a user message"));
+    }
+    Ok(out)
+}
+
+/// What the reader thread sends.
+enum Up {
+    Delta(String),
+    /// The end: the usage (reported, else estimated) or the failure.
+    End(Result<llm::Usage, LlmError>),
+}
+
+/// Sets the cancel flag when the response is dropped (client gone), so the
+/// reader stops calling the provider.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// POST /v1/chat/completions
+async fn chat_completions(
+    state: AppState,
+    credentials: Credentials,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let current = caller(&state, credentials).await?;
+    let body: ChatBody = super::filters::parse_json(&body)?;
+    if body.n.is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid(
+            "n",
+            "only 1 choice per request is supported",
+        ));
+    }
+    if body.tools.as_ref().is_some_and(|t| !t.is_null()) {
+        return Err(ApiError::invalid("tools", "tool calls are not supported"));
+    }
+    let messages = to_messages(body.messages)?;
+    let route = usable_route(&state, body.model.clone()).await?;
+    let endpoint = endpoint_of(&route.connection, state.llm_idle_timeout)?;
+    let request = ChatRequest {
+        model: route.model.upstream_id.clone(),
+        messages,
+        max_tokens: body.max_completion_tokens.or(body.max_tokens),
+    };
+    let prompt_estimate: u32 = request
+        .messages
+        .iter()
+        .map(|m| estimate_tokens(&m.content))
+        .sum();
+
+    // The provider is read on a thread of its own (ureq blocks), as the engine does.
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (tx, mut rx) = mpsc::unbounded_channel::<Up>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<(&'static str, llm::Usage)>();
+    let reader_cancel = cancel.clone();
+    std::thread::Builder::new()
+        .name("gateway-reader".into())
+        .stack_size(READER_STACK)
+        .spawn(move || {
+            let mut completion = String::new();
+            let outcome = llm::stream_chat(&endpoint, &request, &reader_cancel, &mut |piece| {
+                completion.push_str(piece);
+                let _ = tx.send(Up::Delta(piece.to_string()));
+            });
+            let usage = match &outcome {
+                Ok(u) if u.prompt_tokens > 0 || u.completion_tokens > 0 => *u,
+                _ => llm::Usage {
+                    prompt_tokens: prompt_estimate,
+                    completion_tokens: estimate_tokens(&completion),
+                },
+            };
+            let status = match &outcome {
+                Ok(_) => "complete",
+                Err(LlmError::Cancelled) => "stopped",
+                Err(_) => "error",
+            };
+            let _ = done_tx.send((status, usage));
+            let _ = tx.send(Up::End(outcome.map(|_| usage)));
+        })
+        .map_err(|e| ApiError::Internal(format!("cannot start a reader thread: {e}")))?;
+
+    // Usage is recorded whatever happens to the response (even when the
+    // client goes away mid-stream).
+    let recorder = state.clone();
+    let model_id = route.model.id.clone();
+    tokio::spawn(async move {
+        let Ok((status, usage)) = done_rx.await else {
+            return;
+        };
+        let result = recorder
+            .db
+            .run(move |conn| {
+                db::compat::record_gateway_usage(
+                    conn,
+                    &GatewayUsage {
+                        user_id: &current.user.id,
+                        api_key_id: current.api_key_id.as_deref(),
+                        model_id: &model_id,
+                        prompt_tokens: usage.prompt_tokens,
+                        completion_tokens: usage.completion_tokens,
+                        status,
+                    },
+                )
+            })
+            .await;
+        if let Err(err) = result {
+            log::error!("could not record gateway usage: {err}");
+        }
+    });
+
+    let guard = CancelOnDrop(cancel);
+    let meta = Meta {
+        id: format!("chatcmpl-{}", uuid::Uuid::now_v7().simple()),
+        created: chrono::Utc::now().timestamp(),
+        model: route.model.id.clone(),
+    };
+    // Wait for the first piece: a failure before any text (after the client's
+    // retries) is an HTTP error, as OpenAI answers it.
+    let first = rx.recv().await;
+    let first = match first {
+        None => {
+            return Err(ApiError::Internal(
+                "the reader ended without a result".into(),
+            ))
+        }
+        Some(Up::End(Err(err))) => return Err(upstream_error(&err)),
+        Some(first) => first,
+    };
+    if body.stream.unwrap_or(false) {
+        let include_usage = body
+            .stream_options
+            .and_then(|o| o.include_usage)
+            .unwrap_or(false);
+        return Ok(stream_response(meta, first, rx, guard, include_usage));
+    }
+    let mut text = String::new();
+    let mut next = Some(first);
+    loop {
+        match next {
+            Some(Up::Delta(piece)) => text.push_str(&piece),
+            Some(Up::End(Ok(usage))) => {
+                drop(guard);
+                return Ok(json_response(
+                    StatusCode::OK,
+                    &json!({
+                        "id": meta.id,
+                        "object": "chat.completion",
+                        "created": meta.created,
+                        "model": meta.model,
+                        "choices": [{
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text, "refusal": null},
+                            "logprobs": null,
+                            "finish_reason": "stop",
+                        }],
+                        "usage": usage_json(usage),
+                    }),
+                ));
+            }
+            Some(Up::End(Err(err))) => return Err(upstream_error(&err)),
+            None => {
+                return Err(ApiError::Internal(
+                    "the reader ended without a result".into(),
+                ))
+            }
+        }
+        next = rx.recv().await;
+    }
+}
+
+/// A provider failure as the gateway's client sees it: 429 stays 429 (the
+/// SDKs back off), the rest are 502/503/504.
+fn upstream_error(err: &LlmError) -> ApiError {
+    let status = StatusCode::from_u16(err.status_hint()).unwrap_or(StatusCode::BAD_GATEWAY);
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        return ApiError::TooManyRequests {
+            message: err.to_string(),
+            retry_after: 1,
+        };
+    }
+    ApiError::Upstream {
+        status,
+        message: err.to_string(),
+    }
+}
+
+fn usage_json(usage: llm::Usage) -> Value {
+    json!({
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+    })
+}
+
+/// What every chunk of one answer repeats.
+struct Meta {
+    id: String,
+    created: i64,
+    model: String,
+}
+
+impl Meta {
+    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Value {
+        json!({
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}],
+        })
+    }
+}
+
+/// The answer as OpenAI's SSE: a role chunk, content chunks, a chunk with
+/// `finish_reason`, the usage chunk when asked for, then `data: [DONE]`. A
+/// failure after the first piece is an `error` object in the stream (the
+/// SDKs raise it), without `[DONE]`.
+fn stream_response(
+    meta: Meta,
+    first: Up,
+    rx: mpsc::UnboundedReceiver<Up>,
+    guard: CancelOnDrop,
+    include_usage: bool,
+) -> Response {
+    let opening = vec![meta.chunk(json!({"role": "assistant", "content": ""}), None)];
+    struct St {
+        meta: Meta,
+        rx: mpsc::UnboundedReceiver<Up>,
+        pending: Option<Up>,
+        finished: bool,
+        include_usage: bool,
+        _guard: CancelOnDrop,
+    }
+    let st = St {
+        meta,
+        rx,
+        pending: Some(first),
+        finished: false,
+        include_usage,
+        _guard: guard,
+    };
+    let rest = futures_util::stream::unfold(st, |mut st| async move {
+        if st.finished {
+            return None;
+        }
+        let up = match st.pending.take() {
+            Some(up) => Some(up),
+            None => st.rx.recv().await,
+        };
+        let out: Vec<String> = match up {
+            Some(Up::Delta(piece)) => {
+                vec![st.meta.chunk(json!({"content": piece}), None).to_string()]
+            }
+            Some(Up::End(Ok(usage))) => {
+                st.finished = true;
+                let mut out = vec![st.meta.chunk(json!({}), Some("stop")).to_string()];
+                if st.include_usage {
+                    let mut chunk = st.meta.chunk(json!({}), None);
+                    chunk["choices"] = json!([]);
+                    chunk["usage"] = usage_json(usage);
+                    out.push(chunk.to_string());
+                }
+                out.push("[DONE]".to_string());
+                out
+            }
+            Some(Up::End(Err(err))) => {
+                st.finished = true;
+                let api = upstream_error(&err);
+                vec![json!({"error": {
+                    "message": api.to_string(),
+                    "type": error_type(api.status()),
+                    "param": null,
+                    "code": api.code(),
+                }})
+                .to_string()]
+            }
+            None => {
+                st.finished = true;
+                Vec::new()
+            }
+        };
+        Some((futures_util::stream::iter(out), st))
+    })
+    .flatten();
+    let all = futures_util::stream::iter(opening.into_iter().map(|v| v.to_string()))
+        .chain(rest)
+        .map(|data| Ok::<_, Infallible>(warp::sse::Event::default().data(data)));
+    // warp's body wants a Sync stream; this one is only Send.
+    let stream = sync_wrapper::SyncStream::new(all);
+    let mut res = warp::sse::reply(warp::sse::keep_alive().interval(KEEP_ALIVE).stream(stream))
+        .into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(v: Value) -> Vec<InMessage> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn messages_take_strings_and_text_parts_and_refuse_what_cannot_be_sent() {
+        let ok = to_messages(messages(json!([
+            {"role": "developer", "content": "be brief"},
+            {"role": "user", "content": [{"type": "text", "text": "hi "}, {"type": "text", "text": "there"}]},
+        ])))
+        .unwrap();
+        assert_eq!(ok[0], ChatMessage::new(ChatRole::System, "be brief"));
+        assert_eq!(ok[1], ChatMessage::new(ChatRole::User, "hi there"));
+        let bad = [
+            (json!([]), "empty"),
+            (json!([{"role": "tool", "content": "x"}]), "tool role"),
+            (
+                json!([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]),
+                "image part",
+            ),
+            (
+                json!([{"role": "system", "content": "x"}]),
+                "no user message",
+            ),
+        ];
+        for (v, why) in bad {
+            assert!(to_messages(messages(v)).is_err(), "{why}");
+        }
+    }
+
+    #[test]
+    fn errors_get_the_statuses_the_sdks_map_to_their_exceptions() {
+        let cases = [
+            (ApiError::unauthorized("invalid_api_key", "x"), 401),
+            (ApiError::NotFound("x".into()), 404),
+            (ApiError::invalid("messages", "x"), 400),
+            (
+                ApiError::TooManyRequests {
+                    message: "x".into(),
+                    retry_after: 1,
+                },
+                429,
+            ),
+        ];
+        for (err, status) in cases {
+            assert_eq!(openai_error(&err).status().as_u16(), status);
+        }
+        assert_eq!(
+            upstream_error(&LlmError::Status {
+                status: 429,
+                message: "x".into()
+            })
+            .status(),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+}

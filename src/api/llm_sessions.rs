@@ -1,0 +1,562 @@
+//! `/v1/llm/*`: seed 002's dialect (SPEC §4), with its exact JSON shapes and
+//! field names. A session is a conversation: one created here shows in the
+//! web app, and a web-app conversation is a session here. Errors have the
+//! native shape `{"error", "code"}`.
+//!
+//! Where the seed's examples cannot be followed literally, this is what is
+//! done: `DELETE` answers 204 with no body (HTTP forbids a body on a 204);
+//! `message_idx` is a string, as in the seed (`"1"`), and the n-th exchange
+//! of the thread; `regenerate` answers both `answer` and the seed's misspelt
+//! `awswer`, so a client written against either works.
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warp::http::StatusCode;
+use warp::reply::Response;
+use warp::{Filter, Rejection};
+
+use super::conversations::{is_busy, owned, start, Ask};
+use super::error::{json_response, respond, ApiError};
+use super::filters::{authenticated, json_body, optional_json_body, with_state};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::db::connection;
+use crate::db::conversation::{self as repo, Conversation, ListFilter, Message, NewConversation};
+use crate::engine::Event;
+
+/// Most sessions one list returns (the seed's list has no paging).
+const LIST_LIMIT: u32 = 200;
+
+pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let st = || with_state(state.clone());
+    let user = || authenticated(state.clone());
+    // GET /v1/llm/models
+    let models = warp::path!("models")
+        .and(warp::get())
+        .and(st())
+        .then(list_models)
+        .map(respond);
+    // POST /v1/llm/sessions
+    let create = warp::path!("sessions")
+        .and(warp::post())
+        .and(st())
+        .and(user())
+        .and(optional_json_body())
+        .then(create_session)
+        .map(respond);
+    // GET /v1/llm/sessions
+    let list = warp::path!("sessions")
+        .and(warp::get())
+        .and(st())
+        .and(user())
+        .then(list_sessions)
+        .map(respond);
+    // GET /v1/llm/sessions/{session_id}
+    let get = warp::path!("sessions" / String)
+        .and(warp::get())
+        .and(st())
+        .and(user())
+        .then(get_session)
+        .map(respond);
+    // DELETE /v1/llm/sessions/{session_id}
+    let delete = warp::path!("sessions" / String)
+        .and(warp::delete())
+        .and(st())
+        .and(user())
+        .then(delete_session)
+        .map(respond);
+    // POST /v1/llm/sessions/{session_id}/messages
+    let add = warp::path!("sessions" / String / "messages")
+        .and(warp::post())
+        .and(st())
+        .and(user())
+        .and(json_body())
+        .then(add_message)
+        .map(respond);
+    // GET /v1/llm/sessions/{session_id}/messages
+    let messages = warp::path!("sessions" / String / "messages")
+        .and(warp::get())
+        .and(st())
+        .and(user())
+        .then(list_messages)
+        .map(respond);
+    // PATCH /v1/llm/sessions/{session_id}/messages
+    let edit = warp::path!("sessions" / String / "messages")
+        .and(warp::patch())
+        .and(st())
+        .and(user())
+        .and(json_body())
+        .then(edit_last)
+        .map(respond);
+    // DELETE /v1/llm/sessions/{session_id}/messages
+    let delete_last = warp::path!("sessions" / String / "messages")
+        .and(warp::delete())
+        .and(st())
+        .and(user())
+        .then(delete_last)
+        .map(respond);
+    // POST /v1/llm/sessions/{session_id}/regenerate
+    let regenerate = warp::path!("sessions" / String / "regenerate")
+        .and(warp::post())
+        .and(st())
+        .and(user())
+        .and(optional_json_body())
+        .then(regenerate)
+        .map(respond);
+    models
+        .or(create)
+        .unify()
+        .or(list)
+        .unify()
+        .or(get)
+        .unify()
+        .or(delete)
+        .unify()
+        .or(add)
+        .unify()
+        .or(messages)
+        .unify()
+        .or(edit)
+        .unify()
+        .or(delete_last)
+        .unify()
+        .or(regenerate)
+        .unify()
+}
+
+/// GET /v1/llm/models: `{"models": [{vendor, id, name, description}]}`.
+async fn list_models(state: AppState) -> Result<Response, ApiError> {
+    let models = state
+        .db
+        .run(|conn| connection::available_models(conn))
+        .await?;
+    let models: Vec<Value> = models
+        .iter()
+        .map(|m| {
+            json!({
+                "vendor": m.vendor,
+                "id": m.id,
+                "name": m.name,
+                "description": m.description,
+            })
+        })
+        .collect();
+    Ok(json_response(StatusCode::OK, &json!({ "models": models })))
+}
+
+fn session_json(c: &Conversation) -> Value {
+    json!({
+        "session_id": c.id,
+        "title": c.title,
+        "created_at": c.created_at,
+        "updated_at": c.updated_at,
+    })
+}
+
+/// The seed's body is empty; a title and a model may be given.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CreateBody {
+    title: Option<String>,
+    #[serde(alias = "model id")]
+    model_id: Option<String>,
+}
+
+/// POST /v1/llm/sessions → 201 `{"session_id"}`.
+async fn create_session(
+    state: AppState,
+    current: CurrentUser,
+    body: CreateBody,
+) -> Result<Response, ApiError> {
+    let title: String = body
+        .title
+        .as_deref()
+        .map(str::trim)
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    if let Some(model_id) = body.model_id.clone() {
+        known_model(&state, model_id).await?;
+    }
+    let user_id = current.user.id.clone();
+    let model_id = body.model_id;
+    let created = state
+        .db
+        .run(move |conn| {
+            repo::create(
+                conn,
+                &user_id,
+                &NewConversation {
+                    title: &title,
+                    model_id: model_id.as_deref(),
+                    system_prompt: "",
+                },
+            )
+        })
+        .await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &json!({ "session_id": created.id }),
+    ))
+}
+
+/// A 422 for a model that does not exist or may not be used.
+async fn known_model(state: &AppState, model_id: String) -> Result<(), ApiError> {
+    let wanted = model_id.clone();
+    let route = state
+        .db
+        .run(move |conn| connection::route(conn, &wanted))
+        .await?;
+    match route {
+        Some(r) if r.model.enabled && r.connection.enabled => Ok(()),
+        _ => Err(ApiError::invalid(
+            "model_id",
+            format!("unknown model {model_id}"),
+        )),
+    }
+}
+
+/// GET /v1/llm/sessions → `{"sessions": [...]}`, most recent first.
+async fn list_sessions(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
+    let user_id = current.user.id.clone();
+    let filter = ListFilter {
+        keywords: Vec::new(),
+        archived: Some(false),
+        pinned: None,
+        after: None,
+        limit: LIST_LIMIT,
+    };
+    let items = state
+        .db
+        .run(move |conn| repo::list(conn, &user_id, &filter))
+        .await?;
+    let sessions: Vec<Value> = items.iter().map(session_json).collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "sessions": sessions }),
+    ))
+}
+
+/// GET /v1/llm/sessions/{session_id}
+async fn get_session(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let conversation = session(&state, &current, id).await?;
+    Ok(json_response(StatusCode::OK, &session_json(&conversation)))
+}
+
+/// The caller's session, or 404 ("no such session", also for another user's).
+async fn session(
+    state: &AppState,
+    current: &CurrentUser,
+    id: String,
+) -> Result<Conversation, ApiError> {
+    owned(state, current, id).await.map_err(|err| match err {
+        ApiError::NotFound(_) => ApiError::NotFound("no such session".into()),
+        other => other,
+    })
+}
+
+/// DELETE /v1/llm/sessions/{session_id} → 204.
+async fn delete_session(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let conversation = session(&state, &current, id).await?;
+    if let Some(gen) = state.engine.get(&conversation.id) {
+        gen.stop();
+    }
+    state
+        .db
+        .run(move |conn| repo::delete(conn, &conversation.id))
+        .await?;
+    Ok(super::no_content())
+}
+
+/// The body of a new message and of an edit; `"model id"` (with a space, as
+/// the seed wrote it) is another spelling of `model_id`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MessageBody {
+    /// Edits only: which exchange (must be the last).
+    message_idx: Option<Idx>,
+    content: String,
+    #[serde(alias = "model id")]
+    model_id: Option<String>,
+}
+
+/// `message_idx` as the seed writes it (`"2"`) or as a number.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Idx {
+    Text(String),
+    Number(i64),
+}
+
+impl Idx {
+    fn value(&self) -> Option<i64> {
+        match self {
+            Idx::Text(s) => s.trim().parse().ok(),
+            Idx::Number(n) => Some(*n),
+        }
+    }
+}
+
+/// The exchange number of a message: questions are idx 1, 3, 5 …, answers 2, 4, 6 ….
+fn exchange_of(idx: i64) -> i64 {
+    (idx + 1) / 2
+}
+
+/// Runs `ask` to its end and answers the seed's `{message_idx, answer,
+/// created_at, updated_at}`, or the failure with the native error shape.
+async fn answer(
+    state: &AppState,
+    current: &CurrentUser,
+    conversation: Conversation,
+    ask: Ask,
+    model_id: Option<String>,
+    status: StatusCode,
+) -> Result<(StatusCode, Value), ApiError> {
+    let (gen, _) = start(state, current, conversation, ask, model_id).await?;
+    let mut events = Box::pin(gen.subscribe(None));
+    let mut last = None;
+    while let Some(event) = events.next().await {
+        if matches!(event, Event::Done(_) | Event::Error(_)) {
+            last = Some(event);
+        }
+    }
+    match last {
+        Some(Event::Done(message)) => {
+            let idx = message["idx"].as_i64().unwrap_or(0);
+            Ok((
+                status,
+                json!({
+                    "message_idx": exchange_of(idx).to_string(),
+                    "answer": message["content"],
+                    "created_at": message["created_at"],
+                    "updated_at": message["updated_at"],
+                }),
+            ))
+        }
+        Some(Event::Error(err)) => {
+            let status = err["status"]
+                .as_u64()
+                .and_then(|s| StatusCode::from_u16(s as u16).ok())
+                .unwrap_or(StatusCode::BAD_GATEWAY);
+            Ok((
+                status,
+                json!({ "error": err["error"], "code": err["code"] }),
+            ))
+        }
+        _ => Err(ApiError::Internal(
+            "the generation ended without a result".into(),
+        )),
+    }
+}
+
+/// POST /v1/llm/sessions/{session_id}/messages → 201.
+async fn add_message(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    body: MessageBody,
+) -> Result<Response, ApiError> {
+    if body.message_idx.is_some() {
+        return Err(ApiError::invalid(
+            "message_idx",
+            "is only for editing the last message (PATCH)",
+        ));
+    }
+    let conversation = session(&state, &current, id).await?;
+    let (status, body) = answer(
+        &state,
+        &current,
+        conversation,
+        Ask::Question(body.content),
+        body.model_id,
+        StatusCode::CREATED,
+    )
+    .await?;
+    Ok(json_response(status, &body))
+}
+
+/// The current thread as the seed's exchanges.
+fn exchanges(thread: &[Message]) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut iter = thread.iter().filter(|m| m.role != "system").peekable();
+    while let Some(m) = iter.next() {
+        if m.role != "user" {
+            continue;
+        }
+        let reply = iter.next_if(|next| next.role == "assistant");
+        out.push(json!({
+            "message_idx": exchange_of(m.idx).to_string(),
+            "content": m.content,
+            "answer": reply.map(|r| r.content.clone()),
+            "created_at": m.created_at,
+            "updated_at": reply.map_or(&m.updated_at, |r| &r.updated_at),
+        }));
+    }
+    out
+}
+
+/// GET /v1/llm/sessions/{session_id}/messages
+async fn list_messages(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let conversation = session(&state, &current, id).await?;
+    let user_id = current.user.id.clone();
+    let thread = state
+        .db
+        .run(move |conn| repo::thread(conn, &conversation, &user_id))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "messages": exchanges(&thread) }),
+    ))
+}
+
+/// PATCH /v1/llm/sessions/{session_id}/messages: the last question rewritten
+/// and answered again (the old exchange stays as an earlier version).
+async fn edit_last(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    body: MessageBody,
+) -> Result<Response, ApiError> {
+    let conversation = session(&state, &current, id).await?;
+    if let Some(idx) = &body.message_idx {
+        let last = exchange_of(conversation.message_count);
+        match idx.value() {
+            None => return Err(ApiError::invalid("message_idx", "must be a number")),
+            Some(n) if n != last => {
+                return Err(ApiError::Conflict(format!(
+                    "only the last message ({last}) can be edited"
+                )))
+            }
+            Some(_) => {}
+        }
+    }
+    let (status, body) = answer(
+        &state,
+        &current,
+        conversation,
+        Ask::Edit(body.content),
+        body.model_id,
+        StatusCode::OK,
+    )
+    .await?;
+    Ok(json_response(status, &body))
+}
+
+/// DELETE /v1/llm/sessions/{session_id}/messages → 204.
+async fn delete_last(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let conversation = session(&state, &current, id).await?;
+    if is_busy(&state, &conversation.id) {
+        return Err(ApiError::Busy);
+    }
+    let deleted = state
+        .db
+        .run(move |conn| repo::delete_last_exchange(conn, &conversation))
+        .await?;
+    if !deleted {
+        return Err(ApiError::NotFound("the session has no messages".into()));
+    }
+    Ok(super::no_content())
+}
+
+/// The seed's regenerate body: a model, and optionally the question again
+/// (a different `content` rewrites the last question, as an edit does).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RegenerateBody {
+    content: Option<String>,
+    #[serde(alias = "model id")]
+    model_id: Option<String>,
+}
+
+/// POST /v1/llm/sessions/{session_id}/regenerate → 200.
+async fn regenerate(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    body: RegenerateBody,
+) -> Result<Response, ApiError> {
+    let conversation = session(&state, &current, id).await?;
+    let last_question = match &conversation.current_message_id {
+        Some(leaf) => {
+            let leaf = leaf.clone();
+            state
+                .db
+                .run(move |conn| {
+                    let Some(m) = repo::message(conn, &leaf)? else {
+                        return Ok(None);
+                    };
+                    if m.role == "user" {
+                        return Ok(Some(m.content));
+                    }
+                    match m.parent_id {
+                        Some(p) => Ok(repo::message(conn, &p)?.map(|q| q.content)),
+                        None => Ok(None),
+                    }
+                })
+                .await?
+        }
+        None => None,
+    };
+    let ask = match body.content {
+        Some(content) if Some(&content) != last_question.as_ref() && !content.trim().is_empty() => {
+            Ask::Edit(content)
+        }
+        _ => Ask::Regenerate,
+    };
+    let (status, mut body) = answer(
+        &state,
+        &current,
+        conversation,
+        ask,
+        body.model_id,
+        StatusCode::OK,
+    )
+    .await?;
+    if status.is_success() {
+        body["awswer"] = body["answer"].clone();
+    }
+    Ok(json_response(status, &body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exchanges_are_numbered_from_one_with_the_question_and_its_answer() {
+        assert_eq!(exchange_of(1), 1);
+        assert_eq!(exchange_of(2), 1);
+        assert_eq!(exchange_of(3), 2);
+        assert_eq!(exchange_of(4), 2);
+    }
+
+    #[test]
+    fn message_idx_is_read_as_the_seed_writes_it_or_as_a_number() {
+        let text: MessageBody =
+            serde_json::from_value(json!({"message_idx": "2", "content": "x", "model id": "m"}))
+                .unwrap();
+        assert_eq!(text.message_idx.and_then(|i| i.value()), Some(2));
+        assert_eq!(text.model_id.as_deref(), Some("m"));
+        let number: MessageBody =
+            serde_json::from_value(json!({"message_idx": 3, "content": "x"})).unwrap();
+        assert_eq!(number.message_idx.and_then(|i| i.value()), Some(3));
+    }
+}

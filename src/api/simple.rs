@@ -1,0 +1,434 @@
+//! `/simple/*`: seed 004's simple API (SPEC §4). A client identifies itself
+//! with `X-API-Key`; each key has its own current model and running
+//! conversation, kept in `api_key_session`, so both survive a restart. The
+//! running conversation is an ordinary conversation of the key's user (it
+//! shows in the web app); clearing the history only detaches it.
+//!
+//! Errors are `{"error": "...", "code": "..."}` with the seed's statuses: a
+//! bad request (including an invalid value) is 400, not 422.
+
+use std::convert::Infallible;
+
+use futures_util::StreamExt;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+use warp::{Filter, Rejection};
+
+use super::conversations::{start, Ask};
+use super::error::{from_rejection, json_response, ApiError};
+use super::filters::{authenticated, json_body, with_state};
+use crate::app::AppState;
+use crate::auth::{tokens, CurrentUser};
+use crate::db::conversation::{self as repo, NewConversation};
+use crate::db::{self, compat, connection};
+use crate::engine::Event;
+
+/// Longest key lifetime (as the native API: ten years).
+const MAX_EXPIRY_DAYS: i64 = 3650;
+
+/// `/simple/...` with its own `recover`, so every answer under the prefix is
+/// JSON in the seed's shape.
+pub fn tree(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    warp::path("simple").and(routes(state).recover(recover).unify())
+}
+
+fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    let st = || with_state(state.clone());
+    let user = || authenticated(state.clone());
+    // POST /simple/api-keys
+    let create_key = warp::path!("api-keys")
+        .and(warp::post())
+        .and(st())
+        .and(user())
+        .and(json_body())
+        .then(create_key)
+        .map(simple_respond);
+    // DELETE /simple/api-keys/{api_key}
+    let revoke_key = warp::path!("api-keys" / String)
+        .and(warp::delete())
+        .and(st())
+        .and(user())
+        .then(revoke_key)
+        .map(simple_respond);
+    // GET /simple/models
+    let models = warp::path!("models")
+        .and(warp::get())
+        .and(st())
+        .and(user())
+        .then(list_models)
+        .map(simple_respond);
+    // GET /simple/model
+    let get_model = warp::path!("model")
+        .and(warp::get())
+        .and(st())
+        .and(user())
+        .then(get_model)
+        .map(simple_respond);
+    // POST /simple/model
+    let set_model = warp::path!("model")
+        .and(warp::post())
+        .and(st())
+        .and(user())
+        .and(json_body())
+        .then(set_model)
+        .map(simple_respond);
+    // POST /simple/query
+    let query = warp::path!("query")
+        .and(warp::post())
+        .and(st())
+        .and(user())
+        .and(json_body())
+        .then(query)
+        .map(simple_respond);
+    // GET /simple/history
+    let history = warp::path!("history")
+        .and(warp::get())
+        .and(st())
+        .and(user())
+        .then(history)
+        .map(simple_respond);
+    // DELETE /simple/history
+    let clear = warp::path!("history")
+        .and(warp::delete())
+        .and(st())
+        .and(user())
+        .then(clear_history)
+        .map(simple_respond);
+    create_key
+        .or(revoke_key)
+        .unify()
+        .or(models)
+        .unify()
+        .or(get_model)
+        .unify()
+        .or(set_model)
+        .unify()
+        .or(query)
+        .unify()
+        .or(history)
+        .unify()
+        .or(clear)
+        .unify()
+}
+
+/// The seed answers 400 for every bad request: a 422 becomes a 400 whose
+/// message names the field.
+fn seed_error(err: &ApiError) -> Response {
+    match err {
+        ApiError::Validation(fields) => {
+            let message = fields
+                .iter()
+                .map(|(field, why)| format!("{field} {why}"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            ApiError::BadRequest(message).into_response()
+        }
+        other => other.to_response(),
+    }
+}
+
+fn simple_respond(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(|err| seed_error(&err))
+}
+
+async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
+    Ok(seed_error(&from_rejection(&rejection)))
+}
+
+/// The API key of the request: the per-key routes need one.
+fn key_of(current: &CurrentUser) -> Result<String, ApiError> {
+    current.api_key_id.clone().ok_or_else(|| {
+        ApiError::unauthorized(
+            "api_key_required",
+            "this route keeps its state per API key: send X-API-Key",
+        )
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateKeyBody {
+    client_name: String,
+    expires_in_days: Option<i64>,
+}
+
+/// POST /simple/api-keys → 200 `{api_key, client_name, created_at, expires_at}`.
+/// Unlike the seed, it needs a signed-in user (SPEC §3: that was a hole).
+async fn create_key(
+    state: AppState,
+    current: CurrentUser,
+    body: CreateKeyBody,
+) -> Result<Response, ApiError> {
+    let client_name = body.client_name.trim().to_string();
+    if client_name.is_empty() || client_name.chars().count() > 64 {
+        return Err(ApiError::invalid(
+            "client_name",
+            "must be 1 to 64 characters long",
+        ));
+    }
+    if let Some(days) = body.expires_in_days {
+        if !(1..=MAX_EXPIRY_DAYS).contains(&days) {
+            return Err(ApiError::invalid(
+                "expires_in_days",
+                format!("must be between 1 and {MAX_EXPIRY_DAYS}"),
+            ));
+        }
+    }
+    let key = tokens::new_api_key();
+    let hash = tokens::sha256_hex(&key);
+    let prefix = tokens::api_key_display_prefix(&key);
+    let expires_at = body.expires_in_days.map(tokens::days_from_now);
+    let user_id = current.user.id.clone();
+    let created = state
+        .db
+        .run(move |conn| {
+            db::token::insert_api_key(
+                conn,
+                &user_id,
+                &client_name,
+                &hash,
+                &prefix,
+                expires_at.as_deref(),
+            )
+        })
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "api_key": key,
+            "client_name": created.client_name,
+            "created_at": created.created_at,
+            "expires_at": created.expires_at,
+        }),
+    ))
+}
+
+/// DELETE /simple/api-keys/{api_key}: the key itself in the path (seed 004);
+/// only the caller's own keys.
+async fn revoke_key(
+    api_key: String,
+    state: AppState,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let api_key = percent_encoding::percent_decode_str(&api_key)
+        .decode_utf8_lossy()
+        .into_owned();
+    let hash = tokens::sha256_hex(&api_key);
+    let user_id = current.user.id.clone();
+    let revoked = state
+        .db
+        .run(move |conn| compat::revoke_api_key_by_hash(conn, &user_id, &hash))
+        .await?;
+    if !revoked {
+        return Err(ApiError::NotFound("API 키를 찾을 수 없습니다.".into()));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "message": "API 키가 비활성화되었습니다." }),
+    ))
+}
+
+/// GET /simple/models: OpenAI's list shape.
+async fn list_models(state: AppState, _current: CurrentUser) -> Result<Response, ApiError> {
+    let models = state
+        .db
+        .run(|conn| connection::available_models(conn))
+        .await?;
+    let data: Vec<Value> = models
+        .iter()
+        .map(|m| {
+            json!({
+                "id": m.id,
+                "object": "model",
+                "created": 0,
+                "owned_by": m.vendor.to_lowercase(),
+                "permission": [],
+                "root": m.id,
+                "parent": null,
+            })
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "data": data, "object": "list" }),
+    ))
+}
+
+/// The key's model if it is still usable, else the first available one.
+async fn current_model(state: &AppState, key_id: String) -> Result<Option<String>, ApiError> {
+    Ok(state
+        .db
+        .run(move |conn| {
+            let session = compat::key_session(conn, &key_id)?;
+            let available = connection::available_models(conn)?;
+            Ok(session
+                .model_id
+                .filter(|m| available.iter().any(|a| &a.id == m))
+                .or_else(|| available.first().map(|m| m.id.clone())))
+        })
+        .await?)
+}
+
+/// GET /simple/model → `{"model"}`.
+async fn get_model(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
+    let key_id = key_of(&current)?;
+    let model = current_model(&state, key_id).await?;
+    Ok(json_response(StatusCode::OK, &json!({ "model": model })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelBody {
+    model: String,
+}
+
+/// POST /simple/model `{"model"}` → `{"model"}`, or 400 naming the models
+/// that can be used.
+async fn set_model(
+    state: AppState,
+    current: CurrentUser,
+    body: ModelBody,
+) -> Result<Response, ApiError> {
+    let key_id = key_of(&current)?;
+    let wanted = body.model.clone();
+    let outcome = state
+        .db
+        .run(move |conn| {
+            let available = connection::available_models(conn)?;
+            if !available.iter().any(|m| m.id == wanted) {
+                let names: Vec<String> = available.into_iter().map(|m| m.id).collect();
+                return Ok(Err(names));
+            }
+            compat::set_key_model(conn, &key_id, &wanted)?;
+            Ok(Ok(()))
+        })
+        .await?;
+    match outcome {
+        Ok(()) => Ok(json_response(
+            StatusCode::OK,
+            &json!({ "model": body.model }),
+        )),
+        Err(names) => Err(ApiError::BadRequest(format!(
+            "사용할 수 없는 모델입니다. 사용 가능한 모델: {}",
+            names.join(", ")
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryBody {
+    input: String,
+}
+
+/// POST /simple/query `{"input"}` → `{"response"}`: the next turn of the key's
+/// running conversation (started on the first query), with the key's model.
+async fn query(
+    state: AppState,
+    current: CurrentUser,
+    body: QueryBody,
+) -> Result<Response, ApiError> {
+    let key_id = key_of(&current)?;
+    if body.input.trim().is_empty() {
+        return Err(ApiError::invalid("input", "must not be empty"));
+    }
+    let model = current_model(&state, key_id.clone()).await?;
+    let user_id = current.user.id.clone();
+    let conversation = state
+        .db
+        .run(move |conn| {
+            let session = compat::key_session(conn, &key_id)?;
+            if let Some(id) = &session.conversation_id {
+                if let Some(c) = repo::get(conn, &user_id, id)? {
+                    return Ok(c);
+                }
+            }
+            let created = repo::create(
+                conn,
+                &user_id,
+                &NewConversation {
+                    title: "",
+                    model_id: None,
+                    system_prompt: "",
+                },
+            )?;
+            compat::set_key_conversation(conn, &key_id, Some(&created.id))?;
+            Ok(created)
+        })
+        .await?;
+    let (gen, _) = start(
+        &state,
+        &current,
+        conversation,
+        Ask::Question(body.input),
+        model,
+    )
+    .await?;
+    let mut events = Box::pin(gen.subscribe(None));
+    let mut last = None;
+    while let Some(event) = events.next().await {
+        if matches!(event, Event::Done(_) | Event::Error(_)) {
+            last = Some(event);
+        }
+    }
+    match last {
+        Some(Event::Done(message)) => Ok(json_response(
+            StatusCode::OK,
+            &json!({ "response": message["content"] }),
+        )),
+        Some(Event::Error(err)) => {
+            let status = err["status"]
+                .as_u64()
+                .and_then(|s| StatusCode::from_u16(s as u16).ok())
+                .unwrap_or(StatusCode::BAD_GATEWAY);
+            Ok(json_response(
+                status,
+                &json!({ "error": err["error"], "code": err["code"] }),
+            ))
+        }
+        _ => Err(ApiError::Internal(
+            "the generation ended without a result".into(),
+        )),
+    }
+}
+
+/// GET /simple/history → `[{role, content, timestamp}]` of the running conversation.
+async fn history(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
+    let key_id = key_of(&current)?;
+    let user_id = current.user.id.clone();
+    let thread = state
+        .db
+        .run(move |conn| {
+            let session = compat::key_session(conn, &key_id)?;
+            let Some(id) = session.conversation_id else {
+                return Ok(Vec::new());
+            };
+            match repo::get(conn, &user_id, &id)? {
+                Some(c) => repo::thread(conn, &c, &user_id),
+                None => Ok(Vec::new()),
+            }
+        })
+        .await?;
+    let items: Vec<Value> = thread
+        .iter()
+        .filter(|m| m.role == "user" || m.role == "assistant")
+        .map(|m| json!({ "role": m.role, "content": m.content, "timestamp": m.created_at }))
+        .collect();
+    Ok(json_response(StatusCode::OK, &Value::Array(items)))
+}
+
+/// DELETE /simple/history: the next query starts a new conversation (the old
+/// one stays in the user's list).
+async fn clear_history(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
+    let key_id = key_of(&current)?;
+    state
+        .db
+        .run(move |conn| compat::set_key_conversation(conn, &key_id, None))
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({ "message": "대화 기록이 초기화되었습니다." }),
+    ))
+}
