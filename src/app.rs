@@ -12,9 +12,11 @@ use warp::reply::Response;
 use warp::Filter;
 
 use crate::auth::Auth;
+use crate::backup::{DbLock, Schedule};
 use crate::config::ServeArgs;
 use crate::db::{self, Db, DbError};
 use crate::engine::Engine;
+use crate::security::{self, CorsOrigins, Policy};
 use crate::spa::Spa;
 
 /// How long open connections may take to finish once shutdown starts.
@@ -31,6 +33,8 @@ pub struct AppState {
     /// `""` or `/prefix`: cookie paths and links include it.
     pub base_path: String,
     pub started: Instant,
+    /// The scheduled daily backup (admin settings).
+    pub backups: Schedule,
 }
 
 /// Why the server could not start.
@@ -38,6 +42,13 @@ pub struct AppState {
 pub enum StartError {
     #[error("cannot open the database {path}: {source}")]
     Db { path: String, source: DbError },
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot open the database {path}: {source}")]
+    Lock {
+        path: String,
+        source: crate::backup::BackupError,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -47,6 +58,10 @@ pub enum StartError {
 
 /// A server that is bound and ready to run.
 pub struct App {
+    /// Held while the server runs: `restore` and a second server are refused.
+    _lock: DbLock,
+    /// The daily backup task, stopped with the server.
+    schedule: tokio::task::JoinHandle<()>,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     base_path: String,
@@ -57,8 +72,21 @@ pub struct App {
 impl App {
     /// Opens the database (creating or upgrading it) and binds the listener.
     pub async fn build(args: &ServeArgs) -> Result<App, StartError> {
+        let policy = Arc::new(Policy {
+            cors: CorsOrigins::new(&args.cors_origins).map_err(StartError::Config)?,
+            body_limit: args.body_limit,
+            tls: args.tls_cert.is_some(),
+        });
         let path = args.db.clone();
         let auth_config = args.auth_config();
+        let lock_path = args.db.clone();
+        let lock = tokio::task::spawn_blocking(move || DbLock::acquire(&lock_path))
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))?
+            .map_err(|source| StartError::Lock {
+                path: args.db.display().to_string(),
+                source,
+            })?;
         let (db, auth) = tokio::task::spawn_blocking(move || {
             let db = Db::open(&path)?;
             // Written once, on first start; kept across restarts and upgrades.
@@ -89,6 +117,10 @@ impl App {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
 
+        if let Some(warning) = security::plain_network_warning(addr.ip(), policy.tls) {
+            log::warn!("{warning}");
+        }
+
         let state = AppState {
             engine: Engine::new(db.clone()),
             db,
@@ -96,17 +128,21 @@ impl App {
             llm_idle_timeout: Duration::from_secs(args.llm_idle_timeout.max(1)),
             base_path: args.base_path.clone(),
             started: Instant::now(),
+            backups: Schedule::new(&args.db, args.backup_dir.clone()),
         };
+        let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
         tokio::spawn(crate::api::connections::bootstrap(
             state.clone(),
             args.bootstrap(),
         ));
         Ok(App {
+            _lock: lock,
+            schedule,
             listener,
             addr,
             base_path: args.base_path.clone(),
             engine: state.engine.clone(),
-            routes: routes(state, &args.base_path),
+            routes: routes(state, &args.base_path, policy),
         })
     }
 
@@ -138,6 +174,7 @@ impl App {
             tokio::spawn(async move { stopping_engine.shutdown(SHUTDOWN_GRACE).await });
         };
         let engine = self.engine;
+        let lock = self._lock;
         let server = warp::serve(self.routes)
             .incoming(self.listener)
             .graceful(signal)
@@ -158,12 +195,14 @@ impl App {
         // Answers whose client had gone hold no connection: make sure they are
         // saved before the process exits.
         engine.shutdown(SHUTDOWN_GRACE).await;
+        self.schedule.abort();
+        drop(lock);
     }
 }
 
 /// Everything the server answers, under the base path: the API trees first
 /// (each answering JSON for any path under its prefix), then the web app.
-pub fn routes(state: AppState, base_path: &str) -> BoxedFilter<(Response,)> {
+pub fn routes(state: AppState, base_path: &str, policy: Arc<Policy>) -> BoxedFilter<(Response,)> {
     let spa = Arc::new(Spa::new(base_path));
     let all = crate::api::native(state)
         .or(crate::api::compat())
@@ -180,8 +219,10 @@ pub fn routes(state: AppState, base_path: &str) -> BoxedFilter<(Response,)> {
             info.elapsed().as_millis()
         );
     });
-    base_filter(base_path)
+    let served = base_filter(base_path)
         .and(all)
+        .map(warp::Reply::into_response);
+    security::wrap(policy, served)
         .with(access_log)
         .map(warp::Reply::into_response)
         .boxed()

@@ -25,10 +25,26 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web app and the API (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage accounts directly in the database file (works while the server
     /// runs): create an admin, list accounts, reset a lost password, set a role.
     User(UserArgs),
+    /// Copy the database into FILE with SQLite's online backup (safe while
+    /// the server runs; the copy is one consistent instant).
+    Backup(BackupArgs),
+    /// Replace the database with the backup FILE (checked first; the current
+    /// file is kept as <db>.pre-restore). Refused while a server runs on it.
+    Restore(BackupArgs),
+}
+
+/// `daehwa backup FILE` / `daehwa restore FILE`
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// SQLite database file.
+    #[arg(long, env = "DAEHWA_DB", default_value = "daehwa.db")]
+    pub db: PathBuf,
+    /// The backup file (written by `backup`, which never overwrites; read by `restore`).
+    pub file: PathBuf,
 }
 
 /// `daehwa user …`
@@ -73,7 +89,7 @@ impl Cli {
     pub fn into_command(self) -> Command {
         match self.command {
             Some(command) => command,
-            None => Command::Serve(self.serve),
+            None => Command::Serve(Box::new(self.serve)),
         }
     }
 }
@@ -155,6 +171,33 @@ pub struct ServeArgs {
     )]
     pub ollama_base_url: String,
 
+    /// Origins (scheme://host[:port]) whose pages may call the API from the
+    /// browser, comma-separated. Empty (the default): only daehwa's own pages.
+    #[arg(long, env = "DAEHWA_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Largest request body in bytes; a bigger one gets 413 before it is read.
+    #[arg(long, env = "DAEHWA_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: u64,
+
+    /// PEM certificate chain: serve HTTPS directly (with --tls-key), for
+    /// installs without a reverse proxy.
+    #[arg(long, env = "DAEHWA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "DAEHWA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve Prometheus metrics at <base path>/metrics (off by default).
+    #[arg(long, env = "DAEHWA_METRICS")]
+    pub metrics: bool,
+
+    /// Folder of the scheduled daily backups (turned on in the admin
+    /// settings). Default: `backups` beside the database file.
+    #[arg(long, env = "DAEHWA_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+
     /// Cheap password hashing, for tests only; not settable from outside.
     #[arg(skip)]
     pub fast_password_hashing: bool,
@@ -179,6 +222,12 @@ impl ServeArgs {
             openai_base_url: None,
             anthropic_api_key: None,
             ollama_base_url: String::new(),
+            cors_origins: Vec::new(),
+            body_limit: 1024 * 1024,
+            tls_cert: None,
+            tls_key: None,
+            metrics: false,
+            backup_dir: None,
             fast_password_hashing: true,
         }
     }
@@ -251,7 +300,7 @@ mod tests {
     #[test]
     fn serve_is_the_default_and_flags_work_with_or_without_the_word() {
         let serve = |argv: &[&str]| match Cli::try_parse_from(argv).unwrap().into_command() {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("{other:?}"),
         };
         assert_eq!(serve(&["daehwa", "--port", "9000"]).port, 9000);

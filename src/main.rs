@@ -8,14 +8,44 @@ use daehwa::config::{Cli, Command, ServeArgs};
 
 fn main() -> ExitCode {
     match Cli::parse().into_command() {
-        Command::Serve(args) => serve(args),
-        Command::User(args) => match daehwa::cli::run_user(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("daehwa: {message}");
-                ExitCode::FAILURE
-            }
-        },
+        Command::Serve(args) => serve(*args),
+        Command::User(args) => finish(daehwa::cli::run_user(args)),
+        Command::Backup(args) => finish(
+            daehwa::backup::backup_to(&args.db, &args.file)
+                .map(|()| {
+                    println!(
+                        "backup of {} written to {}",
+                        args.db.display(),
+                        args.file.display()
+                    )
+                })
+                .map_err(|e| e.to_string()),
+        ),
+        Command::Restore(args) => finish(
+            daehwa::backup::restore_from(&args.file, &args.db)
+                .map(|saved| {
+                    println!(
+                        "{} restored from {}",
+                        args.db.display(),
+                        args.file.display()
+                    );
+                    if let Some(saved) = saved {
+                        println!("the database it replaced is kept as {}", saved.display());
+                    }
+                })
+                .map_err(|e| e.to_string()),
+        ),
+    }
+}
+
+/// The exit of an operator sub-command: its error on stderr.
+fn finish(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("daehwa: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 

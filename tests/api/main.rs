@@ -2,6 +2,7 @@
 //! on an ephemeral port with a fresh SQLite file (see `helpers`).
 
 mod auth;
+mod backup;
 mod binary;
 mod conversations;
 mod database;
@@ -9,4 +10,5 @@ mod external;
 mod health;
 mod helpers;
 mod llm_client;
+mod security;
 mod spa;
