@@ -11,6 +11,7 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::Filter;
 
+use crate::api::status::RequestCounts;
 use crate::auth::Auth;
 use crate::backup::{DbLock, Schedule};
 use crate::config::ServeArgs;
@@ -35,6 +36,12 @@ pub struct AppState {
     pub started: Instant,
     /// The scheduled daily backup (admin settings).
     pub backups: Schedule,
+    /// When the server started (RFC 3339), for the status page.
+    pub started_at: String,
+    /// Requests answered, by status class (status page, metrics).
+    pub requests: Arc<RequestCounts>,
+    /// Whether `<base>/metrics` is served.
+    pub metrics: bool,
 }
 
 /// Why the server could not start.
@@ -129,6 +136,9 @@ impl App {
             base_path: args.base_path.clone(),
             started: Instant::now(),
             backups: Schedule::new(&args.db, args.backup_dir.clone()),
+            started_at: db::now(),
+            requests: Arc::new(RequestCounts::default()),
+            metrics: args.metrics,
         };
         let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
         tokio::spawn(crate::api::connections::bootstrap(
@@ -204,12 +214,23 @@ impl App {
 /// (each answering JSON for any path under its prefix), then the web app.
 pub fn routes(state: AppState, base_path: &str, policy: Arc<Policy>) -> BoxedFilter<(Response,)> {
     let spa = Arc::new(Spa::new(base_path));
+    let requests = state.requests.clone();
+    let metrics = if state.metrics {
+        crate::api::status::metrics_route(state.clone()).boxed()
+    } else {
+        warp::any()
+            .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
+            .boxed()
+    };
     let all = crate::api::native(state)
         .or(crate::api::compat())
         .unify()
+        .or(metrics)
+        .unify()
         .or(spa.routes())
         .unify();
-    let access_log = warp::log::custom(|info| {
+    let access_log = warp::log::custom(move |info| {
+        requests.record(info.status().as_u16());
         log::info!(
             target: "daehwa::access",
             "{} {} {} {}ms",

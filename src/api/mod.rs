@@ -11,6 +11,7 @@ pub mod conversations;
 pub mod error;
 pub mod filters;
 pub mod health;
+pub mod status;
 pub mod user;
 pub mod users;
 
@@ -31,6 +32,8 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(users::routes(state.clone()))
         .unify()
         .or(admin::routes(state.clone()))
+        .unify()
+        .or(status::routes(state.clone()))
         .unify()
         .or(api_keys::routes(state.clone()))
         .unify()

@@ -12,3 +12,4 @@ mod helpers;
 mod llm_client;
 mod security;
 mod spa;
+mod status;
