@@ -69,6 +69,8 @@ pub struct App {
     _lock: DbLock,
     /// The daily backup task, stopped with the server.
     schedule: tokio::task::JoinHandle<()>,
+    /// Set with --tls-cert/--tls-key: the server speaks HTTPS only.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     base_path: String,
@@ -116,6 +118,17 @@ impl App {
             source,
         })?;
 
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(crate::tls::acceptor(cert, key).map_err(StartError::Config)?)
+            }
+            (None, None) => None,
+            _ => {
+                return Err(StartError::Config(
+                    "--tls-cert and --tls-key go together".into(),
+                ))
+            }
+        };
         let addr = SocketAddr::new(args.host, args.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -148,6 +161,7 @@ impl App {
         Ok(App {
             _lock: lock,
             schedule,
+            tls,
             listener,
             addr,
             base_path: args.base_path.clone(),
@@ -168,7 +182,8 @@ impl App {
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         };
-        format!("http://{host}:{}{}/", self.addr.port(), self.base_path)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{host}:{}{}/", self.addr.port(), self.base_path)
     }
 
     /// Serves until `shutdown` resolves, then gives open requests
@@ -185,10 +200,20 @@ impl App {
         };
         let engine = self.engine;
         let lock = self._lock;
-        let server = warp::serve(self.routes)
-            .incoming(self.listener)
-            .graceful(signal)
-            .run();
+        let server: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match self.tls {
+            Some(acceptor) => Box::pin(crate::tls::serve(
+                self.listener,
+                acceptor,
+                self.routes,
+                signal,
+            )),
+            None => Box::pin(
+                warp::serve(self.routes)
+                    .incoming(self.listener)
+                    .graceful(signal)
+                    .run(),
+            ),
+        };
         let deadline = async move {
             match stopping_rx.await {
                 Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,

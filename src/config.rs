@@ -35,6 +35,39 @@ pub enum Command {
     /// Replace the database with the backup FILE (checked first; the current
     /// file is kept as <db>.pre-restore). Refused while a server runs on it.
     Restore(BackupArgs),
+    /// Run daehwa as a Windows service (Windows only).
+    Service(ServiceArgs),
+}
+
+/// `daehwa service …`
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    #[command(subcommand)]
+    pub action: ServiceAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceAction {
+    /// Register the service "daehwa" (automatic start, LocalSystem). Options
+    /// after `--` are passed to `serve`; without --db the database is
+    /// daehwa.db beside the exe, and without --log-file the log is daehwa.log
+    /// there.
+    Install {
+        #[arg(last = true)]
+        serve_args: Vec<String>,
+    },
+    /// Stop the service if it runs and remove it.
+    Uninstall,
+    /// Start the installed service.
+    Start,
+    /// Stop the service; running answers are saved first.
+    Stop,
+    /// What the service manager runs (not for interactive use).
+    #[command(hide = true)]
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        serve_args: Vec<String>,
+    },
 }
 
 /// `daehwa backup FILE` / `daehwa restore FILE`
@@ -82,6 +115,62 @@ pub enum UserAction {
         #[arg(value_parser = ["admin", "user"])]
         role: String,
     },
+}
+
+/// `serve`'s options alone (what the Windows service runs with).
+#[derive(Debug, Parser)]
+#[command(name = "daehwa")]
+pub struct ServeOnly {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Whether `--db` was left to its default (no flag, no `DAEHWA_DB`) in the
+/// matches of `daehwa [serve]` or of [`ServeOnly`].
+pub fn db_defaulted(matches: &clap::ArgMatches) -> bool {
+    let matches = match matches.subcommand() {
+        Some(("serve", sub)) => sub,
+        Some(_) => return false,
+        None => matches,
+    };
+    matches!(
+        matches.value_source("db"),
+        Some(clap::parser::ValueSource::DefaultValue) | None
+    )
+}
+
+/// Where the database goes when none was named: beside the executable when
+/// Windows started it by a double-click or as a service (the working
+/// directory is then the Desktop's or System32), else the working directory.
+pub fn default_place(file: &str, beside_exe: bool) -> PathBuf {
+    if beside_exe {
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(PathBuf::from))
+        {
+            return dir.join(file);
+        }
+    }
+    PathBuf::from(file)
+}
+
+/// True when this process has a console of its own, which on Windows means
+/// Explorer started it (a double-click) rather than a command prompt.
+pub fn started_by_double_click() -> bool {
+    #[cfg(windows)]
+    {
+        let mut ids = [0u32; 2];
+        // SAFETY: the buffer holds 2 ids and its length is passed; the call
+        // only writes into it.
+        let attached = unsafe {
+            windows_sys::Win32::System::Console::GetConsoleProcessList(ids.as_mut_ptr(), 2)
+        };
+        attached == 1
+    }
+    #[cfg(not(windows))]
+    {
+        false
+    }
 }
 
 impl Cli {

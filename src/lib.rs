@@ -29,6 +29,8 @@ pub mod security;
 pub mod shutdown;
 /// The embedded web app and the history-mode fallback.
 pub mod spa;
+/// Optional HTTPS with rustls.
+pub mod tls;
 
 /// The version printed by `--version` and answered by `/api/v1/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,14 +1,26 @@
 //! The `daehwa` executable: parse the command line, set up logging, run.
 
+mod service;
+
+use std::future::Future;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use daehwa::app::App;
-use daehwa::config::{Cli, Command, ServeArgs};
+use daehwa::config::{self, Cli, Command, ServeArgs};
 
 fn main() -> ExitCode {
-    match Cli::parse().into_command() {
-        Command::Serve(args) => serve(*args),
+    let matches = Cli::command().get_matches();
+    let db_defaulted = config::db_defaulted(&matches);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    match cli.into_command() {
+        Command::Serve(mut args) => {
+            if db_defaulted {
+                args.db = config::default_place("daehwa.db", config::started_by_double_click());
+            }
+            serve(*args, daehwa::shutdown::signal())
+        }
+        Command::Service(args) => finish(service::run(args.action)),
         Command::User(args) => finish(daehwa::cli::run_user(args)),
         Command::Backup(args) => finish(
             daehwa::backup::backup_to(&args.db, &args.file)
@@ -78,7 +90,9 @@ fn return_big_allocations_to_the_system() {
     }
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
+/// Runs the server until `shutdown` resolves (Ctrl-C/SIGTERM, or the
+/// Windows service manager's stop).
+pub fn serve(args: ServeArgs, shutdown: impl Future<Output = ()> + Send + 'static) -> ExitCode {
     if let Err(err) = daehwa::logging::init(args.log_file.as_deref()) {
         eprintln!("daehwa: cannot write the log file: {err}");
         return ExitCode::FAILURE;
@@ -117,7 +131,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                 }
             });
         }
-        app.run_until(daehwa::shutdown::signal()).await;
+        app.run_until(shutdown).await;
         ExitCode::SUCCESS
     })
 }

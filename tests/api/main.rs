@@ -13,3 +13,4 @@ mod llm_client;
 mod security;
 mod spa;
 mod status;
+mod tls;
