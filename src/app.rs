@@ -11,10 +11,13 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::Filter;
 
+use crate::api::status::RequestCounts;
 use crate::auth::Auth;
+use crate::backup::{DbLock, Schedule};
 use crate::config::ServeArgs;
 use crate::db::{self, Db, DbError};
 use crate::engine::Engine;
+use crate::security::{self, CorsOrigins, Policy};
 use crate::spa::Spa;
 
 /// How long open connections may take to finish once shutdown starts.
@@ -31,6 +34,14 @@ pub struct AppState {
     /// `""` or `/prefix`: cookie paths and links include it.
     pub base_path: String,
     pub started: Instant,
+    /// The scheduled daily backup (admin settings).
+    pub backups: Schedule,
+    /// When the server started (RFC 3339), for the status page.
+    pub started_at: String,
+    /// Requests answered, by status class (status page, metrics).
+    pub requests: Arc<RequestCounts>,
+    /// Whether `<base>/metrics` is served.
+    pub metrics: bool,
 }
 
 /// Why the server could not start.
@@ -38,6 +49,13 @@ pub struct AppState {
 pub enum StartError {
     #[error("cannot open the database {path}: {source}")]
     Db { path: String, source: DbError },
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot open the database {path}: {source}")]
+    Lock {
+        path: String,
+        source: crate::backup::BackupError,
+    },
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -47,6 +65,12 @@ pub enum StartError {
 
 /// A server that is bound and ready to run.
 pub struct App {
+    /// Held while the server runs: `restore` and a second server are refused.
+    _lock: DbLock,
+    /// The daily backup task, stopped with the server.
+    schedule: tokio::task::JoinHandle<()>,
+    /// Set with --tls-cert/--tls-key: the server speaks HTTPS only.
+    tls: Option<tokio_rustls::TlsAcceptor>,
     listener: tokio::net::TcpListener,
     addr: SocketAddr,
     base_path: String,
@@ -57,8 +81,21 @@ pub struct App {
 impl App {
     /// Opens the database (creating or upgrading it) and binds the listener.
     pub async fn build(args: &ServeArgs) -> Result<App, StartError> {
+        let policy = Arc::new(Policy {
+            cors: CorsOrigins::new(&args.cors_origins).map_err(StartError::Config)?,
+            body_limit: args.body_limit,
+            tls: args.tls_cert.is_some(),
+        });
         let path = args.db.clone();
         let auth_config = args.auth_config();
+        let lock_path = args.db.clone();
+        let lock = tokio::task::spawn_blocking(move || DbLock::acquire(&lock_path))
+            .await
+            .map_err(|e| StartError::Config(e.to_string()))?
+            .map_err(|source| StartError::Lock {
+                path: args.db.display().to_string(),
+                source,
+            })?;
         let (db, auth) = tokio::task::spawn_blocking(move || {
             let db = Db::open(&path)?;
             // Written once, on first start; kept across restarts and upgrades.
@@ -81,6 +118,17 @@ impl App {
             source,
         })?;
 
+        let tls = match (&args.tls_cert, &args.tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(crate::tls::acceptor(cert, key).map_err(StartError::Config)?)
+            }
+            (None, None) => None,
+            _ => {
+                return Err(StartError::Config(
+                    "--tls-cert and --tls-key go together".into(),
+                ))
+            }
+        };
         let addr = SocketAddr::new(args.host, args.port);
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -89,6 +137,10 @@ impl App {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
 
+        if let Some(warning) = security::plain_network_warning(addr.ip(), policy.tls) {
+            log::warn!("{warning}");
+        }
+
         let state = AppState {
             engine: Engine::new(db.clone(), args.engine_limits()),
             db,
@@ -96,17 +148,25 @@ impl App {
             llm_idle_timeout: Duration::from_secs(args.llm_idle_timeout.max(1)),
             base_path: args.base_path.clone(),
             started: Instant::now(),
+            backups: Schedule::new(&args.db, args.backup_dir.clone()),
+            started_at: db::now(),
+            requests: Arc::new(RequestCounts::default()),
+            metrics: args.metrics,
         };
+        let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
         tokio::spawn(crate::api::connections::bootstrap(
             state.clone(),
             args.bootstrap(),
         ));
         Ok(App {
+            _lock: lock,
+            schedule,
+            tls,
             listener,
             addr,
             base_path: args.base_path.clone(),
             engine: state.engine.clone(),
-            routes: routes(state, &args.base_path),
+            routes: routes(state, &args.base_path, policy),
         })
     }
 
@@ -122,7 +182,8 @@ impl App {
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         };
-        format!("http://{host}:{}{}/", self.addr.port(), self.base_path)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{host}:{}{}/", self.addr.port(), self.base_path)
     }
 
     /// Serves until `shutdown` resolves, then gives open requests
@@ -138,10 +199,21 @@ impl App {
             tokio::spawn(async move { stopping_engine.shutdown(SHUTDOWN_GRACE).await });
         };
         let engine = self.engine;
-        let server = warp::serve(self.routes)
-            .incoming(self.listener)
-            .graceful(signal)
-            .run();
+        let lock = self._lock;
+        let server: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match self.tls {
+            Some(acceptor) => Box::pin(crate::tls::serve(
+                self.listener,
+                acceptor,
+                self.routes,
+                signal,
+            )),
+            None => Box::pin(
+                warp::serve(self.routes)
+                    .incoming(self.listener)
+                    .graceful(signal)
+                    .run(),
+            ),
+        };
         let deadline = async move {
             match stopping_rx.await {
                 Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,
@@ -158,21 +230,34 @@ impl App {
         // Answers whose client had gone hold no connection: make sure they are
         // saved before the process exits.
         engine.shutdown(SHUTDOWN_GRACE).await;
+        self.schedule.abort();
+        drop(lock);
     }
 }
 
 /// Everything the server answers, under the base path: the API trees first
 /// (each answering JSON for any path under its prefix), then the web app.
-pub fn routes(state: AppState, base_path: &str) -> BoxedFilter<(Response,)> {
+pub fn routes(state: AppState, base_path: &str, policy: Arc<Policy>) -> BoxedFilter<(Response,)> {
     let spa = Arc::new(Spa::new(base_path));
+    let requests = state.requests.clone();
+    let metrics = if state.metrics {
+        crate::api::status::metrics_route(state.clone()).boxed()
+    } else {
+        warp::any()
+            .and_then(|| async { Err::<Response, _>(warp::reject::not_found()) })
+            .boxed()
+    };
     let all = crate::api::native(state.clone())
         .or(crate::api::compat(state.clone()))
         .unify()
         .or(crate::api::simple(state))
         .unify()
+        .or(metrics)
+        .unify()
         .or(spa.routes())
         .unify();
-    let access_log = warp::log::custom(|info| {
+    let access_log = warp::log::custom(move |info| {
+        requests.record(info.status().as_u16());
         log::info!(
             target: "daehwa::access",
             "{} {} {} {}ms",
@@ -182,8 +267,10 @@ pub fn routes(state: AppState, base_path: &str) -> BoxedFilter<(Response,)> {
             info.elapsed().as_millis()
         );
     });
-    base_filter(base_path)
+    let served = base_filter(base_path)
         .and(all)
+        .map(warp::Reply::into_response);
+    security::wrap(policy, served)
         .with(access_log)
         .map(warp::Reply::into_response)
         .boxed()

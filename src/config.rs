@@ -27,10 +27,59 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the web app and the API (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage accounts directly in the database file (works while the server
     /// runs): create an admin, list accounts, reset a lost password, set a role.
     User(UserArgs),
+    /// Copy the database into FILE with SQLite's online backup (safe while
+    /// the server runs; the copy is one consistent instant).
+    Backup(BackupArgs),
+    /// Replace the database with the backup FILE (checked first; the current
+    /// file is kept as <db>.pre-restore). Refused while a server runs on it.
+    Restore(BackupArgs),
+    /// Run daehwa as a Windows service (Windows only).
+    Service(ServiceArgs),
+}
+
+/// `daehwa service …`
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    #[command(subcommand)]
+    pub action: ServiceAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceAction {
+    /// Register the service "daehwa" (automatic start, LocalSystem). Options
+    /// after `--` are passed to `serve`; without --db the database is
+    /// daehwa.db beside the exe, and without --log-file the log is daehwa.log
+    /// there.
+    Install {
+        #[arg(last = true)]
+        serve_args: Vec<String>,
+    },
+    /// Stop the service if it runs and remove it.
+    Uninstall,
+    /// Start the installed service.
+    Start,
+    /// Stop the service; running answers are saved first.
+    Stop,
+    /// What the service manager runs (not for interactive use).
+    #[command(hide = true)]
+    Run {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        serve_args: Vec<String>,
+    },
+}
+
+/// `daehwa backup FILE` / `daehwa restore FILE`
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// SQLite database file.
+    #[arg(long, env = "DAEHWA_DB", default_value = "daehwa.db")]
+    pub db: PathBuf,
+    /// The backup file (written by `backup`, which never overwrites; read by `restore`).
+    pub file: PathBuf,
 }
 
 /// `daehwa user …`
@@ -70,12 +119,68 @@ pub enum UserAction {
     },
 }
 
+/// `serve`'s options alone (what the Windows service runs with).
+#[derive(Debug, Parser)]
+#[command(name = "daehwa")]
+pub struct ServeOnly {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Whether `--db` was left to its default (no flag, no `DAEHWA_DB`) in the
+/// matches of `daehwa [serve]` or of [`ServeOnly`].
+pub fn db_defaulted(matches: &clap::ArgMatches) -> bool {
+    let matches = match matches.subcommand() {
+        Some(("serve", sub)) => sub,
+        Some(_) => return false,
+        None => matches,
+    };
+    matches!(
+        matches.value_source("db"),
+        Some(clap::parser::ValueSource::DefaultValue) | None
+    )
+}
+
+/// Where the database goes when none was named: beside the executable when
+/// Windows started it by a double-click or as a service (the working
+/// directory is then the Desktop's or System32), else the working directory.
+pub fn default_place(file: &str, beside_exe: bool) -> PathBuf {
+    if beside_exe {
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(PathBuf::from))
+        {
+            return dir.join(file);
+        }
+    }
+    PathBuf::from(file)
+}
+
+/// True when this process has a console of its own, which on Windows means
+/// Explorer started it (a double-click) rather than a command prompt.
+pub fn started_by_double_click() -> bool {
+    #[cfg(windows)]
+    {
+        let mut ids = [0u32; 2];
+        // SAFETY: the buffer holds 2 ids and its length is passed; the call
+        // only writes into it.
+        let attached = unsafe {
+            windows_sys::Win32::System::Console::GetConsoleProcessList(ids.as_mut_ptr(), 2)
+        };
+        attached == 1
+    }
+    #[cfg(not(windows))]
+    {
+        false
+    }
+}
+
 impl Cli {
     /// The command to run; no sub-command means `serve` with the top-level options.
     pub fn into_command(self) -> Command {
         match self.command {
             Some(command) => command,
-            None => Command::Serve(self.serve),
+            None => Command::Serve(Box::new(self.serve)),
         }
     }
 }
@@ -173,6 +278,33 @@ pub struct ServeArgs {
     )]
     pub ollama_base_url: String,
 
+    /// Origins (scheme://host[:port]) whose pages may call the API from the
+    /// browser, comma-separated. Empty (the default): only daehwa's own pages.
+    #[arg(long, env = "DAEHWA_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+
+    /// Largest request body in bytes; a bigger one gets 413 before it is read.
+    #[arg(long, env = "DAEHWA_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: u64,
+
+    /// PEM certificate chain: serve HTTPS directly (with --tls-key), for
+    /// installs without a reverse proxy.
+    #[arg(long, env = "DAEHWA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key of that certificate (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "DAEHWA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Serve Prometheus metrics at <base path>/metrics (off by default).
+    #[arg(long, env = "DAEHWA_METRICS")]
+    pub metrics: bool,
+
+    /// Folder of the scheduled daily backups (turned on in the admin
+    /// settings). Default: `backups` beside the database file.
+    #[arg(long, env = "DAEHWA_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+
     /// Cheap password hashing, for tests only; not settable from outside.
     #[arg(skip)]
     pub fast_password_hashing: bool,
@@ -201,6 +333,12 @@ impl ServeArgs {
             openai_base_url: None,
             anthropic_api_key: None,
             ollama_base_url: String::new(),
+            cors_origins: Vec::new(),
+            body_limit: 1024 * 1024,
+            tls_cert: None,
+            tls_key: None,
+            metrics: false,
+            backup_dir: None,
             fast_password_hashing: true,
         }
     }
@@ -283,7 +421,7 @@ mod tests {
     #[test]
     fn serve_is_the_default_and_flags_work_with_or_without_the_word() {
         let serve = |argv: &[&str]| match Cli::try_parse_from(argv).unwrap().into_command() {
-            Command::Serve(args) => args,
+            Command::Serve(args) => *args,
             other => panic!("{other:?}"),
         };
         assert_eq!(serve(&["daehwa", "--port", "9000"]).port, 9000);

@@ -306,6 +306,11 @@ impl Engine {
         self.inner.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// How many answers are being generated right now.
+    pub fn active(&self) -> usize {
+        self.inner.active.load(Ordering::SeqCst)
+    }
+
     /// The running or recently finished generation of a conversation.
     pub fn get(&self, conversation_id: &str) -> Option<Arc<Generation>> {
         match self.slots().get(conversation_id) {

@@ -9,6 +9,8 @@ pub mod api;
 pub mod app;
 /// Who is calling: passwords, tokens, API keys, sign-in limits.
 pub mod auth;
+/// `daehwa backup|restore`, the server's database lock, the daily backup.
+pub mod backup;
 /// Operator sub-commands that work on the database file (`daehwa user …`).
 pub mod cli;
 /// Command line and environment configuration (clap).
@@ -21,10 +23,14 @@ pub mod engine;
 pub mod llm;
 /// Console plus size-rotating file logging.
 pub mod logging;
+/// Security headers, CORS for configured origins, the body limit.
+pub mod security;
 /// Ctrl-C / SIGTERM handling.
 pub mod shutdown;
 /// The embedded web app and the history-mode fallback.
 pub mod spa;
+/// Optional HTTPS with rustls.
+pub mod tls;
 
 /// The version printed by `--version` and answered by `/api/v1/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,21 +1,63 @@
 //! The `daehwa` executable: parse the command line, set up logging, run.
 
+mod service;
+
+use std::future::Future;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use daehwa::app::App;
-use daehwa::config::{Cli, Command, ServeArgs};
+use daehwa::config::{self, Cli, Command, ServeArgs};
 
 fn main() -> ExitCode {
-    match Cli::parse().into_command() {
-        Command::Serve(args) => serve(args),
-        Command::User(args) => match daehwa::cli::run_user(args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(message) => {
-                eprintln!("daehwa: {message}");
-                ExitCode::FAILURE
+    let matches = Cli::command().get_matches();
+    let db_defaulted = config::db_defaulted(&matches);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    match cli.into_command() {
+        Command::Serve(mut args) => {
+            if db_defaulted {
+                args.db = config::default_place("daehwa.db", config::started_by_double_click());
             }
-        },
+            serve(*args, daehwa::shutdown::signal())
+        }
+        Command::Service(args) => finish(service::run(args.action)),
+        Command::User(args) => finish(daehwa::cli::run_user(args)),
+        Command::Backup(args) => finish(
+            daehwa::backup::backup_to(&args.db, &args.file)
+                .map(|()| {
+                    println!(
+                        "backup of {} written to {}",
+                        args.db.display(),
+                        args.file.display()
+                    )
+                })
+                .map_err(|e| e.to_string()),
+        ),
+        Command::Restore(args) => finish(
+            daehwa::backup::restore_from(&args.file, &args.db)
+                .map(|saved| {
+                    println!(
+                        "{} restored from {}",
+                        args.db.display(),
+                        args.file.display()
+                    );
+                    if let Some(saved) = saved {
+                        println!("the database it replaced is kept as {}", saved.display());
+                    }
+                })
+                .map_err(|e| e.to_string()),
+        ),
+    }
+}
+
+/// The exit of an operator sub-command: its error on stderr.
+fn finish(result: Result<(), String>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("daehwa: {message}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -48,7 +90,9 @@ fn return_big_allocations_to_the_system() {
     }
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
+/// Runs the server until `shutdown` resolves (Ctrl-C/SIGTERM, or the
+/// Windows service manager's stop).
+pub fn serve(args: ServeArgs, shutdown: impl Future<Output = ()> + Send + 'static) -> ExitCode {
     if let Err(err) = daehwa::logging::init(args.log_file.as_deref()) {
         eprintln!("daehwa: cannot write the log file: {err}");
         return ExitCode::FAILURE;
@@ -87,7 +131,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                 }
             });
         }
-        app.run_until(daehwa::shutdown::signal()).await;
+        app.run_until(shutdown).await;
         ExitCode::SUCCESS
     })
 }

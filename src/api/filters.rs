@@ -65,10 +65,17 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// The client's address (the peer of the TCP connection).
 pub fn client_ip() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
-    warp::addr::remote().map(|addr: Option<SocketAddr>| {
-        addr.map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into())
-    })
+    // Under TLS the server's own accept loop records the peer (warp's
+    // remote-address slot is private to warp's server).
+    warp::addr::remote()
+        .and(warp::ext::optional::<crate::tls::PeerAddr>())
+        .map(
+            |addr: Option<SocketAddr>, peer: Option<crate::tls::PeerAddr>| {
+                addr.or(peer.map(|p| p.0))
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_else(|| "unknown".into())
+            },
+        )
 }
 
 /// THE authentication filter: every protected route starts with it (after its

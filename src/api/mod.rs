@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod health;
 pub mod llm_sessions;
 pub mod simple;
+pub mod status;
 pub mod user;
 pub mod users;
 
@@ -34,6 +35,8 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(users::routes(state.clone()))
         .unify()
         .or(admin::routes(state.clone()))
+        .unify()
+        .or(status::routes(state.clone()))
         .unify()
         .or(api_keys::routes(state.clone()))
         .unify()

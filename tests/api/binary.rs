@@ -19,6 +19,12 @@ fn help_explains_every_option_with_its_environment_variable() {
         ("--log-file", "DAEHWA_LOG_FILE"),
         ("--base-path", "DAEHWA_BASE_PATH"),
         ("--open", "DAEHWA_OPEN"),
+        ("--cors-origins", "DAEHWA_CORS_ORIGINS"),
+        ("--body-limit", "DAEHWA_BODY_LIMIT"),
+        ("--tls-cert", "DAEHWA_TLS_CERT"),
+        ("--tls-key", "DAEHWA_TLS_KEY"),
+        ("--metrics", "DAEHWA_METRICS"),
+        ("--backup-dir", "DAEHWA_BACKUP_DIR"),
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
         assert!(help.contains(env), "--help lacks {env}:\n{help}");

@@ -2,6 +2,7 @@
 //! on an ephemeral port with a fresh SQLite file (see `helpers`).
 
 mod auth;
+mod backup;
 mod binary;
 mod conversations;
 mod database;
@@ -11,7 +12,10 @@ mod health;
 mod helpers;
 mod limits;
 mod llm_client;
+mod security;
 mod seed_002;
 mod seed_004;
 mod spa;
+mod status;
+mod tls;
 mod validation;
