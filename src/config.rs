@@ -29,6 +29,8 @@ pub enum Command {
     /// Manage accounts directly in the database file (works while the server
     /// runs): create an admin, list accounts, reset a lost password, set a role.
     User(UserArgs),
+    /// Print the OpenAPI 3.1 document of the native API (`/api/v1`) as JSON.
+    Openapi,
 }
 
 /// `daehwa user …`

@@ -10,6 +10,7 @@ mod gateway;
 mod health;
 mod helpers;
 mod llm_client;
+mod openapi;
 mod seed_002;
 mod seed_004;
 mod spa;
