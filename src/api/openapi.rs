@@ -40,9 +40,14 @@ pub fn document() -> String {
         list_conversations, create_conversation, get_conversation, update_conversation,
         replace_conversation, delete_conversation, list_messages, post_message, edit_last,
         delete_last, regenerate, stop, feedback,
+        list_users, get_user, patch_user, delete_user,
+        get_settings, put_settings, list_audit,
+        list_connections, create_connection, update_connection, delete_connection,
+        test_connection,
     ),
     tags(
         (name = "public"), (name = "auth"), (name = "api-keys"), (name = "conversations"),
+        (name = "admin", description = "Administrators only (403 otherwise)"),
     )
 )]
 struct ApiDoc;
@@ -354,6 +359,125 @@ pub struct FeedbackSaved {
     comment: Option<String>,
 }
 
+#[derive(ToSchema)]
+pub struct Users {
+    users: Vec<User>,
+    next_cursor: Option<String>,
+}
+
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchUserBody {
+    /// `admin` or `user`.
+    role: Option<String>,
+    disabled: Option<bool>,
+    /// Approves a pending account.
+    approve: Option<bool>,
+    display_name: Option<String>,
+}
+
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsBody {
+    /// `open`, `approval` or `closed`.
+    registration_mode: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct Settings {
+    registration_mode: String,
+}
+
+#[derive(ToSchema)]
+pub struct AuditEntry {
+    id: String,
+    actor_id: Option<String>,
+    actor_name: Option<String>,
+    action: String,
+    target: Option<String>,
+    detail: serde_json::Value,
+    created_at: String,
+}
+
+#[derive(ToSchema)]
+pub struct Audit {
+    entries: Vec<AuditEntry>,
+    next_cursor: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct ConnectionModel {
+    id: String,
+    upstream_id: String,
+    name: String,
+    vendor: String,
+    description: String,
+    context_window: Option<u32>,
+    enabled: bool,
+}
+
+#[derive(ToSchema)]
+pub struct Connection {
+    id: String,
+    name: String,
+    /// `openai`, `azure` or `anthropic`.
+    kind: String,
+    base_url: String,
+    /// Only its last four characters (`…abcd`).
+    api_key: Option<String>,
+    no_proxy: bool,
+    enabled: bool,
+    models: Vec<ConnectionModel>,
+    created_at: String,
+    updated_at: String,
+    /// When the models could not be discovered at creation.
+    discovery_error: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct Connections {
+    connections: Vec<Connection>,
+}
+
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelInput {
+    id: String,
+    name: Option<String>,
+    vendor: Option<String>,
+    description: Option<String>,
+    context_window: Option<u32>,
+    enabled: Option<bool>,
+}
+
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionBody {
+    name: Option<String>,
+    kind: Option<String>,
+    base_url: Option<String>,
+    api_key: Option<String>,
+    no_proxy: Option<bool>,
+    enabled: Option<bool>,
+    /// Discovered from the provider when not given.
+    models: Option<Vec<ModelInput>>,
+}
+
+#[derive(ToSchema)]
+pub struct DiscoveredModel {
+    id: String,
+    name: String,
+    vendor: String,
+    context_window: Option<u32>,
+}
+
+#[derive(ToSchema)]
+pub struct ConnectionTest {
+    ok: bool,
+    models: Vec<DiscoveredModel>,
+    error: Option<String>,
+}
+
 // ── Routes ──────────────────────────────────────────────────────────────────
 
 #[utoipa::path(get, path = "/health", tag = "public", security(()),
@@ -503,6 +627,70 @@ fn stop() {}
     responses((status = 200, body = FeedbackSaved), (status = 400, body = Error),
         (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
 fn feedback() {}
+
+#[utoipa::path(get, path = "/users", tag = "admin",
+    params(("q" = Option<String>, Query), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = Users), (status = 400, body = Error), (status = 401, body = Error),
+        (status = 403, body = Error)))]
+fn list_users() {}
+
+#[utoipa::path(get, path = "/users/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = User), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, body = Error)))]
+fn get_user() {}
+
+#[utoipa::path(patch, path = "/users/{id}", tag = "admin", params(("id" = String, Path)),
+    request_body = PatchUserBody,
+    responses((status = 200, body = User), (status = 400, body = Error), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error), (status = 409, body = Error),
+        (status = 422, body = Error)))]
+fn patch_user() {}
+
+#[utoipa::path(delete, path = "/users/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error), (status = 409, body = Error)))]
+fn delete_user() {}
+
+#[utoipa::path(get, path = "/admin/settings", tag = "admin",
+    responses((status = 200, body = Settings), (status = 401, body = Error), (status = 403, body = Error)))]
+fn get_settings() {}
+
+#[utoipa::path(put, path = "/admin/settings", tag = "admin", request_body = SettingsBody,
+    responses((status = 200, body = Settings), (status = 400, body = Error), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 422, body = Error)))]
+fn put_settings() {}
+
+#[utoipa::path(get, path = "/admin/audit", tag = "admin",
+    params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = Audit), (status = 400, body = Error), (status = 401, body = Error),
+        (status = 403, body = Error)))]
+fn list_audit() {}
+
+#[utoipa::path(get, path = "/admin/connections", tag = "admin",
+    responses((status = 200, body = Connections), (status = 401, body = Error), (status = 403, body = Error)))]
+fn list_connections() {}
+
+#[utoipa::path(post, path = "/admin/connections", tag = "admin", request_body = ConnectionBody,
+    responses((status = 201, body = Connection), (status = 400, body = Error), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 409, body = Error), (status = 422, body = Error)))]
+fn create_connection() {}
+
+#[utoipa::path(put, path = "/admin/connections/{id}", tag = "admin", params(("id" = String, Path)),
+    request_body = ConnectionBody,
+    responses((status = 200, body = Connection), (status = 400, body = Error), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error), (status = 409, body = Error),
+        (status = 422, body = Error)))]
+fn update_connection() {}
+
+#[utoipa::path(delete, path = "/admin/connections/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error)))]
+fn delete_connection() {}
+
+#[utoipa::path(post, path = "/admin/connections/{id}/test", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = ConnectionTest), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error)))]
+fn test_connection() {}
 
 #[cfg(test)]
 mod tests {
