@@ -85,6 +85,7 @@ impl App {
             cors: CorsOrigins::new(&args.cors_origins).map_err(StartError::Config)?,
             body_limit: args.body_limit,
             tls: args.tls_cert.is_some(),
+            base_path: args.base_path.clone(),
         });
         let path = args.db.clone();
         let auth_config = args.auth_config();

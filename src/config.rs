@@ -39,6 +39,8 @@ pub enum Command {
     Restore(BackupArgs),
     /// Run daehwa as a Windows service (Windows only).
     Service(ServiceArgs),
+    /// Print the OpenAPI 3.1 document of the native API (`/api/v1`) as JSON.
+    Openapi,
 }
 
 /// `daehwa service …`

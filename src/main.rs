@@ -47,6 +47,12 @@ fn main() -> ExitCode {
                 })
                 .map_err(|e| e.to_string()),
         ),
+        Command::Openapi => {
+            use std::io::Write;
+            // A closed pipe (`daehwa openapi | head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout(), "{}", daehwa::api::openapi::document());
+            ExitCode::SUCCESS
+        }
     }
 }
 

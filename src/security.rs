@@ -75,6 +75,8 @@ pub struct Policy {
     pub body_limit: u64,
     /// Under TLS, browsers are told to stay on HTTPS.
     pub tls: bool,
+    /// The base path (`""` or `/chat`): the gateway's 413 is OpenAI-shaped.
+    pub base_path: String,
 }
 
 impl Policy {
@@ -186,21 +188,23 @@ pub fn wrap(
     };
     let oversize = {
         let limit = policy.body_limit;
+        let gateway = format!("{}/v1/", policy.base_path);
         warp::header::optional::<u64>("content-length")
             .and(warp::path::full())
-            .and_then(
-                move |len: Option<u64>, path: warp::path::FullPath| async move {
+            .and_then(move |len: Option<u64>, path: warp::path::FullPath| {
+                let gateway = is_gateway_path(&gateway, path.as_str());
+                async move {
                     match len {
                         // The OpenAI-compatible gateway answers in OpenAI's
                         // error shape, so that SDKs raise their usual error.
-                        Some(len) if len > limit && is_gateway_path(path.as_str()) => Ok(
+                        Some(len) if len > limit && gateway => Ok(
                             crate::api::gateway::openai_error(&ApiError::PayloadTooLarge),
                         ),
                         Some(len) if len > limit => Ok(ApiError::PayloadTooLarge.to_response()),
                         _ => Err(warp::reject::not_found()),
                     }
-                },
-            )
+                }
+            })
     };
     let answered = preflight
         .or(oversize)
@@ -214,10 +218,11 @@ pub fn wrap(
         .map(move |origin: Option<String>, res: Response| policy.decorate(origin.as_deref(), res))
 }
 
-/// Whether a path (base path included) is the OpenAI-compatible gateway's
-/// (`/v1/…`, but not seed 002's `/v1/llm/…`).
-fn is_gateway_path(path: &str) -> bool {
-    path.contains("/v1/") && !path.contains("/v1/llm/")
+/// Whether a path is the OpenAI-compatible gateway's: under `prefix`
+/// (`<base path>/v1/`), but not seed 002's `/v1/llm/…`.
+fn is_gateway_path(prefix: &str, path: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| !rest.starts_with("llm/"))
 }
 
 /// What a request no route took gets (outside the base path, a method the web

@@ -545,6 +545,17 @@ async function main() {
       await page.getByTestId('api-key-empty').waitFor()
     })
 
+    await check('API reference: the OpenAPI document rendered from bundled files', async () => {
+      await page.getByTestId('nav-api-docs').click()
+      await page.getByTestId('op-login').waitFor()
+      await page.getByTestId('op-post_message').click()
+      await page.getByTestId('op-post_message').getByText('content', { exact: true }).waitFor()
+      const base = await page.getByTestId('openai-base').innerText()
+      assert(base.endsWith('/v1'), `OpenAI base URL "${base}"`)
+      await shot(page, '09b-api-reference')
+      await page.getByTestId('nav-settings').click()
+    })
+
     await check('dark mode from the settings', async () => {
       await page.getByTestId('theme-dark').click()
       const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)

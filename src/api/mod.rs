@@ -13,6 +13,7 @@ pub mod filters;
 pub mod gateway;
 pub mod health;
 pub mod llm_sessions;
+pub mod openapi;
 pub mod simple;
 pub mod status;
 pub mod user;
@@ -43,6 +44,8 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(connections::routes(state.clone()))
         .unify()
         .or(conversations::routes(state))
+        .unify()
+        .or(openapi_json())
         .unify();
     let v1 = warp::path("v1").and(routes);
     warp::path("api")
@@ -66,6 +69,19 @@ pub fn compat(state: AppState) -> BoxedFilter<(Response,)> {
 /// `/simple/...`: seed 004's simple API (SPEC §4), JSON errors throughout.
 pub fn simple(state: AppState) -> BoxedFilter<(Response,)> {
     simple::tree(state).boxed()
+}
+
+/// GET /api/v1/openapi.json: the document, public (it describes, it grants nothing).
+fn openapi_json() -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let body: &'static str = Box::leak(openapi::document().into_boxed_str());
+    warp::path!("openapi.json").and(warp::get()).map(move || {
+        let mut res = Response::new(body.into());
+        res.headers_mut().insert(
+            warp::http::header::CONTENT_TYPE,
+            warp::http::HeaderValue::from_static("application/json"),
+        );
+        res
+    })
 }
 
 /// An empty 204 answer.

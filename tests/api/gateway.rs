@@ -400,3 +400,42 @@ async fn a_failure_after_the_first_token_ends_the_stream_with_an_error_object() 
         .iter()
         .all(|e| e.data != Value::String("[DONE]".into())));
 }
+
+#[tokio::test]
+async fn a_client_that_goes_away_mid_stream_stops_the_upstream_call_and_its_usage_is_kept() {
+    let g = gateway("openai", Behavior::default()).await;
+    let mut res = g
+        .chat(json!({
+            "model": g.model,
+            "messages": [{"role": "user", "content": "long answer [[tokens:200]] [[delay:50]]"}],
+            "stream": true
+        }))
+        .await;
+    assert_eq!(res.status(), 200);
+    let first = res.chunk().await.unwrap().expect("a first chunk");
+    assert!(!first.is_empty());
+    drop(res);
+    // The reader notices the cancel within a token or two: the row says `stopped`
+    // with far fewer than 200 completion tokens.
+    let mut row = None;
+    for _ in 0..100 {
+        let conn = rusqlite::Connection::open(&g.app.db_path).unwrap();
+        row = conn
+            .query_row(
+                "SELECT status, completion_tokens FROM gateway_usage",
+                [],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .ok();
+        if row.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (status, tokens) = row.expect("a usage row");
+    assert_eq!(status, "stopped");
+    assert!(
+        tokens < 200,
+        "{tokens} tokens: the upstream call was not stopped"
+    );
+}

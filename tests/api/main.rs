@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod limits;
 mod llm_client;
+mod openapi;
 mod security;
 mod seed_002;
 mod seed_004;

@@ -12,6 +12,7 @@ export const RouteName = {
   Conversation: 'conversation',
   Settings: 'settings',
   Admin: 'admin',
+  ApiDocs: 'api-docs',
 } as const
 
 declare module 'vue-router' {
@@ -61,6 +62,11 @@ export const router = createRouter({
           path: 'settings',
           name: RouteName.Settings,
           component: () => import('@/views/SettingsView.vue'),
+        },
+        {
+          path: 'api-docs',
+          name: RouteName.ApiDocs,
+          component: () => import('@/views/ApiReferenceView.vue'),
         },
         {
           path: 'admin',
