@@ -10,6 +10,7 @@ mod external;
 mod health;
 mod helpers;
 mod llm_client;
+mod nginx;
 mod security;
 mod spa;
 mod status;
