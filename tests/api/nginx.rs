@@ -20,6 +20,9 @@ fn config(dir: &Path, listen: u16, upstream: u16) -> String {
     let d = dir.display();
     format!(
         r#"daemon off;
+# One process, so stopping the test's child stops nginx entirely (a killed
+# master would leave its workers behind).
+master_process off;
 worker_processes 1;
 pid {d}/nginx.pid;
 error_log {d}/error.log warn;
