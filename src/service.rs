@@ -53,7 +53,10 @@ mod windows {
             ServiceAction::Start => {
                 let manager = manager(ServiceManagerAccess::CONNECT)?;
                 let service = manager
-                    .open_service(SERVICE_NAME, ServiceAccess::START)
+                    .open_service(
+                        SERVICE_NAME,
+                        ServiceAccess::QUERY_STATUS | ServiceAccess::START,
+                    )
                     .map_err(err("cannot open the service"))?;
                 service
                     .start(&[] as &[&OsStr])

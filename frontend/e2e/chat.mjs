@@ -581,6 +581,24 @@ async function main() {
       await page.getByTestId('lang-en').click()
     })
 
+    await check(
+      'admin: the Server tab shows the status and turns the daily backup on',
+      async () => {
+        await page.getByTestId('nav-admin').click()
+        await page.getByTestId('admin-tab-status').click()
+        await page.getByTestId('server-status').waitFor()
+        const version = await page.getByTestId('status-version').innerText()
+        assert(/^\d+\.\d+\.\d+/.test(version), `version "${version}"`)
+        const rows = await page.getByTestId('status-connections').locator('tbody tr').count()
+        assert(rows >= 1, 'no connection row')
+        await page.getByTestId('backup-daily').check()
+        await page.getByTestId('backup-keep').fill('3')
+        await page.getByRole('button', { name: 'Save' }).click()
+        await page.getByTestId('toast').filter({ hasText: 'Saved' }).first().waitFor()
+        await shot(page, '15-admin-status')
+      },
+    )
+
     await check('admin: approval mode, a pending account, approval, sign-in', async () => {
       await page.getByTestId('nav-admin').click()
       await page.getByTestId('admin-tab-registration').click()

@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod limits;
 mod llm_client;
+mod nginx;
 mod openapi;
 mod security;
 mod seed_002;

@@ -6,12 +6,15 @@ import type {
   Connection,
   ConnectionInput,
   ConnectionTest,
+  ServerStatus,
 } from '@/api/types'
 
 export const getAdminSettings = () => http.get<AdminSettings>('api/v1/admin/settings')
 
 export const putAdminSettings = (settings: Partial<AdminSettings>) =>
   http.put<AdminSettings>('api/v1/admin/settings', settings)
+
+export const getServerStatus = () => http.get<ServerStatus>('api/v1/admin/status')
 
 export const listAudit = (params: { limit?: number; cursor?: string | null } = {}) =>
   http.get<{ entries: AuditEntry[]; next_cursor: string | null }>(

@@ -35,7 +35,31 @@ export type RegistrationMode = 'open' | 'approval' | 'closed'
 
 export interface AdminSettings {
   registration_mode: RegistrationMode
+  backup_daily?: boolean
+  backup_keep?: number
+  backup_dir?: string
+  backup_last_at?: string | null
+  backup_last_error?: string | null
   [key: string]: unknown
+}
+
+/** `GET /api/v1/admin/status` */
+export interface ServerStatus {
+  version: string
+  uptime_seconds: number
+  started_at: string
+  database_path: string
+  database_bytes: number
+  free_disk_bytes: number | null
+  active_generations: number
+  connections: {
+    id: string
+    name: string
+    kind: string
+    enabled: boolean
+    last_error: string | null
+    last_error_at: string | null
+  }[]
 }
 
 export interface AuditEntry {
