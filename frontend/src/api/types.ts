@@ -138,3 +138,102 @@ export interface ConversationDetail extends Conversation {
   current_message_id: string | null
   messages: Message[]
 }
+
+export type Theme = 'light' | 'dark' | 'system'
+
+export interface Subscription {
+  plan: string | null
+  daily_message_limit: number | null
+  allowed_models: string[]
+  renews_at: string | null
+}
+
+/** `GET /user/settings` (and an admin's `GET /users/{id}/settings`). */
+export interface ServerSettings {
+  theme: Theme
+  language: 'ko' | 'en'
+  default_model_id: string | null
+  system_prompt: string | null
+  notification: { on_complete: boolean; sound: boolean }
+  subscription: Subscription | null
+}
+
+export interface Share {
+  id: string
+  url: string
+  title: string
+  conversation_id?: string
+  created_at: string
+  expires_at: string | null
+}
+
+/** `GET /shares/{id}`: the read-only snapshot. */
+export interface SharedConversation extends Share {
+  messages: Message[]
+  owner_name?: string | null
+  model_id?: string | null
+}
+
+export interface Sample {
+  id: string
+  title: string
+  description: string | null
+  conversation_id?: string
+  model_id?: string | null
+  message_count?: number
+  created_at: string
+  messages?: Message[]
+}
+
+export interface Prompt {
+  id: string
+  title: string
+  content: string
+  category: string | null
+  tags: string[]
+  /** Shipped in the binary (read-only) rather than admin-managed, when the server says so. */
+  builtin?: boolean
+}
+
+export interface CollectorItem {
+  id: string
+  title: string
+  content: string
+  url: string | null
+  tags: string[]
+  source_message_id: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface Plan {
+  id: string
+  name: string
+  daily_message_limit: number | null
+  allowed_models: string[]
+  self_service: boolean
+  created_at?: string
+  updated_at?: string
+}
+
+export interface FeedbackEntry {
+  id: string
+  user_id: string
+  username?: string | null
+  conversation_id: string
+  message_id: string
+  rating: 'up' | 'down'
+  comment: string | null
+  created_at: string
+}
+
+/** One row of `GET /admin/usage`: a user's use of one model (on one day, when given). */
+export interface UsageRow {
+  user_id: string
+  username?: string | null
+  model_id: string | null
+  day?: string | null
+  messages: number
+  prompt_tokens: number
+  completion_tokens: number
+}

@@ -5,6 +5,8 @@ import * as api from '@/api/conversations'
 import { ApiError, toApiErrorValue } from '@/api/http'
 import type { SseEvent } from '@/api/sse'
 import type { ConversationDetail, Message } from '@/api/types'
+import { i18n } from '@/i18n'
+import { playChime, shouldNotify, showNotification } from '@/lib/notify'
 import { useConversationsStore } from '@/stores/conversations'
 import { useModelsStore } from '@/stores/models'
 import { useSettingsStore } from '@/stores/settings'
@@ -220,6 +222,7 @@ export const useChatStore = defineStore('chat', () => {
         const final = data as Message
         if (final && typeof final.id === 'string') replaceMessage(state.assistantId, final)
         finish(state)
+        announce(findMessage(state.assistantId)?.content ?? '')
         break
       }
       case 'error': {
@@ -239,6 +242,21 @@ export const useChatStore = defineStore('chat', () => {
       default:
         break
     }
+  }
+
+  /** The answer is complete: tell a user who is looking at another tab (when they asked to). */
+  function announce(text: string): void {
+    const settings = useSettingsStore()
+    if (typeof document === 'undefined' || document.visibilityState !== 'hidden') return
+    if (shouldNotify(settings.notifyOnComplete)) {
+      const title = conversation.value?.title || i18n.global.t('chat.untitled')
+      showNotification(
+        i18n.global.t('notify.answerReady', { title }),
+        text,
+        conversation.value?.id ?? 'daehwa',
+      )
+    }
+    if (settings.notifySound) playChime()
   }
 
   function finish(state: StreamState): void {
@@ -360,7 +378,7 @@ export const useChatStore = defineStore('chat', () => {
    * Sends a question. Without an open conversation, one is created first; the caller reads
    * `conversationId` afterwards to put it in the URL. Answers false when refused.
    */
-  async function send(content: string): Promise<boolean> {
+  async function send(content: string, collectorItemIds: string[] = []): Promise<boolean> {
     const text = content.trim()
     if (!text || stream.value) return false
     actionError.value = null
@@ -398,7 +416,11 @@ export const useChatStore = defineStore('chat', () => {
     void run(state, (handlers) =>
       api.streamSend(
         conversationId,
-        { content: text, ...(modelId.value ? { model_id: modelId.value } : {}) },
+        {
+          content: text,
+          ...(modelId.value ? { model_id: modelId.value } : {}),
+          ...(collectorItemIds.length ? { collector_item_ids: collectorItemIds } : {}),
+        },
         handlers,
       ),
     )
