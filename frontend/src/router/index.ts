@@ -12,6 +12,8 @@ export const RouteName = {
   Conversation: 'conversation',
   Settings: 'settings',
   Admin: 'admin',
+  Shared: 'shared',
+  Collector: 'collector',
 } as const
 
 declare module 'vue-router' {
@@ -48,6 +50,13 @@ export const router = createRouter({
       meta: { public: true },
     },
     {
+      // A shared conversation: readable by anyone with the link, signed in or not.
+      path: '/s/:id',
+      name: RouteName.Shared,
+      component: () => import('@/views/SharedView.vue'),
+      meta: { public: true },
+    },
+    {
       path: '/',
       component: () => import('@/views/AppShell.vue'),
       children: [
@@ -61,6 +70,11 @@ export const router = createRouter({
           path: 'settings',
           name: RouteName.Settings,
           component: () => import('@/views/SettingsView.vue'),
+        },
+        {
+          path: 'collector',
+          name: RouteName.Collector,
+          component: () => import('@/views/CollectorView.vue'),
         },
         {
           path: 'admin',
