@@ -5,12 +5,32 @@
 import { createPinia, setActivePinia } from 'pinia'
 import { createApp, nextTick, type Component } from 'vue'
 
+import type { User } from '@/api/types'
 import { i18n } from '@/i18n'
 import { router } from '@/router'
+import { useAuthStore } from '@/stores/auth'
 
-export async function mountView(component: Component, path: string) {
+/** A signed-in user for `mountView(…, { user })`. */
+export function testUser(role: User['role'] = 'user'): User {
+  return {
+    id: `${role}-1`,
+    username: role === 'admin' ? 'admin' : 'alice',
+    display_name: role === 'admin' ? 'Admin' : 'Alice',
+    role,
+    status: 'active',
+    created_at: '2024-01-01T00:00:00Z',
+    updated_at: '2024-01-01T00:00:00Z',
+  }
+}
+
+export async function mountView(component: Component, path: string, options: { user?: User } = {}) {
   const pinia = createPinia()
   setActivePinia(pinia)
+  if (options.user) {
+    const auth = useAuthStore()
+    auth.user = options.user
+    auth.status = 'signedIn'
+  }
   i18n.global.locale.value = 'en'
   await router.push(path)
   await router.isReady()
@@ -39,3 +59,12 @@ export async function settle(rounds = 5): Promise<void> {
 
 export const byTestId = (el: HTMLElement, id: string) =>
   el.querySelector<HTMLElement>(`[data-testid="${id}"]`)
+
+/** Waits (up to `ms`) until `condition()` holds; lazy route components take a while to load. */
+export async function waitFor(condition: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!condition() && Date.now() < end) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    await nextTick()
+  }
+}

@@ -16,7 +16,7 @@ vi.mock('@/api/http', async (original) => ({
 
 const sharesApi = await import('@/api/shares')
 const { ApiError } = await import('@/api/http')
-const { byTestId, mountView, settle } = await import('@/testing/mount')
+const { byTestId, mountView, waitFor } = await import('@/testing/mount')
 const { default: SharedView } = await import('./SharedView.vue')
 const { RouterView } = await import('vue-router')
 const { defineComponent, h } = await import('vue')
@@ -77,7 +77,7 @@ describe('shared conversation page', () => {
     const button = byTestId(view.el, 'continue-conversation')!
     expect(button.textContent).toContain('Sign in to continue')
     button.click()
-    for (let i = 0; i < 100 && view.router.currentRoute.value.name !== 'login'; i++) await settle(1)
+    await waitFor(() => view.router.currentRoute.value.name === 'login')
     expect(view.router.currentRoute.value.name).toBe('login')
     expect(view.router.currentRoute.value.query.redirect).toBe('/s/sh1?continue=1')
     expect(sharesApi.cloneShare).not.toHaveBeenCalled()
