@@ -129,6 +129,8 @@ export interface Message {
   sibling_ids: string[]
   usage?: { prompt_tokens: number; completion_tokens: number } | null
   feedback?: Feedback | null
+  /** Collector items sent with this (user) message as context. */
+  collector_item_ids?: string[] | null
   created_at: string
   updated_at: string
 }
