@@ -19,10 +19,10 @@ use super::error::{json_response, respond, ApiError};
 use super::filters::{authenticated, json_body, optional_json_body, with_state, Page};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::connection;
 use crate::db::conversation::{
     self as repo, Conversation, ConversationUpdate, ListFilter, Message, NewConversation,
 };
+use crate::db::{collector, connection, plan};
 use crate::engine::{self, Event, Generation, Job, StartError};
 
 /// Longest question accepted, in characters.
@@ -313,7 +313,7 @@ async fn create(
     accept_sse: bool,
     body: CreateBody,
 ) -> Result<Response, ApiError> {
-    refuse_collector_items(&body.collector_item_ids)?;
+    let context = collector_items(&state, &current, &body.collector_item_ids).await?;
     let title = body
         .title
         .as_deref()
@@ -347,7 +347,16 @@ async fn create(
         Some(content) => {
             let stream = body.stream.unwrap_or(accept_sse);
             let ask = Ask::Question(content);
-            generate(&state, &current, conversation, ask, body.model_id, stream).await
+            generate(
+                &state,
+                &current,
+                conversation,
+                ask,
+                body.model_id,
+                stream,
+                context,
+            )
+            .await
         }
     }
 }
@@ -457,8 +466,8 @@ async fn post_message(
     accept_sse: bool,
     body: MessageBody,
 ) -> Result<Response, ApiError> {
-    refuse_collector_items(&body.collector_item_ids)?;
     let conversation = owned(&state, &current, id).await?;
+    let context = collector_items(&state, &current, &body.collector_item_ids).await?;
     let stream = body.stream.unwrap_or(accept_sse);
     generate(
         &state,
@@ -467,6 +476,7 @@ async fn post_message(
         Ask::Question(body.content),
         body.model_id,
         stream,
+        context,
     )
     .await
 }
@@ -478,8 +488,8 @@ async fn edit_last(
     accept_sse: bool,
     body: MessageBody,
 ) -> Result<Response, ApiError> {
-    refuse_collector_items(&body.collector_item_ids)?;
     let conversation = owned(&state, &current, id).await?;
+    let context = collector_items(&state, &current, &body.collector_item_ids).await?;
     let stream = body.stream.unwrap_or(accept_sse);
     generate(
         &state,
@@ -488,6 +498,7 @@ async fn edit_last(
         Ask::Edit(body.content),
         body.model_id,
         stream,
+        context,
     )
     .await
 }
@@ -516,6 +527,7 @@ async fn regenerate(
         Ask::Regenerate,
         body.model_id,
         stream,
+        Vec::new(),
     )
     .await
 }
@@ -750,6 +762,7 @@ async fn generate(
     ask: Ask,
     model_id: Option<String>,
     stream: bool,
+    context: Vec<collector::Item>,
 ) -> Result<Response, ApiError> {
     if let Ask::Question(content) | Ask::Edit(content) = &ask {
         if content.trim().is_empty() {
@@ -780,9 +793,85 @@ async fn generate(
     let model = route.model.id.clone();
     let user_id = current.user.id.clone();
     let conv = conversation.clone();
+    let window = route.model.context_window;
     let created = state
         .db
         .run(move |conn| {
+            // The plan's limits, checked and the answer counted in one
+            // transaction, before anything is created or sent upstream.
+            let usage_id = {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                if let Err(refused) = super::settings::check_plan(&tx, &user_id, &model)? {
+                    return Ok(Err(refused));
+                }
+                let id = plan::record_usage(&tx, &user_id, &model, None)?;
+                tx.commit()?;
+                id
+            };
+            let result = create_rows(conn, &conv, &user_id, &model, &ask, context, window);
+            match &result {
+                Ok(Ok(rows)) => plan::attach_usage(conn, &usage_id, &rows.3.id)?,
+                _ => plan::forget_usage(conn, &usage_id)?,
+            }
+            result
+        })
+        .await??;
+    let (fresh, thread, user_message, answer, title_from, context_text) = created;
+
+    let history: Vec<Message> = thread.into_iter().filter(|m| m.id != answer.id).collect();
+    let system_prompt = match context_text {
+        Some(block) if fresh.system_prompt.trim().is_empty() => block,
+        Some(block) => format!("{}\n\n{block}", fresh.system_prompt),
+        None => fresh.system_prompt.clone(),
+    };
+    let request = crate::llm::ChatRequest {
+        model: route.model.upstream_id.clone(),
+        messages: engine::build_prompt(&system_prompt, &history, route.model.context_window),
+        max_tokens: None,
+    };
+    let job = Job {
+        conversation_id: fresh.id.clone(),
+        user_message,
+        assistant_message: answer,
+        endpoint: endpoint_of(&route.connection, state.llm_idle_timeout)?,
+        request,
+        title_from,
+    };
+    let gen = state.engine.start(reservation, job);
+    if stream {
+        return Ok(sse_response(&gen, None));
+    }
+    wait_for_answer(&gen, &fresh).await
+}
+
+/// What [`create_rows`] made: the conversation, its thread, the question
+/// (none for a regeneration), the empty answer, the fallback title to
+/// replace, and the collector text for the prompt.
+type Created = (
+    Conversation,
+    Vec<Message>,
+    Option<Message>,
+    Message,
+    Option<String>,
+    Option<String>,
+);
+
+/// Creates the rows of `ask` (and records the collector items it carries).
+fn create_rows(
+    conn: &mut rusqlite::Connection,
+    conv: &Conversation,
+    user_id: &str,
+    model: &str,
+    ask: &Ask,
+    context: Vec<collector::Item>,
+    window: Option<u32>,
+) -> Result<Result<Created, ApiError>, crate::db::DbError> {
+    let user_id = user_id.to_string();
+    let model = model.to_string();
+    let mut context = context;
+    {
+        {
             let leaf = match &conv.current_message_id {
                 Some(id) => repo::message(conn, id)?,
                 None => None,
@@ -809,7 +898,7 @@ async fn generate(
                     (Some(u), a, first)
                 }
                 Ask::Edit(content) => {
-                    let Some(question) = last_question else {
+                    let Some(question) = last_question.clone() else {
                         return Ok(Err(ApiError::NotFound(
                             "there is no question to edit".into(),
                         )));
@@ -824,7 +913,7 @@ async fn generate(
                     (Some(u), a, false)
                 }
                 Ask::Regenerate => {
-                    let Some(question) = last_question else {
+                    let Some(question) = last_question.clone() else {
                         return Ok(Err(ApiError::NotFound(
                             "there is no question to answer again".into(),
                         )));
@@ -854,6 +943,23 @@ async fn generate(
             } else {
                 None
             };
+            // A regeneration carries what its question carried.
+            if let (Ask::Regenerate, Some(question)) = (ask, &last_question) {
+                for (id, _, _) in repo::context_of(conn, &question.id)? {
+                    if let Some(item) = collector::get(conn, &user_id, &id)? {
+                        context.push(item);
+                    }
+                }
+            }
+            let context_text = if context.is_empty() {
+                None
+            } else {
+                let (block, used) = engine::context_block(&context, window);
+                if let Some(u) = &user_message {
+                    repo::set_context(conn, &u.id, &used)?;
+                }
+                Some(block)
+            };
             let fresh = repo::get(conn, &user_id, &conv.id)?.unwrap_or(conv.clone());
             let thread = repo::thread(conn, &fresh, &user_id)?;
             let user_message = match user_message {
@@ -861,30 +967,16 @@ async fn generate(
                 None => None,
             };
             let answer = repo::message_with_siblings(conn, &answer.id)?.unwrap_or(answer);
-            Ok(Ok((fresh, thread, user_message, answer, title_from)))
-        })
-        .await??;
-    let (fresh, thread, user_message, answer, title_from) = created;
-
-    let history: Vec<Message> = thread.into_iter().filter(|m| m.id != answer.id).collect();
-    let request = crate::llm::ChatRequest {
-        model: route.model.upstream_id.clone(),
-        messages: engine::build_prompt(&fresh.system_prompt, &history, route.model.context_window),
-        max_tokens: None,
-    };
-    let job = Job {
-        conversation_id: fresh.id.clone(),
-        user_message,
-        assistant_message: answer,
-        endpoint: endpoint_of(&route.connection, state.llm_idle_timeout)?,
-        request,
-        title_from,
-    };
-    let gen = state.engine.start(reservation, job);
-    if stream {
-        return Ok(sse_response(&gen, None));
+            Ok(Ok((
+                fresh,
+                thread,
+                user_message,
+                answer,
+                title_from,
+                context_text,
+            )))
+        }
     }
-    wait_for_answer(&gen, &fresh).await
 }
 
 /// Waits for the end of a generation and answers like seed 002 (plus the
@@ -982,16 +1074,46 @@ fn sse_from(events: impl futures_util::Stream<Item = Event> + Send + 'static) ->
     res
 }
 
-/// Attaching collector items (SPEC §3 "Collector") needs the collector, which
-/// is not built yet: say so rather than silently ignoring the ids.
-fn refuse_collector_items(ids: &Option<Vec<String>>) -> Result<(), ApiError> {
-    match ids {
-        Some(ids) if !ids.is_empty() => Err(ApiError::invalid(
+/// Most collector items one message may carry.
+const MAX_CONTEXT_ITEMS: usize = 20;
+
+/// The user's collector items to attach to a message (SPEC §3 "Collector"):
+/// an unknown id or another user's is a 404, like every other id.
+async fn collector_items(
+    state: &AppState,
+    current: &CurrentUser,
+    ids: &Option<Vec<String>>,
+) -> Result<Vec<collector::Item>, ApiError> {
+    let Some(ids) = ids.clone().filter(|ids| !ids.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    if ids.len() > MAX_CONTEXT_ITEMS {
+        return Err(ApiError::invalid(
             "collector_item_ids",
-            "attaching collector items is not available yet",
-        )),
-        _ => Ok(()),
+            format!("at most {MAX_CONTEXT_ITEMS} items per message"),
+        ));
     }
+    let user_id = current.user.id.clone();
+    state
+        .db
+        .run(move |conn| {
+            let mut items: Vec<collector::Item> = Vec::new();
+            for id in ids {
+                if items.iter().any(|i| i.id == id) {
+                    continue;
+                }
+                match collector::get(conn, &user_id, &id)? {
+                    Some(item) => items.push(item),
+                    None => {
+                        return Ok(Err(ApiError::NotFound(format!(
+                            "no such collector item {id}"
+                        ))))
+                    }
+                }
+            }
+            Ok(Ok(items))
+        })
+        .await?
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@ pub mod conversations;
 pub mod error;
 pub mod filters;
 pub mod health;
+pub mod plans;
+pub mod settings;
 pub mod user;
 pub mod users;
 
@@ -35,6 +37,10 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(api_keys::routes(state.clone()))
         .unify()
         .or(connections::routes(state.clone()))
+        .unify()
+        .or(settings::routes(state.clone()))
+        .unify()
+        .or(plans::routes(state.clone()))
         .unify()
         .or(conversations::routes(state))
         .unify();

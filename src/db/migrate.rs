@@ -15,9 +15,12 @@ use rusqlite::{Connection, TransactionBehavior, MAIN_DB};
 /// The whole current schema, for new files.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The schema version this binary writes and understands.
-pub const LATEST: u32 = 1;
+pub const LATEST: u32 = 2;
 /// Upgrade steps: `Migration { version: N, .. }` turns a version N-1 file into N.
-pub const MIGRATIONS: &[Migration] = &[];
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 2,
+    sql: include_str!("migrations/0002_workspace.sql"),
+}];
 /// Pre-migration backups kept beside the database.
 const BACKUPS_KEPT: usize = 3;
 
@@ -283,6 +286,21 @@ mod tests {
         let mut kept: Vec<u32> = list_backups(&path).into_iter().map(|(v, _)| v).collect();
         kept.sort_unstable();
         assert_eq!(kept, vec![3, 4, 5]);
+    }
+
+    #[test]
+    fn a_v1_file_upgraded_by_the_shipped_steps_has_the_whole_current_schema() {
+        // schema.sql is v1 followed by the v2 block, which is also step 2.
+        let marker = "-- ==== v2:";
+        let v1 = &SCHEMA[..SCHEMA.find(marker).expect("the v2 block in schema.sql")];
+        let mut old = Connection::open_in_memory().unwrap();
+        old.execute_batch(v1).unwrap();
+        old.pragma_update(None, "user_version", 1).unwrap();
+        migrate(&mut old, None).unwrap();
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh, None).unwrap();
+        assert_eq!(schema_of(&old), schema_of(&fresh));
+        assert_eq!(version_of(&old), LATEST);
     }
 
     #[test]

@@ -363,3 +363,28 @@ impl TestApp {
         res.json().await.unwrap()
     }
 }
+
+impl TestApp {
+    /// Any request as `user` (None: signed out) with an optional JSON body;
+    /// returns the status and the JSON body (`Null` when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: Option<&Session>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.request(method, path);
+        if let Some(user) = user {
+            req = req.bearer_auth(&user.access);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+}

@@ -9,4 +9,5 @@ mod external;
 mod health;
 mod helpers;
 mod llm_client;
+mod settings;
 mod spa;
