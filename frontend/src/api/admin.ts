@@ -22,7 +22,7 @@ export const listAudit = (params: { limit?: number; cursor?: string | null } = {
     next_cursor: cursorOf(body),
   }))
 
-export type PlanInput = Omit<Plan, 'id' | 'created_at' | 'updated_at'>
+export type PlanInput = Omit<Plan, 'id' | 'created_at' | 'updated_at' | 'current'>
 
 export const listPlans = () =>
   http.get<unknown>('api/v1/admin/plans').then((body) => listOf<Plan>(body, 'plans'))

@@ -10,10 +10,10 @@ export const getSettings = () => http.get<ServerSettings>('api/v1/user/settings'
 export const putSettings = (patch: SettingsPatch) =>
   http.put<ServerSettings>('api/v1/user/settings', patch)
 
-/** Switches to a self-service plan. */
+/** Switches to a self-service plan (by id). */
 export const putSubscription = (plan: string) =>
   http.put<Subscription>('api/v1/user/settings/subscription', { plan })
 
-/** The plans a user may see (self-service ones to pick from). */
+/** The self-service plans and the user's current one (`current: true`). */
 export const listPublicPlans = () =>
   http.get<unknown>('api/v1/plans').then((body) => listOf<Plan>(body, 'plans'))

@@ -144,9 +144,16 @@ export interface ConversationDetail extends Conversation {
 export type Theme = 'light' | 'dark' | 'system'
 
 export interface Subscription {
+  /** The plan's name (null: no plan, no limits). */
   plan: string | null
+  plan_id?: string | null
   daily_message_limit: number | null
+  /** Model ids; empty = every model. */
   allowed_models: string[]
+  self_service?: boolean
+  /** Messages sent today (UTC), counted against the daily limit. */
+  used_today?: number
+  /** When the daily count starts again (next UTC midnight). */
   renews_at: string | null
 }
 
@@ -214,6 +221,10 @@ export interface Plan {
   daily_message_limit: number | null
   allowed_models: string[]
   self_service: boolean
+  /** Applies to users without an assigned plan (at most one). */
+  is_default?: boolean
+  /** In `GET /plans`: the signed-in user's current plan. */
+  current?: boolean
   created_at?: string
   updated_at?: string
 }

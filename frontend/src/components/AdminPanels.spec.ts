@@ -129,6 +129,7 @@ describe('admin panels', () => {
       daily_message_limit: 100,
       allowed_models: ['m2'],
       self_service: true,
+      is_default: false,
     })
     expect(adminApi.listPlans).toHaveBeenCalledTimes(2)
   })

@@ -3,7 +3,7 @@ import { ref, watch } from 'vue'
 
 import { toApiErrorValue, type ApiError } from '@/api/http'
 import * as api from '@/api/settings'
-import type { ServerSettings, Subscription, Theme } from '@/api/types'
+import type { Plan, ServerSettings, Subscription, Theme } from '@/api/types'
 import { i18n, setLocale, type Locale } from '@/i18n'
 
 export type { Theme }
@@ -75,6 +75,8 @@ export const useSettingsStore = defineStore('settings', () => {
   const notifyOnComplete = ref(false)
   const notifySound = ref(false)
   const subscription = ref<Subscription | null>(null)
+  /** Plans the user may switch to (self-service) and their current one. */
+  const plans = ref<Plan[]>([])
   const loaded = ref(false)
   const error = ref<ApiError | null>(null)
 
@@ -157,6 +159,20 @@ export const useSettingsStore = defineStore('settings', () => {
     }
   }
 
+  async function loadPlans(): Promise<void> {
+    try {
+      plans.value = await api.listPublicPlans()
+    } catch {
+      plans.value = []
+    }
+  }
+
+  /** Switches to a self-service plan; the server refuses any other (403). */
+  async function switchPlan(planId: string): Promise<void> {
+    subscription.value = await api.putSubscription(planId)
+    await loadPlans()
+  }
+
   const setTheme = (value: Theme) => update({ theme: value })
   const setLanguage = (value: Locale) => update({ language: value })
   const setDefaultModel = (id: string | null) => update({ default_model_id: id })
@@ -172,9 +188,13 @@ export const useSettingsStore = defineStore('settings', () => {
     notifyOnComplete.value = false
     notifySound.value = false
     subscription.value = null
+    plans.value = []
   }
 
   return {
+    plans,
+    loadPlans,
+    switchPlan,
     theme,
     language,
     defaultModelId,

@@ -61,7 +61,7 @@ export const byTestId = (el: HTMLElement, id: string) =>
   el.querySelector<HTMLElement>(`[data-testid="${id}"]`)
 
 /** Waits (up to `ms`) until `condition()` holds; lazy route components take a while to load. */
-export async function waitFor(condition: () => boolean, ms = 5000): Promise<void> {
+export async function waitFor(condition: () => boolean, ms = 15_000): Promise<void> {
   const end = Date.now() + ms
   while (!condition() && Date.now() < end) {
     await new Promise((resolve) => setTimeout(resolve, 20))
