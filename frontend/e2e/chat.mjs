@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 
 import { createFake } from './fake-openai.mjs'
+import { FEATURE_EXPECTED, runFeatureChecks } from './features.mjs'
 
 const TIMEOUT = 15_000
 const STREAM_TIMEOUT = 45_000
@@ -30,6 +31,7 @@ const suffix = Date.now().toString(36).slice(-5)
 const ALICE = `alice_${suffix}`
 const BOB = `bob_${suffix}`
 const CAROL = `carol_${suffix}`
+const DAVE = `dave_${suffix}`
 
 let passed = 0
 let failed = 0
@@ -86,6 +88,7 @@ const EXPECTED = [
   /^422 .*\/api\/v1\/auth\/register$/,
   /^404 .*\/api\/v1\/conversations\/[^/]+$/,
   /^40[39] .*\/api\/v1\/auth\/login$/,
+  ...FEATURE_EXPECTED,
 ]
 
 async function until(fn, message, timeout = TIMEOUT) {
@@ -615,6 +618,29 @@ async function main() {
       await page.getByTestId('thread').waitFor() // back where the link pointed
       assert(page.url() === conversationUrl, `after sign-in at ${page.url()}`)
     })
+
+    // Issue 8's features (e2e/features.mjs), with Alice signed in.
+    if (!abandoned) {
+      await runFeatureChecks({
+        browser,
+        page,
+        baseUrl,
+        check,
+        assert,
+        until,
+        shot,
+        send,
+        waitAnswer,
+        register,
+        login,
+        watch,
+        EXPECTED,
+        TIMEOUT,
+        markdownFake: fake,
+        ALICE,
+        DAVE,
+      })
+    }
 
     await check('no script errors and no unexpected failed requests (desktop)', async () => {
       assert(problems.length === 0, problems.join('; '))
