@@ -123,4 +123,22 @@ describe('settings store', () => {
     expect(settings.systemPrompt).toBe('')
     expect(settings.loaded).toBe(false)
   })
+
+  it('a new account keeps the language and theme chosen before registering, and saves them', async () => {
+    i18n.global.locale.value = 'en'
+    vi.mocked(api.getSettings).mockResolvedValue(server({ language: 'ko', theme: 'system' }))
+    vi.mocked(api.putSettings).mockResolvedValue(server({ language: 'en', theme: 'dark' }))
+    const settings = useSettingsStore()
+    await settings.setTheme('dark') // on the register page: local only
+    settings.adoptLocalOnNextLoad()
+    await settings.load()
+    expect(i18n.global.locale.value).toBe('en')
+    expect(settings.theme).toBe('dark')
+    expect(api.putSettings).toHaveBeenCalledWith({ theme: 'dark', language: 'en' })
+
+    // The next load (another device, a reload) takes the server's values again.
+    vi.mocked(api.getSettings).mockResolvedValue(server({ language: 'ko', theme: 'light' }))
+    await settings.load()
+    expect(i18n.global.locale.value).toBe('ko')
+  })
 })

@@ -79,6 +79,14 @@ export const useSettingsStore = defineStore('settings', () => {
   const plans = ref<Plan[]>([])
   const loaded = ref(false)
   const error = ref<ApiError | null>(null)
+  /**
+   * Set when the account was just created here: the next `load()` keeps the theme and language
+   * this browser shows (and saves them) instead of taking the server's defaults.
+   */
+  let adoptLocal = false
+  function adoptLocalOnNextLoad(): void {
+    adoptLocal = true
+  }
 
   applyTheme(theme.value)
   watch(theme, (value) => {
@@ -127,8 +135,17 @@ export const useSettingsStore = defineStore('settings', () => {
   async function load(): Promise<void> {
     try {
       const settings = await api.getSettings()
-      apply(settings)
-      loaded.value = true
+      if (adoptLocal) {
+        adoptLocal = false
+        settings.theme = theme.value
+        settings.language = language.value
+        apply(settings)
+        loaded.value = true
+        await update({ theme: theme.value, language: language.value }).catch(() => undefined)
+      } else {
+        apply(settings)
+        loaded.value = true
+      }
       error.value = null
       const legacy = takeLegacy()
       const missing: api.SettingsPatch = {}
@@ -212,5 +229,6 @@ export const useSettingsStore = defineStore('settings', () => {
     setSystemPrompt,
     setNotification,
     reset,
+    adoptLocalOnNextLoad,
   }
 })
