@@ -163,7 +163,7 @@ export async function runFeatureChecks(t) {
         const texts = await guest.getByTestId('message-content').allInnerTexts()
         assert(
           texts.length === 2 && texts[0].includes('Busan'),
-          `clone shows ${texts.length} messages`,
+          `clone shows ${texts.length} messages: ${JSON.stringify(texts).slice(0, 300)}`,
         )
         await send(guest, 'And in the evening? [[tokens:10]]')
         await waitAnswer(guest)
@@ -191,7 +191,7 @@ export async function runFeatureChecks(t) {
       async () => {
         await page.goto(sharedConversationUrl, { waitUntil: 'domcontentloaded' })
         await page.getByTestId('thread').waitFor()
-        await page.getByTestId('conversation-menu').click()
+        await page.getByTestId('chat-menu').click()
         await page.getByTestId('publish-sample').click()
         await page.getByTestId('sample-title').fill('A day in Busan')
         await page
@@ -429,7 +429,7 @@ export async function runFeatureChecks(t) {
         await page.goto(sharedConversationUrl, { waitUntil: 'domcontentloaded' })
         await page.getByTestId('thread').waitFor()
         const shown = await page.getByTestId('message-content').count()
-        await page.getByTestId('conversation-menu').click()
+        await page.getByTestId('chat-menu').click()
         const [json] = await Promise.all([
           page.waitForEvent('download'),
           page.getByTestId('export-json').click(),
@@ -437,7 +437,7 @@ export async function runFeatureChecks(t) {
         assert(json.suggestedFilename().endsWith('.json'), `file ${json.suggestedFilename()}`)
         const document = JSON.parse(await readFile(await json.path(), 'utf8'))
         assert(JSON.stringify(document).includes('Busan'), 'the JSON lacks the conversation')
-        await page.getByTestId('conversation-menu').click()
+        await page.getByTestId('chat-menu').click()
         const [md] = await Promise.all([
           page.waitForEvent('download'),
           page.getByTestId('export-markdown').click(),
