@@ -55,7 +55,10 @@ async function check(name, fn, { essential = false } = {}) {
     console.log(`ok   ${name} (${Date.now() - started} ms)`)
   } catch (error) {
     failed += 1
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error)
+    const lines = error instanceof Error ? error.message.split('\n') : [String(error)]
+    // Playwright's first line says what timed out; the "waiting for" line says on which element.
+    const waiting = lines.find((line) => /waiting for/.test(line))?.trim()
+    const message = waiting ? `${lines[0]} (${waiting})` : lines[0]
     console.log(`FAIL ${name}: ${message}`)
     if (essential) abandoned = `an essential step failed: ${name}`
   }
