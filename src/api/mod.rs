@@ -12,7 +12,9 @@ pub mod error;
 pub mod filters;
 pub mod health;
 pub mod plans;
+pub mod samples;
 pub mod settings;
+pub mod shares;
 pub mod user;
 pub mod users;
 
@@ -41,6 +43,10 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(settings::routes(state.clone()))
         .unify()
         .or(plans::routes(state.clone()))
+        .unify()
+        .or(shares::routes(state.clone()))
+        .unify()
+        .or(samples::routes(state.clone()))
         .unify()
         .or(conversations::routes(state))
         .unify();

@@ -10,4 +10,5 @@ mod health;
 mod helpers;
 mod llm_client;
 mod settings;
+mod sharing;
 mod spa;

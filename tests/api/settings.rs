@@ -1,55 +1,10 @@
 //! User settings, plans and their limits (SPEC §3 "User settings"): settings
 //! follow the user, and a plan's limits stop a message before the upstream.
 
-use fake_llm::{Behavior, FakeLlm};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, Session, TestApp};
-
-struct World {
-    app: TestApp,
-    fake: FakeLlm,
-    admin: Session,
-    user: Session,
-    models: Vec<String>,
-}
-
-async fn world() -> World {
-    let app = spawn_app().await;
-    let fake = FakeLlm::start(Behavior {
-        tokens: 3,
-        ..Behavior::default()
-    })
-    .await;
-    let admin = app.signup("admin").await;
-    let user = app.signup("minji").await;
-    let connection = app
-        .add_connection(&admin, "openai", &fake.openai_url(), Some("k"))
-        .await;
-    let models = connection["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect();
-    World {
-        app,
-        fake,
-        admin,
-        user,
-        models,
-    }
-}
-
-/// The chat requests the fake received that carried `text` in a message.
-fn upstream_calls_with(fake: &FakeLlm, text: &str) -> usize {
-    fake.requests()
-        .iter()
-        .filter(|r| r.path.ends_with("/chat/completions"))
-        .filter(|r| r.body["messages"].to_string().contains(text))
-        .count()
-}
+use crate::helpers::{spawn_app, upstream_calls_with, world, World};
 
 async fn ask(w: &World, conv: &str, content: &str, model: Option<&str>) -> (u16, Value) {
     let mut body = json!({ "content": content });
