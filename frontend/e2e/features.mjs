@@ -37,7 +37,16 @@ export async function runFeatureChecks(t) {
     await p.getByTestId('toast').filter({ hasText: text }).first().waitFor()
   }
 
+  /** Back to the signed-in app (from the share page, which has no sidebar). */
+  async function home(p) {
+    if ((await p.getByTestId('sidebar').count()) === 0) {
+      await p.goto(baseUrl, { waitUntil: 'domcontentloaded' })
+      await p.getByTestId('sidebar').waitFor()
+    }
+  }
+
   async function newChatWith(p, model) {
+    await home(p)
     await p.getByTestId('new-chat').click()
     await p.getByTestId('welcome').waitFor()
     if (model) {
@@ -200,7 +209,7 @@ export async function runFeatureChecks(t) {
         await page.getByTestId('sample-save').click()
         await toast(page, 'Published')
 
-        await guest.getByTestId('new-chat').click()
+        await newChatWith(guest)
         await guest.getByTestId('samples-gallery').waitFor()
         const card = guest.getByTestId('sample-card').filter({ hasText: 'A day in Busan' })
         await card.waitFor()
@@ -232,7 +241,7 @@ export async function runFeatureChecks(t) {
         const rows = await page.getByTestId('prompt-row').count()
         assert(rows >= 2, `only ${rows} prompts: the shipped library is missing`)
 
-        await guest.getByTestId('new-chat').click()
+        await newChatWith(guest)
         const box = guest.getByTestId('composer')
         await box.fill('')
         await box.pressSequentially('/')
@@ -257,6 +266,7 @@ export async function runFeatureChecks(t) {
     await check(
       'collector: a Korean .md and a .csv upload; an .exe and a 20 MiB file are refused clearly',
       async () => {
+        await home(guest)
         await guest.getByTestId('nav-collector').click()
         await guest.getByTestId('collector').waitFor()
         await guest.getByTestId('collector-upload-tags').fill('회의, e2e')
