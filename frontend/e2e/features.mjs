@@ -39,6 +39,10 @@ export async function runFeatureChecks(t) {
 
   /** Back to the signed-in app (from the share page, which has no sidebar). */
   async function home(p) {
+    // A dialog left open by a failed check would cover everything: close it.
+    for (const close of await p.locator('.modal-head .icon-btn').all()) {
+      await close.click().catch(() => undefined)
+    }
     if ((await p.getByTestId('sidebar').count()) === 0) {
       await p.goto(baseUrl, { waitUntil: 'domcontentloaded' })
       await p.getByTestId('sidebar').waitFor()
