@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod collector;
 pub mod connections;
 pub mod conversations;
 pub mod error;
@@ -47,6 +48,8 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(shares::routes(state.clone()))
         .unify()
         .or(samples::routes(state.clone()))
+        .unify()
+        .or(collector::routes(state.clone()))
         .unify()
         .or(conversations::routes(state))
         .unify();

@@ -3,6 +3,7 @@
 
 mod auth;
 mod binary;
+mod collector;
 mod conversations;
 mod database;
 mod external;
