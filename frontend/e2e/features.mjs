@@ -379,6 +379,8 @@ export async function runFeatureChecks(t) {
         await banner.waitFor()
         const text = await banner.innerText()
         assert(/daily/i.test(text) && /limit/i.test(text), `banner: "${text}"`)
+        const kept = await guest.getByTestId('composer').inputValue()
+        assert(kept.includes('One more question'), `the refused question is gone: "${kept}"`)
         await shot(guest, '36-plan-limit')
 
         await page.getByTestId('admin-tab-plans').click()

@@ -170,6 +170,20 @@ describe('chat store', () => {
     expect(chat.messages[1]?.content).toBe('x'.repeat(50))
   })
 
+  it('a send refused by the plan (429) gives the question back', async () => {
+    const { ApiError } = await import('@/api/http')
+    vi.mocked(api.getConversation).mockResolvedValue(detail([]))
+    vi.mocked(api.streamSend).mockRejectedValue(
+      new ApiError(429, 'daily_limit_reached', 'you have used all 1 messages', {}, 60),
+    )
+    const chat = useChatStore()
+    await chat.open('c1')
+    await chat.send('한 번 더')
+    await vi.waitFor(() => expect(chat.actionError?.status).toBe(429))
+    expect(chat.messages).toEqual([])
+    expect(chat.refusedText).toBe('한 번 더')
+  })
+
   it('a refused send (409) removes the placeholders and reports the error', async () => {
     vi.mocked(api.getConversation).mockImplementation(async () =>
       detail([msg('u1', 'user', 'q'), msg('a1', 'assistant', 'a')]),

@@ -67,6 +67,8 @@ export const useChatStore = defineStore('chat', () => {
   /** The last action's error (send refused, stream failed…), shown by the message box. */
   const actionError = ref<ApiError | null>(null)
   const modelId = ref<string | null>(null)
+  /** A question the server refused before answering (plan limit…): the box shows it again. */
+  const refusedText = ref<string | null>(null)
   const stream = shallowRef<StreamState | null>(null)
   let openGeneration = 0
 
@@ -334,7 +336,10 @@ export const useChatStore = defineStore('chat', () => {
     actionError.value = error
     const assistant = findMessage(state.assistantId)
     if (state.assistantId === PENDING_ASSISTANT) {
-      // Nothing was created on the server: put the thread back as it was.
+      // Nothing was created on the server: give the question back to the message box (a new
+      // question only, not an edit) and put the thread back as it was.
+      const question = findMessage(PENDING_USER)
+      if (question && !pendingOriginal) refusedText.value = question.content
       messages.value =
         pendingOriginal ??
         messages.value.filter((m) => m.id !== PENDING_ASSISTANT && m.id !== PENDING_USER)
@@ -382,6 +387,7 @@ export const useChatStore = defineStore('chat', () => {
     const text = content.trim()
     if (!text || stream.value) return false
     actionError.value = null
+    refusedText.value = null
     const settings = useSettingsStore()
     let id = conversation.value?.id
     if (!id) {
@@ -571,6 +577,7 @@ export const useChatStore = defineStore('chat', () => {
     loading,
     loadError,
     actionError,
+    refusedText,
     modelId,
     streaming,
     conversationId,
