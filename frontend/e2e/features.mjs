@@ -332,6 +332,7 @@ export async function runFeatureChecks(t) {
           sent.some((m) => m.includes('배포는 금요일 오후 3시')),
           'the item’s text did not reach the model',
         )
+        await guest.getByTestId('user-message').last().getByTestId('message-used-items').waitFor()
         assert(
           (await guest.getByTestId('attachment-chip').count()) === 0,
           'the chip stayed after sending',

@@ -20,6 +20,12 @@ export const listItems = (params: { q?: string; tag?: string; cursor?: string | 
 
 export const getItem = (id: string) => http.get<CollectorItem>(path(id))
 
+/** Every tag in use, with how many items carry it. */
+export const listTags = () =>
+  http
+    .get<unknown>('api/v1/collector/tags')
+    .then((body) => listOf<{ tag: string; count: number }>(body, 'tags'))
+
 export const createItem = (input: CollectorInput) =>
   http.post<CollectorItem>('api/v1/collector/items', input)
 

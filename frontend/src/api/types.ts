@@ -129,10 +129,17 @@ export interface Message {
   sibling_ids: string[]
   usage?: { prompt_tokens: number; completion_tokens: number } | null
   feedback?: Feedback | null
-  /** Collector items sent with this (user) message as context. */
-  collector_item_ids?: string[] | null
+  /** Collector items that went to the model with this (user) message, as the server records them. */
+  context?: MessageContextItem[] | null
   created_at: string
   updated_at: string
+}
+
+export interface MessageContextItem {
+  collector_item_id: string
+  title: string
+  /** Only the start of the item fitted the model's context budget. */
+  truncated?: boolean
 }
 
 export interface ConversationDetail extends Conversation {
@@ -207,7 +214,12 @@ export interface Prompt {
 export interface CollectorItem {
   id: string
   title: string
-  content: string
+  /** The whole text: in `GET /collector/items/{id}`, not in lists (they carry `excerpt`). */
+  content?: string
+  /** The first 300 characters, in lists. */
+  excerpt?: string
+  filename?: string | null
+  size?: number | null
   url: string | null
   tags: string[]
   source_message_id: string | null

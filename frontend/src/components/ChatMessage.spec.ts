@@ -31,16 +31,26 @@ describe('chat message', () => {
   afterEach(() => unmount())
 
   it('a question shows its text once, and the collector items it used', async () => {
-    const view = await mountView(root(message({ collector_item_ids: ['i1', 'i2'] })), '/settings', {
-      user: testUser(),
-    })
+    const view = await mountView(
+      root(
+        message({
+          context: [
+            { collector_item_id: 'i1', title: '회의록.md', truncated: false },
+            { collector_item_id: 'i2', title: 'prices.csv', truncated: true },
+          ],
+        }),
+      ),
+      '/settings',
+      { user: testUser() },
+    )
     unmount = view.unmount
     const contents = view.el.querySelectorAll('[data-testid="message-content"]')
     expect(contents).toHaveLength(1)
     expect(contents[0]?.textContent?.trim()).toBe('회의록을 요약해 줘')
-    expect(view.el.querySelector('[data-testid="message-used-items"]')?.textContent).toContain(
-      'Used 2 collector items',
-    )
+    const used = view.el.querySelector('[data-testid="message-used-items"]')
+    expect(used?.getAttribute('aria-label')).toBe('Used 2 collector items')
+    expect(used?.textContent).toContain('회의록.md')
+    expect(used?.textContent).toContain('prices.csv (only the start)')
     expect(view.el.querySelector('[data-testid="save-to-collector"]')).toBeNull()
   })
 

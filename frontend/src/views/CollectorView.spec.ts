@@ -4,6 +4,8 @@ import type { CollectorItem } from '@/api/types'
 
 vi.mock('@/api/collector', () => ({
   listItems: vi.fn(),
+  listTags: vi.fn(async () => [{ tag: 'archive', count: 3 }]),
+  getItem: vi.fn(),
   uploadItem: vi.fn(),
   createItem: vi.fn(),
   updateItem: vi.fn(),
@@ -72,6 +74,25 @@ describe('collector page', () => {
     ])
   })
 
+  it('opens an item with its full text (lists carry only an excerpt)', async () => {
+    vi.mocked(collectorApi.listItems).mockResolvedValue({
+      items: [{ ...item('a', 'Long'), content: undefined, excerpt: 'start…' }],
+      next_cursor: null,
+    })
+    vi.mocked(collectorApi.getItem).mockResolvedValue({
+      ...item('a', 'Long'),
+      content: 'start… and the rest',
+    })
+    const view = await mountView(CollectorView, '/collector', { user: testUser() })
+    unmount = view.unmount
+    expect(byTestId(view.el, 'collector-item')?.textContent).toContain('start…')
+    byTestId(view.el, 'collector-item-title')!.click()
+    await waitFor(() =>
+      Boolean(byTestId(view.el, 'collector-item-content')?.textContent?.includes('the rest')),
+    )
+    expect(collectorApi.getItem).toHaveBeenCalledWith('a')
+  })
+
   it('searches and filters by tag through the server', async () => {
     vi.mocked(collectorApi.listItems).mockResolvedValue({
       items: [item('a', 'Alpha', ['work']), item('b', 'Beta', ['home'])],
@@ -80,6 +101,11 @@ describe('collector page', () => {
     const view = await mountView(CollectorView, '/collector', { user: testUser() })
     unmount = view.unmount
     expect(view.el.querySelectorAll('[data-testid="collector-item"]')).toHaveLength(2)
+    // Tags come from the server's tag list as well as from the listed items.
+    const tagNames = [...view.el.querySelectorAll('[data-testid="collector-tag"]')].map((b) =>
+      b.textContent?.trim(),
+    )
+    expect(tagNames).toEqual(['#archive', '#home', '#work'])
     const tag = [...view.el.querySelectorAll<HTMLElement>('[data-testid="collector-tag"]')].find(
       (b) => b.textContent?.includes('work'),
     )!
