@@ -288,7 +288,9 @@ export async function runFeatureChecks(t) {
           async () => (await guest.getByTestId('upload-note').count()) === 4,
           'upload results missing',
         )
-        const lines = await guest.getByTestId('upload-note').allInnerTexts()
+        const lines = (await guest.getByTestId('upload-note').allInnerTexts()).map((l) =>
+          l.replace(/\s+/g, ' '),
+        )
         assert(/회의록\.md — added/.test(lines[0]), `md: ${lines[0]}`)
         assert(/prices\.csv — added/.test(lines[1]), `csv: ${lines[1]}`)
         assert(/\.exe” files are not accepted/.test(lines[2]), `exe: ${lines[2]}`)
