@@ -152,6 +152,14 @@ export async function runFeatureChecks(t) {
           'a message box on the share page',
         )
         await shot(guest, '31-share-signed-out')
+        // Phone width: nothing sticks out sideways.
+        await guest.setViewportSize({ width: 375, height: 740 })
+        const overflow = await guest.evaluate(
+          () => document.documentElement.scrollWidth - document.documentElement.clientWidth,
+        )
+        await shot(guest, '31b-share-phone')
+        await guest.setViewportSize({ width: 1280, height: 860 })
+        assert(overflow <= 0, `the share page is ${overflow}px wider than a phone`)
       },
     )
 
