@@ -9,6 +9,8 @@ export interface UsageChartData {
   /** values[label][series] */
   values: number[][]
   max: number
+  /** Bars are days (else users). */
+  perDay: boolean
 }
 
 const value = (row: UsageRow, metric: UsageMetric) =>
@@ -67,7 +69,7 @@ export function usageChart(
     if (li >= 0 && si >= 0) values[li]![si]! += value(r, metric)
   }
   const max = Math.max(0, ...values.map((v) => v.reduce((a, b) => a + b, 0)))
-  return { labels, series, values, max }
+  return { labels, series, values, max, perDay }
 }
 
 /** A round axis top above `max` (1, 2, 2.5 or 5 × 10ⁿ), and its tick values. */
