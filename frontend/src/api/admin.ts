@@ -44,7 +44,8 @@ export const listFeedback = (params: { limit?: number; cursor?: string | null } 
 /** Usage between two days (`YYYY-MM-DD`, both included). */
 export const getUsage = (params: { from: string; to: string; cursor?: string | null }) =>
   http.get<unknown>(`api/v1/admin/usage${query({ ...params, limit: 200 })}`).then((body) => ({
-    usage: listOf<UsageRow>(body, 'usage'),
+    // `items`: per user and model (the answer also has `days`, totals per day).
+    usage: listOf<UsageRow>(body, 'items'),
     next_cursor: cursorOf(body),
   }))
 
