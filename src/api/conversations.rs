@@ -167,7 +167,30 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .then(feedback)
         .map(respond);
 
+    // GET /api/v1/conversations/{id}/export?format=json|markdown
+    let export = base()
+        .and(warp::path::param::<String>())
+        .and(warp::path!("export"))
+        .and(warp::get())
+        .and(st())
+        .and(user())
+        .and(warp::query::<ExportQuery>())
+        .then(export)
+        .map(respond);
+    // POST /api/v1/conversations/import
+    let import = warp::path!("conversations" / "import")
+        .and(warp::post())
+        .and(st())
+        .and(user())
+        .and(super::filters::json_body_limited(IMPORT_LIMIT))
+        .then(import)
+        .map(respond);
+
     list.or(create)
+        .unify()
+        .or(export)
+        .unify()
+        .or(import)
         .unify()
         .or(get)
         .unify()
@@ -1072,6 +1095,180 @@ fn sse_from(events: impl futures_util::Stream<Item = Event> + Send + 'static) ->
     res.headers_mut()
         .insert("x-accel-buffering", HeaderValue::from_static("no"));
     res
+}
+
+/// Largest conversation import, in bytes.
+const IMPORT_LIMIT: u64 = 10 * 1024 * 1024;
+/// Most messages one import may hold.
+const MAX_IMPORT_MESSAGES: usize = 5_000;
+/// The `format` of an exported conversation.
+const EXPORT_FORMAT: &str = "daehwa.conversation";
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+async fn export(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    query: ExportQuery,
+) -> Result<Response, ApiError> {
+    let format = query.format.unwrap_or_else(|| "json".into());
+    if format != "json" && format != "markdown" && format != "md" {
+        return Err(ApiError::invalid("format", "must be json or markdown"));
+    }
+    let conversation = owned(&state, &current, id).await?;
+    let created_at = conversation.created_at.clone();
+    let conv_id = conversation.id.clone();
+    let snapshot = state
+        .db
+        .run(move |conn| repo::snapshot(conn, &conversation))
+        .await?;
+    let (body, content_type, ext) = if format == "json" {
+        let mut doc = json!({
+            "format": EXPORT_FORMAT,
+            "version": 1,
+            "exported_at": crate::db::now(),
+            "created_at": created_at,
+        });
+        let snap = json!(snapshot);
+        if let (Some(doc), Some(snap)) = (doc.as_object_mut(), snap.as_object()) {
+            doc.extend(snap.clone());
+        }
+        (
+            serde_json::to_string_pretty(&doc).unwrap_or_default(),
+            "application/json",
+            "json",
+        )
+    } else {
+        (markdown(&snapshot), "text/markdown; charset=utf-8", "md")
+    };
+    let mut res = Response::new(body.into());
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"conversation-{conv_id}.{ext}\""
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// A conversation as Markdown: the title, then each message under its speaker.
+pub fn markdown(snapshot: &repo::Snapshot) -> String {
+    let title = if snapshot.title.trim().is_empty() {
+        "Conversation"
+    } else {
+        snapshot.title.trim()
+    };
+    let mut out = format!("# {title}\n");
+    if !snapshot.system_prompt.trim().is_empty() {
+        out.push_str(&format!(
+            "\n> **System:** {}\n",
+            snapshot.system_prompt.trim().replace('\n', "\n> ")
+        ));
+    }
+    for m in &snapshot.messages {
+        let who = match (m.role.as_str(), &m.model_id) {
+            ("user", _) => "**User**".to_string(),
+            ("assistant", Some(model)) => format!("**Assistant** ({model})"),
+            ("assistant", None) => "**Assistant**".to_string(),
+            _ => "**System**".to_string(),
+        };
+        out.push_str(&format!("\n---\n\n{who}\n\n{}\n", m.content.trim_end()));
+    }
+    out
+}
+
+/// An exported conversation coming back (unknown top-level fields refused).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportBody {
+    format: Option<String>,
+    version: Option<u32>,
+    #[allow(dead_code)]
+    exported_at: Option<String>,
+    #[allow(dead_code)]
+    created_at: Option<String>,
+    title: Option<String>,
+    model_id: Option<String>,
+    system_prompt: Option<String>,
+    messages: Vec<repo::SnapshotMessage>,
+}
+
+async fn import(
+    state: AppState,
+    current: CurrentUser,
+    body: ImportBody,
+) -> Result<Response, ApiError> {
+    if body.format.as_deref().is_some_and(|f| f != EXPORT_FORMAT) {
+        return Err(ApiError::invalid(
+            "format",
+            format!("must be {EXPORT_FORMAT} (a file exported by daehwa)"),
+        ));
+    }
+    if body.version.is_some_and(|v| v != 1) {
+        return Err(ApiError::invalid("version", "only version 1 is understood"));
+    }
+    if body.messages.is_empty() || body.messages.len() > MAX_IMPORT_MESSAGES {
+        return Err(ApiError::invalid(
+            "messages",
+            format!("must hold 1 to {MAX_IMPORT_MESSAGES} messages"),
+        ));
+    }
+    for m in &body.messages {
+        if !["user", "assistant", "system"].contains(&m.role.as_str()) {
+            return Err(ApiError::invalid(
+                "messages",
+                format!("unknown role \"{}\" (user, assistant or system)", m.role),
+            ));
+        }
+        if m.content.chars().count() > MAX_CONTENT_CHARS {
+            return Err(ApiError::invalid(
+                "messages",
+                format!("a message has more than {MAX_CONTENT_CHARS} characters"),
+            ));
+        }
+    }
+    let title: String = body
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or("Imported conversation")
+        .chars()
+        .take(200)
+        .collect();
+    // A model this server does not know is dropped; the first available is used then.
+    let model_id = match body.model_id {
+        Some(id) => {
+            let wanted = id.clone();
+            state
+                .db
+                .run(move |conn| connection::route(conn, &wanted))
+                .await?
+                .map(|_| id)
+        }
+        None => None,
+    };
+    let snapshot = repo::Snapshot {
+        title,
+        model_id,
+        system_prompt: body.system_prompt.unwrap_or_default(),
+        messages: body
+            .messages
+            .into_iter()
+            .map(|m| repo::SnapshotMessage {
+                created_at: None,
+                ..m
+            })
+            .collect(),
+    };
+    let created = super::shares::copy_to(&state, &current, snapshot).await?;
+    Ok(json_response(StatusCode::CREATED, &created))
 }
 
 /// Most collector items one message may carry.

@@ -12,7 +12,9 @@ pub mod conversations;
 pub mod error;
 pub mod filters;
 pub mod health;
+pub mod oversight;
 pub mod plans;
+pub mod prompts;
 pub mod samples;
 pub mod settings;
 pub mod shares;
@@ -50,6 +52,10 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(samples::routes(state.clone()))
         .unify()
         .or(collector::routes(state.clone()))
+        .unify()
+        .or(prompts::routes(state.clone()))
+        .unify()
+        .or(oversight::routes(state.clone()))
         .unify()
         .or(conversations::routes(state))
         .unify();

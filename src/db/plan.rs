@@ -348,3 +348,9 @@ pub fn usage_by_day(
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// The next UTC midnight in RFC 3339 (the end of today's range).
+pub fn next_day_start_str() -> String {
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Duration::days(1);
+    format!("{tomorrow}T00:00:00Z")
+}

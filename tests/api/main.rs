@@ -10,6 +10,7 @@ mod external;
 mod health;
 mod helpers;
 mod llm_client;
+mod oversight;
 mod settings;
 mod sharing;
 mod spa;
