@@ -36,5 +36,7 @@ export default defineConfig({
   test: {
     environment: 'happy-dom',
     include: ['src/**/*.spec.ts'],
+    // Component tests load lazy route views; on a busy CI machine that can take seconds.
+    testTimeout: 20_000,
   },
 })

@@ -811,6 +811,57 @@ pub fn build_prompt(
     kept
 }
 
+/// The collector items attached to a question, as one block of text for the
+/// system prompt, within a budget of half the model's usable window (the
+/// thread gets the rest). Items are taken in order; one that does not fit
+/// whole is cut, and the ones after it are left out. Returns the block and
+/// `(id, title, truncated)` of each item included.
+pub fn context_block(
+    items: &[crate::db::collector::Item],
+    context_window: Option<u32>,
+) -> (String, Vec<(String, String, bool)>) {
+    let window = context_window.unwrap_or(8192).max(1024);
+    let reserve = (window / 4).clamp(256, 4096);
+    let mut budget = window.saturating_sub(reserve) / 2;
+    let mut block = String::from(
+        "The user attached the following reference material from their collector. \
+         Use it to answer.\n",
+    );
+    let mut used = Vec::new();
+    for item in items {
+        let header = format!("\n### {}\n", item.title);
+        let header_cost = estimate_tokens(&header) + 4;
+        if budget <= header_cost + 16 {
+            break;
+        }
+        budget -= header_cost;
+        let cost = estimate_tokens(&item.content);
+        let (text, truncated) = if cost <= budget {
+            budget -= cost;
+            (item.content.as_str(), false)
+        } else {
+            // About three bytes per token: cut on a character boundary.
+            let mut end = (budget as usize * 3).min(item.content.len());
+            while !item.content.is_char_boundary(end) {
+                end -= 1;
+            }
+            budget = 0;
+            (&item.content[..end], true)
+        };
+        block.push_str(&header);
+        block.push_str(text);
+        if truncated {
+            block.push_str("\n[…truncated]");
+        }
+        block.push('\n');
+        used.push((item.id.clone(), item.title.clone(), truncated));
+        if budget == 0 {
+            break;
+        }
+    }
+    (block, used)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -829,6 +880,7 @@ mod tests {
             sibling_ids: vec![],
             usage: Usage::default(),
             feedback: None,
+            context: Vec::new(),
             created_at: String::new(),
             updated_at: String::new(),
         }

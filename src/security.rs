@@ -189,12 +189,17 @@ pub fn wrap(
     let oversize = {
         let limit = policy.body_limit;
         let gateway = format!("{}/v1/", policy.base_path);
+        // The collector's upload takes files up to 10 MiB and applies that
+        // limit itself, before reading (src/api/collector.rs).
+        let upload = format!("{}/api/v1/collector/items", policy.base_path);
         warp::header::optional::<u64>("content-length")
             .and(warp::path::full())
             .and_then(move |len: Option<u64>, path: warp::path::FullPath| {
                 let gateway = is_gateway_path(&gateway, path.as_str());
+                let own_limit = path.as_str() == upload;
                 async move {
                     match len {
+                        _ if own_limit => Err(warp::reject::not_found()),
                         // The OpenAI-compatible gateway answers in OpenAI's
                         // error shape, so that SDKs raise their usual error.
                         Some(len) if len > limit && gateway => Ok(

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 
 import { createFake } from './fake-openai.mjs'
+import { FEATURE_EXPECTED, runFeatureChecks } from './features.mjs'
 
 const TIMEOUT = 15_000
 const STREAM_TIMEOUT = 45_000
@@ -30,6 +31,7 @@ const suffix = Date.now().toString(36).slice(-5)
 const ALICE = `alice_${suffix}`
 const BOB = `bob_${suffix}`
 const CAROL = `carol_${suffix}`
+const DAVE = `dave_${suffix}`
 
 let passed = 0
 let failed = 0
@@ -53,7 +55,10 @@ async function check(name, fn, { essential = false } = {}) {
     console.log(`ok   ${name} (${Date.now() - started} ms)`)
   } catch (error) {
     failed += 1
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error)
+    const lines = error instanceof Error ? error.message.split('\n') : [String(error)]
+    // Playwright's first line says what timed out; the "waiting for" line says on which element.
+    const waiting = lines.find((line) => /waiting for/.test(line))?.trim()
+    const message = waiting ? `${lines[0]} (${waiting})` : lines[0]
     console.log(`FAIL ${name}: ${message}`)
     if (essential) abandoned = `an essential step failed: ${name}`
   }
@@ -86,6 +91,7 @@ const EXPECTED = [
   /^422 .*\/api\/v1\/auth\/register$/,
   /^404 .*\/api\/v1\/conversations\/[^/]+$/,
   /^40[39] .*\/api\/v1\/auth\/login$/,
+  ...FEATURE_EXPECTED,
 ]
 
 async function until(fn, message, timeout = TIMEOUT) {
@@ -644,6 +650,29 @@ async function main() {
       await page.getByTestId('thread').waitFor() // back where the link pointed
       assert(page.url() === conversationUrl, `after sign-in at ${page.url()}`)
     })
+
+    // Issue 8's features (e2e/features.mjs), with Alice signed in.
+    if (!abandoned) {
+      await runFeatureChecks({
+        browser,
+        page,
+        baseUrl,
+        check,
+        assert,
+        until,
+        shot,
+        send,
+        waitAnswer,
+        register,
+        login,
+        watch,
+        EXPECTED,
+        TIMEOUT,
+        markdownFake: fake,
+        ALICE,
+        DAVE,
+      })
+    }
 
     await check('no script errors and no unexpected failed requests (desktop)', async () => {
       assert(problems.length === 0, problems.join('; '))

@@ -41,8 +41,10 @@ async function readJson(req) {
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/** The server; `server.requests` records every chat completion body it received. */
 export function createFake() {
-  return createServer(async (req, res) => {
+  const requests = []
+  const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
     const path = url.pathname.replace(/\/+$/, '')
     if (req.method === 'GET' && path.endsWith('/models')) {
@@ -59,6 +61,7 @@ export function createFake() {
       return res.end(JSON.stringify({ error: { message: 'not found' } }))
     }
     const body = await readJson(req)
+    requests.push(body)
     const question = lastUser(body)
     const fail = /\[\[fail:(\d{3})\]\]/.exec(question)
     if (fail) {
@@ -126,6 +129,8 @@ export function createFake() {
     }
     res.end('data: [DONE]\n\n')
   })
+  server.requests = requests
+  return server
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -19,10 +19,10 @@ use super::error::{json_response, respond, ApiError};
 use super::filters::{authenticated, json_body, optional_json_body, with_state, Page};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::connection;
 use crate::db::conversation::{
     self as repo, Conversation, ConversationUpdate, ListFilter, Message, NewConversation,
 };
+use crate::db::{collector, connection, plan};
 use crate::engine::{self, Event, Generation, Job, StartError};
 
 /// Longest question accepted, in characters.
@@ -167,7 +167,30 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .then(feedback)
         .map(respond);
 
+    // GET /api/v1/conversations/{id}/export?format=json|markdown
+    let export = base()
+        .and(warp::path::param::<String>())
+        .and(warp::path!("export"))
+        .and(warp::get())
+        .and(st())
+        .and(user())
+        .and(warp::query::<ExportQuery>())
+        .then(export)
+        .map(respond);
+    // POST /api/v1/conversations/import
+    let import = warp::path!("conversations" / "import")
+        .and(warp::post())
+        .and(st())
+        .and(user())
+        .and(super::filters::json_body_limited(IMPORT_LIMIT))
+        .then(import)
+        .map(respond);
+
     list.or(create)
+        .unify()
+        .or(export)
+        .unify()
+        .or(import)
         .unify()
         .or(get)
         .unify()
@@ -318,7 +341,7 @@ async fn create(
     accept_sse: bool,
     body: CreateBody,
 ) -> Result<Response, ApiError> {
-    refuse_collector_items(&body.collector_item_ids)?;
+    let context = collector_items(&state, &current, &body.collector_item_ids).await?;
     let title = body
         .title
         .as_deref()
@@ -352,7 +375,16 @@ async fn create(
         Some(content) => {
             let stream = body.stream.unwrap_or(accept_sse);
             let ask = Ask::Question(content);
-            generate(&state, &current, conversation, ask, body.model_id, stream).await
+            generate(
+                &state,
+                &current,
+                conversation,
+                ask,
+                body.model_id,
+                stream,
+                context,
+            )
+            .await
         }
     }
 }
@@ -462,8 +494,8 @@ async fn post_message(
     accept_sse: bool,
     body: MessageBody,
 ) -> Result<Response, ApiError> {
-    refuse_collector_items(&body.collector_item_ids)?;
     let conversation = owned(&state, &current, id).await?;
+    let context = collector_items(&state, &current, &body.collector_item_ids).await?;
     let stream = body.stream.unwrap_or(accept_sse);
     generate(
         &state,
@@ -472,6 +504,7 @@ async fn post_message(
         Ask::Question(body.content),
         body.model_id,
         stream,
+        context,
     )
     .await
 }
@@ -483,8 +516,8 @@ async fn edit_last(
     accept_sse: bool,
     body: MessageBody,
 ) -> Result<Response, ApiError> {
-    refuse_collector_items(&body.collector_item_ids)?;
     let conversation = owned(&state, &current, id).await?;
+    let context = collector_items(&state, &current, &body.collector_item_ids).await?;
     let stream = body.stream.unwrap_or(accept_sse);
     generate(
         &state,
@@ -493,6 +526,7 @@ async fn edit_last(
         Ask::Edit(body.content),
         body.model_id,
         stream,
+        context,
     )
     .await
 }
@@ -521,6 +555,7 @@ async fn regenerate(
         Ask::Regenerate,
         body.model_id,
         stream,
+        Vec::new(),
     )
     .await
 }
@@ -755,22 +790,25 @@ async fn generate(
     ask: Ask,
     model_id: Option<String>,
     stream: bool,
+    context: Vec<collector::Item>,
 ) -> Result<Response, ApiError> {
-    let (gen, fresh) = start(state, current, conversation, ask, model_id).await?;
+    let (gen, fresh) = start(state, current, conversation, ask, model_id, context).await?;
     if stream {
         return Ok(sse_response(&gen, None));
     }
     wait_for_answer(&gen, &fresh).await
 }
 
-/// Creates the rows of `ask` and starts the answer (also used by the seed 002
-/// dialect, which answers from the same conversations).
+/// Creates the rows of `ask` (with the collector items it carries) and
+/// starts the answer (also used by the seed 002 and 004 dialects, which
+/// answer from the same conversations).
 pub(crate) async fn start(
     state: &AppState,
     current: &CurrentUser,
     conversation: Conversation,
     ask: Ask,
     model_id: Option<String>,
+    context: Vec<collector::Item>,
 ) -> Result<(Arc<Generation>, Conversation), ApiError> {
     if let Ask::Question(content) | Ask::Edit(content) = &ask {
         if content.trim().is_empty() {
@@ -814,9 +852,82 @@ pub(crate) async fn start(
     let model = route.model.id.clone();
     let user_id = current.user.id.clone();
     let conv = conversation.clone();
+    let window = route.model.context_window;
     let created = state
         .db
         .run(move |conn| {
+            // The plan's limits, checked and the answer counted in one
+            // transaction, before anything is created or sent upstream.
+            let usage_id = {
+                let tx =
+                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                if let Err(refused) = super::settings::check_plan(&tx, &user_id, &model)? {
+                    return Ok(Err(refused));
+                }
+                let id = plan::record_usage(&tx, &user_id, &model, None)?;
+                tx.commit()?;
+                id
+            };
+            let result = create_rows(conn, &conv, &user_id, &model, &ask, context, window);
+            match &result {
+                Ok(Ok(rows)) => plan::attach_usage(conn, &usage_id, &rows.3.id)?,
+                _ => plan::forget_usage(conn, &usage_id)?,
+            }
+            result
+        })
+        .await??;
+    let (fresh, thread, user_message, answer, title_from, context_text) = created;
+
+    let history: Vec<Message> = thread.into_iter().filter(|m| m.id != answer.id).collect();
+    let system_prompt = match context_text {
+        Some(block) if fresh.system_prompt.trim().is_empty() => block,
+        Some(block) => format!("{}\n\n{block}", fresh.system_prompt),
+        None => fresh.system_prompt.clone(),
+    };
+    let request = crate::llm::ChatRequest {
+        model: route.model.upstream_id.clone(),
+        messages: engine::build_prompt(&system_prompt, &history, route.model.context_window),
+        max_tokens: None,
+    };
+    let job = Job {
+        conversation_id: fresh.id.clone(),
+        user_message,
+        assistant_message: answer,
+        endpoint: endpoint_of(&route.connection, state.llm_idle_timeout)?,
+        request,
+        title_from,
+    };
+    let gen = state.engine.start(reservation, job);
+    Ok((gen, fresh))
+}
+
+/// What [`create_rows`] made: the conversation, its thread, the question
+/// (none for a regeneration), the empty answer, the fallback title to
+/// replace, and the collector text for the prompt.
+type Created = (
+    Conversation,
+    Vec<Message>,
+    Option<Message>,
+    Message,
+    Option<String>,
+    Option<String>,
+);
+
+/// Creates the rows of `ask` (and records the collector items it carries).
+fn create_rows(
+    conn: &mut rusqlite::Connection,
+    conv: &Conversation,
+    user_id: &str,
+    model: &str,
+    ask: &Ask,
+    context: Vec<collector::Item>,
+    window: Option<u32>,
+) -> Result<Result<Created, ApiError>, crate::db::DbError> {
+    let user_id = user_id.to_string();
+    let model = model.to_string();
+    let mut context = context;
+    {
+        {
             let leaf = match &conv.current_message_id {
                 Some(id) => repo::message(conn, id)?,
                 None => None,
@@ -843,7 +954,7 @@ pub(crate) async fn start(
                     (Some(u), a, first)
                 }
                 Ask::Edit(content) => {
-                    let Some(question) = last_question else {
+                    let Some(question) = last_question.clone() else {
                         return Ok(Err(ApiError::NotFound(
                             "there is no question to edit".into(),
                         )));
@@ -858,7 +969,7 @@ pub(crate) async fn start(
                     (Some(u), a, false)
                 }
                 Ask::Regenerate => {
-                    let Some(question) = last_question else {
+                    let Some(question) = last_question.clone() else {
                         return Ok(Err(ApiError::NotFound(
                             "there is no question to answer again".into(),
                         )));
@@ -888,6 +999,23 @@ pub(crate) async fn start(
             } else {
                 None
             };
+            // A regeneration carries what its question carried.
+            if let (Ask::Regenerate, Some(question)) = (ask, &last_question) {
+                for (id, _, _) in repo::context_of(conn, &question.id)? {
+                    if let Some(item) = collector::get(conn, &user_id, &id)? {
+                        context.push(item);
+                    }
+                }
+            }
+            let context_text = if context.is_empty() {
+                None
+            } else {
+                let (block, used) = engine::context_block(&context, window);
+                if let Some(u) = &user_message {
+                    repo::set_context(conn, &u.id, &used)?;
+                }
+                Some(block)
+            };
             let fresh = repo::get(conn, &user_id, &conv.id)?.unwrap_or(conv.clone());
             let thread = repo::thread(conn, &fresh, &user_id)?;
             let user_message = match user_message {
@@ -895,27 +1023,16 @@ pub(crate) async fn start(
                 None => None,
             };
             let answer = repo::message_with_siblings(conn, &answer.id)?.unwrap_or(answer);
-            Ok(Ok((fresh, thread, user_message, answer, title_from)))
-        })
-        .await??;
-    let (fresh, thread, user_message, answer, title_from) = created;
-
-    let history: Vec<Message> = thread.into_iter().filter(|m| m.id != answer.id).collect();
-    let request = crate::llm::ChatRequest {
-        model: route.model.upstream_id.clone(),
-        messages: engine::build_prompt(&fresh.system_prompt, &history, route.model.context_window),
-        max_tokens: None,
-    };
-    let job = Job {
-        conversation_id: fresh.id.clone(),
-        user_message,
-        assistant_message: answer,
-        endpoint: endpoint_of(&route.connection, state.llm_idle_timeout)?,
-        request,
-        title_from,
-    };
-    let gen = state.engine.start(reservation, job);
-    Ok((gen, fresh))
+            Ok(Ok((
+                fresh,
+                thread,
+                user_message,
+                answer,
+                title_from,
+                context_text,
+            )))
+        }
+    }
 }
 
 /// Waits for the end of a generation and answers like seed 002 (plus the
@@ -1013,16 +1130,220 @@ fn sse_from(events: impl futures_util::Stream<Item = Event> + Send + 'static) ->
     res
 }
 
-/// Attaching collector items (SPEC §3 "Collector") needs the collector, which
-/// is not built yet: say so rather than silently ignoring the ids.
-fn refuse_collector_items(ids: &Option<Vec<String>>) -> Result<(), ApiError> {
-    match ids {
-        Some(ids) if !ids.is_empty() => Err(ApiError::invalid(
-            "collector_item_ids",
-            "attaching collector items is not available yet",
-        )),
-        _ => Ok(()),
+/// Largest conversation import, in bytes.
+const IMPORT_LIMIT: u64 = 10 * 1024 * 1024;
+/// Most messages one import may hold.
+const MAX_IMPORT_MESSAGES: usize = 5_000;
+/// The `format` of an exported conversation.
+const EXPORT_FORMAT: &str = "daehwa.conversation";
+
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+}
+
+async fn export(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    query: ExportQuery,
+) -> Result<Response, ApiError> {
+    let format = query.format.unwrap_or_else(|| "json".into());
+    if format != "json" && format != "markdown" && format != "md" {
+        return Err(ApiError::invalid("format", "must be json or markdown"));
     }
+    let conversation = owned(&state, &current, id).await?;
+    let created_at = conversation.created_at.clone();
+    let conv_id = conversation.id.clone();
+    let snapshot = state
+        .db
+        .run(move |conn| repo::snapshot(conn, &conversation))
+        .await?;
+    let (body, content_type, ext) = if format == "json" {
+        let mut doc = json!({
+            "format": EXPORT_FORMAT,
+            "version": 1,
+            "exported_at": crate::db::now(),
+            "created_at": created_at,
+        });
+        let snap = json!(snapshot);
+        if let (Some(doc), Some(snap)) = (doc.as_object_mut(), snap.as_object()) {
+            doc.extend(snap.clone());
+        }
+        (
+            serde_json::to_string_pretty(&doc).unwrap_or_default(),
+            "application/json",
+            "json",
+        )
+    } else {
+        (markdown(&snapshot), "text/markdown; charset=utf-8", "md")
+    };
+    let mut res = Response::new(body.into());
+    let headers = res.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"conversation-{conv_id}.{ext}\""
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
+
+/// A conversation as Markdown: the title, then each message under its speaker.
+pub fn markdown(snapshot: &repo::Snapshot) -> String {
+    let title = if snapshot.title.trim().is_empty() {
+        "Conversation"
+    } else {
+        snapshot.title.trim()
+    };
+    let mut out = format!("# {title}\n");
+    if !snapshot.system_prompt.trim().is_empty() {
+        out.push_str(&format!(
+            "\n> **System:** {}\n",
+            snapshot.system_prompt.trim().replace('\n', "\n> ")
+        ));
+    }
+    for m in &snapshot.messages {
+        let who = match (m.role.as_str(), &m.model_id) {
+            ("user", _) => "**User**".to_string(),
+            ("assistant", Some(model)) => format!("**Assistant** ({model})"),
+            ("assistant", None) => "**Assistant**".to_string(),
+            _ => "**System**".to_string(),
+        };
+        out.push_str(&format!("\n---\n\n{who}\n\n{}\n", m.content.trim_end()));
+    }
+    out
+}
+
+/// An exported conversation coming back (unknown top-level fields refused).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportBody {
+    format: Option<String>,
+    version: Option<u32>,
+    #[allow(dead_code)]
+    exported_at: Option<String>,
+    #[allow(dead_code)]
+    created_at: Option<String>,
+    title: Option<String>,
+    model_id: Option<String>,
+    system_prompt: Option<String>,
+    messages: Vec<repo::SnapshotMessage>,
+}
+
+async fn import(
+    state: AppState,
+    current: CurrentUser,
+    body: ImportBody,
+) -> Result<Response, ApiError> {
+    if body.format.as_deref().is_some_and(|f| f != EXPORT_FORMAT) {
+        return Err(ApiError::invalid(
+            "format",
+            format!("must be {EXPORT_FORMAT} (a file exported by daehwa)"),
+        ));
+    }
+    if body.version.is_some_and(|v| v != 1) {
+        return Err(ApiError::invalid("version", "only version 1 is understood"));
+    }
+    if body.messages.is_empty() || body.messages.len() > MAX_IMPORT_MESSAGES {
+        return Err(ApiError::invalid(
+            "messages",
+            format!("must hold 1 to {MAX_IMPORT_MESSAGES} messages"),
+        ));
+    }
+    for m in &body.messages {
+        if !["user", "assistant", "system"].contains(&m.role.as_str()) {
+            return Err(ApiError::invalid(
+                "messages",
+                format!("unknown role \"{}\" (user, assistant or system)", m.role),
+            ));
+        }
+        if m.content.chars().count() > MAX_CONTENT_CHARS {
+            return Err(ApiError::invalid(
+                "messages",
+                format!("a message has more than {MAX_CONTENT_CHARS} characters"),
+            ));
+        }
+    }
+    let title: String = body
+        .title
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .unwrap_or("Imported conversation")
+        .chars()
+        .take(200)
+        .collect();
+    // A model this server does not know is dropped; the first available is used then.
+    let model_id = match body.model_id {
+        Some(id) => {
+            let wanted = id.clone();
+            state
+                .db
+                .run(move |conn| connection::route(conn, &wanted))
+                .await?
+                .map(|_| id)
+        }
+        None => None,
+    };
+    let snapshot = repo::Snapshot {
+        title,
+        model_id,
+        system_prompt: body.system_prompt.unwrap_or_default(),
+        messages: body
+            .messages
+            .into_iter()
+            .map(|m| repo::SnapshotMessage {
+                created_at: None,
+                ..m
+            })
+            .collect(),
+    };
+    let created = super::shares::copy_to(&state, &current, snapshot).await?;
+    Ok(json_response(StatusCode::CREATED, &created))
+}
+
+/// Most collector items one message may carry.
+const MAX_CONTEXT_ITEMS: usize = 20;
+
+/// The user's collector items to attach to a message (SPEC §3 "Collector"):
+/// an unknown id or another user's is a 404, like every other id.
+async fn collector_items(
+    state: &AppState,
+    current: &CurrentUser,
+    ids: &Option<Vec<String>>,
+) -> Result<Vec<collector::Item>, ApiError> {
+    let Some(ids) = ids.clone().filter(|ids| !ids.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    if ids.len() > MAX_CONTEXT_ITEMS {
+        return Err(ApiError::invalid(
+            "collector_item_ids",
+            format!("at most {MAX_CONTEXT_ITEMS} items per message"),
+        ));
+    }
+    let user_id = current.user.id.clone();
+    state
+        .db
+        .run(move |conn| {
+            let mut items: Vec<collector::Item> = Vec::new();
+            for id in ids {
+                if items.iter().any(|i| i.id == id) {
+                    continue;
+                }
+                match collector::get(conn, &user_id, &id)? {
+                    Some(item) => items.push(item),
+                    None => {
+                        return Ok(Err(ApiError::NotFound(format!(
+                            "no such collector item {id}"
+                        ))))
+                    }
+                }
+            }
+            Ok(Ok(items))
+        })
+        .await?
 }
 
 #[cfg(test)]

@@ -40,6 +40,21 @@ pub enum ApiError {
     /// 429: too many attempts; retry after this many seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
+    /// 429: the plan's daily message limit is used up (checked before the
+    /// upstream is called); the body also carries `limit` and `resets_at`.
+    #[error("{message}")]
+    LimitReached {
+        message: String,
+        limit: i64,
+        resets_at: String,
+        retry_after: u64,
+    },
+    /// 413 with a message saying which limit (uploads).
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415 with a message saying what is accepted (uploads).
+    #[error("{0}")]
+    Unsupported(String),
     /// 502/504: a server daehwa relies on failed or did not answer in time.
     #[error("{message}")]
     Upstream { status: StatusCode, message: String },
@@ -72,7 +87,11 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) | ApiError::Busy => StatusCode::CONFLICT,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::TooManyRequests { .. } | ApiError::LimitReached { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Upstream { status, .. } => *status,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -91,6 +110,9 @@ impl ApiError {
             ApiError::Busy => "generation_in_progress",
             ApiError::Validation(_) => "validation_failed",
             ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::LimitReached { .. } => "daily_limit_reached",
+            ApiError::TooLarge(_) => "payload_too_large",
+            ApiError::Unsupported(_) => "unsupported_media_type",
             ApiError::Upstream { status, .. } if *status == StatusCode::GATEWAY_TIMEOUT => {
                 "upstream_timeout"
             }
@@ -135,6 +157,13 @@ impl ApiError {
         if let ApiError::Validation(fields) = self {
             body["fields"] = json!(fields);
         }
+        if let ApiError::LimitReached {
+            limit, resets_at, ..
+        } = self
+        {
+            body["limit"] = json!(limit);
+            body["resets_at"] = json!(resets_at);
+        }
         let mut res = json_response(self.status(), &body);
         match self {
             ApiError::Unauthorized { .. } => {
@@ -143,7 +172,8 @@ impl ApiError {
                     HeaderValue::from_static("Bearer realm=\"daehwa\""),
                 );
             }
-            ApiError::TooManyRequests { retry_after, .. } => {
+            ApiError::TooManyRequests { retry_after, .. }
+            | ApiError::LimitReached { retry_after, .. } => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }

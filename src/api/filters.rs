@@ -55,6 +55,17 @@ pub fn optional_json_body<T: DeserializeOwned + Default + Send>(
         })
 }
 
+/// [`json_body`] with a larger limit, for routes that take big texts.
+pub fn json_body_limited<T: DeserializeOwned + Send>(
+    limit: u64,
+) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
+    warp::body::content_length_limit(limit)
+        .and(warp::body::bytes())
+        .and_then(
+            |bytes: Bytes| async move { parse_json::<T>(&bytes).map_err(warp::reject::custom) },
+        )
+}
+
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("a JSON body is required".into()));

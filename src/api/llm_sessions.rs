@@ -322,7 +322,7 @@ async fn answer(
     model_id: Option<String>,
     status: StatusCode,
 ) -> Result<(StatusCode, Value), ApiError> {
-    let (gen, _) = start(state, current, conversation, ask, model_id).await?;
+    let (gen, _) = start(state, current, conversation, ask, model_id, Vec::new()).await?;
     let mut events = Box::pin(gen.subscribe(None));
     let mut last = None;
     while let Some(event) = events.next().await {

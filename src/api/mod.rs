@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod collector;
 pub mod connections;
 pub mod conversations;
 pub mod error;
@@ -14,6 +15,12 @@ pub mod gateway;
 pub mod health;
 pub mod llm_sessions;
 pub mod openapi;
+pub mod oversight;
+pub mod plans;
+pub mod prompts;
+pub mod samples;
+pub mod settings;
+pub mod shares;
 pub mod simple;
 pub mod status;
 pub mod user;
@@ -28,7 +35,8 @@ pub use filters::with_state;
 
 /// `/api/...`: the native API (SPEC §3).
 pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
-    let routes = health::routes(state.clone())
+    // Boxed in groups: one chain of every route is a type too deep for rustc.
+    let accounts = health::routes(state.clone())
         .or(auth::routes(state.clone()))
         .unify()
         .or(user::routes(state.clone()))
@@ -43,7 +51,25 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .unify()
         .or(connections::routes(state.clone()))
         .unify()
-        .or(conversations::routes(state))
+        .boxed();
+    let workspace = settings::routes(state.clone())
+        .or(plans::routes(state.clone()))
+        .unify()
+        .or(shares::routes(state.clone()))
+        .unify()
+        .or(samples::routes(state.clone()))
+        .unify()
+        .or(collector::routes(state.clone()))
+        .unify()
+        .or(prompts::routes(state.clone()))
+        .unify()
+        .or(oversight::routes(state.clone()))
+        .unify()
+        .boxed();
+    let routes = accounts
+        .or(workspace)
+        .unify()
+        .or(conversations::routes(state).boxed())
         .unify()
         .or(openapi_json())
         .unify();

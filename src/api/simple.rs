@@ -364,6 +364,7 @@ async fn query(
         conversation,
         Ask::Question(body.input),
         model,
+        Vec::new(),
     )
     .await?;
     let mut events = Box::pin(gen.subscribe(None));

@@ -53,8 +53,20 @@ pub struct Message {
     pub usage: Usage,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feedback: Option<Feedback>,
+    /// The collector items this question carried to the model (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub context: Vec<ContextItem>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// One collector item a question carried (SPEC §3 "Collector").
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ContextItem {
+    pub collector_item_id: String,
+    pub title: String,
+    /// Only the beginning fit the context budget.
+    pub truncated: bool,
 }
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.user_id, c.title, c.model_id, c.system_prompt, \
@@ -95,6 +107,7 @@ fn message_from(row: &Row<'_>) -> rusqlite::Result<Message> {
             completion_tokens: row.get(10)?,
         },
         feedback: None,
+        context: Vec::new(),
         created_at: row.get(11)?,
         updated_at: row.get(12)?,
     })
@@ -281,6 +294,7 @@ pub fn message_with_siblings(conn: &Connection, id: &str) -> Result<Option<Messa
     m.sibling_ids = stmt
         .query_map(params![m.conversation_id, m.parent_id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
+    m.context = context_items(conn, &m.id)?;
     Ok(Some(m))
 }
 
@@ -340,6 +354,9 @@ pub fn thread(
     for m in &mut messages {
         m.sibling_ids = children.get(&m.parent_id).cloned().unwrap_or_default();
         m.feedback = feedback.remove(&m.id);
+        if m.role == "user" {
+            m.context = context_items(conn, &m.id)?;
+        }
     }
     Ok(messages)
 }
@@ -545,6 +562,10 @@ pub fn finish(
         usage.completion_tokens,
         super::now()
     ])?;
+    conn.prepare_cached(
+        "UPDATE usage SET prompt_tokens = ?2, completion_tokens = ?3 WHERE message_id = ?1",
+    )?
+    .execute(params![id, usage.prompt_tokens, usage.completion_tokens])?;
     Ok(())
 }
 
@@ -583,4 +604,189 @@ pub fn set_feedback(
         now
     ])?;
     Ok(())
+}
+
+/// A conversation's current thread frozen as data: what a share or a sample
+/// keeps, what export writes and import reads.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Snapshot {
+    pub title: String,
+    #[serde(default)]
+    pub model_id: Option<String>,
+    #[serde(default)]
+    pub system_prompt: String,
+    pub messages: Vec<SnapshotMessage>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotMessage {
+    pub role: String,
+    pub content: String,
+    #[serde(default)]
+    pub model_id: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// The thread as it is now; answers still being written and empty failed
+/// answers are left out.
+pub fn snapshot(conn: &Connection, conversation: &Conversation) -> Result<Snapshot, DbError> {
+    let thread = thread(conn, conversation, &conversation.user_id)?;
+    let messages = thread
+        .into_iter()
+        .filter(|m| m.status != "streaming" && !m.content.is_empty())
+        .map(|m| SnapshotMessage {
+            role: m.role,
+            content: m.content,
+            model_id: m.model_id,
+            created_at: Some(m.created_at),
+        })
+        .collect();
+    Ok(Snapshot {
+        title: conversation.title.clone(),
+        model_id: conversation.model_id.clone(),
+        system_prompt: conversation.system_prompt.clone(),
+        messages,
+    })
+}
+
+/// A new conversation of `user_id` holding `snapshot`'s messages as one
+/// thread, in one `IMMEDIATE` transaction.
+pub fn create_from_snapshot(
+    conn: &mut Connection,
+    user_id: &str,
+    snapshot: &Snapshot,
+) -> Result<Conversation, DbError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let conversation = create(
+        &tx,
+        user_id,
+        &NewConversation {
+            title: &snapshot.title,
+            model_id: snapshot.model_id.as_deref(),
+            system_prompt: &snapshot.system_prompt,
+        },
+    )?;
+    let mut parent: Option<Message> = None;
+    for m in &snapshot.messages {
+        let inserted = insert_message(
+            &tx,
+            &conversation.id,
+            parent.as_ref(),
+            &m.role,
+            &m.content,
+            m.model_id.as_deref(),
+            "complete",
+        )?;
+        parent = Some(inserted);
+    }
+    set_current(
+        &tx,
+        &conversation.id,
+        parent.as_ref().map(|m| m.id.as_str()),
+        true,
+    )?;
+    let created = get_any(&tx, &conversation.id)?
+        .ok_or_else(|| DbError::Task("created conversation vanished".into()))?;
+    tx.commit()?;
+    Ok(created)
+}
+
+/// Records the collector items a question carried to the model.
+pub fn set_context(
+    conn: &Connection,
+    message_id: &str,
+    items: &[(String, String, bool)],
+) -> Result<(), DbError> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR REPLACE INTO message_context (message_id, collector_item_id, title, truncated)
+         VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (id, title, truncated) in items {
+        stmt.execute(params![message_id, id, title, truncated])?;
+    }
+    Ok(())
+}
+
+/// The collector items a message carried: `(id, title, truncated)`.
+pub fn context_of(
+    conn: &Connection,
+    message_id: &str,
+) -> Result<Vec<(String, String, bool)>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT collector_item_id, title, truncated FROM message_context WHERE message_id = ?1
+         ORDER BY rowid",
+    )?;
+    let rows = stmt.query_map([message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn context_items(conn: &Connection, message_id: &str) -> Result<Vec<ContextItem>, DbError> {
+    Ok(context_of(conn, message_id)?
+        .into_iter()
+        .map(|(collector_item_id, title, truncated)| ContextItem {
+            collector_item_id,
+            title,
+            truncated,
+        })
+        .collect())
+}
+
+/// One rating as admins see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedbackEntry {
+    pub id: String,
+    pub rating: String,
+    pub comment: Option<String>,
+    pub user_id: String,
+    pub username: Option<String>,
+    pub conversation_id: String,
+    pub conversation_title: String,
+    pub message_id: String,
+    pub model_id: Option<String>,
+    /// The first 300 characters of the rated answer.
+    pub excerpt: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Every user's ratings, newest first (`before` is an entry id), optionally
+/// only `up` or `down`.
+pub fn feedback_list(
+    conn: &Connection,
+    rating: Option<&str>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<FeedbackEntry>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT f.id, f.rating, f.comment, f.user_id, u.username, c.id, c.title, m.id, m.model_id,
+                substr(m.content, 1, 300), f.created_at, f.updated_at
+           FROM feedback f
+           JOIN message m ON m.id = f.message_id
+           JOIN conversation c ON c.id = m.conversation_id
+           LEFT JOIN user u ON u.id = f.user_id
+          WHERE (:rating IS NULL OR f.rating = :rating) AND (:before IS NULL OR f.id < :before)
+          ORDER BY f.id DESC LIMIT :limit",
+    )?;
+    let rows = stmt.query_map(
+        rusqlite::named_params! { ":rating": rating, ":before": before, ":limit": limit },
+        |r| {
+            Ok(FeedbackEntry {
+                id: r.get(0)?,
+                rating: r.get(1)?,
+                comment: r.get(2)?,
+                user_id: r.get(3)?,
+                username: r.get(4)?,
+                conversation_id: r.get(5)?,
+                conversation_title: r.get(6)?,
+                message_id: r.get(7)?,
+                model_id: r.get(8)?,
+                excerpt: r.get(9)?,
+                created_at: r.get(10)?,
+                updated_at: r.get(11)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -4,12 +4,16 @@
 //! [`migrate`] before the pool opens. No SQL lives outside this module.
 
 pub mod audit;
+pub mod collector;
 pub mod compat;
 pub mod connection;
 pub mod conversation;
 pub mod migrate;
+pub mod plan;
+pub mod prompt;
 pub mod search;
 pub mod setting;
+pub mod share;
 pub mod token;
 pub mod user;
 

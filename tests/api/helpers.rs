@@ -410,3 +410,100 @@ pub fn assert_shape(
         _ => panic!("{at}: the seed has {seed}, the server answered {actual}"),
     }
 }
+
+impl TestApp {
+    /// Any request as `user` (None: signed out) with an optional JSON body;
+    /// returns the status and the JSON body (`Null` when there is none).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: Option<&Session>,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self.request(method, path);
+        if let Some(user) = user {
+            req = req.bearer_auth(&user.access);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status().as_u16();
+        let text = res.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+}
+
+/// A server with a fake OpenAI-compatible upstream connected, an admin
+/// (`admin`) and a user (`minji`).
+pub struct World {
+    pub app: TestApp,
+    pub fake: fake_llm::FakeLlm,
+    pub admin: Session,
+    pub user: Session,
+    /// The discovered model ids.
+    pub models: Vec<String>,
+}
+
+pub async fn world() -> World {
+    let app = spawn_app().await;
+    let fake = fake_llm::FakeLlm::start(fake_llm::Behavior {
+        tokens: 3,
+        ..fake_llm::Behavior::default()
+    })
+    .await;
+    let admin = app.signup("admin").await;
+    let user = app.signup("minji").await;
+    let connection = app
+        .add_connection(&admin, "openai", &fake.openai_url(), Some("k"))
+        .await;
+    let models = connection["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    World {
+        app,
+        fake,
+        admin,
+        user,
+        models,
+    }
+}
+
+/// The answers (streamed chat requests; titles are asked without streaming)
+/// the fake was asked for with `text` somewhere in their messages.
+pub fn upstream_calls_with(fake: &fake_llm::FakeLlm, text: &str) -> usize {
+    fake.requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/chat/completions") && r.body["stream"] == true)
+        .filter(|r| r.body["messages"].to_string().contains(text))
+        .count()
+}
+
+/// The actions in the audit log, newest first.
+pub async fn audit_actions(app: &TestApp, admin: &Session) -> Vec<(String, Option<String>)> {
+    let (status, audit) = app
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/admin/audit?limit=200",
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_string(),
+                e["target"].as_str().map(String::from),
+            )
+        })
+        .collect()
+}

@@ -57,10 +57,18 @@ export interface StreamHandlers {
   signal?: AbortSignal
 }
 
+/** A conversation as a file: JSON (can be imported again) or Markdown. */
+export const exportConversation = (id: string, format: 'json' | 'markdown') =>
+  http.text(path(id, `/export${query({ format })}`))
+
+/** POST /conversations/import with an exported JSON document: a new conversation. */
+export const importConversation = (document: unknown) =>
+  http.post<Conversation>('api/v1/conversations/import', document)
+
 /** POST …/messages with `stream: true`. */
 export const streamSend = (
   id: string,
-  body: { content: string; model_id?: string },
+  body: { content: string; model_id?: string; collector_item_ids?: string[] },
   handlers: StreamHandlers,
 ) => streamSse(path(id, '/messages'), { ...body, stream: true }, handlers)
 

@@ -131,6 +131,8 @@ export interface RequestOptions {
   signal?: AbortSignal
   /** Extra headers (e.g. `Accept: text/event-stream`, `Last-Event-ID`). */
   headers?: Record<string, string>
+  /** A multipart body (file uploads); the browser sets its Content-Type with the boundary. */
+  form?: FormData
 }
 
 function rawFetch(
@@ -147,7 +149,9 @@ function rawFetch(
     signal: options.signal,
     credentials: 'same-origin',
   }
-  if (options.body !== undefined) {
+  if (options.form) {
+    init.body = options.form
+  } else if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json'
     init.body = JSON.stringify(options.body)
   }
@@ -252,6 +256,30 @@ export const http = {
     request<T>('PATCH', path, { ...options, body }),
   delete: <T>(path: string, options?: Omit<RequestOptions, 'body'>) =>
     request<T>('DELETE', path, options),
+  /** POST of a multipart form (file upload). */
+  upload: <T>(path: string, form: FormData) => request<T>('POST', path, { form }),
+  /** GET of a text body (an export file), with the same auth handling. */
+  text: async (path: string): Promise<string> =>
+    (await authorizedFetch('GET', path, { headers: { Accept: '*/*' } })).text(),
+}
+
+/**
+ * The array of a list answer: `body[key]`, else the first array in the body (the server's
+ * list key differs between resources), else `[]`.
+ */
+export function listOf<T>(body: unknown, key: string): T[] {
+  if (Array.isArray(body)) return body as T[]
+  if (!body || typeof body !== 'object') return []
+  const record = body as Record<string, unknown>
+  if (Array.isArray(record[key])) return record[key] as T[]
+  const first = Object.values(record).find(Array.isArray)
+  return (first as T[] | undefined) ?? []
+}
+
+/** The `next_cursor` of a list answer (null when absent). */
+export function cursorOf(body: unknown): string | null {
+  const value = (body as { next_cursor?: unknown } | null)?.next_cursor
+  return typeof value === 'string' && value ? value : null
 }
 
 /** Builds `?a=1&b=2` from the defined values only. */

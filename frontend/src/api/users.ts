@@ -1,6 +1,13 @@
 /** Administration of accounts: `/api/v1/users` (admins only). */
-import { http, query } from '@/api/http'
-import type { Role, User } from '@/api/types'
+import { cursorOf, http, listOf, query } from '@/api/http'
+import type {
+  Conversation,
+  ConversationDetail,
+  Role,
+  ServerSettings,
+  Subscription,
+  User,
+} from '@/api/types'
 
 export interface UserPage {
   users: User[]
@@ -22,3 +29,22 @@ export const updateUser = (id: string, patch: UserPatch) =>
 
 export const deleteUser = (id: string) =>
   http.delete<void>(`api/v1/users/${encodeURIComponent(id)}`)
+
+const userPath = (id: string, rest = '') => `api/v1/users/${encodeURIComponent(id)}${rest}`
+
+export const getUserSettings = (id: string) => http.get<ServerSettings>(userPath(id, '/settings'))
+
+export const putUserSubscription = (id: string, plan: string) =>
+  http.put<Subscription>(userPath(id, '/settings/subscription'), { plan })
+
+export const listUserConversations = (id: string, cursor?: string | null) =>
+  http.get<unknown>(userPath(id, `/conversations${query({ cursor, limit: 50 })}`)).then((body) => ({
+    conversations: listOf<Conversation>(body, 'conversations'),
+    next_cursor: cursorOf(body),
+  }))
+
+export const getUserConversation = (id: string, conversationId: string) =>
+  http.get<ConversationDetail>(userPath(id, `/conversations/${encodeURIComponent(conversationId)}`))
+
+export const deleteUserConversation = (id: string, conversationId: string) =>
+  http.delete<void>(userPath(id, `/conversations/${encodeURIComponent(conversationId)}`))

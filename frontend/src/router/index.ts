@@ -13,6 +13,8 @@ export const RouteName = {
   Settings: 'settings',
   Admin: 'admin',
   ApiDocs: 'api-docs',
+  Shared: 'shared',
+  Collector: 'collector',
 } as const
 
 declare module 'vue-router' {
@@ -49,6 +51,13 @@ export const router = createRouter({
       meta: { public: true },
     },
     {
+      // A shared conversation: readable by anyone with the link, signed in or not.
+      path: '/s/:id',
+      name: RouteName.Shared,
+      component: () => import('@/views/SharedView.vue'),
+      meta: { public: true },
+    },
+    {
       path: '/',
       component: () => import('@/views/AppShell.vue'),
       children: [
@@ -67,6 +76,11 @@ export const router = createRouter({
           path: 'api-docs',
           name: RouteName.ApiDocs,
           component: () => import('@/views/ApiReferenceView.vue'),
+        },
+        {
+          path: 'collector',
+          name: RouteName.Collector,
+          component: () => import('@/views/CollectorView.vue'),
         },
         {
           path: 'admin',

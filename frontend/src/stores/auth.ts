@@ -4,6 +4,7 @@ import { computed, ref } from 'vue'
 import * as authApi from '@/api/auth'
 import { ApiError, refreshSession, setAccessToken, setAuthHooks } from '@/api/http'
 import type { User } from '@/api/types'
+import { useSettingsStore } from '@/stores/settings'
 
 /**
  * The session. `unknown` until the first `restore()` (the refresh cookie, if any, is tried
@@ -56,7 +57,11 @@ export const useAuthStore = defineStore('auth', () => {
   /** Registers and, when the account is active at once, signs in. Answers the new user. */
   async function register(username: string, password: string, displayName?: string) {
     const created = await authApi.register(username, password, displayName)
-    if (created.status === 'active') await login(username, password)
+    if (created.status === 'active') {
+      // A new account starts with the theme and language the visitor already picked here.
+      useSettingsStore().adoptLocalOnNextLoad()
+      await login(username, password)
+    }
     return created
   }
 

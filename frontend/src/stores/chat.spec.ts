@@ -170,6 +170,20 @@ describe('chat store', () => {
     expect(chat.messages[1]?.content).toBe('x'.repeat(50))
   })
 
+  it('a send refused by the plan (429) gives the question back', async () => {
+    const { ApiError } = await import('@/api/http')
+    vi.mocked(api.getConversation).mockResolvedValue(detail([]))
+    vi.mocked(api.streamSend).mockRejectedValue(
+      new ApiError(429, 'daily_limit_reached', 'you have used all 1 messages', {}, 60),
+    )
+    const chat = useChatStore()
+    await chat.open('c1')
+    await chat.send('한 번 더')
+    await vi.waitFor(() => expect(chat.actionError?.status).toBe(429))
+    expect(chat.messages).toEqual([])
+    expect(chat.refusedText).toBe('한 번 더')
+  })
+
   it('a refused send (409) removes the placeholders and reports the error', async () => {
     vi.mocked(api.getConversation).mockImplementation(async () =>
       detail([msg('u1', 'user', 'q'), msg('a1', 'assistant', 'a')]),
@@ -318,5 +332,55 @@ describe('chat store', () => {
     })
     expect(chat.streaming).toBe(false)
     expect(chat.messages.some((m) => m.id === PENDING_ASSISTANT)).toBe(false)
+  })
+
+  it('sends attached collector items and announces a finished answer in a hidden tab', async () => {
+    const shown: Array<{ title: string; body?: string }> = []
+    class FakeNotification {
+      static permission = 'granted'
+      onclick: (() => void) | null = null
+      constructor(title: string, options?: { body?: string }) {
+        shown.push({ title, body: options?.body })
+      }
+      close(): void {}
+    }
+    vi.stubGlobal('Notification', FakeNotification)
+    const visibility = vi.spyOn(document, 'visibilityState', 'get').mockReturnValue('hidden')
+    try {
+      const { useSettingsStore } = await import('./settings')
+      useSettingsStore().notifyOnComplete = true
+      const stream = controllable()
+      vi.mocked(api.getConversation).mockResolvedValue(detail([]))
+      vi.mocked(api.streamSend).mockImplementation(stream.impl as typeof api.streamSend)
+      const chat = useChatStore()
+      await chat.open('c1')
+      await chat.send('요약해 줘', ['item-1', 'item-2'])
+      expect(stream.started).toHaveBeenCalledWith(
+        'c1',
+        { content: '요약해 줘', model_id: 'm1', collector_item_ids: ['item-1', 'item-2'] },
+        expect.anything(),
+      )
+      stream.push(
+        ev('message', {
+          user_message: msg('u1', 'user', '요약해 줘'),
+          assistant_message: msg('a1', 'assistant', '', { status: 'streaming' }),
+        }),
+      )
+      stream.push(ev('done', msg('a1', 'assistant', '요약입니다.')))
+      stream.end()
+      expect(shown).toEqual([{ title: 'Answer ready: Hello', body: '요약입니다.' }])
+
+      // Turned off: nothing more.
+      useSettingsStore().notifyOnComplete = false
+      const again = controllable()
+      vi.mocked(api.streamSend).mockImplementation(again.impl as typeof api.streamSend)
+      await chat.send('또')
+      again.push(ev('done', msg('a2', 'assistant', '또요')))
+      again.end()
+      expect(shown).toHaveLength(1)
+    } finally {
+      visibility.mockRestore()
+      vi.unstubAllGlobals()
+    }
   })
 })

@@ -5,6 +5,8 @@ import * as api from '@/api/conversations'
 import { ApiError, toApiErrorValue } from '@/api/http'
 import type { SseEvent } from '@/api/sse'
 import type { ConversationDetail, Message } from '@/api/types'
+import { i18n } from '@/i18n'
+import { playChime, shouldNotify, showNotification } from '@/lib/notify'
 import { useConversationsStore } from '@/stores/conversations'
 import { useModelsStore } from '@/stores/models'
 import { useSettingsStore } from '@/stores/settings'
@@ -65,6 +67,8 @@ export const useChatStore = defineStore('chat', () => {
   /** The last action's error (send refused, stream failed…), shown by the message box. */
   const actionError = ref<ApiError | null>(null)
   const modelId = ref<string | null>(null)
+  /** A question the server refused before answering (plan limit…): the box shows it again. */
+  const refusedText = ref<string | null>(null)
   const stream = shallowRef<StreamState | null>(null)
   let openGeneration = 0
 
@@ -220,6 +224,7 @@ export const useChatStore = defineStore('chat', () => {
         const final = data as Message
         if (final && typeof final.id === 'string') replaceMessage(state.assistantId, final)
         finish(state)
+        announce(findMessage(state.assistantId)?.content ?? '')
         break
       }
       case 'error': {
@@ -239,6 +244,21 @@ export const useChatStore = defineStore('chat', () => {
       default:
         break
     }
+  }
+
+  /** The answer is complete: tell a user who is looking at another tab (when they asked to). */
+  function announce(text: string): void {
+    const settings = useSettingsStore()
+    if (typeof document === 'undefined' || document.visibilityState !== 'hidden') return
+    if (shouldNotify(settings.notifyOnComplete)) {
+      const title = conversation.value?.title || i18n.global.t('chat.untitled')
+      showNotification(
+        i18n.global.t('notify.answerReady', { title }),
+        text,
+        conversation.value?.id ?? 'daehwa',
+      )
+    }
+    if (settings.notifySound) playChime()
   }
 
   function finish(state: StreamState): void {
@@ -316,7 +336,10 @@ export const useChatStore = defineStore('chat', () => {
     actionError.value = error
     const assistant = findMessage(state.assistantId)
     if (state.assistantId === PENDING_ASSISTANT) {
-      // Nothing was created on the server: put the thread back as it was.
+      // Nothing was created on the server: give the question back to the message box (a new
+      // question only, not an edit) and put the thread back as it was.
+      const question = findMessage(PENDING_USER)
+      if (question && !pendingOriginal) refusedText.value = question.content
       messages.value =
         pendingOriginal ??
         messages.value.filter((m) => m.id !== PENDING_ASSISTANT && m.id !== PENDING_USER)
@@ -360,10 +383,11 @@ export const useChatStore = defineStore('chat', () => {
    * Sends a question. Without an open conversation, one is created first; the caller reads
    * `conversationId` afterwards to put it in the URL. Answers false when refused.
    */
-  async function send(content: string): Promise<boolean> {
+  async function send(content: string, collectorItemIds: string[] = []): Promise<boolean> {
     const text = content.trim()
     if (!text || stream.value) return false
     actionError.value = null
+    refusedText.value = null
     const settings = useSettingsStore()
     let id = conversation.value?.id
     if (!id) {
@@ -398,7 +422,11 @@ export const useChatStore = defineStore('chat', () => {
     void run(state, (handlers) =>
       api.streamSend(
         conversationId,
-        { content: text, ...(modelId.value ? { model_id: modelId.value } : {}) },
+        {
+          content: text,
+          ...(modelId.value ? { model_id: modelId.value } : {}),
+          ...(collectorItemIds.length ? { collector_item_ids: collectorItemIds } : {}),
+        },
         handlers,
       ),
     )
@@ -549,6 +577,7 @@ export const useChatStore = defineStore('chat', () => {
     loading,
     loadError,
     actionError,
+    refusedText,
     modelId,
     streaming,
     conversationId,

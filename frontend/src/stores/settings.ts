@@ -1,50 +1,58 @@
 import { defineStore } from 'pinia'
 import { ref, watch } from 'vue'
 
+import { toApiErrorValue, type ApiError } from '@/api/http'
+import * as api from '@/api/settings'
+import type { Plan, ServerSettings, Subscription, Theme } from '@/api/types'
 import { i18n, setLocale, type Locale } from '@/i18n'
 
-export type Theme = 'light' | 'dark' | 'system'
-
-/** The user's preferences. Not secrets: nothing here is a token. */
-export interface UserSettings {
-  theme: Theme
-  default_model_id: string | null
-  system_prompt: string
-}
-
-/** localStorage key of the preferences (the language has its own, see i18n.ts). */
-export const SETTINGS_STORAGE_KEY = 'daehwa.settings'
-
-const DEFAULTS: UserSettings = { theme: 'system', default_model_id: null, system_prompt: '' }
+export type { Theme }
 
 /**
- * Where the settings are kept. The one place to swap for `GET/PUT /user/settings` when the
- * server has them: `load()` and `save()` are the only readers and writers.
+ * The theme is also kept in localStorage, only so the first paint (before sign-in) has the
+ * right colours; the server's value wins once loaded. Not a secret — never a token here.
  */
-const storage = {
-  load(): UserSettings {
-    try {
-      const raw = localStorage.getItem(SETTINGS_STORAGE_KEY)
-      const parsed = raw ? (JSON.parse(raw) as Partial<UserSettings>) : {}
-      return {
-        theme: ['light', 'dark', 'system'].includes(parsed.theme as string)
-          ? (parsed.theme as Theme)
-          : DEFAULTS.theme,
-        default_model_id:
-          typeof parsed.default_model_id === 'string' ? parsed.default_model_id : null,
-        system_prompt: typeof parsed.system_prompt === 'string' ? parsed.system_prompt : '',
-      }
-    } catch {
-      return { ...DEFAULTS }
+export const THEME_STORAGE_KEY = 'daehwa.theme'
+/** Where older versions kept the default model and system prompt (moved to the server). */
+export const LEGACY_SETTINGS_KEY = 'daehwa.settings'
+
+const THEMES: Theme[] = ['light', 'dark', 'system']
+
+function cachedTheme(): Theme {
+  try {
+    const value = localStorage.getItem(THEME_STORAGE_KEY) as Theme
+    return THEMES.includes(value) ? value : 'system'
+  } catch {
+    return 'system'
+  }
+}
+
+function cacheTheme(theme: Theme): void {
+  try {
+    localStorage.setItem(THEME_STORAGE_KEY, theme)
+  } catch {
+    // storage disabled: the server still has it
+  }
+}
+
+/** What an older version left in localStorage (read once, then removed). */
+function takeLegacy(): { default_model_id?: string; system_prompt?: string } {
+  try {
+    const raw = localStorage.getItem(LEGACY_SETTINGS_KEY)
+    if (!raw) return {}
+    localStorage.removeItem(LEGACY_SETTINGS_KEY)
+    const parsed = JSON.parse(raw) as Record<string, unknown>
+    return {
+      ...(typeof parsed.default_model_id === 'string'
+        ? { default_model_id: parsed.default_model_id }
+        : {}),
+      ...(typeof parsed.system_prompt === 'string' && parsed.system_prompt.trim()
+        ? { system_prompt: parsed.system_prompt }
+        : {}),
     }
-  },
-  save(settings: UserSettings): void {
-    try {
-      localStorage.setItem(SETTINGS_STORAGE_KEY, JSON.stringify(settings))
-    } catch {
-      // storage disabled: the settings last for this page only
-    }
-  },
+  } catch {
+    return {}
+  }
 }
 
 /** Applies a theme to `<html>`: `data-theme` for CSS and the matching `color-scheme`. */
@@ -54,28 +62,173 @@ export function applyTheme(theme: Theme, root: HTMLElement = document.documentEl
   root.style.colorScheme = theme === 'system' ? 'light dark' : theme
 }
 
+/**
+ * The user's settings, kept by the server (`/user/settings`) so they follow the user across
+ * devices: theme, language, default model, system prompt, notifications; plus the plan
+ * (read-only here). `load()` after sign-in; every change is saved at once.
+ */
 export const useSettingsStore = defineStore('settings', () => {
-  const initial = storage.load()
-  const theme = ref<Theme>(initial.theme)
-  const defaultModelId = ref<string | null>(initial.default_model_id)
-  const systemPrompt = ref(initial.system_prompt)
+  const theme = ref<Theme>(cachedTheme())
   const language = ref<Locale>(i18n.global.locale.value as Locale)
-
-  applyTheme(theme.value)
-
-  watch([theme, defaultModelId, systemPrompt], () => {
-    applyTheme(theme.value)
-    storage.save({
-      theme: theme.value,
-      default_model_id: defaultModelId.value,
-      system_prompt: systemPrompt.value,
-    })
-  })
-
-  function setLanguage(locale: Locale): void {
-    setLocale(locale)
-    language.value = locale
+  const defaultModelId = ref<string | null>(null)
+  const systemPrompt = ref('')
+  const notifyOnComplete = ref(false)
+  const notifySound = ref(false)
+  const subscription = ref<Subscription | null>(null)
+  /** Plans the user may switch to (self-service) and their current one. */
+  const plans = ref<Plan[]>([])
+  const loaded = ref(false)
+  const error = ref<ApiError | null>(null)
+  /**
+   * Set when the account was just created here: the next `load()` keeps the theme and language
+   * this browser shows (and saves them) instead of taking the server's defaults.
+   */
+  let adoptLocal = false
+  function adoptLocalOnNextLoad(): void {
+    adoptLocal = true
   }
 
-  return { theme, defaultModelId, systemPrompt, language, setLanguage }
+  applyTheme(theme.value)
+  watch(theme, (value) => {
+    applyTheme(value)
+    cacheTheme(value)
+  })
+
+  function apply(settings: ServerSettings): void {
+    if (THEMES.includes(settings.theme)) theme.value = settings.theme
+    if (settings.language === 'ko' || settings.language === 'en') {
+      if (settings.language !== language.value) setLocale(settings.language)
+      language.value = settings.language
+    }
+    defaultModelId.value = settings.default_model_id ?? null
+    systemPrompt.value = settings.system_prompt ?? ''
+    notifyOnComplete.value = Boolean(settings.notification?.on_complete)
+    notifySound.value = Boolean(settings.notification?.sound)
+    subscription.value = settings.subscription ?? null
+  }
+
+  function snapshot(): api.SettingsPatch {
+    return {
+      theme: theme.value,
+      language: language.value,
+      default_model_id: defaultModelId.value,
+      system_prompt: systemPrompt.value,
+      notification: { on_complete: notifyOnComplete.value, sound: notifySound.value },
+    }
+  }
+
+  function applyPatch(patch: api.SettingsPatch): void {
+    if (patch.theme) theme.value = patch.theme
+    if (patch.language) {
+      setLocale(patch.language)
+      language.value = patch.language
+    }
+    if (patch.default_model_id !== undefined) defaultModelId.value = patch.default_model_id
+    if (patch.system_prompt !== undefined) systemPrompt.value = patch.system_prompt ?? ''
+    if (patch.notification) {
+      notifyOnComplete.value = patch.notification.on_complete
+      notifySound.value = patch.notification.sound
+    }
+  }
+
+  /** Reads the signed-in user's settings (and moves an older local copy to the server). */
+  async function load(): Promise<void> {
+    try {
+      const settings = await api.getSettings()
+      if (adoptLocal) {
+        adoptLocal = false
+        settings.theme = theme.value
+        settings.language = language.value
+        apply(settings)
+        loaded.value = true
+        await update({ theme: theme.value, language: language.value }).catch(() => undefined)
+      } else {
+        apply(settings)
+        loaded.value = true
+      }
+      error.value = null
+      const legacy = takeLegacy()
+      const missing: api.SettingsPatch = {}
+      if (legacy.default_model_id && !settings.default_model_id)
+        missing.default_model_id = legacy.default_model_id
+      if (legacy.system_prompt && !settings.system_prompt)
+        missing.system_prompt = legacy.system_prompt
+      if (Object.keys(missing).length) await update(missing).catch(() => undefined)
+    } catch (e) {
+      error.value = toApiErrorValue(e)
+    }
+  }
+
+  /**
+   * Changes settings at once in the UI and saves them; when the server refuses, the previous
+   * values come back and the error is thrown for the caller to show. Before `load()` (signed
+   * out) only the local part (theme, language) changes.
+   */
+  async function update(patch: api.SettingsPatch): Promise<void> {
+    const before = snapshot()
+    applyPatch(patch)
+    if (!loaded.value) return
+    try {
+      apply(await api.putSettings(patch))
+    } catch (e) {
+      applyPatch(before)
+      throw toApiErrorValue(e)
+    }
+  }
+
+  async function loadPlans(): Promise<void> {
+    try {
+      plans.value = await api.listPublicPlans()
+    } catch {
+      plans.value = []
+    }
+  }
+
+  /** Switches to a self-service plan; the server refuses any other (403). */
+  async function switchPlan(planId: string): Promise<void> {
+    subscription.value = await api.putSubscription(planId)
+    await loadPlans()
+  }
+
+  const setTheme = (value: Theme) => update({ theme: value })
+  const setLanguage = (value: Locale) => update({ language: value })
+  const setDefaultModel = (id: string | null) => update({ default_model_id: id })
+  const setSystemPrompt = (text: string) => update({ system_prompt: text })
+  const setNotification = (on_complete: boolean, sound = notifySound.value) =>
+    update({ notification: { on_complete, sound } })
+
+  /** Signed out: forget the user's values (the theme and language stay for the login page). */
+  function reset(): void {
+    loaded.value = false
+    defaultModelId.value = null
+    systemPrompt.value = ''
+    notifyOnComplete.value = false
+    notifySound.value = false
+    subscription.value = null
+    plans.value = []
+  }
+
+  return {
+    plans,
+    loadPlans,
+    switchPlan,
+    theme,
+    language,
+    defaultModelId,
+    systemPrompt,
+    notifyOnComplete,
+    notifySound,
+    subscription,
+    loaded,
+    error,
+    load,
+    update,
+    setTheme,
+    setLanguage,
+    setDefaultModel,
+    setSystemPrompt,
+    setNotification,
+    reset,
+    adoptLocalOnNextLoad,
+  }
 })

@@ -1,0 +1,68 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { defineComponent, h } from 'vue'
+
+import type { Message } from '@/api/types'
+
+const { mountView, testUser } = await import('@/testing/mount')
+const { default: ChatMessage } = await import('./ChatMessage.vue')
+
+const message = (over: Partial<Message>): Message => ({
+  id: 'm1',
+  idx: 0,
+  role: 'user',
+  content: '회의록을 요약해 줘',
+  model_id: null,
+  status: 'complete',
+  parent_id: null,
+  sibling_ids: ['m1'],
+  created_at: '2024-01-01T00:00:00Z',
+  updated_at: '2024-01-01T00:00:00Z',
+  ...over,
+})
+
+function root(m: Message) {
+  return defineComponent({
+    render: () => h(ChatMessage, { message: m, isLast: true, busy: false }),
+  })
+}
+
+describe('chat message', () => {
+  let unmount = () => undefined as void
+  afterEach(() => unmount())
+
+  it('a question shows its text once, and the collector items it used', async () => {
+    const view = await mountView(
+      root(
+        message({
+          context: [
+            { collector_item_id: 'i1', title: '회의록.md', truncated: false },
+            { collector_item_id: 'i2', title: 'prices.csv', truncated: true },
+          ],
+        }),
+      ),
+      '/settings',
+      { user: testUser() },
+    )
+    unmount = view.unmount
+    const contents = view.el.querySelectorAll('[data-testid="message-content"]')
+    expect(contents).toHaveLength(1)
+    expect(contents[0]?.textContent?.trim()).toBe('회의록을 요약해 줘')
+    const used = view.el.querySelector('[data-testid="message-used-items"]')
+    expect(used?.getAttribute('aria-label')).toBe('Used 2 collector items')
+    expect(used?.textContent).toContain('회의록.md')
+    expect(used?.textContent).toContain('prices.csv (only the start)')
+    expect(view.el.querySelector('[data-testid="save-to-collector"]')).toBeNull()
+  })
+
+  it('an answer can be saved to the collector', async () => {
+    const view = await mountView(
+      root(message({ role: 'assistant', content: '**요약**: 배포는 금요일' })),
+      '/settings',
+      { user: testUser() },
+    )
+    unmount = view.unmount
+    expect(view.el.querySelectorAll('[data-testid="message-content"]')).toHaveLength(1)
+    expect(view.el.querySelector('[data-testid="save-to-collector"]')).not.toBeNull()
+    expect(view.el.querySelector('[data-testid="message-used-items"]')).toBeNull()
+  })
+})
