@@ -320,6 +320,22 @@ async fn chat_completions(
     }
     let messages = to_messages(body.messages)?;
     let route = usable_route(&state, body.model.clone()).await?;
+    // The caller's plan, checked and the call counted in one transaction
+    // before the provider is called, as for the web app's messages.
+    let user_id = current.user.id.clone();
+    let planned = route.model.id.clone();
+    state
+        .db
+        .run(move |conn| {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            if let Err(refused) = super::settings::check_plan(&tx, &user_id, &planned)? {
+                return Ok(Err(refused));
+            }
+            crate::db::plan::record_usage(&tx, &user_id, &planned, None)?;
+            tx.commit()?;
+            Ok(Ok(()))
+        })
+        .await??;
     let endpoint = endpoint_of(&route.connection, state.llm_idle_timeout)?;
     let request = ChatRequest {
         model: route.model.upstream_id.clone(),

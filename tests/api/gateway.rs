@@ -439,3 +439,56 @@ async fn a_client_that_goes_away_mid_stream_stops_the_upstream_call_and_its_usag
         "{tokens} tokens: the upstream call was not stopped"
     );
 }
+
+#[tokio::test]
+async fn the_callers_plan_applies_through_the_gateway_before_the_provider_is_called() {
+    let app = spawn_app().await;
+    let fake = FakeLlm::start(Behavior {
+        tokens: 3,
+        ..Behavior::default()
+    })
+    .await;
+    let admin = app.signup("admin").await;
+    let user = app.signup("jisoo").await;
+    let connection = app
+        .add_connection(&admin, "openai", &fake.openai_url(), Some("up-key"))
+        .await;
+    let model = connection["models"][0]["id"].as_str().unwrap().to_string();
+    let res = app
+        .as_user(Method::POST, "/api/v1/admin/plans", &admin.access)
+        .json(&json!({"name": "Free", "daily_message_limit": 1, "is_default": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let key = api_key(&app, &user, "sdk").await;
+    let chat = |content: &'static str| {
+        app.request(Method::POST, "/v1/chat/completions")
+            .bearer_auth(&key)
+            .json(&json!({"model": model, "messages": [{"role": "user", "content": content}]}))
+            .send()
+    };
+    assert_eq!(
+        chat("first through the gateway").await.unwrap().status(),
+        200
+    );
+    let refused = chat("second over the daily limit").await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.headers().contains_key("retry-after"));
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("Free"),
+        "{body}"
+    );
+    assert!(body["error"]["type"].is_string(), "{body}");
+    let asked = fake
+        .requests()
+        .iter()
+        .filter(|r| {
+            r.body["messages"]
+                .to_string()
+                .contains("over the daily limit")
+        })
+        .count();
+    assert_eq!(asked, 0, "the provider was not called");
+}
