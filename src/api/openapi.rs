@@ -325,6 +325,31 @@ pub struct RegenerateBody {
     stream: Option<bool>,
 }
 
+/// One server-sent event of a streamed answer, as a client reads it off the
+/// wire (OpenAPI before 3.2 has the `text/event-stream` schema describe each
+/// event): `message` first (the saved question and the empty answer), then
+/// `delta`s, then `done` or `error`. `id` is the event's sequence number, for
+/// `Last-Event-ID` on a reconnect.
+#[derive(ToSchema)]
+pub struct StreamEvent {
+    /// `message`, `delta`, `done` or `error`.
+    event: String,
+    /// The event's JSON payload.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+    id: Option<String>,
+}
+
+/// What POST /conversations answers: the new conversation, or with `message`
+/// the first exchange (its `conversation_id` is the new conversation's id).
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a shape for the document only
+pub enum CreatedConversation {
+    Conversation(Conversation),
+    Exchange(Exchange),
+}
+
 /// A finished exchange (seed 002's shape plus the full messages).
 #[derive(ToSchema)]
 pub struct Exchange {
@@ -551,7 +576,9 @@ fn list_conversations() {}
 #[utoipa::path(post, path = "/conversations", tag = "conversations",
     request_body = CreateConversationBody,
     responses((status = 201, description = "the conversation, or with `message` the first exchange",
-            body = Conversation),
+            body = CreatedConversation),
+        (status = 200, description = "with `message` and `stream: true`: server-sent events",
+            content_type = "text/event-stream", body = StreamEvent),
         (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
         (status = 422, body = Error)))]
 fn create_conversation() {}
@@ -590,7 +617,7 @@ fn list_messages() {}
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations",
     params(("id" = String, Path)), request_body = MessageBody,
     responses((status = 201, body = Exchange),
-        (status = 200, description = "with `stream: true`: server-sent events", content_type = "text/event-stream", body = String),
+        (status = 200, description = "with `stream: true`: server-sent events", content_type = "text/event-stream", body = StreamEvent),
         (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
         (status = 404, body = Error), (status = 409, body = Error), (status = 422, body = Error)))]
 fn post_message() {}
@@ -598,7 +625,7 @@ fn post_message() {}
 #[utoipa::path(patch, path = "/conversations/{id}/messages/last", tag = "conversations",
     params(("id" = String, Path)), request_body = MessageBody,
     responses((status = 201, body = Exchange),
-        (status = 200, description = "with `stream: true`: server-sent events", content_type = "text/event-stream", body = String),
+        (status = 200, description = "with `stream: true`: server-sent events", content_type = "text/event-stream", body = StreamEvent),
         (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
         (status = 404, body = Error), (status = 409, body = Error), (status = 422, body = Error)))]
 fn edit_last() {}
@@ -612,7 +639,7 @@ fn delete_last() {}
 #[utoipa::path(post, path = "/conversations/{id}/regenerate", tag = "conversations",
     params(("id" = String, Path)), request_body(content = RegenerateBody, description = "optional"),
     responses((status = 201, body = Exchange),
-        (status = 200, description = "with `stream: true`: server-sent events", content_type = "text/event-stream", body = String),
+        (status = 200, description = "with `stream: true`: server-sent events", content_type = "text/event-stream", body = StreamEvent),
         (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
         (status = 404, body = Error), (status = 409, body = Error), (status = 422, body = Error)))]
 fn regenerate() {}
