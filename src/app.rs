@@ -76,6 +76,7 @@ pub struct App {
     base_path: String,
     engine: Engine,
     routes: BoxedFilter<(Response,)>,
+    limits: crate::listen::Limits,
 }
 
 impl App {
@@ -168,6 +169,7 @@ impl App {
             base_path: args.base_path.clone(),
             engine: state.engine.clone(),
             routes: routes(state, &args.base_path, policy),
+            limits: args.connection_limits(),
         })
     }
 
@@ -201,20 +203,8 @@ impl App {
         };
         let engine = self.engine;
         let lock = self._lock;
-        let server: std::pin::Pin<Box<dyn Future<Output = ()> + Send>> = match self.tls {
-            Some(acceptor) => Box::pin(crate::tls::serve(
-                self.listener,
-                acceptor,
-                self.routes,
-                signal,
-            )),
-            None => Box::pin(
-                warp::serve(self.routes)
-                    .incoming(self.listener)
-                    .graceful(signal)
-                    .run(),
-            ),
-        };
+        let server =
+            crate::listen::serve(self.listener, self.tls, self.routes, self.limits, signal);
         let deadline = async move {
             match stopping_rx.await {
                 Ok(()) => tokio::time::sleep(SHUTDOWN_GRACE).await,

@@ -289,6 +289,16 @@ pub struct ServeArgs {
     #[arg(long, env = "DAEHWA_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: u64,
 
+    /// Open connections at most; past it a new one gets 503 (0: no cap).
+    #[arg(long, env = "DAEHWA_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+
+    /// Seconds a connection has to send a request's headers, from its opening
+    /// or the end of the previous answer: slow and idle (keep-alive) clients
+    /// are closed after it. A streamed answer is never cut by it.
+    #[arg(long, env = "DAEHWA_HEADER_TIMEOUT", default_value_t = 20)]
+    pub header_timeout: u64,
+
     /// PEM certificate chain: serve HTTPS directly (with --tls-key), for
     /// installs without a reverse proxy.
     #[arg(long, env = "DAEHWA_TLS_CERT", requires = "tls_key")]
@@ -337,6 +347,8 @@ impl ServeArgs {
             ollama_base_url: String::new(),
             cors_origins: Vec::new(),
             body_limit: 1024 * 1024,
+            max_connections: 4096,
+            header_timeout: 20,
             tls_cert: None,
             tls_key: None,
             metrics: false,
@@ -352,6 +364,14 @@ impl ServeArgs {
             max_generations_per_user: self.max_generations_per_user,
             max_answer_chars: self.max_answer_chars.max(1),
             max_generation_time: std::time::Duration::from_secs(self.max_generation_time.max(1)),
+        }
+    }
+
+    /// What a client connection may do.
+    pub fn connection_limits(&self) -> crate::listen::Limits {
+        crate::listen::Limits {
+            max_connections: self.max_connections,
+            header_timeout: Duration::from_secs(self.header_timeout.max(1)),
         }
     }
 

@@ -19,6 +19,8 @@ pub mod config;
 pub mod db;
 /// The generation engine: answers run in the server, subscribers attach to them.
 pub mod engine;
+/// Optional HTTPS with rustls.
+pub mod listen;
 /// LLM provider clients (OpenAI-compatible, Azure OpenAI, Anthropic) over ureq.
 pub mod llm;
 /// Console plus size-rotating file logging.
@@ -29,7 +31,6 @@ pub mod security;
 pub mod shutdown;
 /// The embedded web app and the history-mode fallback.
 pub mod spa;
-/// Optional HTTPS with rustls.
 pub mod tls;
 
 /// The version printed by `--version` and answered by `/api/v1/health`.

@@ -2,7 +2,6 @@
 //! one authentication filter and the admin requirement, list paging.
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -76,17 +75,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 /// The client's address (the peer of the TCP connection).
 pub fn client_ip() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
-    // Under TLS the server's own accept loop records the peer (warp's
-    // remote-address slot is private to warp's server).
-    warp::addr::remote()
-        .and(warp::ext::optional::<crate::tls::PeerAddr>())
-        .map(
-            |addr: Option<SocketAddr>, peer: Option<crate::tls::PeerAddr>| {
-                addr.or(peer.map(|p| p.0))
-                    .map(|a| a.ip().to_string())
-                    .unwrap_or_else(|| "unknown".into())
-            },
-        )
+    // The server's own accept loop records the peer (src/listen.rs); warp's
+    // remote-address slot is private to warp's server.
+    warp::ext::optional::<crate::listen::PeerAddr>().map(|peer: Option<crate::listen::PeerAddr>| {
+        peer.map_or_else(|| "unknown".into(), |p| p.0.ip().to_string())
+    })
 }
 
 /// THE authentication filter: every protected route starts with it (after its

@@ -11,6 +11,7 @@ mod external;
 mod gateway;
 mod health;
 mod helpers;
+mod hostile;
 mod limits;
 mod llm_client;
 mod nginx;
