@@ -53,7 +53,7 @@ fn a_bad_base_path_is_refused_with_a_clear_message() {
 }
 
 /// Starts the binary on port 0 and returns it with the URL it printed.
-fn start(args: &[&str], envs: &[(&str, &std::path::Path)]) -> (Child, String) {
+pub(crate) fn start(args: &[&str], envs: &[(&str, &std::path::Path)]) -> (Child, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .envs(envs.iter().map(|(k, v)| (*k, *v)))
@@ -73,7 +73,7 @@ fn start(args: &[&str], envs: &[(&str, &std::path::Path)]) -> (Child, String) {
     (child, url)
 }
 
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+pub(crate) fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
     let start = Instant::now();
     while start.elapsed() < limit {
         if let Some(status) = child.try_wait().unwrap() {

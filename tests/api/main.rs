@@ -6,6 +6,8 @@ mod backup;
 mod binary;
 mod collector;
 mod conversations;
+#[cfg(unix)]
+mod crash;
 mod database;
 mod external;
 mod gateway;
