@@ -43,6 +43,15 @@ impl Conn {
         })
     }
 
+    /// Waits until the connection can take a request; `Err` once it is closed
+    /// (for instance by the server, after it was idle).
+    pub async fn ready(&mut self) -> Result<(), String> {
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| format!("connection closed: {e}"))
+    }
+
     /// Sends one request; the body of the answer is left to the caller.
     pub async fn send(
         &mut self,

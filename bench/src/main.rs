@@ -16,6 +16,7 @@ mod data;
 mod load;
 mod procs;
 mod report;
+mod soak;
 mod stats;
 mod stream;
 
@@ -84,6 +85,20 @@ struct Args {
     /// Only write RESULTS.md again from the results.json in --out.
     #[arg(long)]
     render_only: bool,
+    /// Run the soak instead (mixed load for --soak-minutes; see soak.rs):
+    /// writes soak.json and the soak section of RESULTS.md; fails on any error.
+    #[arg(long)]
+    soak: bool,
+    /// How long the soak's load lasts, in minutes.
+    #[arg(long, default_value_t = 30.0)]
+    soak_minutes: f64,
+    /// Streamed answers the soak keeps in flight.
+    #[arg(long, default_value_t = 1_000)]
+    soak_streams: usize,
+    /// Seconds of quiet after the soak's load before its "end" figures
+    /// (longer than the 60 s a finished answer stays in the server's memory).
+    #[arg(long, default_value_t = 75)]
+    soak_settle: u64,
 }
 
 /// The counts and durations of one run.
@@ -204,6 +219,20 @@ fn commit() -> String {
     }
 }
 
+/// This run's command line, as typed to `bench/run`.
+fn command_line() -> String {
+    let mut command = "bench/run".to_string();
+    for a in std::env::args().skip(1) {
+        command.push(' ');
+        if a.contains(|c: char| c.is_whitespace() || c == '"') {
+            command.push_str(&format!("{a:?}"));
+        } else {
+            command.push_str(&a);
+        }
+    }
+    command
+}
+
 fn remove_db(path: &Path) {
     for suffix in ["", "-wal", "-shm", "-journal"] {
         let mut p = path.as_os_str().to_owned();
@@ -254,13 +283,16 @@ fn render_only(out: &Path) -> Result<(), String> {
         fs::read_to_string(&json_path).map_err(|e| format!("{}: {e}", json_path.display()))?;
     let results: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     let md_path = out.join("RESULTS.md");
-    fs::write(&md_path, report::markdown(&results))
-        .map_err(|e| format!("{}: {e}", md_path.display()))
+    let md = soak::keep_section(report::markdown(&results), out);
+    fs::write(&md_path, md).map_err(|e| format!("{}: {e}", md_path.display()))
 }
 
 async fn run(args: Args) -> Result<(), String> {
     if args.render_only {
         return render_only(&args.out);
+    }
+    if args.soak {
+        return soak::run(&args).await;
     }
     let started = Instant::now();
     let plan = Plan::new(&args);
@@ -442,18 +474,9 @@ async fn run(args: Args) -> Result<(), String> {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let mut command = "bench/run".to_string();
-    for a in std::env::args().skip(1) {
-        command.push(' ');
-        if a.contains(|c: char| c.is_whitespace() || c == '"') {
-            command.push_str(&format!("{a:?}"));
-        } else {
-            command.push_str(&a);
-        }
-    }
     let results = json!({
         "meta": {
-            "command": command,
+            "command": command_line(),
             "date": data_date(now),
             "commit": commit(),
             "machine": stats::machine(),
@@ -486,7 +509,7 @@ async fn run(args: Args) -> Result<(), String> {
     let md_path = args.out.join("RESULTS.md");
     let pretty = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
     fs::write(&json_path, pretty + "\n").map_err(|e| format!("{}: {e}", json_path.display()))?;
-    let md = report::markdown(&results);
+    let md = soak::keep_section(report::markdown(&results), &args.out);
     fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
     println!("{md}");
     say(format!(
