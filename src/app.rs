@@ -69,6 +69,8 @@ pub struct App {
     _lock: DbLock,
     /// The daily backup task, stopped with the server.
     schedule: tokio::task::JoinHandle<()>,
+    /// Warns in the log when the database's disk runs low.
+    disk_watch: tokio::task::JoinHandle<()>,
     /// Set with --tls-cert/--tls-key: the server speaks HTTPS only.
     tls: Option<tokio_rustls::TlsAcceptor>,
     listener: tokio::net::TcpListener,
@@ -156,6 +158,7 @@ impl App {
             metrics: args.metrics,
         };
         let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
+        let disk_watch = tokio::spawn(crate::api::status::watch_disk_space(args.db.clone()));
         tokio::spawn(crate::api::connections::bootstrap(
             state.clone(),
             args.bootstrap(),
@@ -163,6 +166,7 @@ impl App {
         Ok(App {
             _lock: lock,
             schedule,
+            disk_watch,
             tls,
             listener,
             addr,
@@ -222,6 +226,7 @@ impl App {
         // saved before the process exits.
         engine.shutdown(SHUTDOWN_GRACE).await;
         self.schedule.abort();
+        self.disk_watch.abort();
         drop(lock);
     }
 }

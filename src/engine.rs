@@ -62,6 +62,8 @@ enum Cut {
     TooLong(usize),
     /// It ran past [`Limits::max_generation_time`].
     TooSlow(Duration),
+    /// Its text could not be written: the disk is full.
+    DiskFull,
 }
 
 /// What the engine allows (SPEC §6 and README "Limits"); 0 means no limit
@@ -152,6 +154,12 @@ impl Generation {
     /// Whether the answer is complete (or failed or stopped).
     pub fn is_finished(&self) -> bool {
         self.lock().finished
+    }
+
+    /// Ends the answer because its text cannot be written (status `error`).
+    fn cut_for_full_disk(&self) {
+        self.lock().cut.get_or_insert(Cut::DiskFull);
+        self.cancel.store(true, Ordering::Relaxed);
     }
 
     /// Asks the reader to stop; the partial text is kept as `stopped`.
@@ -255,6 +263,19 @@ struct Inner {
     limits: Limits,
     /// Wakes the flush task when an answer starts (it sleeps while none runs).
     started: Notify,
+    /// Finished answers whose final write failed for lack of disk space,
+    /// kept here and written by the flush task once space is freed.
+    unsaved: Mutex<Vec<Unsaved>>,
+}
+
+/// The final state of an answer, waiting to be written.
+#[derive(Clone)]
+struct Unsaved {
+    id: String,
+    text: String,
+    status: &'static str,
+    error: Option<String>,
+    usage: Usage,
 }
 
 /// The registry of generations and their flush writer.
@@ -295,6 +316,7 @@ impl Engine {
                 active: AtomicUsize::new(0),
                 idle: Notify::new(),
                 started: Notify::new(),
+                unsaved: Mutex::new(Vec::new()),
             }),
         };
         let flusher = engine.clone();
@@ -475,6 +497,16 @@ impl Engine {
                 Some("generation_timeout"),
                 504,
             ),
+            (_, Some(Cut::DiskFull)) => (
+                "error",
+                Some(
+                    "the server's disk is full: the answer was stopped; its text so far is kept \
+                     and saved as soon as space is freed"
+                        .to_string(),
+                ),
+                Some("disk_full"),
+                507,
+            ),
             (Ok(_), None) => ("complete", None, None, 200),
             (Err(llm::LlmError::Cancelled), None) if shutting_down => (
                 "error",
@@ -511,11 +543,19 @@ impl Engine {
 
         let id = gen.message_id.clone();
         let saved_error = error.clone();
+        let saved_text = text.clone();
         let final_message = self
             .inner
             .db
             .run(move |conn| {
-                conversation::finish(conn, &id, &text, status, saved_error.as_deref(), usage)?;
+                conversation::finish(
+                    conn,
+                    &id,
+                    &saved_text,
+                    status,
+                    saved_error.as_deref(),
+                    usage,
+                )?;
                 conversation::message_with_siblings(conn, &id)
             })
             .await;
@@ -523,8 +563,26 @@ impl Engine {
             Ok(Some(m)) => json!(m),
             Ok(None) => json!({ "id": gen.message_id, "status": status }),
             Err(err) => {
-                log::error!("could not save answer {}: {err}", gen.message_id);
-                json!({ "id": gen.message_id, "status": status })
+                if err.is_disk_full() {
+                    // Kept until the flush task can write it.
+                    self.unsaved().push(Unsaved {
+                        id: gen.message_id.clone(),
+                        text: text.clone(),
+                        status,
+                        error: error.clone(),
+                        usage,
+                    });
+                } else {
+                    log::error!("could not save answer {}: {err}", gen.message_id);
+                }
+                json!({
+                    "id": gen.message_id,
+                    "conversation_id": conversation_id,
+                    "role": "assistant",
+                    "status": status,
+                    "content": text,
+                    "error": error,
+                })
             }
         };
         {
@@ -623,6 +681,10 @@ impl Engine {
                 return; // the engine is gone
             }
             self.flush_once().await;
+            if !self.unsaved().is_empty() {
+                self.write_unsaved().await;
+                continue;
+            }
             // Nothing streams: sleep until an answer starts (a stored permit
             // covers one that started meanwhile), so an idle server does not
             // wake twice a second; look now and then whether the engine is gone.
@@ -652,13 +714,69 @@ impl Engine {
             return;
         }
         let count = dirty.len();
-        if let Err(err) = self
+        match self
             .inner
             .db
             .run(move |conn| conversation::flush_partial(conn, &dirty))
             .await
         {
-            log::error!("could not save the partial text of {count} answers: {err}");
+            Ok(()) => {}
+            // The database layer says so once; every running answer stops
+            // here, its text kept in memory until it can be written.
+            Err(err) if err.is_disk_full() => {
+                for slot in self.slots().values() {
+                    if let Slot::Running(gen) = slot {
+                        gen.cut_for_full_disk();
+                    }
+                }
+            }
+            Err(err) => {
+                log::error!("could not save the partial text of {count} answers: {err}")
+            }
+        }
+    }
+
+    fn unsaved(&self) -> std::sync::MutexGuard<'_, Vec<Unsaved>> {
+        self.inner.unsaved.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes the answers kept in memory while the disk was full, all or
+    /// none, and says so once they are on disk.
+    async fn write_unsaved(&self) {
+        let pending = std::mem::take(&mut *self.unsaved());
+        let count = pending.len();
+        let attempt = pending.clone();
+        let written = self
+            .inner
+            .db
+            .run(move |conn| {
+                let tx = conn.transaction()?;
+                for u in &attempt {
+                    conversation::finish(
+                        &tx,
+                        &u.id,
+                        &u.text,
+                        u.status,
+                        u.error.as_deref(),
+                        u.usage,
+                    )?;
+                }
+                tx.commit()?;
+                Ok(())
+            })
+            .await;
+        match written {
+            Ok(()) => {
+                log::warn!("saved {count} answers that were kept in memory while the disk was full")
+            }
+            Err(err) => {
+                if !err.is_disk_full() {
+                    log::error!("could not save {count} answers kept in memory: {err}");
+                }
+                let mut unsaved = self.unsaved();
+                let newer = std::mem::replace(&mut *unsaved, pending);
+                unsaved.extend(newer);
+            }
         }
     }
 

@@ -67,6 +67,12 @@ pub enum ApiError {
     /// 415: the body is not of a type this route takes.
     #[error("unsupported content type: send JSON with Content-Type: application/json")]
     UnsupportedMediaType,
+    /// 507: SQLite cannot write, the disk is full.
+    #[error(
+        "the server's disk is full, so nothing new can be saved until an administrator \
+             frees space; everything saved before is safe"
+    )]
+    DiskFull,
     /// 503: the database cannot be used right now.
     #[error("the database is unavailable")]
     Unavailable,
@@ -97,6 +103,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -122,6 +129,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "unavailable",
             ApiError::Overloaded => "overloaded",
+            ApiError::DiskFull => "disk_full",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -191,6 +199,8 @@ impl From<DbError> for ApiError {
     fn from(err: DbError) -> Self {
         match err {
             DbError::Conflict(message) => ApiError::Conflict(message),
+            // Said once in the log by the database layer, not per request.
+            err if err.is_disk_full() => ApiError::DiskFull,
             // r2d2's only failure is a timeout waiting for a free connection.
             DbError::Pool(cause) => {
                 log::warn!("no free database connection: {cause}");

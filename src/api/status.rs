@@ -78,7 +78,7 @@ fn database_bytes(db: &Path) -> u64 {
 }
 
 /// Free space on the disk holding the database (None when unknown).
-fn free_disk_bytes(db: &Path) -> Option<u64> {
+pub fn free_disk_bytes(db: &Path) -> Option<u64> {
     let dir = db
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -225,4 +225,36 @@ async fn metrics(state: AppState) -> Result<String, DbError> {
         ));
     }
     Ok(out)
+}
+
+/// Below this much free space on the database's disk the log warns.
+pub const LOW_DISK_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Looks at the free space on the database's disk every minute and warns in
+/// the log when it falls below [`LOW_DISK_BYTES`] (once, and once more
+/// when it recovers), before SQLite runs out and writes start failing.
+pub async fn watch_disk_space(db: std::path::PathBuf) {
+    let mut low = false;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let path = db.clone();
+        let Ok(Some(free)) = tokio::task::spawn_blocking(move || free_disk_bytes(&path)).await
+        else {
+            continue;
+        };
+        if free < LOW_DISK_BYTES && !low {
+            log::warn!(
+                "only {} MiB free on the disk holding {}; when it is full nothing new can be saved",
+                free / (1024 * 1024),
+                db.display()
+            );
+        } else if free >= LOW_DISK_BYTES && low {
+            log::info!(
+                "{} MiB free again on the database's disk",
+                free / (1024 * 1024)
+            );
+        }
+        low = free < LOW_DISK_BYTES;
+    }
 }

@@ -18,6 +18,8 @@ pub mod token;
 pub mod user;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use r2d2_sqlite::SqliteConnectionManager;
@@ -44,11 +46,57 @@ pub enum DbError {
     Conflict(String),
 }
 
+impl DbError {
+    /// SQLite could not write because the disk (or the WAL's growth) is full.
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DiskFull
+        )
+    }
+}
+
+/// Whether writes currently fail for lack of disk space. Set by the first
+/// write that fails with SQLITE_FULL, cleared by the next that succeeds, and
+/// said once in the log each way (not once per token or request).
+#[derive(Debug, Default)]
+pub struct DiskState {
+    full: AtomicBool,
+}
+
+impl DiskState {
+    pub fn is_full(&self) -> bool {
+        self.full.load(Ordering::Relaxed)
+    }
+
+    fn saw(&self, result: Result<(), &DbError>, wrote: bool) {
+        match result {
+            Err(err) if err.is_disk_full() => {
+                if !self.full.swap(true, Ordering::Relaxed) {
+                    log::error!(
+                        "the disk holding the database is full: nothing new can be saved \
+                         (requests get 507, running answers stop and are kept in memory) \
+                         until space is freed; what was saved before is safe"
+                    );
+                }
+            }
+            Ok(()) if wrote => {
+                if self.full.swap(false, Ordering::Relaxed) {
+                    log::warn!("the database can be written again: disk space was freed");
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The database: a pool of connections to one SQLite file.
 #[derive(Clone)]
 pub struct Db {
     pool: r2d2::Pool<SqliteConnectionManager>,
     path: PathBuf,
+    disk: Arc<DiskState>,
 }
 
 impl Db {
@@ -84,7 +132,13 @@ impl Db {
         Ok(Db {
             pool,
             path: path.to_path_buf(),
+            disk: Arc::default(),
         })
+    }
+
+    /// Whether writes fail for lack of disk space (see [`DiskState`]).
+    pub fn disk_full(&self) -> bool {
+        self.disk.is_full()
     }
 
     /// The database file.
@@ -100,9 +154,13 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let disk = self.disk.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
-            f(&mut conn)
+            let changes = conn.total_changes();
+            let result = f(&mut conn);
+            disk.saw(result.as_ref().map(|_| ()), conn.total_changes() > changes);
+            result
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))?

@@ -9,6 +9,8 @@ mod conversations;
 #[cfg(unix)]
 mod crash;
 mod database;
+#[cfg(target_os = "linux")]
+mod disk_full;
 mod external;
 mod gateway;
 mod health;
