@@ -344,7 +344,7 @@ pub struct StreamEvent {
 /// the first exchange (its `conversation_id` is the new conversation's id).
 #[derive(ToSchema)]
 #[serde(untagged)]
-#[allow(dead_code)] // a shape for the document only
+#[allow(dead_code, clippy::large_enum_variant)] // a shape for the document only
 pub enum CreatedConversation {
     Conversation(Conversation),
     Exchange(Exchange),

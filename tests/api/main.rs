@@ -9,7 +9,7 @@ mod conversations;
 #[cfg(unix)]
 mod crash;
 mod database;
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod disk_full;
 mod external;
 mod gateway;
