@@ -42,9 +42,17 @@ mod windows {
     /// The serve options of `service run`, handed to the service's main.
     static SERVE_ARGS: OnceLock<Vec<String>> = OnceLock::new();
 
+    /// The message of a failed service call, with the system's own reason
+    /// (windows-service's message alone is "IO error in winapi call").
     fn err(what: &str) -> impl FnOnce(windows_service::Error) -> String + '_ {
-        move |e| format!("{what}: {e} (run as Administrator?)")
+        move |e| match std::error::Error::source(&e) {
+            Some(cause) => format!("{what}: {cause} (run as Administrator?)"),
+            None => format!("{what}: {e} (run as Administrator?)"),
+        }
     }
+
+    /// Windows' ERROR_SERVICE_ALREADY_RUNNING.
+    const ALREADY_RUNNING: i32 = 1056;
 
     pub fn run(action: ServiceAction) -> Result<(), String> {
         match action {
@@ -58,10 +66,15 @@ mod windows {
                         ServiceAccess::QUERY_STATUS | ServiceAccess::START,
                     )
                     .map_err(err("cannot open the service"))?;
-                service
-                    .start(&[] as &[&OsStr])
-                    .map_err(err("cannot start the service"))?;
-                println!("service {SERVICE_NAME} started");
+                match service.start(&[] as &[&OsStr]) {
+                    Ok(()) => println!("service {SERVICE_NAME} started"),
+                    Err(windows_service::Error::Winapi(e))
+                        if e.raw_os_error() == Some(ALREADY_RUNNING) =>
+                    {
+                        println!("service {SERVICE_NAME} is already running")
+                    }
+                    Err(e) => return Err(err("cannot start the service")(e)),
+                }
                 Ok(())
             }
             ServiceAction::Stop => {
