@@ -12,10 +12,10 @@ use reqwest::Client;
 use serde_json::{json, Value};
 
 use crate::binary::{start, wait_exit};
-use crate::helpers::{delta_text, parse_sse};
+use crate::helpers::{delta_text, eventually, parse_sse};
 
 const STREAMS: usize = 50;
-/// Bound on each readiness poll below; not a timing assertion.
+/// Bound on waiting for the process to exit; not a timing assertion.
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A running binary with a signed-in administrator.
@@ -165,14 +165,10 @@ impl Stream {
 
 /// Polls until `ready` holds for every stream.
 async fn until(streams: &[Stream], ready: impl Fn(&Stream) -> bool) {
-    let started = std::time::Instant::now();
-    while !streams.iter().all(&ready) {
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the streams did not get there"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("the streams getting there", async || {
+        streams.iter().all(&ready).then_some(())
+    })
+    .await;
 }
 
 /// Half the streams from a quick upstream (they finish), half from a slow one

@@ -5,16 +5,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fake_llm::{Behavior, FakeLlm};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{delta_text, parse_sse, spawn_in};
-
-/// Bound on each readiness poll; not a timing assertion.
-const PATIENCE: Duration = Duration::from_secs(60);
+use crate::helpers::{delta_text, eventually, parse_sse, spawn_in};
 
 /// A tmpfs mounted for the test, unmounted when dropped.
 struct SmallDisk {
@@ -69,17 +66,6 @@ impl Drop for SmallDisk {
     }
 }
 
-async fn poll<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(started.elapsed() < PATIENCE, "{what} never happened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_full_disk_costs_a_clear_507_and_no_saved_text_and_heals_when_space_returns() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,7 +101,7 @@ async fn a_full_disk_costs_a_clear_507_and_no_saved_text_and_heals_when_space_re
     assert_eq!(stream.status(), 200);
     // Everything the client receives, from the first byte.
     let mut raw = String::new();
-    poll("20 deltas", async || {
+    eventually("20 deltas", async || {
         if let Ok(Some(chunk)) = stream.chunk().await {
             raw.push_str(&String::from_utf8_lossy(&chunk));
         }
@@ -130,7 +116,7 @@ async fn a_full_disk_costs_a_clear_507_and_no_saved_text_and_heals_when_space_re
     let filler = disk.fill();
 
     // The answer stops with a clear error, its text kept.
-    let events = poll("the answer's disk_full error", async || {
+    let events = eventually("the answer's disk_full error", async || {
         match tokio::time::timeout(Duration::from_secs(5), stream.chunk()).await {
             Ok(Ok(Some(chunk))) => raw.push_str(&String::from_utf8_lossy(&chunk)),
             Ok(_) => {}
@@ -150,7 +136,7 @@ async fn a_full_disk_costs_a_clear_507_and_no_saved_text_and_heals_when_space_re
     assert_eq!(health.status(), 503);
     let health: Value = health.json().await.unwrap();
     assert_eq!(health["db"], "disk_full", "{health}");
-    let refused = poll("a 507", async || {
+    let refused = eventually("a 507", async || {
         let res = app
             .as_user(Method::POST, "/api/v1/conversations", &admin.access)
             .json(&json!({"title": "새 대화"}))
@@ -174,11 +160,11 @@ async fn a_full_disk_costs_a_clear_507_and_no_saved_text_and_heals_when_space_re
 
     // Space comes back: no restart needed.
     std::fs::remove_file(&filler).unwrap();
-    poll("health ok again", async || {
+    eventually("health ok again", async || {
         (app.get("/api/v1/health").await.status() == 200).then_some(())
     })
     .await;
-    let saved = poll("the kept answer written", async || {
+    let saved = eventually("the kept answer written", async || {
         let full = app.conversation(&admin, &conversation).await;
         let answer = full["messages"][1].clone();
         (answer["status"] == "error").then_some(answer)

@@ -507,3 +507,20 @@ pub async fn audit_actions(app: &TestApp, admin: &Session) -> Vec<(String, Optio
         })
         .collect()
 }
+
+/// Polls `check` until it yields a value; fails the test, naming `what`, if
+/// it has not after a minute (a bound against hanging, not a timing
+/// assertion).
+pub async fn eventually<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{what} never happened"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

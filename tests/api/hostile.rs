@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{delta_text, parse_sse, spawn_with};
+use crate::helpers::{delta_text, eventually, parse_sse, spawn_with};
 
 /// Bound on every wait below: a server that never closes fails the test
 /// instead of hanging it (not a timing assertion: the timeouts under test are
@@ -188,22 +188,15 @@ async fn past_the_connection_cap_a_new_client_gets_503_with_retry_after() {
 
     // When the held connections go, new clients are served again.
     drop(held);
-    let started = std::time::Instant::now();
-    loop {
+    eventually("service after the held connections closed", async || {
         let res = reqwest::Client::new()
             .get(app.url("/api/v1/health"))
             .send()
             .await
             .unwrap();
-        if res.status() == 200 {
-            break;
-        }
-        assert!(
-            started.elapsed() < PATIENCE,
-            "still refused after the others closed"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (res.status() == 200).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
