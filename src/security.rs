@@ -1,5 +1,6 @@
-//! Safe defaults on every response (SPEC §6): security headers, CORS only for
-//! configured origins, and a body limit checked before any route reads a byte.
+//! Safe defaults on every response (SPEC §6): security headers and CORS only
+//! for configured origins. (Body limits are the body filters' own, per route,
+//! in `src/api/filters.rs`.)
 //!
 //! The headers go on everything the server answers — the web app, the API,
 //! errors and the fallback for paths outside the base path — because a page
@@ -24,7 +25,10 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
 
 /// Methods and request headers a cross-origin caller may use (preflight answer).
 const CORS_METHODS: &str = "GET, POST, PUT, PATCH, DELETE, OPTIONS";
-const CORS_HEADERS: &str = "authorization, content-type, x-api-key";
+/// `x-external-token`: a portal page exchanging its identity provider's
+/// token (`/auth/exchange`); `last-event-id`: re-joining an answer's stream.
+const CORS_HEADERS: &str =
+    "authorization, content-type, x-api-key, x-external-token, last-event-id";
 /// How long a browser may cache a preflight answer, in seconds.
 const CORS_MAX_AGE: &str = "600";
 
@@ -71,12 +75,8 @@ pub fn parse_origin(raw: &str) -> Result<String, String> {
 /// What every response gets, decided once per server.
 pub struct Policy {
     pub cors: CorsOrigins,
-    /// Requests whose `Content-Length` is above this get a 413 before routing.
-    pub body_limit: u64,
     /// Under TLS, browsers are told to stay on HTTPS.
     pub tls: bool,
-    /// The base path (`""` or `/chat`): the gateway's 413 is OpenAI-shaped.
-    pub base_path: String,
 }
 
 impl Policy {
@@ -156,9 +156,9 @@ fn allow_origin(headers: &mut HeaderMap, origin: &str) {
     }
 }
 
-/// Wraps `routes` (already under the base path): preflights and oversize
-/// bodies are answered first, anything unmatched gets a plain 404/405, and
-/// every response is decorated.
+/// Wraps `routes` (already under the base path): preflights are answered
+/// first, anything unmatched gets a plain 404/405, and every response is
+/// decorated.
 pub fn wrap(
     policy: Arc<Policy>,
     routes: impl Filter<Extract = (Response,), Error = Rejection> + Clone + Send + Sync + 'static,
@@ -186,34 +186,7 @@ pub fn wrap(
                 },
             )
     };
-    let oversize = {
-        let limit = policy.body_limit;
-        let gateway = format!("{}/v1/", policy.base_path);
-        // The collector's upload takes files up to 10 MiB and applies that
-        // limit itself, before reading (src/api/collector.rs).
-        let upload = format!("{}/api/v1/collector/items", policy.base_path);
-        warp::header::optional::<u64>("content-length")
-            .and(warp::path::full())
-            .and_then(move |len: Option<u64>, path: warp::path::FullPath| {
-                let gateway = is_gateway_path(&gateway, path.as_str());
-                let own_limit = path.as_str() == upload;
-                async move {
-                    match len {
-                        _ if own_limit => Err(warp::reject::not_found()),
-                        // The OpenAI-compatible gateway answers in OpenAI's
-                        // error shape, so that SDKs raise their usual error.
-                        Some(len) if len > limit && gateway => Ok(
-                            crate::api::gateway::openai_error(&ApiError::PayloadTooLarge),
-                        ),
-                        Some(len) if len > limit => Ok(ApiError::PayloadTooLarge.to_response()),
-                        _ => Err(warp::reject::not_found()),
-                    }
-                }
-            })
-    };
     let answered = preflight
-        .or(oversize)
-        .unify()
         .or(routes)
         .unify()
         .recover(|rejection: Rejection| async move { Ok::<_, Infallible>(fallback(&rejection)) })
@@ -221,13 +194,6 @@ pub fn wrap(
     warp::header::optional::<String>("origin")
         .and(answered)
         .map(move |origin: Option<String>, res: Response| policy.decorate(origin.as_deref(), res))
-}
-
-/// Whether a path is the OpenAI-compatible gateway's: under `prefix`
-/// (`<base path>/v1/`), but not seed 002's `/v1/llm/…`.
-fn is_gateway_path(prefix: &str, path: &str) -> bool {
-    path.strip_prefix(prefix)
-        .is_some_and(|rest| !rest.starts_with("llm/"))
 }
 
 /// What a request no route took gets (outside the base path, a method the web

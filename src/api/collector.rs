@@ -2,8 +2,7 @@
 //! items from JSON or a text-file upload (multipart, at most 10 MiB, text
 //! types only), search and tags. Another user's item is a 404.
 
-use bytes::{Buf, Bytes};
-use futures_util::{StreamExt, TryStreamExt};
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warp::http::StatusCode;
@@ -11,7 +10,11 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
-use super::filters::{authenticated, parse_json, with_state, Page};
+use super::filters::{
+    authenticated, body_within, json_body_within, json_content_type, parse_json, with_state, Limit,
+    Page,
+};
+use super::multipart;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::collector::{self, ItemInput};
@@ -19,8 +22,6 @@ use crate::db::conversation as conv_repo;
 
 /// Largest file (and largest JSON body) the collector takes.
 pub const UPLOAD_LIMIT: u64 = 10 * 1024 * 1024;
-/// Room for the multipart framing and the small fields around the file.
-const FORM_OVERHEAD: u64 = 64 * 1024;
 /// Most tags on one item, and the longest tag.
 const MAX_TAGS: usize = 20;
 const MAX_TAG_CHARS: usize = 40;
@@ -38,14 +39,6 @@ pub const TEXT_EXTENSIONS: &[&str] = &[
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let st = || with_state(state.clone());
     let user = || authenticated(state.clone());
-    let multipart_type = || {
-        warp::header::optional::<String>("content-type").and_then(|ct: Option<String>| async move {
-            match ct {
-                Some(ct) if ct.to_ascii_lowercase().starts_with("multipart/") => Ok(()),
-                _ => Err(warp::reject::not_found()),
-            }
-        })
-    };
     // GET /api/v1/collector/items?q=&tag=&limit=&cursor=
     let list = warp::path!("collector" / "items")
         .and(warp::get())
@@ -57,11 +50,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     // POST /api/v1/collector/items (multipart/form-data: a text file)
     let upload = warp::path!("collector" / "items")
         .and(warp::post())
-        .and(multipart_type().untuple_one())
+        .and(multipart::is_form())
         .and(st())
         .and(user())
-        .and(size_check().untuple_one())
-        .and(warp::multipart::form().max_length(None))
+        .and(multipart::form(Limit::Large))
         .then(upload)
         .map(respond);
     // POST /api/v1/collector/items (JSON)
@@ -69,8 +61,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::post())
         .and(st())
         .and(user())
-        .and(size_check().untuple_one())
-        .and(warp::body::bytes())
+        .and(json_content_type())
+        .and(body_within(Limit::Large))
         .then(create)
         .map(respond);
     // GET /api/v1/collector/tags
@@ -92,9 +84,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::put().or(warp::patch()).unify())
         .and(st())
         .and(user())
-        .and(super::filters::json_body_limited(
-            UPLOAD_LIMIT + FORM_OVERHEAD,
-        ))
+        .and(json_body_within(Limit::Large))
         .then(update)
         .map(respond);
     // DELETE /api/v1/collector/items/{id}
@@ -126,17 +116,6 @@ fn too_large() -> ApiError {
 }
 
 /// Refuses a declared body over the limit before reading any of it.
-fn size_check() -> impl Filter<Extract = ((),), Error = Rejection> + Clone {
-    warp::header::optional::<u64>("content-length").and_then(|len: Option<u64>| async move {
-        match len {
-            Some(len) if len > UPLOAD_LIMIT + FORM_OVERHEAD => {
-                Err(warp::reject::custom(too_large()))
-            }
-            _ => Ok(()),
-        }
-    })
-}
-
 #[derive(Deserialize)]
 struct ListQuery {
     q: Option<String>,
@@ -246,9 +225,6 @@ fn check_url(url: &str) -> Result<(), ApiError> {
 }
 
 async fn create(state: AppState, current: CurrentUser, body: Bytes) -> Result<Response, ApiError> {
-    if body.len() as u64 > UPLOAD_LIMIT + FORM_OVERHEAD {
-        return Err(too_large());
-    }
     let body: ItemBody = parse_json(&body)?;
     let Some(content) = body.content.filter(|c| !c.trim().is_empty()) else {
         return Err(ApiError::invalid("content", "must not be empty"));
@@ -311,40 +287,17 @@ pub fn accepted_file(name: &str) -> bool {
     extension(name).is_some_and(|e| TEXT_EXTENSIONS.contains(&e.as_str()))
 }
 
-/// Reads a part to its end, refusing it once it passes `limit` bytes.
-async fn read_part(part: warp::multipart::Part, limit: u64) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::new();
-    let mut stream = Box::pin(part.stream());
-    while let Some(chunk) = stream.next().await {
-        let mut chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}")))?;
-        while chunk.has_remaining() {
-            let piece = chunk.chunk();
-            if (out.len() + piece.len()) as u64 > limit {
-                return Err(too_large());
-            }
-            out.extend_from_slice(piece);
-            let n = piece.len();
-            chunk.advance(n);
-        }
-    }
-    Ok(out)
-}
-
 async fn upload(
     state: AppState,
     current: CurrentUser,
-    form: warp::multipart::FormData,
+    mut form: multipart::Form,
 ) -> Result<Response, ApiError> {
     let mut file: Option<(String, Vec<u8>)> = None;
     let (mut title, mut tags, mut url) = (None, Vec::new(), None);
-    let mut parts =
-        Box::pin(form.map_err(|e| ApiError::BadRequest(format!("malformed multipart body: {e}"))));
-    while let Some(part) = parts.next().await {
-        let part = part?;
+    while let Some(part) = form.next_field().await? {
         match part.name() {
             "file" => {
-                let name = part.filename().unwrap_or_default().to_string();
+                let name = part.file_name().unwrap_or_default().to_string();
                 if !accepted_file(&name) {
                     return Err(ApiError::Unsupported(format!(
                         "the collector takes text files only (.txt, .md, .csv, .json and source code); \
@@ -352,7 +305,7 @@ async fn upload(
                         if name.is_empty() { "a file without a name".to_string() } else { format!("\"{name}\"") }
                     )));
                 }
-                file = Some((name, read_part(part, UPLOAD_LIMIT).await?));
+                file = Some((name, part.read(UPLOAD_LIMIT, too_large()).await?));
             }
             "title" => title = Some(text_field(part).await?),
             "tags" => {
@@ -364,10 +317,11 @@ async fn upload(
             }
             "url" => url = Some(text_field(part).await?).filter(|u: &String| !u.trim().is_empty()),
             other => {
+                let other = other.to_string();
                 return Err(ApiError::invalid(
                     "file",
                     format!("unknown form field \"{other}\" (send file, title, tags, url)"),
-                ))
+                ));
             }
         }
     }
@@ -425,8 +379,13 @@ async fn upload(
     Ok(json_response(StatusCode::CREATED, &json!(item)))
 }
 
-async fn text_field(part: warp::multipart::Part) -> Result<String, ApiError> {
-    let bytes = read_part(part, 8 * 1024).await?;
+async fn text_field(part: multipart::Field) -> Result<String, ApiError> {
+    let bytes = part
+        .read(
+            8 * 1024,
+            ApiError::TooLarge("a form field other than the file may take at most 8 KiB".into()),
+        )
+        .await?;
     String::from_utf8(bytes).map_err(|_| ApiError::BadRequest("form fields must be UTF-8".into()))
 }
 

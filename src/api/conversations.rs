@@ -182,7 +182,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::post())
         .and(st())
         .and(user())
-        .and(super::filters::json_body_limited(IMPORT_LIMIT))
+        .and(super::filters::json_body_within(
+            super::filters::Limit::Large,
+        ))
         .then(import)
         .map(respond);
 
@@ -1130,8 +1132,6 @@ fn sse_from(events: impl futures_util::Stream<Item = Event> + Send + 'static) ->
     res
 }
 
-/// Largest conversation import, in bytes.
-const IMPORT_LIMIT: u64 = 10 * 1024 * 1024;
 /// Most messages one import may hold.
 const MAX_IMPORT_MESSAGES: usize = 5_000;
 /// The `format` of an exported conversation.

@@ -64,6 +64,9 @@ pub enum ApiError {
     /// 413: the body is larger than the limit.
     #[error("the request body is too large")]
     PayloadTooLarge,
+    /// 408: the client stopped sending the body before its end.
+    #[error("the request body stopped arriving before its end; send it again")]
+    BodyTimeout,
     /// 415: the body is not of a type this route takes.
     #[error("unsupported content type: send JSON with Content-Type: application/json")]
     UnsupportedMediaType,
@@ -101,6 +104,7 @@ impl ApiError {
             ApiError::Upstream { status, .. } => *status,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
@@ -126,6 +130,7 @@ impl ApiError {
             ApiError::Upstream { .. } => "upstream_failed",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::BodyTimeout => "request_timeout",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "unavailable",
             ApiError::Overloaded => "overloaded",
@@ -313,6 +318,7 @@ mod tests {
             ApiError::NotFound("x".into()),
             ApiError::MethodNotAllowed,
             ApiError::PayloadTooLarge,
+            ApiError::BodyTimeout,
             ApiError::UnsupportedMediaType,
             ApiError::Unavailable,
             ApiError::Overloaded,

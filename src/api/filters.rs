@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 
-use bytes::Bytes;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use warp::{Filter, Rejection};
@@ -13,8 +13,12 @@ use crate::app::AppState;
 use crate::auth::{AuthFailure, Credentials, CurrentUser};
 use crate::db::user::Role;
 
-/// Largest JSON body a route reads (SPEC §2).
+/// Largest JSON body a route reads when the server is not told otherwise
+/// (`--body-limit`, SPEC §2).
 pub const JSON_BODY_LIMIT: u64 = 1024 * 1024;
+/// Largest body of the routes that take big documents: a conversation
+/// imported back, a collector item (10 MiB of text) and its form framing.
+pub const LARGE_BODY_LIMIT: u64 = 10 * 1024 * 1024 + 64 * 1024;
 
 /// Hands a clone of the state to a handler.
 pub fn with_state(
@@ -23,43 +27,207 @@ pub fn with_state(
     warp::any().map(move || state.clone())
 }
 
-/// The raw body, refused with 413 above the limit before it is read.
+/// How large a route's body may be.
+#[derive(Debug, Clone, Copy)]
+pub enum Limit {
+    /// `--body-limit` (1 MiB unless the operator says otherwise).
+    Default,
+    /// [`LARGE_BODY_LIMIT`], or `--body-limit` if that is larger.
+    Large,
+}
+
+impl Limit {
+    fn bytes(self, configured: Option<crate::listen::BodyLimit>) -> u64 {
+        let default = configured.map_or(JSON_BODY_LIMIT, |l| l.0);
+        match self {
+            Limit::Default => default,
+            Limit::Large => default.max(LARGE_BODY_LIMIT),
+        }
+    }
+}
+
+/// The 413 of a body past `limit`, saying the limit.
+fn too_large(limit: u64) -> ApiError {
+    // The large limit includes room for a form's framing; say the round figure.
+    let shown = if limit == LARGE_BODY_LIMIT {
+        LARGE_BODY_LIMIT - 64 * 1024
+    } else {
+        limit
+    };
+    let size = match shown {
+        n if n % (1024 * 1024) == 0 => format!("{} MiB", n / (1024 * 1024)),
+        n if n % 1024 == 0 => format!("{} KiB", n / 1024),
+        n => format!("{n} bytes"),
+    };
+    ApiError::TooLarge(format!("the request body may be at most {size}"))
+}
+
+/// The body, read as it arrives and refused with 413 the moment it passes
+/// the route's limit, whatever its framing: a `Content-Length` above it is
+/// refused before a byte is read, and a chunked (or HTTP/2) body is counted
+/// as it comes. A client that stops sending mid-body gets 408 (the accept
+/// loop times the wait, `src/listen.rs`).
+pub fn body_within(limit: Limit) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    warp::ext::optional::<crate::listen::BodyLimit>()
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::body::stream())
+        .and_then(
+            move |configured: Option<crate::listen::BodyLimit>, declared: Option<u64>, body| async move {
+                read_limited(body, limit.bytes(configured), declared)
+                    .await
+                    .map_err(warp::reject::custom)
+            },
+        )
+}
+
+/// The body as a stream of chunks that fails with 413 past the route's
+/// limit (multipart uploads parse it as it arrives).
+pub fn body_stream_within(
+    limit: Limit,
+) -> impl Filter<
+    Extract = (impl futures_util::Stream<Item = Result<Bytes, ApiError>> + Send + 'static,),
+    Error = Rejection,
+> + Clone {
+    warp::ext::optional::<crate::listen::BodyLimit>()
+        .and(warp::header::optional::<u64>("content-length"))
+        .and(warp::body::stream())
+        .and_then(
+            move |configured: Option<crate::listen::BodyLimit>, declared: Option<u64>, body| async move {
+                let limit = limit.bytes(configured);
+                // Past the limit by its own word: a stream that fails at
+                // once, so that the reader answers 413 (a rejection here
+                // would let a twin route answer instead).
+                let refused = declared.is_some_and(|n| n > limit);
+                Ok::<_, Rejection>(counted(body, if refused { 0 } else { limit }, limit))
+            },
+        )
+}
+
+/// `body` as `Bytes` chunks, failing with the 413 of `limit` once more than
+/// `allowed` came (or at once when `allowed` is 0 and a body was announced).
+fn counted<S, B>(
+    body: S,
+    allowed: u64,
+    limit: u64,
+) -> impl futures_util::Stream<Item = Result<Bytes, ApiError>> + Send + 'static
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>> + Send + 'static,
+    B: Buf,
+{
+    let refuse_now = (allowed == 0).then(|| Err(too_large(limit)));
+    let mut seen = 0u64;
+    let counted = futures_util::StreamExt::map(body, move |chunk| {
+        let mut chunk = chunk.map_err(|e| body_error(&e))?;
+        seen += chunk.remaining() as u64;
+        if seen > allowed {
+            return Err(too_large(limit));
+        }
+        Ok(chunk.copy_to_bytes(chunk.remaining()))
+    });
+    futures_util::StreamExt::chain(futures_util::stream::iter(refuse_now), counted)
+}
+
+async fn read_limited<S, B>(body: S, limit: u64, declared: Option<u64>) -> Result<Bytes, ApiError>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(limit));
+    }
+    // Never reserve more than a small first piece on the client's word.
+    let mut out = BytesMut::with_capacity(declared.unwrap_or(0).min(64 * 1024) as usize);
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+        let chunk = chunk.map_err(|e| body_error(&e))?;
+        if (out.len() + chunk.remaining()) as u64 > limit {
+            return Err(too_large(limit));
+        }
+        out.put(chunk);
+    }
+    Ok(out.freeze())
+}
+
+/// Why a body could not be read: the client stalled (408) or broke it (400).
+fn body_error(err: &(dyn std::error::Error + 'static)) -> ApiError {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err.is::<crate::listen::BodyStalled>() {
+            return ApiError::BodyTimeout;
+        }
+        cause = err.source();
+    }
+    ApiError::BadRequest(format!("the request body could not be read: {err}"))
+}
+
+/// The request's `Content-Type` must be JSON (`application/json` or a
+/// `+json` type), else 415. Browsers send a cross-site form or a
+/// `text/plain` fetch without asking the server first; a JSON content type
+/// they only send after a CORS preflight, which only configured origins
+/// pass. So this is also what stops a foreign page from posting to the API
+/// with the user's cookie (login CSRF).
+pub fn json_content_type() -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    warp::header::optional::<String>("content-type")
+        .and_then(|content_type: Option<String>| async move {
+            if content_type.as_deref().is_some_and(is_json) {
+                Ok(())
+            } else {
+                Err(warp::reject::custom(ApiError::UnsupportedMediaType))
+            }
+        })
+        .untuple_one()
+}
+
+/// Whether a `Content-Type` value names JSON.
+pub fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|sub| sub.ends_with("+json"))
+}
+
+/// The raw body of a JSON route (it is signed as sent: `/auth/token`).
 pub fn raw_body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    warp::body::content_length_limit(JSON_BODY_LIMIT).and(warp::body::bytes())
+    json_content_type().and(body_within(Limit::Default))
 }
 
 /// A JSON body parsed into `T`; malformed JSON or wrong types are a 400 that
-/// says what is wrong.
+/// says what is wrong, another content type 415, too large a body 413.
 pub fn json_body<T: DeserializeOwned + Send>(
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
-    raw_body().and_then(|bytes: Bytes| async move {
-        parse_json::<T>(&bytes).map_err(warp::reject::custom)
-    })
+    json_body_within(Limit::Default)
 }
 
-/// Like [`json_body`], but an empty body is `T::default()` (for routes whose
-/// body is optional, such as a refresh that uses the cookie).
+/// Like [`json_body`], but an empty body (with any content type, or none)
+/// is `T::default()`: for routes whose body is optional, such as a refresh
+/// that uses the cookie.
 pub fn optional_json_body<T: DeserializeOwned + Default + Send>(
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
-    warp::body::content_length_limit(JSON_BODY_LIMIT)
-        .and(warp::body::bytes())
-        .or(warp::any().map(Bytes::new))
-        .unify()
-        .and_then(|bytes: Bytes| async move {
+    warp::header::optional::<String>("content-type")
+        .and(body_within(Limit::Default))
+        .and_then(|content_type: Option<String>, bytes: Bytes| async move {
             if bytes.iter().all(u8::is_ascii_whitespace) {
                 Ok(T::default())
+            } else if !content_type.as_deref().is_some_and(is_json) {
+                Err(warp::reject::custom(ApiError::UnsupportedMediaType))
             } else {
                 parse_json::<T>(&bytes).map_err(warp::reject::custom)
             }
         })
 }
 
-/// [`json_body`] with a larger limit, for routes that take big texts.
-pub fn json_body_limited<T: DeserializeOwned + Send>(
-    limit: u64,
+/// [`json_body`] with the given limit ([`Limit::Large`] for big documents).
+pub fn json_body_within<T: DeserializeOwned + Send>(
+    limit: Limit,
 ) -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
-    warp::body::content_length_limit(limit)
-        .and(warp::body::bytes())
+    json_content_type()
+        .and(body_within(limit))
         .and_then(
             |bytes: Bytes| async move { parse_json::<T>(&bytes).map_err(warp::reject::custom) },
         )

@@ -14,6 +14,7 @@ pub mod filters;
 pub mod gateway;
 pub mod health;
 pub mod llm_sessions;
+pub mod multipart;
 pub mod openapi;
 pub mod oversight;
 pub mod plans;

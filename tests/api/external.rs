@@ -222,6 +222,7 @@ async fn token_issues_a_session_for_a_signed_request_and_refuses_bad_or_stale_si
     let signature = daehwa::auth::external::sign(ISSUER_SECRET.as_bytes(), &ts, body.as_bytes());
     let res = app
         .request(Method::POST, "/api/v1/auth/token")
+        .header("content-type", "application/json")
         .header("x-signature", signature)
         .header("x-timestamp", ts)
         .body(r#"{"user_id": "someone-else", "roles": ["admin"]}"#)

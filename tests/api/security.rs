@@ -116,10 +116,16 @@ async fn a_configured_origin_may_call_the_api_and_others_may_not() {
         .to_str()
         .unwrap()
         .contains("POST"));
-    assert!(h["access-control-allow-headers"]
-        .to_str()
-        .unwrap()
-        .contains("content-type"));
+    let allowed = h["access-control-allow-headers"].to_str().unwrap();
+    // A portal's token exchange and a stream re-join need their own headers.
+    for header in [
+        "content-type",
+        "authorization",
+        "x-external-token",
+        "last-event-id",
+    ] {
+        assert!(allowed.contains(header), "{header} not in {allowed}");
+    }
     // The real call from an allowed origin (the second, written with a slash).
     let res = app
         .request(Method::POST, "/api/v1/auth/register")
@@ -167,16 +173,22 @@ async fn a_malformed_cors_origin_stops_the_start_with_a_clear_message() {
 }
 
 #[tokio::test]
-async fn a_body_over_the_configured_limit_is_refused_before_routing() {
+async fn a_body_over_the_configured_limit_is_refused_before_it_is_read() {
     let app = spawn_with(|a| a.body_limit = 2000).await;
     let big = serde_json::json!({"username": "x".repeat(3000), "password": "p"});
-    for path in ["/api/v1/auth/login", "/somewhere-else"] {
-        let res = app.post_json(path, &big).await;
-        assert_eq!(res.status(), 413, "{path}");
-        assert_security_headers(res.headers(), path);
-        let body: serde_json::Value = res.json().await.unwrap();
-        assert_eq!(body["code"], "payload_too_large");
-    }
+    let res = app.post_json("/api/v1/auth/login", &big).await;
+    assert_eq!(res.status(), 413);
+    assert_security_headers(res.headers(), "login");
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], "payload_too_large");
+    assert!(
+        body["error"].as_str().unwrap().contains("2000 bytes"),
+        "{body}"
+    );
+    // A path that reads no body answers as it would without one.
+    let res = app.post_json("/somewhere-else", &big).await;
+    assert_eq!(res.status(), 405);
+    assert_security_headers(res.headers(), "/somewhere-else");
     // Below the limit the route reads it as usual.
     let res = app
         .post_json(
@@ -198,6 +210,112 @@ async fn the_default_limit_is_one_mebibyte() {
         .request(Method::POST, "/api/v1/auth/login")
         .header("content-type", "application/json")
         .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+}
+
+#[tokio::test]
+async fn json_routes_refuse_other_content_types_with_415() {
+    let app = spawn_app().await;
+    app.signup("minji").await;
+    let body = r#"{"username": "minji", "password": "correct-horse-42"}"#;
+    // text/plain and form posts are what a foreign page can send without a
+    // preflight (login CSRF); no content type at all is refused as well.
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        Some("multipart/form-data; boundary=x"),
+        None,
+    ] {
+        let mut req = app.request(Method::POST, "/api/v1/auth/login").body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), 415, "{content_type:?}");
+        assert!(res.headers().get("set-cookie").is_none());
+        let err: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(err["code"], "unsupported_media_type");
+    }
+    for content_type in [
+        "application/json; charset=utf-8",
+        "application/merge-patch+json",
+    ] {
+        let res = app
+            .request(Method::POST, "/api/v1/auth/login")
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{content_type}");
+    }
+    // A route whose body is optional takes an empty one without a type.
+    let res = app
+        .request(Method::POST, "/api/v1/auth/logout")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}
+
+#[tokio::test]
+async fn a_conversation_export_over_one_mebibyte_imports_back_whole() {
+    let app = spawn_app().await;
+    let user = app.signup("minji").await;
+    // 24 messages of 64 KiB: a 1.5 MiB export, past the default JSON limit.
+    let messages: Vec<serde_json::Value> = (0..24)
+        .map(|i| {
+            let role = if i % 2 == 0 { "user" } else { "assistant" };
+            serde_json::json!({"role": role, "content": format!("{i}:{}", "가".repeat(21_800))})
+        })
+        .collect();
+    let export = serde_json::json!({
+        "format": "daehwa.conversation", "version": 1, "title": "긴 대화", "messages": messages,
+    });
+    assert!(export.to_string().len() > 1_500_000);
+    let (status, imported) = app
+        .call(
+            Method::POST,
+            "/api/v1/conversations/import",
+            Some(&user),
+            Some(export),
+        )
+        .await;
+    assert_eq!(status, 201, "{imported}");
+    let id = imported["id"].as_str().unwrap();
+    let res = app
+        .as_user(
+            Method::GET,
+            &format!("/api/v1/conversations/{id}/export"),
+            &user.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let again: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(again["messages"].as_array().unwrap().len(), 24);
+    let (status, round_trip) = app
+        .call(
+            Method::POST,
+            "/api/v1/conversations/import",
+            Some(&user),
+            Some(again),
+        )
+        .await;
+    assert_eq!(status, 201, "{round_trip}");
+    // Past 10 MiB even an import is refused, before it is read.
+    let huge = format!(
+        "{{\"format\":\"daehwa.conversation\",\"messages\":[{{\"role\":\"user\",\"content\":\"{}\"}}]}}",
+        "a".repeat(11 * 1024 * 1024)
+    );
+    let res = app
+        .as_user(Method::POST, "/api/v1/conversations/import", &user.access)
+        .header("content-type", "application/json")
+        .body(huge)
         .send()
         .await
         .unwrap();
