@@ -372,6 +372,7 @@ impl ServeArgs {
         crate::listen::Limits {
             max_connections: self.max_connections,
             header_timeout: Duration::from_secs(self.header_timeout.max(1)),
+            body_limit: self.body_limit,
         }
     }
 

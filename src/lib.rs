@@ -19,7 +19,9 @@ pub mod config;
 pub mod db;
 /// The generation engine: answers run in the server, subscribers attach to them.
 pub mod engine;
-/// Optional HTTPS with rustls.
+/// Owner-only files: the database, its backups, the log.
+pub mod fsmode;
+/// The accept loop: connection limits, timeouts, the per-request guards.
 pub mod listen;
 /// LLM provider clients (OpenAI-compatible, Azure OpenAI, Anthropic) over ureq.
 pub mod llm;
@@ -31,6 +33,7 @@ pub mod security;
 pub mod shutdown;
 /// The embedded web app and the history-mode fallback.
 pub mod spa;
+/// Optional HTTPS with rustls.
 pub mod tls;
 
 /// The version printed by `--version` and answered by `/api/v1/health`.

@@ -26,24 +26,46 @@ pub fn init(log_file: Option<&Path>) -> io::Result<()> {
             fs::create_dir_all(dir)?;
         }
         // Fail here with a clear error rather than inside the rotating writer.
-        fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+        crate::fsmode::create_private(path)?;
         let file = FileRotate::new(
             path,
             AppendCount::new(LOG_FILES_KEPT),
             ContentLimit::BytesSurpassed(LOG_FILE_MAX_BYTES),
             Compression::None,
-            None,
+            // Rotated files too: a log names users and addresses.
+            Some(crate::fsmode::private_options()),
         );
         builder.target(env_logger::Target::Pipe(Box::new(Tee {
             file: Mutex::new(file),
         })));
     }
     // A second init (tests) keeps the first logger.
-    let _ = builder.try_init();
+    if builder.try_init().is_ok() {
+        log_panics();
+    }
     Ok(())
+}
+
+/// Sends every panic's message and place to the log (and so to the log file,
+/// where an operator looks), not only to stderr. The request that panicked is
+/// answered 500 and the server goes on (`src/listen.rs`); the log says why.
+/// With `RUST_BACKTRACE` set, the standard report with its backtrace follows.
+pub fn log_panics() {
+    let standard = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        let location = info
+            .location()
+            .map_or_else(|| "an unknown place".to_string(), ToString::to_string);
+        log::error!(
+            "panic in thread {} at {location}: {}",
+            thread.name().unwrap_or("unnamed"),
+            crate::listen::panic_message(info.payload())
+        );
+        if std::env::var_os("RUST_BACKTRACE").is_some_and(|v| v != "0") {
+            standard(info);
+        }
+    }));
 }
 
 /// Writes each formatted record to stderr and to the rotating file.
