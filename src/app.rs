@@ -86,9 +86,7 @@ impl App {
     pub async fn build(args: &ServeArgs) -> Result<App, StartError> {
         let policy = Arc::new(Policy {
             cors: CorsOrigins::new(&args.cors_origins).map_err(StartError::Config)?,
-            body_limit: args.body_limit,
             tls: args.tls_cert.is_some(),
-            base_path: args.base_path.clone(),
         });
         let path = args.db.clone();
         let auth_config = args.auth_config();
@@ -258,7 +256,7 @@ pub fn routes(state: AppState, base_path: &str, policy: Arc<Policy>) -> BoxedFil
             target: "daehwa::access",
             "{} {} {} {}ms",
             info.method(),
-            info.path(),
+            loggable_path(info.path()),
             info.status().as_u16(),
             info.elapsed().as_millis()
         );
@@ -272,6 +270,36 @@ pub fn routes(state: AppState, base_path: &str, policy: Arc<Policy>) -> BoxedFil
         .boxed()
 }
 
+/// A request path as the access log writes it: path segments that are
+/// secrets are replaced, so that a log file leaks no key and no share link.
+/// An API key appears in seed 004's `DELETE /simple/api-keys/{key}`; a share
+/// id, the only thing guarding a share, in `/api/v1/shares/{id}` and the web
+/// app's `/s/{id}`.
+pub fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let secret_follows = |segment: &str| segment == "shares" || segment == "s";
+    let mut previous = "";
+    let mut redacted = false;
+    let segments: Vec<&str> = path
+        .split('/')
+        .map(|segment| {
+            let replacement = if segment.starts_with("dk_") {
+                Some("dk_[redacted]")
+            } else if secret_follows(previous) && !segment.is_empty() {
+                Some("[redacted]")
+            } else {
+                None
+            };
+            previous = segment;
+            replacement.inspect(|_| redacted = true).unwrap_or(segment)
+        })
+        .collect();
+    if redacted {
+        std::borrow::Cow::Owned(segments.join("/"))
+    } else {
+        std::borrow::Cow::Borrowed(path)
+    }
+}
+
 /// Matches the base path's segments (nothing for `""`).
 fn base_filter(base_path: &str) -> BoxedFilter<()> {
     let mut filter = warp::any().boxed();
@@ -282,4 +310,29 @@ fn base_filter(base_path: &str) -> BoxedFilter<()> {
         filter = filter.and(warp::path(segment)).boxed();
     }
     filter
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn secrets_in_paths_are_not_logged() {
+        for (path, logged) in [
+            (
+                "/simple/api-keys/dk_abc123",
+                "/simple/api-keys/dk_[redacted]",
+            ),
+            ("/chat/api/v1/shares/Zx9", "/chat/api/v1/shares/[redacted]"),
+            (
+                "/api/v1/shares/Zx9/clone",
+                "/api/v1/shares/[redacted]/clone",
+            ),
+            ("/s/Zx9", "/s/[redacted]"),
+            ("/api/v1/shares", "/api/v1/shares"),
+            ("/api/v1/conversations/0190", "/api/v1/conversations/0190"),
+        ] {
+            assert_eq!(loggable_path(path), logged, "{path}");
+        }
+    }
 }

@@ -122,6 +122,8 @@ pub fn backup_to(db: &Path, dest: &Path) -> Result<(), BackupError> {
     let partial = with_suffix(dest, ".partial");
     let _ = fs::remove_file(&partial);
     let result = (|| {
+        // A copy of the database: owner-only like it (src/fsmode.rs).
+        crate::fsmode::create_private(&partial).map_err(io(&partial))?;
         let mut dst = Connection::open(&partial)?;
         copy_all(&src, &mut dst)?;
         check(&dst)?;

@@ -141,6 +141,8 @@ fn backup_before(conn: &Connection, path: &Path, target: u32) -> Result<(), Migr
     if backup.exists() {
         fs::remove_file(&backup).map_err(|e| MigrateError::Backup(e.to_string()))?;
     }
+    crate::fsmode::create_private(&backup)
+        .map_err(|e| MigrateError::Backup(format!("{}: {e}", backup.display())))?;
     conn.backup(MAIN_DB, &backup, None)
         .map_err(|e| MigrateError::Backup(format!("{}: {e}", backup.display())))?;
     log::info!("wrote {} before upgrading the schema", backup.display());

@@ -99,6 +99,10 @@ impl Db {
     /// Opens (creating if needed) the database file, applies or upgrades the
     /// schema, and opens the pool. Blocking: call it from a blocking context.
     pub fn open(path: &Path) -> Result<Db, DbError> {
+        // Provider keys and the token secret live here: owner-only.
+        if let Err(err) = crate::fsmode::secure_database(path) {
+            log::warn!("cannot make {} owner-only: {err}", path.display());
+        }
         let mut conn = Connection::open(path)?;
         configure(&conn)?;
         // Migrate first: a file this binary refuses must stay byte for byte as

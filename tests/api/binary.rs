@@ -108,6 +108,93 @@ async fn the_binary_prints_its_url_serves_and_writes_access_lines_to_the_log_fil
     );
 }
 
+#[tokio::test]
+async fn the_binary_survives_requests_without_a_path_and_logs_no_secret_with_owner_only_files() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bin.db");
+    let log = dir.path().join("daehwa.log");
+    let (mut child, url) = start(
+        &["--port", "0"],
+        &[("DAEHWA_DB", &db), ("DAEHWA_LOG_FILE", &log)],
+    );
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+
+    // CONNECT over HTTP/1.1 and over HTTP/2 with prior knowledge: these
+    // ended the process (a panic in warp's path filter, with panic=abort).
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        .await
+        .unwrap();
+    let mut head = [0u8; 12];
+    tcp.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 405");
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let (send, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(conn);
+    let connect = reqwest::Method::CONNECT;
+    let request = warp::http::Request::builder()
+        .method(connect.as_str())
+        .uri("example.com:443")
+        .body(())
+        .unwrap();
+    let (response, _) = send
+        .ready()
+        .await
+        .unwrap()
+        .send_request(request, true)
+        .unwrap();
+    assert_eq!(response.await.unwrap().status(), 405);
+    assert!(child.try_wait().unwrap().is_none(), "the server died");
+
+    // Secrets in paths: seed 004's key revocation and a share link.
+    let client = reqwest::Client::new();
+    let key = "dk_0123456789abcdef_secret";
+    let res = client
+        .delete(format!("{url}simple/api-keys/{key}"))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error());
+    let share = "Zq8share-id-that-is-a-capability";
+    let res = client
+        .get(format!("{url}api/v1/shares/{share}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    assert_eq!(
+        client
+            .get(format!("{url}api/v1/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    stop(&mut child);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("DELETE /simple/api-keys/dk_[redacted]"),
+        "{text}"
+    );
+    assert!(text.contains("GET /api/v1/shares/[redacted] 404"), "{text}");
+    assert!(!text.contains(key) && !text.contains(share), "{text}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for file in [&db, &log] {
+            let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+        }
+    }
+}
+
 #[cfg(unix)]
 fn stop(child: &mut Child) {
     // SIGTERM, as a service manager sends it: the server must exit cleanly.
