@@ -158,12 +158,10 @@ fn same_site(state: &AppState) -> impl Filter<Extract = (), Error = Rejection> +
                     own.extend(forwarded.split(',').next().map(|h| h.trim().to_string()));
                 }
                 let own: Vec<&str> = own.iter().map(String::as_str).collect();
-                let allowed = same_site_request(
-                    origin.as_deref(),
-                    fetch_site.as_deref(),
-                    &own,
-                    |o| cors.allows(o),
-                );
+                let allowed =
+                    same_site_request(origin.as_deref(), fetch_site.as_deref(), &own, |o| {
+                        cors.allows(o)
+                    });
                 async move {
                     if allowed {
                         Ok(())
@@ -645,7 +643,9 @@ async fn signed_sign_in(
     // sent again would otherwise sign its attacker in.
     let (Some(signature), Some(ts)) = (signature, timestamp.and_then(|t| t.trim().parse().ok()))
     else {
-        return Err(ApiError::Internal("checked signature without its headers".into()));
+        return Err(ApiError::Internal(
+            "checked signature without its headers".into(),
+        ));
     };
     if !state.auth.first_sighting(&signature, ts, now)? {
         return Err(ApiError::unauthorized(
@@ -722,27 +722,27 @@ async fn exchanged_sign_in(
         .with_userinfo_slot(move || external::fetch_userinfo(&url, token.trim(), timeout))
         .await?
         .map_err(|e| match e {
-                ExchangeError::Rejected => ApiError::unauthorized(
-                    "external_token_rejected",
-                    "the identity provider did not accept this token",
-                ),
-                ExchangeError::NoIdentity => ApiError::unauthorized(
-                    "external_identity_missing",
-                    "the identity provider accepted this token but did not say whose it is \
+            ExchangeError::Rejected => ApiError::unauthorized(
+                "external_token_rejected",
+                "the identity provider did not accept this token",
+            ),
+            ExchangeError::NoIdentity => ApiError::unauthorized(
+                "external_identity_missing",
+                "the identity provider accepted this token but did not say whose it is \
                      (no `sub` or `id`); it cannot sign anyone in",
-                ),
-                ExchangeError::Timeout => ApiError::Upstream {
-                    status: StatusCode::GATEWAY_TIMEOUT,
-                    message: "the identity provider did not answer in time".into(),
-                },
-                ExchangeError::BadAnswer(why) | ExchangeError::Unreachable(why) => {
-                    log::warn!("token exchange: userinfo failed: {why}");
-                    ApiError::Upstream {
-                        status: StatusCode::BAD_GATEWAY,
-                        message: "the identity provider could not be asked about this token".into(),
-                    }
+            ),
+            ExchangeError::Timeout => ApiError::Upstream {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                message: "the identity provider did not answer in time".into(),
+            },
+            ExchangeError::BadAnswer(why) | ExchangeError::Unreachable(why) => {
+                log::warn!("token exchange: userinfo failed: {why}");
+                ApiError::Upstream {
+                    status: StatusCode::BAD_GATEWAY,
+                    message: "the identity provider could not be asked about this token".into(),
                 }
-            })?;
+            }
+        })?;
     let user = link_or_create(state, "exchange", identity, None, true).await?;
     check_can_sign_in(&user)?;
     start_session(state, user, secure).await

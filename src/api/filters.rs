@@ -76,9 +76,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// The client's address: the peer of the TCP connection or, when that peer
 /// is one of `--trusted-proxies`, the client its `X-Forwarded-For` names
 /// (see `auth::proxy`). Every per-address limit keys on this.
-pub fn client_ip(
-    state: &AppState,
-) -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+pub fn client_ip(state: &AppState) -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
     let proxies = state.trusted_proxies.clone();
     // The server's own accept loop records the peer (src/listen.rs); warp's
     // remote-address slot is private to warp's server.

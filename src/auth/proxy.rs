@@ -21,7 +21,8 @@ impl Cidr {
     /// Parses `addr/len` or a bare address (a network of one).
     pub fn parse(raw: &str) -> Result<Cidr, String> {
         let raw = raw.trim();
-        let bad = || format!("trusted proxy {raw:?} is not an address or a CIDR (10.0.0.0/8, fd00::/8)");
+        let bad =
+            || format!("trusted proxy {raw:?} is not an address or a CIDR (10.0.0.0/8, fd00::/8)");
         let (addr, prefix) = match raw.split_once('/') {
             Some((addr, len)) => (addr, Some(len)),
             None => (raw, None),
@@ -227,7 +228,14 @@ mod tests {
         assert!(one.contains(ip("192.168.1.5")) && !one.contains(ip("192.168.1.6")));
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("8.8.8.8")));
         assert!(Cidr::parse("::/0").unwrap().contains(ip("2001:db8::1")));
-        for bad in ["", "10.0.0.0/33", "fd00::/129", "10.0.0/8", "proxy.corp", "10.0.0.0/x"] {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "fd00::/129",
+            "10.0.0/8",
+            "proxy.corp",
+            "10.0.0.0/x",
+        ] {
             assert!(Cidr::parse(bad).is_err(), "{bad}");
         }
     }
@@ -241,7 +249,10 @@ mod tests {
         assert_eq!(proxies.client_ip(untrusted, &["203.0.113.9"]), untrusted);
         let proxy = ip("127.0.0.1");
         assert_eq!(proxies.client_ip(proxy, &[]), proxy);
-        assert_eq!(proxies.client_ip(proxy, &["203.0.113.9"]), ip("203.0.113.9"));
+        assert_eq!(
+            proxies.client_ip(proxy, &["203.0.113.9"]),
+            ip("203.0.113.9")
+        );
         // The client wrote the left entry; the proxy appended the right one.
         assert_eq!(
             proxies.client_ip(proxy, &["198.51.100.1, 203.0.113.9"]),
@@ -257,7 +268,10 @@ mod tests {
             ip("203.0.113.9")
         );
         // Only proxies in the chain: the leftmost one.
-        assert_eq!(proxies.client_ip(proxy, &["10.0.0.4, 10.0.0.3"]), ip("10.0.0.4"));
+        assert_eq!(
+            proxies.client_ip(proxy, &["10.0.0.4, 10.0.0.3"]),
+            ip("10.0.0.4")
+        );
         // Malformed: the peer.
         for bad in ["unknown", "203.0.113.9, ", "<script>", ""] {
             assert_eq!(proxies.client_ip(proxy, &[bad]), proxy, "{bad}");
@@ -285,11 +299,31 @@ mod tests {
         assert!(ok(Some("https://chat.example"), Some("same-origin")));
         // A Host without a port (nginx's $host) matches any port of that name.
         let bare = ["chat.corp"];
-        assert!(same_site_request(Some("https://chat.corp"), None, &bare, cors));
-        assert!(same_site_request(Some("http://chat.corp:8080"), None, &bare, cors));
+        assert!(same_site_request(
+            Some("https://chat.corp"),
+            None,
+            &bare,
+            cors
+        ));
+        assert!(same_site_request(
+            Some("http://chat.corp:8080"),
+            None,
+            &bare,
+            cors
+        ));
         let v6 = ["[::1]:8080"];
-        assert!(same_site_request(Some("http://[::1]:8080"), None, &v6, cors));
-        assert!(!same_site_request(Some("http://[::2]:8080"), None, &v6, cors));
+        assert!(same_site_request(
+            Some("http://[::1]:8080"),
+            None,
+            &v6,
+            cors
+        ));
+        assert!(!same_site_request(
+            Some("http://[::2]:8080"),
+            None,
+            &v6,
+            cors
+        ));
         assert!(same_site_request(
             Some("https://chat.corp"),
             None,

@@ -106,16 +106,16 @@ impl Limiter {
     /// When the next attempt may start, if the rule holds it back at all.
     fn ready_at(&self, times: &VecDeque<Instant>) -> Option<Instant> {
         match self.rule {
-            Rule::Window { max } if times.len() >= max => {
-                Some(*times.front()? + self.window)
-            }
+            Rule::Window { max } if times.len() >= max => Some(*times.front()? + self.window),
             Rule::Window { .. } => None,
             Rule::Backoff {
                 free,
                 first_delay,
                 max_delay,
             } if times.len() >= free => {
-                let doublings = u32::try_from(times.len() - free).unwrap_or(u32::MAX).min(20);
+                let doublings = u32::try_from(times.len() - free)
+                    .unwrap_or(u32::MAX)
+                    .min(20);
                 let delay = first_delay.saturating_mul(1 << doublings).min(max_delay);
                 Some(*times.back()? + delay)
             }
@@ -174,7 +174,11 @@ mod tests {
         let times = VecDeque::from(vec![Instant::now(); 7]);
         let ready = limiter.ready_at(&times).unwrap();
         let delay = ready - times[6];
-        assert_eq!(delay, Duration::from_secs(900), "capped: 30 s × 2^5 > 900 s");
+        assert_eq!(
+            delay,
+            Duration::from_secs(900),
+            "capped: 30 s × 2^5 > 900 s"
+        );
     }
 
     #[test]

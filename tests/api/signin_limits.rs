@@ -40,8 +40,8 @@ async fn behind_proxy() -> TestApp {
 }
 
 #[tokio::test]
-async fn forty_parallel_wrong_passwords_are_evaluated_at_most_five_times_and_lock_the_right_one_out()
-{
+async fn forty_parallel_wrong_passwords_are_evaluated_at_most_five_times_and_lock_the_right_one_out(
+) {
     let app = spawn_app().await;
     app.signup("alice").await;
     let attempts = (0..40).map(|_| app.login("alice", "wrong-password-1"));
@@ -75,7 +75,10 @@ async fn a_stranger_failing_from_another_address_does_not_lock_the_owner_out() {
     app.signup("alice").await;
     let stranger = (0..40).map(|_| login_from(&app, "203.0.113.66", "alice", "guess-1234"));
     let statuses = futures_util::future::join_all(stranger).await;
-    assert!(statuses.iter().all(|s| *s == 401 || *s == 429), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{statuses:?}"
+    );
     assert!(statuses.contains(&429), "the stranger is held back");
     assert_eq!(
         login_from(&app, "203.0.113.66", "alice", PASSWORD).await,
@@ -83,7 +86,10 @@ async fn a_stranger_failing_from_another_address_does_not_lock_the_owner_out() {
         "still held back, even with the right password"
     );
     // The owner, from their own address, is not.
-    assert_eq!(login_from(&app, "198.51.100.7", "alice", PASSWORD).await, 200);
+    assert_eq!(
+        login_from(&app, "198.51.100.7", "alice", PASSWORD).await,
+        200
+    );
 }
 
 #[tokio::test]
@@ -122,7 +128,10 @@ async fn x_forwarded_for_names_the_client_only_when_a_trusted_proxy_sends_it() {
     let app = behind_proxy().await;
     app.signup("alice").await;
     for _ in 0..5 {
-        assert_eq!(login_from(&app, "203.0.113.5", "alice", "wrong-1234").await, 401);
+        assert_eq!(
+            login_from(&app, "203.0.113.5", "alice", "wrong-1234").await,
+            401
+        );
     }
     assert_eq!(
         login_from(&app, "198.51.100.9, 203.0.113.5", "alice", PASSWORD).await,
@@ -134,7 +143,10 @@ async fn x_forwarded_for_names_the_client_only_when_a_trusted_proxy_sends_it() {
         200,
         "malformed: the peer (the proxy) is the client, which has no failures"
     );
-    assert_eq!(login_from(&app, "198.51.100.9", "alice", PASSWORD).await, 200);
+    assert_eq!(
+        login_from(&app, "198.51.100.9", "alice", PASSWORD).await,
+        200
+    );
 }
 
 #[tokio::test]
@@ -192,7 +204,10 @@ async fn registrations_are_limited_per_address_but_the_first_account_always_work
     let res = app.register("first", PASSWORD).await;
     assert_eq!(res.status(), 201, "the first account on an empty server");
     for i in 1..10 {
-        assert_eq!(app.register(&format!("user{i}"), PASSWORD).await.status(), 201);
+        assert_eq!(
+            app.register(&format!("user{i}"), PASSWORD).await.status(),
+            201
+        );
     }
     let res = app.register("eleventh", PASSWORD).await;
     assert!(res.headers().contains_key("retry-after"));
@@ -277,7 +292,8 @@ async fn an_api_key_cannot_create_or_revoke_other_keys_nor_change_the_password()
     let parent = new_key(&app, &alice.access, "parent").await;
     let key = new_key(&app, &alice.access, "script").await;
     let key_value = key["api_key"].as_str().unwrap();
-    let with_key = |method: Method, path: &str| app.request(method, path).header("x-api-key", key_value);
+    let with_key =
+        |method: Method, path: &str| app.request(method, path).header("x-api-key", key_value);
 
     let refused = [
         with_key(Method::POST, "/api/v1/api-keys").json(&json!({"client_name": "child"})),
@@ -296,7 +312,11 @@ async fn an_api_key_cannot_create_or_revoke_other_keys_nor_change_the_password()
     for req in refused {
         let res = req.send().await.unwrap();
         let url = res.url().path().to_string();
-        assert_eq!(code_of(res).await, (403, "session_required".into()), "{url}");
+        assert_eq!(
+            code_of(res).await,
+            (403, "session_required".into()),
+            "{url}"
+        );
     }
     // Nothing changed: the parent works, the password is the same.
     let res = app
@@ -313,7 +333,11 @@ async fn an_api_key_cannot_create_or_revoke_other_keys_nor_change_the_password()
         .await
         .unwrap();
     let listed: Value = res.json().await.unwrap();
-    assert_eq!(listed["api_keys"].as_array().unwrap().len(), 2, "no child key");
+    assert_eq!(
+        listed["api_keys"].as_array().unwrap().len(),
+        2,
+        "no child key"
+    );
     // A key may still end itself, and the session may manage keys.
     let res = with_key(Method::DELETE, &format!("/simple/api-keys/{key_value}"))
         .send()
@@ -356,7 +380,8 @@ async fn exchange(app: &TestApp, token: &str) -> reqwest::Response {
 #[tokio::test]
 async fn an_exchange_whose_userinfo_names_nobody_is_the_tokens_fault_401() {
     let userinfo = userinfo().await;
-    let app = spawn_with(|args| args.userinfo_url = Some(format!("http://{userinfo}/userinfo"))).await;
+    let app =
+        spawn_with(|args| args.userinfo_url = Some(format!("http://{userinfo}/userinfo"))).await;
     assert_eq!(
         code_of(exchange(&app, "nameless-token").await).await,
         (401, "external_identity_missing".into())
@@ -366,7 +391,8 @@ async fn an_exchange_whose_userinfo_names_nobody_is_the_tokens_fault_401() {
 #[tokio::test]
 async fn failed_exchanges_from_one_address_are_rate_limited() {
     let userinfo = userinfo().await;
-    let app = spawn_with(|args| args.userinfo_url = Some(format!("http://{userinfo}/userinfo"))).await;
+    let app =
+        spawn_with(|args| args.userinfo_url = Some(format!("http://{userinfo}/userinfo"))).await;
     app.signup("admin").await;
     // Successes do not count.
     for _ in 0..5 {
