@@ -332,7 +332,7 @@ async fn login(
     // Reserved before the hash: a burst of parallel attempts cannot all pass
     // a check that only counts finished ones. The per-username limit is per
     // address too, so a stranger elsewhere cannot lock the owner out.
-    let user_key = format!("{}|{ip}", body.username.trim().to_lowercase());
+    let user_key = format!("{ip}|{}", body.username.trim().to_lowercase());
     let by_ip = state
         .auth
         .login_by_ip
