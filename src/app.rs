@@ -12,6 +12,7 @@ use warp::reply::Response;
 use warp::Filter;
 
 use crate::api::status::RequestCounts;
+use crate::auth::proxy::TrustedProxies;
 use crate::auth::Auth;
 use crate::backup::{DbLock, Schedule};
 use crate::config::ServeArgs;
@@ -42,6 +43,11 @@ pub struct AppState {
     pub requests: Arc<RequestCounts>,
     /// Whether `<base>/metrics` is served.
     pub metrics: bool,
+    /// `--cors-origins`: the other sites whose pages may also use the
+    /// cookie-setting auth routes.
+    pub cors: Arc<CorsOrigins>,
+    /// `--trusted-proxies`: whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Arc<TrustedProxies>,
 }
 
 /// Why the server could not start.
@@ -88,6 +94,8 @@ impl App {
             cors: CorsOrigins::new(&args.cors_origins).map_err(StartError::Config)?,
             tls: args.tls_cert.is_some(),
         });
+        let trusted_proxies =
+            Arc::new(TrustedProxies::new(&args.trusted_proxies).map_err(StartError::Config)?);
         let path = args.db.clone();
         let auth_config = args.auth_config();
         let lock_path = args.db.clone();
@@ -154,6 +162,8 @@ impl App {
             started_at: db::now(),
             requests: Arc::new(RequestCounts::default()),
             metrics: args.metrics,
+            cors: Arc::new(policy.cors.clone()),
+            trusted_proxies,
         };
         let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
         let disk_watch = tokio::spawn(crate::api::status::watch_disk_space(args.db.clone()));

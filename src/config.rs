@@ -285,6 +285,12 @@ pub struct ServeArgs {
     #[arg(long, env = "DAEHWA_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
 
+    /// Reverse proxies (addresses or CIDRs, IPv4 or IPv6, comma-separated)
+    /// whose X-Forwarded-For names the client: sign-in limits then apply per
+    /// real client. Empty (the default): the TCP peer is the client.
+    #[arg(long, env = "DAEHWA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<String>,
+
     /// Largest request body in bytes; a bigger one gets 413 before it is read.
     #[arg(long, env = "DAEHWA_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: u64,
@@ -346,6 +352,7 @@ impl ServeArgs {
             anthropic_api_key: None,
             ollama_base_url: String::new(),
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             body_limit: 1024 * 1024,
             max_connections: 4096,
             header_timeout: 20,

@@ -1,5 +1,9 @@
 //! `/api-keys`: the signed-in user's API keys (seed 004), shown once, stored
 //! hashed, accepted as `X-API-Key` or `Authorization: Bearer dk_…`.
+//!
+//! Keys are managed from a sign-in session only: a key that could mint keys
+//! would outlive its own revocation, and one that could revoke others could
+//! revoke its parent's replacements. A key may still revoke itself.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -12,6 +16,18 @@ use super::filters::{authenticated, json_body, with_state};
 use crate::app::AppState;
 use crate::auth::{tokens, CurrentUser};
 use crate::db;
+
+/// 403 `session_required` when the caller used an API key: `what` needs a
+/// sign-in session (creating or revoking keys, changing the password).
+pub fn session_only(current: &CurrentUser, what: &str) -> Result<(), ApiError> {
+    if current.via_api_key {
+        return Err(ApiError::forbidden(
+            "session_required",
+            format!("an API key cannot {what}; sign in with your password to do it"),
+        ));
+    }
+    Ok(())
+}
 
 /// Longest allowed key lifetime (ten years).
 const MAX_EXPIRY_DAYS: i64 = 3650;
@@ -54,6 +70,7 @@ async fn create(
     current: CurrentUser,
     body: CreateBody,
 ) -> Result<Response, ApiError> {
+    session_only(&current, "create API keys")?;
     let client_name = body.client_name.trim().to_string();
     if client_name.is_empty() || client_name.chars().count() > 64 {
         return Err(ApiError::invalid(
@@ -110,6 +127,9 @@ async fn list(state: AppState, current: CurrentUser) -> Result<Response, ApiErro
 }
 
 async fn revoke(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
+    if current.api_key_id.as_deref() != Some(id.as_str()) {
+        session_only(&current, "revoke other API keys")?;
+    }
     let user_id = current.user.id.clone();
     let revoked = state
         .db

@@ -1,5 +1,10 @@
 //! `/auth/*`: register, sign in, refresh, sign out, who am I, and the two
 //! sign-ins through other systems (`/auth/token`, `/auth/exchange`).
+//!
+//! Refusing is cheap: limits are checked (and attempts reserved, see
+//! `auth::ratelimit`) before any password hash or identity-provider call,
+//! and a registration that will be refused never hashes. The routes that
+//! set or clear the refresh cookie refuse other sites' pages (login CSRF).
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -15,8 +20,10 @@ use super::filters::{
 use crate::app::AppState;
 use crate::auth::external::{self, ExchangeError, ExternalIdentity, SignatureError};
 use crate::auth::password::{display_name_problem, password_problem, username_problem};
+use crate::auth::proxy::same_site_request;
+use crate::auth::ratelimit::{Limiter, Reservation};
 use crate::auth::tokens::{self, ACCESS_TTL_SECS, REFRESH_TTL_DAYS};
-use crate::auth::CurrentUser;
+use crate::auth::{Busy, CurrentUser};
 use crate::db::token::Rotation;
 use crate::db::user::{NewUser, Role, Status, User};
 use crate::db::{self, setting};
@@ -28,15 +35,18 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     // POST /api/v1/auth/register
     let register = warp::path!("auth" / "register")
         .and(warp::post())
+        .and(same_site(&state))
         .and(with_state(state.clone()))
+        .and(client_ip(&state))
         .and(json_body())
         .then(register)
         .map(respond);
     // POST /api/v1/auth/login
     let login = warp::path!("auth" / "login")
         .and(warp::post())
+        .and(same_site(&state))
         .and(with_state(state.clone()))
-        .and(client_ip())
+        .and(client_ip(&state))
         .and(secure_request())
         .and(json_body())
         .then(login)
@@ -44,6 +54,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     // POST /api/v1/auth/refresh
     let refresh = warp::path!("auth" / "refresh")
         .and(warp::post())
+        .and(same_site(&state))
         .and(with_state(state.clone()))
         .and(warp::cookie::optional::<String>(REFRESH_COOKIE))
         .and(secure_request())
@@ -53,6 +64,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     // POST /api/v1/auth/logout
     let logout = warp::path!("auth" / "logout")
         .and(warp::post())
+        .and(same_site(&state))
         .and(with_state(state.clone()))
         .and(warp::cookie::optional::<String>(REFRESH_COOKIE))
         .and(optional_json_body())
@@ -68,7 +80,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     // POST /api/v1/auth/token
     let token = warp::path!("auth" / "token")
         .and(warp::post())
+        .and(same_site(&state))
         .and(with_state(state.clone()))
+        .and(client_ip(&state))
         .and(warp::header::optional::<String>("x-signature"))
         .and(warp::header::optional::<String>("x-timestamp"))
         .and(secure_request())
@@ -78,7 +92,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     // POST /api/v1/auth/exchange
     let exchange = warp::path!("auth" / "exchange")
         .and(warp::post())
-        .and(with_state(state))
+        .and(same_site(&state))
+        .and(with_state(state.clone()))
+        .and(client_ip(&state))
         .and(warp::header::optional::<String>("x-external-token"))
         .and(secure_request())
         .then(exchange)
@@ -111,6 +127,72 @@ pub fn user_json(user: &User) -> serde_json::Value {
     })
 }
 
+/// Refuses, with 403 `cross_site_request`, a browser request made by another
+/// site's page (its `Origin`, or `Sec-Fetch-Site: cross-site`) unless that
+/// site is one of `--cors-origins`: on the routes that set or clear the
+/// refresh cookie, such a request could sign the victim's browser into the
+/// attacker's account. Our own origin is the `Host` (or, from a trusted
+/// proxy, `X-Forwarded-Host`); requests without those headers (curl,
+/// scripts) are not a browser acting for another site.
+fn same_site(state: &AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+    let cors = state.cors.clone();
+    let proxies = state.trusted_proxies.clone();
+    warp::header::optional::<String>("origin")
+        .and(warp::header::optional::<String>("sec-fetch-site"))
+        .and(warp::host::optional())
+        .and(warp::header::optional::<String>("x-forwarded-host"))
+        .and(warp::ext::optional::<crate::listen::PeerAddr>())
+        .and_then(
+            move |origin: Option<String>,
+                  fetch_site: Option<String>,
+                  host: Option<warp::host::Authority>,
+                  forwarded_host: Option<String>,
+                  peer: Option<crate::listen::PeerAddr>| {
+                let from_proxy = peer.is_some_and(|p| proxies.trusts(p.0.ip()));
+                let mut own = Vec::new();
+                if let Some(host) = &host {
+                    own.push(host.as_str().to_string());
+                }
+                if let Some(forwarded) = forwarded_host.filter(|_| from_proxy) {
+                    // The first entry is the host the browser asked for.
+                    own.extend(forwarded.split(',').next().map(|h| h.trim().to_string()));
+                }
+                let own: Vec<&str> = own.iter().map(String::as_str).collect();
+                let allowed =
+                    same_site_request(origin.as_deref(), fetch_site.as_deref(), &own, |o| {
+                        cors.allows(o)
+                    });
+                async move {
+                    if allowed {
+                        Ok(())
+                    } else {
+                        Err(warp::reject::custom(ApiError::forbidden(
+                            "cross_site_request",
+                            "this sign-in request comes from another site's page; only this \
+                             server's own pages (and --cors-origins) may make it",
+                        )))
+                    }
+                }
+            },
+        )
+        .untuple_one()
+}
+
+/// No hashing or identity-provider slot freed up in time.
+impl From<Busy> for ApiError {
+    fn from(_: Busy) -> Self {
+        ApiError::Overloaded
+    }
+}
+
+/// 429 with how long to wait.
+fn too_many(what: &str, wait: u64) -> ApiError {
+    ApiError::TooManyRequests {
+        message: format!("too many {what} from this address; try again in {wait} seconds"),
+        retry_after: wait,
+    }
+}
+
 /// Whether the browser reached us over HTTPS (directly or through a proxy
 /// that says so), so the refresh cookie can be marked `Secure`.
 fn secure_request() -> impl Filter<Extract = (bool,), Error = std::convert::Infallible> + Clone {
@@ -135,7 +217,7 @@ struct RegisterBody {
     display_name: Option<String>,
 }
 
-async fn register(state: AppState, body: RegisterBody) -> Result<Response, ApiError> {
+async fn register(state: AppState, ip: String, body: RegisterBody) -> Result<Response, ApiError> {
     let username = body.username.trim().to_string();
     let display_name = body
         .display_name
@@ -158,20 +240,49 @@ async fn register(state: AppState, body: RegisterBody) -> Result<Response, ApiEr
         return Err(ApiError::Validation(fields));
     }
 
+    // The cheap refusals first: a closed server or a taken name costs one
+    // read, never a password hash.
+    let name = username.clone();
+    state
+        .db
+        .run(move |conn| {
+            if let Err(refused) = registration_open(conn)? {
+                return Ok(Err(refused));
+            }
+            if db::user::by_username(conn, &name)?.is_some() {
+                return Ok(Err(ApiError::Conflict(
+                    "this username is already taken".into(),
+                )));
+            }
+            Ok(Ok(()))
+        })
+        .await??;
+    let reservation = state
+        .auth
+        .register_by_ip
+        .reserve(&ip)
+        .map_err(|wait| too_many("registrations", wait))?;
     let password = body.password;
-    let hash = state.auth.with_hasher(move |h| h.hash(&password)).await;
+    let hash = match state
+        .auth
+        .with_register_hasher(move |h| h.hash(&password))
+        .await
+    {
+        Ok(hash) => hash,
+        Err(busy) => {
+            state.auth.register_by_ip.release(reservation);
+            return Err(busy.into());
+        }
+    };
 
     let user = state
         .db
         .run(move |conn| {
-            let mode = registration_mode(conn)?;
-            let first = db::user::list(conn, None, None, 1)?.is_empty();
-            if mode == "closed" && !first {
-                return Ok(Err(ApiError::forbidden(
-                    "registration_closed",
-                    "registration is closed; ask an administrator for an account",
-                )));
+            // Again, in the writing step: an admin may have just closed it.
+            if let Err(refused) = registration_open(conn)? {
+                return Ok(Err(refused));
             }
+            let mode = registration_mode(conn)?;
             let status = if mode == "approval" {
                 Status::Pending
             } else {
@@ -194,6 +305,18 @@ async fn register(state: AppState, body: RegisterBody) -> Result<Response, ApiEr
     Ok(json_response(StatusCode::CREATED, &user_json(&user)))
 }
 
+/// `Err(403)` when registration is closed (the first account of an empty
+/// server is always allowed: it becomes the admin).
+fn registration_open(conn: &rusqlite::Connection) -> Result<Result<(), ApiError>, db::DbError> {
+    if registration_mode(conn)? == "closed" && !db::user::list(conn, None, None, 1)?.is_empty() {
+        return Ok(Err(ApiError::forbidden(
+            "registration_closed",
+            "registration is closed; ask an administrator for an account",
+        )));
+    }
+    Ok(Ok(()))
+}
+
 #[derive(Deserialize)]
 struct LoginBody {
     username: String,
@@ -206,26 +329,42 @@ async fn login(
     secure: bool,
     body: LoginBody,
 ) -> Result<Response, ApiError> {
-    let user_key = body.username.trim().to_lowercase();
-    for (limiter, key) in [
-        (&state.auth.login_by_ip, &ip),
-        (&state.auth.login_by_user, &user_key),
-    ] {
-        if let Err(wait) = limiter.check(key) {
-            return Err(ApiError::TooManyRequests {
-                message: format!("too many failed sign-ins; try again in {wait} seconds"),
-                retry_after: wait,
-            });
+    // Reserved before the hash: a burst of parallel attempts cannot all pass
+    // a check that only counts finished ones. The per-username limit is per
+    // address too, so a stranger elsewhere cannot lock the owner out.
+    let user_key = format!("{ip}|{}", body.username.trim().to_lowercase());
+    let by_ip = state
+        .auth
+        .login_by_ip
+        .reserve(&ip)
+        .map_err(|wait| too_many("failed sign-ins", wait))?;
+    let by_user = match state.auth.login_by_user.reserve(&user_key) {
+        Ok(reservation) => reservation,
+        Err(wait) => {
+            state.auth.login_by_ip.release(by_ip);
+            return Err(too_many("failed sign-ins for this account", wait));
         }
-    }
+    };
+    // Anything but wrong credentials was not a failed sign-in.
+    let not_a_failure = |by_ip: Reservation, by_user: Reservation| {
+        state.auth.login_by_ip.release(by_ip);
+        state.auth.login_by_user.release(by_user);
+    };
 
     let username = body.username.trim().to_string();
-    let found = state
+    let found = match state
         .db
         .run(move |conn| db::user::by_username(conn, &username))
-        .await?;
+        .await
+    {
+        Ok(found) => found,
+        Err(err) => {
+            not_a_failure(by_ip, by_user);
+            return Err(err.into());
+        }
+    };
     let password = body.password;
-    let (found, password_ok) = state
+    let checked = state
         .auth
         .with_hasher(move |hasher| {
             let ok = match found.as_ref().and_then(|u| u.password_hash.as_deref()) {
@@ -239,18 +378,22 @@ async fn login(
         })
         .await;
 
-    let user = match found {
-        Some(user) if password_ok => user,
-        _ => {
-            state.auth.login_by_ip.fail(&ip);
-            state.auth.login_by_user.fail(&user_key);
+    let user = match checked {
+        Err(busy) => {
+            not_a_failure(by_ip, by_user);
+            return Err(busy.into());
+        }
+        Ok((Some(user), true)) => user,
+        Ok(_) => {
+            // The reservations stay: they count as failures.
             return Err(ApiError::unauthorized(
                 "invalid_credentials",
                 "wrong username or password",
             ));
         }
     };
-    state.auth.login_by_user.clear(&user_key);
+    state.auth.login_by_ip.release(by_ip);
+    state.auth.login_by_user.clear(by_user);
     check_can_sign_in(&user)?;
     start_session(&state, user, secure).await
 }
@@ -429,9 +572,43 @@ struct TokenBody {
     roles: Option<Vec<String>>,
 }
 
+/// Runs an external sign-in under the per-address limit of failed ones: the
+/// attempt is reserved first and released unless it failed (a busy server
+/// is not the client's failure).
+async fn limited_external_sign_in(
+    limiter: &Limiter,
+    ip: &str,
+    attempt: impl std::future::Future<Output = Result<Response, ApiError>>,
+) -> Result<Response, ApiError> {
+    let reservation = limiter
+        .reserve(ip)
+        .map_err(|wait| too_many("failed sign-ins", wait))?;
+    let result = attempt.await;
+    if matches!(result, Ok(_) | Err(ApiError::Overloaded)) {
+        limiter.release(reservation);
+    }
+    result
+}
+
 /// Seed 001's "issue a token for this user id", for a trusted issuer only.
 async fn issue_token(
     state: AppState,
+    ip: String,
+    signature: Option<String>,
+    timestamp: Option<String>,
+    secure: bool,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    if state.auth.trusted_issuer_secret.is_none() {
+        return Err(ApiError::NotFound("no such API route".into()));
+    }
+    let limiter = &state.auth.external_by_ip;
+    let attempt = signed_sign_in(&state, signature, timestamp, secure, body);
+    limited_external_sign_in(limiter, &ip, attempt).await
+}
+
+async fn signed_sign_in(
+    state: &AppState,
     signature: Option<String>,
     timestamp: Option<String>,
     secure: bool,
@@ -462,6 +639,20 @@ async fn issue_token(
             "X-Signature does not match the body and timestamp",
         ),
     })?;
+    // A valid signature works once: within its 5 minutes, a captured request
+    // sent again would otherwise sign its attacker in.
+    let (Some(signature), Some(ts)) = (signature, timestamp.and_then(|t| t.trim().parse().ok()))
+    else {
+        return Err(ApiError::Internal(
+            "checked signature without its headers".into(),
+        ));
+    };
+    if !state.auth.first_sighting(&signature, ts, now)? {
+        return Err(ApiError::unauthorized(
+            "replayed_request",
+            "this signed request was already used; sign a new one (with a fresh X-Timestamp)",
+        ));
+    }
     let body: TokenBody = super::filters::parse_json(&body)?;
     let external_id = match &body.user_id {
         serde_json::Value::String(s) if !s.trim().is_empty() => s.trim().to_string(),
@@ -481,7 +672,7 @@ async fn issue_token(
         }
     });
     let user = link_or_create(
-        &state,
+        state,
         "token",
         ExternalIdentity {
             id: external_id,
@@ -493,12 +684,26 @@ async fn issue_token(
     )
     .await?;
     check_can_sign_in(&user)?;
-    start_session(&state, user, secure).await
+    start_session(state, user, secure).await
 }
 
 /// Seed 001's token exchange: the userinfo URL vouches for the external token.
 async fn exchange(
     state: AppState,
+    ip: String,
+    external_token: Option<String>,
+    secure: bool,
+) -> Result<Response, ApiError> {
+    if state.auth.userinfo_url.is_none() {
+        return Err(ApiError::NotFound("no such API route".into()));
+    }
+    let limiter = &state.auth.external_by_ip;
+    let attempt = exchanged_sign_in(&state, external_token, secure);
+    limited_external_sign_in(limiter, &ip, attempt).await
+}
+
+async fn exchanged_sign_in(
+    state: &AppState,
     external_token: Option<String>,
     secure: bool,
 ) -> Result<Response, ApiError> {
@@ -512,30 +717,35 @@ async fn exchange(
         ));
     };
     let timeout = state.auth.userinfo_timeout;
-    let identity =
-        tokio::task::spawn_blocking(move || external::fetch_userinfo(&url, token.trim(), timeout))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| match e {
-                ExchangeError::Rejected => ApiError::unauthorized(
-                    "external_token_rejected",
-                    "the identity provider did not accept this token",
-                ),
-                ExchangeError::Timeout => ApiError::Upstream {
-                    status: StatusCode::GATEWAY_TIMEOUT,
-                    message: "the identity provider did not answer in time".into(),
-                },
-                ExchangeError::BadAnswer(why) | ExchangeError::Unreachable(why) => {
-                    log::warn!("token exchange: userinfo failed: {why}");
-                    ApiError::Upstream {
-                        status: StatusCode::BAD_GATEWAY,
-                        message: "the identity provider could not be asked about this token".into(),
-                    }
+    let identity = state
+        .auth
+        .with_userinfo_slot(move || external::fetch_userinfo(&url, token.trim(), timeout))
+        .await?
+        .map_err(|e| match e {
+            ExchangeError::Rejected => ApiError::unauthorized(
+                "external_token_rejected",
+                "the identity provider did not accept this token",
+            ),
+            ExchangeError::NoIdentity => ApiError::unauthorized(
+                "external_identity_missing",
+                "the identity provider accepted this token but did not say whose it is \
+                     (no `sub` or `id`); it cannot sign anyone in",
+            ),
+            ExchangeError::Timeout => ApiError::Upstream {
+                status: StatusCode::GATEWAY_TIMEOUT,
+                message: "the identity provider did not answer in time".into(),
+            },
+            ExchangeError::BadAnswer(why) | ExchangeError::Unreachable(why) => {
+                log::warn!("token exchange: userinfo failed: {why}");
+                ApiError::Upstream {
+                    status: StatusCode::BAD_GATEWAY,
+                    message: "the identity provider could not be asked about this token".into(),
                 }
-            })?;
-    let user = link_or_create(&state, "exchange", identity, None, true).await?;
+            }
+        })?;
+    let user = link_or_create(state, "exchange", identity, None, true).await?;
     check_can_sign_in(&user)?;
-    start_session(&state, user, secure).await
+    start_session(state, user, secure).await
 }
 
 /// The local account linked to `(issuer, identity.id)`, created on first

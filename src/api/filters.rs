@@ -241,13 +241,29 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))
 }
 
-/// The client's address (the peer of the TCP connection).
-pub fn client_ip() -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+/// The client's address: the peer of the TCP connection or, when that peer
+/// is one of `--trusted-proxies`, the client its `X-Forwarded-For` names
+/// (see `auth::proxy`). Every per-address limit keys on this.
+pub fn client_ip(state: &AppState) -> impl Filter<Extract = (String,), Error = Infallible> + Clone {
+    let proxies = state.trusted_proxies.clone();
     // The server's own accept loop records the peer (src/listen.rs); warp's
     // remote-address slot is private to warp's server.
-    warp::ext::optional::<crate::listen::PeerAddr>().map(|peer: Option<crate::listen::PeerAddr>| {
-        peer.map_or_else(|| "unknown".into(), |p| p.0.ip().to_string())
-    })
+    warp::ext::optional::<crate::listen::PeerAddr>()
+        .and(warp::header::headers_cloned())
+        .map(
+            move |peer: Option<crate::listen::PeerAddr>, headers: warp::http::HeaderMap| {
+                let Some(peer) = peer else {
+                    return "unknown".to_string();
+                };
+                let forwarded: Vec<&str> = headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    // Not text: malformed, so the peer is used.
+                    .map(|v| v.to_str().unwrap_or(""))
+                    .collect();
+                proxies.client_ip(peer.0.ip(), &forwarded).to_string()
+            },
+        )
 }
 
 /// THE authentication filter: every protected route starts with it (after its

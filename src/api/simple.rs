@@ -16,6 +16,7 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
+use super::api_keys::session_only;
 use super::conversations::{start, Ask};
 use super::error::{from_rejection, json_response, ApiError};
 use super::filters::{authenticated, json_body, with_state};
@@ -161,6 +162,7 @@ async fn create_key(
     current: CurrentUser,
     body: CreateKeyBody,
 ) -> Result<Response, ApiError> {
+    session_only(&current, "create API keys")?;
     let client_name = body.client_name.trim().to_string();
     if client_name.is_empty() || client_name.chars().count() > 64 {
         return Err(ApiError::invalid(
@@ -216,6 +218,10 @@ async fn revoke_key(
         .decode_utf8_lossy()
         .into_owned();
     let hash = tokens::sha256_hex(&api_key);
+    // A key may end itself (the seed's own use), not another key.
+    if current.api_key_hash.as_deref() != Some(hash.as_str()) {
+        session_only(&current, "revoke other API keys")?;
+    }
     let user_id = current.user.id.clone();
     let revoked = state
         .db

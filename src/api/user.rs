@@ -6,6 +6,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+use super::api_keys::session_only;
 use super::auth::user_json;
 use super::error::{json_response, respond, ApiError};
 use super::filters::{authenticated, json_body, with_state};
@@ -46,6 +47,8 @@ async fn change_password(
     current: CurrentUser,
     body: PasswordBody,
 ) -> Result<Response, ApiError> {
+    // A key must not be able to take the account over.
+    session_only(&current, "change the password")?;
     if let Some(why) = password_problem(&body.new_password) {
         return Err(ApiError::invalid("new_password", why));
     }
@@ -61,7 +64,7 @@ async fn change_password(
             let ok = hasher.verify(&body.current_password, &stored);
             (ok, ok.then(|| hasher.hash(&body.new_password)))
         })
-        .await;
+        .await?;
     let Some(new_hash) = new_hash.filter(|_| ok) else {
         return Err(ApiError::forbidden(
             "wrong_password",

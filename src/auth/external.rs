@@ -96,7 +96,10 @@ pub struct ExternalIdentity {
 pub enum ExchangeError {
     /// The endpoint answered 401/403: the token is not valid there.
     Rejected,
-    /// It answered, but not with a usable identity.
+    /// It answered 200 without saying whose the token is (no `sub` or
+    /// `id`): the token does not identify anyone, so it is refused (401).
+    NoIdentity,
+    /// It answered, but not with a usable answer (another status, not JSON).
     BadAnswer(String),
     /// No answer within the timeout.
     Timeout,
@@ -145,7 +148,7 @@ pub fn fetch_userinfo(
         Err(ureq::Error::Timeout(_)) => return Err(ExchangeError::Timeout),
         Err(e) => return Err(ExchangeError::BadAnswer(format!("not JSON: {e}"))),
     };
-    identity_from(&body).ok_or_else(|| ExchangeError::BadAnswer("no `sub` or `id`".into()))
+    identity_from(&body).ok_or(ExchangeError::NoIdentity)
 }
 
 /// The stable id (`sub`, else `id`, string or number) and a display name.

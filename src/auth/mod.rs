@@ -3,24 +3,49 @@
 //! turns a request's credentials into the current user, reading the user from
 //! the database on every request so that disabling an account, changing its
 //! role or its password takes effect at once.
+//!
+//! Everything a stranger can make the server do before it knows who they are
+//! is bounded here: attempts per address (and per username from an address),
+//! password hashes computed at once, identity-provider calls at once, and the
+//! signed `/auth/token` requests already seen.
 
 pub mod external;
 pub mod password;
+pub mod proxy;
 pub mod ratelimit;
 pub mod tokens;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use crate::db::{self, user::Status, user::User, Db, DbError};
 use password::Hasher;
-use ratelimit::FailureLimiter;
+use ratelimit::{Limiter, Rule};
 use tokens::{Signer, TokenError};
 
-/// Failed sign-ins allowed per username within [`LOGIN_WINDOW`].
-pub const LOGIN_FAILURES_PER_USER: usize = 5;
+/// Failed sign-ins for one username from one address before each further
+/// attempt waits ([`LOGIN_FIRST_DELAY`], doubling, at most [`LOGIN_WINDOW`]).
+/// Keyed with the address, so a stranger cannot lock the owner out.
+pub const LOGIN_FREE_ATTEMPTS: usize = 5;
+pub const LOGIN_FIRST_DELAY: Duration = Duration::from_secs(30);
 /// Failed sign-ins allowed per client address within [`LOGIN_WINDOW`].
 pub const LOGIN_FAILURES_PER_IP: usize = 30;
 pub const LOGIN_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// Registrations (that reach password hashing) per address per hour.
+pub const REGISTRATIONS_PER_IP: usize = 10;
+pub const REGISTRATION_WINDOW: Duration = Duration::from_secs(60 * 60);
+/// Failed external sign-ins (`/auth/exchange`, `/auth/token`) per address
+/// within [`LOGIN_WINDOW`].
+pub const EXTERNAL_FAILURES_PER_IP: usize = 30;
+/// Identity-provider calls in flight at once.
+pub const MAX_USERINFO_CALLS: usize = 4;
+/// Longest wait for a hashing or identity-provider slot; then 503.
+pub const SLOT_WAIT: Duration = Duration::from_secs(10);
+/// Signed `/auth/token` requests remembered at most (within their window).
+const MAX_SEEN_SIGNATURES: usize = 100_000;
 
 /// The setting that keeps the generated signing secret.
 const SECRET_SETTING: &str = "jwt_secret";
@@ -75,9 +100,13 @@ pub struct CurrentUser {
     pub user: User,
     /// The sign-in session (refresh family) of the access token, if any.
     pub session: Option<String>,
+    /// How the caller authenticated: an API key, not a sign-in session. A
+    /// key may not mint or revoke other keys or change the password.
     pub via_api_key: bool,
     /// The API key used, when one was (seed 004 keeps state per key).
     pub api_key_id: Option<String>,
+    /// The SHA-256 of that key, as stored (seed 004 names keys by value).
+    pub api_key_hash: Option<String>,
 }
 
 /// Why a request is not authenticated.
@@ -92,14 +121,31 @@ pub enum AuthFailure {
     Db(DbError),
 }
 
+/// No slot freed up within [`SLOT_WAIT`]: the server is saturated (503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
 pub struct Auth {
     pub signer: Signer,
     pub hasher: Hasher,
-    /// At most one argon2 computation per core at a time: more would only
-    /// queue on the CPU while each holds 19 MiB.
-    hashing: tokio::sync::Semaphore,
-    pub login_by_user: FailureLimiter,
-    pub login_by_ip: FailureLimiter,
+    /// A few argon2 computations at a time (2 to 4): more would only queue on
+    /// the CPU while each holds 19 MiB, and slow every sign-in down.
+    hashing: Semaphore,
+    /// Registrations take one of those slots at most, so a registration
+    /// flood leaves the others to sign-ins.
+    registering: Semaphore,
+    /// Identity-provider calls in flight ([`MAX_USERINFO_CALLS`]).
+    userinfo_calls: Semaphore,
+    /// Failed sign-ins per `username|address`, with a growing back-off.
+    pub login_by_user: Limiter,
+    /// Failed sign-ins per address.
+    pub login_by_ip: Limiter,
+    /// Registrations per address.
+    pub register_by_ip: Limiter,
+    /// Failed `/auth/exchange` and `/auth/token` calls per address.
+    pub external_by_ip: Limiter,
+    /// Signatures of `/auth/token` requests seen, until they go stale.
+    seen_signatures: Mutex<HashMap<String, i64>>,
     pub trusted_issuer_secret: Option<Vec<u8>>,
     pub userinfo_url: Option<String>,
     pub userinfo_timeout: Duration,
@@ -126,11 +172,38 @@ impl Auth {
         Ok(Auth {
             signer: Signer::new(&secret),
             hasher: Hasher::new(config.fast_password_hashing),
-            hashing: tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            hashing: Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4)),
             ),
-            login_by_user: FailureLimiter::new(LOGIN_FAILURES_PER_USER, LOGIN_WINDOW),
-            login_by_ip: FailureLimiter::new(LOGIN_FAILURES_PER_IP, LOGIN_WINDOW),
+            registering: Semaphore::new(1),
+            userinfo_calls: Semaphore::new(MAX_USERINFO_CALLS),
+            login_by_user: Limiter::new(
+                Rule::Backoff {
+                    free: LOGIN_FREE_ATTEMPTS,
+                    first_delay: LOGIN_FIRST_DELAY,
+                    max_delay: LOGIN_WINDOW,
+                },
+                LOGIN_WINDOW,
+            ),
+            login_by_ip: Limiter::new(
+                Rule::Window {
+                    max: LOGIN_FAILURES_PER_IP,
+                },
+                LOGIN_WINDOW,
+            ),
+            register_by_ip: Limiter::new(
+                Rule::Window {
+                    max: REGISTRATIONS_PER_IP,
+                },
+                REGISTRATION_WINDOW,
+            ),
+            external_by_ip: Limiter::new(
+                Rule::Window {
+                    max: EXTERNAL_FAILURES_PER_IP,
+                },
+                LOGIN_WINDOW,
+            ),
+            seen_signatures: Mutex::new(HashMap::new()),
             trusted_issuer_secret: config
                 .trusted_issuer_secret
                 .as_deref()
@@ -141,22 +214,66 @@ impl Auth {
         })
     }
 
-    /// Runs password hashing work on a blocking thread, one per core at most.
-    pub async fn with_hasher<T, F>(&self, work: F) -> T
+    /// Runs password hashing work on a blocking thread, a few at a time;
+    /// [`Busy`] when no slot frees up within [`SLOT_WAIT`].
+    pub async fn with_hasher<T, F>(&self, work: F) -> Result<T, Busy>
     where
         T: Send + 'static,
         F: FnOnce(&Hasher) -> T + Send + 'static,
     {
-        let _permit = self
-            .hashing
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
+        let _permit = slot(&self.hashing).await?;
         let hasher = self.hasher.clone();
         match tokio::task::spawn_blocking(move || work(&hasher)).await {
-            Ok(value) => value,
+            Ok(value) => Ok(value),
             Err(err) => std::panic::resume_unwind(err.into_panic()),
         }
+    }
+
+    /// [`Auth::with_hasher`] for a registration: one at a time.
+    pub async fn with_register_hasher<T, F>(&self, work: F) -> Result<T, Busy>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Hasher) -> T + Send + 'static,
+    {
+        let _permit = slot(&self.registering).await?;
+        self.with_hasher(work).await
+    }
+
+    /// Runs an identity-provider call on a blocking thread, a few at a time.
+    pub async fn with_userinfo_slot<T, F>(&self, work: F) -> Result<T, Busy>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let _permit = slot(&self.userinfo_calls).await?;
+        match tokio::task::spawn_blocking(work).await {
+            Ok(value) => Ok(value),
+            Err(err) => std::panic::resume_unwind(err.into_panic()),
+        }
+    }
+
+    /// Remembers the signature of a signed request made at `timestamp`;
+    /// `Ok(false)` when it was seen before (a replay). Entries are kept while
+    /// the signature would still be accepted, and pruned as they go stale.
+    pub fn first_sighting(&self, signature: &str, timestamp: i64, now: i64) -> Result<bool, Busy> {
+        let key = signature.trim().to_ascii_lowercase();
+        let mut seen = self
+            .seen_signatures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if seen.contains_key(&key) {
+            return Ok(false);
+        }
+        if seen.len() >= MAX_SEEN_SIGNATURES / 2 {
+            seen.retain(|_, expires| *expires >= now);
+        }
+        // Past the cap the issuer itself misbehaves: refuse rather than forget
+        // signatures that could then be replayed.
+        if seen.len() >= MAX_SEEN_SIGNATURES {
+            return Err(Busy);
+        }
+        seen.insert(key, timestamp + external::MAX_CLOCK_SKEW_SECS);
+        Ok(true)
     }
 
     /// The current user for `credentials`, read fresh from the database.
@@ -179,6 +296,7 @@ impl Auth {
                             session: None,
                             via_api_key: true,
                             api_key_id: Some(key_id),
+                            api_key_hash: Some(hash),
                         })
                         .ok_or(AuthFailure::InvalidApiKey))
                 })
@@ -201,6 +319,7 @@ impl Auth {
                             session: None,
                             via_api_key: false,
                             api_key_id: None,
+                            api_key_hash: None,
                         }));
                     }
                     // A password change or reset raised the epoch: older
@@ -218,6 +337,7 @@ impl Auth {
                         session: claims.sid,
                         via_api_key: false,
                         api_key_id: None,
+                        api_key_hash: None,
                     }))
                 })
                 .await
@@ -232,9 +352,41 @@ impl Auth {
     }
 }
 
+/// A permit of `semaphore`, waiting [`SLOT_WAIT`] at most.
+async fn slot(semaphore: &Semaphore) -> Result<tokio::sync::SemaphorePermit<'_>, Busy> {
+    match tokio::time::timeout(SLOT_WAIT, semaphore.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        // Timed out, or closed (never: the semaphores are not closed).
+        _ => Err(Busy),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_signature_is_accepted_once_and_forgotten_when_stale() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        let config = AuthConfig {
+            secret: Some("s".repeat(32)),
+            fast_password_hashing: true,
+            ..AuthConfig::default()
+        };
+        let auth = Auth::new(&config, &conn).unwrap();
+        assert_eq!(auth.first_sighting("sha256=AB", 1000, 1000), Ok(true));
+        assert_eq!(auth.first_sighting("sha256=ab ", 1000, 1100), Ok(false));
+        assert_eq!(auth.first_sighting("sha256=cd", 1000, 1100), Ok(true));
+        // Stale entries are pruned once the map is large.
+        {
+            let mut seen = auth.seen_signatures.lock().unwrap();
+            for i in 0..MAX_SEEN_SIGNATURES {
+                seen.insert(format!("old-{i}"), 0);
+            }
+        }
+        assert_eq!(auth.first_sighting("sha256=ef", 2000, 2000), Ok(true));
+        assert_eq!(auth.seen_signatures.lock().unwrap().len(), 1);
+    }
 
     #[test]
     fn credentials_are_read_from_either_header() {

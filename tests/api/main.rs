@@ -26,6 +26,7 @@ mod seed_002;
 mod seed_004;
 mod settings;
 mod sharing;
+mod signin_limits;
 mod spa;
 mod status;
 mod tls;

@@ -327,8 +327,8 @@ async fn bad_requests_get_the_seed_s_error_shape_and_statuses() {
             Method::DELETE,
             "/simple/api-keys/dk_unknown",
             None,
-            404,
-            "unknown key",
+            403,
+            "a key revoking another key (only a session may)",
         ),
     ];
     for (method, path, body, want, why) in cases {
