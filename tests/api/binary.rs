@@ -25,6 +25,7 @@ fn help_explains_every_option_with_its_environment_variable() {
         ("--tls-key", "DAEHWA_TLS_KEY"),
         ("--metrics", "DAEHWA_METRICS"),
         ("--backup-dir", "DAEHWA_BACKUP_DIR"),
+        ("--trusted-proxies", "DAEHWA_TRUSTED_PROXIES"),
     ] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
         assert!(help.contains(env), "--help lacks {env}:\n{help}");

@@ -438,6 +438,7 @@ async fn a_signed_token_request_works_once_and_its_replay_is_refused() {
     let signature = daehwa::auth::external::sign(ISSUER_SECRET.as_bytes(), &ts, body.as_bytes());
     let res = app
         .request(Method::POST, "/api/v1/auth/token")
+        .header("content-type", "application/json")
         .header("x-signature", signature)
         .header("x-timestamp", &ts)
         .body(body)
