@@ -1091,10 +1091,16 @@ pub fn markdown(r: &Value) -> String {
     let mut o = String::new();
     let (meta, load, rss, db) = (&r["meta"], &r["load"], &r["rss"], &r["db"]);
     let _ = writeln!(o, "{BEGIN}\n");
+    let hostile = !r["comparison"].is_null();
     let _ = writeln!(
         o,
-        "## Soak: {} minutes of mixed load\n",
-        f(&load["minutes"])
+        "## Soak: {} minutes of mixed load{}\n",
+        f(&load["minutes"]),
+        if hostile {
+            ", with a hostile client beside it"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         o,
@@ -1230,8 +1236,149 @@ pub fn markdown(r: &Value) -> String {
     for e in r["error_examples"].as_array().into_iter().flatten().take(3) {
         let _ = writeln!(o, "\nError: `{}`", e.as_str().unwrap_or(""));
     }
-    let _ = writeln!(o, "\nRaw figures: `soak.json`.\n\n{END}");
+    if hostile {
+        hostile_markdown(&mut o, r);
+    }
+    let _ = writeln!(
+        o,
+        "\nRaw figures: `soak.json`{}.\n\n{END}",
+        if hostile {
+            " (the baseline run's under `baseline`)"
+        } else {
+            ""
+        }
+    );
     o
+}
+
+/// The hostile soak's part of the section: the normal users' figures
+/// against the baseline run's, and what the hostile client got back.
+fn hostile_markdown(o: &mut String, r: &Value) {
+    let (c, h) = (&r["comparison"], &r["hostile"]);
+    let _ = writeln!(
+        o,
+        "\n### Normal users beside the hostile client\n\nThe figures above are the second of two \
+         runs on fresh servers with the same data and load; the first ran without the hostile \
+         client (the baseline). The hostile client connected from {}{}; registration was {} (the \
+         soak never closes it), so its register flood created accounts. A normal figure's p99 may \
+         be at most {}× the baseline's.\n",
+        h["source"].as_str().unwrap_or("?"),
+        if h["source_fallback"].as_bool() == Some(true) {
+            " (127.0.0.2 could not be bound: the same address as the normal users)"
+        } else {
+            ""
+        },
+        r["load"]["registration"].as_str().unwrap_or("?"),
+        f(&c["max_ratio"]),
+    );
+    let _ = writeln!(
+        o,
+        "| normal users' figure | baseline | beside the hostile client | ratio | |\n|---|---:|---:|---:|---|"
+    );
+    let _ = writeln!(
+        o,
+        "| errors | {} | {} | | {} |",
+        u(&c["errors"]["baseline"]),
+        u(&c["errors"]["hostile"]),
+        if u(&c["errors"]["hostile"]) == 0 {
+            "met"
+        } else {
+            "**missed**"
+        }
+    );
+    let _ = writeln!(
+        o,
+        "| streamed answers completed | {} | {} | {:.2} | |",
+        u(&c["answers_completed"]["baseline"]),
+        u(&c["answers_completed"]["hostile"]),
+        f(&c["answers_completed"]["hostile"]) / f(&c["answers_completed"]["baseline"]).max(1.0),
+    );
+    for row in c["figures"].as_array().into_iter().flatten() {
+        let label = match row["op"].as_str().unwrap_or("") {
+            "stream" => "stream first token",
+            "answer" => "stream completion",
+            "list" => "list page",
+            "search" => "search",
+            "login" => "login",
+            other => other,
+        };
+        let verdict = match (row["checked"].as_bool(), row["met"].as_bool()) {
+            (Some(true), Some(true)) => "met",
+            (Some(true), _) => "**missed**",
+            _ => "",
+        };
+        let _ = writeln!(
+            o,
+            "| {label} {} | {} | {} | {} | {verdict} |",
+            row["figure"].as_str().unwrap_or(""),
+            ms(&row["baseline_ms"]),
+            ms(&row["hostile_ms"]),
+            row["ratio"]
+                .as_f64()
+                .map(|x| format!("{x:.2}"))
+                .unwrap_or_else(|| "–".into()),
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nWhat the hostile client got back, per attack (first answers counted per connection or \
+         request; \"held\" is how long the server let a connection live before closing it):\n"
+    );
+    let _ = writeln!(
+        o,
+        "| attack | loops | sent | answers | closed by the server (held p50 / max) | open at the end | own failures |\n|---|---:|---:|---|---|---:|---:|"
+    );
+    let kinds = &h["kinds"];
+    for &kind in hostile::KINDS {
+        let k = &kinds[kind];
+        if k.is_null() {
+            continue;
+        }
+        let answers: Vec<String> = k["answers"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(a, n)| format!("{a} × {}", u(n)))
+            .collect();
+        let held = if k["held_ms"].is_null() {
+            String::new()
+        } else {
+            format!(
+                " ({} / {})",
+                ms(&k["held_ms"]["p50_ms"]),
+                ms(&k["held_ms"]["max_ms"])
+            )
+        };
+        let sent = match k["sent_before_answer_bytes"]["max"].as_u64() {
+            Some(max) => format!("; body sent before the answer: at most {}", fmt_mib(max)),
+            None => String::new(),
+        };
+        let failures: u64 = k["failures"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, n)| u(n))
+            .sum();
+        let _ = writeln!(
+            o,
+            "| {kind} | {} | {} | {}{sent} | {}{held} | {} | {failures} |",
+            u(&k["workers"]),
+            u(&k["attempts"]),
+            answers.join(", "),
+            u(&k["closed_by_server"]),
+            u(&k["open_at_end"]),
+        );
+    }
+    if u(&h["crashed_tasks"]) > 0 || !h["crashed"].is_null() {
+        let _ = writeln!(
+            o,
+            "\nThe hostile client itself failed ({} tasks ended early).",
+            u(&h["crashed_tasks"])
+        );
+    }
+    for over in c["over"].as_array().into_iter().flatten() {
+        let _ = writeln!(o, "\nOver 2×: {}", over.as_str().unwrap_or(""));
+    }
 }
 
 #[cfg(test)]
