@@ -20,6 +20,10 @@
 //!
 //! Figures go to stdout, `soak.json` and a section of `RESULTS.md` between
 //! two markers, which the normal run keeps when it rewrites the file.
+//!
+//! With `--hostile` the soak runs twice on fresh servers, the second time
+//! beside the hostile client of `hostile.rs`; the normal users' figures are
+//! compared with the first run's and the run fails past 2× at p99.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
