@@ -62,6 +62,8 @@ const CHUNK: usize = 64 << 10;
 const MAX_PER_LOOP: u64 = 1_000_000;
 /// Longest wait for one answer.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an answer is still awaited after the end of the load.
+const AFTER_END: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause before reopening a connection, and after a failed connect.
 const REOPEN_PAUSE: Duration = Duration::from_millis(100);
@@ -152,6 +154,13 @@ impl Hostile {
     fn failure(&self, kind: &'static str, what: impl Into<String>) {
         let what = what.into();
         self.with(kind, |k| *k.failures.entry(what).or_default() += 1);
+    }
+
+    /// The longest wait for one answer: `ANSWER_TIMEOUT`, and not much
+    /// past the end of the load.
+    fn deadline(&self) -> tokio::time::Instant {
+        (tokio::time::Instant::now() + ANSWER_TIMEOUT)
+            .min(tokio::time::Instant::from_std(self.end) + AFTER_END)
     }
 
     fn over(&self) -> bool {
@@ -266,7 +275,9 @@ impl Hostile {
                 }
             }
         };
-        let answer = if kind == "h2c-idle" {
+        let answer = if !closed && seen.is_empty() {
+            "no answer (open at the end)".to_string()
+        } else if kind == "h2c-idle" {
             h2_summary(&seen)
         } else {
             http1_status(&seen)
@@ -314,7 +325,7 @@ impl Hostile {
         }
         let mut seen = Vec::new();
         let mut buf = vec![0u8; 16 << 10];
-        let deadline = tokio::time::Instant::now() + ANSWER_TIMEOUT;
+        let deadline = self.deadline();
         let answer = loop {
             match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
                 Err(_) => break "no answer".to_string(),
@@ -393,7 +404,7 @@ impl Hostile {
                 }
             }
         };
-        let deadline = tokio::time::Instant::now() + 2 * ANSWER_TIMEOUT;
+        let deadline = self.deadline();
         let answer = tokio::time::timeout_at(deadline, async {
             tokio::select! {
                 (seen, _) = reader => http1_status(&seen),
@@ -464,13 +475,12 @@ impl Hostile {
             self.with(kind, |k| k.attempts += 1);
             let body = Bytes::from(body.to_string());
             let call = c.call(Method::POST, path, &headers, Some(body));
-            match tokio::time::timeout(ANSWER_TIMEOUT, call).await {
+            match tokio::time::timeout_at(self.deadline(), call).await {
                 Ok(Ok((status, _))) => self.answer(kind, format!("HTTP {status}")),
-                Ok(Err(e)) => {
+                Ok(Err(_)) => {
                     conn = None;
                     self.with(kind, |k| k.closed_by_server += 1);
                     self.answer(kind, "closed, no answer");
-                    let _ = e;
                 }
                 Err(_) => {
                     conn = None;
