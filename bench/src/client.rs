@@ -30,6 +30,12 @@ impl Conn {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|e| format!("connect {addr}: {e}"))?;
+        Conn::over(stream, addr).await
+    }
+
+    /// An HTTP/1.1 connection over a stream connected to `addr` (the hostile
+    /// client's, bound to its own source address first).
+    pub async fn over(stream: TcpStream, addr: SocketAddr) -> Result<Conn, String> {
         stream.set_nodelay(true).map_err(|e| e.to_string())?;
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -71,7 +77,12 @@ impl Conn {
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        if body.is_some() {
+        // JSON unless the caller says otherwise (the hostile client's
+        // `text/plain` logins).
+        let typed = headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("content-type"));
+        if body.is_some() && !typed {
             builder = builder.header(CONTENT_TYPE, "application/json");
         }
         let request = builder

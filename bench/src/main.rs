@@ -13,6 +13,7 @@
 mod assets;
 mod client;
 mod data;
+mod hostile;
 mod load;
 mod procs;
 mod report;
@@ -99,6 +100,16 @@ struct Args {
     /// (longer than the 60 s a finished answer stays in the server's memory).
     #[arg(long, default_value_t = 75)]
     soak_settle: u64,
+    /// With --soak: run the soak twice on fresh servers, without and then
+    /// with a hostile client beside the normal users (see hostile.rs), and
+    /// compare the normal users' figures; fails past 2× the baseline's p99.
+    #[arg(long, requires = "soak")]
+    hostile: bool,
+    /// Attacks the hostile client leaves out, comma-separated (connect,
+    /// h2c-idle, h2c-connect, slow-body, chunked, wrong-password, register,
+    /// text-plain): e.g. those that still end an unfixed server.
+    #[arg(long, value_delimiter = ',', requires = "hostile")]
+    hostile_without: Vec<String>,
 }
 
 /// The counts and durations of one run.

@@ -20,6 +20,10 @@
 //!
 //! Figures go to stdout, `soak.json` and a section of `RESULTS.md` between
 //! two markers, which the normal run keeps when it rewrites the file.
+//!
+//! With `--hostile` the soak runs twice on fresh servers, the second time
+//! beside the hostile client of `hostile.rs`; the normal users' figures are
+//! compared with the first run's and the run fails past 2× at p99.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,6 +39,7 @@ use hyper::Method;
 use serde_json::{json, Value};
 
 use crate::client::{Api, Conn};
+use crate::hostile::{self, Hostile};
 use crate::stats::{self, fmt_mib, us, CpuWatch, Summary};
 use crate::stream::{self, Target};
 use crate::{procs, say, Args};
@@ -81,6 +86,8 @@ const EXAMPLES: usize = 10;
 
 const USER: &str = "soak";
 const PASSWORD: &str = "soak-password-1";
+/// The hostile client's account.
+const HOSTILE_USER: &str = "mallory";
 /// The markers around the soak section of RESULTS.md.
 const BEGIN: &str = "<!-- soak: written by `bench/run --soak`; kept by `bench/run` -->";
 const END: &str = "<!-- /soak -->";
@@ -565,7 +572,8 @@ fn sampler(
     })
 }
 
-/// The soak: setup, load, settle, checks, figures. `Err` when anything failed.
+/// The soak, alone or (`--hostile`) twice: without and with a hostile
+/// client. Writes the figures; `Err` when anything failed.
 pub async fn run(args: &Args) -> Result<(), String> {
     let minutes = args.soak_minutes;
     if !(minutes > 0.0 && minutes <= 24.0 * 60.0) {
@@ -573,13 +581,137 @@ pub async fn run(args: &Args) -> Result<(), String> {
             "--soak-minutes {minutes}: wanted more than 0, at most a day"
         ));
     }
+    for kind in &args.hostile_without {
+        if !hostile::KINDS.contains(&kind.as_str()) {
+            return Err(format!(
+                "--hostile-without {kind}: not one of {}",
+                hostile::KINDS.join(", ")
+            ));
+        }
+    }
+    if !args.hostile {
+        let (results, failures) = once(args, "soak", false).await?;
+        write(args, &results)?;
+        return verdict(failures);
+    }
+    say("hostile soak, 1 of 2: the baseline, normal users alone");
+    let (baseline, failures_b) = once(args, "soak-baseline", false).await?;
+    say("hostile soak, 2 of 2: the same load beside a hostile client");
+    let (mut results, failures_h) = once(args, "soak-hostile", true).await?;
+    let (comparison, over) = compare(&baseline, &results);
+    results["comparison"] = comparison;
+    results["baseline"] = baseline;
+    write(args, &results)?;
+    let mut failures: Vec<String> = failures_b
+        .into_iter()
+        .map(|f| format!("baseline: {f}"))
+        .collect();
+    failures.extend(
+        failures_h
+            .into_iter()
+            .map(|f| format!("with the hostile client: {f}")),
+    );
+    failures.extend(over);
+    verdict(failures)
+}
+
+fn verdict(failures: Vec<String>) -> Result<(), String> {
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("soak failed: {}", failures.join("; ")))
+    }
+}
+
+/// Writes `soak.json` and the soak section of RESULTS.md, and prints it.
+fn write(args: &Args, results: &Value) -> Result<(), String> {
+    fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
+    let json_path = args.out.join("soak.json");
+    let pretty = serde_json::to_string_pretty(results).map_err(|e| e.to_string())?;
+    fs::write(&json_path, pretty + "\n").map_err(|e| format!("{}: {e}", json_path.display()))?;
+    let section = markdown(results);
+    let md_path = args.out.join("RESULTS.md");
+    let old = fs::read_to_string(&md_path).unwrap_or_default();
+    fs::write(&md_path, splice(&old, &section))
+        .map_err(|e| format!("{}: {e}", md_path.display()))?;
+    println!("{section}");
+    say(format!(
+        "wrote {} and the soak section of {}",
+        json_path.display(),
+        md_path.display()
+    ));
+    Ok(())
+}
+
+/// The normal users' figures compared, baseline against hostile: `(op,
+/// percentile, checked against 2×)`. First tokens and whole answers include
+/// the fake's fixed waits, so their ratios are conservative.
+const COMPARED: &[(&str, &str, bool)] = &[
+    ("stream", "p50_ms", false),
+    ("stream", "p99_ms", true),
+    ("answer", "p50_ms", false),
+    ("answer", "p99_ms", true),
+    ("list", "p50_ms", false),
+    ("list", "p99_ms", true),
+    ("search", "p50_ms", false),
+    ("search", "p99_ms", true),
+    ("login", "p50_ms", false),
+    ("login", "p99_ms", true),
+];
+/// A normal figure's p99 beside the hostile client may be this many times
+/// the baseline's (issue 16).
+const MAX_RATIO: f64 = 2.0;
+
+/// The comparison's JSON and what exceeded it.
+fn compare(base: &Value, hot: &Value) -> (Value, Vec<String>) {
+    let mut rows = Vec::new();
+    let mut over = Vec::new();
+    for &(op, p, checked) in COMPARED {
+        let b = base["ops"][op]["latency"][p].as_f64();
+        let h = hot["ops"][op]["latency"][p].as_f64();
+        let ratio = match (b, h) {
+            (Some(b), Some(h)) if b > 0.0 => Some(h / b),
+            _ => None,
+        };
+        let met = !checked || ratio.is_some_and(|r| r <= MAX_RATIO);
+        if !met {
+            over.push(match ratio {
+                Some(r) => format!(
+                    "{op} {}: {:.1} ms beside the hostile client, {r:.2}× the baseline's {:.1} ms",
+                    &p[..3],
+                    h.unwrap_or(0.0),
+                    b.unwrap_or(0.0)
+                ),
+                None => format!("{op} {}: no figure to compare", &p[..3]),
+            });
+        }
+        rows.push(json!({
+            "op": op, "figure": &p[..3], "baseline_ms": b, "hostile_ms": h,
+            "ratio": ratio, "checked": checked, "met": met,
+        }));
+    }
+    let answers = |r: &Value| r["ops"]["answer"]["ok"].as_u64().unwrap_or(0);
+    let comparison = json!({
+        "max_ratio": MAX_RATIO,
+        "figures": rows,
+        "answers_completed": { "baseline": answers(base), "hostile": answers(hot) },
+        "errors": { "baseline": base["errors"], "hostile": hot["errors"] },
+        "over": over,
+    });
+    (comparison, over)
+}
+
+/// One soak on a fresh server (work folder `name`), with a hostile client
+/// beside the normal users if `hostile`: its results and what failed.
+async fn once(args: &Args, name: &str, hostile: bool) -> Result<(Value, Vec<String>), String> {
+    let minutes = args.soak_minutes;
     let duration = Duration::from_secs_f64(minutes * 60.0);
     let n = args.soak_streams;
     let conversations = args.conversations.unwrap_or(1_000);
     let messages = args.messages.unwrap_or(50_000) & !1;
     let nofile = crate::raise_nofile();
     let loadavg_start = stats::loadavg();
-    let work = args.work.join("soak");
+    let work = args.work.join(name);
     fs::create_dir_all(&work).map_err(|e| format!("{}: {e}", work.display()))?;
     for entry in fs::read_dir(&work).map_err(|e| e.to_string())?.flatten() {
         let _ = fs::remove_file(entry.path());
@@ -641,6 +773,29 @@ pub async fn run(args: &Args) -> Result<(), String> {
     let model = models["models"][0]["id"]
         .as_str()
         .ok_or("the fake's models were not discovered")?
+        .to_string();
+    // The hostile client's own account (registration is open, as the soak
+    // never sets a mode): a signed-in user, to reach the upload routes.
+    // Made in both runs, so both serve the same data.
+    let mallory = json!({ "username": HOSTILE_USER, "password": PASSWORD });
+    api.expect(Method::POST, "/api/v1/auth/register", Some(&mallory), 201)
+        .await?;
+    let login = api
+        .expect(Method::POST, "/api/v1/auth/login", Some(&mallory), 200)
+        .await?;
+    let token = login["access_token"].as_str().ok_or("no access_token")?;
+    let hostile_key = api
+        .with_token(token)
+        .expect(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&json!({ "client_name": "hostile" })),
+            201,
+        )
+        .await?;
+    let hostile_key = hostile_key["api_key"]
+        .as_str()
+        .ok_or("no api_key")?
         .to_string();
     server.stop()?;
 
@@ -708,6 +863,19 @@ pub async fn run(args: &Args) -> Result<(), String> {
         let s = shared.clone();
         tasks.spawn(slot(s, i, n));
     }
+    let attacks = hostile.then(|| {
+        let h = Arc::new(Hostile::new(
+            shared.addr,
+            hostile_key.clone(),
+            USER,
+            shared.end,
+        ));
+        say(format!(
+            "hostile client from {} beside the normal users",
+            h.source()
+        ));
+        tokio::spawn(h.run(args.hostile_without.clone()))
+    });
     let mut tally = Tally::default();
     let mut open = Vec::new();
     while let Some(done) = tasks.join_next().await {
@@ -719,6 +887,13 @@ pub async fn run(args: &Args) -> Result<(), String> {
             Err(e) => tally.error(&shared.live, "harness", format!("task failed: {e}")),
         }
     }
+    let hostile_report = match attacks {
+        Some(a) => Some(
+            a.await
+                .unwrap_or_else(|e| json!({ "crashed": e.to_string() })),
+        ),
+        None => None,
+    };
     let load_seconds = started.elapsed().as_secs_f64();
     let cpu = watch.stop();
     let settle = Duration::from_secs(args.soak_settle);
@@ -813,7 +988,9 @@ pub async fn run(args: &Args) -> Result<(), String> {
             "search_per_second": SEARCH_WORKERS as f64 / SEARCH_EVERY.as_secs_f64(),
             "keywords": KEYWORDS,
             "settle_seconds": args.soak_settle,
+            "registration": "open",
         },
+        "hostile": hostile_report,
         "data": loaded.json(),
         "errors": errors,
         "error_examples": tally.examples,
@@ -851,22 +1028,6 @@ pub async fn run(args: &Args) -> Result<(), String> {
         crate::remove_db(&db);
     }
 
-    fs::create_dir_all(&args.out).map_err(|e| e.to_string())?;
-    let json_path = args.out.join("soak.json");
-    let pretty = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
-    fs::write(&json_path, pretty + "\n").map_err(|e| format!("{}: {e}", json_path.display()))?;
-    let section = markdown(&results);
-    let md_path = args.out.join("RESULTS.md");
-    let old = fs::read_to_string(&md_path).unwrap_or_default();
-    fs::write(&md_path, splice(&old, &section))
-        .map_err(|e| format!("{}: {e}", md_path.display()))?;
-    println!("{section}");
-    say(format!(
-        "wrote {} and the soak section of {}",
-        json_path.display(),
-        md_path.display()
-    ));
-
     let mut failures = Vec::new();
     if errors > 0 {
         failures.push(format!(
@@ -882,11 +1043,7 @@ pub async fn run(args: &Args) -> Result<(), String> {
             rss_end.map(fmt_mib).unwrap_or_default()
         ));
     }
-    if failures.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("soak failed: {}", failures.join("; ")))
-    }
+    Ok((results, failures))
 }
 
 /// `old` with the soak section replaced, or added at the end.
@@ -938,10 +1095,16 @@ pub fn markdown(r: &Value) -> String {
     let mut o = String::new();
     let (meta, load, rss, db) = (&r["meta"], &r["load"], &r["rss"], &r["db"]);
     let _ = writeln!(o, "{BEGIN}\n");
+    let hostile = !r["comparison"].is_null();
     let _ = writeln!(
         o,
-        "## Soak: {} minutes of mixed load\n",
-        f(&load["minutes"])
+        "## Soak: {} minutes of mixed load{}\n",
+        f(&load["minutes"]),
+        if hostile {
+            ", with a hostile client beside it"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         o,
@@ -1077,8 +1240,149 @@ pub fn markdown(r: &Value) -> String {
     for e in r["error_examples"].as_array().into_iter().flatten().take(3) {
         let _ = writeln!(o, "\nError: `{}`", e.as_str().unwrap_or(""));
     }
-    let _ = writeln!(o, "\nRaw figures: `soak.json`.\n\n{END}");
+    if hostile {
+        hostile_markdown(&mut o, r);
+    }
+    let _ = writeln!(
+        o,
+        "\nRaw figures: `soak.json`{}.\n\n{END}",
+        if hostile {
+            " (the baseline run's under `baseline`)"
+        } else {
+            ""
+        }
+    );
     o
+}
+
+/// The hostile soak's part of the section: the normal users' figures
+/// against the baseline run's, and what the hostile client got back.
+fn hostile_markdown(o: &mut String, r: &Value) {
+    let (c, h) = (&r["comparison"], &r["hostile"]);
+    let _ = writeln!(
+        o,
+        "\n### Normal users beside the hostile client\n\nThe figures above are the second of two \
+         runs on fresh servers with the same data and load; the first ran without the hostile \
+         client (the baseline). The hostile client connected from {}{}; registration was {} (the \
+         soak never closes it), so its register flood created accounts. A normal figure's p99 may \
+         be at most {}× the baseline's.\n",
+        h["source"].as_str().unwrap_or("?"),
+        if h["source_fallback"].as_bool() == Some(true) {
+            " (127.0.0.2 could not be bound: the same address as the normal users)"
+        } else {
+            ""
+        },
+        r["load"]["registration"].as_str().unwrap_or("?"),
+        f(&c["max_ratio"]),
+    );
+    let _ = writeln!(
+        o,
+        "| normal users' figure | baseline | beside the hostile client | ratio | |\n|---|---:|---:|---:|---|"
+    );
+    let _ = writeln!(
+        o,
+        "| errors | {} | {} | | {} |",
+        u(&c["errors"]["baseline"]),
+        u(&c["errors"]["hostile"]),
+        if u(&c["errors"]["hostile"]) == 0 {
+            "met"
+        } else {
+            "**missed**"
+        }
+    );
+    let _ = writeln!(
+        o,
+        "| streamed answers completed | {} | {} | {:.2} | |",
+        u(&c["answers_completed"]["baseline"]),
+        u(&c["answers_completed"]["hostile"]),
+        f(&c["answers_completed"]["hostile"]) / f(&c["answers_completed"]["baseline"]).max(1.0),
+    );
+    for row in c["figures"].as_array().into_iter().flatten() {
+        let label = match row["op"].as_str().unwrap_or("") {
+            "stream" => "stream first token",
+            "answer" => "stream completion",
+            "list" => "list page",
+            "search" => "search",
+            "login" => "login",
+            other => other,
+        };
+        let verdict = match (row["checked"].as_bool(), row["met"].as_bool()) {
+            (Some(true), Some(true)) => "met",
+            (Some(true), _) => "**missed**",
+            _ => "",
+        };
+        let _ = writeln!(
+            o,
+            "| {label} {} | {} | {} | {} | {verdict} |",
+            row["figure"].as_str().unwrap_or(""),
+            ms(&row["baseline_ms"]),
+            ms(&row["hostile_ms"]),
+            row["ratio"]
+                .as_f64()
+                .map(|x| format!("{x:.2}"))
+                .unwrap_or_else(|| "–".into()),
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nWhat the hostile client got back, per attack (first answers counted per connection or \
+         request; \"held\" is how long the server let a connection live before closing it):\n"
+    );
+    let _ = writeln!(
+        o,
+        "| attack | loops | sent | answers | closed by the server (held p50 / max) | open at the end | own failures |\n|---|---:|---:|---|---|---:|---:|"
+    );
+    let kinds = &h["kinds"];
+    for &kind in hostile::KINDS {
+        let k = &kinds[kind];
+        if k.is_null() {
+            continue;
+        }
+        let answers: Vec<String> = k["answers"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(a, n)| format!("{a} × {}", u(n)))
+            .collect();
+        let held = if k["held_ms"].is_null() {
+            String::new()
+        } else {
+            format!(
+                " ({} / {})",
+                ms(&k["held_ms"]["p50_ms"]),
+                ms(&k["held_ms"]["max_ms"])
+            )
+        };
+        let sent = match k["sent_before_answer_bytes"]["max"].as_u64() {
+            Some(max) => format!("; body sent before the answer: at most {}", fmt_mib(max)),
+            None => String::new(),
+        };
+        let failures: u64 = k["failures"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(_, n)| u(n))
+            .sum();
+        let _ = writeln!(
+            o,
+            "| {kind} | {} | {} | {}{sent} | {}{held} | {} | {failures} |",
+            u(&k["workers"]),
+            u(&k["attempts"]),
+            answers.join(", "),
+            u(&k["closed_by_server"]),
+            u(&k["open_at_end"]),
+        );
+    }
+    if u(&h["crashed_tasks"]) > 0 || !h["crashed"].is_null() {
+        let _ = writeln!(
+            o,
+            "\nThe hostile client itself failed ({} tasks ended early).",
+            u(&h["crashed_tasks"])
+        );
+    }
+    for over in c["over"].as_array().into_iter().flatten() {
+        let _ = writeln!(o, "\nOver 2×: {}", over.as_str().unwrap_or(""));
+    }
 }
 
 #[cfg(test)]
