@@ -31,7 +31,7 @@ pub fn document() -> String {
         license(name = "MIT")
     ),
     servers((url = "/api/v1")),
-    modifiers(&Security),
+    modifiers(&Security, &CommonErrors),
     security(("bearer" = []), ("api_key" = [])),
     paths(
         health, list_models,
@@ -65,6 +65,54 @@ impl Modify for Security {
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
         );
+    }
+}
+
+/// The answers every route can give besides its own, written once here
+/// rather than on each path: a body's 408 (stalled), 413 (past its limit)
+/// and 415 (not JSON); everywhere a 503 (busy, `Retry-After`).
+struct CommonErrors;
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        let error = |description: &str| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(Ref::from_schema_name("Error")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ];
+            for op in operations.into_iter().flatten() {
+                let responses = &mut op.responses.responses;
+                if op.request_body.is_some() {
+                    for (status, why) in [
+                        ("408", "the body stopped arriving before its end"),
+                        ("413", "the body is larger than this route takes"),
+                        ("415", "the body is not JSON (send Content-Type: application/json)"),
+                    ] {
+                        responses.entry(status.into()).or_insert_with(|| error(why));
+                    }
+                }
+                responses
+                    .entry("503".into())
+                    .or_insert_with(|| error("the server is busy; retry after Retry-After"));
+            }
+        }
     }
 }
 
@@ -516,8 +564,9 @@ fn list_models() {}
 #[utoipa::path(post, path = "/auth/register", tag = "auth", security(()),
     request_body = RegisterBody,
     responses((status = 201, body = User), (status = 400, body = Error),
-        (status = 403, description = "registration closed", body = Error),
-        (status = 409, body = Error), (status = 422, body = Error)))]
+        (status = 403, description = "registration closed, or another site's page", body = Error),
+        (status = 409, body = Error), (status = 422, body = Error),
+        (status = 429, description = "too many registrations from this address", body = Error)))]
 fn register() {}
 
 #[utoipa::path(post, path = "/auth/login", tag = "auth", security(()),
@@ -528,12 +577,14 @@ fn login() {}
 
 #[utoipa::path(post, path = "/auth/refresh", tag = "auth", security(()),
     request_body(content = RefreshBody, description = "optional when the cookie is sent"),
-    responses((status = 200, body = Login), (status = 400, body = Error), (status = 401, body = Error)))]
+    responses((status = 200, body = Login), (status = 400, body = Error), (status = 401, body = Error),
+        (status = 403, description = "another site's page", body = Error)))]
 fn refresh() {}
 
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()),
     request_body(content = RefreshBody, description = "optional when the cookie is sent"),
-    responses((status = 204, description = "signed out"), (status = 400, body = Error)))]
+    responses((status = 204, description = "signed out"), (status = 400, body = Error),
+        (status = 403, description = "another site's page", body = Error)))]
 fn logout() {}
 
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
@@ -555,7 +606,9 @@ fn list_api_keys() {}
 
 #[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = ApiKeyBody,
     responses((status = 201, body = ApiKeyCreated), (status = 400, body = Error),
-        (status = 401, body = Error), (status = 422, body = Error)))]
+        (status = 401, body = Error),
+        (status = 403, description = "an API key may not create keys", body = Error),
+        (status = 422, body = Error)))]
 fn create_api_key() {}
 
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys",
