@@ -23,7 +23,7 @@ use crate::db::conversation::{
     self as repo, Conversation, ConversationUpdate, ListFilter, Message, NewConversation,
 };
 use crate::db::{collector, connection, plan};
-use crate::engine::{self, Event, Generation, Job, StartError};
+use crate::engine::{self, Event, Generation, Job};
 
 /// Longest question accepted, in characters.
 const MAX_CONTENT_CHARS: usize = 200_000;
@@ -831,23 +831,7 @@ pub(crate) async fn start(
     let reservation = state
         .engine
         .reserve(&conversation.id, &current.user.id)
-        .map_err(|e| match e {
-            StartError::Busy => busy(),
-            StartError::ShuttingDown => ApiError::Unavailable,
-            StartError::TooManyForUser(limit) => ApiError::TooManyRequests {
-                message: format!(
-                    "you already have {limit} answers being written, the most at once; \
-                     wait for one to finish"
-                ),
-                retry_after: 5,
-            },
-            StartError::TooMany(limit) => ApiError::TooManyRequests {
-                message: format!(
-                    "the server is writing {limit} answers, the most at once; try again shortly"
-                ),
-                retry_after: 5,
-            },
-        })?;
+        .map_err(ApiError::from)?;
 
     let model = route.model.id.clone();
     let user_id = current.user.id.clone();
