@@ -12,6 +12,7 @@ mod database;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod disk_full;
 mod external;
+mod fairness;
 mod gateway;
 mod health;
 mod helpers;
