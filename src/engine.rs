@@ -241,16 +241,32 @@ enum Slot {
     /// A request is creating the rows; nobody else may start. Holds the user.
     Reserved(String),
     Running(Arc<Generation>),
+    /// A call through the OpenAI-compatible gateway (no conversation, keyed
+    /// by a fresh id): it counts against the same limits while it runs.
+    Call(String),
 }
 
 impl Slot {
-    /// The user of an answer reserved or still running.
+    /// The user of an answer reserved or still running, or of a gateway call.
     fn busy_user(&self) -> Option<&str> {
         match self {
-            Slot::Reserved(user) => Some(user),
+            Slot::Reserved(user) | Slot::Call(user) => Some(user),
             Slot::Running(gen) if !gen.is_finished() => Some(&gen.user_id),
             Slot::Running(_) => None,
         }
+    }
+}
+
+/// A gateway call's place in the engine's counts ([`Engine::admit_call`]);
+/// dropped however the call ends, the place is free again.
+pub struct CallSlot {
+    engine: Engine,
+    key: String,
+}
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        self.engine.slots().remove(&self.key);
     }
 }
 
@@ -348,7 +364,6 @@ impl Engine {
         if self.inner.shutting_down.load(Ordering::Relaxed) {
             return Err(StartError::ShuttingDown);
         }
-        let limits = self.inner.limits;
         let mut slots = self.slots();
         if slots
             .get(conversation_id)
@@ -356,19 +371,7 @@ impl Engine {
         {
             return Err(StartError::Busy);
         }
-        if limits.max_generations > 0 || limits.max_generations_per_user > 0 {
-            let (mut all, mut mine) = (0, 0);
-            for user in slots.values().filter_map(Slot::busy_user) {
-                all += 1;
-                mine += usize::from(user == user_id);
-            }
-            if limits.max_generations_per_user > 0 && mine >= limits.max_generations_per_user {
-                return Err(StartError::TooManyForUser(limits.max_generations_per_user));
-            }
-            if limits.max_generations > 0 && all >= limits.max_generations {
-                return Err(StartError::TooMany(limits.max_generations));
-            }
-        }
+        self.room_for(&slots, user_id)?;
         slots.insert(
             conversation_id.to_string(),
             Slot::Reserved(user_id.to_string()),
@@ -378,6 +381,43 @@ impl Engine {
             conversation_id: conversation_id.to_string(),
             user_id: user_id.to_string(),
             used: false,
+        })
+    }
+
+    /// Whether `user_id` may start one more answer or call under [`Limits`].
+    fn room_for(&self, slots: &HashMap<String, Slot>, user_id: &str) -> Result<(), StartError> {
+        let limits = self.inner.limits;
+        if limits.max_generations == 0 && limits.max_generations_per_user == 0 {
+            return Ok(());
+        }
+        let (mut all, mut mine) = (0, 0);
+        for user in slots.values().filter_map(Slot::busy_user) {
+            all += 1;
+            mine += usize::from(user == user_id);
+        }
+        if limits.max_generations_per_user > 0 && mine >= limits.max_generations_per_user {
+            return Err(StartError::TooManyForUser(limits.max_generations_per_user));
+        }
+        if limits.max_generations > 0 && all >= limits.max_generations {
+            return Err(StartError::TooMany(limits.max_generations));
+        }
+        Ok(())
+    }
+
+    /// Admits a gateway call of `user_id` (`/v1/chat/completions`): it takes
+    /// a place among the answers being written, per user and in all, exactly
+    /// like a web-app answer, until the returned slot is dropped.
+    pub fn admit_call(&self, user_id: &str) -> Result<CallSlot, StartError> {
+        if self.inner.shutting_down.load(Ordering::Relaxed) {
+            return Err(StartError::ShuttingDown);
+        }
+        let mut slots = self.slots();
+        self.room_for(&slots, user_id)?;
+        let key = format!("call:{}", crate::db::new_id());
+        slots.insert(key.clone(), Slot::Call(user_id.to_string()));
+        Ok(CallSlot {
+            engine: self.clone(),
+            key,
         })
     }
 
