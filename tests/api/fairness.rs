@@ -1,10 +1,12 @@
 //! One user cannot starve or fail another's requests: big imports share the
-//! database's write lock with everyone else.
+//! database's write lock with everyone else, and gateway calls take the same
+//! places as the web app's answers.
 
+use fake_llm::{Behavior, FakeLlm};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::spawn_app;
+use crate::helpers::{eventually, read_sse_until, spawn_app, spawn_with, TestApp};
 
 /// Text that indexes like real prose: varied words, English and Korean.
 fn prose(seed: u64, bytes: usize) -> String {
@@ -159,4 +161,144 @@ async fn four_parallel_big_imports_by_one_user_never_fail_another_users_writes_a
         .await;
     assert_eq!(status, 200);
     assert_eq!(list["conversations"].as_array().unwrap().len(), 4);
+}
+
+/// A gateway call of `key` (streamed or not) saying `content`.
+async fn gateway_call(
+    app: &TestApp,
+    key: &str,
+    model: &str,
+    content: &str,
+    stream: bool,
+) -> reqwest::Response {
+    app.request(Method::POST, "/v1/chat/completions")
+        .bearer_auth(key)
+        .json(&json!({
+            "model": model,
+            "stream": stream,
+            "messages": [{"role": "user", "content": content}],
+        }))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Asserts a 429 in OpenAI's error shape with `Retry-After`.
+async fn assert_openai_429(res: reqwest::Response, what: &str) {
+    assert_eq!(res.status(), 429, "{what}");
+    assert!(res.headers().contains_key("retry-after"), "{what}");
+    let body: Value = res.json().await.unwrap();
+    let err = &body["error"];
+    assert_eq!(err["type"], "rate_limit_error", "{what}: {body}");
+    assert!(
+        err["message"].as_str().unwrap().contains("2 answers"),
+        "{what}: {body}"
+    );
+    assert!(
+        err.get("param").is_some_and(Value::is_null),
+        "{what}: {body}"
+    );
+    assert!(err["code"].is_string(), "{what}: {body}");
+}
+
+#[tokio::test]
+async fn gateway_calls_take_the_same_places_as_web_app_answers_and_give_them_back_however_they_end()
+{
+    let app = spawn_with(|args| args.max_generations_per_user = 2).await;
+    let fake = FakeLlm::start(Behavior {
+        tokens: 3,
+        ..Behavior::default()
+    })
+    .await;
+    let admin = app.signup("admin").await;
+    let user = app.signup("jisoo").await;
+    let connection = app
+        .add_connection(&admin, "openai", &fake.openai_url(), Some("up-key"))
+        .await;
+    let model = connection["models"][0]["id"].as_str().unwrap().to_string();
+    let key = crate::gateway::api_key(&app, &user, "sdk").await;
+
+    // One gateway call and one web-app answer, both stalled after a token.
+    let stalled = "[[stall:1]] 천천히";
+    let call = gateway_call(&app, &key, &model, stalled, true).await;
+    assert_eq!(call.status(), 200);
+    let conv = app.new_conversation(&user).await;
+    let answer = app
+        .as_user(
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/messages"),
+            &user.access,
+        )
+        .json(&json!({"content": stalled, "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let mut answer = answer;
+    read_sse_until(&mut answer, |events| {
+        events.iter().any(|e| e.event == "delta")
+    })
+    .await;
+
+    // The user's two places are taken: a third call is refused, streamed or
+    // not, before the provider is asked; so is a third web-app answer.
+    let asked = fake.requests().len();
+    assert_openai_429(gateway_call(&app, &key, &model, "hi", false).await, "plain").await;
+    assert_openai_429(
+        gateway_call(&app, &key, &model, "hi", true).await,
+        "streamed",
+    )
+    .await;
+    assert_eq!(
+        fake.requests().len(),
+        asked,
+        "refused calls never reach the provider"
+    );
+    let other = app.new_conversation(&user).await;
+    let (status, body) = app.ask(&user, &other, "hi").await;
+    assert_eq!(status, 429, "{body}");
+    // Another user is not counted against this one.
+    let (status, body) = app
+        .ask(&admin, &app.new_conversation(&admin).await, "hi")
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // The client of the stalled call goes away: its place comes back.
+    drop(call);
+    let res = eventually("the gateway's place is given back", async || {
+        let res = gateway_call(&app, &key, &model, "hi", false).await;
+        (res.status() != 429).then_some(res)
+    })
+    .await;
+    assert_eq!(res.status(), 200);
+
+    // Calls that fail upstream give their place back too: more failures in
+    // a row than there are places, then a call that works.
+    for _ in 0..3 {
+        let res = gateway_call(&app, &key, &model, "[[fail:400]] hi", false).await;
+        assert_eq!(res.status(), 502);
+    }
+    let res = gateway_call(&app, &key, &model, "hi", true).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("[DONE]"));
+
+    // The stalled web-app answer is stopped: both places are free again.
+    let res = app
+        .as_user(
+            Method::POST,
+            &format!("/api/v1/conversations/{conv}/stop"),
+            &user.access,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success());
+    drop(answer);
+    let both = eventually("both places are given back", async || {
+        let a = gateway_call(&app, &key, &model, stalled, true).await;
+        let b = gateway_call(&app, &key, &model, stalled, true).await;
+        (a.status() == 200 && b.status() == 200).then_some((a, b))
+    })
+    .await;
+    drop(both);
 }
