@@ -225,6 +225,19 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
+/// The keywords of a `?q=` search (conversations, collector, oversight), or
+/// a 400: a NUL character cannot be searched for (SQLite's full-text query
+/// parser ends a string there, so it would fail as a syntax error).
+pub fn search_keywords(q: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let q = q.unwrap_or_default();
+    if q.contains('\0') {
+        return Err(ApiError::BadRequest(
+            "a search keyword cannot contain a NUL character (%00)".into(),
+        ));
+    }
+    Ok(keywords(q))
+}
+
 /// Comma-separated keywords, trimmed, empty ones and duplicates dropped.
 pub fn keywords(q: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -274,7 +287,7 @@ async fn list(
         ),
     };
     let filter = ListFilter {
-        keywords: keywords(query.q.as_deref().unwrap_or_default()),
+        keywords: search_keywords(query.q.as_deref())?,
         archived: Some(query.archived.unwrap_or(false)),
         pinned: query.pinned,
         after,
