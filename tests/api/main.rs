@@ -9,6 +9,7 @@ mod conversations;
 #[cfg(unix)]
 mod crash;
 mod database;
+mod disclosure;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod disk_full;
 mod external;
