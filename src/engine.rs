@@ -291,6 +291,8 @@ struct Unsaved {
     text: String,
     status: &'static str,
     error: Option<String>,
+    /// What the provider said, for admins.
+    detail: Option<String>,
     usage: Usage,
 }
 
@@ -560,7 +562,7 @@ impl Engine {
             (Err(llm::LlmError::Cancelled), None) => ("stopped", None, None, 200),
             (Err(err), None) => (
                 "error",
-                Some(err.to_string()),
+                Some(err.user_message()),
                 Some(error_code(err)),
                 client_status(err),
             ),
@@ -581,9 +583,15 @@ impl Engine {
             }
         }
 
+        // What the provider said stays with admins (status page, log).
+        let detail = match (&outcome, cut) {
+            (Err(err), None) if !matches!(err, llm::LlmError::Cancelled) => Some(err.to_string()),
+            _ => None,
+        };
         let id = gen.message_id.clone();
         let saved_error = error.clone();
         let saved_text = text.clone();
+        let saved_detail = detail.clone();
         let final_message = self
             .inner
             .db
@@ -596,6 +604,9 @@ impl Engine {
                     saved_error.as_deref(),
                     usage,
                 )?;
+                if let Some(detail) = &saved_detail {
+                    conversation::set_error_detail(conn, &id, detail)?;
+                }
                 conversation::message_with_siblings(conn, &id)
             })
             .await;
@@ -610,6 +621,7 @@ impl Engine {
                         text: text.clone(),
                         status,
                         error: error.clone(),
+                        detail,
                         usage,
                     });
                 } else {
@@ -818,6 +830,9 @@ impl Engine {
                         u.error.as_deref(),
                         u.usage,
                     )?;
+                    if let Some(detail) = &u.detail {
+                        conversation::set_error_detail(&tx, &u.id, detail)?;
+                    }
                 }
                 tx.commit()?;
                 Ok(())

@@ -480,17 +480,20 @@ async fn chat_completions(
 
 /// A provider failure as the gateway's client sees it: 429 stays 429 (the
 /// SDKs back off), the rest are 502/503/504.
+/// The caller is told what happened and the provider's status, never the
+/// provider's own text (kept in the log for admins).
 fn upstream_error(err: &LlmError) -> ApiError {
+    log::warn!("gateway call failed: {err}");
     let status = StatusCode::from_u16(err.status_hint()).unwrap_or(StatusCode::BAD_GATEWAY);
     if status == StatusCode::TOO_MANY_REQUESTS {
         return ApiError::TooManyRequests {
-            message: err.to_string(),
+            message: err.user_message(),
             retry_after: 1,
         };
     }
     ApiError::Upstream {
         status,
-        message: err.to_string(),
+        message: err.user_message(),
     }
 }
 

@@ -578,6 +578,17 @@ pub fn finish(
     Ok(())
 }
 
+/// Keeps what the provider said about a failed answer, for administrators
+/// (the message's `error` is what its user is told).
+pub fn set_error_detail(conn: &Connection, message_id: &str, detail: &str) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO message_error_detail (message_id, detail) VALUES (?1, ?2)
+         ON CONFLICT (message_id) DO UPDATE SET detail = excluded.detail",
+    )?
+    .execute(params![message_id, detail])?;
+    Ok(())
+}
+
 /// At start: answers left `streaming` were cut by a crash; keep their text and
 /// mark them. Returns how many.
 pub fn mark_interrupted(conn: &Connection) -> Result<usize, DbError> {
