@@ -109,7 +109,7 @@ impl App {
         let (db, auth) = tokio::task::spawn_blocking(move || {
             let db = Db::open(&path)?;
             // Written once, on first start; kept across restarts and upgrades.
-            let conn = db.pool_conn()?;
+            let mut conn = db.pool_conn()?;
             db::setting::get_or_insert(&conn, db::setting::INSTALLED_AT, &db::now().into())?;
             let auth = Auth::new(&auth_config, &conn)?;
             let interrupted = db::conversation::mark_interrupted(&conn)?;
@@ -117,6 +117,10 @@ impl App {
                 log::warn!(
                     "{interrupted} answers were cut off by a crash; kept with their text as errors"
                 );
+            }
+            let unfinished = db::import::discard_unfinished(&mut conn)?;
+            if unfinished > 0 {
+                log::warn!("removed {unfinished} imports that a crash left half-written");
             }
             Ok::<_, DbError>((db, auth))
         })

@@ -241,16 +241,32 @@ enum Slot {
     /// A request is creating the rows; nobody else may start. Holds the user.
     Reserved(String),
     Running(Arc<Generation>),
+    /// A call through the OpenAI-compatible gateway (no conversation, keyed
+    /// by a fresh id): it counts against the same limits while it runs.
+    Call(String),
 }
 
 impl Slot {
-    /// The user of an answer reserved or still running.
+    /// The user of an answer reserved or still running, or of a gateway call.
     fn busy_user(&self) -> Option<&str> {
         match self {
-            Slot::Reserved(user) => Some(user),
+            Slot::Reserved(user) | Slot::Call(user) => Some(user),
             Slot::Running(gen) if !gen.is_finished() => Some(&gen.user_id),
             Slot::Running(_) => None,
         }
+    }
+}
+
+/// A gateway call's place in the engine's counts ([`Engine::admit_call`]);
+/// dropped however the call ends, the place is free again.
+pub struct CallSlot {
+    engine: Engine,
+    key: String,
+}
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        self.engine.slots().remove(&self.key);
     }
 }
 
@@ -275,6 +291,8 @@ struct Unsaved {
     text: String,
     status: &'static str,
     error: Option<String>,
+    /// What the provider said, for admins.
+    detail: Option<String>,
     usage: Usage,
 }
 
@@ -348,7 +366,6 @@ impl Engine {
         if self.inner.shutting_down.load(Ordering::Relaxed) {
             return Err(StartError::ShuttingDown);
         }
-        let limits = self.inner.limits;
         let mut slots = self.slots();
         if slots
             .get(conversation_id)
@@ -356,19 +373,7 @@ impl Engine {
         {
             return Err(StartError::Busy);
         }
-        if limits.max_generations > 0 || limits.max_generations_per_user > 0 {
-            let (mut all, mut mine) = (0, 0);
-            for user in slots.values().filter_map(Slot::busy_user) {
-                all += 1;
-                mine += usize::from(user == user_id);
-            }
-            if limits.max_generations_per_user > 0 && mine >= limits.max_generations_per_user {
-                return Err(StartError::TooManyForUser(limits.max_generations_per_user));
-            }
-            if limits.max_generations > 0 && all >= limits.max_generations {
-                return Err(StartError::TooMany(limits.max_generations));
-            }
-        }
+        self.room_for(&slots, user_id)?;
         slots.insert(
             conversation_id.to_string(),
             Slot::Reserved(user_id.to_string()),
@@ -378,6 +383,43 @@ impl Engine {
             conversation_id: conversation_id.to_string(),
             user_id: user_id.to_string(),
             used: false,
+        })
+    }
+
+    /// Whether `user_id` may start one more answer or call under [`Limits`].
+    fn room_for(&self, slots: &HashMap<String, Slot>, user_id: &str) -> Result<(), StartError> {
+        let limits = self.inner.limits;
+        if limits.max_generations == 0 && limits.max_generations_per_user == 0 {
+            return Ok(());
+        }
+        let (mut all, mut mine) = (0, 0);
+        for user in slots.values().filter_map(Slot::busy_user) {
+            all += 1;
+            mine += usize::from(user == user_id);
+        }
+        if limits.max_generations_per_user > 0 && mine >= limits.max_generations_per_user {
+            return Err(StartError::TooManyForUser(limits.max_generations_per_user));
+        }
+        if limits.max_generations > 0 && all >= limits.max_generations {
+            return Err(StartError::TooMany(limits.max_generations));
+        }
+        Ok(())
+    }
+
+    /// Admits a gateway call of `user_id` (`/v1/chat/completions`): it takes
+    /// a place among the answers being written, per user and in all, exactly
+    /// like a web-app answer, until the returned slot is dropped.
+    pub fn admit_call(&self, user_id: &str) -> Result<CallSlot, StartError> {
+        if self.inner.shutting_down.load(Ordering::Relaxed) {
+            return Err(StartError::ShuttingDown);
+        }
+        let mut slots = self.slots();
+        self.room_for(&slots, user_id)?;
+        let key = format!("call:{}", crate::db::new_id());
+        slots.insert(key.clone(), Slot::Call(user_id.to_string()));
+        Ok(CallSlot {
+            engine: self.clone(),
+            key,
         })
     }
 
@@ -520,7 +562,7 @@ impl Engine {
             (Err(llm::LlmError::Cancelled), None) => ("stopped", None, None, 200),
             (Err(err), None) => (
                 "error",
-                Some(err.to_string()),
+                Some(err.user_message()),
                 Some(error_code(err)),
                 client_status(err),
             ),
@@ -541,9 +583,15 @@ impl Engine {
             }
         }
 
+        // What the provider said stays with admins (status page, log).
+        let detail = match (&outcome, cut) {
+            (Err(err), None) if !matches!(err, llm::LlmError::Cancelled) => Some(err.to_string()),
+            _ => None,
+        };
         let id = gen.message_id.clone();
         let saved_error = error.clone();
         let saved_text = text.clone();
+        let saved_detail = detail.clone();
         let final_message = self
             .inner
             .db
@@ -556,6 +604,9 @@ impl Engine {
                     saved_error.as_deref(),
                     usage,
                 )?;
+                if let Some(detail) = &saved_detail {
+                    conversation::set_error_detail(conn, &id, detail)?;
+                }
                 conversation::message_with_siblings(conn, &id)
             })
             .await;
@@ -570,6 +621,7 @@ impl Engine {
                         text: text.clone(),
                         status,
                         error: error.clone(),
+                        detail,
                         usage,
                     });
                 } else {
@@ -778,6 +830,9 @@ impl Engine {
                         u.error.as_deref(),
                         u.usage,
                     )?;
+                    if let Some(detail) = &u.detail {
+                        conversation::set_error_detail(&tx, &u.id, detail)?;
+                    }
                 }
                 tx.commit()?;
                 Ok(())

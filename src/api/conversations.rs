@@ -23,7 +23,7 @@ use crate::db::conversation::{
     self as repo, Conversation, ConversationUpdate, ListFilter, Message, NewConversation,
 };
 use crate::db::{collector, connection, plan};
-use crate::engine::{self, Event, Generation, Job, StartError};
+use crate::engine::{self, Event, Generation, Job};
 
 /// Longest question accepted, in characters.
 const MAX_CONTENT_CHARS: usize = 200_000;
@@ -227,6 +227,19 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
+/// The keywords of a `?q=` search (conversations, collector, oversight), or
+/// a 400: a NUL character cannot be searched for (SQLite's full-text query
+/// parser ends a string there, so it would fail as a syntax error).
+pub fn search_keywords(q: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let q = q.unwrap_or_default();
+    if q.contains('\0') {
+        return Err(ApiError::BadRequest(
+            "a search keyword cannot contain a NUL character (%00)".into(),
+        ));
+    }
+    Ok(keywords(q))
+}
+
 /// Comma-separated keywords, trimmed, empty ones and duplicates dropped.
 pub fn keywords(q: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -276,7 +289,7 @@ async fn list(
         ),
     };
     let filter = ListFilter {
-        keywords: keywords(query.q.as_deref().unwrap_or_default()),
+        keywords: search_keywords(query.q.as_deref())?,
         archived: Some(query.archived.unwrap_or(false)),
         pinned: query.pinned,
         after,
@@ -833,23 +846,7 @@ pub(crate) async fn start(
     let reservation = state
         .engine
         .reserve(&conversation.id, &current.user.id)
-        .map_err(|e| match e {
-            StartError::Busy => busy(),
-            StartError::ShuttingDown => ApiError::Unavailable,
-            StartError::TooManyForUser(limit) => ApiError::TooManyRequests {
-                message: format!(
-                    "you already have {limit} answers being written, the most at once; \
-                     wait for one to finish"
-                ),
-                retry_after: 5,
-            },
-            StartError::TooMany(limit) => ApiError::TooManyRequests {
-                message: format!(
-                    "the server is writing {limit} answers, the most at once; try again shortly"
-                ),
-                retry_after: 5,
-            },
-        })?;
+        .map_err(ApiError::from)?;
 
     let model = route.model.id.clone();
     let user_id = current.user.id.clone();

@@ -10,7 +10,9 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reject::Rejection;
 use warp::reply::{Reply, Response};
 
+use crate::db::import::CopyError;
 use crate::db::DbError;
+use crate::engine::StartError;
 
 /// Everything a handler can answer instead of success.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -82,6 +84,10 @@ pub enum ApiError {
     /// 503: every database connection is busy; retry shortly (`Retry-After`).
     #[error("the server is busy; try again in a moment")]
     Overloaded,
+    /// 503: SQLite's write lock stayed taken past the busy timeout (others'
+    /// writes); retry shortly (`Retry-After`). Never a 500.
+    #[error("the database is busy with other writes; try again in a moment")]
+    DbBusy,
     /// 500: a bug or an unexpected failure; the cause is logged, not sent.
     #[error("internal error")]
     Internal(String),
@@ -106,7 +112,9 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable | ApiError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Overloaded | ApiError::DbBusy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::DiskFull => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -134,6 +142,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Unavailable => "unavailable",
             ApiError::Overloaded => "overloaded",
+            ApiError::DbBusy => "busy",
             ApiError::DiskFull => "disk_full",
             ApiError::Internal(_) => "internal",
         }
@@ -190,7 +199,7 @@ impl ApiError {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
             }
-            ApiError::Overloaded => {
+            ApiError::Overloaded | ApiError::DbBusy => {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
             }
@@ -206,12 +215,56 @@ impl From<DbError> for ApiError {
             DbError::Conflict(message) => ApiError::Conflict(message),
             // Said once in the log by the database layer, not per request.
             err if err.is_disk_full() => ApiError::DiskFull,
+            // Lock contention is the client's to retry, never a 500.
+            err if err.is_busy() => {
+                log::warn!("database write lock still taken after the busy timeout: {err}");
+                ApiError::DbBusy
+            }
             // r2d2's only failure is a timeout waiting for a free connection.
             DbError::Pool(cause) => {
                 log::warn!("no free database connection: {cause}");
                 ApiError::Overloaded
             }
             other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<CopyError> for ApiError {
+    fn from(err: CopyError) -> Self {
+        match err {
+            CopyError::TooMany(limit) => ApiError::TooManyRequests {
+                message: format!(
+                    "you already have {limit} big conversations being imported or copied, the \
+                     most at once; wait for one to finish"
+                ),
+                retry_after: 2,
+            },
+            CopyError::Db(err) => err.into(),
+        }
+    }
+}
+
+/// Why the engine would not start an answer (or admit a gateway call): the
+/// same 409 / 429 / 503 for every dialect.
+impl From<StartError> for ApiError {
+    fn from(err: StartError) -> Self {
+        match err {
+            StartError::Busy => ApiError::Busy,
+            StartError::ShuttingDown => ApiError::Unavailable,
+            StartError::TooManyForUser(limit) => ApiError::TooManyRequests {
+                message: format!(
+                    "you already have {limit} answers being written, the most at once; \
+                     wait for one to finish"
+                ),
+                retry_after: 5,
+            },
+            StartError::TooMany(limit) => ApiError::TooManyRequests {
+                message: format!(
+                    "the server is writing {limit} answers, the most at once; try again shortly"
+                ),
+                retry_after: 5,
+            },
         }
     }
 }
@@ -322,6 +375,7 @@ mod tests {
             ApiError::UnsupportedMediaType,
             ApiError::Unavailable,
             ApiError::Overloaded,
+            ApiError::DbBusy,
             ApiError::Internal("x".into()),
         ];
         for err in all {
@@ -343,6 +397,25 @@ mod tests {
             .unwrap();
         let _held = pool.get().unwrap();
         let err = DbError::from(pool.get().unwrap_err());
+        let res = ApiError::from(err).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "2");
+    }
+
+    #[test]
+    fn a_write_lock_still_taken_after_the_busy_timeout_is_a_503_busy_with_retry_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.db");
+        let holder = rusqlite::Connection::open(&path).unwrap();
+        holder
+            .execute_batch("CREATE TABLE t (x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        let waiter = rusqlite::Connection::open(&path).unwrap();
+        waiter
+            .busy_timeout(std::time::Duration::from_millis(10))
+            .unwrap();
+        let err = DbError::from(waiter.execute("INSERT INTO t VALUES (2)", []).unwrap_err());
+        assert!(err.is_busy(), "{err}");
         let res = ApiError::from(err).into_response();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(res.headers()[header::RETRY_AFTER], "2");

@@ -320,6 +320,12 @@ async fn chat_completions(
     }
     let messages = to_messages(body.messages)?;
     let route = usable_route(&state, body.model.clone()).await?;
+    // A place among the answers being written (`--max-generations`,
+    // `--max-generations-per-user`), shared with the web app's answers and
+    // taken before the plan counts the call: past the limits, a 429 in
+    // OpenAI's shape with Retry-After. The reader thread holds it and lets it
+    // go however the call ends.
+    let slot = state.engine.admit_call(&current.user.id)?;
     // The caller's plan, checked and the call counted in one transaction
     // before the provider is called, as for the web app's messages.
     let user_id = current.user.id.clone();
@@ -357,6 +363,7 @@ async fn chat_completions(
         .name("gateway-reader".into())
         .stack_size(READER_STACK)
         .spawn(move || {
+            let slot = slot;
             let mut completion = String::new();
             let outcome = llm::stream_chat(&endpoint, &request, &reader_cancel, &mut |piece| {
                 completion.push_str(piece);
@@ -374,6 +381,9 @@ async fn chat_completions(
                 Err(LlmError::Cancelled) => "stopped",
                 Err(_) => "error",
             };
+            // Free before the end is told: a client that starts its next
+            // call as soon as this one ends must find the place free.
+            drop(slot);
             let _ = done_tx.send((status, usage));
             let _ = tx.send(Up::End(outcome.map(|_| usage)));
         })
@@ -470,17 +480,20 @@ async fn chat_completions(
 
 /// A provider failure as the gateway's client sees it: 429 stays 429 (the
 /// SDKs back off), the rest are 502/503/504.
+/// The caller is told what happened and the provider's status, never the
+/// provider's own text (kept in the log for admins).
 fn upstream_error(err: &LlmError) -> ApiError {
+    log::warn!("gateway call failed: {err}");
     let status = StatusCode::from_u16(err.status_hint()).unwrap_or(StatusCode::BAD_GATEWAY);
     if status == StatusCode::TOO_MANY_REQUESTS {
         return ApiError::TooManyRequests {
-            message: err.to_string(),
+            message: err.user_message(),
             retry_after: 1,
         };
     }
     ApiError::Upstream {
         status,
-        message: err.to_string(),
+        message: err.user_message(),
     }
 }
 

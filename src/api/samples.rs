@@ -119,6 +119,9 @@ async fn create(
                 return Ok(Err(ApiError::NotFound("no such conversation".into())));
             };
             let mut snapshot = conv_repo::snapshot(&tx, &conversation)?;
+            // The system prompt is the admin's own instruction, not part of
+            // the example (as for shares): it is not published.
+            snapshot.system_prompt = String::new();
             if snapshot.messages.is_empty() {
                 return Ok(Err(ApiError::invalid(
                     "conversation_id",
@@ -187,11 +190,13 @@ async fn delete(id: String, state: AppState, admin: CurrentUser) -> Result<Respo
 }
 
 async fn clone(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
-    let (_, snapshot) = state
+    let (_, mut snapshot) = state
         .db
         .run(move |conn| share::sample(conn, &id))
         .await?
         .ok_or_else(|| ApiError::NotFound("no such sample".into()))?;
+    // Samples published before the prompt was left out still hold it.
+    snapshot.system_prompt = String::new();
     let created = super::shares::copy_to(&state, &current, snapshot).await?;
     Ok(json_response(StatusCode::CREATED, &created))
 }

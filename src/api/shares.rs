@@ -242,15 +242,9 @@ pub async fn copy_to(
     current: &CurrentUser,
     snapshot: Snapshot,
 ) -> Result<Value, ApiError> {
-    let user_id = current.user.id.clone();
-    let (conversation, messages) = state
-        .db
-        .run(move |conn| {
-            let created = conv_repo::create_from_snapshot(conn, &user_id, &snapshot)?;
-            let messages = conv_repo::thread(conn, &created, &user_id)?;
-            Ok((created, messages))
-        })
-        .await?;
+    // A big one is written in parts, hidden until whole (src/db/import.rs).
+    let (conversation, messages) =
+        db::import::copy(&state.db, current.user.id.clone(), snapshot).await?;
     let mut body = json!(conversation);
     body["messages"] = json!(messages);
     Ok(body)

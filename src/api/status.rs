@@ -87,12 +87,16 @@ pub fn free_disk_bytes(db: &Path) -> Option<u64> {
 }
 
 /// Each connection with the newest error of an answer through one of its
-/// models (one pass over the failed messages).
+/// models (one pass over the failed messages): what the provider said when
+/// it is known, which users are not shown.
 const CONNECTION_ERRORS: &str = "
     SELECT c.id, c.name, c.kind, c.enabled, e.error, e.at
     FROM connection c
     LEFT JOIN (
-        SELECT md.connection_id AS connection_id, m.error AS error, max(m.updated_at) AS at
+        SELECT md.connection_id AS connection_id,
+               coalesce((SELECT d.detail FROM message_error_detail d WHERE d.message_id = m.id),
+                        m.error) AS error,
+               max(m.updated_at) AS at
         FROM message m JOIN model md ON md.id = m.model_id
         WHERE m.status = 'error'
         GROUP BY md.connection_id

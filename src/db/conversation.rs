@@ -71,6 +71,9 @@ pub struct ContextItem {
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.user_id, c.title, c.model_id, c.system_prompt, \
     c.pinned, c.archived, c.current_message_id, c.message_count, c.created_at, c.updated_at";
+/// Leaves out conversations still being imported (src/db/import.rs).
+const NOT_IMPORTING: &str =
+    "NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, idx, role, content, model_id, status, error, \
     parent_id, prompt_tokens, completion_tokens, created_at, updated_at";
 
@@ -140,8 +143,12 @@ pub fn get(conn: &Connection, user_id: &str, id: &str) -> Result<Option<Conversa
     Ok(get_any(conn, id)?.filter(|c| c.user_id == user_id))
 }
 
-fn get_any(conn: &Connection, id: &str) -> Result<Option<Conversation>, DbError> {
-    let sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.id = ?1");
+/// A conversation by id, whoever's it is; one still being imported is not
+/// there yet (src/db/import.rs).
+pub(super) fn get_any(conn: &Connection, id: &str) -> Result<Option<Conversation>, DbError> {
+    let sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.id = ?1 AND {NOT_IMPORTING}"
+    );
     Ok(conn
         .prepare_cached(&sql)?
         .query_row([id], conversation_from)
@@ -183,7 +190,9 @@ pub fn list(
         }
         return Ok(found);
     }
-    let mut sql = format!("SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.user_id = ?");
+    let mut sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.user_id = ? AND {NOT_IMPORTING}"
+    );
     let mut args: Vec<SqlValue> = vec![user_id.to_string().into()];
     if let Some(archived) = filter.archived {
         sql.push_str(" AND c.archived = ?");
@@ -405,7 +414,7 @@ pub fn set_current(
     Ok(())
 }
 
-fn insert_message(
+pub(super) fn insert_message(
     conn: &Connection,
     conversation_id: &str,
     parent: Option<&Message>,
@@ -566,6 +575,17 @@ pub fn finish(
         "UPDATE usage SET prompt_tokens = ?2, completion_tokens = ?3 WHERE message_id = ?1",
     )?
     .execute(params![id, usage.prompt_tokens, usage.completion_tokens])?;
+    Ok(())
+}
+
+/// Keeps what the provider said about a failed answer, for administrators
+/// (the message's `error` is what its user is told).
+pub fn set_error_detail(conn: &Connection, message_id: &str, detail: &str) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "INSERT INTO message_error_detail (message_id, detail) VALUES (?1, ?2)
+         ON CONFLICT (message_id) DO UPDATE SET detail = excluded.detail",
+    )?
+    .execute(params![message_id, detail])?;
     Ok(())
 }
 

@@ -8,6 +8,7 @@ pub mod collector;
 pub mod compat;
 pub mod connection;
 pub mod conversation;
+pub mod import;
 pub mod migrate;
 pub mod plan;
 pub mod prompt;
@@ -47,6 +48,19 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// SQLite's write lock stayed taken past the busy timeout (`SQLITE_BUSY`,
+    /// or `SQLITE_LOCKED` on a shared table): the request may be retried.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                )
+        )
+    }
+
     /// SQLite could not write because the disk (or the WAL's growth) is full.
     pub fn is_disk_full(&self) -> bool {
         matches!(
@@ -93,6 +107,8 @@ pub struct Db {
     pool: r2d2::Pool<SqliteConnectionManager>,
     path: PathBuf,
     disk: Arc<DiskState>,
+    /// Whose turn it is among bulk writes ([`Db::run_bulk`]); FIFO.
+    bulk: Arc<tokio::sync::Semaphore>,
 }
 
 impl Db {
@@ -133,6 +149,7 @@ impl Db {
             pool,
             path: path.to_path_buf(),
             disk: Arc::default(),
+            bulk: Arc::new(tokio::sync::Semaphore::new(1)),
         })
     }
 
@@ -179,6 +196,28 @@ impl Db {
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Runs one part of a bulk write (a big import, src/db/import.rs) like
+    /// [`Db::run`], taking turns with every other bulk write in arrival
+    /// order, and then leaves the write lock to others for as long as the
+    /// part took before the next bulk part may start. However many imports
+    /// run, ordinary writes (which wait in SQLite's busy handler, polling)
+    /// find the lock free at least half of the time.
+    pub async fn run_bulk<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let _turn = self
+            .bulk
+            .acquire()
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?;
+        let started = std::time::Instant::now();
+        let result = self.run(f).await;
+        tokio::time::sleep(started.elapsed()).await;
+        result
     }
 }
 

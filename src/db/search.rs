@@ -79,11 +79,14 @@ const CONTAINS_BIGRAM_SQL: &str = "SELECT EXISTS (SELECT 1 FROM search_bigram
     WHERE search_bigram MATCH :query AND rowid BETWEEN :low AND :high)";
 /// The user's conversations in list order, from the index; the row value
 /// comparison lets SQLite seek to the cursor instead of skipping to it.
+/// Conversations still being imported are left out (one probe of a table
+/// that is nearly always empty).
 const WALK_SQL: &str = "SELECT c.rowid, c.updated_at, c.id FROM conversation c
     WHERE c.user_id = :user
       AND (:archived IS NULL OR c.archived = :archived)
       AND (:pinned IS NULL OR c.pinned = :pinned)
       AND (c.updated_at, c.id) < (:updated_at, :id)
+      AND NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)
     ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit";
 /// A cursor before every conversation (`updated_at` is RFC 3339, a digit first).
 const START: &str = "~";
@@ -95,7 +98,8 @@ const LOOKUP_SQL: &str = "SELECT c.rowid, c.updated_at, c.id
     WHERE c.user_id = :user
       AND (:archived IS NULL OR c.archived = :archived)
       AND (:pinned IS NULL OR c.pinned = :pinned)
-      AND (c.updated_at, c.id) < (:updated_at, :id)";
+      AND (c.updated_at, c.id) < (:updated_at, :id)
+      AND NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)";
 
 /// The knobs of the search; [`Tuning::DEFAULT`] is what the server uses, tests
 /// turn them to force each path.

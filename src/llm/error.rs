@@ -1,9 +1,11 @@
 //! [`LlmError`]: every way an LLM call can fail, with a message a person
 //! understands and the HTTP status and code daehwa answers its own client with.
 
-/// Why an LLM call failed. The `Display` text is shown to users (SPEC: the
-/// partial answer is kept with status `error` and this message); it never
-/// contains the API key or the conversation's text.
+/// Why an LLM call failed. The `Display` text is the whole story, with what
+/// the provider said (its error body, a host name, a TLS reason): it is for
+/// administrators only (the log, the status page's last error per
+/// connection), because a provider's error body can hold internal URLs, keys
+/// echoed back or stack traces. Users get [`LlmError::user_message`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LlmError {
     /// Could not connect (DNS, refused, TLS, proxy), or the connection broke
@@ -50,6 +52,35 @@ impl LlmError {
                 408 | 504 => 504,
                 _ => 502,
             },
+        }
+    }
+
+    /// What a user is told (the stored error of an answer, SSE `error`
+    /// events, the gateway's and the seed dialects' errors): what happened
+    /// and the provider's HTTP status, never text the provider sent.
+    pub fn user_message(&self) -> String {
+        match self {
+            LlmError::Connect(_) => "could not reach the model's provider".into(),
+            LlmError::Status { status: 429, .. } => {
+                "the model's provider is receiving too many requests (HTTP 429); \
+                 try again in a moment"
+                    .into()
+            }
+            LlmError::Status {
+                status: status @ (401 | 403),
+                ..
+            } => format!(
+                "the model's provider refused this server's credentials (HTTP {status}); \
+                 an administrator must check the connection"
+            ),
+            LlmError::Status { status, .. } => {
+                format!("the model's provider answered with an error (HTTP {status})")
+            }
+            LlmError::Timeout => "the model's provider did not answer in time".into(),
+            LlmError::Malformed(_) => {
+                "the model's provider sent an answer that could not be read".into()
+            }
+            LlmError::Cancelled => "the answer was stopped".into(),
         }
     }
 
@@ -103,6 +134,42 @@ mod tests {
         for (err, want, why) in cases {
             assert_eq!(err.status_hint(), *want, "{why}");
         }
+    }
+
+    #[test]
+    fn users_are_told_the_status_and_never_what_the_provider_wrote() {
+        let secret = "at http://10.1.2.3/internal key=sk-live-abc123";
+        let cases = [
+            LlmError::Status {
+                status: 500,
+                message: secret.into(),
+            },
+            LlmError::Status {
+                status: 401,
+                message: secret.into(),
+            },
+            LlmError::Status {
+                status: 429,
+                message: secret.into(),
+            },
+            LlmError::Connect(secret.into()),
+            LlmError::Malformed(secret.into()),
+        ];
+        for err in cases {
+            let told = err.user_message();
+            assert!(
+                !told.contains("sk-live") && !told.contains("10.1.2.3"),
+                "{told}"
+            );
+            assert!(
+                err.to_string().contains(secret),
+                "the raw text stays for admins"
+            );
+        }
+        assert_eq!(
+            status(502).user_message(),
+            "the model's provider answered with an error (HTTP 502)"
+        );
     }
 
     #[test]

@@ -9,9 +9,11 @@ mod conversations;
 #[cfg(unix)]
 mod crash;
 mod database;
+mod disclosure;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod disk_full;
 mod external;
+mod fairness;
 mod gateway;
 mod health;
 mod helpers;

@@ -195,3 +195,34 @@ async fn invalid_utf8_in_a_json_string_is_a_400_that_says_so() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_nul_character_in_a_search_keyword_is_a_400_that_says_so_not_a_500() {
+    let app = spawn_app().await;
+    let user = app.signup("minji").await;
+    for path in [
+        "/api/v1/conversations?q=%00abc",
+        "/api/v1/conversations?q=apple,a%00",
+        "/api/v1/conversations?q=%00",
+        "/api/v1/collector/items?q=%00abc",
+        &format!("/api/v1/users/{}/conversations?q=ab%00c", user.id),
+    ] {
+        let (status, body) = app.call(Method::GET, path, Some(&user), None).await;
+        assert_eq!(status, 400, "{path} → {body}");
+        assert_eq!(body["code"], "bad_request", "{path}");
+        assert!(
+            body["error"].as_str().unwrap().contains("NUL"),
+            "{path} → {body}"
+        );
+    }
+    // Other control characters are searched for like any other.
+    let (status, _) = app
+        .call(
+            Method::GET,
+            "/api/v1/conversations?q=%01abc",
+            Some(&user),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+}
