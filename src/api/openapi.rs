@@ -103,7 +103,10 @@ impl Modify for CommonErrors {
                     for (status, why) in [
                         ("408", "the body stopped arriving before its end"),
                         ("413", "the body is larger than this route takes"),
-                        ("415", "the body is not JSON (send Content-Type: application/json)"),
+                        (
+                            "415",
+                            "the body is not JSON (send Content-Type: application/json)",
+                        ),
                     ] {
                         responses.entry(status.into()).or_insert_with(|| error(why));
                     }
