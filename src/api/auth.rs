@@ -40,6 +40,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(client_ip(&state))
         .and(json_body())
         .then(register)
+        .then(slow_refusal)
         .map(respond);
     // POST /api/v1/auth/login
     let login = warp::path!("auth" / "login")
@@ -50,6 +51,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(secure_request())
         .and(json_body())
         .then(login)
+        .then(slow_refusal)
         .map(respond);
     // POST /api/v1/auth/refresh
     let refresh = warp::path!("auth" / "refresh")
@@ -88,6 +90,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(secure_request())
         .and(raw_body())
         .then(issue_token)
+        .then(slow_refusal)
         .map(respond);
     // POST /api/v1/auth/exchange
     let exchange = warp::path!("auth" / "exchange")
@@ -98,6 +101,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(warp::header::optional::<String>("x-external-token"))
         .and(secure_request())
         .then(exchange)
+        .then(slow_refusal)
         .map(respond);
     register
         .or(login)
@@ -183,6 +187,20 @@ impl From<Busy> for ApiError {
     fn from(_: Busy) -> Self {
         ApiError::Overloaded
     }
+}
+
+/// How long a sign-in attempt refused by a limit (429) waits before it is
+/// answered. Refusing is cheap, but a client that gets its 429 at once can
+/// ask again thousands of times a second and take the cores from everyone
+/// else; held back, each of its connections asks at most once a second.
+/// The wait costs a timer, not a thread.
+const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+
+async fn slow_refusal(result: Result<Response, ApiError>) -> Result<Response, ApiError> {
+    if matches!(result, Err(ApiError::TooManyRequests { .. })) {
+        tokio::time::sleep(REFUSAL_DELAY).await;
+    }
+    result
 }
 
 /// 429 with how long to wait.

@@ -447,3 +447,23 @@ async fn a_signed_token_request_works_once_and_its_replay_is_refused() {
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn a_refused_sign_in_is_answered_after_a_pause_so_a_flood_cannot_spin() {
+    let app = spawn_app().await;
+    app.signup("minji").await;
+    // Lock minji out from this address, then keep asking on one connection.
+    for _ in 0..5 {
+        app.login("minji", "wrong-password").await;
+    }
+    let started = Instant::now();
+    let mut refused = 0;
+    while started.elapsed() < std::time::Duration::from_secs(3) {
+        let res = app.login("minji", "wrong-password").await;
+        assert_eq!(res.status(), 429);
+        refused += 1;
+    }
+    // Answered at once, a loop would get hundreds of 429s in 3 s; held back
+    // a second each, it gets about three.
+    assert!(refused <= 5, "{refused} refusals in 3 s");
+}
