@@ -68,16 +68,18 @@ fn too_large(limit: u64) -> ApiError {
 /// as it comes. A client that stops sending mid-body gets 408 (the accept
 /// loop times the wait, `src/listen.rs`).
 pub fn body_within(limit: Limit) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    warp::ext::optional::<crate::listen::BodyLimit>()
-        .and(warp::header::optional::<u64>("content-length"))
-        .and(warp::body::stream())
-        .and_then(
-            move |configured: Option<crate::listen::BodyLimit>, declared: Option<u64>, body| async move {
-                read_limited(body, limit.bytes(configured), declared)
-                    .await
-                    .map_err(warp::reject::custom)
-            },
-        )
+    body_stream_within(limit).and_then(collect)
+}
+
+async fn collect(
+    body: impl futures_util::Stream<Item = Result<Bytes, ApiError>>,
+) -> Result<Bytes, Rejection> {
+    let mut body = std::pin::pin!(body);
+    let mut out = BytesMut::new();
+    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+        out.put(chunk.map_err(warp::reject::custom)?);
+    }
+    Ok(out.freeze())
 }
 
 /// The body as a stream of chunks that fails with 413 past the route's
@@ -125,27 +127,6 @@ where
         Ok(chunk.copy_to_bytes(chunk.remaining()))
     });
     futures_util::StreamExt::chain(futures_util::stream::iter(refuse_now), counted)
-}
-
-async fn read_limited<S, B>(body: S, limit: u64, declared: Option<u64>) -> Result<Bytes, ApiError>
-where
-    S: futures_util::Stream<Item = Result<B, warp::Error>>,
-    B: Buf,
-{
-    if declared.is_some_and(|n| n > limit) {
-        return Err(too_large(limit));
-    }
-    // Never reserve more than a small first piece on the client's word.
-    let mut out = BytesMut::with_capacity(declared.unwrap_or(0).min(64 * 1024) as usize);
-    let mut body = std::pin::pin!(body);
-    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
-        let chunk = chunk.map_err(|e| body_error(&e))?;
-        if (out.len() + chunk.remaining()) as u64 > limit {
-            return Err(too_large(limit));
-        }
-        out.put(chunk);
-    }
-    Ok(out.freeze())
 }
 
 /// Why a body could not be read: the client stalled (408) or broke it (400).
