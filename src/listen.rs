@@ -420,7 +420,8 @@ where
         req.extensions_mut()
             .insert(BodyLimit(self.limits.body_limit));
         let method = req.method().clone();
-        let path = req.uri().path().to_owned();
+        // As the access log writes it: no key or share id.
+        let path = crate::app::loggable_path(req.uri().path()).into_owned();
         let mut routes = self.routes.clone();
         // A panic anywhere in a handler answers this request with a 500 and
         // leaves the connection, and every other, serving.
