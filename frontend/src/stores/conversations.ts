@@ -17,6 +17,9 @@ export const useConversationsStore = defineStore('conversations', () => {
   const loaded = ref(false)
   const error = ref<ApiError | null>(null)
   let generation = 0
+  // Ids deleted in this session: a list answer computed before the delete must not
+  // bring them back.
+  const deleted = new Set<string>()
 
   const groups = computed(() =>
     showArchived.value || search.value.trim()
@@ -41,7 +44,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     try {
       const page = await api.listConversations(params())
       if (mine !== generation) return
-      items.value = page.conversations
+      items.value = page.conversations.filter((c) => !deleted.has(c.id))
       nextCursor.value = page.next_cursor
       error.value = null
     } catch (e) {
@@ -62,7 +65,7 @@ export const useConversationsStore = defineStore('conversations', () => {
       const page = await api.listConversations(params(nextCursor.value))
       if (mine !== generation) return
       const known = new Set(items.value.map((c) => c.id))
-      items.value.push(...page.conversations.filter((c) => !known.has(c.id)))
+      items.value.push(...page.conversations.filter((c) => !known.has(c.id) && !deleted.has(c.id)))
       nextCursor.value = page.next_cursor
     } catch (e) {
       error.value = toApiErrorValue(e)
@@ -84,11 +87,20 @@ export const useConversationsStore = defineStore('conversations', () => {
     items.value = items.value.filter((c) => c.id !== id)
   }
 
+  /**
+   * A load still in flight when a change lands may have been answered before it:
+   * load again, so the newest load (the one kept) sees the change.
+   */
+  function reloadIfStale(): void {
+    if (loading.value) void load()
+  }
+
   async function patch(id: string, change: api.ConversationPatch): Promise<Conversation> {
     const updated = await api.updateConversation(id, change)
     const index = items.value.findIndex((c) => c.id === id)
     if (index >= 0 && updated.archived !== showArchived.value) remove(id)
     else if (index >= 0) items.value.splice(index, 1, updated)
+    reloadIfStale()
     return updated
   }
 
@@ -98,7 +110,9 @@ export const useConversationsStore = defineStore('conversations', () => {
 
   async function destroy(id: string): Promise<void> {
     await api.deleteConversation(id)
+    deleted.add(id)
     remove(id)
+    reloadIfStale()
   }
 
   function reset(): void {
