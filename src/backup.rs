@@ -266,7 +266,7 @@ impl Schedule {
                     log::error!("scheduled backup failed: {err}");
                     let message = err.to_string();
                     let _ = db
-                        .run(move |conn| {
+                        .run(move |conn| -> Result<_, crate::db::DbError> {
                             setting::put(conn, BACKUP_LAST_ERROR, &json!(message))?;
                             setting::put(conn, BACKUP_LAST_AT, &json!(db::now()))
                         })
@@ -313,7 +313,7 @@ impl Schedule {
             "scheduled backup written to {} ({removed} old ones removed, {keep} kept)",
             dest.display()
         );
-        db.run(|conn| {
+        db.run(|conn| -> Result<_, crate::db::DbError> {
             setting::put(conn, BACKUP_LAST_AT, &json!(db::now()))?;
             setting::put(conn, BACKUP_LAST_ERROR, &serde_json::Value::Null)
         })

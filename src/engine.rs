@@ -595,7 +595,7 @@ impl Engine {
         let final_message = self
             .inner
             .db
-            .run(move |conn| {
+            .run(move |conn| -> Result<_, crate::db::DbError> {
                 conversation::finish(
                     conn,
                     &id,
@@ -818,7 +818,7 @@ impl Engine {
         let written = self
             .inner
             .db
-            .run(move |conn| {
+            .run(move |conn| -> Result<_, crate::db::DbError> {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 for u in &attempt {

@@ -29,6 +29,8 @@ pub mod llm;
 pub mod logging;
 /// Security headers, CORS for configured origins, the body limit.
 pub mod security;
+/// The product's operations over the database and the engine, called by every HTTP dialect.
+pub mod service;
 /// Ctrl-C / SIGTERM handling.
 pub mod shutdown;
 /// The embedded web app and the history-mode fallback.

@@ -1,6 +1,6 @@
 //! The `daehwa` executable: parse the command line, set up logging, run.
 
-mod service;
+mod windows_service;
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -20,7 +20,7 @@ fn main() -> ExitCode {
             }
             serve(*args, daehwa::shutdown::signal())
         }
-        Command::Service(args) => finish(service::run(args.action)),
+        Command::Service(args) => finish(windows_service::run(args.action)),
         Command::User(args) => finish(daehwa::cli::run_user(args)),
         Command::Backup(args) => finish(
             daehwa::backup::backup_to(&args.db, &args.file)

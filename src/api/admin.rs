@@ -106,7 +106,7 @@ async fn put_settings(
     let backup_changed = body.backup_daily.is_some() || body.backup_keep.is_some();
     let settings = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let mut changes = serde_json::Map::new();
             if let Some(mode) = &body.registration_mode {
                 changes.insert(setting::REGISTRATION_MODE.into(), json!(mode));

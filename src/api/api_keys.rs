@@ -93,7 +93,7 @@ async fn create(
     let user_id = current.user.id.clone();
     let created = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             db::token::insert_api_key(
                 conn,
                 &user_id,

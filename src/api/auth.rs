@@ -263,7 +263,7 @@ async fn register(state: AppState, ip: String, body: RegisterBody) -> Result<Res
     let name = username.clone();
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             if let Err(refused) = registration_open(conn)? {
                 return Ok(Err(refused));
             }
@@ -295,7 +295,7 @@ async fn register(state: AppState, ip: String, body: RegisterBody) -> Result<Res
 
     let user = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             // Again, in the writing step: an admin may have just closed it.
             if let Err(refused) = registration_open(conn)? {
                 return Ok(Err(refused));
@@ -441,7 +441,7 @@ async fn start_session(state: &AppState, user: User, secure: bool) -> Result<Res
     let family_id = family.clone();
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             db::token::insert_refresh(
                 conn,
                 &user_id,
@@ -522,7 +522,7 @@ async fn refresh(
     let new_hash = tokens::sha256_hex(&new_token);
     let outcome = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let rotation = db::token::rotate_refresh(
                 conn,
                 &old_hash,
@@ -783,7 +783,7 @@ async fn link_or_create(
     } = identity;
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             if let Some(user) = db::user::by_external(conn, issuer, &external_id)? {
                 if let Some(role) = role.filter(|r| *r != user.role) {
                     db::user::set_role(conn, &user.id, role)?;

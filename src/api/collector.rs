@@ -245,7 +245,7 @@ async fn create(state: AppState, current: CurrentUser, body: Bytes) -> Result<Re
     let source = body.source_message_id;
     let item = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             if let Some(source) = &source {
                 // Only a message of one of the user's own conversations.
                 let mine = match conv_repo::message(conn, source)? {
@@ -361,7 +361,7 @@ async fn upload(
     let user_id = current.user.id.clone();
     let item = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             collector::insert(
                 conn,
                 &user_id,
@@ -440,7 +440,7 @@ async fn update(
     let user_id = current.user.id.clone();
     let updated = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             collector::update(
                 conn,
                 &user_id,

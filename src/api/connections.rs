@@ -152,7 +152,7 @@ async fn list_models(state: AppState) -> Result<Response, ApiError> {
 async fn list(state: AppState, _admin: CurrentUser) -> Result<Response, ApiError> {
     let all = state
         .db
-        .run(|conn| {
+        .run(|conn| -> Result<_, crate::db::DbError> {
             repo::list(conn)?
                 .into_iter()
                 .map(|c| {
@@ -328,7 +328,7 @@ async fn create(
     let enabled = body.enabled.unwrap_or(true);
     let (created, models) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let created = repo::insert(
                 &tx,
@@ -381,7 +381,7 @@ async fn update(
     let actor = (admin.user.id.clone(), admin.user.username.clone());
     let (updated, models) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             // An empty api_key removes the stored one; an absent one keeps it.
             if api_key.as_deref() == Some("") {
@@ -426,7 +426,7 @@ async fn delete(id: String, state: AppState, admin: CurrentUser) -> Result<Respo
     let actor = (admin.user.id.clone(), admin.user.username.clone());
     let deleted = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let deleted = repo::delete(conn, &id)?;
             if deleted {
                 audit::record(
@@ -532,7 +532,7 @@ pub async fn bootstrap(state: AppState, sources: Bootstrap) {
         };
         let result = state
             .db
-            .run(move |conn| {
+            .run(move |conn| -> Result<_, crate::db::DbError> {
                 let created = repo::insert(
                     conn,
                     &ConnectionInput {

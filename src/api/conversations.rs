@@ -329,7 +329,7 @@ async fn full(
     let user_id = current.user.id.clone();
     let (conversation, messages) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let messages = repo::thread(conn, &conversation, &user_id)?;
             Ok((conversation, messages))
         })
@@ -373,7 +373,7 @@ async fn create(
     let model_id = body.model_id.clone();
     let conversation = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             repo::create(
                 conn,
                 &user_id,
@@ -454,7 +454,7 @@ async fn update(
     let user_id = current.user.id.clone();
     let updated = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             if let Some(target) = &target {
                 match repo::message(conn, target)? {
                     Some(m) if m.conversation_id == conv_id => {
@@ -714,7 +714,7 @@ async fn feedback(
     let rating = body.rating.clone();
     let saved = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let Some(message_id) = message_id else {
                 return Ok(None);
             };
@@ -765,7 +765,7 @@ async fn resolve_model(
 ) -> Result<connection::Route, ApiError> {
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let wanted = match asked.clone().or(fallback) {
                 Some(id) => Some(id),
                 None => connection::available_models(conn)?
@@ -854,7 +854,7 @@ pub(crate) async fn start(
     let window = route.model.context_window;
     let created = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             // The plan's limits, checked and the answer counted in one
             // transaction, before anything is created or sent upstream.
             let usage_id = {
@@ -1323,7 +1323,7 @@ async fn collector_items(
     let user_id = current.user.id.clone();
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let mut items: Vec<collector::Item> = Vec::new();
             for id in ids {
                 if items.iter().any(|i| i.id == id) {

@@ -332,7 +332,7 @@ async fn chat_completions(
     let planned = route.model.id.clone();
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             if let Err(refused) = super::settings::check_plan(&tx, &user_id, &planned)? {
                 return Ok(Err(refused));
@@ -399,7 +399,7 @@ async fn chat_completions(
         };
         let result = recorder
             .db
-            .run(move |conn| {
+            .run(move |conn| -> Result<_, crate::db::DbError> {
                 db::compat::record_gateway_usage(
                     conn,
                     &GatewayUsage {

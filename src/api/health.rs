@@ -27,7 +27,7 @@ async fn health(state: AppState) -> Response {
     let full = state.db.disk_full();
     let read = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             conn.query_row("SELECT count(*) FROM setting", [], |row| {
                 row.get::<_, i64>(0)
             })?;

@@ -184,7 +184,7 @@ async fn create_session(
     let model_id = body.model_id;
     let created = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             repo::create(
                 conn,
                 &user_id,
@@ -499,7 +499,7 @@ async fn regenerate(
             let leaf = leaf.clone();
             state
                 .db
-                .run(move |conn| {
+                .run(move |conn| -> Result<_, crate::db::DbError> {
                     let Some(m) = repo::message(conn, &leaf)? else {
                         return Ok(None);
                     };

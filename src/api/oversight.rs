@@ -131,7 +131,7 @@ async fn get_conversation(
     let actor = (admin.user.id.clone(), admin.user.username.clone());
     let body = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let Some(conversation) = repo::get(conn, &user_id, &id)? else {
                 return Ok(Err(ApiError::NotFound("no such conversation".into())));
             };
@@ -169,7 +169,7 @@ async fn delete_conversation(
     }
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             repo::delete(&tx, &found.id)?;
             audit::record(
@@ -279,7 +279,7 @@ async fn usage(
     let (from_q, to_q) = (from.clone(), to.clone());
     let (rows, days) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let rows = plan::usage_report(conn, &from_q, &to_q, user.as_deref(), offset, limit)?;
             let days = plan::usage_by_day(conn, &from_q, &to_q, user.as_deref())?;
             Ok((rows, days))

@@ -116,7 +116,7 @@ async fn save(
     let created = id.is_none();
     let saved = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let existing = match &id {
                 Some(id) => match plan::get(&tx, id)? {
@@ -191,7 +191,7 @@ async fn delete(id: String, state: AppState, admin: CurrentUser) -> Result<Respo
     let actor = (admin.user.id.clone(), admin.user.username.clone());
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let Some(plan) = plan::get(&tx, &id)? else {
                 return Ok(Err(ApiError::NotFound("no such plan".into())));

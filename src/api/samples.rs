@@ -112,7 +112,7 @@ async fn create(
     let actor = (admin.user.id.clone(), admin.user.username.clone());
     let sample = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             // An admin publishes one of their own conversations.
             let Some(conversation) = conv_repo::get(&tx, &actor.0, &body.conversation_id)? else {
@@ -169,7 +169,7 @@ async fn delete(id: String, state: AppState, admin: CurrentUser) -> Result<Respo
     let actor = (admin.user.id.clone(), admin.user.username.clone());
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let Some((sample, _)) = share::sample(&tx, &id)? else {
                 return Ok(Err(ApiError::NotFound("no such sample".into())));

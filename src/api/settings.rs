@@ -290,7 +290,7 @@ async fn read_or_write(
     }
     let (settings, plan, used) = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let mut settings = plan::settings(&tx, &user_id)?;
             if let Some(change) = change {
@@ -443,7 +443,9 @@ async fn list_self_service(state: AppState, current: CurrentUser) -> Result<Resp
     let user_id = current.user.id.clone();
     let (plans, mine) = state
         .db
-        .run(move |conn| Ok((plan::list(conn)?, plan::effective(conn, &user_id)?)))
+        .run(move |conn| -> Result<_, crate::db::DbError> {
+            Ok((plan::list(conn)?, plan::effective(conn, &user_id)?))
+        })
         .await?;
     let mine_id = mine.map(|p| p.id);
     let items: Vec<Value> = plans

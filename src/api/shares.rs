@@ -112,7 +112,7 @@ async fn create(
     let user_id = current.user.id.clone();
     let created = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let Some(conversation) = conv_repo::get(conn, &user_id, &body.conversation_id)? else {
                 return Ok(Err(ApiError::NotFound("no such conversation".into())));
             };
@@ -180,7 +180,7 @@ async fn list(
     let limit = page.limit();
     let shares = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             share::list(
                 conn,
                 owner.as_deref(),
@@ -255,7 +255,7 @@ async fn delete(id: String, state: AppState, current: CurrentUser) -> Result<Res
     let is_admin = current.user.role == Role::Admin;
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let share = share::get(&tx, &id)?;
             let Some(share) = share.filter(|s| s.user_id == actor.0 || is_admin) else {

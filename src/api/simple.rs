@@ -185,7 +185,7 @@ async fn create_key(
     let user_id = current.user.id.clone();
     let created = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             db::token::insert_api_key(
                 conn,
                 &user_id,
@@ -266,7 +266,7 @@ async fn list_models(state: AppState, _current: CurrentUser) -> Result<Response,
 async fn current_model(state: &AppState, key_id: String) -> Result<Option<String>, ApiError> {
     Ok(state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let session = compat::key_session(conn, &key_id)?;
             let available = connection::available_models(conn)?;
             Ok(session
@@ -301,7 +301,7 @@ async fn set_model(
     let wanted = body.model.clone();
     let outcome = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let available = connection::available_models(conn)?;
             if !available.iter().any(|m| m.id == wanted) {
                 let names: Vec<String> = available.into_iter().map(|m| m.id).collect();
@@ -344,7 +344,7 @@ async fn query(
     let user_id = current.user.id.clone();
     let conversation = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let session = compat::key_session(conn, &key_id)?;
             if let Some(id) = &session.conversation_id {
                 if let Some(c) = repo::get(conn, &user_id, id)? {
@@ -407,7 +407,7 @@ async fn history(state: AppState, current: CurrentUser) -> Result<Response, ApiE
     let user_id = current.user.id.clone();
     let thread = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let session = compat::key_session(conn, &key_id)?;
             let Some(id) = session.conversation_id else {
                 return Ok(Vec::new());

@@ -106,7 +106,7 @@ const CONNECTION_ERRORS: &str = "
 async fn status(state: AppState, _admin: CurrentUser) -> Result<Response, ApiError> {
     let connections = state
         .db
-        .run(|conn| {
+        .run(|conn| -> Result<_, crate::db::DbError> {
             let mut stmt = conn.prepare_cached(CONNECTION_ERRORS)?;
             let rows = stmt.query_map([], |r| {
                 let at: Option<String> = r.get(5)?;
@@ -146,7 +146,7 @@ async fn status(state: AppState, _admin: CurrentUser) -> Result<Response, ApiErr
 async fn metrics(state: AppState) -> Result<String, DbError> {
     let (users, conversations, messages) = state
         .db
-        .run(|conn| {
+        .run(|conn| -> Result<_, crate::db::DbError> {
             let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
             Ok((
                 count("SELECT count(*) FROM user")?,

@@ -76,7 +76,7 @@ async fn change_password(
     let keep = current.session.clone();
     let user = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             db::user::set_password(&tx, &user_id, &new_hash)?;
             db::token::revoke_user_refresh(&tx, &user_id, keep.as_deref())?;

@@ -112,7 +112,7 @@ async fn patch(
     let actor = (admin.user.id.clone(), admin.user.username.clone());
     let user = state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let Some(user) = db::user::by_id(&tx, &id)? else {
                 return Ok(Err(ApiError::NotFound("no such user".into())));
@@ -171,7 +171,7 @@ async fn delete(id: String, state: AppState, admin: CurrentUser) -> Result<Respo
     let actor = (admin.user.id.clone(), admin.user.username.clone());
     state
         .db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let Some(user) = db::user::by_id(&tx, &id)? else {
                 return Ok(Err(ApiError::NotFound("no such user".into())));

@@ -286,7 +286,7 @@ impl Auth {
             Credentials::None => return Err(AuthFailure::Missing),
             Credentials::ApiKey(key) => {
                 let hash = tokens::sha256_hex(&key);
-                db.run(move |conn| {
+                db.run(move |conn| -> Result<_, crate::db::DbError> {
                     let Some((key_id, user_id)) = db::token::use_api_key(conn, &hash)? else {
                         return Ok(Err(AuthFailure::InvalidApiKey));
                     };
@@ -307,7 +307,7 @@ impl Auth {
                     TokenError::Expired => AuthFailure::ExpiredToken,
                     TokenError::Invalid => AuthFailure::InvalidToken,
                 })?;
-                db.run(move |conn| {
+                db.run(move |conn| -> Result<_, crate::db::DbError> {
                     let Some(user) = db::user::by_id(conn, &claims.sub)? else {
                         return Ok(Err(AuthFailure::InvalidToken));
                     };

@@ -54,7 +54,7 @@ pub async fn copy(
         .sum();
     if chars <= PART_CHARS {
         return Ok(db
-            .run(move |conn| {
+            .run(move |conn| -> Result<_, crate::db::DbError> {
                 let created = conversation::create_from_snapshot(conn, &user_id, &snapshot)?;
                 let messages = conversation::thread(conn, &created, &user_id)?;
                 Ok((created, messages))
@@ -86,7 +86,7 @@ async fn copy_in_parts(
     let result = match written {
         Ok(leaf) => {
             let (id, owner) = (id.clone(), user_id.clone());
-            db.run(move |conn| {
+            db.run(move |conn| -> Result<_, crate::db::DbError> {
                 let created = finish(conn, &id, leaf.as_deref())?;
                 let messages = conversation::thread(conn, &created, &owner)?;
                 Ok((created, messages))

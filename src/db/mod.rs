@@ -71,6 +71,19 @@ impl DbError {
     }
 }
 
+/// An error a database closure may fail with: a [`DbError`] converts into it,
+/// and it says whether SQLite found the disk full (so [`DiskState`] notices
+/// whatever the caller's error type).
+pub trait DbFailure: From<DbError> {
+    fn is_disk_full(&self) -> bool;
+}
+
+impl DbFailure for DbError {
+    fn is_disk_full(&self) -> bool {
+        DbError::is_disk_full(self)
+    }
+}
+
 /// Whether writes currently fail for lack of disk space. Set by the first
 /// write that fails with SQLITE_FULL, cleared by the next that succeeds, and
 /// said once in the log each way (not once per token or request).
@@ -84,16 +97,17 @@ impl DiskState {
         self.full.load(Ordering::Relaxed)
     }
 
-    fn saw(&self, result: Result<(), &DbError>, wrote: bool) {
-        match result {
-            Err(err) if err.is_disk_full() && !self.full.swap(true, Ordering::Relaxed) => {
+    /// `failed` is `None` for a success, else whether the failure was a full disk.
+    fn saw(&self, failed: Option<bool>, wrote: bool) {
+        match failed {
+            Some(true) if !self.full.swap(true, Ordering::Relaxed) => {
                 log::error!(
                     "the disk holding the database is full: nothing new can be saved \
                      (requests get 507, running answers stop and are kept in memory) \
                      until space is freed; what was saved before is safe"
                 );
             }
-            Ok(()) if wrote && self.full.swap(false, Ordering::Relaxed) => {
+            None if wrote && self.full.swap(false, Ordering::Relaxed) => {
                 log::warn!("the database can be written again: disk space was freed");
             }
             _ => {}
@@ -158,7 +172,7 @@ impl Db {
     /// `journal_size_limit`) at the next write.
     pub async fn checkpoint(&self) {
         let done = self
-            .run(|conn| {
+            .run(|conn| -> Result<_, crate::db::DbError> {
                 conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
                     .map_err(DbError::from)
             })
@@ -179,23 +193,28 @@ impl Db {
     }
 
     /// Runs `f` with a pooled connection on tokio's blocking pool. The pool's
-    /// `get()` itself may block, so it happens on that thread too.
-    pub async fn run<T, F>(&self, f: F) -> Result<T, DbError>
+    /// `get()` itself may block, so it happens on that thread too. `f` may fail
+    /// with any error a [`DbError`] converts into (a service operation's own
+    /// error, say), so a refusal decided inside the transaction comes back as
+    /// that error, not as an `Ok(Err(..))`.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+        E: DbFailure + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     {
         let pool = self.pool.clone();
         let disk = self.disk.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
+            let mut conn = pool.get().map_err(|e| E::from(DbError::from(e)))?;
             let changes = conn.total_changes();
             let result = f(&mut conn);
-            disk.saw(result.as_ref().map(|_| ()), conn.total_changes() > changes);
+            let failed = result.as_ref().err().map(DbFailure::is_disk_full);
+            disk.saw(failed, conn.total_changes() > changes);
             result
         })
         .await
-        .map_err(|e| DbError::Task(e.to_string()))?
+        .map_err(|e| E::from(DbError::Task(e.to_string())))?
     }
 
     /// Runs one part of a bulk write (a big import, src/db/import.rs) like
@@ -204,16 +223,17 @@ impl Db {
     /// part took before the next bulk part may start. However many imports
     /// run, ordinary writes (which wait in SQLite's busy handler, polling)
     /// find the lock free at least half of the time.
-    pub async fn run_bulk<T, F>(&self, f: F) -> Result<T, DbError>
+    pub async fn run_bulk<T, E, F>(&self, f: F) -> Result<T, E>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+        E: DbFailure + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     {
         let _turn = self
             .bulk
             .acquire()
             .await
-            .map_err(|e| DbError::Task(e.to_string()))?;
+            .map_err(|e| E::from(DbError::Task(e.to_string())))?;
         let started = std::time::Instant::now();
         let result = self.run(f).await;
         tokio::time::sleep(started.elapsed()).await;
