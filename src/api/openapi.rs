@@ -16,9 +16,25 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 /// The document as JSON text.
 pub fn document() -> String {
-    ApiDoc::openapi()
+    spec()
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+/// The whole document: the frame below, merged with each resource module's
+/// own `Doc` (its `#[utoipa::path]` handlers and `ToSchema` shapes, declared
+/// beside them), then the answers common to every route.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    let parts: [utoipa::openapi::OpenApi; 0] = [
+        // One line per resource module: `super::prompts::Doc::openapi(),`
+    ];
+    for part in parts {
+        doc.merge(part);
+    }
+    Security.modify(&mut doc);
+    CommonErrors.modify(&mut doc);
+    doc
 }
 
 #[derive(OpenApi)]
@@ -31,7 +47,6 @@ pub fn document() -> String {
         license(name = "MIT")
     ),
     servers((url = "/api/v1")),
-    modifiers(&Security, &CommonErrors),
     security(("bearer" = []), ("api_key" = [])),
     paths(
         health, list_models,

@@ -109,6 +109,16 @@ pub struct CurrentUser {
     pub api_key_hash: Option<String>,
 }
 
+impl CurrentUser {
+    /// The user as the audit log names them.
+    pub fn actor(&self) -> crate::db::audit::Actor {
+        crate::db::audit::Actor {
+            id: self.user.id.clone(),
+            username: self.user.username.clone(),
+        }
+    }
+}
+
 /// Why a request is not authenticated.
 #[derive(Debug)]
 pub enum AuthFailure {

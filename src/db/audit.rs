@@ -61,3 +61,52 @@ pub fn list(conn: &Connection, before: Option<&str>, limit: u32) -> Result<Vec<E
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Who made an audited change: the signed-in user's id and name, or nobody
+/// (the operator at the command line).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub id: String,
+    pub username: String,
+}
+
+/// What an audited change writes to the log besides its action: the id it
+/// touched and a small JSON detail (never a secret).
+pub struct Audit {
+    pub target: Option<String>,
+    pub detail: Value,
+}
+
+impl Audit {
+    pub fn new(target: impl Into<String>, detail: Value) -> Audit {
+        Audit {
+            target: Some(target.into()),
+            detail,
+        }
+    }
+}
+
+/// Runs one audited admin change: `change` runs inside a `BEGIN IMMEDIATE`
+/// transaction and says what to log; the audit row is written in the same
+/// transaction, so the change and its record commit together or not at all.
+/// A refusal returned by `change` rolls everything back.
+pub fn audited<T, E: From<DbError>>(
+    conn: &mut Connection,
+    actor: Option<&Actor>,
+    action: &str,
+    change: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(T, Audit), E>,
+) -> Result<T, E> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(DbError::from)?;
+    let (value, audit) = change(&tx)?;
+    record(
+        &tx,
+        actor.map(|a| (a.id.as_str(), a.username.as_str())),
+        action,
+        audit.target.as_deref(),
+        &audit.detail,
+    )?;
+    tx.commit().map_err(DbError::from)?;
+    Ok(value)
+}
