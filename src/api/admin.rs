@@ -6,13 +6,13 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::auth::registration_mode;
 use super::error::{json_response, respond, ApiError};
 use super::filters::{admin, json_body, with_state, Page};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::backup;
 use crate::db::{self, audit, setting};
+use crate::service::accounts::registration_mode;
 
 /// The registration modes (SPEC §3 Auth).
 pub const REGISTRATION_MODES: [&str; 3] = ["open", "approval", "closed"];

@@ -12,22 +12,10 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
-use super::filters::{authenticated, json_body, with_state};
+use super::filters::{authenticated, json_body, session_only, with_state};
 use crate::app::AppState;
 use crate::auth::{tokens, CurrentUser};
 use crate::db;
-
-/// 403 `session_required` when the caller used an API key: `what` needs a
-/// sign-in session (creating or revoking keys, changing the password).
-pub fn session_only(current: &CurrentUser, what: &str) -> Result<(), ApiError> {
-    if current.via_api_key {
-        return Err(ApiError::forbidden(
-            "session_required",
-            format!("an API key cannot {what}; sign in with your password to do it"),
-        ));
-    }
-    Ok(())
-}
 
 /// Longest allowed key lifetime (ten years).
 const MAX_EXPIRY_DAYS: i64 = 3650;

@@ -24,9 +24,10 @@ use crate::auth::proxy::same_site_request;
 use crate::auth::ratelimit::{Limiter, Reservation};
 use crate::auth::tokens::{self, ACCESS_TTL_SECS, REFRESH_TTL_DAYS};
 use crate::auth::{Busy, CurrentUser};
+use crate::db;
 use crate::db::token::Rotation;
 use crate::db::user::{NewUser, Role, Status, User};
-use crate::db::{self, setting};
+use crate::service::accounts::registration_mode;
 
 /// The refresh cookie's name.
 pub const REFRESH_COOKIE: &str = "daehwa_refresh";
@@ -218,13 +219,6 @@ fn secure_request() -> impl Filter<Extract = (bool,), Error = std::convert::Infa
         .or(warp::any().map(|| None))
         .unify()
         .map(|proto: Option<String>| proto.is_some_and(|p| p.eq_ignore_ascii_case("https")))
-}
-
-/// The registration mode an admin chose (`open` when never set).
-pub fn registration_mode(conn: &rusqlite::Connection) -> Result<String, db::DbError> {
-    Ok(setting::get(conn, setting::REGISTRATION_MODE)?
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "open".to_string()))
 }
 
 #[derive(Deserialize)]

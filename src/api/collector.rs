@@ -154,7 +154,7 @@ async fn list(
                 .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
         ),
     };
-    let keywords = super::conversations::search_keywords(query.q.as_deref())?;
+    let keywords = crate::service::search::search_keywords(query.q.as_deref())?;
     let tag = query.tag.filter(|t| !t.trim().is_empty());
     let user_id = current.user.id.clone();
     let limit = page.limit();

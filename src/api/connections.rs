@@ -16,6 +16,7 @@ use crate::auth::CurrentUser;
 use crate::db::audit;
 use crate::db::connection::{self as repo, ConnectionInput, ConnectionRow, ModelRow};
 use crate::llm;
+use crate::service::models::endpoint_of;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     // GET /api/v1/models
@@ -72,23 +73,6 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
         .or(test)
         .unify()
-}
-
-/// The provider endpoint of a stored connection.
-pub fn endpoint_of(
-    conn: &ConnectionRow,
-    idle_timeout: Duration,
-) -> Result<llm::Endpoint, ApiError> {
-    let kind = llm::Kind::parse(&conn.kind)
-        .ok_or_else(|| ApiError::Internal(format!("unknown connection kind {}", conn.kind)))?;
-    Ok(llm::Endpoint {
-        kind,
-        base_url: conn.base_url.clone(),
-        api_key: conn.api_key.clone(),
-        no_proxy: conn.no_proxy,
-        connect_timeout: Duration::from_secs(10),
-        idle_timeout,
-    })
 }
 
 /// A connection as the API shows it: the key only as its last four characters.

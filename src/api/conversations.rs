@@ -14,7 +14,6 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
-use super::connections::endpoint_of;
 use super::error::{json_response, respond, ApiError};
 use super::filters::{authenticated, json_body, optional_json_body, with_state, Page};
 use crate::app::AppState;
@@ -24,6 +23,8 @@ use crate::db::conversation::{
 };
 use crate::db::{collector, connection, plan};
 use crate::engine::{self, Event, Generation, Job};
+use crate::service::models::endpoint_of;
+use crate::service::search::search_keywords;
 
 /// Longest question accepted, in characters.
 const MAX_CONTENT_CHARS: usize = 200_000;
@@ -225,37 +226,6 @@ struct ListQuery {
     pinned: Option<bool>,
     limit: Option<u32>,
     cursor: Option<String>,
-}
-
-/// The keywords of a `?q=` search (conversations, collector, oversight), or
-/// a 400: a NUL character cannot be searched for (SQLite's full-text query
-/// parser ends a string there, so it would fail as a syntax error).
-pub fn search_keywords(q: Option<&str>) -> Result<Vec<String>, ApiError> {
-    let q = q.unwrap_or_default();
-    if q.contains('\0') {
-        return Err(ApiError::BadRequest(
-            "a search keyword cannot contain a NUL character (%00)".into(),
-        ));
-    }
-    Ok(keywords(q))
-}
-
-/// Comma-separated keywords, trimmed, empty ones and duplicates dropped.
-pub fn keywords(q: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for k in q.split(',') {
-        // Cut to 100 characters, then trim: the cut may end in a space.
-        let k: String = k.trim().chars().take(100).collect();
-        let k = k.trim_end().to_string();
-        if k.is_empty() {
-            continue;
-        }
-        if !out.iter().any(|o| o.to_lowercase() == k.to_lowercase()) {
-            out.push(k);
-        }
-    }
-    out.truncate(10);
-    out
 }
 
 fn list_item(c: &Conversation) -> Value {
@@ -860,7 +830,7 @@ pub(crate) async fn start(
             let usage_id = {
                 let tx =
                     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                if let Err(refused) = super::settings::check_plan(&tx, &user_id, &model)? {
+                if let Err(refused) = crate::service::plan::check_plan(&tx, &user_id, &model)? {
                     return Ok(Err(refused));
                 }
                 let id = plan::record_usage(&tx, &user_id, &model, None)?;
@@ -1297,7 +1267,7 @@ async fn import(
             })
             .collect(),
     };
-    let created = super::shares::copy_to(&state, &current, snapshot).await?;
+    let created = super::views::copy_to(&state, &current, snapshot).await?;
     Ok(json_response(StatusCode::CREATED, &created))
 }
 
@@ -1341,19 +1311,4 @@ async fn collector_items(
             Ok(Ok(items))
         })
         .await?
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keywords_are_split_on_commas_trimmed_and_deduplicated() {
-        assert_eq!(
-            keywords(" apple, orange ,,Apple, 강아지 "),
-            ["apple", "orange", "강아지"]
-        );
-        assert!(keywords(" , ").is_empty());
-        assert_eq!(keywords(&"a,".repeat(30)).len(), 1);
-    }
 }

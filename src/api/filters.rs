@@ -345,3 +345,15 @@ where
 {
     Option::<T>::deserialize(de).map(Some)
 }
+
+/// 403 `session_required` when the caller used an API key: `what` needs a
+/// sign-in session (creating or revoking keys, changing the password).
+pub fn session_only(current: &CurrentUser, what: &str) -> Result<(), ApiError> {
+    if current.via_api_key {
+        return Err(ApiError::forbidden(
+            "session_required",
+            format!("an API key cannot {what}; sign in with your password to do it"),
+        ));
+    }
+    Ok(())
+}

@@ -25,7 +25,6 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
-use super::connections::endpoint_of;
 use super::error::{json_response, ApiError};
 use super::filters::{raw_body, with_state};
 use crate::app::AppState;
@@ -33,6 +32,7 @@ use crate::auth::{Credentials, CurrentUser};
 use crate::db::{self, compat::GatewayUsage, connection};
 use crate::engine::estimate_tokens;
 use crate::llm::{self, ChatMessage, ChatRequest, ChatRole, LlmError};
+use crate::service::models::endpoint_of;
 
 /// Stack of a reader thread (as the engine's: ureq needs little).
 const READER_STACK: usize = 512 * 1024;
@@ -334,7 +334,7 @@ async fn chat_completions(
         .db
         .run(move |conn| -> Result<_, crate::db::DbError> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if let Err(refused) = super::settings::check_plan(&tx, &user_id, &planned)? {
+            if let Err(refused) = crate::service::plan::check_plan(&tx, &user_id, &planned)? {
                 return Ok(Err(refused));
             }
             crate::db::plan::record_usage(&tx, &user_id, &planned, None)?;

@@ -26,6 +26,7 @@ pub mod simple;
 pub mod status;
 pub mod user;
 pub mod users;
+pub mod views;
 
 use warp::filters::BoxedFilter;
 use warp::reply::Response;

@@ -105,7 +105,7 @@ async fn list_conversations(
         ),
     };
     let filter = ListFilter {
-        keywords: super::conversations::search_keywords(query.q.as_deref())?,
+        keywords: crate::service::search::search_keywords(query.q.as_deref())?,
         archived: query.archived,
         pinned: None,
         after,

@@ -92,7 +92,7 @@ async fn list(state: AppState, query: ListQuery) -> Result<Response, ApiError> {
     let mut prompts = state.db.run(|conn| prompt::list(conn)).await?;
     prompts.extend(starter().iter().cloned());
     let lang = query.lang.filter(|l| !l.is_empty());
-    let keywords = super::conversations::keywords(query.q.as_deref().unwrap_or_default());
+    let keywords = crate::service::search::keywords(query.q.as_deref().unwrap_or_default());
     let prompts: Vec<Prompt> = prompts
         .into_iter()
         .filter(|p| match (&lang, &p.language) {

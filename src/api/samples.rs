@@ -197,6 +197,6 @@ async fn clone(id: String, state: AppState, current: CurrentUser) -> Result<Resp
         .ok_or_else(|| ApiError::NotFound("no such sample".into()))?;
     // Samples published before the prompt was left out still hold it.
     snapshot.system_prompt = String::new();
-    let created = super::shares::copy_to(&state, &current, snapshot).await?;
+    let created = super::views::copy_to(&state, &current, snapshot).await?;
     Ok(json_response(StatusCode::CREATED, &created))
 }

@@ -232,22 +232,8 @@ async fn read(id: String, state: AppState) -> Result<Response, ApiError> {
 
 async fn clone(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let (_, snapshot) = live(&state, id).await?;
-    let created = copy_to(&state, &current, snapshot).await?;
+    let created = super::views::copy_to(&state, &current, snapshot).await?;
     Ok(json_response(StatusCode::CREATED, &created))
-}
-
-/// A new conversation of `current` from a snapshot, as GET /conversations/{id} shows it.
-pub async fn copy_to(
-    state: &AppState,
-    current: &CurrentUser,
-    snapshot: Snapshot,
-) -> Result<Value, ApiError> {
-    // A big one is written in parts, hidden until whole (src/db/import.rs).
-    let (conversation, messages) =
-        db::import::copy(&state.db, current.user.id.clone(), snapshot).await?;
-    let mut body = json!(conversation);
-    body["messages"] = json!(messages);
-    Ok(body)
 }
 
 async fn delete(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {

@@ -16,9 +16,9 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
-use super::api_keys::session_only;
 use super::conversations::{start, Ask};
 use super::error::{from_rejection, json_response, ApiError};
+use super::filters::session_only;
 use super::filters::{authenticated, json_body, with_state};
 use crate::app::AppState;
 use crate::auth::{tokens, CurrentUser};

@@ -6,9 +6,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::api_keys::session_only;
 use super::auth::user_json;
 use super::error::{json_response, respond, ApiError};
+use super::filters::session_only;
 use super::filters::{authenticated, json_body, with_state};
 use crate::app::AppState;
 use crate::auth::password::password_problem;

@@ -1156,7 +1156,7 @@ mod tests {
                     let mut world = world.borrow_mut();
                     let (conn, users) = world.get_or_insert_with(|| super::world(&mut Rng(3)));
                     let filter = ListFilter {
-                        keywords: crate::api::conversations::keywords(&q),
+                        keywords: crate::service::search::keywords(&q),
                         limit,
                         ..Default::default()
                     };
@@ -1170,7 +1170,7 @@ mod tests {
             /// at most 100 characters, without commas or repeats.
             #[test]
             fn the_query_string_splits_into_clean_keywords(q in ".{0,400}") {
-                let keywords = crate::api::conversations::keywords(&q);
+                let keywords = crate::service::search::keywords(&q);
                 prop_assert!(keywords.len() <= 10);
                 for (i, k) in keywords.iter().enumerate() {
                     prop_assert!(!k.is_empty() && !k.contains(','));

@@ -9,7 +9,11 @@
 //! Each operation is one transaction inside `db/` (`BEGIN IMMEDIATE` where it
 //! writes). No warp type appears here.
 
+pub mod accounts;
 pub mod error;
+pub mod models;
+pub mod plan;
+pub mod search;
 
 pub use error::Error;
 
