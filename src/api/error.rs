@@ -61,9 +61,18 @@ impl Reply for ApiError {
     }
 }
 
-/// A JSON response that no cache keeps (API answers are per user and live).
-pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
-    let mut res = Response::new(body.to_string().into());
+/// A JSON response that no cache keeps (API answers are per user and live):
+/// a typed reply (`Serialize + ToSchema` struct) or, for error bodies, a value.
+pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
+    let (status, text) = match serde_json::to_string(body) {
+        Ok(text) => (status, text),
+        Err(e) => {
+            log::error!("a reply could not be serialized: {e}");
+            let text = r#"{"error":"internal error","code":"internal"}"#;
+            (StatusCode::INTERNAL_SERVER_ERROR, text.to_string())
+        }
+    };
+    let mut res = Response::new(text.into());
     *res.status_mut() = status;
     let headers = res.headers_mut();
     headers.insert(
