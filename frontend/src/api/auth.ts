@@ -1,6 +1,6 @@
 /** Accounts and the session: `/api/v1/auth/*` and `/api/v1/user/*`. */
 import { http, type TokenResponse } from '@/api/http'
-import type { User } from '@/api/types'
+import type { Schemas, User } from '@/api/types'
 
 export interface LoginResponse extends TokenResponse {
   user: User
@@ -20,10 +20,8 @@ export const logout = () => http.post<void>('api/v1/auth/logout')
 
 export const me = () => http.get<User>('api/v1/auth/me')
 
-export interface PasswordChanged {
-  message: string
-  access_token: string
-  token_type: string
+export type PasswordChanged = Schemas['PasswordChanged'] & {
+  // not in the OpenAPI document yet
   expires_in: number
 }
 

@@ -1,14 +1,8 @@
 import { http } from './http'
+import type { Schemas } from './types'
 
-/** `GET /api/v1/health` (public). */
-export interface Health {
-  /** `ok` when the server is up. */
-  status: string
-  /** `ok` when the database answers. */
-  db: string
-  /** The server's version, e.g. `0.1.0`. */
-  version: string
-}
+/** `GET /api/v1/health` (public): `status` and `db` are `ok` when up, and the version. */
+export type Health = Schemas['Health']
 
 export function getHealth(signal?: AbortSignal): Promise<Health> {
   return http.get<Health>('api/v1/health', { signal })

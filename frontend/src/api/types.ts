@@ -1,18 +1,56 @@
 /** The server's JSON shapes (SPEC §3), shared by api/*.ts and the stores. */
+import type { components } from './schema'
+
+/**
+ * The shapes the OpenAPI document (`openapi.json`, printed by `daehwa openapi`) describes are
+ * aliases of the generated `schema.d.ts` (`npm run gen:types`); a few fields are narrowed
+ * where the document only says `string`. To adopt a new schema: add one line
+ * `export type X = Schemas['X']` and delete the hand-written type of the same name.
+ */
+export type Schemas = components['schemas']
+
+/** A generated shape with some fields narrowed or added. */
+type With<T, Fields> = Omit<T, keyof Fields> & Fields
 
 export type Role = 'admin' | 'user'
 export type UserStatus = 'active' | 'pending' | 'disabled'
+export type ConnectionKind = 'openai' | 'azure' | 'anthropic'
+export type MessageRole = 'user' | 'assistant' | 'system'
+export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'error'
+export type RegistrationMode = 'open' | 'approval' | 'closed'
 
-export interface User {
-  id: string
-  username: string
-  display_name: string
-  role: Role
-  status: UserStatus
-  created_at: string
-  updated_at: string
-}
+export type User = With<Schemas['User'], { role: Role; status: UserStatus }>
+export type AuditEntry = Schemas['AuditEntry']
+export type Model = Schemas['Model']
+export type ConnectionModel = Schemas['ConnectionModel']
+export type Connection = With<Schemas['Connection'], { kind: ConnectionKind }>
+export type ConnectionTest = Schemas['ConnectionTest']
+export type DiscoveredModel = Schemas['DiscoveredModel']
+/** A conversation in the list (the document's `ConversationItem`). */
+export type Conversation = Schemas['ConversationItem']
+export type Feedback = With<Schemas['Feedback'], { rating: 'up' | 'down' }>
+export type Usage = Schemas['Usage']
+export type Message = With<
+  Schemas['Message'],
+  {
+    role: MessageRole
+    status: MessageStatus
+    feedback?: Feedback | null
+    /** None on the placeholders the app shows until the server answers. */
+    usage?: Usage | null
+    /** Not in the OpenAPI document yet: the collector items sent with this (user) message. */
+    context?: MessageContextItem[] | null
+  }
+>
+/** One conversation with its messages (the document's `ConversationWithMessages`). */
+export type ConversationDetail = With<
+  Schemas['ConversationWithMessages'],
+  { messages: Message[]; system_prompt: string | null }
+>
+/** A model row being edited: a discovered model has no `upstream_id` or `description` yet. */
+export type ModelDraft = With<ConnectionModel, { upstream_id?: string; description?: string }>
 
+// not in the OpenAPI document yet
 export interface ApiKey {
   id: string
   client_name: string
@@ -22,6 +60,7 @@ export interface ApiKey {
   last_used_at: string | null
 }
 
+// not in the OpenAPI document yet
 export interface CreatedApiKey {
   id: string
   api_key: string
@@ -31,8 +70,7 @@ export interface CreatedApiKey {
   expires_at: string | null
 }
 
-export type RegistrationMode = 'open' | 'approval' | 'closed'
-
+// not in the OpenAPI document yet
 export interface AdminSettings {
   registration_mode: RegistrationMode
   backup_daily?: boolean
@@ -43,6 +81,7 @@ export interface AdminSettings {
   [key: string]: unknown
 }
 
+// not in the OpenAPI document yet
 /** `GET /api/v1/admin/status` */
 export interface ServerStatus {
   version: string
@@ -62,50 +101,7 @@ export interface ServerStatus {
   }[]
 }
 
-export interface AuditEntry {
-  id: string
-  actor_id: string | null
-  actor_name: string | null
-  action: string
-  target: string | null
-  detail: unknown
-  created_at: string
-}
-
-export interface Model {
-  id: string
-  name: string
-  vendor: string
-  description: string
-  connection_id: string
-  context_window: number | null
-  available: boolean
-}
-
-export type ConnectionKind = 'openai' | 'azure' | 'anthropic'
-
-export interface ConnectionModel {
-  id: string
-  name: string
-  vendor: string
-  description: string
-  context_window: number | null
-  enabled: boolean
-}
-
-export interface Connection {
-  id: string
-  name: string
-  kind: ConnectionKind
-  base_url: string
-  api_key: string | null
-  no_proxy: boolean
-  enabled: boolean
-  models: ConnectionModel[]
-  created_at: string
-  updated_at: string
-}
-
+// not in the OpenAPI document yet
 export interface ConnectionInput {
   name?: string
   kind?: ConnectionKind
@@ -113,52 +109,10 @@ export interface ConnectionInput {
   api_key?: string
   no_proxy?: boolean
   enabled?: boolean
-  models?: ConnectionModel[]
+  models?: ModelDraft[]
 }
 
-export interface ConnectionTest {
-  ok: boolean
-  models: ConnectionModel[]
-  error?: string
-}
-
-export interface Conversation {
-  id: string
-  title: string
-  model_id: string | null
-  pinned: boolean
-  archived: boolean
-  message_count: number
-  created_at: string
-  updated_at: string
-}
-
-export type MessageRole = 'user' | 'assistant' | 'system'
-export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'error'
-
-export interface Feedback {
-  rating: 'up' | 'down'
-  comment?: string | null
-}
-
-export interface Message {
-  id: string
-  idx: number
-  role: MessageRole
-  content: string
-  model_id: string | null
-  status: MessageStatus
-  error?: string | null
-  parent_id: string | null
-  sibling_ids: string[]
-  usage?: { prompt_tokens: number; completion_tokens: number } | null
-  feedback?: Feedback | null
-  /** Collector items that went to the model with this (user) message, as the server records them. */
-  context?: MessageContextItem[] | null
-  created_at: string
-  updated_at: string
-}
-
+// not in the OpenAPI document yet
 export interface MessageContextItem {
   collector_item_id: string
   title: string
@@ -166,14 +120,10 @@ export interface MessageContextItem {
   truncated?: boolean
 }
 
-export interface ConversationDetail extends Conversation {
-  system_prompt: string | null
-  current_message_id: string | null
-  messages: Message[]
-}
-
+// not in the OpenAPI document yet
 export type Theme = 'light' | 'dark' | 'system'
 
+// not in the OpenAPI document yet
 export interface Subscription {
   /** The plan's name (null: no plan, no limits). */
   plan: string | null
@@ -188,6 +138,7 @@ export interface Subscription {
   renews_at: string | null
 }
 
+// not in the OpenAPI document yet
 /** `GET /user/settings` (and an admin's `GET /users/{id}/settings`). */
 export interface ServerSettings {
   theme: Theme
@@ -198,6 +149,7 @@ export interface ServerSettings {
   subscription: Subscription | null
 }
 
+// not in the OpenAPI document yet
 export interface Share {
   id: string
   url: string
@@ -207,6 +159,7 @@ export interface Share {
   expires_at: string | null
 }
 
+// not in the OpenAPI document yet
 /** `GET /shares/{id}`: the read-only snapshot. */
 export interface SharedConversation extends Share {
   messages: Message[]
@@ -214,6 +167,7 @@ export interface SharedConversation extends Share {
   model_id?: string | null
 }
 
+// not in the OpenAPI document yet
 export interface Sample {
   id: string
   title: string
@@ -225,6 +179,7 @@ export interface Sample {
   messages?: Message[]
 }
 
+// not in the OpenAPI document yet
 export interface Prompt {
   id: string
   title: string
@@ -235,6 +190,7 @@ export interface Prompt {
   builtin?: boolean
 }
 
+// not in the OpenAPI document yet
 export interface CollectorItem {
   id: string
   title: string
@@ -251,6 +207,7 @@ export interface CollectorItem {
   updated_at: string
 }
 
+// not in the OpenAPI document yet
 export interface Plan {
   id: string
   name: string
@@ -265,6 +222,7 @@ export interface Plan {
   updated_at?: string
 }
 
+// not in the OpenAPI document yet
 export interface FeedbackEntry {
   id: string
   user_id: string
@@ -276,6 +234,7 @@ export interface FeedbackEntry {
   created_at: string
 }
 
+// not in the OpenAPI document yet
 /** One row of `GET /admin/usage`: a user's use of one model (on one day, when given). */
 export interface UsageRow {
   user_id: string
