@@ -1,21 +1,27 @@
-//! `/admin/*`: server settings and the audit log (admins only).
+//! `/admin/*`: server settings and the audit log (admins only,
+//! `service::admin`).
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
 use super::filters::{admin, json_body, with_state, Page};
+use super::openapi::Error;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::backup;
-use crate::db::{self, audit, setting};
-use crate::service::accounts::registration_mode;
+use crate::db::audit::AuditEntry;
+use crate::service::admin::{self as service, ServerSettings, SettingsChange};
 
-/// The registration modes (SPEC §3 Auth).
-pub const REGISTRATION_MODES: [&str; 3] = ["open", "approval", "closed"];
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(get_settings, put_settings, list_audit),
+    components(schemas(AdminSettings, AdminSettingsBody, AuditEntry, AuditLog)),
+    tags((name = "admin", description = "Administrators only (403 otherwise)"))
+)]
+pub struct Doc;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     // GET /api/v1/admin/settings
@@ -44,36 +50,49 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     get.or(put).unify().or(audit_log).unify()
 }
 
+/// The server settings as the admin pages see them.
+#[derive(Serialize, ToSchema)]
+pub struct AdminSettings {
+    /// `open`, `approval` or `closed`.
+    registration_mode: String,
+    backup_daily: bool,
+    backup_keep: u32,
+    /// Where scheduled backups are written.
+    backup_dir: String,
+    backup_last_at: Option<String>,
+    #[schema(value_type = Option<String>)]
+    backup_last_error: Option<serde_json::Value>,
+}
+
+impl AdminSettings {
+    fn of(state: &AppState, s: ServerSettings) -> AdminSettings {
+        AdminSettings {
+            registration_mode: s.registration_mode,
+            backup_daily: s.backup_daily,
+            backup_keep: s.backup_keep,
+            backup_dir: state.backups.dir.display().to_string(),
+            backup_last_at: s.backup_last_at,
+            backup_last_error: s.backup_last_error,
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/admin/settings", tag = "admin",
+    responses((status = 200, body = AdminSettings), (status = 401, body = Error),
+        (status = 403, body = Error)))]
 async fn get_settings(state: AppState, _admin: CurrentUser) -> Result<Response, ApiError> {
-    let body = state.db.run(settings_json).await?;
+    let settings = service::settings(&state.db).await?;
     Ok(json_response(
         StatusCode::OK,
-        &with_backup_dir(body, &state),
+        &AdminSettings::of(&state, settings),
     ))
 }
 
-/// The settings as the admin pages see them.
-fn settings_json(conn: &mut rusqlite::Connection) -> Result<serde_json::Value, db::DbError> {
-    let mode = registration_mode(conn)?;
-    let (daily, keep, last) = backup::settings(conn)?;
-    let last_error = setting::get(conn, backup::BACKUP_LAST_ERROR)?.filter(|v| !v.is_null());
-    Ok(json!({
-        "registration_mode": mode,
-        "backup_daily": daily,
-        "backup_keep": keep,
-        "backup_last_at": last.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        "backup_last_error": last_error,
-    }))
-}
-
-fn with_backup_dir(mut body: serde_json::Value, state: &AppState) -> serde_json::Value {
-    body["backup_dir"] = json!(state.backups.dir.display().to_string());
-    body
-}
-
-#[derive(Deserialize)]
+/// The settings to change; absent ones are kept.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct SettingsBody {
+pub struct AdminSettingsBody {
+    /// `open`, `approval` or `closed`.
     registration_mode: Option<String>,
     /// Turn the scheduled daily backup on or off.
     backup_daily: Option<bool>,
@@ -81,83 +100,54 @@ struct SettingsBody {
     backup_keep: Option<u32>,
 }
 
+#[utoipa::path(put, path = "/admin/settings", tag = "admin", request_body = AdminSettingsBody,
+    responses((status = 200, body = AdminSettings), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 422, body = Error)))]
 async fn put_settings(
     state: AppState,
     admin: CurrentUser,
-    body: SettingsBody,
+    body: AdminSettingsBody,
 ) -> Result<Response, ApiError> {
-    if let Some(mode) = &body.registration_mode {
-        if !REGISTRATION_MODES.contains(&mode.as_str()) {
-            return Err(ApiError::invalid(
-                "registration_mode",
-                "must be one of open, approval, closed",
-            ));
-        }
-    }
-    if let Some(keep) = body.backup_keep {
-        if !(1..=backup::MAX_KEEP).contains(&keep) {
-            return Err(ApiError::invalid(
-                "backup_keep",
-                format!("must be between 1 and {}", backup::MAX_KEEP),
-            ));
-        }
-    }
-    let actor = (admin.user.id.clone(), admin.user.username.clone());
-    let backup_changed = body.backup_daily.is_some() || body.backup_keep.is_some();
-    let settings = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let mut changes = serde_json::Map::new();
-            if let Some(mode) = &body.registration_mode {
-                changes.insert(setting::REGISTRATION_MODE.into(), json!(mode));
-            }
-            if let Some(daily) = body.backup_daily {
-                changes.insert(backup::BACKUP_DAILY.into(), json!(daily));
-            }
-            if let Some(keep) = body.backup_keep {
-                changes.insert(backup::BACKUP_KEEP.into(), json!(keep));
-            }
-            if !changes.is_empty() {
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                for (key, value) in &changes {
-                    setting::put(&tx, key, value)?;
-                }
-                audit::record(
-                    &tx,
-                    Some((&actor.0, &actor.1)),
-                    "settings.update",
-                    None,
-                    &serde_json::Value::Object(changes),
-                )?;
-                tx.commit()?;
-            }
-            settings_json(conn)
-        })
-        .await?;
+    let change = SettingsChange {
+        registration_mode: body.registration_mode,
+        backup_daily: body.backup_daily,
+        backup_keep: body.backup_keep,
+    };
+    let backup_changed = change.touches_backups();
+    let settings = service::update_settings(&state.db, admin.actor(), change).await?;
     if backup_changed {
         state.backups.nudge();
     }
     Ok(json_response(
         StatusCode::OK,
-        &with_backup_dir(settings, &state),
+        &AdminSettings::of(&state, settings),
     ))
 }
 
+/// `GET /admin/audit`
+#[derive(Serialize, ToSchema)]
+pub struct AuditLog {
+    entries: Vec<AuditEntry>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/admin/audit", tag = "admin",
+    params(("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = AuditLog), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error)))]
 async fn list_audit(
     state: AppState,
     _admin: CurrentUser,
     page: Page,
 ) -> Result<Response, ApiError> {
-    let limit = page.limit();
-    let before = page.cursor.clone();
-    let entries = state
-        .db
-        .run(move |conn| db::audit::list(conn, before.as_deref(), limit))
-        .await?;
-    let next = page.next_cursor(&entries, |e| e.id.clone());
+    let entries = service::audit_log(&state.db, page.cursor.clone(), page.limit()).await?;
+    let next_cursor = page.next_cursor(&entries, |e| e.id.clone());
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "entries": entries, "next_cursor": next }),
+        &AuditLog {
+            entries,
+            next_cursor,
+        },
     ))
 }

@@ -5,20 +5,27 @@
 //! would outlive its own revocation, and one that could revoke others could
 //! revoke its parent's replacements. A key may still revoke itself.
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
 use super::filters::{authenticated, json_body, session_only, with_state};
+use super::openapi::Error;
 use crate::app::AppState;
-use crate::auth::{tokens, CurrentUser};
-use crate::db;
+use crate::auth::CurrentUser;
+use crate::db::token::ApiKey;
+use crate::service::accounts;
 
-/// Longest allowed key lifetime (ten years).
-const MAX_EXPIRY_DAYS: i64 = 3650;
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(create, list, revoke),
+    components(schemas(ApiKey, ApiKeyList, CreatedApiKey, ApiKeyBody, ApiKeyRevoked)),
+    tags((name = "api-keys"))
+)]
+pub struct Doc;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     // POST /api/v1/api-keys
@@ -46,88 +53,91 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     create.or(list).unify().or(revoke).unify()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+pub struct ApiKeyBody {
+    /// 1–64 characters.
     client_name: String,
+    /// 1–3650; never expires when absent.
     expires_in_days: Option<i64>,
 }
 
+/// `POST /api-keys`: the new key, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    id: String,
+    /// The key itself; only in this answer.
+    api_key: String,
+    client_name: String,
+    prefix: String,
+    created_at: String,
+    expires_at: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = ApiKeyBody,
+    responses((status = 201, body = CreatedApiKey), (status = 400, body = Error),
+        (status = 401, body = Error),
+        (status = 403, description = "an API key may not create keys", body = Error),
+        (status = 422, body = Error)))]
 async fn create(
     state: AppState,
     current: CurrentUser,
-    body: CreateBody,
+    body: ApiKeyBody,
 ) -> Result<Response, ApiError> {
     session_only(&current, "create API keys")?;
-    let client_name = body.client_name.trim().to_string();
-    if client_name.is_empty() || client_name.chars().count() > 64 {
-        return Err(ApiError::invalid(
-            "client_name",
-            "must be 1 to 64 characters long",
-        ));
-    }
-    if let Some(days) = body.expires_in_days {
-        if !(1..=MAX_EXPIRY_DAYS).contains(&days) {
-            return Err(ApiError::invalid(
-                "expires_in_days",
-                format!("must be between 1 and {MAX_EXPIRY_DAYS}"),
-            ));
-        }
-    }
-    let key = tokens::new_api_key();
-    let hash = tokens::sha256_hex(&key);
-    let prefix = tokens::api_key_display_prefix(&key);
-    let expires_at = body.expires_in_days.map(tokens::days_from_now);
-    let user_id = current.user.id.clone();
-    let created = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            db::token::insert_api_key(
-                conn,
-                &user_id,
-                &client_name,
-                &hash,
-                &prefix,
-                expires_at.as_deref(),
-            )
-        })
-        .await?;
+    let (created, api_key) = accounts::create_api_key(
+        &state.db,
+        current.user.id.clone(),
+        &body.client_name,
+        body.expires_in_days,
+    )
+    .await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &json!({
-            "id": created.id,
-            "api_key": key,
-            "client_name": created.client_name,
-            "prefix": created.prefix,
-            "created_at": created.created_at,
-            "expires_at": created.expires_at,
-        }),
+        &CreatedApiKey {
+            id: created.id,
+            api_key,
+            client_name: created.client_name,
+            prefix: created.prefix,
+            created_at: created.created_at,
+            expires_at: created.expires_at,
+        },
     ))
 }
 
-async fn list(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
-    let user_id = current.user.id.clone();
-    let keys = state
-        .db
-        .run(move |conn| db::token::list_api_keys(conn, &user_id))
-        .await?;
-    Ok(json_response(StatusCode::OK, &json!({ "api_keys": keys })))
+/// `GET /api-keys`
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyList {
+    api_keys: Vec<ApiKey>,
 }
 
+#[utoipa::path(get, path = "/api-keys", tag = "api-keys",
+    responses((status = 200, body = ApiKeyList), (status = 401, body = Error)))]
+async fn list(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
+    let api_keys = accounts::list_api_keys(&state.db, current.user.id.clone()).await?;
+    Ok(json_response(StatusCode::OK, &ApiKeyList { api_keys }))
+}
+
+/// `DELETE /api-keys/{id}`
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyRevoked {
+    /// `API key revoked`.
+    message: String,
+}
+
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", params(("id" = String, Path)),
+    responses((status = 200, body = ApiKeyRevoked), (status = 401, body = Error),
+        (status = 403, description = "an API key may revoke only itself", body = Error),
+        (status = 404, body = Error)))]
 async fn revoke(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     if current.api_key_id.as_deref() != Some(id.as_str()) {
         session_only(&current, "revoke other API keys")?;
     }
-    let user_id = current.user.id.clone();
-    let revoked = state
-        .db
-        .run(move |conn| db::token::revoke_api_key(conn, &user_id, &id))
-        .await?;
-    if !revoked {
-        return Err(ApiError::NotFound("no such API key".into()));
-    }
+    accounts::revoke_api_key(&state.db, current.user.id.clone(), id).await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "message": "API key revoked" }),
+        &ApiKeyRevoked {
+            message: "API key revoked".into(),
+        },
     ))
 }

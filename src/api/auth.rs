@@ -7,8 +7,8 @@
 //! set or clear the refresh cookie refuse other sites' pages (login CSRF).
 
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -17,17 +17,25 @@ use super::error::{json_response, respond, ApiError};
 use super::filters::{
     authenticated, client_ip, json_body, optional_json_body, raw_body, with_state,
 };
+use super::openapi::Error;
+use super::views::UserView;
 use crate::app::AppState;
 use crate::auth::external::{self, ExchangeError, ExternalIdentity, SignatureError};
-use crate::auth::password::{display_name_problem, password_problem, username_problem};
 use crate::auth::proxy::same_site_request;
 use crate::auth::ratelimit::{Limiter, Reservation};
 use crate::auth::tokens::{self, ACCESS_TTL_SECS, REFRESH_TTL_DAYS};
 use crate::auth::{Busy, CurrentUser};
-use crate::db;
 use crate::db::token::Rotation;
-use crate::db::user::{NewUser, Role, Status, User};
-use crate::service::accounts::registration_mode;
+use crate::db::user::{Role, User};
+use crate::service::accounts;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(register, login, refresh, logout, me, issue_token, exchange),
+    components(schemas(UserView, RegisterBody, LoginBody, RefreshBody, Login, TokenBody)),
+    tags((name = "auth"))
+)]
+pub struct Doc;
 
 /// The refresh cookie's name.
 pub const REFRESH_COOKIE: &str = "daehwa_refresh";
@@ -77,9 +85,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let me = warp::path!("auth" / "me")
         .and(warp::get())
         .and(authenticated(state.clone()))
-        .map(|current: CurrentUser| {
-            respond(Ok(json_response(StatusCode::OK, &user_json(&current.user))))
-        });
+        .map(me);
     // POST /api/v1/auth/token
     let token = warp::path!("auth" / "token")
         .and(warp::post())
@@ -119,17 +125,14 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
 }
 
-/// The public view of an account.
-pub fn user_json(user: &User) -> serde_json::Value {
-    json!({
-        "id": user.id,
-        "username": user.username,
-        "display_name": user.display_name,
-        "role": user.role,
-        "status": user.status,
-        "created_at": user.created_at,
-        "updated_at": user.updated_at,
-    })
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
+    responses((status = 200, body = UserView), (status = 401, body = Error),
+        (status = 403, body = Error)))]
+fn me(current: CurrentUser) -> Response {
+    respond(Ok(json_response(
+        StatusCode::OK,
+        &UserView::from(&current.user),
+    )))
 }
 
 /// Refuses, with 403 `cross_site_request`, a browser request made by another
@@ -221,54 +224,30 @@ fn secure_request() -> impl Filter<Extract = (bool,), Error = std::convert::Infa
         .map(|proto: Option<String>| proto.is_some_and(|p| p.eq_ignore_ascii_case("https")))
 }
 
-#[derive(Deserialize)]
+/// A new account: the first one of a server becomes its admin.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RegisterBody {
+pub struct RegisterBody {
+    /// 3–32 of `[a-zA-Z0-9_.-]`.
     username: String,
+    /// At least 8 characters with a letter and a digit.
     password: String,
+    /// The username when absent or blank.
     display_name: Option<String>,
 }
 
+#[utoipa::path(post, path = "/auth/register", tag = "auth", security(()),
+    request_body = RegisterBody,
+    responses((status = 201, body = UserView), (status = 400, body = Error),
+        (status = 403, description = "registration closed, or another site's page", body = Error),
+        (status = 409, body = Error), (status = 422, body = Error),
+        (status = 429, description = "too many registrations from this address", body = Error)))]
 async fn register(state: AppState, ip: String, body: RegisterBody) -> Result<Response, ApiError> {
-    let username = body.username.trim().to_string();
-    let display_name = body
-        .display_name
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .unwrap_or(&username)
-        .to_string();
-    let mut fields = std::collections::BTreeMap::new();
-    if let Some(why) = username_problem(&username) {
-        fields.insert("username", why.to_string());
-    }
-    if let Some(why) = password_problem(&body.password) {
-        fields.insert("password", why.to_string());
-    }
-    if let Some(why) = display_name_problem(&display_name) {
-        fields.insert("display_name", why.to_string());
-    }
-    if !fields.is_empty() {
-        return Err(ApiError::Validation(fields));
-    }
-
+    let registration =
+        accounts::check_registration(&body.username, &body.password, body.display_name.as_deref())?;
     // The cheap refusals first: a closed server or a taken name costs one
     // read, never a password hash.
-    let name = username.clone();
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            if let Err(refused) = registration_open(conn)? {
-                return Ok(Err(refused));
-            }
-            if db::user::by_username(conn, &name)?.is_some() {
-                return Ok(Err(ApiError::Conflict(
-                    "this username is already taken".into(),
-                )));
-            }
-            Ok(Ok(()))
-        })
-        .await??;
+    accounts::precheck_registration(&state.db, registration.username.clone()).await?;
     let reservation = state
         .auth
         .register_by_ip
@@ -286,55 +265,23 @@ async fn register(state: AppState, ip: String, body: RegisterBody) -> Result<Res
             return Err(busy.into());
         }
     };
-
-    let user = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            // Again, in the writing step: an admin may have just closed it.
-            if let Err(refused) = registration_open(conn)? {
-                return Ok(Err(refused));
-            }
-            let mode = registration_mode(conn)?;
-            let status = if mode == "approval" {
-                Status::Pending
-            } else {
-                Status::Active
-            };
-            Ok(Ok(db::user::insert(
-                conn,
-                &NewUser {
-                    username: &username,
-                    display_name: &display_name,
-                    password_hash: Some(&hash),
-                    role: None,
-                    status,
-                    external: None,
-                },
-            )?))
-        })
-        .await??;
+    let user = accounts::register(&state.db, registration, hash).await?;
     log::info!("registered account {} ({})", user.id, user.role.as_str());
-    Ok(json_response(StatusCode::CREATED, &user_json(&user)))
+    Ok(json_response(StatusCode::CREATED, &UserView::from(&user)))
 }
 
-/// `Err(403)` when registration is closed (the first account of an empty
-/// server is always allowed: it becomes the admin).
-fn registration_open(conn: &rusqlite::Connection) -> Result<Result<(), ApiError>, db::DbError> {
-    if registration_mode(conn)? == "closed" && !db::user::list(conn, None, None, 1)?.is_empty() {
-        return Ok(Err(ApiError::forbidden(
-            "registration_closed",
-            "registration is closed; ask an administrator for an account",
-        )));
-    }
-    Ok(Ok(()))
-}
-
-#[derive(Deserialize)]
-struct LoginBody {
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
     username: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/auth/login", tag = "auth", security(()),
+    request_body = LoginBody,
+    responses((status = 200, body = Login), (status = 400, body = Error),
+        (status = 401, body = Error),
+        (status = 403, description = "pending or disabled, or another site's page", body = Error),
+        (status = 429, body = Error)))]
 async fn login(
     state: AppState,
     ip: String,
@@ -363,16 +310,11 @@ async fn login(
         state.auth.login_by_user.release(by_user);
     };
 
-    let username = body.username.trim().to_string();
-    let found = match state
-        .db
-        .run(move |conn| db::user::by_username(conn, &username))
-        .await
-    {
+    let found = match accounts::find_by_username(&state.db, body.username.trim()).await {
         Ok(found) => found,
         Err(err) => {
             not_a_failure(by_ip, by_user);
-            return Err(err.into());
+            return Err(err);
         }
     };
     let password = body.password;
@@ -406,45 +348,14 @@ async fn login(
     };
     state.auth.login_by_ip.release(by_ip);
     state.auth.login_by_user.clear(by_user);
-    check_can_sign_in(&user)?;
+    accounts::check_can_sign_in(&user)?;
     start_session(&state, user, secure).await
-}
-
-/// Pending and disabled accounts cannot start a session.
-fn check_can_sign_in(user: &User) -> Result<(), ApiError> {
-    match user.status {
-        Status::Active => Ok(()),
-        Status::Pending => Err(ApiError::forbidden(
-            "pending_approval",
-            "this account is waiting for an administrator's approval",
-        )),
-        Status::Disabled => Err(ApiError::forbidden(
-            "account_disabled",
-            "this account has been disabled",
-        )),
-    }
 }
 
 /// A new sign-in session (refresh family) for `user`: the sign-in answer with
 /// both tokens, and the refresh cookie.
 async fn start_session(state: &AppState, user: User, secure: bool) -> Result<Response, ApiError> {
-    let family = db::new_id();
-    let refresh_token = tokens::random_token();
-    let hash = tokens::sha256_hex(&refresh_token);
-    let user_id = user.id.clone();
-    let family_id = family.clone();
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            db::token::insert_refresh(
-                conn,
-                &user_id,
-                &family_id,
-                &hash,
-                &tokens::days_from_now(REFRESH_TTL_DAYS),
-            )
-        })
-        .await?;
+    let (family, refresh_token) = accounts::start_session(&state.db, user.id.clone()).await?;
     Ok(session_response(
         state,
         &user,
@@ -452,6 +363,18 @@ async fn start_session(state: &AppState, user: User, secure: bool) -> Result<Res
         &refresh_token,
         secure,
     ))
+}
+
+/// A new session's tokens (the refresh token is also set as the cookie).
+#[derive(Serialize, ToSchema)]
+pub struct Login {
+    access_token: String,
+    /// Always `bearer`.
+    token_type: String,
+    expires_in: i64,
+    refresh_token: String,
+    refresh_expires_in: i64,
+    user: UserView,
 }
 
 fn session_response(
@@ -464,14 +387,14 @@ fn session_response(
     let access_token = state.auth.signer.issue(user, Some(family));
     let mut res = json_response(
         StatusCode::OK,
-        &json!({
-            "access_token": access_token,
-            "token_type": "bearer",
-            "expires_in": ACCESS_TTL_SECS,
-            "refresh_token": refresh_token,
-            "refresh_expires_in": REFRESH_TTL_DAYS * 24 * 3600,
-            "user": user_json(user),
-        }),
+        &Login {
+            access_token,
+            token_type: "bearer".into(),
+            expires_in: ACCESS_TTL_SECS,
+            refresh_token: refresh_token.to_string(),
+            refresh_expires_in: REFRESH_TTL_DAYS * 24 * 3600,
+            user: UserView::from(user),
+        },
     );
     set_refresh_cookie(&mut res, &state.base_path, Some(refresh_token), secure);
     res
@@ -493,12 +416,18 @@ fn set_refresh_cookie(res: &mut Response, base_path: &str, token: Option<&str>, 
     }
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RefreshBody {
+pub struct RefreshBody {
+    /// When not sent as the httpOnly cookie.
     refresh_token: Option<String>,
 }
 
+#[utoipa::path(post, path = "/auth/refresh", tag = "auth", security(()),
+    request_body(content = RefreshBody, description = "optional when the cookie is sent"),
+    responses((status = 200, body = Login), (status = 400, body = Error),
+        (status = 401, body = Error),
+        (status = 403, description = "pending or disabled, or another site's page", body = Error)))]
 async fn refresh(
     state: AppState,
     cookie: Option<String>,
@@ -511,29 +440,12 @@ async fn refresh(
             "no refresh token: send the cookie or {\"refresh_token\": ...}",
         ));
     };
-    let old_hash = tokens::sha256_hex(&presented);
     let new_token = tokens::random_token();
-    let new_hash = tokens::sha256_hex(&new_token);
-    let outcome = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let rotation = db::token::rotate_refresh(
-                conn,
-                &old_hash,
-                &new_hash,
-                &tokens::days_from_now(REFRESH_TTL_DAYS),
-            )?;
-            let user = match &rotation {
-                Rotation::Rotated { user_id, .. } => db::user::by_id(conn, user_id)?,
-                _ => None,
-            };
-            Ok((rotation, user))
-        })
-        .await?;
+    let outcome = accounts::rotate_refresh(&state.db, &presented, &new_token).await?;
 
     let failure = match outcome {
         (Rotation::Rotated { family_id, .. }, Some(user)) => {
-            if let Err(err) = check_can_sign_in(&user) {
+            if let Err(err) = accounts::check_can_sign_in(&user) {
                 err
             } else {
                 return Ok(session_response(
@@ -559,17 +471,17 @@ async fn refresh(
     Ok(res)
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()),
+    request_body(content = RefreshBody, description = "optional when the cookie is sent"),
+    responses((status = 204, description = "signed out"), (status = 400, body = Error),
+        (status = 403, description = "another site's page", body = Error)))]
 async fn logout(
     state: AppState,
     cookie: Option<String>,
     body: RefreshBody,
 ) -> Result<Response, ApiError> {
     if let Some(token) = body.refresh_token.or(cookie).filter(|t| !t.is_empty()) {
-        let hash = tokens::sha256_hex(&token);
-        state
-            .db
-            .run(move |conn| db::token::revoke_family_of(conn, &hash))
-            .await?;
+        accounts::sign_out(&state.db, &token).await?;
     }
     let mut res = Response::new(Bytes::new().into());
     *res.status_mut() = StatusCode::NO_CONTENT;
@@ -577,10 +489,14 @@ async fn logout(
     Ok(res)
 }
 
-#[derive(Deserialize)]
-struct TokenBody {
+/// Who a trusted issuer signs in (seed 001), signed with `X-Signature`.
+#[derive(Deserialize, ToSchema)]
+pub struct TokenBody {
+    /// The issuer's id of the user: a non-empty string or a number.
+    #[schema(value_type = Object)]
     user_id: serde_json::Value,
     display_name: Option<String>,
+    /// `admin` among them makes the account an admin, else a user.
     roles: Option<Vec<String>>,
 }
 
@@ -602,7 +518,18 @@ async fn limited_external_sign_in(
     result
 }
 
-/// Seed 001's "issue a token for this user id", for a trusted issuer only.
+/// Seed 001's "issue a token for this user id", for a trusted issuer only
+/// (404 unless one is configured).
+#[utoipa::path(post, path = "/auth/token", tag = "auth", security(()),
+    request_body = TokenBody,
+    params(("X-Signature" = Option<String>, Header,
+            description = "hex HMAC-SHA256 of `{timestamp}.{body}` with the issuer's secret"),
+        ("X-Timestamp" = Option<String>, Header, description = "Unix seconds")),
+    responses((status = 200, body = Login), (status = 400, body = Error),
+        (status = 401, body = Error),
+        (status = 403, description = "pending or disabled, or another site's page", body = Error),
+        (status = 404, description = "no trusted issuer is configured", body = Error),
+        (status = 409, body = Error), (status = 422, body = Error), (status = 429, body = Error)))]
 async fn issue_token(
     state: AppState,
     ip: String,
@@ -683,8 +610,8 @@ async fn signed_sign_in(
             Role::User
         }
     });
-    let user = link_or_create(
-        state,
+    let user = accounts::link_or_create(
+        &state.db,
         "token",
         ExternalIdentity {
             id: external_id,
@@ -695,11 +622,21 @@ async fn signed_sign_in(
         false,
     )
     .await?;
-    check_can_sign_in(&user)?;
+    accounts::check_can_sign_in(&user)?;
     start_session(state, user, secure).await
 }
 
-/// Seed 001's token exchange: the userinfo URL vouches for the external token.
+/// Seed 001's token exchange: the userinfo URL vouches for the external
+/// token (404 unless one is configured).
+#[utoipa::path(post, path = "/auth/exchange", tag = "auth", security(()),
+    params(("X-External-Token" = Option<String>, Header,
+        description = "the identity provider's access token")),
+    responses((status = 200, body = Login), (status = 401, body = Error),
+        (status = 403, description = "registration closed, pending or disabled, or another \
+            site's page", body = Error),
+        (status = 404, description = "no identity provider is configured", body = Error),
+        (status = 409, body = Error), (status = 429, body = Error),
+        (status = 502, body = Error), (status = 504, body = Error)))]
 async fn exchange(
     state: AppState,
     ip: String,
@@ -755,126 +692,7 @@ async fn exchanged_sign_in(
                 }
             }
         })?;
-    let user = link_or_create(state, "exchange", identity, None, true).await?;
-    check_can_sign_in(&user)?;
+    let user = accounts::link_or_create(&state.db, "exchange", identity, None, true).await?;
+    accounts::check_can_sign_in(&user)?;
     start_session(state, user, secure).await
-}
-
-/// The local account linked to `(issuer, identity.id)`, created on first
-/// sight with a username from the identity's username hint, else its id.
-/// `role`, when given, is applied every time (the issuer is the authority).
-async fn link_or_create(
-    state: &AppState,
-    issuer: &'static str,
-    identity: ExternalIdentity,
-    role: Option<Role>,
-    honour_registration_mode: bool,
-) -> Result<User, ApiError> {
-    let ExternalIdentity {
-        id: external_id,
-        name,
-        username: username_hint,
-    } = identity;
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            if let Some(user) = db::user::by_external(conn, issuer, &external_id)? {
-                if let Some(role) = role.filter(|r| *r != user.role) {
-                    db::user::set_role(conn, &user.id, role)?;
-                    return Ok(Ok(db::user::by_id(conn, &user.id)?.unwrap_or(user)));
-                }
-                return Ok(Ok(user));
-            }
-            let mut status = Status::Active;
-            if honour_registration_mode {
-                match registration_mode(conn)?.as_str() {
-                    "closed" => {
-                        return Ok(Err(ApiError::forbidden(
-                            "registration_closed",
-                            "registration is closed; ask an administrator for an account",
-                        )))
-                    }
-                    "approval" => status = Status::Pending,
-                    _ => {}
-                }
-            }
-            let display_name = name
-                .as_deref()
-                .map(str::trim)
-                .filter(|n| display_name_problem(n).is_none())
-                .unwrap_or(&external_id)
-                .chars()
-                .take(64)
-                .collect::<String>();
-            let base = username_from(username_hint.as_deref().unwrap_or(&external_id));
-            for attempt in 0..20 {
-                let username = match attempt {
-                    0 => base.clone(),
-                    n => format!("{}-{}", &base[..base.len().min(28)], n + 1),
-                };
-                let result = db::user::insert(
-                    conn,
-                    &NewUser {
-                        username: &username,
-                        display_name: &display_name,
-                        password_hash: None,
-                        role,
-                        status,
-                        external: Some((issuer, &external_id)),
-                    },
-                );
-                match result {
-                    Ok(user) => return Ok(Ok(user)),
-                    Err(db::DbError::Conflict(_)) => continue,
-                    Err(err) => return Err(err),
-                }
-            }
-            Ok(Err(ApiError::Conflict(
-                "could not find a free username for this account".into(),
-            )))
-        })
-        .await?
-}
-
-/// A valid username made from an external name or id.
-fn username_from(source: &str) -> String {
-    let mut name: String = source
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(32)
-        .collect();
-    if name.trim_matches('_').is_empty() {
-        name = format!("user-{}", &tokens::random_token()[..8]);
-    }
-    while name.len() < 3 {
-        name.push('_');
-    }
-    name
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usernames_made_from_external_names_are_valid() {
-        for source in [
-            "kim minji",
-            "emp-0042",
-            "김민지",
-            "a",
-            "x@corp.example",
-            &"y".repeat(80),
-        ] {
-            let name = username_from(source);
-            assert_eq!(username_problem(&name), None, "{source} → {name}");
-        }
-        assert_eq!(username_from("emp-0042"), "emp-0042");
-    }
 }

@@ -26,8 +26,17 @@ pub fn document() -> String {
 /// beside them), then the answers common to every route.
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    let parts: [utoipa::openapi::OpenApi; 0] = [
+    let parts: [utoipa::openapi::OpenApi; 9] = [
         // One line per resource module: `super::prompts::Doc::openapi(),`
+        super::prompts::Doc::openapi(),
+        super::plans::Doc::openapi(),
+        super::samples::Doc::openapi(),
+        super::shares::Doc::openapi(),
+        super::users::Doc::openapi(),
+        super::user::Doc::openapi(),
+        super::api_keys::Doc::openapi(),
+        super::admin::Doc::openapi(),
+        super::auth::Doc::openapi(),
     ];
     for part in parts {
         doc.merge(part);
@@ -50,13 +59,9 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     security(("bearer" = []), ("api_key" = [])),
     paths(
         health, list_models,
-        register, login, refresh, logout, auth_me, user_me, change_password,
-        list_api_keys, create_api_key, revoke_api_key,
         list_conversations, create_conversation, get_conversation, update_conversation,
         replace_conversation, delete_conversation, list_messages, post_message, edit_last,
         delete_last, regenerate, stop, feedback,
-        list_users, get_user, patch_user, delete_user,
-        get_settings, put_settings, list_audit,
         list_connections, create_connection, update_connection, delete_connection,
         test_connection,
     ),
@@ -165,106 +170,6 @@ pub struct Model {
 #[derive(ToSchema)]
 pub struct Models {
     models: Vec<Model>,
-}
-
-#[derive(ToSchema)]
-pub struct User {
-    id: String,
-    username: String,
-    display_name: String,
-    /// `admin` or `user`.
-    role: String,
-    /// `active`, `pending` or `disabled`.
-    status: String,
-    created_at: String,
-    updated_at: String,
-}
-
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterBody {
-    /// 3–32 of `[a-zA-Z0-9_.-]`.
-    username: String,
-    /// At least 8 characters with a letter and a digit.
-    password: String,
-    display_name: Option<String>,
-}
-
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LoginBody {
-    username: String,
-    password: String,
-}
-
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshBody {
-    /// When not sent as the httpOnly cookie.
-    refresh_token: Option<String>,
-}
-
-#[derive(ToSchema)]
-pub struct Login {
-    access_token: String,
-    token_type: String,
-    expires_in: u64,
-    refresh_token: String,
-    refresh_expires_in: u64,
-    user: User,
-}
-
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PasswordBody {
-    current_password: String,
-    new_password: String,
-}
-
-#[derive(ToSchema)]
-pub struct PasswordChanged {
-    message: String,
-    access_token: String,
-    token_type: String,
-}
-
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiKeyBody {
-    client_name: String,
-    /// 1–3650.
-    expires_in_days: Option<i64>,
-}
-
-#[derive(ToSchema)]
-pub struct ApiKeyCreated {
-    id: String,
-    /// Shown once.
-    api_key: String,
-    client_name: String,
-    prefix: String,
-    created_at: String,
-    expires_at: Option<String>,
-}
-
-#[derive(ToSchema)]
-pub struct ApiKeyItem {
-    id: String,
-    client_name: String,
-    prefix: String,
-    created_at: String,
-    expires_at: Option<String>,
-    last_used_at: Option<String>,
-}
-
-#[derive(ToSchema)]
-pub struct ApiKeys {
-    api_keys: Vec<ApiKeyItem>,
-}
-
-#[derive(ToSchema)]
-pub struct MessageOnly {
-    message: String,
 }
 
 #[derive(ToSchema)]
@@ -451,52 +356,6 @@ pub struct FeedbackSaved {
 }
 
 #[derive(ToSchema)]
-pub struct Users {
-    users: Vec<User>,
-    next_cursor: Option<String>,
-}
-
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PatchUserBody {
-    /// `admin` or `user`.
-    role: Option<String>,
-    disabled: Option<bool>,
-    /// Approves a pending account.
-    approve: Option<bool>,
-    display_name: Option<String>,
-}
-
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SettingsBody {
-    /// `open`, `approval` or `closed`.
-    registration_mode: Option<String>,
-}
-
-#[derive(ToSchema)]
-pub struct Settings {
-    registration_mode: String,
-}
-
-#[derive(ToSchema)]
-pub struct AuditEntry {
-    id: String,
-    actor_id: Option<String>,
-    actor_name: Option<String>,
-    action: String,
-    target: Option<String>,
-    detail: serde_json::Value,
-    created_at: String,
-}
-
-#[derive(ToSchema)]
-pub struct Audit {
-    entries: Vec<AuditEntry>,
-    next_cursor: Option<String>,
-}
-
-#[derive(ToSchema)]
 pub struct ConnectionModel {
     id: String,
     upstream_id: String,
@@ -578,61 +437,6 @@ fn health() {}
 #[utoipa::path(get, path = "/models", tag = "public", security(()),
     responses((status = 200, description = "Models users may pick", body = Models)))]
 fn list_models() {}
-
-#[utoipa::path(post, path = "/auth/register", tag = "auth", security(()),
-    request_body = RegisterBody,
-    responses((status = 201, body = User), (status = 400, body = Error),
-        (status = 403, description = "registration closed, or another site's page", body = Error),
-        (status = 409, body = Error), (status = 422, body = Error),
-        (status = 429, description = "too many registrations from this address", body = Error)))]
-fn register() {}
-
-#[utoipa::path(post, path = "/auth/login", tag = "auth", security(()),
-    request_body = LoginBody,
-    responses((status = 200, body = Login), (status = 400, body = Error),
-        (status = 401, body = Error), (status = 403, body = Error), (status = 429, body = Error)))]
-fn login() {}
-
-#[utoipa::path(post, path = "/auth/refresh", tag = "auth", security(()),
-    request_body(content = RefreshBody, description = "optional when the cookie is sent"),
-    responses((status = 200, body = Login), (status = 400, body = Error), (status = 401, body = Error),
-        (status = 403, description = "another site's page", body = Error)))]
-fn refresh() {}
-
-#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(()),
-    request_body(content = RefreshBody, description = "optional when the cookie is sent"),
-    responses((status = 204, description = "signed out"), (status = 400, body = Error),
-        (status = 403, description = "another site's page", body = Error)))]
-fn logout() {}
-
-#[utoipa::path(get, path = "/auth/me", tag = "auth",
-    responses((status = 200, body = User), (status = 401, body = Error), (status = 403, body = Error)))]
-fn auth_me() {}
-
-#[utoipa::path(get, path = "/user/me", tag = "auth",
-    responses((status = 200, body = User), (status = 401, body = Error), (status = 403, body = Error)))]
-fn user_me() {}
-
-#[utoipa::path(put, path = "/user/password", tag = "auth", request_body = PasswordBody,
-    responses((status = 200, body = PasswordChanged), (status = 400, body = Error),
-        (status = 401, body = Error), (status = 403, body = Error), (status = 422, body = Error)))]
-fn change_password() {}
-
-#[utoipa::path(get, path = "/api-keys", tag = "api-keys",
-    responses((status = 200, body = ApiKeys), (status = 401, body = Error)))]
-fn list_api_keys() {}
-
-#[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = ApiKeyBody,
-    responses((status = 201, body = ApiKeyCreated), (status = 400, body = Error),
-        (status = 401, body = Error),
-        (status = 403, description = "an API key may not create keys", body = Error),
-        (status = 422, body = Error)))]
-fn create_api_key() {}
-
-#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys",
-    params(("id" = String, Path)),
-    responses((status = 200, body = MessageOnly), (status = 401, body = Error), (status = 404, body = Error)))]
-fn revoke_api_key() {}
 
 #[utoipa::path(get, path = "/conversations", tag = "conversations",
     params(
@@ -725,44 +529,6 @@ fn stop() {}
     responses((status = 200, body = FeedbackSaved), (status = 400, body = Error),
         (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
 fn feedback() {}
-
-#[utoipa::path(get, path = "/users", tag = "admin",
-    params(("q" = Option<String>, Query), ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Users), (status = 400, body = Error), (status = 401, body = Error),
-        (status = 403, body = Error)))]
-fn list_users() {}
-
-#[utoipa::path(get, path = "/users/{id}", tag = "admin", params(("id" = String, Path)),
-    responses((status = 200, body = User), (status = 401, body = Error), (status = 403, body = Error),
-        (status = 404, body = Error)))]
-fn get_user() {}
-
-#[utoipa::path(patch, path = "/users/{id}", tag = "admin", params(("id" = String, Path)),
-    request_body = PatchUserBody,
-    responses((status = 200, body = User), (status = 400, body = Error), (status = 401, body = Error),
-        (status = 403, body = Error), (status = 404, body = Error), (status = 409, body = Error),
-        (status = 422, body = Error)))]
-fn patch_user() {}
-
-#[utoipa::path(delete, path = "/users/{id}", tag = "admin", params(("id" = String, Path)),
-    responses((status = 204, description = "deleted"), (status = 401, body = Error),
-        (status = 403, body = Error), (status = 404, body = Error), (status = 409, body = Error)))]
-fn delete_user() {}
-
-#[utoipa::path(get, path = "/admin/settings", tag = "admin",
-    responses((status = 200, body = Settings), (status = 401, body = Error), (status = 403, body = Error)))]
-fn get_settings() {}
-
-#[utoipa::path(put, path = "/admin/settings", tag = "admin", request_body = SettingsBody,
-    responses((status = 200, body = Settings), (status = 400, body = Error), (status = 401, body = Error),
-        (status = 403, body = Error), (status = 422, body = Error)))]
-fn put_settings() {}
-
-#[utoipa::path(get, path = "/admin/audit", tag = "admin",
-    params(("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Audit), (status = 400, body = Error), (status = 401, body = Error),
-        (status = 403, body = Error)))]
-fn list_audit() {}
 
 #[utoipa::path(get, path = "/admin/connections", tag = "admin",
     responses((status = 200, body = Connections), (status = 401, body = Error), (status = 403, body = Error)))]

@@ -1,18 +1,28 @@
 //! `/admin/plans`: the plans admins define (name, daily message limit,
-//! allowed models, self-service flag, default flag). Every change is audited.
+//! allowed models, self-service flag, default flag), `service::plans`.
+//! Every change is audited.
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
 use super::filters::{admin, json_body, with_state};
+use super::openapi::Error;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::plan::{self, PlanInput};
-use crate::db::{audit, connection};
+use crate::db::plan::Plan;
+use crate::service::plans::{self, PlanChange};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, create, update, delete),
+    components(schemas(Plan, PlanList, PlanBody)),
+    tags((name = "admin", description = "Administrators only (403 otherwise)"))
+)]
+pub struct Doc;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     // GET /api/v1/admin/plans
@@ -28,11 +38,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(with_state(state.clone()))
         .and(admin(state.clone()))
         .and(json_body())
-        .then(
-            |state: AppState, admin: CurrentUser, body: PlanBody| async move {
-                save(state, admin, None, body).await
-            },
-        )
+        .then(create)
         .map(respond);
     // PUT|PATCH /api/v1/admin/plans/{id}
     let update = warp::path!("admin" / "plans" / String)
@@ -40,11 +46,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(with_state(state.clone()))
         .and(admin(state.clone()))
         .and(json_body())
-        .then(
-            |id: String, state: AppState, admin: CurrentUser, body: PlanBody| async move {
-                save(state, admin, Some(id), body).await
-            },
-        )
+        .then(update)
         .map(respond);
     // DELETE /api/v1/admin/plans/{id}
     let delete = warp::path!("admin" / "plans" / String)
@@ -61,152 +63,83 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
 }
 
+/// `GET /admin/plans`: every plan (one page; `next_cursor` is always null).
+#[derive(Serialize, ToSchema)]
+pub struct PlanList {
+    plans: Vec<Plan>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/admin/plans", tag = "admin",
+    responses((status = 200, body = PlanList), (status = 401, body = Error),
+        (status = 403, body = Error)))]
 async fn list(state: AppState, _admin: CurrentUser) -> Result<Response, ApiError> {
-    let plans = state.db.run(|conn| plan::list(conn)).await?;
+    let plans = plans::list(&state.db).await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "plans": plans, "next_cursor": null }),
+        &PlanList {
+            plans,
+            next_cursor: None,
+        },
     ))
 }
 
 /// A plan; on PUT, absent fields keep their value.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PlanBody {
+pub struct PlanBody {
+    /// 1–64 characters; required for a new plan.
     name: Option<String>,
+    /// 0–1000000 answers a UTC day, or `null` for no limit.
     #[serde(default, deserialize_with = "super::filters::double_option")]
     daily_message_limit: Option<Option<i64>>,
+    /// Model ids (at most 500); empty allows every model.
     allowed_models: Option<Vec<String>>,
     self_service: Option<bool>,
+    /// Applies to users without an assigned plan (at most one).
     is_default: Option<bool>,
 }
 
-async fn save(
-    state: AppState,
-    admin: CurrentUser,
-    id: Option<String>,
-    body: PlanBody,
-) -> Result<Response, ApiError> {
-    let mut fields = std::collections::BTreeMap::new();
-    if let Some(name) = &body.name {
-        let n = name.trim().chars().count();
-        if n == 0 || n > 64 {
-            fields.insert("name", "must be 1 to 64 characters".to_string());
-        }
-    } else if id.is_none() {
-        fields.insert("name", "is required".to_string());
-    }
-    if let Some(Some(limit)) = body.daily_message_limit {
-        if !(0..=1_000_000).contains(&limit) {
-            fields.insert(
-                "daily_message_limit",
-                "must be between 0 and 1000000, or null for no limit".to_string(),
-            );
+impl From<PlanBody> for PlanChange {
+    fn from(b: PlanBody) -> Self {
+        PlanChange {
+            name: b.name,
+            daily_message_limit: b.daily_message_limit,
+            allowed_models: b.allowed_models,
+            self_service: b.self_service,
+            is_default: b.is_default,
         }
     }
-    if let Some(models) = &body.allowed_models {
-        if models.len() > 500 {
-            fields.insert("allowed_models", "at most 500 models".to_string());
-        }
-    }
-    if !fields.is_empty() {
-        return Err(ApiError::Validation(fields));
-    }
-    let actor = (admin.user.id.clone(), admin.user.username.clone());
-    let created = id.is_none();
-    let saved = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let existing = match &id {
-                Some(id) => match plan::get(&tx, id)? {
-                    Some(p) => Some(p),
-                    None => return Ok(Err(ApiError::NotFound("no such plan".into()))),
-                },
-                None => None,
-            };
-            if let Some(models) = &body.allowed_models {
-                for m in models {
-                    if connection::route(&tx, m)?.is_none() {
-                        return Ok(Err(ApiError::invalid(
-                            "allowed_models",
-                            format!("unknown model {m}"),
-                        )));
-                    }
-                }
-            }
-            let name = body
-                .name
-                .as_deref()
-                .map(str::trim)
-                .map(String::from)
-                .or_else(|| existing.as_ref().map(|p| p.name.clone()))
-                .unwrap_or_default();
-            let models = body
-                .allowed_models
-                .clone()
-                .or_else(|| existing.as_ref().map(|p| p.allowed_models.clone()))
-                .unwrap_or_default();
-            let input = PlanInput {
-                name: &name,
-                daily_message_limit: match body.daily_message_limit {
-                    Some(v) => v,
-                    None => existing.as_ref().and_then(|p| p.daily_message_limit),
-                },
-                allowed_models: &models,
-                self_service: body
-                    .self_service
-                    .or(existing.as_ref().map(|p| p.self_service))
-                    .unwrap_or(false),
-                is_default: body
-                    .is_default
-                    .or(existing.as_ref().map(|p| p.is_default))
-                    .unwrap_or(false),
-            };
-            let saved = plan::save(&tx, id.as_deref(), &input)?;
-            audit::record(
-                &tx,
-                Some((&actor.0, &actor.1)),
-                if existing.is_some() {
-                    "plan.update"
-                } else {
-                    "plan.create"
-                },
-                Some(&saved.id),
-                &json!(saved),
-            )?;
-            tx.commit()?;
-            Ok(Ok(saved))
-        })
-        .await??;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok(json_response(status, &json!(saved)))
 }
 
+#[utoipa::path(post, path = "/admin/plans", tag = "admin", request_body = PlanBody,
+    responses((status = 201, body = Plan), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 409, body = Error),
+        (status = 422, body = Error)))]
+async fn create(state: AppState, admin: CurrentUser, body: PlanBody) -> Result<Response, ApiError> {
+    let saved = plans::save(&state.db, admin.actor(), None, body.into()).await?;
+    Ok(json_response(StatusCode::CREATED, &saved))
+}
+
+#[utoipa::path(put, path = "/admin/plans/{id}", tag = "admin", params(("id" = String, Path)),
+    request_body = PlanBody,
+    responses((status = 200, body = Plan), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error),
+        (status = 409, body = Error), (status = 422, body = Error)))]
+async fn update(
+    id: String,
+    state: AppState,
+    admin: CurrentUser,
+    body: PlanBody,
+) -> Result<Response, ApiError> {
+    let saved = plans::save(&state.db, admin.actor(), Some(id), body.into()).await?;
+    Ok(json_response(StatusCode::OK, &saved))
+}
+
+#[utoipa::path(delete, path = "/admin/plans/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error)))]
 async fn delete(id: String, state: AppState, admin: CurrentUser) -> Result<Response, ApiError> {
-    let actor = (admin.user.id.clone(), admin.user.username.clone());
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let Some(plan) = plan::get(&tx, &id)? else {
-                return Ok(Err(ApiError::NotFound("no such plan".into())));
-            };
-            plan::delete(&tx, &id)?;
-            audit::record(
-                &tx,
-                Some((&actor.0, &actor.1)),
-                "plan.delete",
-                Some(&id),
-                &json!({ "name": plan.name }),
-            )?;
-            tx.commit()?;
-            Ok(Ok(()))
-        })
-        .await??;
+    plans::delete(&state.db, admin.actor(), id).await?;
     Ok(super::no_content())
 }

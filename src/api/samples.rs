@@ -1,18 +1,28 @@
-//! `/samples/*`: example conversations admins publish (SPEC §3 "Samples");
-//! every signed-in user lists, reads and clones them.
+//! `/samples/*`: example conversations admins publish (SPEC §3 "Samples",
+//! `service::samples`); every signed-in user lists, reads and clones them.
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
 use super::filters::{admin, authenticated, json_body, with_state, Page};
+use super::openapi::{ConversationWithMessages, Error};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::conversation as conv_repo;
-use crate::db::{audit, share};
+use crate::db::conversation::SnapshotMessage;
+use crate::db::share::Sample;
+use crate::service::samples::{self, NewSample};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, create, get, delete, clone),
+    components(schemas(Sample, SampleList, SampleDetail, SampleBody, SnapshotMessage)),
+    tags((name = "samples", description = "Example conversations; publishing is admin-only"))
+)]
+pub struct Doc;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let st = || with_state(state.clone());
@@ -65,138 +75,102 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
 }
 
+/// `GET /samples`
+#[derive(Serialize, ToSchema)]
+pub struct SampleList {
+    samples: Vec<Sample>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/samples", tag = "samples",
+    params(("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = SampleList), (status = 400, body = Error),
+        (status = 401, body = Error)))]
 async fn list(state: AppState, _user: CurrentUser, page: Page) -> Result<Response, ApiError> {
-    let limit = page.limit();
-    let before = page.cursor.clone();
-    let samples = state
-        .db
-        .run(move |conn| share::samples(conn, before.as_deref(), limit))
-        .await?;
-    let next = page.next_cursor(&samples, |s| s.id.clone());
+    let samples = samples::list(&state.db, page.cursor.clone(), page.limit()).await?;
+    let next_cursor = page.next_cursor(&samples, |s| s.id.clone());
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "samples": samples, "next_cursor": next }),
+        &SampleList {
+            samples,
+            next_cursor,
+        },
     ))
 }
 
-#[derive(Deserialize)]
+/// One of the admin's own conversations to publish.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateBody {
+pub struct SampleBody {
     conversation_id: String,
+    /// At most 200 characters; the conversation's title when absent or blank.
     title: Option<String>,
+    /// At most 2000 characters.
     description: Option<String>,
 }
 
+#[utoipa::path(post, path = "/samples", tag = "samples", request_body = SampleBody,
+    responses((status = 201, body = Sample), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error),
+        (status = 422, body = Error)))]
 async fn create(
     state: AppState,
     admin: CurrentUser,
-    body: CreateBody,
+    body: SampleBody,
 ) -> Result<Response, ApiError> {
-    if body
-        .title
-        .as_deref()
-        .is_some_and(|t| t.chars().count() > 200)
-    {
-        return Err(ApiError::invalid("title", "must be at most 200 characters"));
-    }
-    if body
-        .description
-        .as_deref()
-        .is_some_and(|t| t.chars().count() > 2000)
-    {
-        return Err(ApiError::invalid(
-            "description",
-            "must be at most 2000 characters",
-        ));
-    }
-    let actor = (admin.user.id.clone(), admin.user.username.clone());
-    let sample = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            // An admin publishes one of their own conversations.
-            let Some(conversation) = conv_repo::get(&tx, &actor.0, &body.conversation_id)? else {
-                return Ok(Err(ApiError::NotFound("no such conversation".into())));
-            };
-            let mut snapshot = conv_repo::snapshot(&tx, &conversation)?;
-            // The system prompt is the admin's own instruction, not part of
-            // the example (as for shares): it is not published.
-            snapshot.system_prompt = String::new();
-            if snapshot.messages.is_empty() {
-                return Ok(Err(ApiError::invalid(
-                    "conversation_id",
-                    "the conversation has no messages yet",
-                )));
-            }
-            let title = body
-                .title
-                .as_deref()
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(String::from)
-                .unwrap_or_else(|| snapshot.title.clone());
-            snapshot.title = title.clone();
-            let description = body.description.unwrap_or_default();
-            let sample =
-                share::insert_sample(&tx, &title, description.trim(), &snapshot, &actor.0)?;
-            audit::record(
-                &tx,
-                Some((&actor.0, &actor.1)),
-                "sample.create",
-                Some(&sample.id),
-                &json!({ "title": sample.title, "conversation_id": conversation.id }),
-            )?;
-            tx.commit()?;
-            Ok(Ok(sample))
-        })
-        .await??;
-    Ok(json_response(StatusCode::CREATED, &json!(sample)))
+    let new = NewSample {
+        conversation_id: body.conversation_id,
+        title: body.title,
+        description: body.description,
+    };
+    let sample = samples::create(&state.db, admin.actor(), new).await?;
+    Ok(json_response(StatusCode::CREATED, &sample))
 }
 
+/// `GET /samples/{id}`: the sample with its conversation.
+#[derive(Serialize, ToSchema)]
+pub struct SampleDetail {
+    id: String,
+    title: String,
+    description: String,
+    message_count: i64,
+    created_at: String,
+    model_id: Option<String>,
+    messages: Vec<SnapshotMessage>,
+}
+
+#[utoipa::path(get, path = "/samples/{id}", tag = "samples", params(("id" = String, Path)),
+    responses((status = 200, body = SampleDetail), (status = 401, body = Error),
+        (status = 404, body = Error)))]
 async fn get(id: String, state: AppState, _user: CurrentUser) -> Result<Response, ApiError> {
-    let (sample, snapshot) = state
-        .db
-        .run(move |conn| share::sample(conn, &id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such sample".into()))?;
-    let mut body = json!(sample);
-    body["model_id"] = json!(snapshot.model_id);
-    body["messages"] = json!(snapshot.messages);
-    Ok(json_response(StatusCode::OK, &body))
+    let (sample, snapshot) = samples::get(&state.db, id).await?;
+    let detail = SampleDetail {
+        id: sample.id,
+        title: sample.title,
+        description: sample.description,
+        message_count: sample.message_count,
+        created_at: sample.created_at,
+        model_id: snapshot.model_id,
+        messages: snapshot.messages,
+    };
+    Ok(json_response(StatusCode::OK, &detail))
 }
 
+#[utoipa::path(delete, path = "/samples/{id}", tag = "samples", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error)))]
 async fn delete(id: String, state: AppState, admin: CurrentUser) -> Result<Response, ApiError> {
-    let actor = (admin.user.id.clone(), admin.user.username.clone());
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let Some((sample, _)) = share::sample(&tx, &id)? else {
-                return Ok(Err(ApiError::NotFound("no such sample".into())));
-            };
-            share::delete_sample(&tx, &id)?;
-            audit::record(
-                &tx,
-                Some((&actor.0, &actor.1)),
-                "sample.delete",
-                Some(&id),
-                &json!({ "title": sample.title }),
-            )?;
-            tx.commit()?;
-            Ok(Ok(()))
-        })
-        .await??;
+    samples::delete(&state.db, admin.actor(), id).await?;
     Ok(super::no_content())
 }
 
+#[utoipa::path(post, path = "/samples/{id}/clone", tag = "samples", params(("id" = String, Path)),
+    responses((status = 201, description = "the user's new conversation",
+            body = ConversationWithMessages),
+        (status = 401, body = Error), (status = 404, body = Error), (status = 429, body = Error)))]
 async fn clone(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
-    let (_, mut snapshot) = state
-        .db
-        .run(move |conn| share::sample(conn, &id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such sample".into()))?;
-    // Samples published before the prompt was left out still hold it.
-    snapshot.system_prompt = String::new();
+    let snapshot = samples::to_clone(&state.db, id).await?;
     let created = super::views::copy_to(&state, &current, snapshot).await?;
     Ok(json_response(StatusCode::CREATED, &created))
 }

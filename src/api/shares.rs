@@ -1,26 +1,31 @@
 //! `/shares/*`: read-only snapshots of a conversation behind an unguessable
-//! link (SPEC §3 "Shares"). The public read needs no sign-in; everything else
-//! does, and another user's share is a 404 (admins may list and delete all).
+//! link (SPEC §3 "Shares", `service::shares`). The public read needs no
+//! sign-in; everything else does, and another user's share is a 404 (admins
+//! may list and delete all).
 
-use base64::Engine as _;
-use rand::RngCore;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
-use super::filters::{authenticated, json_body, with_state};
+use super::filters::{authenticated, json_body, with_state, Page};
+use super::openapi::{ConversationWithMessages, Error};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::conversation::{self as conv_repo, Snapshot};
-use crate::db::share;
+use crate::db::conversation::SnapshotMessage;
+use crate::db::share::Share as ShareRow;
 use crate::db::user::Role;
-use crate::db::{self, audit};
+use crate::service::shares;
 
-/// Longest expiry a share may be given.
-const MAX_EXPIRY_DAYS: i64 = 365;
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(create, list, read, clone, delete),
+    components(schemas(Share, ShareList, SharedConversation, ShareBody)),
+    tags((name = "shares", description = "Read-only links to a conversation"))
+)]
+pub struct Doc;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let st = || with_state(state.clone());
@@ -72,194 +77,170 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
 }
 
-/// 128 random bits, base64url: the only secret of a public link.
-fn new_share_id() -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-fn share_json(state: &AppState, s: &share::Share) -> Value {
-    let mut v = json!(s);
-    v["url"] = json!(format!("{}/s/{}", state.base_path, s.id));
-    v
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CreateBody {
+/// A share as its owner (or an admin) sees it, with its public link.
+#[derive(Serialize, ToSchema)]
+pub struct Share {
+    id: String,
+    /// The public page of the share: `{base path}/s/{id}`.
+    url: String,
     conversation_id: String,
+    title: String,
+    message_count: i64,
+    expires_at: Option<String>,
+    created_at: String,
+    /// The owner's username (in an admin's `all=true` listing, and on creation).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+}
+
+impl Share {
+    fn of(state: &AppState, s: ShareRow) -> Share {
+        Share {
+            url: format!("{}/s/{}", state.base_path, s.id),
+            id: s.id,
+            conversation_id: s.conversation_id,
+            title: s.title,
+            message_count: s.message_count,
+            expires_at: s.expires_at,
+            created_at: s.created_at,
+            owner: s.owner,
+        }
+    }
+}
+
+/// A conversation of the user's to share.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShareBody {
+    conversation_id: String,
+    /// 1–365; never expires when absent.
     expires_in_days: Option<i64>,
 }
 
+#[utoipa::path(post, path = "/shares", tag = "shares", request_body = ShareBody,
+    responses((status = 201, body = Share), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
 async fn create(
     state: AppState,
     current: CurrentUser,
-    body: CreateBody,
+    body: ShareBody,
 ) -> Result<Response, ApiError> {
-    if let Some(days) = body.expires_in_days {
-        if !(1..=MAX_EXPIRY_DAYS).contains(&days) {
-            return Err(ApiError::invalid(
-                "expires_in_days",
-                format!("must be between 1 and {MAX_EXPIRY_DAYS}"),
-            ));
-        }
-    }
-    let expires_at = body.expires_in_days.map(|d| {
-        (chrono::Utc::now() + chrono::Duration::days(d))
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    });
-    let user_id = current.user.id.clone();
-    let created = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let Some(conversation) = conv_repo::get(conn, &user_id, &body.conversation_id)? else {
-                return Ok(Err(ApiError::NotFound("no such conversation".into())));
-            };
-            let mut snapshot = conv_repo::snapshot(conn, &conversation)?;
-            // The system prompt is the owner's instruction, not part of what is shown.
-            snapshot.system_prompt = String::new();
-            if snapshot.messages.is_empty() {
-                return Ok(Err(ApiError::invalid(
-                    "conversation_id",
-                    "the conversation has no messages to share yet",
-                )));
-            }
-            if snapshot.title.trim().is_empty() {
-                snapshot.title = "Untitled".into();
-            }
-            let share = share::insert(
-                conn,
-                &new_share_id(),
-                &user_id,
-                &conversation.id,
-                &snapshot,
-                expires_at.as_deref(),
-            )?;
-            Ok(Ok(share))
-        })
-        .await??;
+    let created = shares::create(
+        &state.db,
+        current.user.id.clone(),
+        body.conversation_id,
+        body.expires_in_days,
+    )
+    .await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &share_json(&state, &created),
+        &Share::of(&state, created),
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Everyone's shares (admins only).
     all: Option<bool>,
+    /// 1–200, default 50.
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+/// `GET /shares`
+#[derive(Serialize, ToSchema)]
+pub struct ShareList {
+    shares: Vec<Share>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/shares", tag = "shares", params(ListQuery),
+    responses((status = 200, body = ShareList), (status = 400, body = Error),
+        (status = 401, body = Error),
+        (status = 403, description = "`all` without being an admin", body = Error)))]
 async fn list(
     state: AppState,
     current: CurrentUser,
     query: ListQuery,
 ) -> Result<Response, ApiError> {
     let all = query.all.unwrap_or(false);
-    if all && current.user.role != Role::Admin {
-        return Err(ApiError::forbidden(
-            "admin_only",
-            "listing everyone's shares needs an administrator account",
-        ));
-    }
-    let page = super::filters::Page {
+    let page = Page {
         limit: query.limit,
         cursor: query.cursor,
     };
-    let before = match page.cursor.as_deref() {
-        None => None,
-        Some(c) => Some(
-            c.split_once('~')
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
-        ),
-    };
-    let owner = (!all).then(|| current.user.id.clone());
-    let limit = page.limit();
-    let shares = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            share::list(
-                conn,
-                owner.as_deref(),
-                before.as_ref().map(|(a, b)| (a.as_str(), b.as_str())),
-                limit,
-            )
-        })
-        .await?;
-    let next = page.next_cursor(&shares, |s| format!("{}~{}", s.created_at, s.id));
-    let mut items: Vec<Value> = shares.iter().map(|s| share_json(&state, s)).collect();
-    if !all {
-        for item in &mut items {
-            if let Some(obj) = item.as_object_mut() {
-                obj.remove("owner");
+    let rows = shares::list(
+        &state.db,
+        current.user.id.clone(),
+        current.user.role == Role::Admin,
+        all,
+        page.cursor.as_deref(),
+        page.limit(),
+    )
+    .await?;
+    let next_cursor = page.next_cursor(&rows, shares::cursor_of);
+    let shares = rows
+        .into_iter()
+        .map(|s| {
+            let mut share = Share::of(&state, s);
+            if !all {
+                share.owner = None;
             }
-        }
-    }
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "shares": items, "next_cursor": next }),
-    ))
-}
-
-/// A live share's snapshot, or 404 (unknown, deleted or expired alike).
-async fn live(state: &AppState, id: String) -> Result<(share::Share, Snapshot), ApiError> {
-    state
-        .db
-        .run(move |conn| share::live_snapshot(conn, &id, &db::now()))
-        .await?
-        .ok_or_else(|| {
-            ApiError::NotFound("no such share (it may have expired or been deleted)".into())
+            share
         })
-}
-
-async fn read(id: String, state: AppState) -> Result<Response, ApiError> {
-    let (share, snapshot) = live(&state, id).await?;
+        .collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({
-            "id": share.id,
-            "title": snapshot.title,
-            "model_id": snapshot.model_id,
-            "messages": snapshot.messages,
-            "created_at": share.created_at,
-            "expires_at": share.expires_at,
-        }),
+        &ShareList {
+            shares,
+            next_cursor,
+        },
     ))
 }
 
+/// `GET /shares/{id}`: the read-only snapshot anyone with the link sees.
+#[derive(Serialize, ToSchema)]
+pub struct SharedConversation {
+    id: String,
+    title: String,
+    model_id: Option<String>,
+    messages: Vec<SnapshotMessage>,
+    created_at: String,
+    expires_at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/shares/{id}", tag = "shares", security(()),
+    params(("id" = String, Path)),
+    responses((status = 200, body = SharedConversation),
+        (status = 404, description = "unknown, deleted or expired", body = Error)))]
+async fn read(id: String, state: AppState) -> Result<Response, ApiError> {
+    let (share, snapshot) = shares::live(&state.db, id).await?;
+    let shared = SharedConversation {
+        id: share.id,
+        title: snapshot.title,
+        model_id: snapshot.model_id,
+        messages: snapshot.messages,
+        created_at: share.created_at,
+        expires_at: share.expires_at,
+    };
+    Ok(json_response(StatusCode::OK, &shared))
+}
+
+#[utoipa::path(post, path = "/shares/{id}/clone", tag = "shares", params(("id" = String, Path)),
+    responses((status = 201, description = "the user's new conversation",
+            body = ConversationWithMessages),
+        (status = 401, body = Error), (status = 404, body = Error), (status = 429, body = Error)))]
 async fn clone(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
-    let (_, snapshot) = live(&state, id).await?;
+    let (_, snapshot) = shares::live(&state.db, id).await?;
     let created = super::views::copy_to(&state, &current, snapshot).await?;
     Ok(json_response(StatusCode::CREATED, &created))
 }
 
+#[utoipa::path(delete, path = "/shares/{id}", tag = "shares", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = Error),
+        (status = 404, body = Error)))]
 async fn delete(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
-    let actor = (current.user.id.clone(), current.user.username.clone());
     let is_admin = current.user.role == Role::Admin;
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let share = share::get(&tx, &id)?;
-            let Some(share) = share.filter(|s| s.user_id == actor.0 || is_admin) else {
-                return Ok(Err(ApiError::NotFound("no such share".into())));
-            };
-            share::delete(&tx, &share.id)?;
-            if share.user_id != actor.0 {
-                audit::record(
-                    &tx,
-                    Some((&actor.0, &actor.1)),
-                    "share.delete",
-                    Some(&share.id),
-                    &json!({ "owner_id": share.user_id, "title": share.title }),
-                )?;
-            }
-            tx.commit()?;
-            Ok(Ok(()))
-        })
-        .await??;
+    shares::delete(&state.db, current.actor(), is_admin, id).await?;
     Ok(super::no_content())
 }

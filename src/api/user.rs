@@ -1,27 +1,36 @@
 //! `/user/*`: the signed-in user's own account.
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::auth::user_json;
 use super::error::{json_response, respond, ApiError};
 use super::filters::session_only;
 use super::filters::{authenticated, json_body, with_state};
+use super::openapi::Error;
+use super::views::UserView;
 use crate::app::AppState;
 use crate::auth::password::password_problem;
 use crate::auth::tokens::ACCESS_TTL_SECS;
 use crate::auth::CurrentUser;
-use crate::db;
+use crate::service::accounts;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(me, change_password),
+    components(schemas(UserView, PasswordBody, PasswordChanged)),
+    tags((name = "auth"))
+)]
+pub struct Doc;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     // GET /api/v1/user/me
     let me = warp::path!("user" / "me")
         .and(warp::get())
         .and(authenticated(state.clone()))
-        .map(|current: CurrentUser| json_response(StatusCode::OK, &user_json(&current.user)));
+        .map(me);
     // PUT /api/v1/user/password
     let password = warp::path!("user" / "password")
         .and(warp::put())
@@ -33,15 +42,39 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     me.or(password).unify()
 }
 
-#[derive(Deserialize)]
+#[utoipa::path(get, path = "/user/me", tag = "auth",
+    responses((status = 200, body = UserView), (status = 401, body = Error),
+        (status = 403, body = Error)))]
+fn me(current: CurrentUser) -> Response {
+    json_response(StatusCode::OK, &UserView::from(&current.user))
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordBody {
+pub struct PasswordBody {
     current_password: String,
+    /// At least 8 characters with a letter and a digit.
     new_password: String,
+}
+
+/// `PUT /user/password`: a fresh access token for this session.
+#[derive(Serialize, ToSchema)]
+pub struct PasswordChanged {
+    message: String,
+    access_token: String,
+    /// Always `bearer`.
+    token_type: String,
+    expires_in: i64,
 }
 
 /// Changes the password, signs every other session out, and ends every access
 /// token issued before; the answer carries a fresh access token for this one.
+#[utoipa::path(put, path = "/user/password", tag = "auth", request_body = PasswordBody,
+    responses((status = 200, body = PasswordChanged), (status = 400, body = Error),
+        (status = 401, body = Error),
+        (status = 403, description = "an API key, no password here, or a wrong current password",
+            body = Error),
+        (status = 422, body = Error)))]
 async fn change_password(
     state: AppState,
     current: CurrentUser,
@@ -71,31 +104,23 @@ async fn change_password(
             "the current password is not right",
         ));
     };
-
-    let user_id = current.user.id.clone();
-    let keep = current.session.clone();
-    let user = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            db::user::set_password(&tx, &user_id, &new_hash)?;
-            db::token::revoke_user_refresh(&tx, &user_id, keep.as_deref())?;
-            let user = db::user::by_id(&tx, &user_id)?;
-            tx.commit()?;
-            Ok(user)
-        })
-        .await?
-        .ok_or_else(|| ApiError::NotFound("account not found".into()))?;
+    let user = accounts::set_password(
+        &state.db,
+        current.user.id.clone(),
+        new_hash,
+        current.session.clone(),
+    )
+    .await?;
     log::info!("password changed for account {}", user.id);
 
     let access_token = state.auth.signer.issue(&user, current.session.as_deref());
     Ok(json_response(
         StatusCode::OK,
-        &json!({
-            "message": "password changed; other sessions are signed out",
-            "access_token": access_token,
-            "token_type": "bearer",
-            "expires_in": ACCESS_TTL_SECS,
-        }),
+        &PasswordChanged {
+            message: "password changed; other sessions are signed out".into(),
+            access_token,
+            token_type: "bearer".into(),
+            expires_in: ACCESS_TTL_SECS,
+        },
     ))
 }

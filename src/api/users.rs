@@ -1,19 +1,27 @@
-//! `/users/*`: account administration (admins only).
+//! `/users/*`: account administration (admins only, `service::accounts`).
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::auth::user_json;
 use super::error::{json_response, respond, ApiError};
 use super::filters::{admin, json_body, with_state, Page};
+use super::openapi::Error;
+use super::views::UserView;
 use crate::app::AppState;
-use crate::auth::password::display_name_problem;
 use crate::auth::CurrentUser;
-use crate::db::user::{Role, Status};
-use crate::db::{self, audit};
+use crate::db::user::Role;
+use crate::service::accounts::{self, UserChange};
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, get, patch, delete),
+    components(schemas(UserView, UserList, PatchUserBody)),
+    tags((name = "admin", description = "Administrators only (403 otherwise)"))
+)]
+pub struct Doc;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     // GET /api/v1/users?q=&limit=&cursor=
@@ -51,13 +59,26 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
 
 /// `?q=&limit=&cursor=` (not `#[serde(flatten)]` of [`Page`]: flattening
 /// breaks number parsing in query strings).
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Matches the username or display name.
     q: Option<String>,
+    /// 1–200, default 50.
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+/// `GET /users`
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    users: Vec<UserView>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/users", tag = "admin", params(ListQuery),
+    responses((status = 200, body = UserList), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error)))]
 async fn list(
     state: AppState,
     _admin: CurrentUser,
@@ -67,134 +88,61 @@ async fn list(
         limit: query.limit,
         cursor: query.cursor,
     };
-    let limit = page.limit();
-    let q = query.q.filter(|q| !q.trim().is_empty());
-    let after = page.cursor.clone();
-    let users = state
-        .db
-        .run(move |conn| db::user::list(conn, q.as_deref(), after.as_deref(), limit))
-        .await?;
-    let next = page.next_cursor(&users, |u| u.id.clone());
-    let items: Vec<_> = users.iter().map(user_json).collect();
+    let users = accounts::list_users(&state.db, query.q, page.cursor.clone(), page.limit()).await?;
+    let next_cursor = page.next_cursor(&users, |u| u.id.clone());
+    let users = users.iter().map(UserView::from).collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "users": items, "next_cursor": next }),
+        &UserList { users, next_cursor },
     ))
 }
 
+#[utoipa::path(get, path = "/users/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = UserView), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error)))]
 async fn get(id: String, state: AppState, _admin: CurrentUser) -> Result<Response, ApiError> {
-    let user = state
-        .db
-        .run(move |conn| db::user::by_id(conn, &id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such user".into()))?;
-    Ok(json_response(StatusCode::OK, &user_json(&user)))
+    let user = accounts::get_user(&state.db, id).await?;
+    Ok(json_response(StatusCode::OK, &UserView::from(&user)))
 }
 
-#[derive(Deserialize)]
+/// An admin's change to an account; absent fields are kept.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct PatchBody {
+pub struct PatchUserBody {
     role: Option<Role>,
     disabled: Option<bool>,
+    /// Approves a pending account.
     approve: Option<bool>,
     display_name: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/users/{id}", tag = "admin", params(("id" = String, Path)),
+    request_body = PatchUserBody,
+    responses((status = 200, body = UserView), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error),
+        (status = 409, description = "the last active administrator", body = Error),
+        (status = 422, body = Error)))]
 async fn patch(
     id: String,
     state: AppState,
     admin: CurrentUser,
-    body: PatchBody,
+    body: PatchUserBody,
 ) -> Result<Response, ApiError> {
-    if let Some(why) = body.display_name.as_deref().and_then(display_name_problem) {
-        return Err(ApiError::invalid("display_name", why));
-    }
-    let actor = (admin.user.id.clone(), admin.user.username.clone());
-    let user = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let Some(user) = db::user::by_id(&tx, &id)? else {
-                return Ok(Err(ApiError::NotFound("no such user".into())));
-            };
-            let loses_admin = user.role == Role::Admin
-                && user.status == Status::Active
-                && (body.role == Some(Role::User) || body.disabled == Some(true));
-            if loses_admin && db::user::other_active_admins(&tx, &user.id)? == 0 {
-                return Ok(Err(ApiError::Conflict(
-                    "this is the last active administrator; make another account admin first"
-                        .into(),
-                )));
-            }
-            let mut changes = serde_json::Map::new();
-            if let Some(role) = body.role.filter(|r| *r != user.role) {
-                db::user::set_role(&tx, &user.id, role)?;
-                changes.insert("role".into(), json!(role));
-            }
-            let status = match (body.disabled, body.approve) {
-                (Some(true), _) => Some(Status::Disabled),
-                (Some(false), _) if user.status == Status::Disabled => Some(Status::Active),
-                (_, Some(true)) if user.status == Status::Pending => Some(Status::Active),
-                _ => None,
-            };
-            if let Some(status) = status.filter(|s| *s != user.status) {
-                db::user::set_status(&tx, &user.id, status)?;
-                if status == Status::Disabled {
-                    db::token::revoke_user_refresh(&tx, &user.id, None)?;
-                }
-                changes.insert("status".into(), json!(status));
-            }
-            if let Some(name) = body.display_name.as_deref().map(str::trim) {
-                if name != user.display_name {
-                    db::user::set_display_name(&tx, &user.id, name)?;
-                    changes.insert("display_name".into(), json!(name));
-                }
-            }
-            if !changes.is_empty() {
-                audit::record(
-                    &tx,
-                    Some((&actor.0, &actor.1)),
-                    "user.update",
-                    Some(&user.id),
-                    &serde_json::Value::Object(changes),
-                )?;
-            }
-            let updated = db::user::by_id(&tx, &user.id)?.unwrap_or(user);
-            tx.commit()?;
-            Ok(Ok(updated))
-        })
-        .await??;
-    Ok(json_response(StatusCode::OK, &user_json(&user)))
+    let change = UserChange {
+        role: body.role,
+        disabled: body.disabled,
+        approve: body.approve,
+        display_name: body.display_name,
+    };
+    let user = accounts::update_user(&state.db, admin.actor(), id, change).await?;
+    Ok(json_response(StatusCode::OK, &UserView::from(&user)))
 }
 
+#[utoipa::path(delete, path = "/users/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error),
+        (status = 409, description = "the last active administrator", body = Error)))]
 async fn delete(id: String, state: AppState, admin: CurrentUser) -> Result<Response, ApiError> {
-    let actor = (admin.user.id.clone(), admin.user.username.clone());
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let Some(user) = db::user::by_id(&tx, &id)? else {
-                return Ok(Err(ApiError::NotFound("no such user".into())));
-            };
-            if user.role == Role::Admin
-                && user.status == Status::Active
-                && db::user::other_active_admins(&tx, &user.id)? == 0
-            {
-                return Ok(Err(ApiError::Conflict(
-                    "this is the last active administrator and cannot be deleted".into(),
-                )));
-            }
-            db::user::delete(&tx, &user.id)?;
-            audit::record(
-                &tx,
-                Some((&actor.0, &actor.1)),
-                "user.delete",
-                Some(&user.id),
-                &json!({ "username": user.username }),
-            )?;
-            tx.commit()?;
-            Ok(Ok(()))
-        })
-        .await??;
+    accounts::delete_user(&state.db, admin.actor(), id).await?;
     Ok(super::no_content())
 }

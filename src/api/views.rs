@@ -21,3 +21,31 @@ pub async fn copy_to(
     body["messages"] = json!(messages);
     Ok(body)
 }
+
+/// The public view of an account (never its password hash or session
+/// epoch): what sign-in, `/auth/me`, `/user/me` and `/users` answer.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = User)]
+pub struct UserView {
+    pub id: String,
+    pub username: String,
+    pub display_name: String,
+    pub role: crate::db::user::Role,
+    pub status: crate::db::user::Status,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&crate::db::user::User> for UserView {
+    fn from(user: &crate::db::user::User) -> Self {
+        UserView {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            display_name: user.display_name.clone(),
+            role: user.role,
+            status: user.status,
+            created_at: user.created_at.clone(),
+            updated_at: user.updated_at.clone(),
+        }
+    }
+}

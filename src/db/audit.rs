@@ -6,8 +6,9 @@ use serde_json::Value;
 
 use super::DbError;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Entry {
+/// One entry of the audit log, as `GET /admin/audit` lists it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AuditEntry {
     pub id: String,
     pub actor_id: Option<String>,
     pub actor_name: Option<String>,
@@ -43,13 +44,17 @@ pub fn record(
 }
 
 /// Newest first, before `cursor` (an entry id), at most `limit`.
-pub fn list(conn: &Connection, before: Option<&str>, limit: u32) -> Result<Vec<Entry>, DbError> {
+pub fn list(
+    conn: &Connection,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<AuditEntry>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, actor_id, actor_name, action, target, detail, created_at FROM audit
          WHERE :before IS NULL OR id < :before ORDER BY id DESC LIMIT :limit",
     )?;
     let rows = stmt.query_map(named_params! { ":before": before, ":limit": limit }, |r| {
-        Ok(Entry {
+        Ok(AuditEntry {
             id: r.get(0)?,
             actor_id: r.get(1)?,
             actor_name: r.get(2)?,
@@ -96,17 +101,47 @@ pub fn audited<T, E: From<DbError>>(
     action: &str,
     change: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(T, Audit), E>,
 ) -> Result<T, E> {
+    audited_if_changed(conn, actor, action, |tx| {
+        change(tx).map(|(value, audit)| (value, Some(audit)))
+    })
+}
+
+/// [`audited`] for a change that may turn out to change nothing (an admin's
+/// PATCH repeating the current values): `change` says `None` and nothing is
+/// logged.
+pub fn audited_if_changed<T, E: From<DbError>>(
+    conn: &mut Connection,
+    actor: Option<&Actor>,
+    action: &str,
+    change: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(T, Option<Audit>), E>,
+) -> Result<T, E> {
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(DbError::from)?;
     let (value, audit) = change(&tx)?;
-    record(
-        &tx,
-        actor.map(|a| (a.id.as_str(), a.username.as_str())),
-        action,
-        audit.target.as_deref(),
-        &audit.detail,
-    )?;
+    if let Some(audit) = audit {
+        record(
+            &tx,
+            actor.map(|a| (a.id.as_str(), a.username.as_str())),
+            action,
+            audit.target.as_deref(),
+            &audit.detail,
+        )?;
+    }
+    tx.commit().map_err(DbError::from)?;
+    Ok(value)
+}
+
+/// Runs `work` in one `BEGIN IMMEDIATE` transaction (a write that must not
+/// be split, with no audit row: a user's own change).
+pub fn immediate<T, E: From<DbError>>(
+    conn: &mut Connection,
+    work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(DbError::from)?;
+    let value = work(&tx)?;
     tx.commit().map_err(DbError::from)?;
     Ok(value)
 }

@@ -638,7 +638,7 @@ pub struct Snapshot {
     pub messages: Vec<SnapshotMessage>,
 }
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotMessage {
     pub role: String,

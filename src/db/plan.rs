@@ -7,7 +7,7 @@ use serde::Serialize;
 use super::{is_unique_violation, DbError};
 
 /// A plan an admin defined.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Plan {
     pub id: String,
     pub name: String,

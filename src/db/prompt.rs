@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::DbError;
 
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+/// A prompt of the library, as `/prompts` answers it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Prompt {
     pub id: String,
     pub title: String,

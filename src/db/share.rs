@@ -125,7 +125,7 @@ pub fn delete(conn: &Connection, id: &str) -> Result<bool, DbError> {
 }
 
 /// A sample as listed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Sample {
     pub id: String,
     pub title: String,

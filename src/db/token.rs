@@ -124,7 +124,7 @@ pub fn family_is_live(conn: &Connection, family_id: &str) -> Result<bool, DbErro
 }
 
 /// An API key as its owner sees it in a list (never the key itself).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: String,
     pub client_name: String,

@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{is_unique_violation, DbError};
 
 /// What an account may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Admin,
@@ -31,8 +31,9 @@ impl Role {
 }
 
 /// Whether an account may sign in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = UserStatus)]
 pub enum Status {
     Active,
     /// Registered while registration needed approval; waits for an admin.

@@ -10,10 +10,15 @@
 //! writes). No warp type appears here.
 
 pub mod accounts;
+pub mod admin;
 pub mod error;
 pub mod models;
 pub mod plan;
+pub mod plans;
+pub mod prompts;
+pub mod samples;
 pub mod search;
+pub mod shares;
 
 pub use error::Error;
 

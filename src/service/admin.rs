@@ -1,0 +1,173 @@
+//! Server settings an admin changes from the web app (registration mode,
+//! scheduled backups), audited, and the audit log they read.
+
+use serde_json::{json, Value};
+
+use super::accounts::{registration_mode, REGISTRATION_MODES};
+use super::{Error, Result};
+use crate::backup;
+use crate::db::audit::{self, Actor, Audit, AuditEntry};
+use crate::db::{setting, Db, DbError};
+
+/// The settings as the admin pages see them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    pub registration_mode: String,
+    pub backup_daily: bool,
+    pub backup_keep: u32,
+    /// When the last scheduled backup was written (RFC 3339).
+    pub backup_last_at: Option<String>,
+    /// Why the last scheduled backup failed.
+    pub backup_last_error: Option<Value>,
+}
+
+/// An admin's change to the settings; absent fields are kept.
+#[derive(Debug, Default)]
+pub struct SettingsChange {
+    pub registration_mode: Option<String>,
+    pub backup_daily: Option<bool>,
+    pub backup_keep: Option<u32>,
+}
+
+impl SettingsChange {
+    /// Whether the backup schedule changes (the scheduler is then woken).
+    pub fn touches_backups(&self) -> bool {
+        self.backup_daily.is_some() || self.backup_keep.is_some()
+    }
+
+    /// A 422 for a mode outside open/approval/closed or a `backup_keep`
+    /// outside 1–365.
+    fn validate(&self) -> Result<()> {
+        if let Some(mode) = &self.registration_mode {
+            if !REGISTRATION_MODES.contains(&mode.as_str()) {
+                return Err(Error::invalid(
+                    "registration_mode",
+                    "must be one of open, approval, closed",
+                ));
+            }
+        }
+        if let Some(keep) = self.backup_keep {
+            if !(1..=backup::MAX_KEEP).contains(&keep) {
+                return Err(Error::invalid(
+                    "backup_keep",
+                    format!("must be between 1 and {}", backup::MAX_KEEP),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The settings rows to write, keyed by setting name.
+    fn rows(&self) -> serde_json::Map<String, Value> {
+        let mut rows = serde_json::Map::new();
+        if let Some(mode) = &self.registration_mode {
+            rows.insert(setting::REGISTRATION_MODE.into(), json!(mode));
+        }
+        if let Some(daily) = self.backup_daily {
+            rows.insert(backup::BACKUP_DAILY.into(), json!(daily));
+        }
+        if let Some(keep) = self.backup_keep {
+            rows.insert(backup::BACKUP_KEEP.into(), json!(keep));
+        }
+        rows
+    }
+}
+
+fn read_settings(conn: &rusqlite::Connection) -> Result<ServerSettings, DbError> {
+    let registration_mode = registration_mode(conn)?;
+    let (backup_daily, backup_keep, last) = backup::settings(conn)?;
+    let backup_last_error = setting::get(conn, backup::BACKUP_LAST_ERROR)?.filter(|v| !v.is_null());
+    Ok(ServerSettings {
+        registration_mode,
+        backup_daily,
+        backup_keep,
+        backup_last_at: last.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        backup_last_error,
+    })
+}
+
+pub async fn settings(db: &Db) -> Result<ServerSettings> {
+    Ok(db.run(|conn| read_settings(conn)).await?)
+}
+
+/// Saves the changed settings (audited with them), then reads them all.
+pub async fn update_settings(
+    db: &Db,
+    actor: Actor,
+    change: SettingsChange,
+) -> Result<ServerSettings> {
+    change.validate()?;
+    let rows = change.rows();
+    db.run(move |conn| {
+        if !rows.is_empty() {
+            audit::audited(conn, Some(&actor), "settings.update", |tx| {
+                for (key, value) in &rows {
+                    setting::put(tx, key, value)?;
+                }
+                let audit = Audit {
+                    target: None,
+                    detail: Value::Object(rows.clone()),
+                };
+                Ok::<_, Error>(((), audit))
+            })?;
+        }
+        Ok(read_settings(conn)?)
+    })
+    .await
+}
+
+/// A page of the audit log, newest first, before the `before` entry id.
+pub async fn audit_log(db: &Db, before: Option<String>, limit: u32) -> Result<Vec<AuditEntry>> {
+    Ok(db
+        .run(move |conn| audit::list(conn, before.as_deref(), limit))
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_changes_are_validated_and_written_under_their_setting_names() {
+        let change = SettingsChange {
+            registration_mode: Some("approval".into()),
+            backup_keep: Some(30),
+            ..Default::default()
+        };
+        assert!(change.validate().is_ok());
+        assert!(change.touches_backups());
+        let rows = change.rows();
+        assert_eq!(rows[setting::REGISTRATION_MODE], json!("approval"));
+        assert_eq!(rows[backup::BACKUP_KEEP], json!(30));
+        assert!(!rows.contains_key(backup::BACKUP_DAILY));
+        assert!(SettingsChange::default().rows().is_empty());
+        for (bad, field) in [
+            (
+                SettingsChange {
+                    registration_mode: Some("invite".into()),
+                    ..Default::default()
+                },
+                "registration_mode",
+            ),
+            (
+                SettingsChange {
+                    backup_keep: Some(0),
+                    ..Default::default()
+                },
+                "backup_keep",
+            ),
+            (
+                SettingsChange {
+                    backup_keep: Some(366),
+                    ..Default::default()
+                },
+                "backup_keep",
+            ),
+        ] {
+            let Err(Error::Validation(f)) = bad.validate() else {
+                panic!("{field}: accepted");
+            };
+            assert!(f.contains_key(field));
+        }
+    }
+}
