@@ -10,10 +10,12 @@
 //! writes). No warp type appears here.
 
 pub mod accounts;
+pub mod connections;
 pub mod error;
 pub mod models;
 pub mod plan;
 pub mod search;
+pub mod status;
 
 pub use error::Error;
 
