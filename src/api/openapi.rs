@@ -26,11 +26,14 @@ pub fn document() -> String {
 /// beside them), then the answers common to every route.
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    let parts: [utoipa::openapi::OpenApi; 3] = [
+    let parts: [utoipa::openapi::OpenApi; 6] = [
         // One line per resource module: `super::prompts::Doc::openapi(),`
         super::health::Doc::openapi(),
         super::status::Doc::openapi(),
         super::connections::Doc::openapi(),
+        super::settings::Doc::openapi(),
+        super::oversight::Doc::openapi(),
+        super::collector::Doc::openapi(),
     ];
     for part in parts {
         doc.merge(part);

@@ -10,11 +10,14 @@
 //! writes). No warp type appears here.
 
 pub mod accounts;
+pub mod collector;
 pub mod connections;
 pub mod error;
 pub mod models;
+pub mod oversight;
 pub mod plan;
 pub mod search;
+pub mod settings;
 pub mod status;
 
 pub use error::Error;
