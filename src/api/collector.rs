@@ -3,8 +3,8 @@
 //! types only), search and tags. Another user's item is a 404.
 
 use bytes::Bytes;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -15,26 +15,11 @@ use super::filters::{
     Page,
 };
 use super::multipart;
+use crate::api::openapi::Error;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::collector::{self, ItemInput};
-use crate::db::conversation as conv_repo;
-
-/// Largest file (and largest JSON body) the collector takes.
-pub const UPLOAD_LIMIT: u64 = 10 * 1024 * 1024;
-/// Most tags on one item, and the longest tag.
-const MAX_TAGS: usize = 20;
-const MAX_TAG_CHARS: usize = 40;
-
-/// File name endings the collector takes: text, data and source code.
-pub const TEXT_EXTENSIONS: &[&str] = &[
-    "txt", "md", "markdown", "csv", "tsv", "json", "jsonl", "ndjson", "xml", "yaml", "yml", "toml",
-    "ini", "cfg", "conf", "log", "html", "htm", "css", "scss", "js", "mjs", "cjs", "ts", "tsx",
-    "jsx", "vue", "svelte", "py", "rs", "go", "java", "kt", "kts", "scala", "c", "h", "cc", "cpp",
-    "cxx", "hpp", "cs", "fs", "rb", "php", "pl", "lua", "r", "swift", "m", "dart", "sh", "bash",
-    "zsh", "ps1", "bat", "cmd", "sql", "graphql", "proto", "tex", "rst", "adoc", "org", "srt",
-    "vtt",
-];
+use crate::db::collector::Item;
+use crate::service::collector::{self as service, ItemChange, Upload, UPLOAD_LIMIT};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let st = || with_state(state.clone());
@@ -108,14 +93,145 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
 }
 
-fn too_large() -> ApiError {
-    ApiError::TooLarge(format!(
-        "the collector takes files and texts of at most {} MiB",
-        UPLOAD_LIMIT / 1024 / 1024
-    ))
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list, create, get, update, delete, tags),
+    components(schemas(CollectorItem, CollectorItemSummary, CollectorItems, CollectorItemBody,
+        CollectorUpload, CollectorTag, CollectorTags)),
+    tags((name = "collector"))
+)]
+pub struct Doc;
+
+// ── Shapes ──────────────────────────────────────────────────────────────────
+
+/// A saved item (types.ts `CollectorItem`).
+#[derive(Serialize, ToSchema)]
+pub struct CollectorItem {
+    id: String,
+    title: String,
+    content: String,
+    url: Option<String>,
+    tags: Vec<String>,
+    source_message_id: Option<String>,
+    /// The uploaded file's name.
+    filename: Option<String>,
+    /// Characters of `content`.
+    size: i64,
+    created_at: String,
+    updated_at: String,
 }
 
-/// Refuses a declared body over the limit before reading any of it.
+impl From<Item> for CollectorItem {
+    fn from(i: Item) -> Self {
+        CollectorItem {
+            id: i.id,
+            title: i.title,
+            content: i.content,
+            url: i.url,
+            tags: i.tags,
+            source_message_id: i.source_message_id,
+            filename: i.filename,
+            size: i.size,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+/// An item as lists show it: the content cut to an excerpt.
+#[derive(Serialize, ToSchema)]
+pub struct CollectorItemSummary {
+    id: String,
+    title: String,
+    /// The first 300 characters of the content.
+    excerpt: String,
+    url: Option<String>,
+    tags: Vec<String>,
+    source_message_id: Option<String>,
+    filename: Option<String>,
+    size: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Item> for CollectorItemSummary {
+    fn from(i: Item) -> Self {
+        CollectorItemSummary {
+            excerpt: i.content.chars().take(300).collect(),
+            id: i.id,
+            title: i.title,
+            url: i.url,
+            tags: i.tags,
+            source_message_id: i.source_message_id,
+            filename: i.filename,
+            size: i.size,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CollectorItems {
+    items: Vec<CollectorItemSummary>,
+    next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CollectorTag {
+    tag: String,
+    /// Items carrying it.
+    count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CollectorTags {
+    tags: Vec<CollectorTag>,
+}
+
+/// A new item (`content` required) or a change to one (every field optional).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorItemBody {
+    /// At most 200 characters; made from the content when not given.
+    title: Option<String>,
+    content: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "super::filters::double_option")]
+    #[schema(value_type = Option<String>)]
+    url: Option<Option<String>>,
+    tags: Option<Vec<String>>,
+    /// Only on creation: the answer it was saved from.
+    source_message_id: Option<String>,
+}
+
+impl From<CollectorItemBody> for ItemChange {
+    fn from(b: CollectorItemBody) -> Self {
+        ItemChange {
+            title: b.title,
+            content: b.content,
+            url: b.url,
+            tags: b.tags,
+            source_message_id: b.source_message_id,
+        }
+    }
+}
+
+/// The upload form: a text file and optional fields.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a shape for the document only: the form is read part by part
+pub struct CollectorUpload {
+    /// A text file (.txt, .md, .csv, .json, source code …), at most 10 MiB.
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+    title: Option<String>,
+    /// A JSON array of strings, or comma-separated.
+    tags: Option<String>,
+    url: Option<String>,
+}
+
+// ── Handlers ────────────────────────────────────────────────────────────────
+
 #[derive(Deserialize)]
 struct ListQuery {
     q: Option<String>,
@@ -124,19 +240,12 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-/// An item as lists show it: the content cut to an excerpt.
-fn summary(item: &collector::Item) -> Value {
-    let mut v = json!(item);
-    if let Some(obj) = v.as_object_mut() {
-        obj.remove("content");
-        obj.insert(
-            "excerpt".into(),
-            json!(item.content.chars().take(300).collect::<String>()),
-        );
-    }
-    v
-}
-
+#[utoipa::path(get, path = "/collector/items", tag = "collector",
+    params(("q" = Option<String>, Query, description = "comma-separated keywords, all must match"),
+        ("tag" = Option<String>, Query), ("limit" = Option<u32>, Query),
+        ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = CollectorItems), (status = 400, body = Error),
+        (status = 401, body = Error)))]
 async fn list(
     state: AppState,
     current: CurrentUser,
@@ -146,147 +255,43 @@ async fn list(
         limit: query.limit,
         cursor: query.cursor,
     };
-    let after = match page.cursor.as_deref() {
-        None => None,
-        Some(c) => Some(
-            c.split_once('~')
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
-        ),
-    };
-    let keywords = crate::service::search::search_keywords(query.q.as_deref())?;
-    let tag = query.tag.filter(|t| !t.trim().is_empty());
-    let user_id = current.user.id.clone();
-    let limit = page.limit();
-    let items = state
-        .db
-        .run(move |conn| collector::list(conn, &user_id, &keywords, tag.as_deref(), after, limit))
-        .await?;
-    let next = page.next_cursor(&items, |i| format!("{}~{}", i.updated_at, i.id));
+    let items = service::list(
+        &state.db,
+        current.user.id.clone(),
+        query.q.as_deref(),
+        query.tag,
+        page.cursor.as_deref(),
+        page.limit(),
+    )
+    .await?;
+    let next_cursor = page.next_cursor(&items, |i| format!("{}~{}", i.updated_at, i.id));
+    let items = items.into_iter().map(CollectorItemSummary::from).collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "items": items.iter().map(summary).collect::<Vec<_>>(), "next_cursor": next }),
+        &CollectorItems { items, next_cursor },
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ItemBody {
-    title: Option<String>,
-    content: Option<String>,
-    #[serde(default, deserialize_with = "super::filters::double_option")]
-    url: Option<Option<String>>,
-    tags: Option<Vec<String>>,
-    source_message_id: Option<String>,
-}
-
-/// Trimmed, deduplicated, validated tags.
-fn clean_tags(tags: &[String]) -> Result<Vec<String>, ApiError> {
-    let mut out: Vec<String> = Vec::new();
-    for t in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-        if t.chars().count() > MAX_TAG_CHARS {
-            return Err(ApiError::invalid(
-                "tags",
-                format!("a tag has at most {MAX_TAG_CHARS} characters"),
-            ));
-        }
-        if !out.iter().any(|o| o.to_lowercase() == t.to_lowercase()) {
-            out.push(t.to_string());
-        }
-    }
-    if out.len() > MAX_TAGS {
-        return Err(ApiError::invalid(
-            "tags",
-            format!("at most {MAX_TAGS} tags"),
-        ));
-    }
-    Ok(out)
-}
-
-fn check_title(title: &str) -> Result<(), ApiError> {
-    if title.trim().is_empty() {
-        return Err(ApiError::invalid("title", "must not be empty"));
-    }
-    if title.chars().count() > 200 {
-        return Err(ApiError::invalid("title", "must be at most 200 characters"));
-    }
-    Ok(())
-}
-
-fn check_url(url: &str) -> Result<(), ApiError> {
-    let lower = url.to_ascii_lowercase();
-    if url.len() > 2000 || !(lower.starts_with("http://") || lower.starts_with("https://")) {
-        return Err(ApiError::invalid(
-            "url",
-            "must be an http:// or https:// address of at most 2000 characters",
-        ));
-    }
-    Ok(())
-}
-
+#[utoipa::path(post, path = "/collector/items", tag = "collector",
+    request_body(content(
+        (CollectorItemBody = "application/json"),
+        (CollectorUpload = "multipart/form-data"),
+    )),
+    responses((status = 201, body = CollectorItem), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 404, description = "no such message", body = Error),
+        (status = 413, body = Error),
+        (status = 415, description = "not JSON, or not a text file", body = Error),
+        (status = 422, body = Error)))]
 async fn create(state: AppState, current: CurrentUser, body: Bytes) -> Result<Response, ApiError> {
-    let body: ItemBody = parse_json(&body)?;
-    let Some(content) = body.content.filter(|c| !c.trim().is_empty()) else {
-        return Err(ApiError::invalid("content", "must not be empty"));
-    };
-    if content.len() as u64 > UPLOAD_LIMIT {
-        return Err(too_large());
-    }
-    let title = body
-        .title
-        .unwrap_or_else(|| crate::engine::fallback_title(&content));
-    check_title(&title)?;
-    let url = body.url.flatten();
-    if let Some(url) = &url {
-        check_url(url)?;
-    }
-    let tags = clean_tags(&body.tags.unwrap_or_default())?;
-    let user_id = current.user.id.clone();
-    let source = body.source_message_id;
-    let item = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            if let Some(source) = &source {
-                // Only a message of one of the user's own conversations.
-                let mine = match conv_repo::message(conn, source)? {
-                    Some(m) => conv_repo::get(conn, &user_id, &m.conversation_id)?.is_some(),
-                    None => false,
-                };
-                if !mine {
-                    return Ok(Err(ApiError::NotFound("no such message".into())));
-                }
-            }
-            let item = collector::insert(
-                conn,
-                &user_id,
-                &ItemInput {
-                    title: title.trim(),
-                    content: &content,
-                    url: url.as_deref(),
-                    tags: &tags,
-                    source_message_id: source.as_deref(),
-                    filename: None,
-                },
-            )?;
-            Ok(Ok(item))
-        })
-        .await??;
-    Ok(json_response(StatusCode::CREATED, &json!(item)))
+    let body: CollectorItemBody = parse_json(&body)?;
+    let item = service::create(&state.db, current.user.id.clone(), body.into()).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &CollectorItem::from(item),
+    ))
 }
 
-/// The extension of a file name, lower case.
-fn extension(name: &str) -> Option<String> {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
-    base.rsplit_once('.')
-        .map(|(_, ext)| ext.to_ascii_lowercase())
-        .filter(|e| !e.is_empty())
-}
-
-/// Whether a file name is of a type the collector takes.
-pub fn accepted_file(name: &str) -> bool {
-    extension(name).is_some_and(|e| TEXT_EXTENSIONS.contains(&e.as_str()))
-}
-
+/// POST /collector/items as `multipart/form-data` (documented on [`create`]).
 async fn upload(
     state: AppState,
     current: CurrentUser,
@@ -298,14 +303,8 @@ async fn upload(
         match part.name() {
             "file" => {
                 let name = part.file_name().unwrap_or_default().to_string();
-                if !accepted_file(&name) {
-                    return Err(ApiError::Unsupported(format!(
-                        "the collector takes text files only (.txt, .md, .csv, .json and source code); \
-                         {} is not one",
-                        if name.is_empty() { "a file without a name".to_string() } else { format!("\"{name}\"") }
-                    )));
-                }
-                file = Some((name, part.read(UPLOAD_LIMIT, too_large()).await?));
+                service::check_file_name(&name)?;
+                file = Some((name, part.read(UPLOAD_LIMIT, service::too_large()).await?));
             }
             "title" => title = Some(text_field(part).await?),
             "tags" => {
@@ -328,55 +327,18 @@ async fn upload(
     let Some((filename, bytes)) = file else {
         return Err(ApiError::invalid("file", "a file field is required"));
     };
-    let content = String::from_utf8(bytes).map_err(|_| {
-        ApiError::Unsupported(format!(
-            "\"{filename}\" is not UTF-8 text; save it as UTF-8 and upload it again"
-        ))
-    })?;
-    let content = content
-        .strip_prefix('\u{feff}')
-        .unwrap_or(&content)
-        .to_string();
-    if content.contains('\0') {
-        return Err(ApiError::Unsupported(format!(
-            "\"{filename}\" contains binary data, not text"
-        )));
-    }
-    if content.trim().is_empty() {
-        return Err(ApiError::invalid("file", "the file is empty"));
-    }
-    let base = filename
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or(&filename)
-        .to_string();
-    let title = title
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| base.clone());
-    check_title(&title)?;
-    if let Some(url) = &url {
-        check_url(url)?;
-    }
-    let tags = clean_tags(&tags)?;
-    let user_id = current.user.id.clone();
-    let item = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            collector::insert(
-                conn,
-                &user_id,
-                &ItemInput {
-                    title: title.trim(),
-                    content: &content,
-                    url: url.as_deref(),
-                    tags: &tags,
-                    source_message_id: None,
-                    filename: Some(&base),
-                },
-            )
-        })
-        .await?;
-    Ok(json_response(StatusCode::CREATED, &json!(item)))
+    let upload = Upload {
+        filename,
+        bytes,
+        title,
+        tags,
+        url,
+    };
+    let item = service::upload(&state.db, current.user.id.clone(), upload).await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &CollectorItem::from(item),
+    ))
 }
 
 async fn text_field(part: multipart::Field) -> Result<String, ApiError> {
@@ -389,128 +351,46 @@ async fn text_field(part: multipart::Field) -> Result<String, ApiError> {
     String::from_utf8(bytes).map_err(|_| ApiError::BadRequest("form fields must be UTF-8".into()))
 }
 
-async fn owned(
-    state: &AppState,
-    current: &CurrentUser,
-    id: String,
-) -> Result<collector::Item, ApiError> {
-    let user_id = current.user.id.clone();
-    state
-        .db
-        .run(move |conn| collector::get(conn, &user_id, &id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such collector item".into()))
-}
-
+#[utoipa::path(get, path = "/collector/items/{id}", tag = "collector",
+    params(("id" = String, Path)),
+    responses((status = 200, body = CollectorItem), (status = 401, body = Error),
+        (status = 404, body = Error)))]
 async fn get(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
-    let item = owned(&state, &current, id).await?;
-    Ok(json_response(StatusCode::OK, &json!(item)))
+    let item = service::get(&state.db, current.user.id.clone(), id).await?;
+    Ok(json_response(StatusCode::OK, &CollectorItem::from(item)))
 }
 
+#[utoipa::path(method(put, patch), path = "/collector/items/{id}", tag = "collector",
+    params(("id" = String, Path)), request_body = CollectorItemBody,
+    responses((status = 200, body = CollectorItem), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 404, body = Error), (status = 413, body = Error),
+        (status = 422, body = Error)))]
 async fn update(
     id: String,
     state: AppState,
     current: CurrentUser,
-    body: ItemBody,
+    body: CollectorItemBody,
 ) -> Result<Response, ApiError> {
-    let item = owned(&state, &current, id).await?;
-    if body.source_message_id.is_some() {
-        return Err(ApiError::invalid(
-            "source_message_id",
-            "cannot be changed after the item is saved",
-        ));
-    }
-    let title = body.title.unwrap_or(item.title.clone());
-    check_title(&title)?;
-    let content = body.content.unwrap_or(item.content.clone());
-    if content.trim().is_empty() {
-        return Err(ApiError::invalid("content", "must not be empty"));
-    }
-    if content.len() as u64 > UPLOAD_LIMIT {
-        return Err(too_large());
-    }
-    let url = match body.url {
-        Some(url) => url,
-        None => item.url.clone(),
-    };
-    if let Some(url) = &url {
-        check_url(url)?;
-    }
-    let tags = clean_tags(&body.tags.unwrap_or(item.tags.clone()))?;
-    let user_id = current.user.id.clone();
-    let updated = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            collector::update(
-                conn,
-                &user_id,
-                &item.id,
-                &ItemInput {
-                    title: title.trim(),
-                    content: &content,
-                    url: url.as_deref(),
-                    tags: &tags,
-                    source_message_id: None,
-                    filename: None,
-                },
-            )?;
-            collector::get(conn, &user_id, &item.id)
-        })
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such collector item".into()))?;
-    Ok(json_response(StatusCode::OK, &json!(updated)))
+    let item = service::update(&state.db, current.user.id.clone(), id, body.into()).await?;
+    Ok(json_response(StatusCode::OK, &CollectorItem::from(item)))
 }
 
+#[utoipa::path(delete, path = "/collector/items/{id}", tag = "collector",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = Error),
+        (status = 404, body = Error)))]
 async fn delete(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
-    let user_id = current.user.id.clone();
-    let deleted = state
-        .db
-        .run(move |conn| collector::delete(conn, &user_id, &id))
-        .await?;
-    if !deleted {
-        return Err(ApiError::NotFound("no such collector item".into()));
-    }
+    service::delete(&state.db, current.user.id.clone(), id).await?;
     Ok(super::no_content())
 }
 
+#[utoipa::path(get, path = "/collector/tags", tag = "collector",
+    responses((status = 200, body = CollectorTags), (status = 401, body = Error)))]
 async fn tags(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
-    let user_id = current.user.id.clone();
-    let tags = state
-        .db
-        .run(move |conn| collector::tags(conn, &user_id))
-        .await?;
-    let items: Vec<Value> = tags
+    let tags = service::tags(&state.db, current.user.id.clone())
+        .await?
         .into_iter()
-        .map(|(tag, count)| json!({ "tag": tag, "count": count }))
+        .map(|(tag, count)| CollectorTag { tag, count })
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({ "tags": items })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_text_file_types_are_accepted() {
-        for ok in [
-            "노트.md",
-            "data.CSV",
-            "a/b/main.rs",
-            "C:\\x\\readme.txt",
-            "x.tar.json",
-        ] {
-            assert!(accepted_file(ok), "{ok}");
-        }
-        for no in [
-            "setup.exe",
-            "photo.png",
-            "archive.zip",
-            "README",
-            "",
-            ".",
-            "doc.pdf",
-        ] {
-            assert!(!accepted_file(no), "{no}");
-        }
-    }
+    Ok(json_response(StatusCode::OK, &CollectorTags { tags }))
 }

@@ -1,15 +1,14 @@
 //! `/health`: is the server up and can it read its database.
 
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::error::json_response;
+use super::error::{json_response, ApiError};
 use crate::app::AppState;
-
-/// The setting the health check writes while the disk is full.
-const HEALTH_PROBE: &str = "health_probe";
+use crate::service::status::{self, Health as Found};
 
 /// GET /api/v1/health
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -19,51 +18,65 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .then(health)
 }
 
+/// The health check's answer: `ok`, or `degraded` with the error's
+/// `error` and `code` besides.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` or `degraded`.
+    status: &'static str,
+    /// `ok`, `disk_full` or `unavailable`.
+    db: &'static str,
+    version: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    error: Option<String>,
+    /// `disk_full` or `db_unavailable`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    code: Option<&'static str>,
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(health), components(schemas(Health)), tags((name = "public")))]
+pub struct Doc;
+
 /// `{"status":"ok","db":"ok","version":...}`, or 503 with `db: "unavailable"`
 /// when a read of the schema's own table fails, or `db: "disk_full"` while
 /// writes fail for lack of space (then each check tries one small write, so
 /// the state clears as soon as space is freed).
+#[utoipa::path(get, path = "/health", tag = "public", security(()),
+    responses((status = 200, body = Health),
+        (status = 503, description = "the database cannot be read or written", body = Health)))]
 async fn health(state: AppState) -> Response {
-    let full = state.db.disk_full();
-    let read = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            conn.query_row("SELECT count(*) FROM setting", [], |row| {
-                row.get::<_, i64>(0)
-            })?;
-            if full {
-                crate::db::setting::put(conn, HEALTH_PROBE, &crate::db::now().into())?;
-            }
-            Ok(())
-        })
-        .await;
-    match read {
-        Err(err) if err.is_disk_full() => json_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &json!({
-                "status": "degraded",
-                "db": "disk_full",
-                "version": crate::VERSION,
-                "error": crate::api::error::ApiError::DiskFull.to_string(),
-                "code": "disk_full",
-            }),
-        ),
-        Ok(_) => json_response(
+    let degraded = |db, error, code| Health {
+        status: "degraded",
+        db,
+        version: crate::VERSION,
+        error: Some(error),
+        code: Some(code),
+    };
+    match status::health(&state.db).await {
+        Found::Ok => json_response(
             StatusCode::OK,
-            &json!({"status": "ok", "db": "ok", "version": crate::VERSION}),
+            &Health {
+                status: "ok",
+                db: "ok",
+                version: crate::VERSION,
+                error: None,
+                code: None,
+            },
         ),
-        Err(err) => {
-            log::warn!("health check: the database cannot be read: {err}");
-            json_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &json!({
-                    "status": "degraded",
-                    "db": "unavailable",
-                    "version": crate::VERSION,
-                    "error": "the database cannot be read",
-                    "code": "db_unavailable",
-                }),
-            )
-        }
+        Found::DiskFull => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &degraded("disk_full", ApiError::DiskFull.to_string(), "disk_full"),
+        ),
+        Found::Unavailable => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &degraded(
+                "unavailable",
+                "the database cannot be read".into(),
+                "db_unavailable",
+            ),
+        ),
     }
 }

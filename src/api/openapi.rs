@@ -26,7 +26,7 @@ pub fn document() -> String {
 /// beside them), then the answers common to every route.
 pub fn spec() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    let parts: [utoipa::openapi::OpenApi; 9] = [
+    let parts: [utoipa::openapi::OpenApi; 15] = [
         // One line per resource module: `super::prompts::Doc::openapi(),`
         super::prompts::Doc::openapi(),
         super::plans::Doc::openapi(),
@@ -37,6 +37,12 @@ pub fn spec() -> utoipa::openapi::OpenApi {
         super::api_keys::Doc::openapi(),
         super::admin::Doc::openapi(),
         super::auth::Doc::openapi(),
+        super::health::Doc::openapi(),
+        super::status::Doc::openapi(),
+        super::connections::Doc::openapi(),
+        super::settings::Doc::openapi(),
+        super::oversight::Doc::openapi(),
+        super::collector::Doc::openapi(),
     ];
     for part in parts {
         doc.merge(part);
@@ -58,12 +64,9 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     servers((url = "/api/v1")),
     security(("bearer" = []), ("api_key" = [])),
     paths(
-        health, list_models,
         list_conversations, create_conversation, get_conversation, update_conversation,
         replace_conversation, delete_conversation, list_messages, post_message, edit_last,
         delete_last, regenerate, stop, feedback,
-        list_connections, create_connection, update_connection, delete_connection,
-        test_connection,
     ),
     tags(
         (name = "public"), (name = "auth"), (name = "api-keys"), (name = "conversations"),
@@ -147,29 +150,6 @@ pub struct Error {
     error: String,
     code: String,
     fields: Option<BTreeMap<String, String>>,
-}
-
-#[derive(ToSchema)]
-pub struct Health {
-    status: String,
-    db: String,
-    version: String,
-}
-
-#[derive(ToSchema)]
-pub struct Model {
-    id: String,
-    name: String,
-    vendor: String,
-    description: String,
-    connection_id: String,
-    context_window: Option<u32>,
-    available: bool,
-}
-
-#[derive(ToSchema)]
-pub struct Models {
-    models: Vec<Model>,
 }
 
 #[derive(ToSchema)]
@@ -355,88 +335,8 @@ pub struct FeedbackSaved {
     comment: Option<String>,
 }
 
-#[derive(ToSchema)]
-pub struct ConnectionModel {
-    id: String,
-    upstream_id: String,
-    name: String,
-    vendor: String,
-    description: String,
-    context_window: Option<u32>,
-    enabled: bool,
-}
-
-#[derive(ToSchema)]
-pub struct Connection {
-    id: String,
-    name: String,
-    /// `openai`, `azure` or `anthropic`.
-    kind: String,
-    base_url: String,
-    /// Only its last four characters (`…abcd`).
-    api_key: Option<String>,
-    no_proxy: bool,
-    enabled: bool,
-    models: Vec<ConnectionModel>,
-    created_at: String,
-    updated_at: String,
-    /// When the models could not be discovered at creation.
-    discovery_error: Option<String>,
-}
-
-#[derive(ToSchema)]
-pub struct Connections {
-    connections: Vec<Connection>,
-}
-
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ModelInput {
-    id: String,
-    name: Option<String>,
-    vendor: Option<String>,
-    description: Option<String>,
-    context_window: Option<u32>,
-    enabled: Option<bool>,
-}
-
-#[derive(ToSchema, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConnectionBody {
-    name: Option<String>,
-    kind: Option<String>,
-    base_url: Option<String>,
-    api_key: Option<String>,
-    no_proxy: Option<bool>,
-    enabled: Option<bool>,
-    /// Discovered from the provider when not given.
-    models: Option<Vec<ModelInput>>,
-}
-
-#[derive(ToSchema)]
-pub struct DiscoveredModel {
-    id: String,
-    name: String,
-    vendor: String,
-    context_window: Option<u32>,
-}
-
-#[derive(ToSchema)]
-pub struct ConnectionTest {
-    ok: bool,
-    models: Vec<DiscoveredModel>,
-    error: Option<String>,
-}
-
 // ── Routes ──────────────────────────────────────────────────────────────────
 
-#[utoipa::path(get, path = "/health", tag = "public", security(()),
-    responses((status = 200, body = Health), (status = 503, body = Health)))]
-fn health() {}
-
-#[utoipa::path(get, path = "/models", tag = "public", security(()),
-    responses((status = 200, description = "Models users may pick", body = Models)))]
-fn list_models() {}
 
 #[utoipa::path(get, path = "/conversations", tag = "conversations",
     params(
@@ -530,31 +430,6 @@ fn stop() {}
         (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
 fn feedback() {}
 
-#[utoipa::path(get, path = "/admin/connections", tag = "admin",
-    responses((status = 200, body = Connections), (status = 401, body = Error), (status = 403, body = Error)))]
-fn list_connections() {}
-
-#[utoipa::path(post, path = "/admin/connections", tag = "admin", request_body = ConnectionBody,
-    responses((status = 201, body = Connection), (status = 400, body = Error), (status = 401, body = Error),
-        (status = 403, body = Error), (status = 409, body = Error), (status = 422, body = Error)))]
-fn create_connection() {}
-
-#[utoipa::path(put, path = "/admin/connections/{id}", tag = "admin", params(("id" = String, Path)),
-    request_body = ConnectionBody,
-    responses((status = 200, body = Connection), (status = 400, body = Error), (status = 401, body = Error),
-        (status = 403, body = Error), (status = 404, body = Error), (status = 409, body = Error),
-        (status = 422, body = Error)))]
-fn update_connection() {}
-
-#[utoipa::path(delete, path = "/admin/connections/{id}", tag = "admin", params(("id" = String, Path)),
-    responses((status = 204, description = "deleted"), (status = 401, body = Error),
-        (status = 403, body = Error), (status = 404, body = Error)))]
-fn delete_connection() {}
-
-#[utoipa::path(post, path = "/admin/connections/{id}/test", tag = "admin", params(("id" = String, Path)),
-    responses((status = 200, body = ConnectionTest), (status = 401, body = Error),
-        (status = 403, body = Error), (status = 404, body = Error)))]
-fn test_connection() {}
 
 #[cfg(test)]
 mod tests {

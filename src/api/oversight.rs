@@ -2,19 +2,20 @@
 //! delete), everyone's feedback, and usage per user and model over a date
 //! range. Reading or deleting someone's conversation is written to the audit log.
 
-use chrono::{NaiveDate, Utc};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
 use super::filters::{admin, with_state, Page};
+use crate::api::openapi::Error;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::conversation::{self as repo, ListFilter};
-use crate::db::{self, audit, plan};
+use crate::db::conversation::{self as repo, Conversation};
+use crate::db::plan;
+use crate::service::oversight as service;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let st = || with_state(state.clone());
@@ -67,15 +68,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
 }
 
-async fn user_exists(state: &AppState, user_id: &str) -> Result<(), ApiError> {
-    let id = user_id.to_string();
-    state
-        .db
-        .run(move |conn| db::user::by_id(conn, &id))
-        .await?
-        .map(|_| ())
-        .ok_or_else(|| ApiError::NotFound("no such user".into()))
-}
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_conversations, get_conversation, delete_conversation, feedback, usage),
+    components(schemas(UserConversations, FeedbackEntry, FeedbackList, UsageRow, UsageDay,
+        UsageTotals, UsageReport)),
+    tags((name = "admin"))
+)]
+pub struct Doc;
+
+// ── A user's conversations ──────────────────────────────────────────────────
 
 #[derive(Deserialize)]
 struct ConversationQuery {
@@ -85,106 +87,96 @@ struct ConversationQuery {
     cursor: Option<String>,
 }
 
+/// A page of a user's conversations, as their own list shows them.
+#[derive(Serialize, ToSchema)]
+pub struct UserConversations {
+    /// As `GET /conversations` lists them.
+    #[schema(value_type = Vec<Object>)]
+    conversations: Vec<Conversation>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /users/{id}/conversations/{id}`: the conversation with its thread.
+#[derive(Serialize)]
+struct UserConversation {
+    #[serde(flatten)]
+    conversation: Conversation,
+    messages: Vec<repo::Message>,
+}
+
+#[utoipa::path(get, path = "/users/{user_id}/conversations", tag = "admin",
+    params(("user_id" = String, Path),
+        ("q" = Option<String>, Query, description = "comma-separated keywords, all must match"),
+        ("archived" = Option<bool>, Query),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = UserConversations), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error)))]
 async fn list_conversations(
     user_id: String,
     state: AppState,
     _admin: CurrentUser,
     query: ConversationQuery,
 ) -> Result<Response, ApiError> {
-    user_exists(&state, &user_id).await?;
     let page = Page {
         limit: query.limit,
         cursor: query.cursor,
     };
-    let after = match page.cursor.as_deref() {
-        None => None,
-        Some(c) => Some(
-            c.split_once('~')
-                .map(|(u, i)| (u.to_string(), i.to_string()))
-                .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
-        ),
-    };
-    let filter = ListFilter {
-        keywords: crate::service::search::search_keywords(query.q.as_deref())?,
-        archived: query.archived,
-        pinned: None,
-        after,
-        limit: page.limit(),
-    };
-    let items = state
-        .db
-        .run(move |conn| repo::list(conn, &user_id, &filter))
-        .await?;
-    let next = page.next_cursor(&items, |c| format!("{}~{}", c.updated_at, c.id));
+    let conversations = service::conversations(
+        &state.db,
+        user_id,
+        query.q.as_deref(),
+        query.archived,
+        page.cursor.as_deref(),
+        page.limit(),
+    )
+    .await?;
+    let next_cursor = page.next_cursor(&conversations, |c| format!("{}~{}", c.updated_at, c.id));
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "conversations": items, "next_cursor": next }),
+        &UserConversations {
+            conversations,
+            next_cursor,
+        },
     ))
 }
 
+#[utoipa::path(get, path = "/users/{user_id}/conversations/{id}", tag = "admin",
+    params(("user_id" = String, Path), ("id" = String, Path)),
+    responses((status = 200, content_type = "application/json",
+            description = "the conversation with its current thread, as `GET /conversations/{id}` shows it"),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error)))]
 async fn get_conversation(
     user_id: String,
     id: String,
     state: AppState,
     admin: CurrentUser,
 ) -> Result<Response, ApiError> {
-    let actor = (admin.user.id.clone(), admin.user.username.clone());
-    let body = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let Some(conversation) = repo::get(conn, &user_id, &id)? else {
-                return Ok(Err(ApiError::NotFound("no such conversation".into())));
-            };
-            let messages = repo::thread(conn, &conversation, &user_id)?;
-            audit::record(
-                conn,
-                Some((&actor.0, &actor.1)),
-                "conversation.read",
-                Some(&conversation.id),
-                &json!({ "user_id": user_id }),
-            )?;
-            let mut body = json!(conversation);
-            body["messages"] = json!(messages);
-            Ok(Ok(body))
-        })
-        .await??;
-    Ok(json_response(StatusCode::OK, &body))
+    let (conversation, messages) = service::read(&state.db, admin.actor(), user_id, id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &UserConversation {
+            conversation,
+            messages,
+        },
+    ))
 }
 
+#[utoipa::path(delete, path = "/users/{user_id}/conversations/{id}", tag = "admin",
+    params(("user_id" = String, Path), ("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error)))]
 async fn delete_conversation(
     user_id: String,
     id: String,
     state: AppState,
     admin: CurrentUser,
 ) -> Result<Response, ApiError> {
-    let actor = (admin.user.id.clone(), admin.user.username.clone());
-    let (uid, cid) = (user_id.clone(), id.clone());
-    let found = state
-        .db
-        .run(move |conn| repo::get(conn, &uid, &cid))
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such conversation".into()))?;
-    if let Some(gen) = state.engine.get(&found.id) {
-        gen.stop();
-    }
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            repo::delete(&tx, &found.id)?;
-            audit::record(
-                &tx,
-                Some((&actor.0, &actor.1)),
-                "conversation.delete",
-                Some(&found.id),
-                &json!({ "user_id": user_id, "title": found.title }),
-            )?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await?;
+    service::delete(&state.db, &state.engine, admin.actor(), user_id, id).await?;
     Ok(super::no_content())
 }
+
+// ── Feedback ────────────────────────────────────────────────────────────────
 
 #[derive(Deserialize)]
 struct FeedbackQuery {
@@ -193,31 +185,78 @@ struct FeedbackQuery {
     cursor: Option<String>,
 }
 
+/// One rating as admins see it (types.ts `FeedbackEntry`).
+#[derive(Serialize, ToSchema)]
+pub struct FeedbackEntry {
+    id: String,
+    /// `up` or `down`.
+    rating: String,
+    comment: Option<String>,
+    user_id: String,
+    username: Option<String>,
+    conversation_id: String,
+    conversation_title: String,
+    message_id: String,
+    model_id: Option<String>,
+    /// The first 300 characters of the rated answer.
+    excerpt: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<repo::FeedbackEntry> for FeedbackEntry {
+    fn from(e: repo::FeedbackEntry) -> Self {
+        FeedbackEntry {
+            id: e.id,
+            rating: e.rating,
+            comment: e.comment,
+            user_id: e.user_id,
+            username: e.username,
+            conversation_id: e.conversation_id,
+            conversation_title: e.conversation_title,
+            message_id: e.message_id,
+            model_id: e.model_id,
+            excerpt: e.excerpt,
+            created_at: e.created_at,
+            updated_at: e.updated_at,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FeedbackList {
+    feedback: Vec<FeedbackEntry>,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/admin/feedback", tag = "admin",
+    params(("rating" = Option<String>, Query, description = "`up` or `down`"),
+        ("limit" = Option<u32>, Query), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = FeedbackList), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 422, body = Error)))]
 async fn feedback(
     state: AppState,
     _admin: CurrentUser,
     query: FeedbackQuery,
 ) -> Result<Response, ApiError> {
-    let rating = query.rating.filter(|r| !r.is_empty());
-    if rating.as_deref().is_some_and(|r| r != "up" && r != "down") {
-        return Err(ApiError::invalid("rating", "must be up or down"));
-    }
     let page = Page {
         limit: query.limit,
         cursor: query.cursor,
     };
-    let limit = page.limit();
-    let before = page.cursor.clone();
-    let entries = state
-        .db
-        .run(move |conn| repo::feedback_list(conn, rating.as_deref(), before.as_deref(), limit))
-        .await?;
-    let next = page.next_cursor(&entries, |e| e.id.clone());
+    let entries =
+        service::feedback(&state.db, query.rating, page.cursor.clone(), page.limit()).await?;
+    let next_cursor = page.next_cursor(&entries, |e| e.id.clone());
+    let feedback = entries.into_iter().map(FeedbackEntry::from).collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "feedback": entries, "next_cursor": next }),
+        &FeedbackList {
+            feedback,
+            next_cursor,
+        },
     ))
 }
+
+// ── Usage ───────────────────────────────────────────────────────────────────
 
 #[derive(Deserialize)]
 struct UsageQuery {
@@ -228,78 +267,108 @@ struct UsageQuery {
     cursor: Option<String>,
 }
 
-/// `YYYY-MM-DD` (the start of that UTC day) or an RFC 3339 time, as the
-/// stored form. `end_of_day` makes a bare date include the whole day.
-fn parse_bound(field: &'static str, raw: &str, end_of_day: bool) -> Result<String, ApiError> {
-    if let Ok(day) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
-        let day = if end_of_day {
-            day.succ_opt().unwrap_or(day)
-        } else {
-            day
-        };
-        return Ok(format!("{day}T00:00:00Z"));
-    }
-    chrono::DateTime::parse_from_rfc3339(raw)
-        .map(|t| {
-            t.with_timezone(&Utc)
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        })
-        .map_err(|_| ApiError::invalid(field, "must be a date (2024-01-31) or an RFC 3339 time"))
+/// A user's use of one model over the range (types.ts `UsageRow`).
+#[derive(Serialize, ToSchema)]
+pub struct UsageRow {
+    user_id: String,
+    username: Option<String>,
+    model_id: String,
+    messages: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
 }
 
+/// One UTC day of usage (for the chart).
+#[derive(Serialize, ToSchema)]
+pub struct UsageDay {
+    /// `YYYY-MM-DD`.
+    date: String,
+    messages: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageTotals {
+    messages: i64,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UsageReport {
+    from: String,
+    to: String,
+    items: Vec<UsageRow>,
+    days: Vec<UsageDay>,
+    totals: UsageTotals,
+    next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/admin/usage", tag = "admin",
+    params(("from" = Option<String>, Query, description = "a date (2024-01-31) or an RFC 3339 time"),
+        ("to" = Option<String>, Query, description = "a date (included) or an RFC 3339 time"),
+        ("user_id" = Option<String>, Query), ("limit" = Option<u32>, Query),
+        ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = UsageReport), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 422, body = Error)))]
 async fn usage(
     state: AppState,
     _admin: CurrentUser,
     query: UsageQuery,
 ) -> Result<Response, ApiError> {
-    let today = Utc::now().date_naive();
-    let from = match &query.from {
-        Some(raw) => parse_bound("from", raw, false)?,
-        None => format!("{}T00:00:00Z", today - chrono::Duration::days(29)),
-    };
-    let to = match &query.to {
-        Some(raw) => parse_bound("to", raw, true)?,
-        None => plan::next_day_start_str(),
-    };
-    if from >= to {
-        return Err(ApiError::invalid("to", "must be after from"));
-    }
-    let offset: u32 = match query.cursor.as_deref() {
-        None => 0,
-        Some(c) => c
-            .parse()
-            .map_err(|_| ApiError::BadRequest("invalid cursor".into()))?,
-    };
-    let page = Page {
+    let limit = Page {
         limit: query.limit,
         cursor: None,
+    }
+    .limit();
+    let report = service::usage(
+        &state.db,
+        query.from.as_deref(),
+        query.to.as_deref(),
+        query.user_id,
+        query.cursor.as_deref(),
+        limit,
+    )
+    .await?;
+    let totals = UsageTotals {
+        messages: report.days.iter().map(|d| d.messages).sum(),
+        prompt_tokens: report.days.iter().map(|d| d.prompt_tokens).sum(),
+        completion_tokens: report.days.iter().map(|d| d.completion_tokens).sum(),
     };
-    let limit = page.limit();
-    let user = query.user_id.clone();
-    let (from_q, to_q) = (from.clone(), to.clone());
-    let (rows, days) = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let rows = plan::usage_report(conn, &from_q, &to_q, user.as_deref(), offset, limit)?;
-            let days = plan::usage_by_day(conn, &from_q, &to_q, user.as_deref())?;
-            Ok((rows, days))
-        })
-        .await?;
-    let next = (rows.len() as u32 >= limit).then(|| (offset + limit).to_string());
-    let totals = json!({
-        "messages": days.iter().map(|d| d.messages).sum::<i64>(),
-        "prompt_tokens": days.iter().map(|d| d.prompt_tokens).sum::<i64>(),
-        "completion_tokens": days.iter().map(|d| d.completion_tokens).sum::<i64>(),
-    });
     Ok(json_response(
         StatusCode::OK,
-        &json!({
-            "from": from,
-            "to": to,
-            "items": rows,
-            "days": days,
-            "totals": totals,
-            "next_cursor": next,
-        }),
+        &UsageReport {
+            from: report.from,
+            to: report.to,
+            items: report.rows.into_iter().map(UsageRow::from).collect(),
+            days: report.days.into_iter().map(UsageDay::from).collect(),
+            totals,
+            next_cursor: report.next_cursor,
+        },
     ))
+}
+
+impl From<plan::UsageRow> for UsageRow {
+    fn from(r: plan::UsageRow) -> Self {
+        UsageRow {
+            user_id: r.user_id,
+            username: r.username,
+            model_id: r.model_id,
+            messages: r.messages,
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+        }
+    }
+}
+
+impl From<plan::UsageDay> for UsageDay {
+    fn from(d: plan::UsageDay) -> Self {
+        UsageDay {
+            date: d.date,
+            messages: d.messages,
+            prompt_tokens: d.prompt_tokens,
+            completion_tokens: d.completion_tokens,
+        }
+    }
 }

@@ -1,24 +1,22 @@
 //! `/user/settings*` (the user's own settings and subscription), `/plans`
 //! (the plans a user may switch to), and the admin's view of them:
 //! `/users/{user_id}/settings*` (SPEC §3 "User settings", "Administration").
-//! Also the plan check every answer passes before the upstream is called.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
 use super::filters::{admin, authenticated, json_body, with_state};
+use crate::api::openapi::Error;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::plan::{self, Plan, Settings};
-use crate::db::{self, audit, connection, DbError};
-use crate::service::plan::{day_start, next_day_start};
-
-/// Longest default system prompt, in characters.
-const MAX_SYSTEM_PROMPT: usize = 20_000;
+use crate::db::plan::Plan;
+use crate::service::plan::next_day_start;
+use crate::service::settings::{self as service, Change, View};
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let st = || with_state(state.clone());
@@ -34,7 +32,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
             own(&state, &current, Part::All, None).await
         })
         .map(respond);
-    // PUT|PATCH /api/v1/user/settings/{part}? (theme, language, notification, subscription)
+    // PUT|PATCH /api/v1/user/settings
     let put_all = warp::path!("user" / "settings")
         .and(warp::put().or(warp::patch()).unify())
         .and(st())
@@ -46,7 +44,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
             },
         )
         .map(respond);
-    // GET /api/v1/user/settings/{part}
+    // GET /api/v1/user/settings/{part} (theme, language, notification, subscription)
     let get_part = warp::path!("user" / "settings" / String)
         .and(warp::get())
         .and(st())
@@ -57,7 +55,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
             },
         )
         .map(respond);
-    // PUT /api/v1/user/settings/{part}
+    // PUT|PATCH /api/v1/user/settings/{part}
     let put_part = warp::path!("user" / "settings" / String)
         .and(warp::put().or(warp::patch()).unify())
         .and(st())
@@ -87,7 +85,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
             },
         )
         .map(respond);
-    // PUT /api/v1/users/{user_id}/settings
+    // PUT|PATCH /api/v1/users/{user_id}/settings
     let admin_put = warp::path!("users" / String / "settings")
         .and(warp::put().or(warp::patch()).unify())
         .and(st())
@@ -110,7 +108,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
             },
         )
         .map(respond);
-    // PUT /api/v1/users/{user_id}/settings/subscription
+    // PUT|PATCH /api/v1/users/{user_id}/settings/subscription
     let admin_put_sub = warp::path!("users" / String / "settings" / "subscription")
         .and(warp::put().or(warp::patch()).unify())
         .and(st())
@@ -142,6 +140,137 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
 }
 
+// ── Shapes ──────────────────────────────────────────────────────────────────
+
+/// SPEC's settings object (types.ts `ServerSettings`).
+#[derive(Serialize, ToSchema)]
+pub struct ServerSettings {
+    /// `light`, `dark` or `system`.
+    theme: String,
+    /// `ko` or `en`.
+    language: String,
+    default_model_id: Option<String>,
+    system_prompt: String,
+    notification: NotificationSettings,
+    subscription: Subscription,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NotificationSettings {
+    on_complete: bool,
+    sound: bool,
+}
+
+/// A change to the notification settings; a missing field stays.
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationBody {
+    on_complete: Option<bool>,
+    sound: Option<bool>,
+}
+
+/// SPEC's subscription object plus `plan_id`, `used_today` and
+/// `self_service` (types.ts `Subscription`). `renews_at` is when the daily
+/// message count starts again (next UTC midnight).
+#[derive(Serialize, ToSchema)]
+pub struct Subscription {
+    /// The plan's name (null: no plan, no limits).
+    plan: Option<String>,
+    plan_id: Option<String>,
+    daily_message_limit: Option<i64>,
+    /// Model ids; empty = every model.
+    allowed_models: Vec<String>,
+    self_service: Option<bool>,
+    used_today: i64,
+    renews_at: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ThemeSetting {
+    /// `light`, `dark` or `system`.
+    theme: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageSetting {
+    /// `ko` or `en`.
+    language: String,
+}
+
+/// The body of PUT /user/settings; every field optional (the others stay).
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserSettingsBody {
+    theme: Option<String>,
+    language: Option<String>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "super::filters::double_option")]
+    #[schema(value_type = Option<String>)]
+    default_model_id: Option<Option<String>>,
+    system_prompt: Option<String>,
+    notification: Option<NotificationBody>,
+    subscription: Option<SubscriptionBody>,
+}
+
+/// `{"plan": id or name}` (`plan_id` is accepted too); extra read-only
+/// fields a client echoes back from GET are ignored.
+#[derive(Deserialize, Default, ToSchema)]
+pub struct SubscriptionBody {
+    #[serde(alias = "plan_id")]
+    plan: Option<String>,
+}
+
+/// A plan the user may switch to (or theirs), with whether it is theirs.
+#[derive(Serialize, ToSchema)]
+pub struct SelfServicePlan {
+    id: String,
+    name: String,
+    daily_message_limit: Option<i64>,
+    allowed_models: Vec<String>,
+    self_service: bool,
+    is_default: bool,
+    created_at: String,
+    updated_at: String,
+    current: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SelfServicePlans {
+    plans: Vec<SelfServicePlan>,
+}
+
+impl From<(Plan, bool)> for SelfServicePlan {
+    fn from((p, current): (Plan, bool)) -> Self {
+        SelfServicePlan {
+            id: p.id,
+            name: p.name,
+            daily_message_limit: p.daily_message_limit,
+            allowed_models: p.allowed_models,
+            self_service: p.self_service,
+            is_default: p.is_default,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+            current,
+        }
+    }
+}
+
+fn subscription(plan: Option<&Plan>, used_today: i64) -> Subscription {
+    Subscription {
+        plan: plan.map(|p| p.name.clone()),
+        plan_id: plan.map(|p| p.id.clone()),
+        daily_message_limit: plan.and_then(|p| p.daily_message_limit),
+        allowed_models: plan.map(|p| p.allowed_models.clone()).unwrap_or_default(),
+        self_service: plan.map(|p| p.self_service),
+        used_today,
+        renews_at: next_day_start(),
+    }
+}
+
+// ── Handlers ────────────────────────────────────────────────────────────────
+
 /// Which part of the settings a route reads or writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
@@ -164,85 +293,85 @@ impl Part {
     }
 }
 
-/// The body of PUT /user/settings; every field optional (the others stay).
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct SettingsBody {
-    theme: Option<String>,
-    language: Option<String>,
-    #[serde(default, deserialize_with = "super::filters::double_option")]
-    default_model_id: Option<Option<String>>,
-    system_prompt: Option<String>,
-    notification: Option<NotificationBody>,
-    subscription: Option<SubscriptionBody>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct NotificationBody {
-    on_complete: Option<bool>,
-    sound: Option<bool>,
-}
-
-/// `{"plan": id or name}` (`plan_id` is accepted too); extra read-only
-/// fields a client echoes back from GET are ignored.
-#[derive(Deserialize, Default)]
-struct SubscriptionBody {
-    #[serde(alias = "plan_id")]
-    plan: Option<String>,
-}
-
-/// Parses `body` as the part's shape into the common body.
-fn parse_part(part: Part, body: Value) -> Result<SettingsBody, ApiError> {
+/// Parses `body` as the part's shape into a change.
+fn parse_part(part: Part, body: Value) -> Result<Change, ApiError> {
     let bad = |e: serde_json::Error| ApiError::BadRequest(format!("malformed JSON body: {e}"));
+    let notification = |n: NotificationBody| Change {
+        notify_on_complete: n.on_complete,
+        notify_sound: n.sound,
+        ..Default::default()
+    };
     Ok(match part {
-        Part::All => serde_json::from_value(body).map_err(bad)?,
-        Part::Theme => {
-            #[derive(Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct B {
-                theme: String,
+        Part::All => {
+            let b: UserSettingsBody = serde_json::from_value(body).map_err(bad)?;
+            let n = b.notification.map(notification).unwrap_or_default();
+            Change {
+                theme: b.theme,
+                language: b.language,
+                default_model_id: b.default_model_id,
+                system_prompt: b.system_prompt,
+                plan: b.subscription.and_then(|s| s.plan),
+                ..n
             }
-            let b: B = serde_json::from_value(body).map_err(bad)?;
-            SettingsBody {
+        }
+        Part::Theme => {
+            let b: ThemeSetting = serde_json::from_value(body).map_err(bad)?;
+            Change {
                 theme: Some(b.theme),
                 ..Default::default()
             }
         }
         Part::Language => {
-            #[derive(Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct B {
-                language: String,
-            }
-            let b: B = serde_json::from_value(body).map_err(bad)?;
-            SettingsBody {
+            let b: LanguageSetting = serde_json::from_value(body).map_err(bad)?;
+            Change {
                 language: Some(b.language),
                 ..Default::default()
             }
         }
-        Part::Notification => SettingsBody {
-            notification: Some(serde_json::from_value(body).map_err(bad)?),
-            ..Default::default()
-        },
+        Part::Notification => notification(serde_json::from_value(body).map_err(bad)?),
         Part::Subscription => {
             let b: SubscriptionBody = serde_json::from_value(body).map_err(bad)?;
             if b.plan.is_none() {
                 return Err(ApiError::invalid("plan", "is required (a plan id or name)"));
             }
-            SettingsBody {
-                subscription: Some(b),
+            Change {
+                plan: b.plan,
                 ..Default::default()
             }
         }
     })
 }
 
-/// Who changes the settings: the user (plans: self-service only) or an admin.
-#[derive(Clone)]
-enum Actor {
-    User,
-    Admin { id: String, name: String },
+/// The part of the settings a route answers.
+fn render(part: Part, view: View) -> Response {
+    let s = view.settings;
+    let notification = NotificationSettings {
+        on_complete: s.notify_on_complete,
+        sound: s.notify_sound,
+    };
+    let subscription = subscription(view.plan.as_ref(), view.used_today);
+    match part {
+        Part::All => json_response(
+            StatusCode::OK,
+            &ServerSettings {
+                theme: s.theme,
+                language: s.language,
+                default_model_id: s.default_model_id,
+                system_prompt: s.system_prompt,
+                notification,
+                subscription,
+            },
+        ),
+        Part::Theme => json_response(StatusCode::OK, &ThemeSetting { theme: s.theme }),
+        Part::Language => json_response(
+            StatusCode::OK,
+            &LanguageSetting {
+                language: s.language,
+            },
+        ),
+        Part::Notification => json_response(StatusCode::OK, &notification),
+        Part::Subscription => json_response(StatusCode::OK, &subscription),
+    }
 }
 
 async fn own(
@@ -251,7 +380,9 @@ async fn own(
     part: Part,
     body: Option<Value>,
 ) -> Result<Response, ApiError> {
-    read_or_write(state, current.user.id.clone(), Actor::User, part, body).await
+    let change = body.map(|b| parse_part(part, b)).transpose()?;
+    let view = service::own(&state.db, current.user.id.clone(), change).await?;
+    Ok(render(part, view))
 }
 
 async fn of_user(
@@ -261,202 +392,135 @@ async fn of_user(
     part: Part,
     body: Option<Value>,
 ) -> Result<Response, ApiError> {
-    let id = user_id.clone();
-    let exists = state
-        .db
-        .run(move |conn| db::user::by_id(conn, &id))
-        .await?
-        .is_some();
-    if !exists {
-        return Err(ApiError::NotFound("no such user".into()));
-    }
-    let actor = Actor::Admin {
-        id: admin.user.id.clone(),
-        name: admin.user.username.clone(),
-    };
-    read_or_write(state, user_id, actor, part, body).await
+    // Parsed here, refused (if it must be) only once the user is known.
+    let change = body.map(|b| parse_part(part, b));
+    let view = service::of_user(&state.db, admin.actor(), user_id, change).await?;
+    Ok(render(part, view))
 }
 
-async fn read_or_write(
-    state: &AppState,
-    user_id: String,
-    actor: Actor,
-    part: Part,
-    body: Option<Value>,
-) -> Result<Response, ApiError> {
-    let change = body.map(|b| parse_part(part, b)).transpose()?;
-    if let Some(change) = &change {
-        validate(change)?;
-    }
-    let (settings, plan, used) = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let mut settings = plan::settings(&tx, &user_id)?;
-            if let Some(change) = change {
-                let before = settings.clone();
-                if let Err(e) = apply(&tx, &mut settings, change, &actor)? {
-                    return Ok(Err(e));
-                }
-                if settings != before {
-                    plan::save_settings(&tx, &user_id, &settings)?;
-                    if let Actor::Admin { id, name } = &actor {
-                        audit::record(
-                            &tx,
-                            Some((id, name)),
-                            if settings.plan_id != before.plan_id {
-                                "user.subscription.update"
-                            } else {
-                                "user.settings.update"
-                            },
-                            Some(&user_id),
-                            &settings_json(&settings, None, 0),
-                        )?;
-                    }
-                }
-            }
-            let plan = plan::effective(&tx, &user_id)?;
-            let used = plan::used_since(&tx, &user_id, &day_start())?;
-            tx.commit()?;
-            Ok(Ok((settings, plan, used)))
-        })
-        .await??;
-    let all = settings_json(&settings, plan.as_ref(), used);
-    let out = match part {
-        Part::All => all,
-        Part::Theme => json!({ "theme": all["theme"] }),
-        Part::Language => json!({ "language": all["language"] }),
-        Part::Notification => all["notification"].clone(),
-        Part::Subscription => all["subscription"].clone(),
-    };
-    Ok(json_response(StatusCode::OK, &out))
-}
-
-fn validate(change: &SettingsBody) -> Result<(), ApiError> {
-    if let Some(theme) = &change.theme {
-        if !["light", "dark", "system"].contains(&theme.as_str()) {
-            return Err(ApiError::invalid("theme", "must be light, dark or system"));
-        }
-    }
-    if let Some(language) = &change.language {
-        if !["ko", "en"].contains(&language.as_str()) {
-            return Err(ApiError::invalid("language", "must be ko or en"));
-        }
-    }
-    if let Some(prompt) = &change.system_prompt {
-        if prompt.chars().count() > MAX_SYSTEM_PROMPT {
-            return Err(ApiError::invalid(
-                "system_prompt",
-                format!("must be at most {MAX_SYSTEM_PROMPT} characters"),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Applies a validated change; a refused plan or unknown model is the inner error.
-fn apply(
-    conn: &rusqlite::Connection,
-    settings: &mut Settings,
-    change: SettingsBody,
-    actor: &Actor,
-) -> Result<Result<(), ApiError>, DbError> {
-    if let Some(theme) = change.theme {
-        settings.theme = theme;
-    }
-    if let Some(language) = change.language {
-        settings.language = language;
-    }
-    if let Some(prompt) = change.system_prompt {
-        settings.system_prompt = prompt;
-    }
-    if let Some(n) = change.notification {
-        if let Some(v) = n.on_complete {
-            settings.notify_on_complete = v;
-        }
-        if let Some(v) = n.sound {
-            settings.notify_sound = v;
-        }
-    }
-    if let Some(model) = change.default_model_id {
-        if let Some(id) = &model {
-            if connection::route(conn, id)?.is_none() {
-                return Ok(Err(ApiError::invalid(
-                    "default_model_id",
-                    format!("unknown model {id}"),
-                )));
-            }
-        }
-        settings.default_model_id = model;
-    }
-    if let Some(wanted) = change.subscription.and_then(|s| s.plan) {
-        let Some(target) = plan::find(conn, &wanted)? else {
-            return Ok(Err(ApiError::invalid(
-                "plan",
-                format!("unknown plan {wanted}"),
-            )));
-        };
-        let unchanged = settings.plan_id.as_deref() == Some(target.id.as_str());
-        if !unchanged {
-            if matches!(actor, Actor::User) && !target.self_service {
-                return Ok(Err(ApiError::forbidden(
-                    "plan_not_self_service",
-                    format!(
-                        "the plan {} can only be assigned by an administrator",
-                        target.name
-                    ),
-                )));
-            }
-            settings.plan_id = Some(target.id);
-        }
-    }
-    Ok(Ok(()))
-}
-
-/// SPEC's settings object.
-fn settings_json(s: &Settings, plan: Option<&Plan>, used_today: i64) -> Value {
-    json!({
-        "theme": s.theme,
-        "language": s.language,
-        "default_model_id": s.default_model_id,
-        "system_prompt": s.system_prompt,
-        "notification": { "on_complete": s.notify_on_complete, "sound": s.notify_sound },
-        "subscription": subscription_json(plan, used_today),
-    })
-}
-
-/// SPEC's subscription object plus `plan_id`, `used_today` and `self_service`.
-/// `renews_at` is when the daily message count starts again (next UTC midnight).
-fn subscription_json(plan: Option<&Plan>, used_today: i64) -> Value {
-    json!({
-        "plan": plan.map(|p| p.name.clone()),
-        "plan_id": plan.map(|p| p.id.clone()),
-        "daily_message_limit": plan.and_then(|p| p.daily_message_limit),
-        "allowed_models": plan.map(|p| p.allowed_models.clone()).unwrap_or_default(),
-        "self_service": plan.map(|p| p.self_service),
-        "used_today": used_today,
-        "renews_at": next_day_start(),
-    })
-}
-
+#[utoipa::path(get, path = "/plans", tag = "settings",
+    responses((status = 200, body = SelfServicePlans), (status = 401, body = Error),
+        (status = 403, body = Error)))]
 async fn list_self_service(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
-    let user_id = current.user.id.clone();
-    let (plans, mine) = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            Ok((plan::list(conn)?, plan::effective(conn, &user_id)?))
-        })
-        .await?;
-    let mine_id = mine.map(|p| p.id);
-    let items: Vec<Value> = plans
+    let plans = service::self_service_plans(&state.db, current.user.id.clone())
+        .await?
         .into_iter()
-        .filter(|p| p.self_service || Some(&p.id) == mine_id.as_ref())
-        .map(|p| {
-            let current = Some(&p.id) == mine_id.as_ref();
-            let mut v = json!(p);
-            v["current"] = json!(current);
-            v
-        })
+        .map(SelfServicePlan::from)
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({ "plans": items })))
+    Ok(json_response(StatusCode::OK, &SelfServicePlans { plans }))
 }
+
+// ── Documentation of the routes above ───────────────────────────────────────
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        get_settings, put_settings, get_theme, put_theme, get_language, put_language,
+        get_notification, put_notification, get_subscription, put_subscription,
+        list_self_service, admin_get_settings, admin_put_settings, admin_get_subscription,
+        admin_put_subscription,
+    ),
+    components(schemas(ServerSettings, NotificationSettings, NotificationBody, Subscription, ThemeSetting,
+        LanguageSetting, UserSettingsBody, SubscriptionBody, SelfServicePlan, SelfServicePlans)),
+    tags((name = "settings"), (name = "admin"))
+)]
+pub struct Doc;
+
+#[utoipa::path(get, path = "/user/settings", tag = "settings",
+    responses((status = 200, body = ServerSettings), (status = 401, body = Error),
+        (status = 403, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn get_settings() {}
+
+#[utoipa::path(method(put, patch), path = "/user/settings", tag = "settings",
+    request_body = UserSettingsBody,
+    responses((status = 200, body = ServerSettings), (status = 400, body = Error),
+        (status = 401, body = Error),
+        (status = 403, description = "a plan only an administrator assigns", body = Error),
+        (status = 422, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn put_settings() {}
+
+#[utoipa::path(get, path = "/user/settings/theme", tag = "settings",
+    responses((status = 200, body = ThemeSetting), (status = 401, body = Error),
+        (status = 403, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn get_theme() {}
+
+#[utoipa::path(method(put, patch), path = "/user/settings/theme", tag = "settings",
+    request_body = ThemeSetting,
+    responses((status = 200, body = ThemeSetting), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 422, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn put_theme() {}
+
+#[utoipa::path(get, path = "/user/settings/language", tag = "settings",
+    responses((status = 200, body = LanguageSetting), (status = 401, body = Error),
+        (status = 403, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn get_language() {}
+
+#[utoipa::path(method(put, patch), path = "/user/settings/language", tag = "settings",
+    request_body = LanguageSetting,
+    responses((status = 200, body = LanguageSetting), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 422, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn put_language() {}
+
+#[utoipa::path(get, path = "/user/settings/notification", tag = "settings",
+    responses((status = 200, body = NotificationSettings), (status = 401, body = Error),
+        (status = 403, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn get_notification() {}
+
+#[utoipa::path(method(put, patch), path = "/user/settings/notification", tag = "settings",
+    request_body = NotificationBody,
+    responses((status = 200, body = NotificationSettings), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn put_notification() {}
+
+#[utoipa::path(get, path = "/user/settings/subscription", tag = "settings",
+    responses((status = 200, body = Subscription), (status = 401, body = Error),
+        (status = 403, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn get_subscription() {}
+
+#[utoipa::path(method(put, patch), path = "/user/settings/subscription", tag = "settings",
+    request_body = SubscriptionBody,
+    responses((status = 200, body = Subscription), (status = 400, body = Error),
+        (status = 401, body = Error),
+        (status = 403, description = "a plan only an administrator assigns", body = Error),
+        (status = 422, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn put_subscription() {}
+
+#[utoipa::path(get, path = "/users/{user_id}/settings", tag = "admin",
+    params(("user_id" = String, Path)),
+    responses((status = 200, body = ServerSettings), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn admin_get_settings() {}
+
+#[utoipa::path(method(put, patch), path = "/users/{user_id}/settings", tag = "admin",
+    params(("user_id" = String, Path)), request_body = UserSettingsBody,
+    responses((status = 200, body = ServerSettings), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error),
+        (status = 422, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn admin_put_settings() {}
+
+#[utoipa::path(get, path = "/users/{user_id}/settings/subscription", tag = "admin",
+    params(("user_id" = String, Path)),
+    responses((status = 200, body = Subscription), (status = 401, body = Error),
+        (status = 403, body = Error), (status = 404, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn admin_get_subscription() {}
+
+#[utoipa::path(method(put, patch), path = "/users/{user_id}/settings/subscription", tag = "admin",
+    params(("user_id" = String, Path)), request_body = SubscriptionBody,
+    responses((status = 200, body = Subscription), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error),
+        (status = 422, body = Error)))]
+#[allow(dead_code)] // the route is the closure in `routes`
+fn admin_put_subscription() {}

@@ -1,10 +1,10 @@
 //! What an operator looks at: `GET /api/v1/admin/status` (admins) and the
 //! Prometheus text at `<base path>/metrics` (only with `--metrics`).
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -13,7 +13,8 @@ use super::error::{json_response, respond, ApiError};
 use super::filters::{admin, with_state};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::DbError;
+use crate::db::stats::ConnectionHealth;
+use crate::service::status;
 
 /// Requests answered since start, by status class (1xx … 5xx).
 #[derive(Debug, Default)]
@@ -61,105 +62,54 @@ pub fn metrics_route(
                     );
                     res
                 }
-                Err(err) => ApiError::from(err).to_response(),
+                Err(err) => err.to_response(),
             }
         })
 }
 
-/// The database file plus its WAL, in bytes.
-fn database_bytes(db: &Path) -> u64 {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    [db.to_path_buf(), wal.into()]
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum()
+/// `GET /admin/status`: the version, uptime, storage and each connection's
+/// newest failure (types.ts `ServerStatus`).
+#[derive(Serialize, ToSchema)]
+pub struct ServerStatus {
+    version: &'static str,
+    uptime_seconds: u64,
+    started_at: String,
+    database_path: String,
+    database_bytes: u64,
+    free_disk_bytes: Option<u64>,
+    active_generations: usize,
+    connections: Vec<ConnectionHealth>,
 }
 
-/// Free space on the disk holding the database (None when unknown).
-pub fn free_disk_bytes(db: &Path) -> Option<u64> {
-    let dir = db
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs4::available_space(dir).ok()
-}
+#[derive(utoipa::OpenApi)]
+#[openapi(paths(status), components(schemas(ServerStatus, ConnectionHealth)), tags((name = "admin")))]
+pub struct Doc;
 
-/// Each connection with the newest error of an answer through one of its
-/// models (one pass over the failed messages): what the provider said when
-/// it is known, which users are not shown.
-const CONNECTION_ERRORS: &str = "
-    SELECT c.id, c.name, c.kind, c.enabled, e.error, e.at
-    FROM connection c
-    LEFT JOIN (
-        SELECT md.connection_id AS connection_id,
-               coalesce((SELECT d.detail FROM message_error_detail d WHERE d.message_id = m.id),
-                        m.error) AS error,
-               max(m.updated_at) AS at
-        FROM message m JOIN model md ON md.id = m.model_id
-        WHERE m.status = 'error'
-        GROUP BY md.connection_id
-    ) e ON e.connection_id = c.id
-    ORDER BY c.name, c.id";
-
+#[utoipa::path(get, path = "/admin/status", tag = "admin",
+    responses((status = 200, body = ServerStatus), (status = 401, body = crate::api::openapi::Error),
+        (status = 403, body = crate::api::openapi::Error)))]
 async fn status(state: AppState, _admin: CurrentUser) -> Result<Response, ApiError> {
-    let connections = state
-        .db
-        .run(|conn| -> Result<_, crate::db::DbError> {
-            let mut stmt = conn.prepare_cached(CONNECTION_ERRORS)?;
-            let rows = stmt.query_map([], |r| {
-                let at: Option<String> = r.get(5)?;
-                Ok(json!({
-                    "id": r.get::<_, String>(0)?,
-                    "name": r.get::<_, String>(1)?,
-                    "kind": r.get::<_, String>(2)?,
-                    "enabled": r.get::<_, i64>(3)? == 1,
-                    "last_error": r.get::<_, Option<String>>(4)?,
-                    "last_error_at": at,
-                }))
-            })?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(DbError::from)
-        })
-        .await?;
-    let db_path = state.db.path().to_path_buf();
-    let (db_bytes, free) =
-        tokio::task::spawn_blocking(move || (database_bytes(&db_path), free_disk_bytes(&db_path)))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let (connections, storage) = status::report(&state.db).await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({
-            "version": crate::VERSION,
-            "uptime_seconds": state.started.elapsed().as_secs(),
-            "started_at": state.started_at,
-            "database_path": state.db.path().display().to_string(),
-            "database_bytes": db_bytes,
-            "free_disk_bytes": free,
-            "active_generations": state.engine.active(),
-            "connections": connections,
-        }),
+        &ServerStatus {
+            version: crate::VERSION,
+            uptime_seconds: state.started.elapsed().as_secs(),
+            started_at: state.started_at.clone(),
+            database_path: state.db.path().display().to_string(),
+            database_bytes: storage.database_bytes,
+            free_disk_bytes: storage.free_disk_bytes,
+            active_generations: state.engine.active(),
+            connections,
+        },
     ))
 }
 
 /// The Prometheus text exposition.
-async fn metrics(state: AppState) -> Result<String, DbError> {
-    let (users, conversations, messages) = state
-        .db
-        .run(|conn| -> Result<_, crate::db::DbError> {
-            let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
-            Ok((
-                count("SELECT count(*) FROM user")?,
-                count("SELECT count(*) FROM conversation")?,
-                count("SELECT count(*) FROM message")?,
-            ))
-        })
-        .await?;
-    let db_path = state.db.path().to_path_buf();
-    let (db_bytes, free) =
-        tokio::task::spawn_blocking(move || (database_bytes(&db_path), free_disk_bytes(&db_path)))
-            .await
-            .map_err(|e| DbError::Task(e.to_string()))?;
+async fn metrics(state: AppState) -> Result<String, ApiError> {
+    let (counts, storage) = status::counts(&state.db).await?;
+    let (users, conversations, messages) = (counts.users, counts.conversations, counts.messages);
+    let (db_bytes, free) = (storage.database_bytes, storage.free_disk_bytes);
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, kind: &str, value: String| {
         out.push_str(&format!(
@@ -231,34 +181,4 @@ async fn metrics(state: AppState) -> Result<String, DbError> {
     Ok(out)
 }
 
-/// Below this much free space on the database's disk the log warns.
-pub const LOW_DISK_BYTES: u64 = 1024 * 1024 * 1024;
-
-/// Looks at the free space on the database's disk every minute and warns in
-/// the log when it falls below [`LOW_DISK_BYTES`] (once, and once more
-/// when it recovers), before SQLite runs out and writes start failing.
-pub async fn watch_disk_space(db: std::path::PathBuf) {
-    let mut low = false;
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-    loop {
-        tick.tick().await;
-        let path = db.clone();
-        let Ok(Some(free)) = tokio::task::spawn_blocking(move || free_disk_bytes(&path)).await
-        else {
-            continue;
-        };
-        if free < LOW_DISK_BYTES && !low {
-            log::warn!(
-                "only {} MiB free on the disk holding {}; when it is full nothing new can be saved",
-                free / (1024 * 1024),
-                db.display()
-            );
-        } else if free >= LOW_DISK_BYTES && low {
-            log::info!(
-                "{} MiB free again on the database's disk",
-                free / (1024 * 1024)
-            );
-        }
-        low = free < LOW_DISK_BYTES;
-    }
-}
+pub use crate::service::status::watch_disk_space;

@@ -145,3 +145,28 @@ pub fn immediate<T, E: From<DbError>>(
     tx.commit().map_err(DbError::from)?;
     Ok(value)
 }
+
+/// Like [`audited`], for a change that decides inside its transaction
+/// whether it is logged and under which action (a settings write that
+/// changed nothing, or one the user made themself, writes no audit row).
+pub fn audited_if<T, E: From<DbError>>(
+    conn: &mut Connection,
+    actor: Option<&Actor>,
+    change: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(T, Option<(&'static str, Audit)>), E>,
+) -> Result<T, E> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(DbError::from)?;
+    let (value, audit) = change(&tx)?;
+    if let Some((action, audit)) = audit {
+        record(
+            &tx,
+            actor.map(|a| (a.id.as_str(), a.username.as_str())),
+            action,
+            audit.target.as_deref(),
+            &audit.detail,
+        )?;
+    }
+    tx.commit().map_err(DbError::from)?;
+    Ok(value)
+}

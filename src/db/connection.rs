@@ -273,3 +273,10 @@ pub fn available_models(conn: &Connection) -> Result<Vec<ModelRow>, DbError> {
     let rows = stmt.query_map([], model_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Removes the stored API key of a connection.
+pub fn clear_api_key(conn: &Connection, id: &str) -> Result<(), DbError> {
+    conn.prepare_cached("UPDATE connection SET api_key = NULL WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}

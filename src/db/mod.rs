@@ -15,6 +15,7 @@ pub mod prompt;
 pub mod search;
 pub mod setting;
 pub mod share;
+pub mod stats;
 pub mod token;
 pub mod user;
 

@@ -11,14 +11,19 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod collector;
+pub mod connections;
 pub mod error;
 pub mod models;
+pub mod oversight;
 pub mod plan;
 pub mod plans;
 pub mod prompts;
 pub mod samples;
 pub mod search;
+pub mod settings;
 pub mod shares;
+pub mod status;
 
 pub use error::Error;
 
