@@ -31,11 +31,24 @@ use crate::service::accounts;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(register, login, refresh, logout, me, issue_token, exchange),
-    components(schemas(UserView, RegisterBody, LoginBody, RefreshBody, Login, TokenBody)),
+    paths(register, login, refresh, logout, me),
+    components(schemas(UserView, RegisterBody, LoginBody, RefreshBody, Login)),
     tags((name = "auth"))
 )]
 pub struct Doc;
+
+/// The two external sign-ins, documented but not merged into the served
+/// document: unless configured they answer exactly like an unknown route
+/// (404 "no such API route"), so listing them would tell every visitor
+/// which sign-ins a server could have, and the document promises only
+/// routes that exist.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(issue_token, exchange),
+    components(schemas(Login, TokenBody)),
+    tags((name = "auth"))
+)]
+pub struct ExternalDoc;
 
 /// The refresh cookie's name.
 pub const REFRESH_COOKIE: &str = "daehwa_refresh";
