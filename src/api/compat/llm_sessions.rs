@@ -16,9 +16,9 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::conversations::{is_busy, owned, start, Ask};
-use super::error::{json_response, respond, ApiError};
-use super::filters::{authenticated, json_body, optional_json_body, with_state};
+use crate::api::conversations::{is_busy, owned, start, Ask};
+use crate::api::error::{json_response, respond, ApiError};
+use crate::api::filters::{authenticated, json_body, optional_json_body, with_state};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::connection;
@@ -275,7 +275,7 @@ async fn delete_session(
         .db
         .run(move |conn| repo::delete(conn, &conversation.id))
         .await?;
-    Ok(super::no_content())
+    Ok(crate::api::no_content())
 }
 
 /// The body of a new message and of an edit; `"model id"` (with a space, as
@@ -473,7 +473,7 @@ async fn delete_last(
     if !deleted {
         return Err(ApiError::NotFound("the session has no messages".into()));
     }
-    Ok(super::no_content())
+    Ok(crate::api::no_content())
 }
 
 /// The seed's regenerate body: a model, and optionally the question again

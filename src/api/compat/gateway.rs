@@ -25,8 +25,8 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
-use super::error::{json_response, ApiError};
-use super::filters::{raw_body, with_state};
+use crate::api::error::{json_response, ApiError};
+use crate::api::filters::{raw_body, with_state};
 use crate::app::AppState;
 use crate::auth::{Credentials, CurrentUser};
 use crate::db::{self, compat::GatewayUsage, connection};
@@ -132,7 +132,7 @@ fn openai_respond(result: Result<Response, ApiError>) -> Response {
 /// The `recover` of the gateway's tree: warp's own rejections (wrong method,
 /// oversize body, unknown path) in OpenAI's shape too.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
-    Ok(openai_error(&super::error::from_rejection(&rejection)))
+    Ok(openai_error(&crate::api::error::from_rejection(&rejection)))
 }
 
 fn model_object(model: &connection::ModelRow) -> Value {
@@ -308,7 +308,7 @@ async fn chat_completions(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let current = caller(&state, credentials).await?;
-    let body: ChatBody = super::filters::parse_json(&body)?;
+    let body: ChatBody = crate::api::filters::parse_json(&body)?;
     if body.n.is_some_and(|n| n != 1) {
         return Err(ApiError::invalid(
             "n",

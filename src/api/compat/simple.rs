@@ -16,10 +16,10 @@ use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
-use super::conversations::{start, Ask};
-use super::error::{from_rejection, json_response, ApiError};
-use super::filters::session_only;
-use super::filters::{authenticated, json_body, with_state};
+use crate::api::conversations::{start, Ask};
+use crate::api::error::{from_rejection, json_response, ApiError};
+use crate::api::filters::session_only;
+use crate::api::filters::{authenticated, json_body, with_state};
 use crate::app::AppState;
 use crate::auth::{tokens, CurrentUser};
 use crate::db::conversation::{self as repo, NewConversation};
