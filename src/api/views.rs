@@ -21,3 +21,12 @@ pub async fn copy_to(
     body["messages"] = json!(messages);
     Ok(body)
 }
+
+/// What the chat operations need from the server's state.
+pub fn chat(state: &AppState) -> crate::service::chat::Chat<'_> {
+    crate::service::chat::Chat {
+        db: &state.db,
+        engine: &state.engine,
+        idle_timeout: state.llm_idle_timeout,
+    }
+}

@@ -10,6 +10,8 @@
 //! writes). No warp type appears here.
 
 pub mod accounts;
+pub mod chat;
+pub mod conversations;
 pub mod error;
 pub mod models;
 pub mod plan;
