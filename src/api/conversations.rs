@@ -16,18 +16,15 @@ use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
 use super::filters::{authenticated, json_body, optional_json_body, with_state, Page};
+use super::views::chat;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::conversation::{
-    self as repo, Conversation, ConversationUpdate, ListFilter, Message, NewConversation,
-};
-use crate::db::{collector, connection, plan};
-use crate::engine::{self, Event, Generation, Job};
-use crate::service::models::endpoint_of;
+use crate::db::connection;
+use crate::db::conversation::{self as repo, Conversation, ListFilter};
+use crate::engine::{Event, Generation};
+use crate::service::chat::{self as ask, Ask, Outcome, Turn, MAX_CONTENT_CHARS};
+use crate::service::conversations::{self as ops, Change, Created, NewChat};
 use crate::service::search::search_keywords;
-
-/// Longest question accepted, in characters.
-const MAX_CONTENT_CHARS: usize = 200_000;
 /// Keep-alive comment interval on SSE responses (SPEC: every 15 s).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -278,17 +275,12 @@ async fn list(
 }
 
 /// The conversation of `current` with this id, or 404 (also for another user's).
-pub(crate) async fn owned(
+async fn owned(
     state: &AppState,
     current: &CurrentUser,
     id: String,
 ) -> Result<Conversation, ApiError> {
-    let user_id = current.user.id.clone();
-    state
-        .db
-        .run(move |conn| repo::get(conn, &user_id, &id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound("no such conversation".into()))
+    ask::owned(&state.db, &current.user.id, id).await
 }
 
 async fn full(
@@ -326,51 +318,17 @@ async fn create(
     accept_sse: bool,
     body: CreateBody,
 ) -> Result<Response, ApiError> {
-    let context = collector_items(&state, &current, &body.collector_item_ids).await?;
-    let title = body
-        .title
-        .as_deref()
-        .map(str::trim)
-        .unwrap_or_default()
-        .chars()
-        .take(200)
-        .collect::<String>();
-    let system_prompt = body.system_prompt.clone().unwrap_or_default();
-    if let Some(model_id) = &body.model_id {
-        resolve_model(&state, Some(model_id.clone()), None).await?;
-    }
-    let user_id = current.user.id.clone();
-    let model_id = body.model_id.clone();
-    let conversation = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            repo::create(
-                conn,
-                &user_id,
-                &NewConversation {
-                    title: &title,
-                    model_id: model_id.as_deref(),
-                    system_prompt: &system_prompt,
-                },
-            )
-        })
-        .await?;
-    match body.message {
-        None => Ok(json_response(StatusCode::CREATED, &json!(conversation))),
-        Some(content) => {
-            let stream = body.stream.unwrap_or(accept_sse);
-            let ask = Ask::Question(content);
-            generate(
-                &state,
-                &current,
-                conversation,
-                ask,
-                body.model_id,
-                stream,
-                context,
-            )
-            .await
-        }
+    let stream = body.stream.unwrap_or(accept_sse);
+    let new = NewChat {
+        title: body.title,
+        model_id: body.model_id,
+        system_prompt: body.system_prompt,
+        message: body.message,
+        collector_item_ids: body.collector_item_ids,
+    };
+    match ops::create(&chat(&state), &current.user.id, new).await? {
+        Created::Empty(conversation) => Ok(json_response(StatusCode::CREATED, &conversation)),
+        Created::Asked(started) => answer(started, stream).await,
     }
 }
 
@@ -401,49 +359,15 @@ async fn update(
     body: UpdateBody,
 ) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
-    if let Some(title) = &body.title {
-        if title.chars().count() > 200 {
-            return Err(ApiError::invalid("title", "must be at most 200 characters"));
-        }
-    }
-    if let Some(Some(model_id)) = &body.model_id {
-        resolve_model(&state, Some(model_id.clone()), None).await?;
-    }
-    if body.current_message_id.is_some() && is_busy(&state, &conversation.id) {
-        return Err(busy());
-    }
-    let change = ConversationUpdate {
-        title: body.title.map(|t| t.trim().to_string()),
+    let change = Change {
+        title: body.title,
         pinned: body.pinned,
         archived: body.archived,
         model_id: body.model_id,
         system_prompt: body.system_prompt,
+        current_message_id: body.current_message_id,
     };
-    let target = body.current_message_id;
-    let conv_id = conversation.id.clone();
-    let user_id = current.user.id.clone();
-    let updated = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            if let Some(target) = &target {
-                match repo::message(conn, target)? {
-                    Some(m) if m.conversation_id == conv_id => {
-                        let leaf = repo::latest_leaf(conn, &m.id)?;
-                        repo::set_current(conn, &conv_id, Some(&leaf), false)?;
-                    }
-                    _ => {
-                        return Ok(Err(ApiError::invalid(
-                            "current_message_id",
-                            "is not a message of this conversation",
-                        )))
-                    }
-                }
-            }
-            repo::update(conn, &conv_id, &change)?;
-            Ok(Ok(repo::get(conn, &user_id, &conv_id)?))
-        })
-        .await??
-        .ok_or_else(|| ApiError::NotFound("no such conversation".into()))?;
+    let updated = ops::update(&chat(&state), &current.user.id, conversation, change).await?;
     Ok(json_response(
         StatusCode::OK,
         &full(&state, &current, updated).await?,
@@ -452,13 +376,7 @@ async fn update(
 
 async fn delete(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
-    if let Some(gen) = state.engine.get(&conversation.id) {
-        gen.stop();
-    }
-    state
-        .db
-        .run(move |conn| repo::delete(conn, &conversation.id))
-        .await?;
+    ops::delete(&chat(&state), conversation).await?;
     Ok(super::no_content())
 }
 
@@ -480,18 +398,13 @@ async fn post_message(
     body: MessageBody,
 ) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
-    let context = collector_items(&state, &current, &body.collector_item_ids).await?;
     let stream = body.stream.unwrap_or(accept_sse);
-    generate(
-        &state,
-        &current,
-        conversation,
-        Ask::Question(body.content),
-        body.model_id,
-        stream,
-        context,
-    )
-    .await
+    let asked = Ask {
+        turn: Turn::Question(body.content),
+        model_id: body.model_id,
+        collector_item_ids: body.collector_item_ids,
+    };
+    generate(&state, &current, conversation, asked, stream).await
 }
 
 async fn edit_last(
@@ -502,18 +415,13 @@ async fn edit_last(
     body: MessageBody,
 ) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
-    let context = collector_items(&state, &current, &body.collector_item_ids).await?;
     let stream = body.stream.unwrap_or(accept_sse);
-    generate(
-        &state,
-        &current,
-        conversation,
-        Ask::Edit(body.content),
-        body.model_id,
-        stream,
-        context,
-    )
-    .await
+    let asked = Ask {
+        turn: Turn::Edit(body.content),
+        model_id: body.model_id,
+        collector_item_ids: body.collector_item_ids,
+    };
+    generate(&state, &current, conversation, asked, stream).await
 }
 
 #[derive(Deserialize, Default)]
@@ -533,16 +441,8 @@ async fn regenerate(
 ) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
     let stream = body.stream.unwrap_or(accept_sse);
-    generate(
-        &state,
-        &current,
-        conversation,
-        Ask::Regenerate,
-        body.model_id,
-        stream,
-        Vec::new(),
-    )
-    .await
+    let asked = Ask::new(Turn::Regenerate, body.model_id);
+    generate(&state, &current, conversation, asked, stream).await
 }
 
 async fn list_messages(
@@ -564,14 +464,7 @@ async fn delete_last(
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
-    if is_busy(&state, &conversation.id) {
-        return Err(busy());
-    }
-    let deleted = state
-        .db
-        .run(move |conn| repo::delete_last_exchange(conn, &conversation))
-        .await?;
-    if !deleted {
+    if !ops::delete_last(&chat(&state), conversation).await? {
         return Err(ApiError::NotFound(
             "the conversation has no messages".into(),
         ));
@@ -705,303 +598,25 @@ async fn feedback(
     ))
 }
 
-/// What a generation answers.
-pub(crate) enum Ask {
-    /// A new question at the end of the current thread.
-    Question(String),
-    /// The last question, rewritten (a sibling of the old one).
-    Edit(String),
-    /// A new answer to the last question (a sibling of the old answer).
-    Regenerate,
-}
-
-fn busy() -> ApiError {
-    ApiError::Busy
-}
-
-pub(crate) fn is_busy(state: &AppState, conversation_id: &str) -> bool {
-    state
-        .engine
-        .get(conversation_id)
-        .is_some_and(|g| !g.is_finished())
-}
-
-/// The model to use (asked for, else the conversation's, else the first
-/// available) with its connection; refuses unknown and disabled ones.
-async fn resolve_model(
-    state: &AppState,
-    asked: Option<String>,
-    fallback: Option<String>,
-) -> Result<connection::Route, ApiError> {
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let wanted = match asked.clone().or(fallback) {
-                Some(id) => Some(id),
-                None => connection::available_models(conn)?
-                    .first()
-                    .map(|m| m.id.clone()),
-            };
-            let Some(wanted) = wanted else {
-                return Ok(Err(ApiError::invalid(
-                    "model_id",
-                    "no model is configured yet; an administrator adds a connection first",
-                )));
-            };
-            match connection::route(conn, &wanted)? {
-                None => Ok(Err(ApiError::invalid(
-                    "model_id",
-                    format!("unknown model {wanted}"),
-                ))),
-                Some(route) if !route.model.enabled || !route.connection.enabled => {
-                    Ok(Err(ApiError::forbidden(
-                        "model_disabled",
-                        format!("the model {wanted} is disabled"),
-                    )))
-                }
-                // A conversation's stored model that went away: use the first available instead.
-                Some(route) => Ok(Ok(route)),
-            }
-        })
-        .await?
-}
-
-/// Creates the rows of `ask`, starts the answer, and answers the request:
-/// SSE when `stream`, else the finished exchange as JSON.
+/// Asks in `conversation` and answers the request: SSE when `stream`, else
+/// the finished exchange as JSON.
 async fn generate(
     state: &AppState,
     current: &CurrentUser,
     conversation: Conversation,
-    ask: Ask,
-    model_id: Option<String>,
+    asked: Ask,
     stream: bool,
-    context: Vec<collector::Item>,
 ) -> Result<Response, ApiError> {
-    let (gen, fresh) = start(state, current, conversation, ask, model_id, context).await?;
+    let started = ask::ask(&chat(state), &current.user.id, conversation, asked).await?;
+    answer(started, stream).await
+}
+
+/// The answer of a started turn: SSE when `stream`, else the finished exchange.
+async fn answer(started: ask::Started, stream: bool) -> Result<Response, ApiError> {
     if stream {
-        return Ok(sse_response(&gen, None));
+        return Ok(sse_response(&started.generation, None));
     }
-    wait_for_answer(&gen, &fresh).await
-}
-
-/// Creates the rows of `ask` (with the collector items it carries) and
-/// starts the answer (also used by the seed 002 and 004 dialects, which
-/// answer from the same conversations).
-pub(crate) async fn start(
-    state: &AppState,
-    current: &CurrentUser,
-    conversation: Conversation,
-    ask: Ask,
-    model_id: Option<String>,
-    context: Vec<collector::Item>,
-) -> Result<(Arc<Generation>, Conversation), ApiError> {
-    if let Ask::Question(content) | Ask::Edit(content) = &ask {
-        if content.trim().is_empty() {
-            return Err(ApiError::invalid("content", "must not be empty"));
-        }
-        if content.chars().count() > MAX_CONTENT_CHARS {
-            return Err(ApiError::invalid(
-                "content",
-                format!("must be at most {MAX_CONTENT_CHARS} characters"),
-            ));
-        }
-    }
-    let route = match resolve_model(state, model_id.clone(), conversation.model_id.clone()).await {
-        // The conversation's own model is gone: fall back to the first available.
-        Err(_) if model_id.is_none() && conversation.model_id.is_some() => {
-            resolve_model(state, None, None).await?
-        }
-        other => other?,
-    };
-    let reservation = state
-        .engine
-        .reserve(&conversation.id, &current.user.id)
-        .map_err(ApiError::from)?;
-
-    let model = route.model.id.clone();
-    let user_id = current.user.id.clone();
-    let conv = conversation.clone();
-    let window = route.model.context_window;
-    let created = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            // The plan's limits, checked and the answer counted in one
-            // transaction, before anything is created or sent upstream.
-            let usage_id = {
-                let tx =
-                    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                if let Err(refused) = crate::service::plan::check_plan(&tx, &user_id, &model)? {
-                    return Ok(Err(refused));
-                }
-                let id = plan::record_usage(&tx, &user_id, &model, None)?;
-                tx.commit()?;
-                id
-            };
-            let result = create_rows(conn, &conv, &user_id, &model, &ask, context, window);
-            match &result {
-                Ok(Ok(rows)) => plan::attach_usage(conn, &usage_id, &rows.3.id)?,
-                _ => plan::forget_usage(conn, &usage_id)?,
-            }
-            result
-        })
-        .await??;
-    let (fresh, thread, user_message, answer, title_from, context_text) = created;
-
-    let history: Vec<Message> = thread.into_iter().filter(|m| m.id != answer.id).collect();
-    let system_prompt = match context_text {
-        Some(block) if fresh.system_prompt.trim().is_empty() => block,
-        Some(block) => format!("{}\n\n{block}", fresh.system_prompt),
-        None => fresh.system_prompt.clone(),
-    };
-    let request = crate::llm::ChatRequest {
-        model: route.model.upstream_id.clone(),
-        messages: engine::build_prompt(&system_prompt, &history, route.model.context_window),
-        max_tokens: None,
-    };
-    let job = Job {
-        conversation_id: fresh.id.clone(),
-        user_message,
-        assistant_message: answer,
-        endpoint: endpoint_of(&route.connection, state.llm_idle_timeout)?,
-        request,
-        title_from,
-    };
-    let gen = state.engine.start(reservation, job);
-    Ok((gen, fresh))
-}
-
-/// What [`create_rows`] made: the conversation, its thread, the question
-/// (none for a regeneration), the empty answer, the fallback title to
-/// replace, and the collector text for the prompt.
-type Created = (
-    Conversation,
-    Vec<Message>,
-    Option<Message>,
-    Message,
-    Option<String>,
-    Option<String>,
-);
-
-/// Creates the rows of `ask` (and records the collector items it carries).
-fn create_rows(
-    conn: &mut rusqlite::Connection,
-    conv: &Conversation,
-    user_id: &str,
-    model: &str,
-    ask: &Ask,
-    context: Vec<collector::Item>,
-    window: Option<u32>,
-) -> Result<Result<Created, ApiError>, crate::db::DbError> {
-    let user_id = user_id.to_string();
-    let model = model.to_string();
-    let mut context = context;
-    {
-        {
-            let leaf = match &conv.current_message_id {
-                Some(id) => repo::message(conn, id)?,
-                None => None,
-            };
-            // The last question of the current thread, for edit and regenerate.
-            let last_question = match &leaf {
-                Some(m) if m.role == "user" => Some(m.clone()),
-                Some(m) => match &m.parent_id {
-                    Some(p) => repo::message(conn, p)?,
-                    None => None,
-                },
-                None => None,
-            };
-            let (user_message, answer, first) = match &ask {
-                Ask::Question(content) => {
-                    let parent = match &leaf {
-                        Some(m) if m.role == "user" => m.parent_id.clone(),
-                        Some(m) => Some(m.id.clone()),
-                        None => None,
-                    };
-                    let first = parent.is_none() && conv.title.trim().is_empty();
-                    let (u, a) =
-                        repo::add_exchange(conn, &conv.id, parent.as_deref(), content, &model)?;
-                    (Some(u), a, first)
-                }
-                Ask::Edit(content) => {
-                    let Some(question) = last_question.clone() else {
-                        return Ok(Err(ApiError::NotFound(
-                            "there is no question to edit".into(),
-                        )));
-                    };
-                    let (u, a) = repo::add_exchange(
-                        conn,
-                        &conv.id,
-                        question.parent_id.as_deref(),
-                        content,
-                        &model,
-                    )?;
-                    (Some(u), a, false)
-                }
-                Ask::Regenerate => {
-                    let Some(question) = last_question.clone() else {
-                        return Ok(Err(ApiError::NotFound(
-                            "there is no question to answer again".into(),
-                        )));
-                    };
-                    (
-                        None,
-                        repo::add_answer(conn, &conv.id, &question.id, &model)?,
-                        false,
-                    )
-                }
-            };
-            let title_from = if first {
-                let question = user_message
-                    .as_ref()
-                    .map(|u| u.content.clone())
-                    .unwrap_or_default();
-                let fallback = engine::fallback_title(&question);
-                repo::update(
-                    conn,
-                    &conv.id,
-                    &ConversationUpdate {
-                        title: Some(fallback.clone()),
-                        ..Default::default()
-                    },
-                )?;
-                Some(fallback)
-            } else {
-                None
-            };
-            // A regeneration carries what its question carried.
-            if let (Ask::Regenerate, Some(question)) = (ask, &last_question) {
-                for (id, _, _) in repo::context_of(conn, &question.id)? {
-                    if let Some(item) = collector::get(conn, &user_id, &id)? {
-                        context.push(item);
-                    }
-                }
-            }
-            let context_text = if context.is_empty() {
-                None
-            } else {
-                let (block, used) = engine::context_block(&context, window);
-                if let Some(u) = &user_message {
-                    repo::set_context(conn, &u.id, &used)?;
-                }
-                Some(block)
-            };
-            let fresh = repo::get(conn, &user_id, &conv.id)?.unwrap_or(conv.clone());
-            let thread = repo::thread(conn, &fresh, &user_id)?;
-            let user_message = match user_message {
-                Some(u) => repo::message_with_siblings(conn, &u.id)?,
-                None => None,
-            };
-            let answer = repo::message_with_siblings(conn, &answer.id)?.unwrap_or(answer);
-            Ok(Ok((
-                fresh,
-                thread,
-                user_message,
-                answer,
-                title_from,
-                context_text,
-            )))
-        }
-    }
+    wait_for_answer(&started.generation, &started.conversation).await
 }
 
 /// Waits for the end of a generation and answers like seed 002 (plus the
@@ -1010,18 +625,11 @@ async fn wait_for_answer(
     gen: &Arc<Generation>,
     conversation: &Conversation,
 ) -> Result<Response, ApiError> {
-    let mut user_message = Value::Null;
-    let mut last = None;
-    let mut events = Box::pin(gen.subscribe(None));
-    while let Some(event) = events.next().await {
-        match event {
-            Event::Message(v) => user_message = v["user_message"].clone(),
-            Event::Delta { .. } => {}
-            end => last = Some(end),
-        }
-    }
-    match last {
-        Some(Event::Done(message)) => {
+    match ask::outcome(gen).await? {
+        Outcome::Answered {
+            user_message,
+            message,
+        } => {
             let idx = message["idx"].as_i64().unwrap_or(0);
             Ok(json_response(
                 StatusCode::CREATED,
@@ -1036,23 +644,20 @@ async fn wait_for_answer(
                 }),
             ))
         }
-        Some(Event::Error(err)) => {
-            let status = err["status"]
-                .as_u64()
-                .and_then(|s| StatusCode::from_u16(s as u16).ok())
-                .unwrap_or(StatusCode::BAD_GATEWAY);
-            Ok(json_response(
-                status,
-                &json!({
-                    "error": err["error"],
-                    "code": err["code"],
-                    "user_message": user_message,
-                    "message": err["message"],
-                }),
-            ))
-        }
-        _ => Err(ApiError::Internal(
-            "the generation ended without a result".into(),
+        Outcome::Failed {
+            status,
+            error,
+            code,
+            message,
+            user_message,
+        } => Ok(json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            &json!({
+                "error": error,
+                "code": code,
+                "user_message": user_message,
+                "message": message,
+            }),
         )),
     }
 }
@@ -1269,46 +874,4 @@ async fn import(
     };
     let created = super::views::copy_to(&state, &current, snapshot).await?;
     Ok(json_response(StatusCode::CREATED, &created))
-}
-
-/// Most collector items one message may carry.
-const MAX_CONTEXT_ITEMS: usize = 20;
-
-/// The user's collector items to attach to a message (SPEC §3 "Collector"):
-/// an unknown id or another user's is a 404, like every other id.
-async fn collector_items(
-    state: &AppState,
-    current: &CurrentUser,
-    ids: &Option<Vec<String>>,
-) -> Result<Vec<collector::Item>, ApiError> {
-    let Some(ids) = ids.clone().filter(|ids| !ids.is_empty()) else {
-        return Ok(Vec::new());
-    };
-    if ids.len() > MAX_CONTEXT_ITEMS {
-        return Err(ApiError::invalid(
-            "collector_item_ids",
-            format!("at most {MAX_CONTEXT_ITEMS} items per message"),
-        ));
-    }
-    let user_id = current.user.id.clone();
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let mut items: Vec<collector::Item> = Vec::new();
-            for id in ids {
-                if items.iter().any(|i| i.id == id) {
-                    continue;
-                }
-                match collector::get(conn, &user_id, &id)? {
-                    Some(item) => items.push(item),
-                    None => {
-                        return Ok(Err(ApiError::NotFound(format!(
-                            "no such collector item {id}"
-                        ))))
-                    }
-                }
-            }
-            Ok(Ok(items))
-        })
-        .await?
 }

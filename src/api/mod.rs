@@ -7,13 +7,12 @@ pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod collector;
+pub mod compat;
 pub mod connections;
 pub mod conversations;
 pub mod error;
 pub mod filters;
-pub mod gateway;
 pub mod health;
-pub mod llm_sessions;
 pub mod multipart;
 pub mod openapi;
 pub mod oversight;
@@ -22,7 +21,6 @@ pub mod prompts;
 pub mod samples;
 pub mod settings;
 pub mod shares;
-pub mod simple;
 pub mod status;
 pub mod user;
 pub mod users;
@@ -86,17 +84,19 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
 /// `/v1`, whose errors (unknown paths included) have OpenAI's shape.
 pub fn compat(state: AppState) -> BoxedFilter<(Response,)> {
     let seed_002 = warp::path("llm").and(
-        llm_sessions::routes(state.clone())
+        compat::llm_sessions::routes(state.clone())
             .recover(error::recover)
             .unify(),
     );
-    let gateway = gateway::routes(state).recover(gateway::recover).unify();
+    let gateway = compat::gateway::routes(state)
+        .recover(compat::gateway::recover)
+        .unify();
     warp::path("v1").and(seed_002.or(gateway).unify()).boxed()
 }
 
 /// `/simple/...`: seed 004's simple API (SPEC §4), JSON errors throughout.
 pub fn simple(state: AppState) -> BoxedFilter<(Response,)> {
-    simple::tree(state).boxed()
+    compat::simple::tree(state).boxed()
 }
 
 /// GET /api/v1/openapi.json: the document, public (it describes, it grants nothing).

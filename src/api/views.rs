@@ -49,3 +49,12 @@ impl From<&crate::db::user::User> for UserView {
         }
     }
 }
+
+/// What the chat operations need from the server's state.
+pub fn chat(state: &AppState) -> crate::service::chat::Chat<'_> {
+    crate::service::chat::Chat {
+        db: &state.db,
+        engine: &state.engine,
+        idle_timeout: state.llm_idle_timeout,
+    }
+}

@@ -434,22 +434,37 @@ pub(super) fn insert_message(
     message(conn, &id)?.ok_or_else(|| DbError::Task("inserted message vanished".into()))
 }
 
-/// A question and its (streaming, empty) answer under `parent`, made current,
-/// in one `IMMEDIATE` transaction.
-pub fn add_exchange(
+/// Runs the writes of one turn (the plan check and its usage record, the
+/// question, its empty answer, the title, the context it carries) in one
+/// `BEGIN IMMEDIATE` transaction: all of them commit, or none (a refusal
+/// returned by `write` rolls everything back).
+pub fn turn<T, E: From<DbError>>(
     conn: &mut Connection,
+    write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(DbError::from)?;
+    let value = write(&tx)?;
+    tx.commit().map_err(DbError::from)?;
+    Ok(value)
+}
+
+/// A question and its (streaming, empty) answer under `parent`, made current.
+/// Part of a [`turn`]: call it inside that transaction.
+pub fn add_exchange(
+    tx: &Connection,
     conversation_id: &str,
     parent_id: Option<&str>,
     question: &str,
     model_id: &str,
 ) -> Result<(Message, Message), DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let parent = match parent_id {
-        Some(id) => message(&tx, id)?,
+        Some(id) => message(tx, id)?,
         None => None,
     };
     let user = insert_message(
-        &tx,
+        tx,
         conversation_id,
         parent.as_ref(),
         "user",
@@ -458,7 +473,7 @@ pub fn add_exchange(
         "complete",
     )?;
     let answer = insert_message(
-        &tx,
+        tx,
         conversation_id,
         Some(&user),
         "assistant",
@@ -466,27 +481,26 @@ pub fn add_exchange(
         Some(model_id),
         "streaming",
     )?;
-    set_current(&tx, conversation_id, Some(&answer.id), true)?;
+    set_current(tx, conversation_id, Some(&answer.id), true)?;
     tx.execute(
         "UPDATE conversation SET model_id = ?2 WHERE id = ?1",
         params![conversation_id, model_id],
     )?;
-    tx.commit()?;
     Ok((user, answer))
 }
 
 /// A new (streaming, empty) answer to `question_id`, made current.
+/// Part of a [`turn`]: call it inside that transaction.
 pub fn add_answer(
-    conn: &mut Connection,
+    tx: &Connection,
     conversation_id: &str,
     question_id: &str,
     model_id: &str,
 ) -> Result<Message, DbError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let question =
-        message(&tx, question_id)?.ok_or_else(|| DbError::Task("question vanished".into()))?;
+        message(tx, question_id)?.ok_or_else(|| DbError::Task("question vanished".into()))?;
     let answer = insert_message(
-        &tx,
+        tx,
         conversation_id,
         Some(&question),
         "assistant",
@@ -494,12 +508,11 @@ pub fn add_answer(
         Some(model_id),
         "streaming",
     )?;
-    set_current(&tx, conversation_id, Some(&answer.id), true)?;
+    set_current(tx, conversation_id, Some(&answer.id), true)?;
     tx.execute(
         "UPDATE conversation SET model_id = ?2 WHERE id = ?1",
         params![conversation_id, model_id],
     )?;
-    tx.commit()?;
     Ok(answer)
 }
 

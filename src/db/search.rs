@@ -611,7 +611,7 @@ mod tests {
                 for _ in 0..rng.below(7) {
                     let question = text(rng, 30);
                     let (q, a) =
-                        repo::add_exchange(&mut conn, &conv.id, parent.as_deref(), &question, "m")
+                        repo::add_exchange(&conn, &conv.id, parent.as_deref(), &question, "m")
                             .unwrap();
                     // Some answers stay streaming (not searchable yet), with
                     // a partial text flushed; the others finish.
@@ -629,7 +629,7 @@ mod tests {
                     }
                     // Now and then a second answer to the same question.
                     if rng.chance(0.1) {
-                        let b = repo::add_answer(&mut conn, &conv.id, &q.id, "m").unwrap();
+                        let b = repo::add_answer(&conn, &conv.id, &q.id, "m").unwrap();
                         repo::finish(
                             &conn,
                             &b.id,
@@ -687,7 +687,7 @@ mod tests {
         // And answers streaming now: their questions are searchable, they not.
         let first = first_conversation(&conn, &users[0]);
         for _ in 0..3 {
-            let (_, a) = repo::add_exchange(&mut conn, &first, None, "다시 강아지", "m").unwrap();
+            let (_, a) = repo::add_exchange(&conn, &first, None, "다시 강아지", "m").unwrap();
             repo::flush_partial(&mut conn, &[(a.id, "낙타 Apple".into())]).unwrap();
         }
         (conn, users)
@@ -930,10 +930,10 @@ mod tests {
             }
         }
         let dog = repo::create(&conn, &user, &new("")).unwrap();
-        repo::add_exchange(&mut conn, &dog.id, None, "우리 강아지가 설사를 해요", "m").unwrap();
+        repo::add_exchange(&conn, &dog.id, None, "우리 강아지가 설사를 해요", "m").unwrap();
         let apple = repo::create(&conn, &user, &new("Apple pie, \"quoted\" ÉCOLE")).unwrap();
         let streaming = repo::create(&conn, &user, &new("")).unwrap();
-        let (_, answer) = repo::add_exchange(&mut conn, &streaming.id, None, "질문", "m").unwrap();
+        let (_, answer) = repo::add_exchange(&conn, &streaming.id, None, "질문", "m").unwrap();
         repo::flush_partial(&mut conn, &[(answer.id.clone(), "낙타가 걸어요".into())]).unwrap();
         let find = |conn: &Connection, q: &str| -> Vec<String> {
             let filter = ListFilter {
@@ -1042,7 +1042,7 @@ mod tests {
 
     #[test]
     fn long_texts_are_indexed_in_chunks_without_gaps() {
-        let mut conn = conn();
+        let conn = conn();
         let user = add_user(&conn, "u");
         let conv = repo::create(
             &conn,
@@ -1056,7 +1056,7 @@ mod tests {
         .unwrap();
         // 64-character chunks: put keywords across every boundary.
         let long: String = (0..300).map(|i| ALPHABET[i % 13]).collect::<String>() + "끝말";
-        repo::add_exchange(&mut conn, &conv.id, None, &long, "m").unwrap();
+        repo::add_exchange(&conn, &conv.id, None, &long, "m").unwrap();
         let chars: Vec<char> = long.chars().collect();
         for at in [0, 62, 63, 64, 127, 128, 200, chars.len() - 2] {
             for len in 1..=3 {

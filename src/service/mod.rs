@@ -11,8 +11,10 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod chat;
 pub mod collector;
 pub mod connections;
+pub mod conversations;
 pub mod error;
 pub mod models;
 pub mod oversight;

@@ -5,7 +5,7 @@
 use chrono::{Duration as Days, Utc};
 
 use super::Error;
-use crate::db::{plan, DbError};
+use crate::db::plan;
 
 /// The start of today (UTC) in RFC 3339, where the daily count begins.
 pub fn day_start() -> String {
@@ -30,28 +30,24 @@ fn seconds_to_reset() -> u64 {
 /// The plan check (SPEC §3): run inside the transaction that records the
 /// answer, before the upstream is called. A model outside the plan is a 403,
 /// a used-up daily limit a 429 that says when it resets.
-pub fn check_plan(
-    conn: &rusqlite::Connection,
-    user_id: &str,
-    model_id: &str,
-) -> Result<Result<(), Error>, DbError> {
+pub fn check_plan(conn: &rusqlite::Connection, user_id: &str, model_id: &str) -> Result<(), Error> {
     let Some(plan) = plan::effective(conn, user_id)? else {
-        return Ok(Ok(()));
+        return Ok(());
     };
     if !plan.allows(model_id) {
-        return Ok(Err(Error::forbidden(
+        return Err(Error::forbidden(
             "model_not_in_plan",
             format!(
                 "the model {model_id} is not included in your plan \"{}\" (allowed: {})",
                 plan.name,
                 plan.allowed_models.join(", ")
             ),
-        )));
+        ));
     }
     if let Some(limit) = plan.daily_message_limit {
         let used = plan::used_since(conn, user_id, &day_start())?;
         if used >= limit {
-            return Ok(Err(Error::LimitReached {
+            return Err(Error::LimitReached {
                 message: format!(
                     "you have used all {limit} messages of your plan \"{}\" for today; \
                      the daily limit resets at {}",
@@ -61,8 +57,8 @@ pub fn check_plan(
                 limit,
                 resets_at: next_day_start(),
                 retry_after: seconds_to_reset(),
-            }));
+            });
         }
     }
-    Ok(Ok(()))
+    Ok(())
 }

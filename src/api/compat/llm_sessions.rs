@@ -9,21 +9,21 @@
 //! of the thread; `regenerate` answers both `answer` and the seed's misspelt
 //! `awswer`, so a client written against either works.
 
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::conversations::{is_busy, owned, start, Ask};
-use super::error::{json_response, respond, ApiError};
-use super::filters::{authenticated, json_body, optional_json_body, with_state};
+use crate::api::error::{json_response, respond, ApiError};
+use crate::api::filters::{authenticated, json_body, optional_json_body, with_state};
+use crate::api::views::chat;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::connection;
 use crate::db::conversation::{self as repo, Conversation, ListFilter, Message, NewConversation};
-use crate::engine::Event;
+use crate::service::chat::{self as ask, Ask, Outcome, Turn};
+use crate::service::conversations as ops;
 
 /// Most sessions one list returns (the seed's list has no paging).
 const LIST_LIMIT: u32 = 200;
@@ -255,10 +255,12 @@ async fn session(
     current: &CurrentUser,
     id: String,
 ) -> Result<Conversation, ApiError> {
-    owned(state, current, id).await.map_err(|err| match err {
-        ApiError::NotFound(_) => ApiError::NotFound("no such session".into()),
-        other => other,
-    })
+    ask::owned(&state.db, &current.user.id, id)
+        .await
+        .map_err(|err| match err {
+            ApiError::NotFound(_) => ApiError::NotFound("no such session".into()),
+            other => other,
+        })
 }
 
 /// DELETE /v1/llm/sessions/{session_id} → 204.
@@ -268,14 +270,8 @@ async fn delete_session(
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
     let conversation = session(&state, &current, id).await?;
-    if let Some(gen) = state.engine.get(&conversation.id) {
-        gen.stop();
-    }
-    state
-        .db
-        .run(move |conn| repo::delete(conn, &conversation.id))
-        .await?;
-    Ok(super::no_content())
+    ops::delete(&chat(&state), conversation).await?;
+    Ok(crate::api::no_content())
 }
 
 /// The body of a new message and of an edit; `"model id"` (with a space, as
@@ -318,20 +314,19 @@ async fn answer(
     state: &AppState,
     current: &CurrentUser,
     conversation: Conversation,
-    ask: Ask,
+    turn: Turn,
     model_id: Option<String>,
     status: StatusCode,
 ) -> Result<(StatusCode, Value), ApiError> {
-    let (gen, _) = start(state, current, conversation, ask, model_id, Vec::new()).await?;
-    let mut events = Box::pin(gen.subscribe(None));
-    let mut last = None;
-    while let Some(event) = events.next().await {
-        if matches!(event, Event::Done(_) | Event::Error(_)) {
-            last = Some(event);
-        }
-    }
-    match last {
-        Some(Event::Done(message)) => {
+    let started = ask::ask(
+        &chat(state),
+        &current.user.id,
+        conversation,
+        Ask::new(turn, model_id),
+    )
+    .await?;
+    match ask::outcome(&started.generation).await? {
+        Outcome::Answered { message, .. } => {
             let idx = message["idx"].as_i64().unwrap_or(0);
             Ok((
                 status,
@@ -343,18 +338,14 @@ async fn answer(
                 }),
             ))
         }
-        Some(Event::Error(err)) => {
-            let status = err["status"]
-                .as_u64()
-                .and_then(|s| StatusCode::from_u16(s as u16).ok())
-                .unwrap_or(StatusCode::BAD_GATEWAY);
-            Ok((
-                status,
-                json!({ "error": err["error"], "code": err["code"] }),
-            ))
-        }
-        _ => Err(ApiError::Internal(
-            "the generation ended without a result".into(),
+        Outcome::Failed {
+            status,
+            error,
+            code,
+            ..
+        } => Ok((
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            json!({ "error": error, "code": code }),
         )),
     }
 }
@@ -377,7 +368,7 @@ async fn add_message(
         &state,
         &current,
         conversation,
-        Ask::Question(body.content),
+        Turn::Question(body.content),
         body.model_id,
         StatusCode::CREATED,
     )
@@ -448,7 +439,7 @@ async fn edit_last(
         &state,
         &current,
         conversation,
-        Ask::Edit(body.content),
+        Turn::Edit(body.content),
         body.model_id,
         StatusCode::OK,
     )
@@ -463,17 +454,10 @@ async fn delete_last(
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
     let conversation = session(&state, &current, id).await?;
-    if is_busy(&state, &conversation.id) {
-        return Err(ApiError::Busy);
-    }
-    let deleted = state
-        .db
-        .run(move |conn| repo::delete_last_exchange(conn, &conversation))
-        .await?;
-    if !deleted {
+    if !ops::delete_last(&chat(&state), conversation).await? {
         return Err(ApiError::NotFound("the session has no messages".into()));
     }
-    Ok(super::no_content())
+    Ok(crate::api::no_content())
 }
 
 /// The seed's regenerate body: a model, and optionally the question again
@@ -515,17 +499,17 @@ async fn regenerate(
         }
         None => None,
     };
-    let ask = match body.content {
+    let turn = match body.content {
         Some(content) if Some(&content) != last_question.as_ref() && !content.trim().is_empty() => {
-            Ask::Edit(content)
+            Turn::Edit(content)
         }
-        _ => Ask::Regenerate,
+        _ => Turn::Regenerate,
     };
     let (status, mut body) = answer(
         &state,
         &current,
         conversation,
-        ask,
+        turn,
         body.model_id,
         StatusCode::OK,
     )

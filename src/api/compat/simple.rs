@@ -9,22 +9,21 @@
 
 use std::convert::Infallible;
 
-use futures_util::StreamExt;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
-use super::conversations::{start, Ask};
-use super::error::{from_rejection, json_response, ApiError};
-use super::filters::session_only;
-use super::filters::{authenticated, json_body, with_state};
+use crate::api::error::{from_rejection, json_response, ApiError};
+use crate::api::filters::session_only;
+use crate::api::filters::{authenticated, json_body, with_state};
+use crate::api::views::chat;
 use crate::app::AppState;
 use crate::auth::{tokens, CurrentUser};
 use crate::db::conversation::{self as repo, NewConversation};
 use crate::db::{self, compat, connection};
-use crate::engine::Event;
+use crate::service::chat::{self as ask, Ask, Outcome, Turn};
 
 /// Longest key lifetime (as the native API: ten years).
 const MAX_EXPIRY_DAYS: i64 = 3650;
@@ -364,39 +363,26 @@ async fn query(
             Ok(created)
         })
         .await?;
-    let (gen, _) = start(
-        &state,
-        &current,
+    let started = ask::ask(
+        &chat(&state),
+        &current.user.id,
         conversation,
-        Ask::Question(body.input),
-        model,
-        Vec::new(),
+        Ask::new(Turn::Question(body.input), model),
     )
     .await?;
-    let mut events = Box::pin(gen.subscribe(None));
-    let mut last = None;
-    while let Some(event) = events.next().await {
-        if matches!(event, Event::Done(_) | Event::Error(_)) {
-            last = Some(event);
-        }
-    }
-    match last {
-        Some(Event::Done(message)) => Ok(json_response(
+    match ask::outcome(&started.generation).await? {
+        Outcome::Answered { message, .. } => Ok(json_response(
             StatusCode::OK,
             &json!({ "response": message["content"] }),
         )),
-        Some(Event::Error(err)) => {
-            let status = err["status"]
-                .as_u64()
-                .and_then(|s| StatusCode::from_u16(s as u16).ok())
-                .unwrap_or(StatusCode::BAD_GATEWAY);
-            Ok(json_response(
-                status,
-                &json!({ "error": err["error"], "code": err["code"] }),
-            ))
-        }
-        _ => Err(ApiError::Internal(
-            "the generation ended without a result".into(),
+        Outcome::Failed {
+            status,
+            error,
+            code,
+            ..
+        } => Ok(json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            &json!({ "error": error, "code": code }),
         )),
     }
 }

@@ -25,13 +25,15 @@ use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
-use super::error::{json_response, ApiError};
-use super::filters::{raw_body, with_state};
+use crate::api::error::{json_response, ApiError};
+use crate::api::filters::{raw_body, with_state};
+use crate::api::views::chat;
 use crate::app::AppState;
 use crate::auth::{Credentials, CurrentUser};
 use crate::db::{self, compat::GatewayUsage, connection};
 use crate::engine::estimate_tokens;
 use crate::llm::{self, ChatMessage, ChatRequest, ChatRole, LlmError};
+use crate::service::chat as ask;
 use crate::service::models::endpoint_of;
 
 /// Stack of a reader thread (as the engine's: ureq needs little).
@@ -132,7 +134,7 @@ fn openai_respond(result: Result<Response, ApiError>) -> Response {
 /// The `recover` of the gateway's tree: warp's own rejections (wrong method,
 /// oversize body, unknown path) in OpenAI's shape too.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
-    Ok(openai_error(&super::error::from_rejection(&rejection)))
+    Ok(openai_error(&crate::api::error::from_rejection(&rejection)))
 }
 
 fn model_object(model: &connection::ModelRow) -> Value {
@@ -308,7 +310,7 @@ async fn chat_completions(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let current = caller(&state, credentials).await?;
-    let body: ChatBody = super::filters::parse_json(&body)?;
+    let body: ChatBody = crate::api::filters::parse_json(&body)?;
     if body.n.is_some_and(|n| n != 1) {
         return Err(ApiError::invalid(
             "n",
@@ -320,28 +322,10 @@ async fn chat_completions(
     }
     let messages = to_messages(body.messages)?;
     let route = usable_route(&state, body.model.clone()).await?;
-    // A place among the answers being written (`--max-generations`,
-    // `--max-generations-per-user`), shared with the web app's answers and
-    // taken before the plan counts the call: past the limits, a 429 in
-    // OpenAI's shape with Retry-After. The reader thread holds it and lets it
-    // go however the call ends.
-    let slot = state.engine.admit_call(&current.user.id)?;
-    // The caller's plan, checked and the call counted in one transaction
-    // before the provider is called, as for the web app's messages.
-    let user_id = current.user.id.clone();
-    let planned = route.model.id.clone();
-    state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            if let Err(refused) = crate::service::plan::check_plan(&tx, &user_id, &planned)? {
-                return Ok(Err(refused));
-            }
-            crate::db::plan::record_usage(&tx, &user_id, &planned, None)?;
-            tx.commit()?;
-            Ok(Ok(()))
-        })
-        .await??;
+    // A place among the answers being written, then the plan (both in the
+    // operation): past the limits, a 429 in OpenAI's shape with Retry-After.
+    // The reader thread holds the place and lets it go however the call ends.
+    let slot = ask::admit_call(&chat(&state), &current.user.id, &route.model.id).await?;
     let endpoint = endpoint_of(&route.connection, state.llm_idle_timeout)?;
     let request = ChatRequest {
         model: route.model.upstream_id.clone(),

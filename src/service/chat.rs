@@ -1,0 +1,492 @@
+//! Asking (SPEC §3 "Conversations and messages"): a new question, an edit of
+//! the last one, a new answer to it; and a gateway call's admission. Every
+//! dialect (the native API, the OpenAI gateway, seeds 002 and 004) goes
+//! through these functions, so none skips a check: the content limits, the
+//! model's availability, the engine's slots and the plan are all checked
+//! here, and the question, its empty answer, the title and the context it
+//! carries are written with the plan's usage record in one transaction
+//! ([`db::conversation::turn`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use rusqlite::Connection;
+use serde_json::Value;
+
+use super::{Error, Result};
+use crate::db::conversation::{self as repo, Conversation, ConversationUpdate, Message};
+use crate::db::{collector, connection, plan, Db};
+use crate::engine::{self, CallSlot, Engine, Event, Generation, Job};
+use crate::service::models::endpoint_of;
+use crate::service::plan::check_plan;
+
+/// Longest question accepted, in characters.
+pub const MAX_CONTENT_CHARS: usize = 200_000;
+/// Most collector items one message may carry.
+const MAX_CONTEXT_ITEMS: usize = 20;
+
+/// What asking needs: the store, the engine, and how long a provider may
+/// stay silent in the middle of an answer.
+#[derive(Clone, Copy)]
+pub struct Chat<'a> {
+    pub db: &'a Db,
+    pub engine: &'a Engine,
+    pub idle_timeout: Duration,
+}
+
+/// What a generation answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Turn {
+    /// A new question at the end of the current thread.
+    Question(String),
+    /// The last question, rewritten (a sibling of the old one).
+    Edit(String),
+    /// A new answer to the last question (a sibling of the old answer).
+    Regenerate,
+}
+
+/// One ask: the turn, the model asked for (else the conversation's, else the
+/// first available) and the collector items the question carries.
+#[derive(Debug, Clone)]
+pub struct Ask {
+    pub turn: Turn,
+    pub model_id: Option<String>,
+    pub collector_item_ids: Option<Vec<String>>,
+}
+
+impl Ask {
+    /// A turn with no model asked for and no collector items.
+    pub fn new(turn: Turn, model_id: Option<String>) -> Ask {
+        Ask {
+            turn,
+            model_id,
+            collector_item_ids: None,
+        }
+    }
+}
+
+/// An answer started: its generation, and the conversation as it is now.
+pub struct Started {
+    pub generation: Arc<Generation>,
+    pub conversation: Conversation,
+}
+
+/// How a generation ended, for the dialects that answer once it has.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// The finished answer (`message`, a message object) and the question
+    /// it answers (`user_message`, null for a regeneration).
+    Answered { user_message: Value, message: Value },
+    /// The failure: the status to answer, the error's text and code, the
+    /// (partial) answer saved with status `error`, and the question.
+    Failed {
+        status: u16,
+        error: Value,
+        code: Value,
+        message: Value,
+        user_message: Value,
+    },
+}
+
+/// The conversation `id` of `user_id`, or 404 (also for another user's).
+pub async fn owned(db: &Db, user_id: &str, id: String) -> Result<Conversation> {
+    let user_id = user_id.to_string();
+    db.run(move |conn| repo::get(conn, &user_id, &id))
+        .await?
+        .ok_or_else(|| Error::NotFound("no such conversation".into()))
+}
+
+/// Whether the conversation is answering right now.
+pub fn is_busy(engine: &Engine, conversation_id: &str) -> bool {
+    engine
+        .get(conversation_id)
+        .is_some_and(|g| !g.is_finished())
+}
+
+/// Asks in `conversation`: checks the ask, takes the conversation's slot in
+/// the engine, writes the turn (plan checked and counted in the same
+/// transaction) and starts the answer.
+pub async fn ask(
+    chat: &Chat<'_>,
+    user_id: &str,
+    conversation: Conversation,
+    ask: Ask,
+) -> Result<Started> {
+    let context = collector_items(chat.db, user_id, ask.collector_item_ids).await?;
+    ask_with(chat, user_id, conversation, ask.turn, ask.model_id, context).await
+}
+
+/// The user's collector items to attach to a message (SPEC §3 "Collector"):
+/// an unknown id or another user's is a 404, like every other id.
+pub async fn collector_items(
+    db: &Db,
+    user_id: &str,
+    ids: Option<Vec<String>>,
+) -> Result<Vec<collector::Item>> {
+    let Some(ids) = ids.filter(|ids| !ids.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    if ids.len() > MAX_CONTEXT_ITEMS {
+        return Err(Error::invalid(
+            "collector_item_ids",
+            format!("at most {MAX_CONTEXT_ITEMS} items per message"),
+        ));
+    }
+    let user_id = user_id.to_string();
+    db.run(move |conn| -> Result<_> {
+        let mut items: Vec<collector::Item> = Vec::new();
+        for id in ids {
+            if items.iter().any(|i| i.id == id) {
+                continue;
+            }
+            match collector::get(conn, &user_id, &id)? {
+                Some(item) => items.push(item),
+                None => return Err(Error::NotFound(format!("no such collector item {id}"))),
+            }
+        }
+        Ok(items)
+    })
+    .await
+}
+
+/// Refuses an empty or too long question.
+pub fn check_content(content: &str) -> Result<()> {
+    if content.trim().is_empty() {
+        return Err(Error::invalid("content", "must not be empty"));
+    }
+    if content.chars().count() > MAX_CONTENT_CHARS {
+        return Err(Error::invalid(
+            "content",
+            format!("must be at most {MAX_CONTENT_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// The model to use (asked for, else `fallback`, else the first available)
+/// with its connection; refuses unknown and disabled ones.
+pub async fn resolve_model(
+    db: &Db,
+    asked: Option<String>,
+    fallback: Option<String>,
+) -> Result<connection::Route> {
+    db.run(move |conn| route_for(conn, asked.or(fallback)))
+        .await
+}
+
+/// [`resolve_model`] on a connection.
+fn route_for(conn: &Connection, wanted: Option<String>) -> Result<connection::Route> {
+    let wanted = match wanted {
+        Some(id) => Some(id),
+        None => connection::available_models(conn)?
+            .first()
+            .map(|m| m.id.clone()),
+    };
+    let Some(wanted) = wanted else {
+        return Err(Error::invalid(
+            "model_id",
+            "no model is configured yet; an administrator adds a connection first",
+        ));
+    };
+    match connection::route(conn, &wanted)? {
+        None => Err(Error::invalid(
+            "model_id",
+            format!("unknown model {wanted}"),
+        )),
+        Some(route) if !route.model.enabled || !route.connection.enabled => Err(Error::forbidden(
+            "model_disabled",
+            format!("the model {wanted} is disabled"),
+        )),
+        Some(route) => Ok(route),
+    }
+}
+
+/// [`ask`] with the collector items already gathered: writes the rows of
+/// `turn` (with the items it carries) and starts the answer.
+pub async fn ask_with(
+    chat: &Chat<'_>,
+    user_id: &str,
+    conversation: Conversation,
+    turn: Turn,
+    model_id: Option<String>,
+    context: Vec<collector::Item>,
+) -> Result<Started> {
+    if let Turn::Question(content) | Turn::Edit(content) = &turn {
+        check_content(content)?;
+    }
+    let route = match resolve_model(chat.db, model_id.clone(), conversation.model_id.clone()).await
+    {
+        // The conversation's own model is gone: fall back to the first available.
+        Err(_) if model_id.is_none() && conversation.model_id.is_some() => {
+            resolve_model(chat.db, None, None).await?
+        }
+        other => other?,
+    };
+    let reservation = chat.engine.reserve(&conversation.id, user_id)?;
+
+    let model = route.model.id.clone();
+    let owner = user_id.to_string();
+    let window = route.model.context_window;
+    let rows = chat
+        .db
+        .run(move |conn| {
+            repo::turn(conn, |tx| -> Result<Rows> {
+                // The plan's limits, checked and the answer counted in the
+                // transaction that writes it, before anything is sent upstream.
+                check_plan(tx, &owner, &model)?;
+                let rows = write_turn(tx, &conversation, &owner, &model, &turn, context, window)?;
+                plan::record_usage(tx, &owner, &model, Some(&rows.answer.id))?;
+                Ok(rows)
+            })
+        })
+        .await?;
+
+    let history: Vec<Message> = rows
+        .thread
+        .into_iter()
+        .filter(|m| m.id != rows.answer.id)
+        .collect();
+    let system_prompt = system_prompt(&rows.conversation.system_prompt, rows.context_text);
+    let request = crate::llm::ChatRequest {
+        model: route.model.upstream_id.clone(),
+        messages: engine::build_prompt(&system_prompt, &history, route.model.context_window),
+        max_tokens: None,
+    };
+    let job = Job {
+        conversation_id: rows.conversation.id.clone(),
+        user_message: rows.user_message,
+        assistant_message: rows.answer,
+        endpoint: endpoint_of(&route.connection, chat.idle_timeout)?,
+        request,
+        title_from: rows.title_from,
+    };
+    let generation = chat.engine.start(reservation, job);
+    Ok(Started {
+        generation,
+        conversation: rows.conversation,
+    })
+}
+
+/// The conversation's system prompt followed by the collector text, if any.
+fn system_prompt(own: &str, context: Option<String>) -> String {
+    match context {
+        Some(block) if own.trim().is_empty() => block,
+        Some(block) => format!("{own}\n\n{block}"),
+        None => own.to_string(),
+    }
+}
+
+/// What one turn wrote.
+struct Rows {
+    /// The conversation after the turn.
+    conversation: Conversation,
+    /// Its current thread (the new answer included).
+    thread: Vec<Message>,
+    /// The question (none for a regeneration).
+    user_message: Option<Message>,
+    /// The empty answer.
+    answer: Message,
+    /// The fallback title given to a conversation's first question.
+    title_from: Option<String>,
+    /// The collector text for the prompt.
+    context_text: Option<String>,
+}
+
+/// Writes the rows of `turn` (and records the collector items it carries);
+/// inside the turn's transaction.
+fn write_turn(
+    conn: &Connection,
+    conv: &Conversation,
+    user_id: &str,
+    model: &str,
+    turn: &Turn,
+    mut context: Vec<collector::Item>,
+    window: Option<u32>,
+) -> Result<Rows> {
+    let leaf = match &conv.current_message_id {
+        Some(id) => repo::message(conn, id)?,
+        None => None,
+    };
+    // The last question of the current thread, for edit and regenerate.
+    let last_question = match &leaf {
+        Some(m) if m.role == "user" => Some(m.clone()),
+        Some(m) => match &m.parent_id {
+            Some(p) => repo::message(conn, p)?,
+            None => None,
+        },
+        None => None,
+    };
+    let (user_message, answer, first) = match turn {
+        Turn::Question(content) => {
+            let parent = match &leaf {
+                Some(m) if m.role == "user" => m.parent_id.clone(),
+                Some(m) => Some(m.id.clone()),
+                None => None,
+            };
+            let first = parent.is_none() && conv.title.trim().is_empty();
+            let (u, a) = repo::add_exchange(conn, &conv.id, parent.as_deref(), content, model)?;
+            (Some(u), a, first)
+        }
+        Turn::Edit(content) => {
+            let Some(question) = &last_question else {
+                return Err(Error::NotFound("there is no question to edit".into()));
+            };
+            let (u, a) = repo::add_exchange(
+                conn,
+                &conv.id,
+                question.parent_id.as_deref(),
+                content,
+                model,
+            )?;
+            (Some(u), a, false)
+        }
+        Turn::Regenerate => {
+            let Some(question) = &last_question else {
+                return Err(Error::NotFound(
+                    "there is no question to answer again".into(),
+                ));
+            };
+            (
+                None,
+                repo::add_answer(conn, &conv.id, &question.id, model)?,
+                false,
+            )
+        }
+    };
+    let title_from = if first {
+        let question = user_message
+            .as_ref()
+            .map(|u| u.content.clone())
+            .unwrap_or_default();
+        let fallback = engine::fallback_title(&question);
+        repo::update(
+            conn,
+            &conv.id,
+            &ConversationUpdate {
+                title: Some(fallback.clone()),
+                ..Default::default()
+            },
+        )?;
+        Some(fallback)
+    } else {
+        None
+    };
+    // A regeneration carries what its question carried.
+    if let (Turn::Regenerate, Some(question)) = (turn, &last_question) {
+        for (id, _, _) in repo::context_of(conn, &question.id)? {
+            if let Some(item) = collector::get(conn, user_id, &id)? {
+                context.push(item);
+            }
+        }
+    }
+    let context_text = if context.is_empty() {
+        None
+    } else {
+        let (block, used) = engine::context_block(&context, window);
+        if let Some(u) = &user_message {
+            repo::set_context(conn, &u.id, &used)?;
+        }
+        Some(block)
+    };
+    let fresh = repo::get(conn, user_id, &conv.id)?.unwrap_or(conv.clone());
+    let thread = repo::thread(conn, &fresh, user_id)?;
+    let user_message = match user_message {
+        Some(u) => repo::message_with_siblings(conn, &u.id)?,
+        None => None,
+    };
+    let answer = repo::message_with_siblings(conn, &answer.id)?.unwrap_or(answer);
+    Ok(Rows {
+        conversation: fresh,
+        thread,
+        user_message,
+        answer,
+        title_from,
+        context_text,
+    })
+}
+
+/// Waits for the end of a generation (for the dialects that answer once).
+pub async fn outcome(generation: &Arc<Generation>) -> Result<Outcome> {
+    let mut user_message = Value::Null;
+    let mut last = None;
+    let mut events = Box::pin(generation.subscribe(None));
+    while let Some(event) = events.next().await {
+        match event {
+            Event::Message(v) => user_message = v["user_message"].clone(),
+            Event::Delta { .. } => {}
+            end => last = Some(end),
+        }
+    }
+    match last {
+        Some(Event::Done(message)) => Ok(Outcome::Answered {
+            user_message,
+            message,
+        }),
+        Some(Event::Error(err)) => Ok(Outcome::Failed {
+            status: err["status"]
+                .as_u64()
+                .and_then(|s| u16::try_from(s).ok())
+                .filter(|s| (100..1000).contains(s))
+                .unwrap_or(502),
+            error: err["error"].clone(),
+            code: err["code"].clone(),
+            message: err["message"].clone(),
+            user_message,
+        }),
+        _ => Err(Error::Internal(
+            "the generation ended without a result".into(),
+        )),
+    }
+}
+
+/// A gateway call's admission: a place among the answers being written
+/// (`--max-generations`, `--max-generations-per-user`, shared with the
+/// conversations' answers), then the caller's plan, checked and the call
+/// counted in one transaction before the provider is called. The slot is
+/// held until the call ends, however it ends.
+pub async fn admit_call(chat: &Chat<'_>, user_id: &str, model_id: &str) -> Result<CallSlot> {
+    let slot = chat.engine.admit_call(user_id)?;
+    let user_id = user_id.to_string();
+    let model_id = model_id.to_string();
+    chat.db
+        .run(move |conn| {
+            repo::turn(conn, |tx| -> Result<()> {
+                check_plan(tx, &user_id, &model_id)?;
+                plan::record_usage(tx, &user_id, &model_id, None)?;
+                Ok(())
+            })
+        })
+        .await?;
+    Ok(slot)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_question_must_have_text_and_not_be_too_long() {
+        assert!(check_content("hello").is_ok());
+        let cases = [
+            ("".to_string(), "empty"),
+            ("  \n\t".to_string(), "only whitespace"),
+            ("가".repeat(MAX_CONTENT_CHARS + 1), "one character too long"),
+        ];
+        for (content, why) in cases {
+            let err = check_content(&content).expect_err(why);
+            assert_eq!(err.status().as_u16(), 422, "{why}");
+        }
+        assert!(check_content(&"가".repeat(MAX_CONTENT_CHARS)).is_ok());
+    }
+
+    #[test]
+    fn the_collector_text_follows_the_system_prompt() {
+        assert_eq!(system_prompt("be brief", None), "be brief");
+        assert_eq!(system_prompt(" ", Some("ctx".into())), "ctx");
+        assert_eq!(
+            system_prompt("be brief", Some("ctx".into())),
+            "be brief\n\nctx"
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! Conversations (SPEC §3 "Conversations and messages"): creating one (and
+//! asking in it at once), changing it, deleting it or its last exchange.
+
+use super::chat::{self, Chat, Started, Turn};
+use super::{Error, Result};
+use crate::db::conversation::{self as repo, Conversation, ConversationUpdate, NewConversation};
+
+/// Longest title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+/// A new conversation, and optionally its first question.
+pub struct NewChat {
+    pub title: Option<String>,
+    pub model_id: Option<String>,
+    pub system_prompt: Option<String>,
+    /// The first question, asked at once when given.
+    pub message: Option<String>,
+    pub collector_item_ids: Option<Vec<String>>,
+}
+
+/// What [`create`] made.
+pub enum Created {
+    /// An empty conversation.
+    Empty(Conversation),
+    /// A conversation answering its first question.
+    Asked(Started),
+}
+
+/// A title as it is kept: trimmed, at most [`MAX_TITLE_CHARS`] characters.
+pub fn clip_title(title: Option<&str>) -> String {
+    title
+        .map(str::trim)
+        .unwrap_or_default()
+        .chars()
+        .take(MAX_TITLE_CHARS)
+        .collect()
+}
+
+/// Creates a conversation of `user_id` (refusing an unknown or disabled
+/// model, and unknown collector items, before anything is written) and asks
+/// its first question when there is one.
+pub async fn create(chat: &Chat<'_>, user_id: &str, new: NewChat) -> Result<Created> {
+    let context = chat::collector_items(chat.db, user_id, new.collector_item_ids).await?;
+    let title = clip_title(new.title.as_deref());
+    let system_prompt = new.system_prompt.unwrap_or_default();
+    if let Some(model_id) = &new.model_id {
+        chat::resolve_model(chat.db, Some(model_id.clone()), None).await?;
+    }
+    let owner = user_id.to_string();
+    let model_id = new.model_id.clone();
+    let conversation = chat
+        .db
+        .run(move |conn| {
+            repo::create(
+                conn,
+                &owner,
+                &NewConversation {
+                    title: &title,
+                    model_id: model_id.as_deref(),
+                    system_prompt: &system_prompt,
+                },
+            )
+        })
+        .await?;
+    match new.message {
+        None => Ok(Created::Empty(conversation)),
+        Some(content) => {
+            let started = chat::ask_with(
+                chat,
+                user_id,
+                conversation,
+                Turn::Question(content),
+                new.model_id,
+                context,
+            )
+            .await?;
+            Ok(Created::Asked(started))
+        }
+    }
+}
+
+/// A change to a conversation; `current_message_id` switches its thread to
+/// the newest leaf under that message.
+#[derive(Default)]
+pub struct Change {
+    pub title: Option<String>,
+    pub pinned: Option<bool>,
+    pub archived: Option<bool>,
+    pub model_id: Option<Option<String>>,
+    pub system_prompt: Option<String>,
+    pub current_message_id: Option<String>,
+}
+
+/// Checks and applies `change`; answers the conversation as it is now.
+pub async fn update(
+    chat: &Chat<'_>,
+    user_id: &str,
+    conversation: Conversation,
+    change: Change,
+) -> Result<Conversation> {
+    if let Some(title) = &change.title {
+        if title.chars().count() > MAX_TITLE_CHARS {
+            return Err(Error::invalid("title", "must be at most 200 characters"));
+        }
+    }
+    if let Some(Some(model_id)) = &change.model_id {
+        chat::resolve_model(chat.db, Some(model_id.clone()), None).await?;
+    }
+    if change.current_message_id.is_some() && chat::is_busy(chat.engine, &conversation.id) {
+        return Err(Error::Busy);
+    }
+    let update = ConversationUpdate {
+        title: change.title.map(|t| t.trim().to_string()),
+        pinned: change.pinned,
+        archived: change.archived,
+        model_id: change.model_id,
+        system_prompt: change.system_prompt,
+    };
+    let target = change.current_message_id;
+    let conv_id = conversation.id;
+    let user_id = user_id.to_string();
+    chat.db
+        .run(move |conn| -> Result<_> {
+            if let Some(target) = &target {
+                match repo::message(conn, target)? {
+                    Some(m) if m.conversation_id == conv_id => {
+                        let leaf = repo::latest_leaf(conn, &m.id)?;
+                        repo::set_current(conn, &conv_id, Some(&leaf), false)?;
+                    }
+                    _ => {
+                        return Err(Error::invalid(
+                            "current_message_id",
+                            "is not a message of this conversation",
+                        ))
+                    }
+                }
+            }
+            repo::update(conn, &conv_id, &update)?;
+            repo::get(conn, &user_id, &conv_id)?
+                .ok_or_else(|| Error::NotFound("no such conversation".into()))
+        })
+        .await
+}
+
+/// Deletes a conversation, stopping its answer first.
+pub async fn delete(chat: &Chat<'_>, conversation: Conversation) -> Result<()> {
+    if let Some(generation) = chat.engine.get(&conversation.id) {
+        generation.stop();
+    }
+    chat.db
+        .run(move |conn| repo::delete(conn, &conversation.id))
+        .await?;
+    Ok(())
+}
+
+/// Deletes the last question of the current thread with its answers (not
+/// while answering); says whether there was one.
+pub async fn delete_last(chat: &Chat<'_>, conversation: Conversation) -> Result<bool> {
+    if chat::is_busy(chat.engine, &conversation.id) {
+        return Err(Error::Busy);
+    }
+    Ok(chat
+        .db
+        .run(move |conn| repo::delete_last_exchange(conn, &conversation))
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_is_trimmed_and_clipped() {
+        assert_eq!(clip_title(None), "");
+        assert_eq!(clip_title(Some("  hi  ")), "hi");
+        assert_eq!(
+            clip_title(Some(&"가".repeat(300))).chars().count(),
+            MAX_TITLE_CHARS
+        );
+    }
+}
