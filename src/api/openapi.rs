@@ -337,7 +337,6 @@ pub struct FeedbackSaved {
 
 // ── Routes ──────────────────────────────────────────────────────────────────
 
-
 #[utoipa::path(get, path = "/conversations", tag = "conversations",
     params(
         ("q" = Option<String>, Query, description = "comma-separated keywords, all must match"),
@@ -429,7 +428,6 @@ fn stop() {}
     responses((status = 200, body = FeedbackSaved), (status = 400, body = Error),
         (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
 fn feedback() {}
-
 
 #[cfg(test)]
 mod tests {
