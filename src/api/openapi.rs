@@ -443,4 +443,16 @@ mod tests {
         }
         assert!(doc["components"]["securitySchemes"]["api_key"].is_object());
     }
+
+    /// The web app's TypeScript types are generated from its copy of the
+    /// document; this fails when that copy is older than the server's.
+    #[test]
+    fn the_web_apps_copy_of_the_document_is_current() {
+        let committed = include_str!("../../frontend/src/api/openapi.json");
+        assert!(
+            committed.trim() == document().trim(),
+            "frontend/src/api/openapi.json is stale: run `daehwa openapi > \
+             frontend/src/api/openapi.json` and `npm run gen:types` in frontend/"
+        );
+    }
 }
