@@ -207,7 +207,11 @@ mod tests {
         waiter
             .busy_timeout(std::time::Duration::from_millis(10))
             .unwrap();
-        let err = DbError::from(waiter.execute("INSERT INTO t VALUES (2)", []).unwrap_err());
+        let err = DbError::from(
+            waiter
+                .execute_batch("INSERT INTO t VALUES (2)")
+                .unwrap_err(),
+        );
         assert!(err.is_busy(), "{err}");
         let res = ApiError::from(err).into_response();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
