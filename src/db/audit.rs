@@ -115,21 +115,9 @@ pub fn audited_if_changed<T, E: From<DbError>>(
     action: &str,
     change: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(T, Option<Audit>), E>,
 ) -> Result<T, E> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(DbError::from)?;
-    let (value, audit) = change(&tx)?;
-    if let Some(audit) = audit {
-        record(
-            &tx,
-            actor.map(|a| (a.id.as_str(), a.username.as_str())),
-            action,
-            audit.target.as_deref(),
-            &audit.detail,
-        )?;
-    }
-    tx.commit().map_err(DbError::from)?;
-    Ok(value)
+    audited_if(conn, actor, |tx| {
+        change(tx).map(|(value, audit)| (value, audit.map(|audit| (action, audit))))
+    })
 }
 
 /// Runs `work` in one `BEGIN IMMEDIATE` transaction (a write that must not
@@ -149,24 +137,22 @@ pub fn immediate<T, E: From<DbError>>(
 /// Like [`audited`], for a change that decides inside its transaction
 /// whether it is logged and under which action (a settings write that
 /// changed nothing, or one the user made themself, writes no audit row).
-pub fn audited_if<T, E: From<DbError>>(
+pub fn audited_if<'a, T, E: From<DbError>>(
     conn: &mut Connection,
     actor: Option<&Actor>,
-    change: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(T, Option<(&'static str, Audit)>), E>,
+    change: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<(T, Option<(&'a str, Audit)>), E>,
 ) -> Result<T, E> {
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(DbError::from)?;
-    let (value, audit) = change(&tx)?;
-    if let Some((action, audit)) = audit {
-        record(
-            &tx,
-            actor.map(|a| (a.id.as_str(), a.username.as_str())),
-            action,
-            audit.target.as_deref(),
-            &audit.detail,
-        )?;
-    }
-    tx.commit().map_err(DbError::from)?;
-    Ok(value)
+    immediate(conn, |tx| {
+        let (value, audit) = change(tx)?;
+        if let Some((action, audit)) = audit {
+            record(
+                tx,
+                actor.map(|a| (a.id.as_str(), a.username.as_str())),
+                action,
+                audit.target.as_deref(),
+                &audit.detail,
+            )?;
+        }
+        Ok(value)
+    })
 }
