@@ -42,6 +42,34 @@ pub fn answer_tokens(question: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// The answer to a question with `[[markdown]]`: bold text, a list and a
+/// fenced code block, with Korean in each, for rendering checks (browser tests).
+pub const MARKDOWN_ANSWER: &str = "Here is a **Markdown** answer (**마크다운** 답변):
+
+- the first item
+- 두 번째 항목
+
+```python
+def hello():
+    print(\"안녕하세요\")
+```
+";
+
+/// Splits a text into streamed tokens, each ending after a space or a line
+/// break, so their concatenation is the text again.
+pub fn split_tokens(text: &str) -> Vec<String> {
+    text.split_inclusive([' ', '\n'])
+        .map(str::to_string)
+        .collect()
+}
+
+/// The answer to a question with `[[echo]]`: every message's text, one per
+/// paragraph, so a browser test can see what reached the model.
+pub fn echo_tokens<'a>(texts: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    let texts: Vec<&str> = texts.into_iter().filter(|t| !t.is_empty()).collect();
+    split_tokens(&texts.join("\n\n"))
+}
+
 /// The whole answer text for `n` tokens (what a client should end up with).
 pub fn answer_text(question: &str, n: usize) -> String {
     answer_tokens(question, n).concat()
@@ -393,6 +421,24 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    #[test]
+    fn the_markdown_answer_has_bold_a_list_and_korean_code() {
+        let tokens = split_tokens(MARKDOWN_ANSWER);
+        assert!(tokens.len() > 10, "streamed in many pieces");
+        assert_eq!(tokens.concat(), MARKDOWN_ANSWER);
+        assert!(MARKDOWN_ANSWER.contains("**Markdown**"));
+        assert!(MARKDOWN_ANSWER.contains("\n- the first item\n- 두 번째 항목\n"));
+        assert!(
+            MARKDOWN_ANSWER.contains("```python\ndef hello():\n    print(\"안녕하세요\")\n```\n")
+        );
+    }
+
+    #[test]
+    fn echo_repeats_every_message() {
+        let tokens = echo_tokens(["system rules", "", "배포는 금요일 [[echo]]"]);
+        assert_eq!(tokens.concat(), "system rules\n\n배포는 금요일 [[echo]]");
     }
 
     #[test]

@@ -75,6 +75,10 @@ pub struct Magic {
     pub stall_after: Option<usize>,
     pub drop_after: Option<usize>,
     pub malformed_after: Option<usize>,
+    /// `[[markdown]]`: answer with [`crate::MARKDOWN_ANSWER`] instead of tokens.
+    pub markdown: bool,
+    /// `[[echo]]`: answer with the text of every message the request carried.
+    pub echo: bool,
 }
 
 /// The delay `[[slow]]` sets per token.
@@ -102,6 +106,8 @@ fn apply_word(magic: &mut Magic, word: &str) {
     let count = arg.and_then(|a| usize::try_from(a).ok());
     match (name.as_str(), arg) {
         ("slow", _) => magic.token_delay = Some(SLOW_TOKEN_DELAY),
+        ("markdown", None) => magic.markdown = true,
+        ("echo", None) => magic.echo = true,
         ("delay", Some(ms)) => magic.token_delay = Some(Duration::from_millis(ms)),
         ("first", Some(ms)) => magic.first_token_delay = Some(Duration::from_millis(ms)),
         ("tokens", Some(_)) => magic.tokens = count,
@@ -173,6 +179,15 @@ mod tests {
             None,
             "not an error status"
         );
+    }
+
+    #[test]
+    fn markdown_and_echo_are_switches() {
+        let magic = parse_magic("show me [[markdown]] [[tokens:5]]");
+        assert!(magic.markdown && !magic.echo);
+        assert_eq!(magic.tokens, Some(5));
+        assert!(parse_magic("[[ECHO]]").echo);
+        assert_eq!(parse_magic("[[markdown:1]]"), Magic::default());
     }
 
     #[test]

@@ -45,9 +45,12 @@
 //! | `[[stall:K]]` | send K tokens, then nothing while keeping the connection open |
 //! | `[[drop:K]]` | send K tokens, then cut the connection (truncated chunked body) |
 //! | `[[bad:K]]` | send K tokens, then one chunk that is not JSON |
+//! | `[[markdown]]` | answer with [`MARKDOWN_ANSWER`]: **bold**, a list and a fenced code block, with Korean text |
+//! | `[[echo]]` | answer with the text of every message received (system prompt and context included) |
 //!
 //! # Binary
-//! `fake-llm --port 0 [--delay-ms N] [--first-delay-ms N] [--tokens N] [--api-key K]`
+//! `fake-llm --port 0 [--delay-ms N] [--first-delay-ms N] [--tokens N] [--api-key K]
+//! [--models A,B]`
 //! prints exactly one line, `fake-llm listening on http://127.0.0.1:PORT`, and
 //! serves until killed or Ctrl-C.
 
@@ -55,6 +58,8 @@ mod answer;
 mod behavior;
 mod server;
 
-pub use answer::{answer_text, answer_tokens, prompt_tokens};
+pub use answer::{
+    answer_text, answer_tokens, echo_tokens, prompt_tokens, split_tokens, MARKDOWN_ANSWER,
+};
 pub use behavior::{parse_magic, Behavior, Magic, SLOW_TOKEN_DELAY};
 pub use server::{Config, FakeLlm, Recorded};

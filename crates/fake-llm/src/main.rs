@@ -1,6 +1,6 @@
 //! The `fake-llm` binary: the fake upstream as a separate process for browser
 //! tests and benchmarks. Prints exactly one line with its URL, then serves
-//! until killed or interrupted. Flags are parsed by hand: five of them do not
+//! until killed or interrupted. Flags are parsed by hand: six of them do not
 //! justify a dependency.
 
 use std::io::Write;
@@ -11,12 +11,14 @@ use fake_llm::{Behavior, Config, FakeLlm};
 
 const USAGE: &str =
     "usage: fake-llm [--port N] [--delay-ms N] [--first-delay-ms N] [--tokens N] [--api-key KEY]
+                [--models A,B]
 
   --port N            port on 127.0.0.1 (0, the default, picks a free one)
   --delay-ms N        delay before every token (default 0)
   --first-delay-ms N  extra delay before the first token (default 0)
   --tokens N          tokens per answer (default 20)
   --api-key KEY       answer 401 unless this key is presented
+  --models A,B        the model ids the model list reports (comma-separated)
 
 Prints `fake-llm listening on http://127.0.0.1:PORT` once ready.
 Magic words in a question steer one answer: see the crate's README.";
@@ -51,6 +53,17 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Config, String> {
             "--first-delay-ms" => behavior.first_token_delay = Duration::from_millis(number()?),
             "--tokens" => behavior.tokens = usize::try_from(number()?).unwrap_or(usize::MAX),
             "--api-key" => behavior.api_key = Some(value),
+            "--models" => {
+                behavior.models = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|m| !m.is_empty())
+                    .map(str::to_string)
+                    .collect();
+                if behavior.models.is_empty() {
+                    return Err("--models needs at least one model id".into());
+                }
+            }
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -102,12 +115,14 @@ mod tests {
             "5",
             "--api-key",
             "k",
+            "--models=fake-gpt, fake-gpt-mini",
         ]))
         .unwrap();
         assert_eq!(config.port, 0);
         assert_eq!(config.behavior.token_delay, Duration::from_millis(50));
         assert_eq!(config.behavior.tokens, 5);
         assert_eq!(config.behavior.api_key.as_deref(), Some("k"));
+        assert_eq!(config.behavior.models, ["fake-gpt", "fake-gpt-mini"]);
     }
 
     #[test]

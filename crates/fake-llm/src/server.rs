@@ -403,7 +403,15 @@ async fn chat(
                     .map(str::to_string)
             })
             .unwrap_or_else(|| "fake-model".into()),
-        tokens: answer::answer_tokens(&question, plan.tokens),
+        tokens: if magic.markdown {
+            answer::split_tokens(answer::MARKDOWN_ANSWER)
+        } else if magic.echo {
+            answer::echo_tokens(
+                std::iter::once(system.as_str()).chain(messages.iter().map(|(_, t)| t.as_str())),
+            )
+        } else {
+            answer::answer_tokens(&question, plan.tokens)
+        },
         prompt_tokens: answer::prompt_tokens(
             std::iter::once(system.as_str()).chain(messages.iter().map(|(_, t)| t.as_str())),
         ),
