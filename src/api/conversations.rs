@@ -8,23 +8,46 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
 use super::filters::{authenticated, json_body, optional_json_body, with_state, Page};
-use super::views::chat;
+use super::openapi::Error;
+use super::views::{chat, ConversationWithMessages};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::connection;
-use crate::db::conversation::{self as repo, Conversation, ListFilter};
+use crate::db::conversation::{
+    self as repo, ContextItem, Conversation, Feedback, ListFilter, Message, Snapshot,
+    SnapshotMessage, Usage,
+};
 use crate::engine::{Event, Generation};
 use crate::service::chat::{self as ask, Ask, Outcome, Turn, MAX_CONTENT_CHARS};
 use crate::service::conversations::{self as ops, Change, Created, NewChat};
 use crate::service::search::search_keywords;
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list, create, get, update, replace_conversation, delete, list_messages, post_message,
+        edit_last, delete_last, regenerate, stream, stop, feedback, export, import,
+    ),
+    components(schemas(
+        ConversationItem, Conversations, Conversation, ConversationWithMessages, Message, Messages,
+        Usage, Feedback, ContextItem, CreateBody, UpdateBody, MessageBody, RegenerateBody,
+        CreatedConversation, Exchange, AnswerFailed, Stopped, FeedbackBody, FeedbackSaved,
+        StreamEvent, StreamCreated, StreamDelta, StreamFailed, ExportDocument, ImportBody,
+        Snapshot, SnapshotMessage,
+    )),
+    tags((name = "conversations", description = "Conversations, their message tree and answers"))
+)]
+pub struct Doc;
+
 /// Keep-alive comment interval on SSE responses (SPEC: every 15 s).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -216,28 +239,65 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Comma-separated keywords, all must match.
     q: Option<String>,
+    /// Archived conversations instead of the others (default false).
     archived: Option<bool>,
     pinned: Option<bool>,
+    /// 1–200, default 50.
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
-fn list_item(c: &Conversation) -> Value {
-    json!({
-        "id": c.id,
-        "title": c.title,
-        "model_id": c.model_id,
-        "pinned": c.pinned,
-        "archived": c.archived,
-        "message_count": c.message_count,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    })
+/// A conversation in the list (no system prompt, no current message).
+#[derive(Serialize, ToSchema)]
+pub struct ConversationItem {
+    id: String,
+    title: String,
+    model_id: Option<String>,
+    pinned: bool,
+    archived: bool,
+    message_count: i64,
+    created_at: String,
+    updated_at: String,
 }
 
+impl From<Conversation> for ConversationItem {
+    fn from(c: Conversation) -> Self {
+        ConversationItem {
+            id: c.id,
+            title: c.title,
+            model_id: c.model_id,
+            pinned: c.pinned,
+            archived: c.archived,
+            message_count: c.message_count,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// `GET /conversations`: a page of the user's conversations, most recently
+/// updated first.
+#[derive(Serialize, ToSchema)]
+pub struct Conversations {
+    conversations: Vec<ConversationItem>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /conversations/{id}/messages`: the current thread, root first.
+#[derive(Serialize, ToSchema)]
+pub struct Messages {
+    messages: Vec<Message>,
+}
+
+#[utoipa::path(get, path = "/conversations", tag = "conversations",
+    operation_id = "list_conversations", params(ListQuery),
+    responses((status = 200, body = Conversations), (status = 400, body = Error),
+        (status = 401, body = Error)))]
 async fn list(
     state: AppState,
     current: CurrentUser,
@@ -267,10 +327,13 @@ async fn list(
         .db
         .run(move |conn| repo::list(conn, &user_id, &filter))
         .await?;
-    let next = page.next_cursor(&items, |c| format!("{}~{}", c.updated_at, c.id));
+    let next_cursor = page.next_cursor(&items, |c| format!("{}~{}", c.updated_at, c.id));
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "conversations": items.iter().map(list_item).collect::<Vec<_>>(), "next_cursor": next }),
+        &Conversations {
+            conversations: items.into_iter().map(ConversationItem::from).collect(),
+            next_cursor,
+        },
     ))
 }
 
@@ -283,11 +346,12 @@ async fn owned(
     ask::owned(&state.db, &current.user.id, id).await
 }
 
+/// The conversation with its current thread.
 async fn full(
     state: &AppState,
     current: &CurrentUser,
     conversation: Conversation,
-) -> Result<Value, ApiError> {
+) -> Result<ConversationWithMessages, ApiError> {
     let user_id = current.user.id.clone();
     let (conversation, messages) = state
         .db
@@ -296,22 +360,50 @@ async fn full(
             Ok((conversation, messages))
         })
         .await?;
-    let mut body = json!(conversation);
-    body["messages"] = json!(messages);
-    Ok(body)
+    Ok(ConversationWithMessages {
+        conversation,
+        messages,
+    })
 }
 
-#[derive(Deserialize)]
+/// A new conversation; with `message`, its first question asked at once.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = CreateConversationBody)]
 struct CreateBody {
     title: Option<String>,
     model_id: Option<String>,
     system_prompt: Option<String>,
+    /// Sends the first turn at once.
     message: Option<String>,
+    /// Answer with server-sent events (default: whether `Accept` asks for
+    /// `text/event-stream`).
     stream: Option<bool>,
+    /// Collector items the first question carries.
     collector_item_ids: Option<Vec<String>>,
 }
 
+/// What POST /conversations answers: the new conversation, or with `message`
+/// the first exchange (its `conversation_id` is the new conversation's id).
+/// A shape for the document only.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+enum CreatedConversation {
+    Conversation(Conversation),
+    Exchange(Exchange),
+}
+
+#[utoipa::path(post, path = "/conversations", tag = "conversations",
+    operation_id = "create_conversation", request_body = CreateBody,
+    responses((status = 201, description = "the conversation, or with `message` the first exchange",
+            body = CreatedConversation),
+        (status = 200, description = "with `message` and `stream: true`: server-sent events \
+            (see `GET /conversations/{id}/stream`)",
+            content_type = "text/event-stream", body = StreamEvent),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, body = Error), (status = 422, body = Error), (status = 429, body = Error),
+        (status = "5XX", description = "the answer failed upstream", body = AnswerFailed)))]
 async fn create(
     state: AppState,
     current: CurrentUser,
@@ -332,6 +424,10 @@ async fn create(
     }
 }
 
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations",
+    operation_id = "get_conversation", params(("id" = String, Path)),
+    responses((status = 200, body = ConversationWithMessages), (status = 401, body = Error),
+        (status = 404, body = Error)))]
 async fn get(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
     Ok(json_response(
@@ -340,18 +436,28 @@ async fn get(id: String, state: AppState, current: CurrentUser) -> Result<Respon
     ))
 }
 
-#[derive(Deserialize)]
+/// Changes to a conversation; an absent field stays as it is.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = UpdateConversationBody)]
 struct UpdateBody {
     title: Option<String>,
     pinned: Option<bool>,
     archived: Option<bool>,
+    /// `null` clears it.
     #[serde(default, deserialize_with = "super::filters::double_option")]
+    #[schema(value_type = Option<String>)]
     model_id: Option<Option<String>>,
     system_prompt: Option<String>,
+    /// Switches to the branch of this message.
     current_message_id: Option<String>,
 }
 
+#[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations",
+    operation_id = "update_conversation", params(("id" = String, Path)), request_body = UpdateBody,
+    responses((status = 200, body = ConversationWithMessages), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error),
+        (status = 409, body = Error), (status = 422, body = Error)))]
 async fn update(
     id: String,
     state: AppState,
@@ -374,22 +480,50 @@ async fn update(
     ))
 }
 
+/// `PUT /conversations/{id}`: the same as `PATCH` (a documentation stub; the
+/// route is [`update`]'s).
+#[utoipa::path(put, path = "/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path)), request_body = UpdateBody,
+    responses((status = 200, body = ConversationWithMessages), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error),
+        (status = 409, body = Error), (status = 422, body = Error)))]
+#[allow(dead_code)]
+fn replace_conversation() {}
+
+#[utoipa::path(delete, path = "/conversations/{id}", tag = "conversations",
+    operation_id = "delete_conversation", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = Error),
+        (status = 404, body = Error), (status = 409, body = Error)))]
 async fn delete(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
     ops::delete(&chat(&state), conversation).await?;
     Ok(super::no_content())
 }
 
-#[derive(Deserialize)]
+/// A question (new, or the last one rewritten).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct MessageBody {
     content: String,
     #[serde(alias = "model id")]
     model_id: Option<String>,
+    /// Answer with server-sent events (default: whether `Accept` asks for
+    /// `text/event-stream`).
     stream: Option<bool>,
+    /// Collector items the question carries.
     collector_item_ids: Option<Vec<String>>,
 }
 
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path)), request_body = MessageBody,
+    responses((status = 201, body = Exchange),
+        (status = 200, description = "with `stream: true`: server-sent events \
+            (see `GET /conversations/{id}/stream`)",
+            content_type = "text/event-stream", body = StreamEvent),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, body = Error), (status = 409, body = Error), (status = 422, body = Error),
+        (status = 429, body = Error),
+        (status = "5XX", description = "the answer failed upstream", body = AnswerFailed)))]
 async fn post_message(
     id: String,
     state: AppState,
@@ -407,6 +541,16 @@ async fn post_message(
     generate(&state, &current, conversation, asked, stream).await
 }
 
+#[utoipa::path(patch, path = "/conversations/{id}/messages/last", tag = "conversations",
+    params(("id" = String, Path)), request_body = MessageBody,
+    responses((status = 201, body = Exchange),
+        (status = 200, description = "with `stream: true`: server-sent events \
+            (see `GET /conversations/{id}/stream`)",
+            content_type = "text/event-stream", body = StreamEvent),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, body = Error), (status = 409, body = Error), (status = 422, body = Error),
+        (status = 429, body = Error),
+        (status = "5XX", description = "the answer failed upstream", body = AnswerFailed)))]
 async fn edit_last(
     id: String,
     state: AppState,
@@ -424,7 +568,8 @@ async fn edit_last(
     generate(&state, &current, conversation, asked, stream).await
 }
 
-#[derive(Deserialize, Default)]
+/// A new answer to the last question (the body is optional).
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegenerateBody {
     #[serde(alias = "model id")]
@@ -432,6 +577,17 @@ struct RegenerateBody {
     stream: Option<bool>,
 }
 
+#[utoipa::path(post, path = "/conversations/{id}/regenerate", tag = "conversations",
+    params(("id" = String, Path)),
+    request_body(content = RegenerateBody, description = "optional"),
+    responses((status = 201, body = Exchange),
+        (status = 200, description = "with `stream: true`: server-sent events \
+            (see `GET /conversations/{id}/stream`)",
+            content_type = "text/event-stream", body = StreamEvent),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, body = Error), (status = 409, body = Error), (status = 422, body = Error),
+        (status = 429, body = Error),
+        (status = "5XX", description = "the answer failed upstream", body = AnswerFailed)))]
 async fn regenerate(
     id: String,
     state: AppState,
@@ -445,19 +601,26 @@ async fn regenerate(
     generate(&state, &current, conversation, asked, stream).await
 }
 
+#[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Messages), (status = 401, body = Error),
+        (status = 404, body = Error)))]
 async fn list_messages(
     id: String,
     state: AppState,
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
-    let body = full(&state, &current, conversation).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "messages": body["messages"] }),
-    ))
+    let messages = full(&state, &current, conversation).await?.messages;
+    Ok(json_response(StatusCode::OK, &Messages { messages }))
 }
 
+#[utoipa::path(delete, path = "/conversations/{id}/messages/last", tag = "conversations",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "the last exchange is gone"),
+        (status = 401, body = Error),
+        (status = 404, description = "no such conversation, or it has no messages", body = Error),
+        (status = 409, body = Error)))]
 async fn delete_last(
     id: String,
     state: AppState,
@@ -472,6 +635,63 @@ async fn delete_last(
     Ok(super::no_content())
 }
 
+/// One server-sent event of a streamed answer, as a client reads it off the
+/// wire (OpenAPI before 3.2 has the `text/event-stream` schema describe each
+/// event). A shape for the document only.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct StreamEvent {
+    /// `message`, `delta`, `done` or `error`.
+    event: String,
+    /// The event's JSON payload: a [`StreamCreated`] for `message`, a
+    /// [`StreamDelta`] for `delta`, a `Message` for `done`, a
+    /// [`StreamFailed`] for `error`.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+    /// The sequence number of a `delta`, for `Last-Event-ID` on a reconnect.
+    id: Option<String>,
+}
+
+/// The `message` event: the saved question (absent for a regeneration) and
+/// the empty answer being written.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct StreamCreated {
+    conversation_id: String,
+    #[schema(required = false)]
+    user_message: Option<Message>,
+    assistant_message: Message,
+}
+
+/// A `delta` event: the next piece of the answer.
+#[derive(Serialize, ToSchema)]
+pub struct StreamDelta {
+    content: String,
+}
+
+/// The `error` event: why the answer failed, and the (partial) answer saved
+/// with status `error`.
+#[derive(Serialize, ToSchema)]
+pub struct StreamFailed {
+    error: Option<String>,
+    code: String,
+    message: Message,
+}
+
+#[utoipa::path(get, path = "/conversations/{id}/stream", tag = "conversations",
+    description = "The answer being written, as server-sent events (`text/event-stream`): \
+        `event: message` first (a `StreamCreated`: the saved question and the empty answer), \
+        then `event: delta`s (a `StreamDelta` each, its `id` the sequence number), then \
+        `event: done` (the finished `Message`) or `event: error` (a `StreamFailed`). A comment \
+        line is sent every 15 s to keep the connection open. With `Last-Event-ID`, only the \
+        deltas after that one are sent again. When nothing is being written, the saved \
+        answer comes as one `delta` and `done`; 204 when the conversation has no answer.",
+    params(("id" = String, Path),
+        ("Last-Event-ID" = Option<String>, Header, description = "the last delta received")),
+    responses((status = 200, description = "server-sent events", content_type = "text/event-stream",
+            body = StreamEvent),
+        (status = 204, description = "no answer to stream"),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 404, body = Error)))]
 async fn stream(
     id: String,
     state: AppState,
@@ -512,13 +732,37 @@ async fn stream(
         });
     }
     events.push(if message.status == "error" {
-        Event::Error(json!({"error": message.error, "code": "upstream_error", "message": message}))
+        Event::Error(to_value(&StreamFailed {
+            error: message.error.clone(),
+            code: "upstream_error".into(),
+            message,
+        }))
     } else {
-        Event::Done(json!(message))
+        Event::Done(to_value(&message))
     });
     Ok(sse_from(futures_util::stream::iter(events)))
 }
 
+/// A reply as the engine's events carry it.
+fn to_value(body: &impl Serialize) -> Value {
+    serde_json::to_value(body).unwrap_or_else(|e| {
+        log::error!("an event could not be serialized: {e}");
+        Value::Null
+    })
+}
+
+/// `POST /conversations/{id}/stop`: whether an answer was being written, and
+/// the current message as it was saved.
+#[derive(Serialize, ToSchema)]
+pub struct Stopped {
+    stopped: bool,
+    message: Option<Message>,
+}
+
+#[utoipa::path(post, path = "/conversations/{id}/stop", tag = "conversations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Stopped), (status = 401, body = Error),
+        (status = 404, body = Error)))]
 async fn stop(id: String, state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
     let running = state
@@ -545,20 +789,32 @@ async fn stop(id: String, state: AppState, current: CurrentUser) -> Result<Respo
         }
         None => None,
     };
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "stopped": stopped, "message": message }),
-    ))
+    Ok(json_response(StatusCode::OK, &Stopped { stopped, message }))
 }
 
-#[derive(Deserialize)]
+/// A rating of a message (the current one when `message_id` is absent).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct FeedbackBody {
     message_id: Option<String>,
+    /// `up` or `down`.
+    rating: String,
+    /// Kept to its first 2000 characters.
+    comment: Option<String>,
+}
+
+/// The rating as it was saved.
+#[derive(Serialize, ToSchema)]
+pub struct FeedbackSaved {
+    message_id: String,
     rating: String,
     comment: Option<String>,
 }
 
+#[utoipa::path(post, path = "/conversations/{id}/feedback", tag = "conversations",
+    params(("id" = String, Path)), request_body = FeedbackBody,
+    responses((status = 200, body = FeedbackSaved), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
 async fn feedback(
     id: String,
     state: AppState,
@@ -594,7 +850,11 @@ async fn feedback(
         saved.ok_or_else(|| ApiError::NotFound("no such message in this conversation".into()))?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "message_id": message_id, "rating": body.rating, "comment": comment }),
+        &FeedbackSaved {
+            message_id,
+            rating: body.rating,
+            comment,
+        },
     ))
 }
 
@@ -619,6 +879,43 @@ async fn answer(started: ask::Started, stream: bool) -> Result<Response, ApiErro
     wait_for_answer(&started.generation, &started.conversation).await
 }
 
+/// A finished exchange, answered when the request did not ask for a stream
+/// (seed 002's shape plus the full message objects). The messages are the
+/// engine's, passed through as it wrote them.
+#[derive(Serialize, ToSchema)]
+pub struct Exchange {
+    conversation_id: String,
+    /// The exchange's number in the thread (1 for the first question).
+    message_idx: i64,
+    /// The question (null for a regeneration).
+    #[schema(value_type = Option<Message>)]
+    user_message: Value,
+    #[schema(value_type = Message)]
+    message: Value,
+    /// The answer's text.
+    #[schema(value_type = String)]
+    answer: Value,
+    #[schema(value_type = String)]
+    created_at: Value,
+    #[schema(value_type = String)]
+    updated_at: Value,
+}
+
+/// A failed answer, answered when the request did not ask for a stream: the
+/// error (as every error) with the question and the (partial) answer saved
+/// with status `error`.
+#[derive(Serialize, ToSchema)]
+pub struct AnswerFailed {
+    #[schema(value_type = String)]
+    error: Value,
+    #[schema(value_type = String)]
+    code: Value,
+    #[schema(value_type = Option<Message>)]
+    user_message: Value,
+    #[schema(value_type = Message)]
+    message: Value,
+}
+
 /// Waits for the end of a generation and answers like seed 002 (plus the
 /// full message objects).
 async fn wait_for_answer(
@@ -633,15 +930,15 @@ async fn wait_for_answer(
             let idx = message["idx"].as_i64().unwrap_or(0);
             Ok(json_response(
                 StatusCode::CREATED,
-                &json!({
-                    "conversation_id": conversation.id,
-                    "message_idx": (idx + 1) / 2,
-                    "user_message": user_message,
-                    "message": message,
-                    "answer": message["content"],
-                    "created_at": message["created_at"],
-                    "updated_at": message["updated_at"],
-                }),
+                &Exchange {
+                    conversation_id: conversation.id.clone(),
+                    message_idx: (idx + 1) / 2,
+                    user_message,
+                    answer: message["content"].clone(),
+                    created_at: message["created_at"].clone(),
+                    updated_at: message["updated_at"].clone(),
+                    message,
+                },
             ))
         }
         Outcome::Failed {
@@ -652,12 +949,12 @@ async fn wait_for_answer(
             user_message,
         } => Ok(json_response(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-            &json!({
-                "error": error,
-                "code": code,
-                "user_message": user_message,
-                "message": message,
-            }),
+            &AnswerFailed {
+                error,
+                code,
+                user_message,
+                message,
+            },
         )),
     }
 }
@@ -666,7 +963,7 @@ fn sse_response(gen: &Arc<Generation>, after: Option<u64>) -> Response {
     let conversation_id = gen.conversation_id.clone();
     let events = gen.subscribe(after).map(move |event| match event {
         Event::Message(mut v) => {
-            v["conversation_id"] = json!(conversation_id);
+            v["conversation_id"] = Value::String(conversation_id.clone());
             Event::Message(v)
         }
         other => other,
@@ -682,7 +979,7 @@ fn sse_from(events: impl futures_util::Stream<Item = Event> + Send + 'static) ->
             Event::Delta { seq, content } => sse
                 .event("delta")
                 .id(seq.to_string())
-                .data(json!({ "content": content }).to_string()),
+                .data(to_value(&StreamDelta { content }).to_string()),
             Event::Done(v) => sse.event("done").data(v.to_string()),
             Event::Error(v) => {
                 let mut body = v;
@@ -709,11 +1006,36 @@ const MAX_IMPORT_MESSAGES: usize = 5_000;
 /// The `format` of an exported conversation.
 const EXPORT_FORMAT: &str = "daehwa.conversation";
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ExportQuery {
+    /// `json` (default) or `markdown` (`md`).
     format: Option<String>,
 }
 
+/// An exported conversation (`format=json`): its current thread, what
+/// `POST /conversations/import` reads back.
+#[derive(Serialize, ToSchema)]
+pub struct ExportDocument {
+    /// Always `daehwa.conversation`.
+    format: String,
+    /// Always 1.
+    version: u32,
+    exported_at: String,
+    created_at: String,
+    #[serde(flatten)]
+    snapshot: Snapshot,
+}
+
+#[utoipa::path(get, path = "/conversations/{id}/export", tag = "conversations",
+    params(("id" = String, Path), ExportQuery),
+    responses(
+        (status = 200, description = "an attachment: the conversation as JSON, or as Markdown",
+            content(
+                (ExportDocument = "application/json"),
+                (String = "text/markdown"),
+            )),
+        (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
 async fn export(
     id: String,
     state: AppState,
@@ -732,21 +1054,16 @@ async fn export(
         .run(move |conn| repo::snapshot(conn, &conversation))
         .await?;
     let (body, content_type, ext) = if format == "json" {
-        let mut doc = json!({
-            "format": EXPORT_FORMAT,
-            "version": 1,
-            "exported_at": crate::db::now(),
-            "created_at": created_at,
-        });
-        let snap = json!(snapshot);
-        if let (Some(doc), Some(snap)) = (doc.as_object_mut(), snap.as_object()) {
-            doc.extend(snap.clone());
-        }
-        (
-            serde_json::to_string_pretty(&doc).unwrap_or_default(),
-            "application/json",
-            "json",
-        )
+        let doc = ExportDocument {
+            format: EXPORT_FORMAT.into(),
+            version: 1,
+            exported_at: crate::db::now(),
+            created_at,
+            snapshot,
+        };
+        let text = serde_json::to_string_pretty(&doc)
+            .map_err(|e| ApiError::Internal(format!("the export could not be written: {e}")))?;
+        (text, "application/json", "json")
     } else {
         (markdown(&snapshot), "text/markdown; charset=utf-8", "md")
     };
@@ -788,22 +1105,31 @@ pub fn markdown(snapshot: &repo::Snapshot) -> String {
     out
 }
 
-/// An exported conversation coming back (unknown top-level fields refused).
-#[derive(Deserialize)]
+/// An exported conversation coming back: an [`ExportDocument`], every field
+/// but `messages` optional (unknown top-level fields refused).
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ImportBody {
+    /// `daehwa.conversation` when given.
     format: Option<String>,
+    /// 1 when given.
     version: Option<u32>,
     #[allow(dead_code)]
     exported_at: Option<String>,
     #[allow(dead_code)]
     created_at: Option<String>,
     title: Option<String>,
+    /// Dropped when this server does not know the model.
     model_id: Option<String>,
     system_prompt: Option<String>,
-    messages: Vec<repo::SnapshotMessage>,
+    /// 1 to 5000 messages, one thread, root first.
+    messages: Vec<SnapshotMessage>,
 }
 
+#[utoipa::path(post, path = "/conversations/import", tag = "conversations",
+    request_body = ImportBody,
+    responses((status = 201, description = "the new conversation", body = ConversationWithMessages),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 422, body = Error)))]
 async fn import(
     state: AppState,
     current: CurrentUser,
@@ -866,7 +1192,7 @@ async fn import(
         messages: body
             .messages
             .into_iter()
-            .map(|m| repo::SnapshotMessage {
+            .map(|m| SnapshotMessage {
                 created_at: None,
                 ..m
             })

@@ -8,7 +8,8 @@ use serde::Serialize;
 
 use super::DbError;
 
-#[derive(Debug, Clone, Serialize)]
+/// A conversation as its owner sees it (`user_id` never leaves the server).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Conversation {
     pub id: String,
     #[serde(skip)]
@@ -24,19 +25,24 @@ pub struct Conversation {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq)]
+/// The tokens an answer took, as its provider counted them.
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Usage {
     pub prompt_tokens: u32,
     pub completion_tokens: u32,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// The signed-in user's rating of a message.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Feedback {
+    /// `up` or `down`.
     pub rating: String,
     pub comment: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One message of a conversation's tree, with the ids of its siblings (the
+/// other versions of it: edits of a question, regenerated answers).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Message {
     pub id: String,
     #[serde(skip)]
@@ -46,22 +52,25 @@ pub struct Message {
     pub content: String,
     pub model_id: Option<String>,
     pub status: String,
+    /// Why the answer failed (absent unless `status` is `error`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub parent_id: Option<String>,
     pub sibling_ids: Vec<String>,
     pub usage: Usage,
+    /// The signed-in user's rating (absent when none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub feedback: Option<Feedback>,
     /// The collector items this question carried to the model (absent when none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub context: Vec<ContextItem>,
     pub created_at: String,
     pub updated_at: String,
 }
 
 /// One collector item a question carried (SPEC §3 "Collector").
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct ContextItem {
     pub collector_item_id: String,
     pub title: String,
@@ -641,7 +650,7 @@ pub fn set_feedback(
 
 /// A conversation's current thread frozen as data: what a share or a sample
 /// keeps, what export writes and import reads.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Snapshot {
     pub title: String,
     #[serde(default)]
