@@ -23,8 +23,8 @@ use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::connection;
 use crate::db::conversation::{
-    self as repo, ContextItem, Conversation, Feedback, ListFilter, Message, Snapshot,
-    SnapshotMessage, Usage,
+    self as repo, ContextItem, Conversation, Feedback, ListFilter, Message, Role, Snapshot,
+    SnapshotMessage, Status, Usage,
 };
 use crate::engine::{Event, Generation};
 use crate::service::chat::{self as ask, Ask, Outcome, Turn, MAX_CONTENT_CHARS};
@@ -39,10 +39,10 @@ use crate::service::search::search_keywords;
     ),
     components(schemas(
         ConversationItem, Conversations, Conversation, ConversationWithMessages, Message, Messages,
-        Usage, Feedback, ContextItem, CreateBody, UpdateBody, MessageBody, RegenerateBody,
+        Usage, Feedback, ContextItem, Role, Status, CreateBody, UpdateBody, MessageBody, RegenerateBody,
         CreatedConversation, Exchange, AnswerFailed, Stopped, FeedbackBody, FeedbackSaved,
         StreamEvent, StreamCreated, StreamDelta, StreamFailed, ExportDocument, ImportBody,
-        Snapshot, SnapshotMessage,
+        ImportMessage, Snapshot, SnapshotMessage,
     )),
     tags((name = "conversations", description = "Conversations, their message tree and answers"))
 )]
@@ -721,7 +721,7 @@ async fn stream(
         }
         None => None,
     };
-    let Some(message) = saved.filter(|m| m.role == "assistant") else {
+    let Some(message) = saved.filter(|m| m.role == Role::Assistant) else {
         return Ok(super::no_content());
     };
     let mut events = Vec::new();
@@ -731,7 +731,7 @@ async fn stream(
             content: message.content.clone(),
         });
     }
-    events.push(if message.status == "error" {
+    events.push(if message.status == Status::Error {
         Event::Error(to_value(&StreamFailed {
             error: message.error.clone(),
             code: "upstream_error".into(),
@@ -1094,11 +1094,11 @@ pub fn markdown(snapshot: &repo::Snapshot) -> String {
         ));
     }
     for m in &snapshot.messages {
-        let who = match (m.role.as_str(), &m.model_id) {
-            ("user", _) => "**User**".to_string(),
-            ("assistant", Some(model)) => format!("**Assistant** ({model})"),
-            ("assistant", None) => "**Assistant**".to_string(),
-            _ => "**System**".to_string(),
+        let who = match (m.role, &m.model_id) {
+            (Role::User, _) => "**User**".to_string(),
+            (Role::Assistant, Some(model)) => format!("**Assistant** ({model})"),
+            (Role::Assistant, None) => "**Assistant**".to_string(),
+            (Role::System, _) => "**System**".to_string(),
         };
         out.push_str(&format!("\n---\n\n{who}\n\n{}\n", m.content.trim_end()));
     }
@@ -1123,7 +1123,23 @@ struct ImportBody {
     model_id: Option<String>,
     system_prompt: Option<String>,
     /// 1 to 5000 messages, one thread, root first.
-    messages: Vec<SnapshotMessage>,
+    messages: Vec<ImportMessage>,
+}
+
+/// A message of an [`ImportBody`]: a `SnapshotMessage` whose role is checked
+/// after reading, so that an unknown one is a 422 naming the field.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ImportMessage {
+    /// `user`, `assistant` or `system`.
+    role: String,
+    content: String,
+    #[serde(default)]
+    model_id: Option<String>,
+    /// Ignored: the import's messages are dated now.
+    #[serde(default)]
+    #[allow(dead_code)]
+    created_at: Option<String>,
 }
 
 #[utoipa::path(post, path = "/conversations/import", tag = "conversations",
@@ -1150,19 +1166,26 @@ async fn import(
             format!("must hold 1 to {MAX_IMPORT_MESSAGES} messages"),
         ));
     }
-    for m in &body.messages {
-        if !["user", "assistant", "system"].contains(&m.role.as_str()) {
+    let mut messages = Vec::with_capacity(body.messages.len());
+    for m in body.messages {
+        let Some(role) = Role::parse(&m.role) else {
             return Err(ApiError::invalid(
                 "messages",
                 format!("unknown role \"{}\" (user, assistant or system)", m.role),
             ));
-        }
+        };
         if m.content.chars().count() > MAX_CONTENT_CHARS {
             return Err(ApiError::invalid(
                 "messages",
                 format!("a message has more than {MAX_CONTENT_CHARS} characters"),
             ));
         }
+        messages.push(SnapshotMessage {
+            role,
+            content: m.content,
+            model_id: m.model_id,
+            created_at: None,
+        });
     }
     let title: String = body
         .title
@@ -1189,14 +1212,7 @@ async fn import(
         title,
         model_id,
         system_prompt: body.system_prompt.unwrap_or_default(),
-        messages: body
-            .messages
-            .into_iter()
-            .map(|m| SnapshotMessage {
-                created_at: None,
-                ..m
-            })
-            .collect(),
+        messages,
     };
     let created = super::views::copy_to(&state, &current, snapshot).await?;
     Ok(json_response(StatusCode::CREATED, &created))

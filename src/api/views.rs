@@ -4,8 +4,8 @@
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::conversation::{Conversation, Message, Snapshot};
 use crate::db;
+use crate::db::conversation::{Conversation, Message, Snapshot};
 
 /// A conversation with its current thread, root first: what
 /// `GET /conversations/{id}` answers, and every copy (import, a share's or a

@@ -2,11 +2,100 @@
 
 use std::collections::HashMap;
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, TransactionBehavior};
-use serde::Serialize;
+use rusqlite::types::{
+    FromSql, FromSqlError, FromSqlResult, ToSqlOutput, Value as SqlValue, ValueRef,
+};
+use rusqlite::{
+    params, params_from_iter, Connection, OptionalExtension, Row, ToSql, TransactionBehavior,
+};
+use serde::{Deserialize, Serialize};
 
 use super::DbError;
+
+/// Who wrote a message (the `role` column's CHECK values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = MessageRole)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "system" => Some(Role::System),
+            "user" => Some(Role::User),
+            "assistant" => Some(Role::Assistant),
+            _ => None,
+        }
+    }
+}
+
+/// Where a message stands (the `status` column's CHECK values): a question
+/// is `complete` at once; an answer is `streaming` while it is written, then
+/// `complete`, `stopped` (by its user) or `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = MessageStatus)]
+pub enum Status {
+    Complete,
+    Streaming,
+    Stopped,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Complete => "complete",
+            Status::Streaming => "streaming",
+            Status::Stopped => "stopped",
+            Status::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "complete" => Some(Status::Complete),
+            "streaming" => Some(Status::Streaming),
+            "stopped" => Some(Status::Stopped),
+            "error" => Some(Status::Error),
+            _ => None,
+        }
+    }
+}
+
+/// Both enums are stored as their wire text.
+macro_rules! text_column {
+    ($t:ty) => {
+        impl ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $t {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let text = value.as_str()?;
+                <$t>::parse(text).ok_or_else(|| {
+                    FromSqlError::Other(format!("unknown {} {text:?}", stringify!($t)).into())
+                })
+            }
+        }
+    };
+}
+text_column!(Role);
+text_column!(Status);
 
 /// A conversation as its owner sees it (`user_id` never leaves the server).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -48,10 +137,10 @@ pub struct Message {
     #[serde(skip)]
     pub conversation_id: String,
     pub idx: i64,
-    pub role: String,
+    pub role: Role,
     pub content: String,
     pub model_id: Option<String>,
-    pub status: String,
+    pub status: Status,
     /// Why the answer failed (absent unless `status` is `error`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -372,7 +461,7 @@ pub fn thread(
     for m in &mut messages {
         m.sibling_ids = children.get(&m.parent_id).cloned().unwrap_or_default();
         m.feedback = feedback.remove(&m.id);
-        if m.role == "user" {
+        if m.role == Role::User {
             m.context = context_items(conn, &m.id)?;
         }
     }
@@ -427,10 +516,10 @@ pub(super) fn insert_message(
     conn: &Connection,
     conversation_id: &str,
     parent: Option<&Message>,
-    role: &str,
+    role: Role,
     content: &str,
     model_id: Option<&str>,
-    status: &str,
+    status: Status,
 ) -> Result<Message, DbError> {
     let id = super::new_id();
     let now = super::now();
@@ -476,19 +565,19 @@ pub fn add_exchange(
         tx,
         conversation_id,
         parent.as_ref(),
-        "user",
+        Role::User,
         question,
         None,
-        "complete",
+        Status::Complete,
     )?;
     let answer = insert_message(
         tx,
         conversation_id,
         Some(&user),
-        "assistant",
+        Role::Assistant,
         "",
         Some(model_id),
-        "streaming",
+        Status::Streaming,
     )?;
     set_current(tx, conversation_id, Some(&answer.id), true)?;
     tx.execute(
@@ -512,10 +601,10 @@ pub fn add_answer(
         tx,
         conversation_id,
         Some(&question),
-        "assistant",
+        Role::Assistant,
         "",
         Some(model_id),
-        "streaming",
+        Status::Streaming,
     )?;
     set_current(tx, conversation_id, Some(&answer.id), true)?;
     tx.execute(
@@ -538,7 +627,7 @@ pub fn delete_last_exchange(
     let Some(leaf) = message(&tx, current)? else {
         return Ok(false);
     };
-    let question = if leaf.role == "user" {
+    let question = if leaf.role == Role::User {
         leaf
     } else {
         match leaf.parent_id.as_deref() {
@@ -560,11 +649,11 @@ pub fn flush_partial(conn: &mut Connection, texts: &[(String, String)]) -> Resul
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut stmt = tx.prepare_cached(
-            "UPDATE message SET content = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'streaming'",
+            "UPDATE message SET content = ?2, updated_at = ?3 WHERE id = ?1 AND status = ?4",
         )?;
         let now = super::now();
         for (id, text) in texts {
-            stmt.execute(params![id, text, now])?;
+            stmt.execute(params![id, text, now, Status::Streaming])?;
         }
     }
     tx.commit()?;
@@ -576,7 +665,7 @@ pub fn finish(
     conn: &Connection,
     id: &str,
     content: &str,
-    status: &str,
+    status: Status,
     error: Option<&str>,
     usage: Usage,
 ) -> Result<(), DbError> {
@@ -615,10 +704,10 @@ pub fn set_error_detail(conn: &Connection, message_id: &str, detail: &str) -> Re
 /// mark them. Returns how many.
 pub fn mark_interrupted(conn: &Connection) -> Result<usize, DbError> {
     Ok(conn.execute(
-        "UPDATE message SET status = 'error',
+        "UPDATE message SET status = ?1,
             error = 'interrupted: the server stopped while this answer was being written'
-         WHERE status = 'streaming'",
-        [],
+         WHERE status = ?2",
+        params![Status::Error, Status::Streaming],
     )?)
 }
 
@@ -663,7 +752,7 @@ pub struct Snapshot {
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SnapshotMessage {
-    pub role: String,
+    pub role: Role,
     pub content: String,
     #[serde(default)]
     pub model_id: Option<String>,
@@ -677,7 +766,7 @@ pub fn snapshot(conn: &Connection, conversation: &Conversation) -> Result<Snapsh
     let thread = thread(conn, conversation, &conversation.user_id)?;
     let messages = thread
         .into_iter()
-        .filter(|m| m.status != "streaming" && !m.content.is_empty())
+        .filter(|m| m.status != Status::Streaming && !m.content.is_empty())
         .map(|m| SnapshotMessage {
             role: m.role,
             content: m.content,
@@ -716,10 +805,10 @@ pub fn create_from_snapshot(
             &tx,
             &conversation.id,
             parent.as_ref(),
-            &m.role,
+            m.role,
             &m.content,
             m.model_id.as_deref(),
-            "complete",
+            Status::Complete,
         )?;
         parent = Some(inserted);
     }

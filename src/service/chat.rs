@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::{Error, Result};
-use crate::db::conversation::{self as repo, Conversation, ConversationUpdate, Message};
+use crate::db::conversation::{self as repo, Conversation, ConversationUpdate, Message, Role};
 use crate::db::{collector, connection, plan, Db};
 use crate::engine::{self, CallSlot, Engine, Event, Generation, Job};
 use crate::service::models::endpoint_of;
@@ -310,7 +310,7 @@ fn write_turn(
     };
     // The last question of the current thread, for edit and regenerate.
     let last_question = match &leaf {
-        Some(m) if m.role == "user" => Some(m.clone()),
+        Some(m) if m.role == Role::User => Some(m.clone()),
         Some(m) => match &m.parent_id {
             Some(p) => repo::message(conn, p)?,
             None => None,
@@ -320,7 +320,7 @@ fn write_turn(
     let (user_message, answer, first) = match turn {
         Turn::Question(content) => {
             let parent = match &leaf {
-                Some(m) if m.role == "user" => m.parent_id.clone(),
+                Some(m) if m.role == Role::User => m.parent_id.clone(),
                 Some(m) => Some(m.id.clone()),
                 None => None,
             };
