@@ -600,7 +600,7 @@ impl Engine {
                     conn,
                     &id,
                     &saved_text,
-                    status,
+                    conversation::Status::parse(status).unwrap_or(conversation::Status::Error),
                     saved_error.as_deref(),
                     usage,
                 )?;
@@ -826,7 +826,8 @@ impl Engine {
                         &tx,
                         &u.id,
                         &u.text,
-                        u.status,
+                        conversation::Status::parse(u.status)
+                            .unwrap_or(conversation::Status::Error),
                         u.error.as_deref(),
                         u.usage,
                     )?;
@@ -1075,10 +1076,10 @@ mod tests {
             id: String::new(),
             conversation_id: String::new(),
             idx: 0,
-            role: role.into(),
+            role: conversation::Role::parse(role).unwrap_or(conversation::Role::User),
             content: content.into(),
             model_id: None,
-            status: "complete".into(),
+            status: conversation::Status::Complete,
             error: None,
             parent_id: None,
             sibling_ids: vec![],

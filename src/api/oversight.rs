@@ -11,6 +11,7 @@ use warp::{Filter, Rejection};
 use super::error::{json_response, respond, ApiError};
 use super::filters::{admin, with_state, Page};
 use crate::api::openapi::Error;
+use crate::api::views::ConversationWithMessages;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::conversation::{self as repo, Conversation};
@@ -90,18 +91,8 @@ struct ConversationQuery {
 /// A page of a user's conversations, as their own list shows them.
 #[derive(Serialize, ToSchema)]
 pub struct UserConversations {
-    /// As `GET /conversations` lists them.
-    #[schema(value_type = Vec<Object>)]
     conversations: Vec<Conversation>,
     next_cursor: Option<String>,
-}
-
-/// `GET /users/{id}/conversations/{id}`: the conversation with its thread.
-#[derive(Serialize)]
-struct UserConversation {
-    #[serde(flatten)]
-    conversation: Conversation,
-    messages: Vec<repo::Message>,
 }
 
 #[utoipa::path(get, path = "/users/{user_id}/conversations", tag = "admin",
@@ -143,7 +134,7 @@ async fn list_conversations(
 
 #[utoipa::path(get, path = "/users/{user_id}/conversations/{id}", tag = "admin",
     params(("user_id" = String, Path), ("id" = String, Path)),
-    responses((status = 200, content_type = "application/json",
+    responses((status = 200, body = ConversationWithMessages,
             description = "the conversation with its current thread, as `GET /conversations/{id}` shows it"),
         (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error)))]
 async fn get_conversation(
@@ -155,7 +146,7 @@ async fn get_conversation(
     let (conversation, messages) = service::read(&state.db, admin.actor(), user_id, id).await?;
     Ok(json_response(
         StatusCode::OK,
-        &UserConversation {
+        &ConversationWithMessages {
             conversation,
             messages,
         },

@@ -11,7 +11,8 @@ use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
 use super::filters::{authenticated, json_body, with_state, Page};
-use super::openapi::{ConversationWithMessages, Error};
+use super::openapi::Error;
+use super::views::ConversationWithMessages;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::conversation::SnapshotMessage;

@@ -1,25 +1,35 @@
 //! Wire shapes that more than one resource module answers with, so that no
 //! resource module imports another for them.
 
-use serde_json::{json, Value};
-
 use super::error::ApiError;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::{self, conversation::Snapshot};
+use crate::db;
+use crate::db::conversation::{Conversation, Message, Snapshot};
+
+/// A conversation with its current thread, root first: what
+/// `GET /conversations/{id}` answers, and every copy (import, a share's or a
+/// sample's clone, an admin's read).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ConversationWithMessages {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    pub messages: Vec<Message>,
+}
 
 /// A new conversation of `current` from a snapshot, as GET /conversations/{id} shows it.
 pub async fn copy_to(
     state: &AppState,
     current: &CurrentUser,
     snapshot: Snapshot,
-) -> Result<Value, ApiError> {
+) -> Result<ConversationWithMessages, ApiError> {
     // A big one is written in parts, hidden until whole (src/db/import.rs).
     let (conversation, messages) =
         db::import::copy(&state.db, current.user.id.clone(), snapshot).await?;
-    let mut body = json!(conversation);
-    body["messages"] = json!(messages);
-    Ok(body)
+    Ok(ConversationWithMessages {
+        conversation,
+        messages,
+    })
 }
 
 /// The public view of an account (never its password hash or session

@@ -193,10 +193,10 @@ pub fn append(
             &tx,
             conversation_id,
             parent.as_ref(),
-            &m.role,
+            m.role,
             &m.content,
             m.model_id.as_deref(),
-            "complete",
+            conversation::Status::Complete,
         )?);
     }
     tx.commit()?;
@@ -289,7 +289,7 @@ pub fn discard_unfinished(conn: &mut Connection) -> Result<usize, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::conversation::SnapshotMessage;
+    use crate::db::conversation::{Role, SnapshotMessage};
 
     fn db_with_user() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
@@ -316,7 +316,11 @@ mod tests {
     fn msgs(n: usize) -> Vec<SnapshotMessage> {
         (0..n)
             .map(|i| SnapshotMessage {
-                role: if i % 2 == 0 { "user" } else { "assistant" }.into(),
+                role: if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                },
                 content: format!("message {i} about 고양이"),
                 model_id: None,
                 created_at: None,

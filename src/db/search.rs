@@ -520,7 +520,9 @@ fn lookup(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::conversation::{self as repo, ConversationUpdate, NewConversation, Usage};
+    use crate::db::conversation::{
+        self as repo, ConversationUpdate, NewConversation, Status, Usage,
+    };
     use rusqlite::{params, OptionalExtension};
 
     /// SplitMix64: seeded, so a failure repeats.
@@ -620,9 +622,9 @@ mod tests {
                         repo::flush_partial(&mut conn, &[(a.id.clone(), answer)]).unwrap();
                     } else {
                         let status = if rng.chance(0.1) {
-                            "stopped"
+                            Status::Stopped
                         } else {
-                            "complete"
+                            Status::Complete
                         };
                         repo::finish(&conn, &a.id, &answer, status, None, Usage::default())
                             .unwrap();
@@ -634,7 +636,7 @@ mod tests {
                             &conn,
                             &b.id,
                             &text(rng, 20),
-                            "complete",
+                            Status::Complete,
                             None,
                             Usage::default(),
                         )
@@ -975,7 +977,7 @@ mod tests {
             &conn,
             &answer.id,
             "낙타가 걸어요",
-            "complete",
+            Status::Complete,
             None,
             Usage::default(),
         )

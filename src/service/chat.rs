@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use serde_json::Value;
 
 use super::{Error, Result};
-use crate::db::conversation::{self as repo, Conversation, ConversationUpdate, Message};
+use crate::db::conversation::{self as repo, Conversation, ConversationUpdate, Message, Role};
 use crate::db::{collector, connection, plan, Db};
 use crate::engine::{self, CallSlot, Engine, Event, Generation, Job};
 use crate::service::models::endpoint_of;
@@ -310,7 +310,7 @@ fn write_turn(
     };
     // The last question of the current thread, for edit and regenerate.
     let last_question = match &leaf {
-        Some(m) if m.role == "user" => Some(m.clone()),
+        Some(m) if m.role == Role::User => Some(m.clone()),
         Some(m) => match &m.parent_id {
             Some(p) => repo::message(conn, p)?,
             None => None,
@@ -320,7 +320,7 @@ fn write_turn(
     let (user_message, answer, first) = match turn {
         Turn::Question(content) => {
             let parent = match &leaf {
-                Some(m) if m.role == "user" => m.parent_id.clone(),
+                Some(m) if m.role == Role::User => m.parent_id.clone(),
                 Some(m) => Some(m.id.clone()),
                 None => None,
             };
@@ -464,6 +464,234 @@ pub async fn admit_call(chat: &Chat<'_>, user_id: &str, model_id: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::conversation::{NewConversation, Status, Usage};
+
+    /// A fresh database file (kept alive by the returned directory) with one
+    /// user, and a conversation of theirs with no title.
+    fn setup() -> (tempfile::TempDir, Connection, String, Conversation) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("daehwa.db")).unwrap();
+        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+        crate::db::migrate::migrate(&mut conn, None).unwrap();
+        let user_id = crate::db::new_id();
+        conn.execute(
+            "INSERT INTO user (id, username, display_name, role, status, created_at, updated_at)
+             VALUES (?1, 'alice', 'Alice', 'user', 'active', 'x', 'x')",
+            [&user_id],
+        )
+        .unwrap();
+        let conversation = repo::create(
+            &conn,
+            &user_id,
+            &NewConversation {
+                title: "",
+                model_id: None,
+                system_prompt: "",
+            },
+        )
+        .unwrap();
+        (dir, conn, user_id, conversation)
+    }
+
+    /// One turn as `ask_with` writes it (no plan, no collector items); the
+    /// answer is finished at once with `answer` as its text.
+    fn take_turn(
+        conn: &mut Connection,
+        user_id: &str,
+        conversation: &Conversation,
+        turn: Turn,
+        answer: &str,
+    ) -> Rows {
+        let conv = repo::get(conn, user_id, &conversation.id).unwrap().unwrap();
+        let rows = repo::turn(conn, |tx| {
+            write_turn(tx, &conv, user_id, "m", &turn, Vec::new(), None)
+        })
+        .unwrap();
+        repo::finish(
+            conn,
+            &rows.answer.id,
+            answer,
+            Status::Complete,
+            None,
+            Usage::default(),
+        )
+        .unwrap();
+        rows
+    }
+
+    /// The current thread's contents, root first.
+    fn shown(conn: &Connection, user_id: &str, conversation: &Conversation) -> Vec<String> {
+        let conv = repo::get(conn, user_id, &conversation.id).unwrap().unwrap();
+        repo::thread(conn, &conv, user_id)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.content)
+            .collect()
+    }
+
+    #[test]
+    fn an_edit_is_a_sibling_question_whose_branch_is_shown() {
+        let (_dir, mut conn, user, conv) = setup();
+        take_turn(&mut conn, &user, &conv, Turn::Question("q1".into()), "a1");
+        let old = take_turn(&mut conn, &user, &conv, Turn::Question("q2".into()), "a2");
+        let new = take_turn(
+            &mut conn,
+            &user,
+            &conv,
+            Turn::Edit("q2 again".into()),
+            "a2'",
+        );
+        assert_eq!(shown(&conn, &user, &conv), ["q1", "a1", "q2 again", "a2'"]);
+
+        let old_q = old.user_message.unwrap();
+        let new_q = new.user_message.unwrap();
+        assert_eq!(
+            new_q.parent_id, old_q.parent_id,
+            "the edit is the old question's sibling"
+        );
+        assert_eq!(new_q.sibling_ids, vec![old_q.id.clone(), new_q.id.clone()]);
+        let conv_now = repo::get(&conn, &user, &conv.id).unwrap().unwrap();
+        assert_eq!(conv_now.current_message_id, Some(new.answer.id));
+        assert_eq!(conv_now.message_count, 4);
+
+        // Switching back to the old question shows its branch down to its answer.
+        let leaf = repo::latest_leaf(&conn, &old_q.id).unwrap();
+        repo::set_current(&conn, &conv.id, Some(&leaf), false).unwrap();
+        assert_eq!(shown(&conn, &user, &conv), ["q1", "a1", "q2", "a2"]);
+    }
+
+    #[test]
+    fn a_regeneration_is_a_sibling_answer_and_is_shown() {
+        let (_dir, mut conn, user, conv) = setup();
+        let first = take_turn(&mut conn, &user, &conv, Turn::Question("q".into()), "a1");
+        let again = take_turn(&mut conn, &user, &conv, Turn::Regenerate, "a2");
+        assert!(again.user_message.is_none(), "no new question");
+        assert_eq!(shown(&conn, &user, &conv), ["q", "a2"]);
+        let question = first.user_message.unwrap();
+        assert_eq!(
+            again.answer.parent_id.as_deref(),
+            Some(question.id.as_str())
+        );
+        assert_eq!(
+            again.answer.sibling_ids,
+            vec![first.answer.id.clone(), again.answer.id.clone()]
+        );
+        assert_eq!(again.answer.role, Role::Assistant);
+        // The newest leaf under the question is the regenerated answer.
+        assert_eq!(
+            repo::latest_leaf(&conn, &question.id).unwrap(),
+            again.answer.id
+        );
+    }
+
+    #[test]
+    fn delete_last_removes_the_last_question_with_all_its_answers() {
+        let (_dir, mut conn, user, conv) = setup();
+        let first = take_turn(&mut conn, &user, &conv, Turn::Question("q1".into()), "a1");
+        let second = take_turn(&mut conn, &user, &conv, Turn::Question("q2".into()), "a2");
+        let regenerated = take_turn(&mut conn, &user, &conv, Turn::Regenerate, "a2'");
+
+        let current = repo::get(&conn, &user, &conv.id).unwrap().unwrap();
+        assert!(repo::delete_last_exchange(&mut conn, &current).unwrap());
+        assert_eq!(shown(&conn, &user, &conv), ["q1", "a1"]);
+        for gone in [
+            second.user_message.unwrap().id,
+            second.answer.id,
+            regenerated.answer.id,
+        ] {
+            assert!(repo::message(&conn, &gone).unwrap().is_none(), "{gone}");
+        }
+        let current = repo::get(&conn, &user, &conv.id).unwrap().unwrap();
+        assert_eq!(current.current_message_id, Some(first.answer.id));
+        assert_eq!(current.message_count, 2);
+
+        assert!(repo::delete_last_exchange(&mut conn, &current).unwrap());
+        let current = repo::get(&conn, &user, &conv.id).unwrap().unwrap();
+        assert!(shown(&conn, &user, &conv).is_empty());
+        assert_eq!(current.current_message_id, None);
+        assert!(
+            !repo::delete_last_exchange(&mut conn, &current).unwrap(),
+            "nothing left to delete"
+        );
+    }
+
+    #[test]
+    fn a_turn_writes_the_question_the_empty_answer_and_the_title_together() {
+        let (_dir, mut conn, user, conv) = setup();
+        let rows = repo::turn(&mut conn, |tx| {
+            write_turn(
+                tx,
+                &conv,
+                &user,
+                "m",
+                &Turn::Question("  hello   there ".into()),
+                Vec::new(),
+                None,
+            )
+        })
+        .unwrap();
+        let question = rows.user_message.unwrap();
+        assert_eq!(
+            (question.role, question.status),
+            (Role::User, Status::Complete)
+        );
+        assert_eq!(question.content, "  hello   there ");
+        let answer = repo::message(&conn, &rows.answer.id).unwrap().unwrap();
+        assert_eq!(
+            (answer.role, answer.status),
+            (Role::Assistant, Status::Streaming)
+        );
+        assert_eq!(answer.content, "");
+        assert_eq!(answer.parent_id, Some(question.id));
+        let saved = repo::get(&conn, &user, &conv.id).unwrap().unwrap();
+        assert_eq!(saved.title, engine::fallback_title("hello there"));
+        assert_eq!(rows.title_from.as_deref(), Some(saved.title.as_str()));
+        assert_eq!(saved.current_message_id, Some(answer.id));
+        assert_eq!(saved.model_id.as_deref(), Some("m"));
+    }
+
+    #[test]
+    fn a_refused_turn_leaves_nothing_behind() {
+        let (_dir, mut conn, user, conv) = setup();
+        // A default plan without the model asked for.
+        plan::save(
+            &conn,
+            None,
+            &plan::PlanInput {
+                name: "small",
+                daily_message_limit: None,
+                allowed_models: &["other".to_string()],
+                self_service: false,
+                is_default: true,
+            },
+        )
+        .unwrap();
+        // The refusal comes after the rows are written, so only the
+        // transaction keeps them out.
+        let refused = repo::turn(&mut conn, |tx| -> Result<Rows> {
+            let rows = write_turn(
+                tx,
+                &conv,
+                &user,
+                "m",
+                &Turn::Question("q".into()),
+                Vec::new(),
+                None,
+            )?;
+            check_plan(tx, &user, "m")?;
+            Ok(rows)
+        });
+        let err = refused.err().expect("the plan refuses the model");
+        assert_eq!(err.status().as_u16(), 403);
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM message", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(count, 0, "no question and no answer");
+        let saved = repo::get(&conn, &user, &conv.id).unwrap().unwrap();
+        assert_eq!(saved.title, "", "no title");
+        assert_eq!(saved.current_message_id, None);
+        assert_eq!(saved.message_count, 0);
+    }
 
     #[test]
     fn a_question_must_have_text_and_not_be_too_long() {

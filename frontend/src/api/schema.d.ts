@@ -340,6 +340,22 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/conversations/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/conversations/{id}": {
         parameters: {
             query?: never;
@@ -348,12 +364,32 @@ export interface paths {
             cookie?: never;
         };
         get: operations["get_conversation"];
+        /**
+         * `PUT /conversations/{id}`: the same as `PATCH` (a documentation stub; the
+         *     route is [`update`]'s).
+         */
         put: operations["replace_conversation"];
         post?: never;
         delete: operations["delete_conversation"];
         options?: never;
         head?: never;
         patch: operations["update_conversation"];
+        trace?: never;
+    };
+    "/conversations/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/conversations/{id}/feedback": {
@@ -430,6 +466,23 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["stop"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/conversations/{id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The answer being written, as server-sent events (`text/event-stream`): `event: message` first (a `StreamCreated`: the saved question and the empty answer), then `event: delta`s (a `StreamDelta` each, its `id` the sequence number), then `event: done` (the finished `Message`) or `event: error` (a `StreamFailed`). A comment line is sent every 15 s to keep the connection open. With `Last-Event-ID`, only the deltas after that one are sent again. When nothing is being written, the saved answer comes as one `delta` and `done`; 204 when the conversation has no answer. */
+        get: operations["stream"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -858,6 +911,17 @@ export interface components {
              */
             backup_keep?: number | null;
         };
+        /**
+         * @description A failed answer, answered when the request did not ask for a stream: the
+         *     error (as every error) with the question and the (partial) answer saved
+         *     with status `error`.
+         */
+        AnswerFailed: {
+            error: string;
+            code: string;
+            user_message?: null | components["schemas"]["Message"];
+            message: components["schemas"]["Message"];
+        };
         /** @description An API key as its owner sees it in a list (never the key itself). */
         ApiKey: {
             id: string;
@@ -1033,6 +1097,14 @@ export interface components {
         Connections: {
             connections: components["schemas"]["Connection"][];
         };
+        /** @description One collector item a question carried (SPEC §3 "Collector"). */
+        ContextItem: {
+            collector_item_id: string;
+            title: string;
+            /** @description Only the beginning fit the context budget. */
+            truncated: boolean;
+        };
+        /** @description A conversation as its owner sees it (`user_id` never leaves the server). */
         Conversation: {
             id: string;
             title: string;
@@ -1046,6 +1118,7 @@ export interface components {
             created_at: string;
             updated_at: string;
         };
+        /** @description A conversation in the list (no system prompt, no current message). */
         ConversationItem: {
             id: string;
             title: string;
@@ -1057,31 +1130,35 @@ export interface components {
             created_at: string;
             updated_at: string;
         };
-        ConversationWithMessages: {
-            id: string;
-            title: string;
-            model_id?: string | null;
-            system_prompt: string;
-            pinned: boolean;
-            archived: boolean;
-            current_message_id?: string | null;
-            /** Format: int64 */
-            message_count: number;
-            created_at: string;
-            updated_at: string;
+        /**
+         * @description A conversation with its current thread, root first: what
+         *     `GET /conversations/{id}` answers, and every copy (import, a share's or a
+         *     sample's clone, an admin's read).
+         */
+        ConversationWithMessages: components["schemas"]["Conversation"] & {
             messages: components["schemas"]["Message"][];
         };
+        /**
+         * @description `GET /conversations`: a page of the user's conversations, most recently
+         *     updated first.
+         */
         Conversations: {
             conversations: components["schemas"]["ConversationItem"][];
             next_cursor?: string | null;
         };
+        /** @description A new conversation; with `message`, its first question asked at once. */
         CreateConversationBody: {
             title?: string | null;
             model_id?: string | null;
             system_prompt?: string | null;
             /** @description Sends the first turn at once. */
             message?: string | null;
+            /**
+             * @description Answer with server-sent events (default: whether `Accept` asks for
+             *     `text/event-stream`).
+             */
             stream?: boolean | null;
+            /** @description Collector items the first question carries. */
             collector_item_ids?: string[] | null;
         };
         /** @description `POST /api-keys`: the new key, shown once. */
@@ -1097,6 +1174,7 @@ export interface components {
         /**
          * @description What POST /conversations answers: the new conversation, or with `message`
          *     the first exchange (its `conversation_id` is the new conversation's id).
+         *     A shape for the document only.
          */
         CreatedConversation: components["schemas"]["Conversation"] | components["schemas"]["Exchange"];
         /** @description A model the provider lists. */
@@ -1107,7 +1185,10 @@ export interface components {
             /** Format: int32 */
             context_window?: number | null;
         };
-        /** @description Every error: `{"error", "code"}`, plus `fields` for a 422. */
+        /**
+         * @description Every error: `{"error", "code"}`, plus `fields` for a 422. A shape for
+         *     the document only (`api::error` writes it).
+         */
         Error: {
             error: string;
             code: string;
@@ -1115,25 +1196,52 @@ export interface components {
                 [key: string]: string;
             } | null;
         };
-        /** @description A finished exchange (seed 002's shape plus the full messages). */
+        /**
+         * @description A finished exchange, answered when the request did not ask for a stream
+         *     (seed 002's shape plus the full message objects). The messages are the
+         *     engine's, passed through as it wrote them.
+         */
         Exchange: {
             conversation_id: string;
-            /** Format: int64 */
+            /**
+             * Format: int64
+             * @description The exchange's number in the thread (1 for the first question).
+             */
             message_idx: number;
             user_message?: null | components["schemas"]["Message"];
             message: components["schemas"]["Message"];
+            /** @description The answer's text. */
             answer: string;
             created_at: string;
             updated_at: string;
         };
+        /**
+         * @description An exported conversation (`format=json`): its current thread, what
+         *     `POST /conversations/import` reads back.
+         */
+        ExportDocument: components["schemas"]["Snapshot"] & {
+            /** @description Always `daehwa.conversation`. */
+            format: string;
+            /**
+             * Format: int32
+             * @description Always 1.
+             */
+            version: number;
+            exported_at: string;
+            created_at: string;
+        };
+        /** @description The signed-in user's rating of a message. */
         Feedback: {
+            /** @description `up` or `down`. */
             rating: string;
             comment?: string | null;
         };
+        /** @description A rating of a message (the current one when `message_id` is absent). */
         FeedbackBody: {
             message_id?: string | null;
             /** @description `up` or `down`. */
             rating: string;
+            /** @description Kept to its first 2000 characters. */
             comment?: string | null;
         };
         /** @description One rating as admins see it (types.ts `FeedbackEntry`). */
@@ -1157,6 +1265,7 @@ export interface components {
             feedback: components["schemas"]["FeedbackEntry"][];
             next_cursor?: string | null;
         };
+        /** @description The rating as it was saved. */
         FeedbackSaved: {
             message_id: string;
             rating: string;
@@ -1175,6 +1284,39 @@ export interface components {
             error?: string;
             /** @description `disk_full` or `db_unavailable`. */
             code?: string;
+        };
+        /**
+         * @description An exported conversation coming back: an [`ExportDocument`], every field
+         *     but `messages` optional (unknown top-level fields refused).
+         */
+        ImportBody: {
+            /** @description `daehwa.conversation` when given. */
+            format?: string | null;
+            /**
+             * Format: int32
+             * @description 1 when given.
+             */
+            version?: number | null;
+            exported_at?: string | null;
+            created_at?: string | null;
+            title?: string | null;
+            /** @description Dropped when this server does not know the model. */
+            model_id?: string | null;
+            system_prompt?: string | null;
+            /** @description 1 to 5000 messages, one thread, root first. */
+            messages: components["schemas"]["ImportMessage"][];
+        };
+        /**
+         * @description A message of an [`ImportBody`]: a `SnapshotMessage` whose role is checked
+         *     after reading, so that an unknown one is a 422 naming the field.
+         */
+        ImportMessage: {
+            /** @description `user`, `assistant` or `system`. */
+            role: string;
+            content: string;
+            model_id?: string | null;
+            /** @description Ignored: the import's messages are dated now. */
+            created_at?: string | null;
         };
         LanguageSetting: {
             /** @description `ko` or `en`. */
@@ -1196,30 +1338,54 @@ export interface components {
             username: string;
             password: string;
         };
+        /**
+         * @description One message of a conversation's tree, with the ids of its siblings (the
+         *     other versions of it: edits of a question, regenerated answers).
+         */
         Message: {
             id: string;
             /** Format: int64 */
             idx: number;
-            /** @description `user`, `assistant` or `system`. */
-            role: string;
+            role: components["schemas"]["MessageRole"];
             content: string;
             model_id?: string | null;
-            /** @description `complete`, `streaming`, `stopped` or `error`. */
-            status: string;
+            status: components["schemas"]["MessageStatus"];
+            /** @description Why the answer failed (absent unless `status` is `error`). */
             error?: string | null;
             parent_id?: string | null;
             sibling_ids: string[];
             usage: components["schemas"]["Usage"];
             feedback?: null | components["schemas"]["Feedback"];
+            /** @description The collector items this question carried to the model (absent when none). */
+            context?: components["schemas"]["ContextItem"][];
             created_at: string;
             updated_at: string;
         };
+        /** @description A question (new, or the last one rewritten). */
         MessageBody: {
             content: string;
             model_id?: string | null;
+            /**
+             * @description Answer with server-sent events (default: whether `Accept` asks for
+             *     `text/event-stream`).
+             */
             stream?: boolean | null;
+            /** @description Collector items the question carries. */
             collector_item_ids?: string[] | null;
         };
+        /**
+         * @description Who wrote a message (the `role` column's CHECK values).
+         * @enum {string}
+         */
+        MessageRole: "system" | "user" | "assistant";
+        /**
+         * @description Where a message stands (the `status` column's CHECK values): a question
+         *     is `complete` at once; an answer is `streaming` while it is written, then
+         *     `complete`, `stopped` (by its user) or `error`.
+         * @enum {string}
+         */
+        MessageStatus: "complete" | "streaming" | "stopped" | "error";
+        /** @description `GET /conversations/{id}/messages`: the current thread, root first. */
         Messages: {
             messages: components["schemas"]["Message"][];
         };
@@ -1345,6 +1511,7 @@ export interface components {
             /** @description When not sent as the httpOnly cookie. */
             refresh_token?: string | null;
         };
+        /** @description A new answer to the last question (the body is optional). */
         RegenerateBody: {
             model_id?: string | null;
             stream?: boolean | null;
@@ -1477,29 +1644,68 @@ export interface components {
             created_at: string;
             expires_at?: string | null;
         };
+        /**
+         * @description A conversation's current thread frozen as data: what a share or a sample
+         *     keeps, what export writes and import reads.
+         */
+        Snapshot: {
+            title: string;
+            model_id?: string | null;
+            system_prompt?: string;
+            messages: components["schemas"]["SnapshotMessage"][];
+        };
         SnapshotMessage: {
-            role: string;
+            role: components["schemas"]["MessageRole"];
             content: string;
             model_id?: string | null;
             created_at?: string | null;
         };
+        /**
+         * @description `POST /conversations/{id}/stop`: whether an answer was being written, and
+         *     the current message as it was saved.
+         */
         Stopped: {
             stopped: boolean;
             message?: null | components["schemas"]["Message"];
         };
         /**
+         * @description The `message` event: the saved question (absent for a regeneration) and
+         *     the empty answer being written.
+         */
+        StreamCreated: {
+            conversation_id: string;
+            user_message?: null | components["schemas"]["Message"];
+            assistant_message: components["schemas"]["Message"];
+        };
+        /** @description A `delta` event: the next piece of the answer. */
+        StreamDelta: {
+            content: string;
+        };
+        /**
          * @description One server-sent event of a streamed answer, as a client reads it off the
          *     wire (OpenAPI before 3.2 has the `text/event-stream` schema describe each
-         *     event): `message` first (the saved question and the empty answer), then
-         *     `delta`s, then `done` or `error`. `id` is the event's sequence number, for
-         *     `Last-Event-ID` on a reconnect.
+         *     event). A shape for the document only.
          */
         StreamEvent: {
             /** @description `message`, `delta`, `done` or `error`. */
             event: string;
-            /** @description The event's JSON payload. */
+            /**
+             * @description The event's JSON payload: a [`StreamCreated`] for `message`, a
+             *     [`StreamDelta`] for `delta`, a `Message` for `done`, a
+             *     [`StreamFailed`] for `error`.
+             */
             data: string;
+            /** @description The sequence number of a `delta`, for `Last-Event-ID` on a reconnect. */
             id?: string | null;
+        };
+        /**
+         * @description The `error` event: why the answer failed, and the (partial) answer saved
+         *     with status `error`.
+         */
+        StreamFailed: {
+            error?: string | null;
+            code: string;
+            message: components["schemas"]["Message"];
         };
         /**
          * @description SPEC's subscription object plus `plan_id`, `used_today` and
@@ -1530,6 +1736,7 @@ export interface components {
             /** @description `light`, `dark` or `system`. */
             theme: string;
         };
+        /** @description Changes to a conversation; an absent field stays as it is. */
         UpdateConversationBody: {
             title?: string | null;
             pinned?: boolean | null;
@@ -1540,6 +1747,7 @@ export interface components {
             /** @description Switches to the branch of this message. */
             current_message_id?: string | null;
         };
+        /** @description The tokens an answer took, as its provider counted them. */
         Usage: {
             /** Format: int32 */
             prompt_tokens: number;
@@ -1600,8 +1808,7 @@ export interface components {
         };
         /** @description A page of a user's conversations, as their own list shows them. */
         UserConversations: {
-            /** @description As `GET /conversations` lists them. */
-            conversations: Record<string, never>[];
+            conversations: components["schemas"]["Conversation"][];
             next_cursor?: string | null;
         };
         /** @description `GET /users` */
@@ -3702,11 +3909,12 @@ export interface operations {
     list_conversations: {
         parameters: {
             query?: {
-                /** @description comma-separated keywords, all must match */
+                /** @description Comma-separated keywords, all must match. */
                 q?: string;
+                /** @description Archived conversations instead of the others (default false). */
                 archived?: boolean;
                 pinned?: boolean;
-                /** @description 1–200, default 50 */
+                /** @description 1–200, default 50. */
                 limit?: number;
                 cursor?: string;
             };
@@ -3764,7 +3972,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description with `message` and `stream: true`: server-sent events */
+            /** @description with `message` and `stream: true`: server-sent events (see `GET /conversations/{id}/stream`) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3799,6 +4007,115 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the answer failed upstream */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnswerFailed"];
+                };
+            };
+        };
+    };
+    import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportBody"];
+            };
+        };
+        responses: {
+            /** @description the new conversation */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationWithMessages"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4041,6 +4358,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the server is busy; retry after Retry-After */
             503: {
                 headers: {
@@ -4135,6 +4460,65 @@ export interface operations {
             };
             /** @description the body is not JSON (send Content-Type: application/json) */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    export: {
+        parameters: {
+            query?: {
+                /** @description `json` (default) or `markdown` (`md`). */
+                format?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description an attachment: the conversation as JSON, or as Markdown */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExportDocument"];
+                    "text/markdown": string;
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4315,7 +4699,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description with `stream: true`: server-sent events */
+            /** @description with `stream: true`: server-sent events (see `GET /conversations/{id}/stream`) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4407,6 +4791,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the server is busy; retry after Retry-After */
             503: {
                 headers: {
@@ -4414,6 +4806,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the answer failed upstream */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnswerFailed"];
                 };
             };
         };
@@ -4444,6 +4845,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description no such conversation, or it has no messages */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4486,7 +4888,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description with `stream: true`: server-sent events */
+            /** @description with `stream: true`: server-sent events (see `GET /conversations/{id}/stream`) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4578,6 +4980,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the server is busy; retry after Retry-After */
             503: {
                 headers: {
@@ -4585,6 +4995,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the answer failed upstream */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnswerFailed"];
                 };
             };
         };
@@ -4605,7 +5024,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description with `stream: true`: server-sent events */
+            /** @description with `stream: true`: server-sent events (see `GET /conversations/{id}/stream`) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4697,6 +5116,14 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the server is busy; retry after Retry-After */
             503: {
                 headers: {
@@ -4704,6 +5131,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the answer failed upstream */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnswerFailed"];
                 };
             };
         };
@@ -4725,6 +5161,71 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Stopped"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    stream: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description the last delta received */
+                "Last-Event-ID"?: string | null;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description server-sent events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["StreamEvent"];
+                };
+            };
+            /** @description no answer to stream */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             401: {
@@ -7358,7 +7859,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConversationWithMessages"];
                 };
             };
             401: {

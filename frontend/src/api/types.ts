@@ -15,8 +15,8 @@ type With<T, Fields> = Omit<T, keyof Fields> & Fields
 export type Role = 'admin' | 'user'
 export type UserStatus = 'active' | 'pending' | 'disabled'
 export type ConnectionKind = 'openai' | 'azure' | 'anthropic'
-export type MessageRole = 'user' | 'assistant' | 'system'
-export type MessageStatus = 'complete' | 'streaming' | 'stopped' | 'error'
+export type MessageRole = Schemas['MessageRole']
+export type MessageStatus = Schemas['MessageStatus']
 export type RegistrationMode = 'open' | 'approval' | 'closed'
 
 export type User = With<Schemas['User'], { role: Role; status: UserStatus }>
@@ -33,12 +33,10 @@ export type Usage = Schemas['Usage']
 export type Message = With<
   Schemas['Message'],
   {
-    role: MessageRole
-    status: MessageStatus
     feedback?: Feedback | null
     /** None on the placeholders the app shows until the server answers. */
     usage?: Usage | null
-    /** Not in the OpenAPI document yet: the collector items sent with this (user) message. */
+    /** The collector items sent with this (user) message. */
     context?: MessageContextItem[] | null
   }
 >
@@ -47,6 +45,18 @@ export type ConversationDetail = With<
   Schemas['ConversationWithMessages'],
   { messages: Message[]; system_prompt: string | null }
 >
+/** The `message` event of a streamed answer: the saved question and the empty answer. */
+export type StreamCreated = Schemas['StreamCreated']
+/** A `delta` event of a streamed answer. */
+export type StreamDelta = Schemas['StreamDelta']
+/** The `error` event of a streamed answer. */
+export type StreamFailed = Schemas['StreamFailed']
+/** A finished exchange (a question asked without `stream`). */
+export type Exchange = Schemas['Exchange']
+export type Stopped = Schemas['Stopped']
+export type FeedbackSaved = Schemas['FeedbackSaved']
+/** What `GET /conversations/{id}/export?format=json` writes and `POST /conversations/import` reads. */
+export type ExportDocument = Schemas['ExportDocument']
 /** A model row being edited: a discovered model has no `upstream_id` or `description` yet. */
 export type ModelDraft = With<ConnectionModel, { upstream_id?: string; description?: string }>
 
@@ -112,13 +122,8 @@ export interface ConnectionInput {
   models?: ModelDraft[]
 }
 
-// not in the OpenAPI document yet
-export interface MessageContextItem {
-  collector_item_id: string
-  title: string
-  /** Only the start of the item fitted the model's context budget. */
-  truncated?: boolean
-}
+/** A collector item a question carried; `truncated`: only its start fitted the context budget. */
+export type MessageContextItem = With<Schemas['ContextItem'], { truncated?: boolean }>
 
 // not in the OpenAPI document yet
 export type Theme = 'light' | 'dark' | 'system'

@@ -21,7 +21,9 @@ use crate::api::views::chat;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::connection;
-use crate::db::conversation::{self as repo, Conversation, ListFilter, Message, NewConversation};
+use crate::db::conversation::{
+    self as repo, Conversation, ListFilter, Message, NewConversation, Role,
+};
 use crate::service::chat::{self as ask, Ask, Outcome, Turn};
 use crate::service::conversations as ops;
 
@@ -379,12 +381,12 @@ async fn add_message(
 /// The current thread as the seed's exchanges.
 fn exchanges(thread: &[Message]) -> Vec<Value> {
     let mut out = Vec::new();
-    let mut iter = thread.iter().filter(|m| m.role != "system").peekable();
+    let mut iter = thread.iter().filter(|m| m.role != Role::System).peekable();
     while let Some(m) = iter.next() {
-        if m.role != "user" {
+        if m.role != Role::User {
             continue;
         }
-        let reply = iter.next_if(|next| next.role == "assistant");
+        let reply = iter.next_if(|next| next.role == Role::Assistant);
         out.push(json!({
             "message_idx": exchange_of(m.idx).to_string(),
             "content": m.content,
@@ -487,7 +489,7 @@ async fn regenerate(
                     let Some(m) = repo::message(conn, &leaf)? else {
                         return Ok(None);
                     };
-                    if m.role == "user" {
+                    if m.role == Role::User {
                         return Ok(Some(m.content));
                     }
                     match m.parent_id {

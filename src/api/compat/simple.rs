@@ -21,7 +21,7 @@ use crate::api::filters::{authenticated, json_body, with_state};
 use crate::api::views::chat;
 use crate::app::AppState;
 use crate::auth::{tokens, CurrentUser};
-use crate::db::conversation::{self as repo, NewConversation};
+use crate::db::conversation::{self as repo, NewConversation, Role};
 use crate::db::{self, compat, connection};
 use crate::service::chat::{self as ask, Ask, Outcome, Turn};
 
@@ -406,7 +406,7 @@ async fn history(state: AppState, current: CurrentUser) -> Result<Response, ApiE
         .await?;
     let items: Vec<Value> = thread
         .iter()
-        .filter(|m| m.role == "user" || m.role == "assistant")
+        .filter(|m| matches!(m.role, Role::User | Role::Assistant))
         .map(|m| json!({ "role": m.role, "content": m.content, "timestamp": m.created_at }))
         .collect();
     Ok(json_response(StatusCode::OK, &Value::Array(items)))

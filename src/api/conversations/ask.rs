@@ -1,0 +1,432 @@
+//! Asking and the answer: a new question, an edit of the last one, a new
+//! answer to it; the answer as server-sent events or, once finished, as JSON;
+//! following an answer being written (`/stream`) and stopping it.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use warp::http::{header, HeaderValue, StatusCode};
+use warp::reply::{Reply, Response};
+
+use super::owned;
+use crate::api::error::{json_response, ApiError};
+use crate::api::openapi::Error;
+use crate::api::views::chat;
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::db::conversation::{self as repo, Conversation, Message, Role, Status};
+use crate::engine::{Event, Generation};
+use crate::service::chat::{self as ask, Ask, Outcome, Turn};
+
+/// Keep-alive comment interval on SSE responses (SPEC: every 15 s).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// A question (new, or the last one rewritten).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct MessageBody {
+    content: String,
+    #[serde(alias = "model id")]
+    model_id: Option<String>,
+    /// Answer with server-sent events (default: whether `Accept` asks for
+    /// `text/event-stream`).
+    stream: Option<bool>,
+    /// Collector items the question carries.
+    collector_item_ids: Option<Vec<String>>,
+}
+
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path)), request_body = MessageBody,
+    responses((status = 201, body = Exchange),
+        (status = 200, description = "with `stream: true`: server-sent events \
+            (see `GET /conversations/{id}/stream`)",
+            content_type = "text/event-stream", body = StreamEvent),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, body = Error), (status = 409, body = Error), (status = 422, body = Error),
+        (status = 429, body = Error),
+        (status = "5XX", description = "the answer failed upstream", body = AnswerFailed)))]
+pub(super) async fn post_message(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    accept_sse: bool,
+    body: MessageBody,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    let stream = body.stream.unwrap_or(accept_sse);
+    let asked = Ask {
+        turn: Turn::Question(body.content),
+        model_id: body.model_id,
+        collector_item_ids: body.collector_item_ids,
+    };
+    generate(&state, &current, conversation, asked, stream).await
+}
+
+#[utoipa::path(patch, path = "/conversations/{id}/messages/last", tag = "conversations",
+    params(("id" = String, Path)), request_body = MessageBody,
+    responses((status = 201, body = Exchange),
+        (status = 200, description = "with `stream: true`: server-sent events \
+            (see `GET /conversations/{id}/stream`)",
+            content_type = "text/event-stream", body = StreamEvent),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, body = Error), (status = 409, body = Error), (status = 422, body = Error),
+        (status = 429, body = Error),
+        (status = "5XX", description = "the answer failed upstream", body = AnswerFailed)))]
+pub(super) async fn edit_last(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    accept_sse: bool,
+    body: MessageBody,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    let stream = body.stream.unwrap_or(accept_sse);
+    let asked = Ask {
+        turn: Turn::Edit(body.content),
+        model_id: body.model_id,
+        collector_item_ids: body.collector_item_ids,
+    };
+    generate(&state, &current, conversation, asked, stream).await
+}
+
+/// A new answer to the last question (the body is optional).
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RegenerateBody {
+    #[serde(alias = "model id")]
+    model_id: Option<String>,
+    stream: Option<bool>,
+}
+
+#[utoipa::path(post, path = "/conversations/{id}/regenerate", tag = "conversations",
+    params(("id" = String, Path)),
+    request_body(content = RegenerateBody, description = "optional"),
+    responses((status = 201, body = Exchange),
+        (status = 200, description = "with `stream: true`: server-sent events \
+            (see `GET /conversations/{id}/stream`)",
+            content_type = "text/event-stream", body = StreamEvent),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, body = Error), (status = 409, body = Error), (status = 422, body = Error),
+        (status = 429, body = Error),
+        (status = "5XX", description = "the answer failed upstream", body = AnswerFailed)))]
+pub(super) async fn regenerate(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    accept_sse: bool,
+    body: RegenerateBody,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    let stream = body.stream.unwrap_or(accept_sse);
+    let asked = Ask::new(Turn::Regenerate, body.model_id);
+    generate(&state, &current, conversation, asked, stream).await
+}
+
+/// One server-sent event of a streamed answer, as a client reads it off the
+/// wire (OpenAPI before 3.2 has the `text/event-stream` schema describe each
+/// event). A shape for the document only.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct StreamEvent {
+    /// `message`, `delta`, `done` or `error`.
+    event: String,
+    /// The event's JSON payload: a [`StreamCreated`] for `message`, a
+    /// [`StreamDelta`] for `delta`, a `Message` for `done`, a
+    /// [`StreamFailed`] for `error`.
+    #[schema(content_media_type = "application/json")]
+    data: String,
+    /// The sequence number of a `delta`, for `Last-Event-ID` on a reconnect.
+    id: Option<String>,
+}
+
+/// The `message` event: the saved question (absent for a regeneration) and
+/// the empty answer being written.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct StreamCreated {
+    conversation_id: String,
+    #[schema(required = false)]
+    user_message: Option<Message>,
+    assistant_message: Message,
+}
+
+/// A `delta` event: the next piece of the answer.
+#[derive(Serialize, ToSchema)]
+pub struct StreamDelta {
+    content: String,
+}
+
+/// The `error` event: why the answer failed, and the (partial) answer saved
+/// with status `error`.
+#[derive(Serialize, ToSchema)]
+pub struct StreamFailed {
+    error: Option<String>,
+    code: String,
+    message: Message,
+}
+
+#[utoipa::path(get, path = "/conversations/{id}/stream", tag = "conversations",
+    description = "The answer being written, as server-sent events (`text/event-stream`): \
+        `event: message` first (a `StreamCreated`: the saved question and the empty answer), \
+        then `event: delta`s (a `StreamDelta` each, its `id` the sequence number), then \
+        `event: done` (the finished `Message`) or `event: error` (a `StreamFailed`). A comment \
+        line is sent every 15 s to keep the connection open. With `Last-Event-ID`, only the \
+        deltas after that one are sent again. When nothing is being written, the saved \
+        answer comes as one `delta` and `done`; 204 when the conversation has no answer.",
+    params(("id" = String, Path),
+        ("Last-Event-ID" = Option<String>, Header, description = "the last delta received")),
+    responses((status = 200, description = "server-sent events", content_type = "text/event-stream",
+            body = StreamEvent),
+        (status = 204, description = "no answer to stream"),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 404, body = Error)))]
+pub(super) async fn stream(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    last_event_id: Option<String>,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    let after = match last_event_id.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(
+            raw.parse::<u64>()
+                .map_err(|_| ApiError::BadRequest("Last-Event-ID must be a number".into()))?,
+        ),
+    };
+    if let Some(gen) = state.engine.get(&conversation.id) {
+        return Ok(sse_response(&gen, after));
+    }
+    // Nothing in memory: the saved answer, as one delta (unless the client
+    // already has some of it) and `done`.
+    let leaf = conversation.current_message_id.clone();
+    let saved = match leaf {
+        Some(id) => {
+            state
+                .db
+                .run(move |conn| repo::message_with_siblings(conn, &id))
+                .await?
+        }
+        None => None,
+    };
+    let Some(message) = saved.filter(|m| m.role == Role::Assistant) else {
+        return Ok(crate::api::no_content());
+    };
+    let mut events = Vec::new();
+    if after.is_none() && !message.content.is_empty() {
+        events.push(Event::Delta {
+            seq: 1,
+            content: message.content.clone(),
+        });
+    }
+    events.push(if message.status == Status::Error {
+        Event::Error(to_value(&StreamFailed {
+            error: message.error.clone(),
+            code: "upstream_error".into(),
+            message,
+        }))
+    } else {
+        Event::Done(to_value(&message))
+    });
+    Ok(sse_from(futures_util::stream::iter(events)))
+}
+
+/// A reply as the engine's events carry it.
+fn to_value(body: &impl Serialize) -> Value {
+    serde_json::to_value(body).unwrap_or_else(|e| {
+        log::error!("an event could not be serialized: {e}");
+        Value::Null
+    })
+}
+
+/// `POST /conversations/{id}/stop`: whether an answer was being written, and
+/// the current message as it was saved.
+#[derive(Serialize, ToSchema)]
+pub struct Stopped {
+    stopped: bool,
+    message: Option<Message>,
+}
+
+#[utoipa::path(post, path = "/conversations/{id}/stop", tag = "conversations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Stopped), (status = 401, body = Error),
+        (status = 404, body = Error)))]
+pub(super) async fn stop(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    let running = state
+        .engine
+        .get(&conversation.id)
+        .filter(|g| !g.is_finished());
+    let stopped = running.is_some();
+    if let Some(gen) = running {
+        gen.stop();
+        // Wait (bounded) for the final state to be saved.
+        let mut events = Box::pin(gen.subscribe(None));
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while events.next().await.is_some() {}
+        })
+        .await;
+    }
+    let leaf = conversation.current_message_id.clone();
+    let message = match leaf {
+        Some(id) => {
+            state
+                .db
+                .run(move |conn| repo::message_with_siblings(conn, &id))
+                .await?
+        }
+        None => None,
+    };
+    Ok(json_response(StatusCode::OK, &Stopped { stopped, message }))
+}
+
+/// Asks in `conversation` and answers the request: SSE when `stream`, else
+/// the finished exchange as JSON.
+pub(super) async fn generate(
+    state: &AppState,
+    current: &CurrentUser,
+    conversation: Conversation,
+    asked: Ask,
+    stream: bool,
+) -> Result<Response, ApiError> {
+    let started = ask::ask(&chat(state), &current.user.id, conversation, asked).await?;
+    answer(started, stream).await
+}
+
+/// The answer of a started turn: SSE when `stream`, else the finished exchange.
+pub(super) async fn answer(started: ask::Started, stream: bool) -> Result<Response, ApiError> {
+    if stream {
+        return Ok(sse_response(&started.generation, None));
+    }
+    wait_for_answer(&started.generation, &started.conversation).await
+}
+
+/// A finished exchange, answered when the request did not ask for a stream
+/// (seed 002's shape plus the full message objects). The messages are the
+/// engine's, passed through as it wrote them.
+#[derive(Serialize, ToSchema)]
+pub struct Exchange {
+    conversation_id: String,
+    /// The exchange's number in the thread (1 for the first question).
+    message_idx: i64,
+    /// The question (null for a regeneration).
+    #[schema(value_type = Option<Message>)]
+    user_message: Value,
+    #[schema(value_type = Message)]
+    message: Value,
+    /// The answer's text.
+    #[schema(value_type = String)]
+    answer: Value,
+    #[schema(value_type = String)]
+    created_at: Value,
+    #[schema(value_type = String)]
+    updated_at: Value,
+}
+
+/// A failed answer, answered when the request did not ask for a stream: the
+/// error (as every error) with the question and the (partial) answer saved
+/// with status `error`.
+#[derive(Serialize, ToSchema)]
+pub struct AnswerFailed {
+    #[schema(value_type = String)]
+    error: Value,
+    #[schema(value_type = String)]
+    code: Value,
+    #[schema(value_type = Option<Message>)]
+    user_message: Value,
+    #[schema(value_type = Message)]
+    message: Value,
+}
+
+/// Waits for the end of a generation and answers like seed 002 (plus the
+/// full message objects).
+pub(super) async fn wait_for_answer(
+    gen: &Arc<Generation>,
+    conversation: &Conversation,
+) -> Result<Response, ApiError> {
+    match ask::outcome(gen).await? {
+        Outcome::Answered {
+            user_message,
+            message,
+        } => {
+            let idx = message["idx"].as_i64().unwrap_or(0);
+            Ok(json_response(
+                StatusCode::CREATED,
+                &Exchange {
+                    conversation_id: conversation.id.clone(),
+                    message_idx: (idx + 1) / 2,
+                    user_message,
+                    answer: message["content"].clone(),
+                    created_at: message["created_at"].clone(),
+                    updated_at: message["updated_at"].clone(),
+                    message,
+                },
+            ))
+        }
+        Outcome::Failed {
+            status,
+            error,
+            code,
+            message,
+            user_message,
+        } => Ok(json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            &AnswerFailed {
+                error,
+                code,
+                user_message,
+                message,
+            },
+        )),
+    }
+}
+
+fn sse_response(gen: &Arc<Generation>, after: Option<u64>) -> Response {
+    let conversation_id = gen.conversation_id.clone();
+    let events = gen.subscribe(after).map(move |event| match event {
+        Event::Message(mut v) => {
+            v["conversation_id"] = Value::String(conversation_id.clone());
+            Event::Message(v)
+        }
+        other => other,
+    });
+    sse_from(events)
+}
+
+fn sse_from(events: impl futures_util::Stream<Item = Event> + Send + 'static) -> Response {
+    let stream = events.map(|event| {
+        let sse = warp::sse::Event::default();
+        Ok::<_, Infallible>(match event {
+            Event::Message(v) => sse.event("message").data(v.to_string()),
+            Event::Delta { seq, content } => sse
+                .event("delta")
+                .id(seq.to_string())
+                .data(to_value(&StreamDelta { content }).to_string()),
+            Event::Done(v) => sse.event("done").data(v.to_string()),
+            Event::Error(v) => {
+                let mut body = v;
+                if let Some(obj) = body.as_object_mut() {
+                    obj.remove("status");
+                }
+                sse.event("error").data(body.to_string())
+            }
+        })
+    });
+    // warp's body wants a Sync stream; the subscription is only Send.
+    let stream = sync_wrapper::SyncStream::new(stream);
+    let mut res = warp::sse::reply(warp::sse::keep_alive().interval(KEEP_ALIVE).stream(stream))
+        .into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res
+}

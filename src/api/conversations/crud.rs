@@ -1,0 +1,360 @@
+//! The conversation and its thread: list, create (and ask at once), read,
+//! change, delete; the thread's messages, deleting the last exchange, and
+//! feedback on a message.
+
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::ask::{answer, AnswerFailed, Exchange, StreamEvent};
+use super::{full, owned};
+use crate::api::error::{json_response, ApiError};
+use crate::api::filters::Page;
+use crate::api::openapi::Error;
+use crate::api::views::{chat, ConversationWithMessages};
+use crate::app::AppState;
+use crate::auth::CurrentUser;
+use crate::db::conversation::{self as repo, Conversation, ListFilter, Message};
+use crate::service::conversations::{self as ops, Change, Created, NewChat};
+use crate::service::search::search_keywords;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// Comma-separated keywords, all must match.
+    q: Option<String>,
+    /// Archived conversations instead of the others (default false).
+    archived: Option<bool>,
+    pinned: Option<bool>,
+    /// 1–200, default 50.
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// A conversation in the list (no system prompt, no current message).
+#[derive(Serialize, ToSchema)]
+pub struct ConversationItem {
+    id: String,
+    title: String,
+    model_id: Option<String>,
+    pinned: bool,
+    archived: bool,
+    message_count: i64,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Conversation> for ConversationItem {
+    fn from(c: Conversation) -> Self {
+        ConversationItem {
+            id: c.id,
+            title: c.title,
+            model_id: c.model_id,
+            pinned: c.pinned,
+            archived: c.archived,
+            message_count: c.message_count,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// `GET /conversations`: a page of the user's conversations, most recently
+/// updated first.
+#[derive(Serialize, ToSchema)]
+pub struct Conversations {
+    conversations: Vec<ConversationItem>,
+    next_cursor: Option<String>,
+}
+
+/// `GET /conversations/{id}/messages`: the current thread, root first.
+#[derive(Serialize, ToSchema)]
+pub struct Messages {
+    messages: Vec<Message>,
+}
+
+#[utoipa::path(get, path = "/conversations", tag = "conversations",
+    operation_id = "list_conversations", params(ListQuery),
+    responses((status = 200, body = Conversations), (status = 400, body = Error),
+        (status = 401, body = Error)))]
+pub(super) async fn list(
+    state: AppState,
+    current: CurrentUser,
+    query: ListQuery,
+) -> Result<Response, ApiError> {
+    let page = Page {
+        limit: query.limit,
+        cursor: query.cursor,
+    };
+    let after = match page.cursor.as_deref() {
+        None => None,
+        Some(c) => Some(
+            c.split_once('~')
+                .map(|(u, i)| (u.to_string(), i.to_string()))
+                .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
+        ),
+    };
+    let filter = ListFilter {
+        keywords: search_keywords(query.q.as_deref())?,
+        archived: Some(query.archived.unwrap_or(false)),
+        pinned: query.pinned,
+        after,
+        limit: page.limit(),
+    };
+    let user_id = current.user.id.clone();
+    let items = state
+        .db
+        .run(move |conn| repo::list(conn, &user_id, &filter))
+        .await?;
+    let next_cursor = page.next_cursor(&items, |c| format!("{}~{}", c.updated_at, c.id));
+    Ok(json_response(
+        StatusCode::OK,
+        &Conversations {
+            conversations: items.into_iter().map(ConversationItem::from).collect(),
+            next_cursor,
+        },
+    ))
+}
+
+/// A new conversation; with `message`, its first question asked at once.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = CreateConversationBody)]
+pub(super) struct CreateBody {
+    title: Option<String>,
+    model_id: Option<String>,
+    system_prompt: Option<String>,
+    /// Sends the first turn at once.
+    message: Option<String>,
+    /// Answer with server-sent events (default: whether `Accept` asks for
+    /// `text/event-stream`).
+    stream: Option<bool>,
+    /// Collector items the first question carries.
+    collector_item_ids: Option<Vec<String>>,
+}
+
+/// What POST /conversations answers: the new conversation, or with `message`
+/// the first exchange (its `conversation_id` is the new conversation's id).
+/// A shape for the document only.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code, clippy::large_enum_variant)]
+pub(super) enum CreatedConversation {
+    Conversation(Conversation),
+    Exchange(Exchange),
+}
+
+#[utoipa::path(post, path = "/conversations", tag = "conversations",
+    operation_id = "create_conversation", request_body = CreateBody,
+    responses((status = 201, description = "the conversation, or with `message` the first exchange",
+            body = CreatedConversation),
+        (status = 200, description = "with `message` and `stream: true`: server-sent events \
+            (see `GET /conversations/{id}/stream`)",
+            content_type = "text/event-stream", body = StreamEvent),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, body = Error), (status = 422, body = Error), (status = 429, body = Error),
+        (status = "5XX", description = "the answer failed upstream", body = AnswerFailed)))]
+pub(super) async fn create(
+    state: AppState,
+    current: CurrentUser,
+    accept_sse: bool,
+    body: CreateBody,
+) -> Result<Response, ApiError> {
+    let stream = body.stream.unwrap_or(accept_sse);
+    let new = NewChat {
+        title: body.title,
+        model_id: body.model_id,
+        system_prompt: body.system_prompt,
+        message: body.message,
+        collector_item_ids: body.collector_item_ids,
+    };
+    match ops::create(&chat(&state), &current.user.id, new).await? {
+        Created::Empty(conversation) => Ok(json_response(StatusCode::CREATED, &conversation)),
+        Created::Asked(started) => answer(started, stream).await,
+    }
+}
+
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations",
+    operation_id = "get_conversation", params(("id" = String, Path)),
+    responses((status = 200, body = ConversationWithMessages), (status = 401, body = Error),
+        (status = 404, body = Error)))]
+pub(super) async fn get(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &full(&state, &current, conversation).await?,
+    ))
+}
+
+/// Changes to a conversation; an absent field stays as it is.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = UpdateConversationBody)]
+pub(super) struct UpdateBody {
+    title: Option<String>,
+    pinned: Option<bool>,
+    archived: Option<bool>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "crate::api::filters::double_option")]
+    #[schema(value_type = Option<String>)]
+    model_id: Option<Option<String>>,
+    system_prompt: Option<String>,
+    /// Switches to the branch of this message.
+    current_message_id: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations",
+    operation_id = "update_conversation", params(("id" = String, Path)), request_body = UpdateBody,
+    responses((status = 200, body = ConversationWithMessages), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error),
+        (status = 409, body = Error), (status = 422, body = Error)))]
+pub(super) async fn update(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    body: UpdateBody,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    let change = Change {
+        title: body.title,
+        pinned: body.pinned,
+        archived: body.archived,
+        model_id: body.model_id,
+        system_prompt: body.system_prompt,
+        current_message_id: body.current_message_id,
+    };
+    let updated = ops::update(&chat(&state), &current.user.id, conversation, change).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &full(&state, &current, updated).await?,
+    ))
+}
+
+/// `PUT /conversations/{id}`: the same as `PATCH` (a documentation stub; the
+/// route is [`update`]'s).
+#[utoipa::path(put, path = "/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path)), request_body = UpdateBody,
+    responses((status = 200, body = ConversationWithMessages), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error),
+        (status = 409, body = Error), (status = 422, body = Error)))]
+#[allow(dead_code)]
+pub(super) fn replace_conversation() {}
+
+#[utoipa::path(delete, path = "/conversations/{id}", tag = "conversations",
+    operation_id = "delete_conversation", params(("id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401, body = Error),
+        (status = 404, body = Error), (status = 409, body = Error)))]
+pub(super) async fn delete(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    ops::delete(&chat(&state), conversation).await?;
+    Ok(crate::api::no_content())
+}
+
+#[utoipa::path(get, path = "/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path)),
+    responses((status = 200, body = Messages), (status = 401, body = Error),
+        (status = 404, body = Error)))]
+pub(super) async fn list_messages(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    let messages = full(&state, &current, conversation).await?.messages;
+    Ok(json_response(StatusCode::OK, &Messages { messages }))
+}
+
+#[utoipa::path(delete, path = "/conversations/{id}/messages/last", tag = "conversations",
+    params(("id" = String, Path)),
+    responses((status = 204, description = "the last exchange is gone"),
+        (status = 401, body = Error),
+        (status = 404, description = "no such conversation, or it has no messages", body = Error),
+        (status = 409, body = Error)))]
+pub(super) async fn delete_last(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    if !ops::delete_last(&chat(&state), conversation).await? {
+        return Err(ApiError::NotFound(
+            "the conversation has no messages".into(),
+        ));
+    }
+    Ok(crate::api::no_content())
+}
+
+/// A rating of a message (the current one when `message_id` is absent).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FeedbackBody {
+    message_id: Option<String>,
+    /// `up` or `down`.
+    rating: String,
+    /// Kept to its first 2000 characters.
+    comment: Option<String>,
+}
+
+/// The rating as it was saved.
+#[derive(Serialize, ToSchema)]
+pub struct FeedbackSaved {
+    message_id: String,
+    rating: String,
+    comment: Option<String>,
+}
+
+#[utoipa::path(post, path = "/conversations/{id}/feedback", tag = "conversations",
+    params(("id" = String, Path)), request_body = FeedbackBody,
+    responses((status = 200, body = FeedbackSaved), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
+pub(super) async fn feedback(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    body: FeedbackBody,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    if body.rating != "up" && body.rating != "down" {
+        return Err(ApiError::invalid("rating", "must be up or down"));
+    }
+    let comment = body
+        .comment
+        .map(|c| c.chars().take(2000).collect::<String>());
+    let message_id = body.message_id.or(conversation.current_message_id.clone());
+    let user_id = current.user.id.clone();
+    let rating = body.rating.clone();
+    let saved = state
+        .db
+        .run(move |conn| -> Result<_, crate::db::DbError> {
+            let Some(message_id) = message_id else {
+                return Ok(None);
+            };
+            match repo::message(conn, &message_id)? {
+                Some(m) if m.conversation_id == conversation.id => {
+                    repo::set_feedback(conn, &user_id, &m.id, &rating, comment.as_deref())?;
+                    Ok(Some((m.id, comment)))
+                }
+                _ => Ok(None),
+            }
+        })
+        .await?;
+    let (message_id, comment) =
+        saved.ok_or_else(|| ApiError::NotFound("no such message in this conversation".into()))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &FeedbackSaved {
+            message_id,
+            rating: body.rating,
+            comment,
+        },
+    ))
+}

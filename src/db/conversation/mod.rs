@@ -1,0 +1,474 @@
+//! Conversations and their message tree: the row types (the API's wire
+//! shapes), the message vocabulary ([`Role`], [`Status`]), the conversation
+//! rows themselves (create, read, list, change, delete) and the admins' view
+//! of feedback. Reading the tree is in `tree`, writing it (a turn's
+//! transaction, an answer's text and end) in `turn`.
+
+use rusqlite::types::{
+    FromSql, FromSqlError, FromSqlResult, ToSqlOutput, Value as SqlValue, ValueRef,
+};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row, ToSql};
+use serde::{Deserialize, Serialize};
+
+use super::DbError;
+
+mod tree;
+mod turn;
+
+pub use tree::{context_of, latest_leaf, message, message_with_siblings, snapshot, thread};
+pub(super) use turn::insert_message;
+pub use turn::{
+    add_answer, add_exchange, create_from_snapshot, delete_last_exchange, finish, flush_partial,
+    mark_interrupted, set_context, set_current, set_error_detail, set_feedback, turn,
+};
+
+/// Who wrote a message (the `role` column's CHECK values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = MessageRole)]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::System => "system",
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "system" => Some(Role::System),
+            "user" => Some(Role::User),
+            "assistant" => Some(Role::Assistant),
+            _ => None,
+        }
+    }
+}
+
+/// Where a message stands (the `status` column's CHECK values): a question
+/// is `complete` at once; an answer is `streaming` while it is written, then
+/// `complete`, `stopped` (by its user) or `error`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = MessageStatus)]
+pub enum Status {
+    Complete,
+    Streaming,
+    Stopped,
+    Error,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Complete => "complete",
+            Status::Streaming => "streaming",
+            Status::Stopped => "stopped",
+            Status::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "complete" => Some(Status::Complete),
+            "streaming" => Some(Status::Streaming),
+            "stopped" => Some(Status::Stopped),
+            "error" => Some(Status::Error),
+            _ => None,
+        }
+    }
+}
+
+/// Both enums are stored as their wire text.
+macro_rules! text_column {
+    ($t:ty) => {
+        impl ToSql for $t {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $t {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let text = value.as_str()?;
+                <$t>::parse(text).ok_or_else(|| {
+                    FromSqlError::Other(format!("unknown {} {text:?}", stringify!($t)).into())
+                })
+            }
+        }
+    };
+}
+text_column!(Role);
+text_column!(Status);
+
+/// A conversation as its owner sees it (`user_id` never leaves the server).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Conversation {
+    pub id: String,
+    #[serde(skip)]
+    pub user_id: String,
+    pub title: String,
+    pub model_id: Option<String>,
+    pub system_prompt: String,
+    pub pinned: bool,
+    pub archived: bool,
+    pub current_message_id: Option<String>,
+    pub message_count: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The tokens an answer took, as its provider counted them.
+#[derive(Debug, Clone, Copy, Serialize, Default, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Usage {
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+}
+
+/// The signed-in user's rating of a message.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct Feedback {
+    /// `up` or `down`.
+    pub rating: String,
+    pub comment: Option<String>,
+}
+
+/// One message of a conversation's tree, with the ids of its siblings (the
+/// other versions of it: edits of a question, regenerated answers).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Message {
+    pub id: String,
+    #[serde(skip)]
+    pub conversation_id: String,
+    pub idx: i64,
+    pub role: Role,
+    pub content: String,
+    pub model_id: Option<String>,
+    pub status: Status,
+    /// Why the answer failed (absent unless `status` is `error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub parent_id: Option<String>,
+    pub sibling_ids: Vec<String>,
+    pub usage: Usage,
+    /// The signed-in user's rating (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub feedback: Option<Feedback>,
+    /// The collector items this question carried to the model (absent when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub context: Vec<ContextItem>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// One collector item a question carried (SPEC §3 "Collector").
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct ContextItem {
+    pub collector_item_id: String,
+    pub title: String,
+    /// Only the beginning fit the context budget.
+    pub truncated: bool,
+}
+
+const CONVERSATION_COLUMNS: &str = "c.id, c.user_id, c.title, c.model_id, c.system_prompt, \
+    c.pinned, c.archived, c.current_message_id, c.message_count, c.created_at, c.updated_at";
+/// Leaves out conversations still being imported (src/db/import.rs).
+const NOT_IMPORTING: &str =
+    "NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)";
+const MESSAGE_COLUMNS: &str = "id, conversation_id, idx, role, content, model_id, status, error, \
+    parent_id, prompt_tokens, completion_tokens, created_at, updated_at";
+
+fn conversation_from(row: &Row<'_>) -> rusqlite::Result<Conversation> {
+    Ok(Conversation {
+        id: row.get(0)?,
+        user_id: row.get(1)?,
+        title: row.get(2)?,
+        model_id: row.get(3)?,
+        system_prompt: row.get(4)?,
+        pinned: row.get(5)?,
+        archived: row.get(6)?,
+        current_message_id: row.get(7)?,
+        message_count: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    })
+}
+
+fn message_from(row: &Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        id: row.get(0)?,
+        conversation_id: row.get(1)?,
+        idx: row.get(2)?,
+        role: row.get(3)?,
+        content: row.get(4)?,
+        model_id: row.get(5)?,
+        status: row.get(6)?,
+        error: row.get(7)?,
+        parent_id: row.get(8)?,
+        sibling_ids: Vec::new(),
+        usage: Usage {
+            prompt_tokens: row.get(9)?,
+            completion_tokens: row.get(10)?,
+        },
+        feedback: None,
+        context: Vec::new(),
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+    })
+}
+
+pub struct NewConversation<'a> {
+    pub title: &'a str,
+    pub model_id: Option<&'a str>,
+    pub system_prompt: &'a str,
+}
+
+pub fn create(
+    conn: &Connection,
+    user_id: &str,
+    new: &NewConversation<'_>,
+) -> Result<Conversation, DbError> {
+    let id = super::new_id();
+    let now = super::now();
+    conn.prepare_cached(
+        "INSERT INTO conversation (id, user_id, title, model_id, system_prompt, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+    )?
+    .execute(params![id, user_id, new.title, new.model_id, new.system_prompt, now])?;
+    get_any(conn, &id)?.ok_or_else(|| DbError::Task("inserted conversation vanished".into()))
+}
+
+/// The conversation if it belongs to `user_id` (another user's is `None`, so
+/// the API answers 404 and never tells that it exists).
+pub fn get(conn: &Connection, user_id: &str, id: &str) -> Result<Option<Conversation>, DbError> {
+    Ok(get_any(conn, id)?.filter(|c| c.user_id == user_id))
+}
+
+/// A conversation by id, whoever's it is; one still being imported is not
+/// there yet (src/db/import.rs).
+pub(super) fn get_any(conn: &Connection, id: &str) -> Result<Option<Conversation>, DbError> {
+    let sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.id = ?1 AND {NOT_IMPORTING}"
+    );
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], conversation_from)
+        .optional()?)
+}
+
+/// What the conversation list is filtered by.
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    /// Every keyword must occur in the title or in a message that is not
+    /// streaming (case-insensitive substring). A comma separates keywords.
+    pub keywords: Vec<String>,
+    pub archived: Option<bool>,
+    pub pinned: Option<bool>,
+    /// `(updated_at, id)` of the last item of the previous page.
+    pub after: Option<(String, String)>,
+    pub limit: u32,
+}
+
+/// The user's conversations, most recently updated first. With keywords, the
+/// search (src/db/search.rs) picks the rows and this fetches them.
+pub fn list(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+) -> Result<Vec<Conversation>, DbError> {
+    if !filter.keywords.is_empty() {
+        // The search and the fetch read one snapshot, so the rows come back
+        // as the search saw them.
+        let tx = if conn.is_autocommit() {
+            Some(conn.unchecked_transaction()?)
+        } else {
+            None
+        };
+        let rowids = super::search::matching(conn, user_id, filter)?;
+        let found = by_rowids(conn, &rowids)?;
+        if let Some(tx) = tx {
+            tx.commit()?;
+        }
+        return Ok(found);
+    }
+    let mut sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.user_id = ? AND {NOT_IMPORTING}"
+    );
+    let mut args: Vec<SqlValue> = vec![user_id.to_string().into()];
+    if let Some(archived) = filter.archived {
+        sql.push_str(" AND c.archived = ?");
+        args.push((archived as i64).into());
+    }
+    if let Some(pinned) = filter.pinned {
+        sql.push_str(" AND c.pinned = ?");
+        args.push((pinned as i64).into());
+    }
+    if let Some((updated_at, id)) = &filter.after {
+        sql.push_str(" AND (c.updated_at < ? OR (c.updated_at = ? AND c.id < ?))");
+        args.push(updated_at.clone().into());
+        args.push(updated_at.clone().into());
+        args.push(id.clone().into());
+    }
+    sql.push_str(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ?");
+    args.push((filter.limit as i64).into());
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), conversation_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The conversations with these rowids, in list order.
+fn by_rowids(conn: &Connection, rowids: &[i64]) -> Result<Vec<Conversation>, DbError> {
+    if rowids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = serde_json::to_string(rowids).map_err(|e| DbError::Task(e.to_string()))?;
+    let sql = format!(
+        "SELECT {CONVERSATION_COLUMNS} FROM json_each(?1) j CROSS JOIN conversation c ON c.rowid = j.value
+         ORDER BY c.updated_at DESC, c.id DESC"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([list], conversation_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Changes to a conversation; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct ConversationUpdate {
+    pub title: Option<String>,
+    pub pinned: Option<bool>,
+    pub archived: Option<bool>,
+    pub model_id: Option<Option<String>>,
+    pub system_prompt: Option<String>,
+}
+
+pub fn update(conn: &Connection, id: &str, change: &ConversationUpdate) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE conversation SET
+            title = COALESCE(?2, title),
+            pinned = COALESCE(?3, pinned),
+            archived = COALESCE(?4, archived),
+            model_id = CASE WHEN ?5 THEN ?6 ELSE model_id END,
+            system_prompt = COALESCE(?7, system_prompt),
+            updated_at = ?8
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        id,
+        change.title,
+        change.pinned,
+        change.archived,
+        change.model_id.is_some(),
+        change.model_id.clone().flatten(),
+        change.system_prompt,
+        super::now()
+    ])?;
+    Ok(())
+}
+
+/// Sets the title only if it is still `expected` (a generated title never
+/// overwrites a name the user gave meanwhile). Does not touch `updated_at`.
+pub fn set_title_if(
+    conn: &Connection,
+    id: &str,
+    expected: &str,
+    title: &str,
+) -> Result<bool, DbError> {
+    Ok(conn
+        .prepare_cached("UPDATE conversation SET title = ?3 WHERE id = ?1 AND title = ?2")?
+        .execute(params![id, expected, title])?
+        > 0)
+}
+
+pub fn delete(conn: &Connection, id: &str) -> Result<(), DbError> {
+    conn.prepare_cached("DELETE FROM conversation WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// A conversation's current thread frozen as data: what a share or a sample
+/// keeps, what export writes and import reads.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
+pub struct Snapshot {
+    pub title: String,
+    #[serde(default)]
+    pub model_id: Option<String>,
+    #[serde(default)]
+    pub system_prompt: String,
+    pub messages: Vec<SnapshotMessage>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotMessage {
+    pub role: Role,
+    pub content: String,
+    #[serde(default)]
+    pub model_id: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// One rating as admins see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeedbackEntry {
+    pub id: String,
+    pub rating: String,
+    pub comment: Option<String>,
+    pub user_id: String,
+    pub username: Option<String>,
+    pub conversation_id: String,
+    pub conversation_title: String,
+    pub message_id: String,
+    pub model_id: Option<String>,
+    /// The first 300 characters of the rated answer.
+    pub excerpt: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Every user's ratings, newest first (`before` is an entry id), optionally
+/// only `up` or `down`.
+pub fn feedback_list(
+    conn: &Connection,
+    rating: Option<&str>,
+    before: Option<&str>,
+    limit: u32,
+) -> Result<Vec<FeedbackEntry>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT f.id, f.rating, f.comment, f.user_id, u.username, c.id, c.title, m.id, m.model_id,
+                substr(m.content, 1, 300), f.created_at, f.updated_at
+           FROM feedback f
+           JOIN message m ON m.id = f.message_id
+           JOIN conversation c ON c.id = m.conversation_id
+           LEFT JOIN user u ON u.id = f.user_id
+          WHERE (:rating IS NULL OR f.rating = :rating) AND (:before IS NULL OR f.id < :before)
+          ORDER BY f.id DESC LIMIT :limit",
+    )?;
+    let rows = stmt.query_map(
+        rusqlite::named_params! { ":rating": rating, ":before": before, ":limit": limit },
+        |r| {
+            Ok(FeedbackEntry {
+                id: r.get(0)?,
+                rating: r.get(1)?,
+                comment: r.get(2)?,
+                user_id: r.get(3)?,
+                username: r.get(4)?,
+                conversation_id: r.get(5)?,
+                conversation_title: r.get(6)?,
+                message_id: r.get(7)?,
+                model_id: r.get(8)?,
+                excerpt: r.get(9)?,
+                created_at: r.get(10)?,
+                updated_at: r.get(11)?,
+            })
+        },
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
