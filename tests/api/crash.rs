@@ -263,7 +263,8 @@ async fn killed_during_fifty_streams_the_database_opens_clean_and_loses_nothing_
     let (finished, unfinished, _fakes) = fifty_streams(&server).await;
     let seen: Vec<String> = unfinished.iter().map(|s| delta_text(&s.events())).collect();
     // The engine writes streamed text every FLUSH_INTERVAL (500 ms): wait past
-    // one flush so that what was seen is on disk.
+    // one flush so that what was seen is on disk (a server-side clock: that
+    // the flush saved it is what the check after the restart asserts).
     tokio::time::sleep(Duration::from_millis(1200)).await;
     server.child.kill().unwrap(); // SIGKILL: nothing more is saved
     server.child.wait().unwrap();

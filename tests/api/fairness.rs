@@ -2,11 +2,10 @@
 //! database's write lock with everyone else, and gateway calls take the same
 //! places as the web app's answers.
 
-use fake_llm::{Behavior, FakeLlm};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, read_sse_until, spawn_app, spawn_with, TestApp};
+use crate::helpers::{eventually, read_sse_until, spawn_app, TestApp, World};
 
 /// Text that indexes like real prose: varied words, English and Korean.
 fn prose(seed: u64, bytes: usize) -> String {
@@ -109,6 +108,7 @@ async fn four_parallel_big_imports_by_one_user_never_fail_another_users_writes_a
                         .unwrap()
                         .parse()
                         .unwrap();
+                    // Honouring the server's Retry-After is the behaviour under test.
                     tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
                 }
             })
@@ -151,14 +151,7 @@ async fn four_parallel_big_imports_by_one_user_never_fail_another_users_writes_a
             .collect();
         assert!(contents == sent, "import {i} did not arrive whole");
     }
-    let (status, list) = app
-        .call(
-            Method::GET,
-            "/api/v1/conversations?limit=200",
-            Some(&hana),
-            None,
-        )
-        .await;
+    let (status, list) = app.conversations(&hana, "limit=200").await;
     assert_eq!(status, 200);
     assert_eq!(list["conversations"].as_array().unwrap().len(), 4);
 }
@@ -204,18 +197,13 @@ async fn assert_openai_429(res: reqwest::Response, what: &str) {
 #[tokio::test]
 async fn gateway_calls_take_the_same_places_as_web_app_answers_and_give_them_back_however_they_end()
 {
-    let app = spawn_with(|args| args.max_generations_per_user = 2).await;
-    let fake = FakeLlm::start(Behavior {
-        tokens: 3,
-        ..Behavior::default()
-    })
-    .await;
-    let admin = app.signup("admin").await;
-    let user = app.signup("jisoo").await;
-    let connection = app
-        .add_connection(&admin, "openai", &fake.openai_url(), Some("up-key"))
+    let w = World::builder()
+        .api_key(Some("up-key"))
+        .user("jisoo")
+        .serve(|args| args.max_generations_per_user = 2)
         .await;
-    let model = connection["models"][0]["id"].as_str().unwrap().to_string();
+    let (app, fake, admin, user) = (&w.app, &w.fake, &w.admin, &w.user);
+    let model = w.model();
     let key = crate::gateway::api_key(&app, &user, "sdk").await;
 
     // One gateway call and one web-app answer, both stalled after a token.
