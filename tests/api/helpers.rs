@@ -114,6 +114,20 @@ pub fn user_version(path: &Path) -> u32 {
         .expect("user_version")
 }
 
+/// The text of the last answer in `conversation` as the database file holds
+/// it, read beside the running server (`None` until there is one).
+pub fn saved_answer(db: &Path, conversation: &str) -> Option<String> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let conn = rusqlite::Connection::open_with_flags(db, flags).ok()?;
+    conn.query_row(
+        "SELECT content FROM message WHERE conversation_id = ?1 AND role = 'assistant'
+          ORDER BY idx DESC LIMIT 1",
+        [conversation],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
 /// The password every `signup` uses.
 pub const PASSWORD: &str = "correct-horse-42";
 /// The signing secret test servers use, so tests can mint their own tokens.
