@@ -91,7 +91,7 @@ async fn korean_markdown_and_csv_uploads_are_kept_searched_tagged_edited_and_del
         ("tag=%EC%82%B0%EC%B1%85", vec!["산책.md"]), // 산책
         ("q=nothing-like-this", vec![]),
     ] {
-        let (_, found) = app.collected(&w.user, &query).await;
+        let (_, found) = app.collected(&w.user, query).await;
         let titles: Vec<&str> = found["items"]
             .as_array()
             .unwrap()
@@ -114,7 +114,7 @@ async fn korean_markdown_and_csv_uploads_are_kept_searched_tagged_edited_and_del
     let (status, edited) = app
         .update_collected(
             &w.user,
-            &id,
+            id,
             json!({"content": "고친 메모", "tags": ["edited"]}),
         )
         .await;
@@ -124,7 +124,7 @@ async fn korean_markdown_and_csv_uploads_are_kept_searched_tagged_edited_and_del
         (Some("메모"), Some("고친 메모"))
     );
     assert_eq!(edited["url"], "https://doc.rust-lang.org");
-    let (_, got) = app.collected_item(&w.user, &id).await;
+    let (_, got) = app.collected_item(&w.user, id).await;
     assert_eq!(got["tags"], json!(["edited"]));
 
     // Another user sees none of it: 404 on every item route, an empty list.
@@ -152,9 +152,9 @@ async fn korean_markdown_and_csv_uploads_are_kept_searched_tagged_edited_and_del
     assert_eq!(theirs["items"], json!([]));
     assert_eq!(app.collected(&Nobody, "").await.0, 401);
 
-    let (status, _) = app.delete_collected(&w.user, &id).await;
+    let (status, _) = app.delete_collected(&w.user, id).await;
     assert_eq!(status, 204);
-    let (status, _) = app.collected_item(&w.user, &id).await;
+    let (status, _) = app.collected_item(&w.user, id).await;
     assert_eq!(status, 404);
 }
 

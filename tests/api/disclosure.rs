@@ -24,7 +24,7 @@ async fn cloning_a_sample_does_not_hand_out_the_publishing_admins_system_prompt(
     assert_eq!(status, 201, "{sample}");
     let id = sample["id"].as_str().unwrap();
 
-    let (status, clone) = app.clone_sample(&w.user, &id).await;
+    let (status, clone) = app.clone_sample(&w.user, id).await;
     assert_eq!(status, 201, "{clone}");
     assert_eq!(clone["system_prompt"], "");
     let cloned = app
@@ -35,7 +35,7 @@ async fn cloning_a_sample_does_not_hand_out_the_publishing_admins_system_prompt(
     for seen in [&clone, &cloned, &sample] {
         assert!(!seen.to_string().contains("VIP-7731"), "{seen}");
     }
-    let (_, read) = app.sample(&w.user, &id).await;
+    let (_, read) = app.sample(&w.user, id).await;
     assert!(!read.to_string().contains("VIP-7731"), "{read}");
     // The admin's own conversation keeps it.
     assert_eq!(

@@ -442,7 +442,7 @@ async fn the_callers_plan_applies_through_the_gateway_before_the_provider_is_cal
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let key = api_key(&app, &user, "sdk").await;
+    let key = api_key(app, user, "sdk").await;
     let chat = |content: &'static str| {
         app.request(Method::POST, "/v1/chat/completions")
             .bearer_auth(&key)

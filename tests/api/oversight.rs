@@ -166,7 +166,7 @@ async fn admins_read_and_delete_users_conversations_see_feedback_and_usage_and_a
         "from=2024-02-01&to=2024-01-01",
         "cursor=abc",
     ] {
-        let (status, _) = app.usage(&w.admin, &bad).await;
+        let (status, _) = app.usage(&w.admin, bad).await;
         assert!(status == 422 || status == 400, "{bad}: {status}");
     }
 

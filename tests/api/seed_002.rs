@@ -277,7 +277,7 @@ async fn a_conversation_started_in_the_web_app_is_a_session_and_vice_versa() {
     let (_, created) = w.create_session(Some(json!({}))).await;
     let id = created["session_id"].as_str().unwrap();
     let (status, _) = w
-        .add_message(&id, json!({"content": "hello", "model id": w.model}))
+        .add_message(id, json!({"content": "hello", "model id": w.model}))
         .await;
     assert_eq!(status, 201);
     let conversation = w.app.conversation(&w.user, id).await;

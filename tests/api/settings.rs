@@ -15,7 +15,7 @@ async fn ask(w: &World, conv: &str, content: &str, model: Option<&str>) -> (u16,
     if let Some(m) = model {
         body["model_id"] = json!(m);
     }
-    w.app.send_message(&w.user, &conv, body).await
+    w.app.send_message(&w.user, conv, body).await
 }
 
 #[tokio::test]

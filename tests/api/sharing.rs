@@ -117,13 +117,13 @@ async fn a_share_is_a_snapshot_read_signed_out_cloned_continued_and_deleted() {
     assert_eq!(status, 404);
     // An admin may delete someone's share, and that is audited.
     let second_id = second["id"].as_str().unwrap();
-    let (status, _) = app.unshare(&w.admin, &second_id).await;
+    let (status, _) = app.unshare(&w.admin, second_id).await;
     assert_eq!(status, 204);
     assert!(audit_actions(app, &w.admin)
         .await
         .contains(&("share.delete".to_string(), Some(second_id.to_string()))));
     // Clone needs a sign-in.
-    assert_eq!(app.clone_share(&Nobody, &second_id).await.0, 401);
+    assert_eq!(app.clone_share(&Nobody, second_id).await.0, 401);
 }
 
 #[tokio::test]

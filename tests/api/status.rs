@@ -30,12 +30,12 @@ async fn the_status_shows_version_uptime_sizes_running_answers_and_connection_er
     assert_eq!(anonymous.status(), 401);
 
     // An answer that fails upstream is the connection's last error.
-    let conv = app.new_conversation(&user).await;
-    let (code, _) = app.ask(&user, &conv, "break please [[fail:401]]").await;
+    let conv = app.new_conversation(user).await;
+    let (code, _) = app.ask(user, &conv, "break please [[fail:401]]").await;
     assert!(code >= 400, "{code}");
 
     // A long answer is running while the status is read.
-    let conv2 = app.new_conversation(&user).await;
+    let conv2 = app.new_conversation(user).await;
     let mut stream = app
         .as_user(
             Method::POST,
