@@ -9,7 +9,7 @@ use fake_llm::{Behavior, FakeLlm};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{read_sse_until, spawn_app, spawn_in};
+use crate::helpers::{eventually, read_sse_until, spawn_app, spawn_in};
 
 const BIN: &str = env!("CARGO_BIN_EXE_daehwa");
 
@@ -199,16 +199,19 @@ async fn the_daily_backup_is_turned_on_in_the_admin_settings_and_keeps_only_the_
     );
 
     // The schedule is woken by the change: a backup is due at once.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let last_at = loop {
+    let started = tokio::time::Instant::now();
+    let last_at = eventually("a backup after the change", async || {
         let body: serde_json::Value = settings(&admin.access).await.unwrap().json().await.unwrap();
-        if body["backup_last_at"].is_string() {
+        body["backup_last_at"].is_string().then(|| {
             assert_eq!(body["backup_last_error"], serde_json::Value::Null);
-            break body["backup_last_at"].clone();
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no backup in 10 s");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+            body["backup_last_at"].clone()
+        })
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "no backup in 10 s"
+    );
     assert!(last_at.is_string());
     let mut names: Vec<String> = std::fs::read_dir(&backups)
         .unwrap()

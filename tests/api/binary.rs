@@ -80,6 +80,7 @@ pub(crate) fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::proce
         if let Some(status) = child.try_wait().unwrap() {
             return Some(status);
         }
+        // Polls a child process (synchronous, bounded by `limit`).
         std::thread::sleep(Duration::from_millis(20));
     }
     None
@@ -402,8 +403,11 @@ async fn a_process_killed_during_a_stream_keeps_the_question_and_the_partial_ans
         ev.iter().filter(|e| e.event == "delta").count() >= 30
     })
     .await;
-    // Past at least one flush of the partial text.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Until a flush (every FLUSH_INTERVAL) has put part of the answer on disk.
+    crate::helpers::eventually("part of the answer on disk", async || {
+        crate::helpers::saved_answer(&db, &conv).filter(|t| !t.is_empty())
+    })
+    .await;
     child.kill().unwrap(); // SIGKILL: no chance to save anything more
     child.wait().unwrap();
     drop(res);

@@ -1,11 +1,15 @@
 //! The collector (SPEC §3 "Collector"): text-file uploads and JSON items,
 //! search and tags, refusals, and items attached to a message reaching the
 //! model within the context budget.
+//!
+//! Named operations from `client`; the "another user sees none of it" matrix
+//! keeps the generic `call`, since it varies the method over one route.
 
 use reqwest::multipart::{Form, Part};
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::client::Nobody;
 use crate::helpers::{upstream_calls_with, world, Session, TestApp};
 
 const KOREAN_MD: &str =
@@ -62,21 +66,14 @@ async fn korean_markdown_and_csv_uploads_are_kept_searched_tagged_edited_and_del
     assert_eq!(csv["title"], "사람 목록");
     assert_eq!(csv["content"], CSV);
     let (status, note) = app
-        .call(
-            Method::POST,
-            "/api/v1/collector/items",
-            Some(&w.user),
-            Some(json!({"title": "메모", "content": "Rust 소유권 메모", "url": "https://doc.rust-lang.org", "tags": ["rust", "Rust", " "]})),
-        )
+        .collect(&w.user, json!({"title": "메모", "content": "Rust 소유권 메모", "url": "https://doc.rust-lang.org", "tags": ["rust", "Rust", " "]}))
         .await;
     assert_eq!(status, 201, "{note}");
     assert_eq!(note["tags"], json!(["rust"]));
 
     // Lists carry an excerpt, newest first; q is a case-insensitive substring
     // search (a Korean word with a particle is found by its stem); tag filters.
-    let (_, all) = app
-        .call(Method::GET, "/api/v1/collector/items", Some(&w.user), None)
-        .await;
+    let (_, all) = app.collected(&w.user, "").await;
     let titles: Vec<&str> = all["items"]
         .as_array()
         .unwrap()
@@ -94,14 +91,7 @@ async fn korean_markdown_and_csv_uploads_are_kept_searched_tagged_edited_and_del
         ("tag=%EC%82%B0%EC%B1%85", vec!["산책.md"]), // 산책
         ("q=nothing-like-this", vec![]),
     ] {
-        let (_, found) = app
-            .call(
-                Method::GET,
-                &format!("/api/v1/collector/items?{query}"),
-                Some(&w.user),
-                None,
-            )
-            .await;
+        let (_, found) = app.collected(&w.user, query).await;
         let titles: Vec<&str> = found["items"]
             .as_array()
             .unwrap()
@@ -110,37 +100,22 @@ async fn korean_markdown_and_csv_uploads_are_kept_searched_tagged_edited_and_del
             .collect();
         assert_eq!(titles, expected, "{query}");
     }
-    let (_, page) = app
-        .call(
-            Method::GET,
-            "/api/v1/collector/items?limit=2",
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (_, page) = app.collected(&w.user, "limit=2").await;
     let cursor = page["next_cursor"].as_str().unwrap();
     let (_, rest) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/collector/items?limit=2&cursor={cursor}"),
-            Some(&w.user),
-            None,
-        )
+        .collected(&w.user, &format!("limit=2&cursor={cursor}"))
         .await;
     assert_eq!(rest["items"].as_array().unwrap().len(), 1);
     assert_eq!(rest["items"][0]["title"], "산책.md");
-    let (_, tags) = app
-        .call(Method::GET, "/api/v1/collector/tags", Some(&w.user), None)
-        .await;
+    let (_, tags) = app.collector_tags(&w.user).await;
     assert_eq!(tags["tags"].as_array().unwrap().len(), 4);
 
     let id = note["id"].as_str().unwrap();
     let (status, edited) = app
-        .call(
-            Method::PUT,
-            &format!("/api/v1/collector/items/{id}"),
-            Some(&w.user),
-            Some(json!({"content": "고친 메모", "tags": ["edited"]})),
+        .update_collected(
+            &w.user,
+            id,
+            json!({"content": "고친 메모", "tags": ["edited"]}),
         )
         .await;
     assert_eq!(status, 200);
@@ -149,14 +124,7 @@ async fn korean_markdown_and_csv_uploads_are_kept_searched_tagged_edited_and_del
         (Some("메모"), Some("고친 메모"))
     );
     assert_eq!(edited["url"], "https://doc.rust-lang.org");
-    let (_, got) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/collector/items/{id}"),
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (_, got) = app.collected_item(&w.user, id).await;
     assert_eq!(got["tags"], json!(["edited"]));
 
     // Another user sees none of it: 404 on every item route, an empty list.
@@ -180,34 +148,13 @@ async fn korean_markdown_and_csv_uploads_are_kept_searched_tagged_edited_and_del
             "{method}"
         );
     }
-    let (_, theirs) = app
-        .call(Method::GET, "/api/v1/collector/items", Some(&other), None)
-        .await;
+    let (_, theirs) = app.collected(&other, "").await;
     assert_eq!(theirs["items"], json!([]));
-    assert_eq!(
-        app.call(Method::GET, "/api/v1/collector/items", None, None)
-            .await
-            .0,
-        401
-    );
+    assert_eq!(app.collected(&Nobody, "").await.0, 401);
 
-    let (status, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/collector/items/{id}"),
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (status, _) = app.delete_collected(&w.user, id).await;
     assert_eq!(status, 204);
-    let (status, _) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/collector/items/{id}"),
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (status, _) = app.collected_item(&w.user, id).await;
     assert_eq!(status, 404);
 }
 
@@ -297,14 +244,7 @@ async fn executables_big_files_and_bad_items_are_refused_with_clear_errors() {
         (json!({"title": "x", "content": "y", "colour": "red"}), 400),
     ];
     for (body, status) in bad {
-        let (got, err) = app
-            .call(
-                Method::POST,
-                "/api/v1/collector/items",
-                Some(&w.user),
-                Some(body.clone()),
-            )
-            .await;
+        let (got, err) = app.collect(&w.user, body.clone()).await;
         assert_eq!(got, status, "{body} → {err}");
     }
     let res = app
@@ -316,9 +256,7 @@ async fn executables_big_files_and_bad_items_are_refused_with_clear_errors() {
         .unwrap();
     assert_eq!(res.status(), 400);
     // Only the 10 MiB file was kept.
-    let (_, all) = app
-        .call(Method::GET, "/api/v1/collector/items", Some(&w.user), None)
-        .await;
+    let (_, all) = app.collected(&w.user, "").await;
     assert_eq!(all["items"].as_array().unwrap().len(), 1);
 }
 
@@ -331,11 +269,10 @@ async fn attached_items_reach_the_model_within_the_budget_and_the_message_record
     let md_id = md["id"].as_str().unwrap();
     let conv = app.new_conversation(&w.user).await;
     let (status, answer) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/conversations/{conv}/messages"),
-            Some(&w.user),
-            Some(json!({"content": "암호가 뭐예요?", "collector_item_ids": [md_id]})),
+        .send_message(
+            &w.user,
+            &conv,
+            json!({"content": "암호가 뭐예요?", "collector_item_ids": [md_id]}),
         )
         .await;
     assert_eq!(status, 201, "{answer}");
@@ -364,14 +301,7 @@ async fn attached_items_reach_the_model_within_the_budget_and_the_message_record
     assert_eq!(c["messages"][0]["context"][0]["collector_item_id"], md_id);
     assert!(c["messages"][1].get("context").is_none());
     // A regeneration carries them again.
-    let (status, _) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/conversations/{conv}/regenerate"),
-            Some(&w.user),
-            Some(json!({})),
-        )
-        .await;
+    let (status, _) = app.regenerate(&w.user, &conv, json!({})).await;
     assert_eq!(status, 201);
     assert_eq!(upstream_calls_with(&w.fake, "파란고양이-7431"), 2);
 
@@ -379,23 +309,15 @@ async fn attached_items_reach_the_model_within_the_budget_and_the_message_record
     // the question itself is always sent.
     let huge = "가나다라마바사아자차카타파하 ".repeat(20_000);
     let (_, big) = app
-        .call(
-            Method::POST,
-            "/api/v1/collector/items",
-            Some(&w.user),
-            Some(json!({"title": "큰 문서", "content": huge})),
-        )
+        .collect(&w.user, json!({"title": "큰 문서", "content": huge}))
         .await;
     let big_id = big["id"].as_str().unwrap();
     let csv_id = csv["id"].as_str().unwrap();
     let (status, answer) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/conversations/{conv}/messages"),
-            Some(&w.user),
-            Some(
-                json!({"content": "요약해 주세요", "collector_item_ids": [csv_id, big_id, md_id]}),
-            ),
+        .send_message(
+            &w.user,
+            &conv,
+            json!({"content": "요약해 주세요", "collector_item_ids": [csv_id, big_id, md_id]}),
         )
         .await;
     assert_eq!(status, 201, "{answer}");
@@ -427,11 +349,10 @@ async fn attached_items_reach_the_model_within_the_budget_and_the_message_record
     let before = w.fake.requests().len();
     for ids in [json!([md_id]), json!(["no-such-item"])] {
         let (status, err) = app
-            .call(
-                Method::POST,
-                &format!("/api/v1/conversations/{theirs}/messages"),
-                Some(&other),
-                Some(json!({"content": "steal it", "collector_item_ids": ids})),
+            .send_message(
+                &other,
+                &theirs,
+                json!({"content": "steal it", "collector_item_ids": ids}),
             )
             .await;
         assert_eq!(
@@ -442,11 +363,10 @@ async fn attached_items_reach_the_model_within_the_budget_and_the_message_record
     }
     let too_many: Vec<String> = (0..21).map(|i| format!("id-{i}")).collect();
     let (status, _) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/conversations/{theirs}/messages"),
-            Some(&other),
-            Some(json!({"content": "x", "collector_item_ids": too_many})),
+        .send_message(
+            &other,
+            &theirs,
+            json!({"content": "x", "collector_item_ids": too_many}),
         )
         .await;
     assert_eq!(status, 422);

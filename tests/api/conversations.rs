@@ -8,45 +8,23 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    delta_text, parse_sse, read_sse_until, spawn_app, spawn_with, Session, TestApp,
+    delta_text, eventually, parse_sse, read_sse_until, spawn_app, spawn_with, Session, TestApp,
+    World,
 };
 
-/// A server, a fake OpenAI-compatible provider connected to it, an admin and a user.
-struct World {
-    app: TestApp,
-    fake: FakeLlm,
-    admin: Session,
-    user: Session,
-    model: String,
+/// A server with a fake provider of `kind` connected, an admin and a user.
+async fn world_with(behavior: Behavior, kind: &'static str) -> World {
+    world_on(spawn_app().await, behavior, kind).await
 }
 
-async fn world_with(behavior: Behavior, kind: &str) -> World {
-    let app = spawn_app().await;
-    world_on(app, behavior, kind).await
-}
-
-async fn world_on(app: TestApp, behavior: Behavior, kind: &str) -> World {
-    let fake = FakeLlm::start(behavior).await;
-    let admin = app.signup("admin").await;
-    let user = app.signup("minji").await;
-    let base = match kind {
-        "openai" => format!("{}/v1", fake.url()),
-        _ => fake.url(),
-    };
-    let connection = app
-        .add_connection(&admin, kind, &base, Some("test-key"))
-        .await;
-    let model = connection["models"][0]["id"]
-        .as_str()
-        .expect("a discovered model")
-        .to_string();
-    World {
-        app,
-        fake,
-        admin,
-        user,
-        model,
-    }
+async fn world_on(app: TestApp, behavior: Behavior, kind: &'static str) -> World {
+    World::builder()
+        .fake(behavior)
+        .kind(kind)
+        .api_key(Some("test-key"))
+        .on(app)
+        .build()
+        .await
 }
 
 async fn world() -> World {
@@ -537,7 +515,7 @@ async fn a_client_that_disconnects_finds_the_whole_answer_saved_later() {
 
 /// Polls the conversation until its last message has `status`.
 async fn wait_for_status(w: &World, conv: &str, status: &str) -> Value {
-    for _ in 0..200 {
+    eventually(&format!("the answer reaching {status}"), async || {
         let full = w.app.conversation(&w.user, conv).await;
         let last = full["messages"]
             .as_array()
@@ -545,12 +523,9 @@ async fn wait_for_status(w: &World, conv: &str, status: &str) -> Value {
             .last()
             .cloned()
             .unwrap();
-        if last["status"] == status {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the answer never reached {status}");
+        (last["status"] == status).then_some(last)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -805,7 +780,7 @@ async fn unknown_and_disabled_models_and_bad_bodies_are_refused() {
         &w.app,
         &w.user,
         &path,
-        json!({"content": "hi", "model_id": w.model}),
+        json!({"content": "hi", "model_id": w.model()}),
     )
     .await;
     assert_eq!(res.status(), 403);
@@ -1008,16 +983,13 @@ async fn the_first_answer_gives_the_conversation_a_title() {
         .ask(&w.user, &conv, "How do I bake bread at home?")
         .await;
     // At once: the first words; soon after: the model's title.
-    for _ in 0..100 {
+    eventually("the title being generated", async || {
         let full = w.app.conversation(&w.user, &conv).await;
         let title = full["title"].as_str().unwrap().to_string();
         assert!(!title.is_empty());
-        if title != "How do I bake bread at home?" {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the title was never generated");
+        (title != "How do I bake bread at home?").then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -1211,8 +1183,7 @@ async fn connections_come_from_the_environment_at_start_when_there_are_none() {
     .await;
     let admin = app.signup("admin").await;
     // The bootstrap runs in the background: poll until both are there.
-    let mut names = Vec::new();
-    for _ in 0..100 {
+    let mut names = eventually("both connections bootstrapped", async || {
         let list: Value = app
             .as_user(Method::GET, "/api/v1/admin/connections", &admin.access)
             .send()
@@ -1221,7 +1192,7 @@ async fn connections_come_from_the_environment_at_start_when_there_are_none() {
             .json()
             .await
             .unwrap();
-        names = list["connections"]
+        let names: Vec<(String, usize)> = list["connections"]
             .as_array()
             .unwrap()
             .iter()
@@ -1232,11 +1203,9 @@ async fn connections_come_from_the_environment_at_start_when_there_are_none() {
                 )
             })
             .collect();
-        if names.len() == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (names.len() == 2).then_some(names)
+    })
+    .await;
     names.sort();
     assert_eq!(names.len(), 2, "{names:?}");
     assert_eq!(names[0].0, "Ollama");
@@ -1255,6 +1224,8 @@ async fn connections_come_from_the_environment_at_start_when_there_are_none() {
         args.openai_base_url = Some(openai_base);
     })
     .await;
+    // A negative check: nothing observable happens when the background
+    // bootstrap adds nothing, so give it a moment to (not) add a connection.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let admin = app.sign_in("admin").await;
     let list: Value = app

@@ -12,7 +12,7 @@ use reqwest::Client;
 use serde_json::{json, Value};
 
 use crate::binary::{start, wait_exit};
-use crate::helpers::{delta_text, eventually, parse_sse};
+use crate::helpers::{delta_text, eventually, parse_sse, saved_answer};
 
 const STREAMS: usize = 50;
 /// Bound on waiting for the process to exit; not a timing assertion.
@@ -262,9 +262,15 @@ async fn killed_during_fifty_streams_the_database_opens_clean_and_loses_nothing_
     let mut server = Server::start(&db, true).await;
     let (finished, unfinished, _fakes) = fifty_streams(&server).await;
     let seen: Vec<String> = unfinished.iter().map(|s| delta_text(&s.events())).collect();
-    // The engine writes streamed text every FLUSH_INTERVAL (500 ms): wait past
-    // one flush so that what was seen is on disk.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The engine writes streamed text every FLUSH_INTERVAL (500 ms): wait
+    // until what was seen is on disk.
+    eventually("what the clients saw on disk", async || {
+        let on_disk = |(stream, seen): (&Stream, &String)| {
+            saved_answer(&db, &stream.conversation).is_some_and(|t| t.starts_with(seen.as_str()))
+        };
+        unfinished.iter().zip(&seen).all(on_disk).then_some(())
+    })
+    .await;
     server.child.kill().unwrap(); // SIGKILL: nothing more is saved
     server.child.wait().unwrap();
 

@@ -13,35 +13,18 @@ async fn cloning_a_sample_does_not_hand_out_the_publishing_admins_system_prompt(
     let app = &w.app;
     let secret = "내부 지침: 고객 등급 코드는 VIP-7731";
     let (status, conv) = app
-        .call(
-            Method::POST,
-            "/api/v1/conversations",
-            Some(&w.admin),
-            Some(json!({"title": "예시", "system_prompt": secret})),
-        )
+        .create_conversation(&w.admin, json!({"title": "예시", "system_prompt": secret}))
         .await;
     assert_eq!(status, 201, "{conv}");
     let conv = conv["id"].as_str().unwrap().to_string();
     assert_eq!(app.ask(&w.admin, &conv, "안녕하세요").await.0, 201);
     let (status, sample) = app
-        .call(
-            Method::POST,
-            "/api/v1/samples",
-            Some(&w.admin),
-            Some(json!({"conversation_id": conv})),
-        )
+        .create_sample(&w.admin, json!({"conversation_id": conv}))
         .await;
     assert_eq!(status, 201, "{sample}");
     let id = sample["id"].as_str().unwrap();
 
-    let (status, clone) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/samples/{id}/clone"),
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (status, clone) = app.clone_sample(&w.user, id).await;
     assert_eq!(status, 201, "{clone}");
     assert_eq!(clone["system_prompt"], "");
     let cloned = app
@@ -52,14 +35,7 @@ async fn cloning_a_sample_does_not_hand_out_the_publishing_admins_system_prompt(
     for seen in [&clone, &cloned, &sample] {
         assert!(!seen.to_string().contains("VIP-7731"), "{seen}");
     }
-    let (_, read) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/samples/{id}"),
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (_, read) = app.sample(&w.user, id).await;
     assert!(!read.to_string().contains("VIP-7731"), "{read}");
     // The admin's own conversation keeps it.
     assert_eq!(
@@ -162,9 +138,7 @@ async fn a_providers_error_text_is_kept_for_admins_and_users_see_a_clear_message
     assert!(!leaks(&text), "{text}");
 
     // The admin's status page still shows what the provider said.
-    let (status, page) = app
-        .call(Method::GET, "/api/v1/admin/status", Some(&admin), None)
-        .await;
+    let (status, page) = app.admin_status(&admin).await;
     assert_eq!(status, 200);
     let last_error = page["connections"][0]["last_error"].as_str().unwrap();
     assert!(last_error.contains("sk-live-SECRET-9f8e7d"), "{page}");

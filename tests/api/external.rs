@@ -28,6 +28,7 @@ async fn fake_userinfo() -> SocketAddr {
                     reply(200, json!({"id": "e-7", "preferred_username": "lee"}))
                 }
                 Some("Bearer slow-token") => {
+                    // Slow on purpose: the identity provider past the server's timeout.
                     tokio::time::sleep(Duration::from_secs(3)).await;
                     reply(200, json!({"sub": "slow"}))
                 }

@@ -2,11 +2,10 @@
 //! database's write lock with everyone else, and gateway calls take the same
 //! places as the web app's answers.
 
-use fake_llm::{Behavior, FakeLlm};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{eventually, read_sse_until, spawn_app, spawn_with, TestApp};
+use crate::helpers::{eventually, read_sse_until, spawn_app, TestApp, World};
 
 /// Text that indexes like real prose: varied words, English and Korean.
 fn prose(seed: u64, bytes: usize) -> String {
@@ -109,6 +108,7 @@ async fn four_parallel_big_imports_by_one_user_never_fail_another_users_writes_a
                         .unwrap()
                         .parse()
                         .unwrap();
+                    // Honouring the server's Retry-After is the behaviour under test.
                     tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
                 }
             })
@@ -151,14 +151,7 @@ async fn four_parallel_big_imports_by_one_user_never_fail_another_users_writes_a
             .collect();
         assert!(contents == sent, "import {i} did not arrive whole");
     }
-    let (status, list) = app
-        .call(
-            Method::GET,
-            "/api/v1/conversations?limit=200",
-            Some(&hana),
-            None,
-        )
-        .await;
+    let (status, list) = app.conversations(&hana, "limit=200").await;
     assert_eq!(status, 200);
     assert_eq!(list["conversations"].as_array().unwrap().len(), 4);
 }
@@ -204,25 +197,20 @@ async fn assert_openai_429(res: reqwest::Response, what: &str) {
 #[tokio::test]
 async fn gateway_calls_take_the_same_places_as_web_app_answers_and_give_them_back_however_they_end()
 {
-    let app = spawn_with(|args| args.max_generations_per_user = 2).await;
-    let fake = FakeLlm::start(Behavior {
-        tokens: 3,
-        ..Behavior::default()
-    })
-    .await;
-    let admin = app.signup("admin").await;
-    let user = app.signup("jisoo").await;
-    let connection = app
-        .add_connection(&admin, "openai", &fake.openai_url(), Some("up-key"))
+    let w = World::builder()
+        .api_key(Some("up-key"))
+        .user("jisoo")
+        .serve(|args| args.max_generations_per_user = 2)
         .await;
-    let model = connection["models"][0]["id"].as_str().unwrap().to_string();
-    let key = crate::gateway::api_key(&app, &user, "sdk").await;
+    let (app, fake, admin, user) = (&w.app, &w.fake, &w.admin, &w.user);
+    let model = w.model();
+    let key = crate::gateway::api_key(app, user, "sdk").await;
 
     // One gateway call and one web-app answer, both stalled after a token.
     let stalled = "[[stall:1]] 천천히";
-    let call = gateway_call(&app, &key, &model, stalled, true).await;
+    let call = gateway_call(app, &key, &model, stalled, true).await;
     assert_eq!(call.status(), 200);
-    let conv = app.new_conversation(&user).await;
+    let conv = app.new_conversation(user).await;
     let answer = app
         .as_user(
             Method::POST,
@@ -243,9 +231,9 @@ async fn gateway_calls_take_the_same_places_as_web_app_answers_and_give_them_bac
     // The user's two places are taken: a third call is refused, streamed or
     // not, before the provider is asked; so is a third web-app answer.
     let asked = fake.requests().len();
-    assert_openai_429(gateway_call(&app, &key, &model, "hi", false).await, "plain").await;
+    assert_openai_429(gateway_call(app, &key, &model, "hi", false).await, "plain").await;
     assert_openai_429(
-        gateway_call(&app, &key, &model, "hi", true).await,
+        gateway_call(app, &key, &model, "hi", true).await,
         "streamed",
     )
     .await;
@@ -254,19 +242,19 @@ async fn gateway_calls_take_the_same_places_as_web_app_answers_and_give_them_bac
         asked,
         "refused calls never reach the provider"
     );
-    let other = app.new_conversation(&user).await;
-    let (status, body) = app.ask(&user, &other, "hi").await;
+    let other = app.new_conversation(user).await;
+    let (status, body) = app.ask(user, &other, "hi").await;
     assert_eq!(status, 429, "{body}");
     // Another user is not counted against this one.
     let (status, body) = app
-        .ask(&admin, &app.new_conversation(&admin).await, "hi")
+        .ask(admin, &app.new_conversation(admin).await, "hi")
         .await;
     assert_eq!(status, 201, "{body}");
 
     // The client of the stalled call goes away: its place comes back.
     drop(call);
     let res = eventually("the gateway's place is given back", async || {
-        let res = gateway_call(&app, &key, &model, "hi", false).await;
+        let res = gateway_call(app, &key, &model, "hi", false).await;
         (res.status() != 429).then_some(res)
     })
     .await;
@@ -275,10 +263,10 @@ async fn gateway_calls_take_the_same_places_as_web_app_answers_and_give_them_bac
     // Calls that fail upstream give their place back too: more failures in
     // a row than there are places, then a call that works.
     for _ in 0..3 {
-        let res = gateway_call(&app, &key, &model, "[[fail:400]] hi", false).await;
+        let res = gateway_call(app, &key, &model, "[[fail:400]] hi", false).await;
         assert_eq!(res.status(), 502);
     }
-    let res = gateway_call(&app, &key, &model, "hi", true).await;
+    let res = gateway_call(app, &key, &model, "hi", true).await;
     assert_eq!(res.status(), 200);
     assert!(res.text().await.unwrap().contains("[DONE]"));
 
@@ -295,8 +283,8 @@ async fn gateway_calls_take_the_same_places_as_web_app_answers_and_give_them_bac
     assert!(res.status().is_success());
     drop(answer);
     let both = eventually("both places are given back", async || {
-        let a = gateway_call(&app, &key, &model, stalled, true).await;
-        let b = gateway_call(&app, &key, &model, stalled, true).await;
+        let a = gateway_call(app, &key, &model, stalled, true).await;
+        let b = gateway_call(app, &key, &model, stalled, true).await;
         (a.status() == 200 && b.status() == 200).then_some((a, b))
     })
     .await;

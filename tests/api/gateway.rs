@@ -6,7 +6,7 @@ use fake_llm::{answer_text, Behavior, FakeLlm};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{parse_sse, spawn_app, Session, TestApp};
+use crate::helpers::{eventually, parse_sse, Session, TestApp, World};
 
 pub struct Gateway {
     pub app: TestApp,
@@ -17,26 +17,21 @@ pub struct Gateway {
 }
 
 /// A server with one connection of `kind` to the fake, a user and an API key.
-pub async fn gateway(kind: &str, behavior: Behavior) -> Gateway {
-    let app = spawn_app().await;
-    let fake = FakeLlm::start(behavior).await;
-    let admin = app.signup("admin").await;
-    let user = app.signup("jisoo").await;
-    let base = match kind {
-        "openai" => fake.openai_url(),
-        _ => fake.url(),
-    };
-    let connection = app
-        .add_connection(&admin, kind, &base, Some("up-key"))
+pub async fn gateway(kind: &'static str, behavior: Behavior) -> Gateway {
+    let w = World::builder()
+        .fake(behavior)
+        .kind(kind)
+        .api_key(Some("up-key"))
+        .user("jisoo")
+        .build()
         .await;
-    let model = connection["models"][0]["id"].as_str().unwrap().to_string();
-    let key = api_key(&app, &user, "sdk").await;
+    let key = api_key(&w.app, &w.user, "sdk").await;
     Gateway {
-        app,
-        fake,
-        user,
+        model: w.model(),
+        app: w.app,
+        fake: w.fake,
+        user: w.user,
         key,
-        model,
     }
 }
 
@@ -180,8 +175,7 @@ async fn a_completion_is_answered_by_the_model_s_connection_and_its_usage_counte
     assert_eq!(call.body["messages"][1]["content"], "hello there");
 
     // One usage row against the user and the key (written just after the answer).
-    let mut rows = Vec::new();
-    for _ in 0..50 {
+    let rows = eventually("the gateway usage row", async || {
         let conn = rusqlite::Connection::open(&g.app.db_path).unwrap();
         let mut stmt = conn
             .prepare(
@@ -189,7 +183,7 @@ async fn a_completion_is_answered_by_the_model_s_connection_and_its_usage_counte
                  FROM gateway_usage g JOIN api_key k ON k.id = g.api_key_id",
             )
             .unwrap();
-        rows = stmt
+        let rows = stmt
             .query_map([], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -202,11 +196,9 @@ async fn a_completion_is_answered_by_the_model_s_connection_and_its_usage_counte
             .unwrap()
             .map(Result::unwrap)
             .collect::<Vec<_>>();
-        if !rows.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+        (!rows.is_empty()).then_some(rows)
+    })
+    .await;
     assert_eq!(
         rows,
         [(
@@ -417,22 +409,16 @@ async fn a_client_that_goes_away_mid_stream_stops_the_upstream_call_and_its_usag
     drop(res);
     // The reader notices the cancel within a token or two: the row says `stopped`
     // with far fewer than 200 completion tokens.
-    let mut row = None;
-    for _ in 0..100 {
+    let (status, tokens) = eventually("a usage row", async || {
         let conn = rusqlite::Connection::open(&g.app.db_path).unwrap();
-        row = conn
-            .query_row(
-                "SELECT status, completion_tokens FROM gateway_usage",
-                [],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
-            )
-            .ok();
-        if row.is_some() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let (status, tokens) = row.expect("a usage row");
+        conn.query_row(
+            "SELECT status, completion_tokens FROM gateway_usage",
+            [],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)),
+        )
+        .ok()
+    })
+    .await;
     assert_eq!(status, "stopped");
     assert!(
         tokens < 200,
@@ -442,18 +428,13 @@ async fn a_client_that_goes_away_mid_stream_stops_the_upstream_call_and_its_usag
 
 #[tokio::test]
 async fn the_callers_plan_applies_through_the_gateway_before_the_provider_is_called() {
-    let app = spawn_app().await;
-    let fake = FakeLlm::start(Behavior {
-        tokens: 3,
-        ..Behavior::default()
-    })
-    .await;
-    let admin = app.signup("admin").await;
-    let user = app.signup("jisoo").await;
-    let connection = app
-        .add_connection(&admin, "openai", &fake.openai_url(), Some("up-key"))
+    let w = World::builder()
+        .api_key(Some("up-key"))
+        .user("jisoo")
+        .build()
         .await;
-    let model = connection["models"][0]["id"].as_str().unwrap().to_string();
+    let (app, fake, admin, user) = (&w.app, &w.fake, &w.admin, &w.user);
+    let model = w.model();
     let res = app
         .as_user(Method::POST, "/api/v1/admin/plans", &admin.access)
         .json(&json!({"name": "Free", "daily_message_limit": 1, "is_default": true}))
@@ -461,7 +442,7 @@ async fn the_callers_plan_applies_through_the_gateway_before_the_provider_is_cal
         .await
         .unwrap();
     assert_eq!(res.status(), 201);
-    let key = api_key(&app, &user, "sdk").await;
+    let key = api_key(app, user, "sdk").await;
     let chat = |content: &'static str| {
         app.request(Method::POST, "/v1/chat/completions")
             .bearer_auth(&key)

@@ -114,6 +114,20 @@ pub fn user_version(path: &Path) -> u32 {
         .expect("user_version")
 }
 
+/// The text of the last answer in `conversation` as the database file holds
+/// it, read beside the running server (`None` until there is one).
+pub fn saved_answer(db: &Path, conversation: &str) -> Option<String> {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    let conn = rusqlite::Connection::open_with_flags(db, flags).ok()?;
+    conn.query_row(
+        "SELECT content FROM message WHERE conversation_id = ?1 AND role = 'assistant'
+          ORDER BY idx DESC LIMIT 1",
+        [conversation],
+        |r| r.get(0),
+    )
+    .ok()
+}
+
 /// The password every `signup` uses.
 pub const PASSWORD: &str = "correct-horse-42";
 /// The signing secret test servers use, so tests can mint their own tokens.
@@ -436,8 +450,8 @@ impl TestApp {
     }
 }
 
-/// A server with a fake OpenAI-compatible upstream connected, an admin
-/// (`admin`) and a user (`minji`).
+/// A server with a fake upstream connected, an admin (`admin`) and a user
+/// (`minji` unless [`WorldBuilder::user`] names another).
 pub struct World {
     pub app: TestApp,
     pub fake: fake_llm::FakeLlm,
@@ -445,33 +459,114 @@ pub struct World {
     pub user: Session,
     /// The discovered model ids.
     pub models: Vec<String>,
+    /// The connection as the server answered it when it was added.
+    pub connection: serde_json::Value,
 }
 
-pub async fn world() -> World {
-    let app = spawn_app().await;
-    let fake = fake_llm::FakeLlm::start(fake_llm::Behavior {
-        tokens: 3,
-        ..fake_llm::Behavior::default()
-    })
-    .await;
-    let admin = app.signup("admin").await;
-    let user = app.signup("minji").await;
-    let connection = app
-        .add_connection(&admin, "openai", &fake.openai_url(), Some("k"))
-        .await;
-    let models = connection["models"]
-        .as_array()
-        .expect("models")
-        .iter()
-        .map(|m| m["id"].as_str().unwrap().to_string())
-        .collect();
-    World {
-        app,
-        fake,
-        admin,
-        user,
-        models,
+impl World {
+    /// A world to adjust: the fake's behavior, the server's options, the
+    /// connection's kind and key, the user's name.
+    pub fn builder() -> WorldBuilder {
+        WorldBuilder {
+            behavior: fake_llm::Behavior {
+                tokens: 3,
+                ..fake_llm::Behavior::default()
+            },
+            kind: "openai",
+            api_key: Some("k"),
+            user: "minji",
+            app: None,
+        }
     }
+
+    /// The first discovered model.
+    pub fn model(&self) -> String {
+        self.models.first().expect("a discovered model").clone()
+    }
+}
+
+/// How [`World::builder`] builds a world.
+pub struct WorldBuilder {
+    behavior: fake_llm::Behavior,
+    kind: &'static str,
+    api_key: Option<&'static str>,
+    user: &'static str,
+    app: Option<TestApp>,
+}
+
+impl WorldBuilder {
+    /// How the fake upstream answers (default: three tokens, no delay).
+    pub fn fake(mut self, behavior: fake_llm::Behavior) -> Self {
+        self.behavior = behavior;
+        self
+    }
+
+    /// The connection's kind (`openai`, `ollama`, …; default `openai`).
+    pub fn kind(mut self, kind: &'static str) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// The connection's API key (default `k`; `None`: no key).
+    pub fn api_key(mut self, key: Option<&'static str>) -> Self {
+        self.api_key = key;
+        self
+    }
+
+    /// The user's name (default `minji`).
+    pub fn user(mut self, name: &'static str) -> Self {
+        self.user = name;
+        self
+    }
+
+    /// Builds on this server instead of a fresh default one.
+    pub fn on(mut self, app: TestApp) -> Self {
+        self.app = Some(app);
+        self
+    }
+
+    /// Starts a server with `adjust`ed options, then builds.
+    pub async fn serve(self, adjust: impl FnOnce(&mut ServeArgs)) -> World {
+        let app = spawn_with(adjust).await;
+        self.on(app).build().await
+    }
+
+    pub async fn build(self) -> World {
+        let app = match self.app {
+            Some(app) => app,
+            None => spawn_app().await,
+        };
+        let fake = fake_llm::FakeLlm::start(self.behavior).await;
+        let admin = app.signup("admin").await;
+        let user = app.signup(self.user).await;
+        let base = match self.kind {
+            "openai" => fake.openai_url(),
+            _ => fake.url(),
+        };
+        let connection = app
+            .add_connection(&admin, self.kind, &base, self.api_key)
+            .await;
+        let models = connection["models"]
+            .as_array()
+            .expect("models")
+            .iter()
+            .map(|m| m["id"].as_str().unwrap().to_string())
+            .collect();
+        World {
+            app,
+            fake,
+            admin,
+            user,
+            models,
+            connection,
+        }
+    }
+}
+
+/// The default [`World`]: an `openai` connection to a fake that answers
+/// three tokens, `admin` and `minji`.
+pub async fn world() -> World {
+    World::builder().build().await
 }
 
 /// The answers (streamed chat requests; titles are asked without streaming)
@@ -486,14 +581,7 @@ pub fn upstream_calls_with(fake: &fake_llm::FakeLlm, text: &str) -> usize {
 
 /// The actions in the audit log, newest first.
 pub async fn audit_actions(app: &TestApp, admin: &Session) -> Vec<(String, Option<String>)> {
-    let (status, audit) = app
-        .call(
-            reqwest::Method::GET,
-            "/api/v1/admin/audit?limit=200",
-            Some(admin),
-            None,
-        )
-        .await;
+    let (status, audit) = app.audit(admin, "limit=200").await;
     assert_eq!(status, 200);
     audit["entries"]
         .as_array()

@@ -4,32 +4,18 @@
 
 use std::time::Duration;
 
-use fake_llm::{Behavior, FakeLlm};
+use fake_llm::Behavior;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{delta_text, parse_sse, spawn_with, Session, TestApp};
-
-struct World {
-    app: TestApp,
-    _fake: FakeLlm,
-    admin: Session,
-    user: Session,
-}
+use crate::helpers::{delta_text, eventually, parse_sse, Session, TestApp, World};
 
 async fn world(behavior: Behavior, adjust: impl FnOnce(&mut daehwa::config::ServeArgs)) -> World {
-    let app = spawn_with(adjust).await;
-    let fake = FakeLlm::start(behavior).await;
-    let admin = app.signup("admin").await;
-    let user = app.signup("minji").await;
-    app.add_connection(&admin, "openai", &format!("{}/v1", fake.url()), None)
-        .await;
-    World {
-        app,
-        _fake: fake,
-        admin,
-        user,
-    }
+    World::builder()
+        .fake(behavior)
+        .api_key(None)
+        .serve(adjust)
+        .await
 }
 
 /// Starts a streamed answer and returns the response (its body unread).
@@ -56,14 +42,11 @@ async fn last_message(app: &TestApp, user: &Session, conversation: &str) -> Valu
 }
 
 async fn wait_until_finished(app: &TestApp, user: &Session, conversation: &str) -> Value {
-    for _ in 0..400 {
+    eventually("the answer finishing", async || {
         let last = last_message(app, user, conversation).await;
-        if last["status"] != "streaming" {
-            return last;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the answer never finished");
+        (last["status"] != "streaming").then_some(last)
+    })
+    .await
 }
 
 #[tokio::test]

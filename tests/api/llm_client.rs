@@ -141,11 +141,8 @@ where
 
 /// Waits (polling, bounded) until the fake has seen `n` requests.
 async fn until_requests(fake: &FakeLlm, n: usize) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while fake.requests().len() < n {
-        assert!(Instant::now() < deadline, "the fake never saw {n} requests");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let what = format!("the fake seeing {n} requests");
+    crate::helpers::eventually(&what, async || (fake.requests().len() >= n).then_some(())).await;
 }
 
 fn status_of(result: &Result<Usage, LlmError>) -> Option<u16> {
@@ -698,7 +695,8 @@ async fn a_cancel_of_a_silent_stream_is_noticed_within_the_poll() {
     tokio::task::spawn_blocking(move || rx.recv().unwrap())
         .await
         .unwrap();
-    // Let the reader block on the silent socket.
+    // Let the reader block on the silent socket: cancelling a blocked read is
+    // the behaviour under test, and a blocked read shows nothing to poll.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let cancelled_at = Instant::now();
     cancel.store(true, Ordering::Release);

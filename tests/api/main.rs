@@ -1,9 +1,11 @@
 //! One integration test binary: each module talks HTTP to a real server started
-//! on an ephemeral port with a fresh SQLite file (see `helpers`).
+//! on an ephemeral port with a fresh SQLite file (see `helpers`), and speaks
+//! through the product's operations by name (see `client`).
 
 mod auth;
 mod backup;
 mod binary;
+mod client;
 mod collector;
 mod conversations;
 #[cfg(unix)]

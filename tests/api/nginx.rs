@@ -11,7 +11,7 @@ use fake_llm::{Behavior, FakeLlm};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{parse_sse, spawn_with};
+use crate::helpers::{eventually, parse_sse, spawn_with};
 
 const NGINX: &str = "/usr/sbin/nginx";
 
@@ -95,16 +95,11 @@ async fn the_base_path_works_behind_nginx_and_answers_stream_through_it() {
     let base = format!("http://127.0.0.1:{port}/chat");
     let client = reqwest::Client::new();
     // Wait until nginx answers.
-    let start = Instant::now();
-    loop {
-        match client.get(format!("{base}/api/v1/health")).send().await {
-            Ok(res) if res.status() == 200 => break,
-            _ if start.elapsed() < Duration::from_secs(10) => {
-                tokio::time::sleep(Duration::from_millis(50)).await
-            }
-            other => panic!("nginx did not come up: {other:?}"),
-        }
-    }
+    eventually("nginx answering", async || {
+        let res = client.get(format!("{base}/api/v1/health")).send().await;
+        matches!(res, Ok(res) if res.status() == 200).then_some(())
+    })
+    .await;
     // The web app with its base, a deep link, the security headers passed on.
     let page = client
         .get(format!("{base}/c/some-id"))

@@ -1,10 +1,15 @@
 //! The prompt library, admin oversight (users' conversations, feedback,
 //! usage, audit log), conversation export/import, and the authorization
 //! matrix of every route this brought in.
+//!
+//! Tests speak through the named operations of `client`; the authorization
+//! matrices (one status for a list of method + path pairs) keep the generic
+//! `call`, since the route itself is what they vary.
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::client::Nobody;
 use crate::helpers::{audit_actions, world};
 
 #[tokio::test]
@@ -12,14 +17,12 @@ async fn the_prompt_library_ships_korean_and_english_starters_and_admins_add_the
     let w = world().await;
     let app = &w.app;
     // No sign-in needed to read.
-    let (status, all) = app.call(Method::GET, "/api/v1/prompts", None, None).await;
+    let (status, all) = app.prompts(&Nobody, "").await;
     assert_eq!(status, 200);
     let prompts = all["prompts"].as_array().unwrap();
     assert!(prompts.len() >= 16);
     assert!(prompts.iter().all(|p| p["builtin"] == true));
-    let (_, ko) = app
-        .call(Method::GET, "/api/v1/prompts?lang=ko", None, None)
-        .await;
+    let (_, ko) = app.prompts(&Nobody, "lang=ko").await;
     assert!(ko["prompts"]
         .as_array()
         .unwrap()
@@ -27,37 +30,20 @@ async fn the_prompt_library_ships_korean_and_english_starters_and_admins_add_the
         .all(|p| p["language"] == "ko"));
     assert!(ko.to_string().contains("회의록 정리"));
     let (_, found) = app
-        .call(
-            Method::GET,
-            "/api/v1/prompts?q=%EB%A7%9E%EC%B6%A4%EB%B2%95",
-            None,
-            None,
-        ) // 맞춤법
+        .prompts(&Nobody, "q=%EB%A7%9E%EC%B6%A4%EB%B2%95") // 맞춤법
         .await;
     assert_eq!(found["prompts"].as_array().unwrap().len(), 1);
 
     let (status, mine) = app
-        .call(
-            Method::POST,
-            "/api/v1/prompts",
-            Some(&w.admin),
-            Some(json!({"title": "보고서 초안", "content": "다음 내용으로 주간 보고서 초안을 써 주세요: ", "category": "업무", "tags": ["보고서"], "language": "ko"})),
-        )
+        .create_prompt(&w.admin, json!({"title": "보고서 초안", "content": "다음 내용으로 주간 보고서 초안을 써 주세요: ", "category": "업무", "tags": ["보고서"], "language": "ko"}))
         .await;
     assert_eq!(status, 201, "{mine}");
     let id = mine["id"].as_str().unwrap().to_string();
-    let (_, ko) = app
-        .call(Method::GET, "/api/v1/prompts?lang=ko&q=보고서", None, None)
-        .await;
+    let (_, ko) = app.prompts(&Nobody, "lang=ko&q=보고서").await;
     assert_eq!(ko["prompts"][0]["id"], id.as_str());
     assert_eq!(ko["prompts"][0]["builtin"], false);
     let (status, edited) = app
-        .call(
-            Method::PUT,
-            &format!("/api/v1/prompts/{id}"),
-            Some(&w.admin),
-            Some(json!({"title": "주간 보고서"})),
-        )
+        .update_prompt(&w.admin, &id, json!({"title": "주간 보고서"}))
         .await;
     assert_eq!(
         (status, edited["title"].as_str()),
@@ -89,37 +75,16 @@ async fn the_prompt_library_ships_korean_and_english_starters_and_admins_add_the
         (json!({"title": "x", "content": "y", "language": "fr"}), 422),
         (json!({"title": "x", "content": "y", "colour": 1}), 400),
     ] {
-        let (got, err) = app
-            .call(
-                Method::POST,
-                "/api/v1/prompts",
-                Some(&w.admin),
-                Some(body.clone()),
-            )
-            .await;
+        let (got, err) = app.create_prompt(&w.admin, body.clone()).await;
         assert_eq!(got, status, "{body} → {err}");
     }
     let (status, _) = app
-        .call(
-            Method::PUT,
-            "/api/v1/prompts/no-such",
-            Some(&w.admin),
-            Some(json!({"title": "x"})),
-        )
+        .update_prompt(&w.admin, "no-such", json!({"title": "x"}))
         .await;
     assert_eq!(status, 404);
-    let (status, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/prompts/{id}"),
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (status, _) = app.delete_prompt(&w.admin, &id).await;
     assert_eq!(status, 204);
-    let (_, ko) = app
-        .call(Method::GET, "/api/v1/prompts?q=보고서", None, None)
-        .await;
+    let (_, ko) = app.prompts(&Nobody, "q=보고서").await;
     assert_eq!(ko["prompts"], json!([]));
     let actions: Vec<String> = audit_actions(app, &w.admin)
         .await
@@ -142,88 +107,40 @@ async fn admins_read_and_delete_users_conversations_see_feedback_and_usage_and_a
     let other_conv = app.new_conversation(&w.admin).await;
     app.ask(&w.admin, &other_conv, "admin's own").await;
     let (status, _) = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/conversations/{conv}/feedback"),
-            Some(&w.user),
-            Some(json!({"rating": "down", "comment": "너무 짧아요"})),
+        .give_feedback(
+            &w.user,
+            &conv,
+            json!({"rating": "down", "comment": "너무 짧아요"}),
         )
         .await;
     assert_eq!(status, 200);
 
-    let (status, list) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/users/{}/conversations", w.user.id),
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (status, list) = app.users_conversations(&w.admin, &w.user.id).await;
     assert_eq!(status, 200);
     assert_eq!(list["conversations"].as_array().unwrap().len(), 1);
     assert_eq!(list["conversations"][0]["id"], conv.as_str());
-    let (status, read) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/users/{}/conversations/{conv}", w.user.id),
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (status, read) = app.users_conversation(&w.admin, &w.user.id, &conv).await;
     assert_eq!(status, 200);
     assert_eq!(read["messages"].as_array().unwrap().len(), 4);
     // The user id must match: the admin's conversation is not under the user.
     let (status, _) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/users/{}/conversations/{other_conv}", w.user.id),
-            Some(&w.admin),
-            None,
-        )
+        .users_conversation(&w.admin, &w.user.id, &other_conv)
         .await;
     assert_eq!(status, 404);
-    let (status, _) = app
-        .call(
-            Method::GET,
-            "/api/v1/users/no-such-user/conversations",
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (status, _) = app.users_conversations(&w.admin, "no-such-user").await;
     assert_eq!(status, 404);
 
-    let (status, fb) = app
-        .call(Method::GET, "/api/v1/admin/feedback", Some(&w.admin), None)
-        .await;
+    let (status, fb) = app.all_feedback(&w.admin, "").await;
     assert_eq!(status, 200);
     assert_eq!(fb["feedback"][0]["rating"], "down");
     assert_eq!(fb["feedback"][0]["comment"], "너무 짧아요");
     assert_eq!(fb["feedback"][0]["username"], "minji");
     assert_eq!(fb["feedback"][0]["conversation_id"], conv.as_str());
-    let (_, ups) = app
-        .call(
-            Method::GET,
-            "/api/v1/admin/feedback?rating=up",
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (_, ups) = app.all_feedback(&w.admin, "rating=up").await;
     assert_eq!(ups["feedback"], json!([]));
-    assert_eq!(
-        app.call(
-            Method::GET,
-            "/api/v1/admin/feedback?rating=meh",
-            Some(&w.admin),
-            None
-        )
-        .await
-        .0,
-        422
-    );
+    assert_eq!(app.all_feedback(&w.admin, "rating=meh").await.0, 422);
 
-    let (status, usage) = app
-        .call(Method::GET, "/api/v1/admin/usage", Some(&w.admin), None)
-        .await;
+    let (status, usage) = app.usage(&w.admin, "").await;
     assert_eq!(status, 200, "{usage}");
     let rows = usage["items"].as_array().unwrap();
     let minji = rows.iter().find(|r| r["username"] == "minji").unwrap();
@@ -233,32 +150,13 @@ async fn admins_read_and_delete_users_conversations_see_feedback_and_usage_and_a
     assert_eq!(usage["totals"]["messages"], 3);
     assert_eq!(usage["days"].as_array().unwrap().len(), 1);
     let (_, only) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/admin/usage?user_id={}", w.admin.id),
-            Some(&w.admin),
-            None,
-        )
+        .usage(&w.admin, &format!("user_id={}", w.admin.id))
         .await;
     assert_eq!(only["totals"]["messages"], 1);
-    let (_, paged) = app
-        .call(
-            Method::GET,
-            "/api/v1/admin/usage?limit=1",
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (_, paged) = app.usage(&w.admin, "limit=1").await;
     assert_eq!(paged["items"].as_array().unwrap().len(), 1);
     assert_eq!(paged["next_cursor"], "1");
-    let (_, past) = app
-        .call(
-            Method::GET,
-            "/api/v1/admin/usage?from=2020-01-01&to=2020-01-31",
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (_, past) = app.usage(&w.admin, "from=2020-01-01&to=2020-01-31").await;
     assert_eq!(
         (past["items"].clone(), past["totals"]["messages"].clone()),
         (json!([]), json!(0))
@@ -268,61 +166,28 @@ async fn admins_read_and_delete_users_conversations_see_feedback_and_usage_and_a
         "from=2024-02-01&to=2024-01-01",
         "cursor=abc",
     ] {
-        let (status, _) = app
-            .call(
-                Method::GET,
-                &format!("/api/v1/admin/usage?{bad}"),
-                Some(&w.admin),
-                None,
-            )
-            .await;
+        let (status, _) = app.usage(&w.admin, bad).await;
         assert!(status == 422 || status == 400, "{bad}: {status}");
     }
 
     // Deleting a user's conversation; usage stays.
     let (status, _) = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/users/{}/conversations/{conv}", w.user.id),
-            Some(&w.admin),
-            None,
-        )
+        .delete_users_conversation(&w.admin, &w.user.id, &conv)
         .await;
     assert_eq!(status, 204);
-    let (status, _) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/conversations/{conv}"),
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (status, _) = app.read_conversation(&w.user, &conv).await;
     assert_eq!(status, 404);
-    let (_, usage) = app
-        .call(Method::GET, "/api/v1/admin/usage", Some(&w.admin), None)
-        .await;
+    let (_, usage) = app.usage(&w.admin, "").await;
     assert_eq!(usage["totals"]["messages"], 3);
 
     let actions = audit_actions(app, &w.admin).await;
     assert!(actions.contains(&("conversation.read".to_string(), Some(conv.clone()))));
     assert!(actions.contains(&("conversation.delete".to_string(), Some(conv.clone()))));
     // The audit log pages.
-    let (_, first) = app
-        .call(
-            Method::GET,
-            "/api/v1/admin/audit?limit=1",
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (_, first) = app.audit(&w.admin, "limit=1").await;
     let cursor = first["next_cursor"].as_str().unwrap();
     let (_, second) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/admin/audit?limit=1&cursor={cursor}"),
-            Some(&w.admin),
-            None,
-        )
+        .audit(&w.admin, &format!("limit=1&cursor={cursor}"))
         .await;
     assert_ne!(first["entries"][0]["id"], second["entries"][0]["id"]);
     assert_eq!(first["entries"][0]["actor_name"], "admin");
@@ -378,14 +243,7 @@ async fn a_conversation_exports_as_json_and_markdown_and_the_json_imports_back()
 
     // Import it back (as another user, too): a new conversation to continue.
     let other = app.signup("other").await;
-    let (status, imported) = app
-        .call(
-            Method::POST,
-            "/api/v1/conversations/import",
-            Some(&other),
-            Some(exported.clone()),
-        )
-        .await;
+    let (status, imported) = app.import_conversation(&other, exported.clone()).await;
     assert_eq!(status, 201, "{imported}");
     let id = imported["id"].as_str().unwrap();
     assert_eq!(imported["title"], exported["title"]);
@@ -413,46 +271,15 @@ async fn a_conversation_exports_as_json_and_markdown_and_the_json_imports_back()
         ),
     ];
     for (body, status) in bad {
-        let (got, err) = app
-            .call(
-                Method::POST,
-                "/api/v1/conversations/import",
-                Some(&w.user),
-                Some(body.clone()),
-            )
-            .await;
+        let (got, err) = app.import_conversation(&w.user, body.clone()).await;
         assert_eq!(got, status, "{body} → {err}");
     }
     // Another user's conversation does not export; a bad format is refused.
-    let (status, _) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/conversations/{conv}/export"),
-            Some(&other),
-            None,
-        )
-        .await;
+    let (status, _) = app.export_conversation(&other, &conv, "").await;
     assert_eq!(status, 404);
-    let (status, _) = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/conversations/{conv}/export?format=pdf"),
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (status, _) = app.export_conversation(&w.user, &conv, "format=pdf").await;
     assert_eq!(status, 422);
-    assert_eq!(
-        app.call(
-            Method::POST,
-            "/api/v1/conversations/import",
-            None,
-            Some(exported)
-        )
-        .await
-        .0,
-        401
-    );
+    assert_eq!(app.import_conversation(&Nobody, exported).await.0, 401);
 }
 
 #[tokio::test]
@@ -462,22 +289,10 @@ async fn every_new_admin_route_is_403_for_a_user_and_401_signed_out_and_other_us
     let app = &w.app;
     let conv = app.new_conversation(&w.user).await;
     app.ask(&w.user, &conv, "private").await;
-    let (_, share) = app
-        .call(
-            Method::POST,
-            "/api/v1/shares",
-            Some(&w.user),
-            Some(json!({"conversation_id": conv})),
-        )
-        .await;
+    let (_, share) = app.share(&w.user, &conv).await;
     let share = share["id"].as_str().unwrap().to_string();
     let (_, item) = app
-        .call(
-            Method::POST,
-            "/api/v1/collector/items",
-            Some(&w.user),
-            Some(json!({"title": "t", "content": "c"})),
-        )
+        .collect(&w.user, json!({"title": "t", "content": "c"}))
         .await;
     let item = item["id"].as_str().unwrap().to_string();
     let uid = w.user.id.clone();
@@ -579,20 +394,8 @@ async fn every_new_admin_route_is_403_for_a_user_and_401_signed_out_and_other_us
         let (status, _) = app.call(method.clone(), &path, None, body).await;
         assert_eq!(status, 401, "{method} {path} signed out");
     }
-    assert_eq!(
-        app.call(
-            Method::GET,
-            &format!("/api/v1/shares/{share}"),
-            Some(&plain),
-            None
-        )
-        .await
-        .0,
-        200
-    );
-    let (_, theirs) = app
-        .call(Method::GET, "/api/v1/user/settings", Some(&plain), None)
-        .await;
+    assert_eq!(app.read_share(&plain, &share).await.0, 200);
+    let (_, theirs) = app.settings(&plain).await;
     assert_eq!(theirs["theme"], "system");
     for (method, path) in [
         (Method::GET, "/api/v1/user/settings"),
@@ -614,113 +417,37 @@ async fn every_new_admin_route_is_403_for_a_user_and_401_signed_out_and_other_us
 async fn every_admin_change_lands_in_the_audit_log_with_who_what_and_target() {
     let w = world().await;
     let app = &w.app;
-    let a = Some(&w.admin);
+    let admin = &w.admin;
     let conv = app.new_conversation(&w.admin).await;
     app.ask(&w.admin, &conv, "sample me").await;
     let user_conv = app.new_conversation(&w.user).await;
     app.ask(&w.user, &user_conv, "hi").await;
-    let (_, user_share) = app
-        .call(
-            Method::POST,
-            "/api/v1/shares",
-            Some(&w.user),
-            Some(json!({"conversation_id": user_conv})),
-        )
-        .await;
-    let (_, plan) = app
-        .call(
-            Method::POST,
-            "/api/v1/admin/plans",
-            a,
-            Some(json!({"name": "P"})),
-        )
-        .await;
+    let (_, user_share) = app.share(&w.user, &user_conv).await;
+    let (_, plan) = app.create_plan(admin, json!({"name": "P"})).await;
     let plan = plan["id"].as_str().unwrap().to_string();
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/admin/plans/{plan}"),
-        a,
-        Some(json!({"daily_message_limit": 9})),
-    )
-    .await;
+    app.update_plan(admin, &plan, json!({"daily_message_limit": 9}))
+        .await;
     let uid = w.user.id.clone();
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/users/{uid}/settings/subscription"),
-        a,
-        Some(json!({"plan": "P"})),
-    )
-    .await;
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/users/{uid}/settings"),
-        a,
-        Some(json!({"theme": "dark"})),
-    )
-    .await;
+    app.set_plan(admin, &uid, json!({"plan": "P"})).await;
+    app.update_user_settings(admin, &uid, json!({"theme": "dark"}))
+        .await;
     let (_, sample) = app
-        .call(
-            Method::POST,
-            "/api/v1/samples",
-            a,
-            Some(json!({"conversation_id": conv})),
-        )
+        .create_sample(admin, json!({"conversation_id": conv}))
         .await;
     let sample = sample["id"].as_str().unwrap().to_string();
-    app.call(
-        Method::DELETE,
-        &format!("/api/v1/samples/{sample}"),
-        a,
-        None,
-    )
-    .await;
+    app.delete_sample(admin, &sample).await;
     let (_, prompt) = app
-        .call(
-            Method::POST,
-            "/api/v1/prompts",
-            a,
-            Some(json!({"title": "t", "content": "c"})),
-        )
+        .create_prompt(admin, json!({"title": "t", "content": "c"}))
         .await;
     let prompt = prompt["id"].as_str().unwrap().to_string();
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/prompts/{prompt}"),
-        a,
-        Some(json!({"title": "t2"})),
-    )
-    .await;
-    app.call(
-        Method::DELETE,
-        &format!("/api/v1/prompts/{prompt}"),
-        a,
-        None,
-    )
-    .await;
-    let share = user_share["id"].as_str().unwrap().to_string();
-    app.call(Method::DELETE, &format!("/api/v1/shares/{share}"), a, None)
+    app.update_prompt(admin, &prompt, json!({"title": "t2"}))
         .await;
-    app.call(
-        Method::GET,
-        &format!("/api/v1/users/{uid}/conversations/{user_conv}"),
-        a,
-        None,
-    )
-    .await;
-    app.call(
-        Method::DELETE,
-        &format!("/api/v1/users/{uid}/conversations/{user_conv}"),
-        a,
-        None,
-    )
-    .await;
-    app.call(
-        Method::DELETE,
-        &format!("/api/v1/admin/plans/{plan}"),
-        a,
-        None,
-    )
-    .await;
+    app.delete_prompt(admin, &prompt).await;
+    let share = user_share["id"].as_str().unwrap().to_string();
+    app.unshare(admin, &share).await;
+    app.users_conversation(admin, &uid, &user_conv).await;
+    app.delete_users_conversation(admin, &uid, &user_conv).await;
+    app.delete_plan(admin, &plan).await;
 
     let log = audit_actions(app, &w.admin).await;
     let expected: Vec<(&str, &str)> = vec![

@@ -276,14 +276,7 @@ async fn a_conversation_export_over_one_mebibyte_imports_back_whole() {
         "format": "daehwa.conversation", "version": 1, "title": "긴 대화", "messages": messages,
     });
     assert!(export.to_string().len() > 1_500_000);
-    let (status, imported) = app
-        .call(
-            Method::POST,
-            "/api/v1/conversations/import",
-            Some(&user),
-            Some(export),
-        )
-        .await;
+    let (status, imported) = app.import_conversation(&user, export).await;
     assert_eq!(status, 201, "{imported}");
     let id = imported["id"].as_str().unwrap();
     let res = app
@@ -298,14 +291,7 @@ async fn a_conversation_export_over_one_mebibyte_imports_back_whole() {
     assert_eq!(res.status(), 200);
     let again: serde_json::Value = res.json().await.unwrap();
     assert_eq!(again["messages"].as_array().unwrap().len(), 24);
-    let (status, round_trip) = app
-        .call(
-            Method::POST,
-            "/api/v1/conversations/import",
-            Some(&user),
-            Some(again),
-        )
-        .await;
+    let (status, round_trip) = app.import_conversation(&user, again).await;
     assert_eq!(status, 201, "{round_trip}");
     // Past 10 MiB even an import is refused, before it is read.
     let huge = format!(

@@ -2,12 +2,15 @@
 //! against the real server, each answer compared with the seed's documented
 //! answer field by field (same names, same JSON types, times in RFC 3339), and
 //! sessions shown to be the native API's conversations.
+//!
+//! The dialect has its own small client (methods on `World`); the table of
+//! bad requests keeps the generic `call`, since each row is a method and path.
 
 use fake_llm::{answer_text, Behavior, FakeLlm};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_shape, spawn_app, Session, TestApp};
+use crate::helpers::{assert_shape, Session, TestApp};
 
 // The seed's documented answers, copied from seeds/002 (its two trailing
 // commas removed so that they parse as JSON).
@@ -40,29 +43,100 @@ struct World {
 }
 
 async fn world() -> World {
-    let app = spawn_app().await;
-    let fake = FakeLlm::start(Behavior {
-        tokens: 6,
-        ..Behavior::default()
-    })
-    .await;
-    let admin = app.signup("admin").await;
-    let user = app.signup("dahye").await;
-    let connection = app
-        .add_connection(&admin, "openai", &fake.openai_url(), None)
+    let w = crate::helpers::World::builder()
+        .fake(Behavior {
+            tokens: 6,
+            ..Behavior::default()
+        })
+        .api_key(None)
+        .user("dahye")
+        .build()
         .await;
-    let model = connection["models"][0]["id"].as_str().unwrap().to_string();
     World {
-        app,
-        _fake: fake,
-        user,
-        model,
+        model: w.model(),
+        app: w.app,
+        _fake: w.fake,
+        user: w.user,
     }
 }
 
+/// Seed 002's dialect as the user speaks it.
 impl World {
+    /// Any request; the status and the JSON body (`Null` when there is none).
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         call(&self.app, &self.user, method, path, body).await
+    }
+
+    /// `POST /v1/llm/sessions`.
+    async fn create_session(&self, body: Option<Value>) -> (u16, Value) {
+        self.call(Method::POST, "/v1/llm/sessions", body).await
+    }
+
+    /// `GET /v1/llm/sessions`.
+    async fn sessions(&self) -> (u16, Value) {
+        self.call(Method::GET, "/v1/llm/sessions", None).await
+    }
+
+    /// `GET /v1/llm/sessions/{id}`.
+    async fn session(&self, id: &str) -> (u16, Value) {
+        self.call(Method::GET, &format!("/v1/llm/sessions/{id}"), None)
+            .await
+    }
+
+    /// `DELETE /v1/llm/sessions/{id}`.
+    async fn delete_session(&self, id: &str) -> (u16, Value) {
+        self.call(Method::DELETE, &format!("/v1/llm/sessions/{id}"), None)
+            .await
+    }
+
+    /// `POST /v1/llm/sessions/{id}/messages`: a question, answered.
+    async fn add_message(&self, id: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &format!("/v1/llm/sessions/{id}/messages"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `GET /v1/llm/sessions/{id}/messages`.
+    async fn messages(&self, id: &str) -> (u16, Value) {
+        self.call(
+            Method::GET,
+            &format!("/v1/llm/sessions/{id}/messages"),
+            None,
+        )
+        .await
+    }
+
+    /// `PATCH /v1/llm/sessions/{id}/messages`: the last question edited.
+    async fn edit_last(&self, id: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::PATCH,
+            &format!("/v1/llm/sessions/{id}/messages"),
+            Some(body),
+        )
+        .await
+    }
+
+    /// `DELETE /v1/llm/sessions/{id}/messages`: the last exchange removed.
+    async fn delete_last(&self, id: &str) -> (u16, Value) {
+        self.call(
+            Method::DELETE,
+            &format!("/v1/llm/sessions/{id}/messages"),
+            None,
+        )
+        .await
+    }
+
+    /// `POST /v1/llm/sessions/{id}/regenerate`.
+    async fn regenerate(&self, id: &str, body: Value) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            &format!("/v1/llm/sessions/{id}/regenerate"),
+            Some(body),
+        )
+        .await
     }
 }
 
@@ -105,16 +179,11 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
     let created: Value = res.json().await.unwrap();
     assert_shape(&seed(CREATED), &created, &[], "create");
     let id = created["session_id"].as_str().unwrap().to_string();
-    let messages = format!("/v1/llm/sessions/{id}/messages");
 
     // POST …/messages with the seed's `"model id"` (with a space).
     let question = "우리 강아지가 갑자기 토하고 설사를 해요.";
     let (status, first) = w
-        .call(
-            Method::POST,
-            &messages,
-            Some(json!({"content": question, "model id": w.model})),
-        )
+        .add_message(&id, json!({"content": question, "model id": w.model}))
         .await;
     assert_eq!(status, 201, "{first}");
     assert_shape(&seed(ANSWER), &first, &[], "add");
@@ -124,23 +193,17 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
     // …and with `model_id`.
     let second_q = "강아지가 먹은 음식이 이상한 것 같아요.";
     let (status, second) = w
-        .call(
-            Method::POST,
-            &messages,
-            Some(json!({"content": second_q, "model_id": w.model})),
-        )
+        .add_message(&id, json!({"content": second_q, "model_id": w.model}))
         .await;
     assert_eq!(status, 201, "{second}");
     assert_eq!(second["message_idx"], "2");
 
     // GET /v1/llm/sessions and /v1/llm/sessions/{id}.
-    let (status, sessions) = w.call(Method::GET, "/v1/llm/sessions", None).await;
+    let (status, sessions) = w.sessions().await;
     assert_eq!(status, 200);
     assert_shape(&seed(SESSIONS), &sessions, &[], "sessions");
     assert_eq!(sessions["sessions"][0]["session_id"], id.as_str());
-    let (status, one) = w
-        .call(Method::GET, &format!("/v1/llm/sessions/{id}"), None)
-        .await;
+    let (status, one) = w.session(&id).await;
     assert_eq!(status, 200);
     assert_shape(&seed(SESSION), &one, &[], "session");
     assert!(
@@ -149,7 +212,7 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
     );
 
     // GET …/messages: the exchanges in order.
-    let (status, listed) = w.call(Method::GET, &messages, None).await;
+    let (status, listed) = w.messages(&id).await;
     assert_eq!(status, 200);
     assert_shape(&seed(MESSAGES), &listed, &[], "messages");
     let items = listed["messages"].as_array().unwrap();
@@ -161,25 +224,20 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
     // PATCH …/messages: the last question edited (the seed's body).
     let edited_q = "강아지가 음식을 잘 못 먹은 것 같아요.";
     let (status, edited) = w
-        .call(
-            Method::PATCH,
-            &messages,
-            Some(json!({"message_idx": "2", "content": edited_q, "model id": w.model})),
+        .edit_last(
+            &id,
+            json!({"message_idx": "2", "content": edited_q, "model id": w.model}),
         )
         .await;
     assert_eq!(status, 200, "{edited}");
     assert_shape(&seed(ANSWER), &edited, &[], "edit");
     assert_eq!(edited["message_idx"], "2");
-    let (_, listed) = w.call(Method::GET, &messages, None).await;
+    let (_, listed) = w.messages(&id).await;
     assert_eq!(listed["messages"][1]["content"], edited_q);
 
     // POST …/regenerate with the seed's body (its `content` is the question again).
     let (status, again) = w
-        .call(
-            Method::POST,
-            &format!("/v1/llm/sessions/{id}/regenerate"),
-            Some(json!({"content": edited_q, "model_id": w.model})),
-        )
+        .regenerate(&id, json!({"content": edited_q, "model_id": w.model}))
         .await;
     assert_eq!(status, 200, "{again}");
     assert_shape(&seed(REGENERATED), &again, &["answer"], "regenerate");
@@ -196,19 +254,15 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
     assert_eq!(thread[3]["sibling_ids"].as_array().unwrap().len(), 2);
 
     // DELETE …/messages: the last exchange goes.
-    let (status, _) = w.call(Method::DELETE, &messages, None).await;
+    let (status, _) = w.delete_last(&id).await;
     assert_eq!(status, 204);
-    let (_, listed) = w.call(Method::GET, &messages, None).await;
+    let (_, listed) = w.messages(&id).await;
     assert_eq!(listed["messages"].as_array().unwrap().len(), 1);
 
     // DELETE /v1/llm/sessions/{id}: gone for both APIs.
-    let (status, _) = w
-        .call(Method::DELETE, &format!("/v1/llm/sessions/{id}"), None)
-        .await;
+    let (status, _) = w.delete_session(&id).await;
     assert_eq!(status, 204);
-    let (status, gone) = w
-        .call(Method::GET, &format!("/v1/llm/sessions/{id}"), None)
-        .await;
+    let (status, gone) = w.session(&id).await;
     assert_eq!(status, 404);
     assert_eq!(gone["code"], "not_found");
 }
@@ -217,19 +271,13 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
 async fn a_conversation_started_in_the_web_app_is_a_session_and_vice_versa() {
     let w = world().await;
     let native = w.app.new_conversation(&w.user).await;
-    let (_, sessions) = w.call(Method::GET, "/v1/llm/sessions", None).await;
+    let (_, sessions) = w.sessions().await;
     assert_eq!(sessions["sessions"][0]["session_id"], native.as_str());
 
-    let (_, created) = w
-        .call(Method::POST, "/v1/llm/sessions", Some(json!({})))
-        .await;
+    let (_, created) = w.create_session(Some(json!({}))).await;
     let id = created["session_id"].as_str().unwrap();
     let (status, _) = w
-        .call(
-            Method::POST,
-            &format!("/v1/llm/sessions/{id}/messages"),
-            Some(json!({"content": "hello", "model id": w.model})),
-        )
+        .add_message(id, json!({"content": "hello", "model id": w.model}))
         .await;
     assert_eq!(status, 201);
     let conversation = w.app.conversation(&w.user, id).await;
@@ -243,15 +291,11 @@ async fn a_conversation_started_in_the_web_app_is_a_session_and_vice_versa() {
 #[tokio::test]
 async fn bad_requests_and_other_users_sessions_get_clear_errors() {
     let w = world().await;
-    let (_, created) = w.call(Method::POST, "/v1/llm/sessions", None).await;
+    let (_, created) = w.create_session(None).await;
     let id = created["session_id"].as_str().unwrap().to_string();
     let messages = format!("/v1/llm/sessions/{id}/messages");
     let (status, _) = w
-        .call(
-            Method::POST,
-            &messages,
-            Some(json!({"content": "first", "model id": w.model})),
-        )
+        .add_message(&id, json!({"content": "first", "model id": w.model}))
         .await;
     assert_eq!(status, 201);
 

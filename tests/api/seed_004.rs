@@ -1,12 +1,15 @@
 //! Seed 004's simple API under `/simple`: the README's documented requests
 //! replayed, each answer compared with the documented shape field by field;
 //! per-key model and conversation, kept across a restart on the same file.
+//!
+//! A key holder speaks through `by_key(..)`; the table of bad requests keeps
+//! the generic `call`, since each row is a method and path.
 
-use fake_llm::{answer_text, Behavior, FakeLlm};
+use fake_llm::{answer_text, FakeLlm};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_shape, spawn_app, spawn_in, Session, TestApp};
+use crate::helpers::{assert_shape, spawn_in, Session, TestApp, World};
 
 // The seed's documented answers (its `"permission": [...]` written as `[]`).
 const KEY_CREATED: &str = r#"{"api_key": "생성된_API_키", "client_name": "클라이언트 이름",
@@ -29,22 +32,76 @@ fn assert_error(body: &Value, at: &str) {
     assert_shape(&seed(ERROR), body, &["code"], at);
 }
 
-async fn key_call(
-    app: &TestApp,
-    key: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = app.request(method, path).header("x-api-key", key);
-    if let Some(body) = body {
-        req = req.json(&body);
+/// The simple API as one key's holder speaks it (`x-api-key`).
+struct Keyed<'a> {
+    app: &'a TestApp,
+    key: &'a str,
+}
+
+fn by_key<'a>(app: &'a TestApp, key: &'a str) -> Keyed<'a> {
+    Keyed { app, key }
+}
+
+impl Keyed<'_> {
+    /// Any request with the key; the status and the JSON body (`Null` when
+    /// there is none).
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.app.request(method, path).header("x-api-key", self.key);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let res = req.send().await.unwrap();
+        (
+            res.status().as_u16(),
+            res.json().await.unwrap_or(Value::Null),
+        )
     }
-    let res = req.send().await.unwrap();
-    (
-        res.status().as_u16(),
-        res.json().await.unwrap_or(Value::Null),
-    )
+
+    /// `GET /simple/models`.
+    async fn models(&self) -> (u16, Value) {
+        self.call(Method::GET, "/simple/models", None).await
+    }
+
+    /// `GET /simple/model`: the key's model.
+    async fn model(&self) -> (u16, Value) {
+        self.call(Method::GET, "/simple/model", None).await
+    }
+
+    /// `POST /simple/model`: picks the key's model.
+    async fn set_model(&self, model: &str) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            "/simple/model",
+            Some(json!({ "model": model })),
+        )
+        .await
+    }
+
+    /// `POST /simple/query`: asks, in the key's conversation.
+    async fn query(&self, input: &str) -> (u16, Value) {
+        self.call(
+            Method::POST,
+            "/simple/query",
+            Some(json!({ "input": input })),
+        )
+        .await
+    }
+
+    /// `GET /simple/history`.
+    async fn history(&self) -> (u16, Value) {
+        self.call(Method::GET, "/simple/history", None).await
+    }
+
+    /// `DELETE /simple/history`.
+    async fn clear_history(&self) -> (u16, Value) {
+        self.call(Method::DELETE, "/simple/history", None).await
+    }
+
+    /// `DELETE /simple/api-keys/{key}` with this key.
+    async fn revoke(&self, key: &str) -> (u16, Value) {
+        self.call(Method::DELETE, &format!("/simple/api-keys/{key}"), None)
+            .await
+    }
 }
 
 async fn new_key(app: &TestApp, user: &Session, name: &str) -> Value {
@@ -58,29 +115,21 @@ async fn new_key(app: &TestApp, user: &Session, name: &str) -> Value {
     res.json().await.unwrap()
 }
 
-async fn world(app: TestApp) -> (TestApp, FakeLlm, Session) {
-    let fake = FakeLlm::start(Behavior {
-        tokens: 3,
-        ..Behavior::default()
-    })
-    .await;
-    let admin = app.signup("admin").await;
-    app.add_connection(&admin, "openai", &fake.openai_url(), None)
-        .await;
-    let user = app.signup("seojun").await;
-    (app, fake, user)
+async fn world() -> (TestApp, FakeLlm, Session) {
+    let w = World::builder().api_key(None).user("seojun").build().await;
+    (w.app, w.fake, w.user)
 }
 
 #[tokio::test]
 async fn every_documented_example_is_answered_in_the_seed_s_shape() {
-    let (app, _fake, user) = world(spawn_app().await).await;
+    let (app, _fake, user) = world().await;
 
     let created = new_key(&app, &user, "클라이언트 이름").await;
     assert_shape(&seed(KEY_CREATED), &created, &[], "POST /api-keys");
     assert_eq!(created["client_name"], "클라이언트 이름");
     let key = created["api_key"].as_str().unwrap().to_string();
 
-    let (status, models) = key_call(&app, &key, Method::GET, "/simple/models", None).await;
+    let (status, models) = by_key(&app, &key).models().await;
     assert_eq!(status, 200);
     assert_shape(&seed(MODELS), &models, &[], "GET /models");
     let ids: Vec<String> = models["data"]
@@ -91,7 +140,7 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
         .collect();
     assert!(ids.len() >= 2, "{ids:?}");
 
-    let (status, model) = key_call(&app, &key, Method::GET, "/simple/model", None).await;
+    let (status, model) = by_key(&app, &key).model().await;
     assert_eq!(status, 200);
     assert_shape(&seed(MODEL), &model, &[], "GET /model");
     assert_eq!(
@@ -100,26 +149,12 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
         "the first model by default"
     );
 
-    let (status, set) = key_call(
-        &app,
-        &key,
-        Method::POST,
-        "/simple/model",
-        Some(json!({"model": ids[1]})),
-    )
-    .await;
+    let (status, set) = by_key(&app, &key).set_model(&ids[1]).await;
     assert_eq!(status, 200);
     assert_shape(&seed(MODEL), &set, &[], "POST /model");
     assert_eq!(set["model"], ids[1].as_str());
 
-    let (status, refused) = key_call(
-        &app,
-        &key,
-        Method::POST,
-        "/simple/model",
-        Some(json!({"model": "gpt-4"})),
-    )
-    .await;
+    let (status, refused) = by_key(&app, &key).set_model("gpt-4").await;
     assert_eq!(status, 400);
     assert_error(&refused, "POST /model unknown");
     let message = refused["error"].as_str().unwrap();
@@ -132,19 +167,12 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
         "{message}"
     );
 
-    let (status, answer) = key_call(
-        &app,
-        &key,
-        Method::POST,
-        "/simple/query",
-        Some(json!({"input": "안녕하세요"})),
-    )
-    .await;
+    let (status, answer) = by_key(&app, &key).query("안녕하세요").await;
     assert_eq!(status, 200, "{answer}");
     assert_shape(&seed(RESPONSE), &answer, &[], "POST /query");
     assert_eq!(answer["response"], answer_text("안녕하세요", 3));
 
-    let (status, history) = key_call(&app, &key, Method::GET, "/simple/history", None).await;
+    let (status, history) = by_key(&app, &key).history().await;
     assert_eq!(status, 200);
     assert_shape(&seed(HISTORY), &history, &[], "GET /history");
     assert_eq!(history[0]["role"], "user");
@@ -163,25 +191,18 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
     let native = app.conversation(&user, conversation).await;
     assert_eq!(native["messages"][1]["model_id"], ids[1].as_str());
 
-    let (status, cleared) = key_call(&app, &key, Method::DELETE, "/simple/history", None).await;
+    let (status, cleared) = by_key(&app, &key).clear_history().await;
     assert_eq!(status, 200);
     assert_shape(&seed(MESSAGE), &cleared, &[], "DELETE /history");
-    let (_, history) = key_call(&app, &key, Method::GET, "/simple/history", None).await;
+    let (_, history) = by_key(&app, &key).history().await;
     assert_eq!(history, json!([]));
     // Nothing is lost: the conversation stays in the user's list.
     app.conversation(&user, conversation).await;
 
-    let (status, revoked) = key_call(
-        &app,
-        &key,
-        Method::DELETE,
-        &format!("/simple/api-keys/{key}"),
-        None,
-    )
-    .await;
+    let (status, revoked) = by_key(&app, &key).revoke(&key).await;
     assert_eq!(status, 200);
     assert_shape(&seed(MESSAGE), &revoked, &[], "DELETE /api-keys");
-    let (status, denied) = key_call(&app, &key, Method::GET, "/simple/model", None).await;
+    let (status, denied) = by_key(&app, &key).model().await;
     assert_eq!(status, 401);
     assert_error(&denied, "revoked key");
     let again = app
@@ -199,7 +220,7 @@ async fn every_documented_example_is_answered_in_the_seed_s_shape() {
 
 #[tokio::test]
 async fn each_key_keeps_its_own_model_and_conversation_across_a_restart() {
-    let (app, fake, user) = world(spawn_app().await).await;
+    let (app, fake, user) = world().await;
     let a = new_key(&app, &user, "a").await["api_key"]
         .as_str()
         .unwrap()
@@ -208,36 +229,15 @@ async fn each_key_keeps_its_own_model_and_conversation_across_a_restart() {
         .as_str()
         .unwrap()
         .to_string();
-    let (_, models) = key_call(&app, &a, Method::GET, "/simple/models", None).await;
+    let (_, models) = by_key(&app, &a).models().await;
     let second = models["data"][1]["id"].as_str().unwrap().to_string();
     let first = models["data"][0]["id"].as_str().unwrap().to_string();
-    key_call(
-        &app,
-        &a,
-        Method::POST,
-        "/simple/model",
-        Some(json!({"model": second})),
-    )
-    .await;
-    let (status, _) = key_call(
-        &app,
-        &a,
-        Method::POST,
-        "/simple/query",
-        Some(json!({"input": "one"})),
-    )
-    .await;
+    by_key(&app, &a).set_model(&second).await;
+    let (status, _) = by_key(&app, &a).query("one").await;
     assert_eq!(status, 200);
-    let (status, _) = key_call(
-        &app,
-        &b,
-        Method::POST,
-        "/simple/query",
-        Some(json!({"input": "other"})),
-    )
-    .await;
+    let (status, _) = by_key(&app, &b).query("other").await;
     assert_eq!(status, 200);
-    let (_, model_b) = key_call(&app, &b, Method::GET, "/simple/model", None).await;
+    let (_, model_b) = by_key(&app, &b).model().await;
     assert_eq!(
         model_b["model"],
         first.as_str(),
@@ -247,22 +247,15 @@ async fn each_key_keeps_its_own_model_and_conversation_across_a_restart() {
     // Restart on the same database file.
     let (dir, db) = app.stop().await;
     let app = spawn_in(dir, db, |_| {}).await;
-    let (_, model_a) = key_call(&app, &a, Method::GET, "/simple/model", None).await;
+    let (_, model_a) = by_key(&app, &a).model().await;
     assert_eq!(model_a["model"], second.as_str());
-    let (_, history_a) = key_call(&app, &a, Method::GET, "/simple/history", None).await;
+    let (_, history_a) = by_key(&app, &a).history().await;
     assert_eq!(history_a.as_array().unwrap().len(), 2);
     assert_eq!(history_a[0]["content"], "one");
 
     // The next query continues a's conversation: the provider gets the earlier turn.
     fake.reset();
-    let (status, _) = key_call(
-        &app,
-        &a,
-        Method::POST,
-        "/simple/query",
-        Some(json!({"input": "two"})),
-    )
-    .await;
+    let (status, _) = by_key(&app, &a).query("two").await;
     assert_eq!(status, 200);
     let sent = fake
         .requests()
@@ -279,15 +272,15 @@ async fn each_key_keeps_its_own_model_and_conversation_across_a_restart() {
     assert_eq!(contents.first(), Some(&"one"));
     assert_eq!(contents.last(), Some(&"two"));
     assert!(!contents.contains(&"other"), "b's conversation is its own");
-    let (_, history_a) = key_call(&app, &a, Method::GET, "/simple/history", None).await;
+    let (_, history_a) = by_key(&app, &a).history().await;
     assert_eq!(history_a.as_array().unwrap().len(), 4);
-    let (_, history_b) = key_call(&app, &b, Method::GET, "/simple/history", None).await;
+    let (_, history_b) = by_key(&app, &b).history().await;
     assert_eq!(history_b.as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
 async fn bad_requests_get_the_seed_s_error_shape_and_statuses() {
-    let (app, _fake, user) = world(spawn_app().await).await;
+    let (app, _fake, user) = world().await;
     let key = new_key(&app, &user, "k").await["api_key"]
         .as_str()
         .unwrap()
@@ -332,7 +325,7 @@ async fn bad_requests_get_the_seed_s_error_shape_and_statuses() {
         ),
     ];
     for (method, path, body, want, why) in cases {
-        let (status, answer) = key_call(&app, &key, method, path, body).await;
+        let (status, answer) = by_key(&app, &key).call(method, path, body).await;
         assert_eq!(status, want, "{why}: {answer}");
         assert_error(&answer, why);
     }
@@ -344,7 +337,7 @@ async fn bad_requests_get_the_seed_s_error_shape_and_statuses() {
         .unwrap();
     assert_eq!(none.status(), 401);
     assert_error(&none.json().await.unwrap(), "no key");
-    let (status, _) = key_call(&app, "dk_wrong", Method::GET, "/simple/history", None).await;
+    let (status, _) = by_key(&app, "dk_wrong").history().await;
     assert_eq!(status, 401);
     let jwt = app
         .as_user(Method::GET, "/simple/model", &user.access)
@@ -372,6 +365,6 @@ async fn bad_requests_get_the_seed_s_error_shape_and_statuses() {
         .await
         .unwrap();
     assert_eq!(res.status(), 404);
-    let (status, _) = key_call(&app, &key, Method::GET, "/simple/model", None).await;
+    let (status, _) = by_key(&app, &key).model().await;
     assert_eq!(status, 200, "still valid");
 }

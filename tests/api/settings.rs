@@ -1,9 +1,13 @@
 //! User settings, plans and their limits (SPEC §3 "User settings"): settings
 //! follow the user, and a plan's limits stop a message before the upstream.
+//!
+//! Named operations from `client`; the table of bad section updates keeps the
+//! generic `call`, since the route is part of each row.
 
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::client::Nobody;
 use crate::helpers::{spawn_app, upstream_calls_with, world, World};
 
 async fn ask(w: &World, conv: &str, content: &str, model: Option<&str>) -> (u16, Value) {
@@ -11,14 +15,7 @@ async fn ask(w: &World, conv: &str, content: &str, model: Option<&str>) -> (u16,
     if let Some(m) = model {
         body["model_id"] = json!(m);
     }
-    w.app
-        .call(
-            Method::POST,
-            &format!("/api/v1/conversations/{conv}/messages"),
-            Some(&w.user),
-            Some(body),
-        )
-        .await
+    w.app.send_message(&w.user, conv, body).await
 }
 
 #[tokio::test]
@@ -26,9 +23,7 @@ async fn settings_have_defaults_change_whole_or_by_part_and_follow_the_user_to_a
     let app = spawn_app().await;
     let _admin = app.signup("admin").await;
     let user = app.signup("minji").await;
-    let (status, s) = app
-        .call(Method::GET, "/api/v1/user/settings", Some(&user), None)
-        .await;
+    let (status, s) = app.settings(&user).await;
     assert_eq!(status, 200);
     assert_eq!(s["theme"], "system");
     assert_eq!(s["language"], "ko");
@@ -41,11 +36,9 @@ async fn settings_have_defaults_change_whole_or_by_part_and_follow_the_user_to_a
     assert_eq!(s["subscription"]["daily_message_limit"], Value::Null);
 
     let (status, s) = app
-        .call(
-            Method::PUT,
-            "/api/v1/user/settings",
-            Some(&user),
-            Some(json!({"theme": "dark", "language": "en", "system_prompt": "짧게 답해 주세요"})),
+        .update_settings(
+            &user,
+            json!({"theme": "dark", "language": "en", "system_prompt": "짧게 답해 주세요"}),
         )
         .await;
     assert_eq!(status, 200, "{s}");
@@ -53,55 +46,29 @@ async fn settings_have_defaults_change_whole_or_by_part_and_follow_the_user_to_a
     assert_eq!(s["system_prompt"], "짧게 답해 주세요");
 
     let (status, n) = app
-        .call(
-            Method::PUT,
-            "/api/v1/user/settings/notification",
-            Some(&user),
-            Some(json!({"on_complete": true})),
-        )
+        .update_settings_section(&user, "notification", json!({"on_complete": true}))
         .await;
     assert_eq!(
         (status, n),
         (200, json!({"on_complete": true, "sound": false}))
     );
     let (status, t) = app
-        .call(
-            Method::PUT,
-            "/api/v1/user/settings/theme",
-            Some(&user),
-            Some(json!({"theme": "light"})),
-        )
+        .update_settings_section(&user, "theme", json!({"theme": "light"}))
         .await;
     assert_eq!((status, t), (200, json!({"theme": "light"})));
 
     // Another device: a fresh sign-in sees the same settings.
     let other_device = app.sign_in("minji").await;
-    let (_, s) = app
-        .call(
-            Method::GET,
-            "/api/v1/user/settings",
-            Some(&other_device),
-            None,
-        )
-        .await;
+    let (_, s) = app.settings(&other_device).await;
     assert_eq!(s["theme"], "light");
     assert_eq!(s["language"], "en");
     assert_eq!(s["notification"]["on_complete"], true);
-    let (_, t) = app
-        .call(
-            Method::GET,
-            "/api/v1/user/settings/theme",
-            Some(&other_device),
-            None,
-        )
-        .await;
+    let (_, t) = app.settings_section(&other_device, "theme").await;
     assert_eq!(t, json!({"theme": "light"}));
 
     // A second user's settings are their own.
     let other = app.signup("other").await;
-    let (_, s) = app
-        .call(Method::GET, "/api/v1/user/settings", Some(&other), None)
-        .await;
+    let (_, s) = app.settings(&other).await;
     assert_eq!(s["theme"], "system");
 
     // Bad input, each with its reason.
@@ -178,17 +145,13 @@ async fn settings_have_defaults_change_whole_or_by_part_and_follow_the_user_to_a
         .unwrap();
     assert_eq!(res.status(), 400);
     // Nothing of that changed anything.
-    let (_, s) = app
-        .call(Method::GET, "/api/v1/user/settings", Some(&user), None)
-        .await;
+    let (_, s) = app.settings(&user).await;
     assert_eq!(
         (s["theme"].as_str(), s["language"].as_str()),
         (Some("light"), Some("en"))
     );
     // Signed out: 401.
-    let (status, _) = app
-        .call(Method::GET, "/api/v1/user/settings", None, None)
-        .await;
+    let (status, _) = app.settings(&Nobody).await;
     assert_eq!(status, 401);
 }
 
@@ -197,11 +160,9 @@ async fn a_user_at_the_daily_limit_gets_429_before_any_upstream_call_until_an_ad
     let w = world().await;
     let (status, plan) = w
         .app
-        .call(
-            Method::POST,
-            "/api/v1/admin/plans",
-            Some(&w.admin),
-            Some(json!({"name": "Free", "daily_message_limit": 2, "is_default": true})),
+        .create_plan(
+            &w.admin,
+            json!({"name": "Free", "daily_message_limit": 2, "is_default": true}),
         )
         .await;
     assert_eq!(status, 201, "{plan}");
@@ -210,15 +171,7 @@ async fn a_user_at_the_daily_limit_gets_429_before_any_upstream_call_until_an_ad
     let conv = w.app.new_conversation(&w.user).await;
     assert_eq!(ask(&w, &conv, "first question", None).await.0, 201);
     assert_eq!(ask(&w, &conv, "second question", None).await.0, 201);
-    let (_, sub) = w
-        .app
-        .call(
-            Method::GET,
-            "/api/v1/user/settings/subscription",
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (_, sub) = w.app.subscription(&w.user).await;
     assert_eq!(sub["plan"], "Free");
     assert_eq!(sub["daily_message_limit"], 2);
     assert_eq!(sub["used_today"], 2);
@@ -256,35 +209,15 @@ async fn a_user_at_the_daily_limit_gets_429_before_any_upstream_call_until_an_ad
     let c = w.app.conversation(&w.user, &conv).await;
     assert_eq!(c["messages"].as_array().unwrap().len(), 4);
     // Streaming and regenerating are refused the same way.
-    let (status, _) = w
-        .app
-        .call(
-            Method::POST,
-            &format!("/api/v1/conversations/{conv}/regenerate"),
-            Some(&w.user),
-            Some(json!({})),
-        )
-        .await;
+    let (status, _) = w.app.regenerate(&w.user, &conv, json!({})).await;
     assert_eq!(status, 429);
     // Deleting the conversation does not give the messages back.
     let other = w.app.new_conversation(&w.user).await;
-    w.app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/conversations/{conv}"),
-            Some(&w.user),
-            None,
-        )
-        .await;
+    w.app.delete_conversation(&w.user, &conv).await;
     assert_eq!(ask(&w, &other, "still over", None).await.0, 429);
     let (status, _) = w
         .app
-        .call(
-            Method::PUT,
-            &format!("/api/v1/admin/plans/{plan_id}"),
-            Some(&w.admin),
-            Some(json!({"daily_message_limit": 3})),
-        )
+        .update_plan(&w.admin, &plan_id, json!({"daily_message_limit": 3}))
         .await;
     assert_eq!(status, 200);
     let (status, body) = ask(&w, &other, "fourth question after the raise", None).await;
@@ -296,10 +229,7 @@ async fn a_user_at_the_daily_limit_gets_429_before_any_upstream_call_until_an_ad
     assert_eq!(ask(&w, &other, "fifth", None).await.0, 429);
 
     // Both admin actions are in the audit log.
-    let (_, audit) = w
-        .app
-        .call(Method::GET, "/api/v1/admin/audit", Some(&w.admin), None)
-        .await;
+    let (_, audit) = w.app.audit(&w.admin, "").await;
     let actions: Vec<&str> = audit["entries"]
         .as_array()
         .unwrap()
@@ -321,15 +251,7 @@ async fn a_model_outside_the_plan_is_403_and_users_switch_only_to_self_service_p
         json!({"name": "Pro", "self_service": false}),
         json!({"name": "Basic", "self_service": true, "daily_message_limit": 100}),
     ] {
-        let (status, p) = w
-            .app
-            .call(
-                Method::POST,
-                "/api/v1/admin/plans",
-                Some(&w.admin),
-                Some(body),
-            )
-            .await;
+        let (status, p) = w.app.create_plan(&w.admin, body).await;
         assert_eq!(status, 201, "{p}");
     }
     // Plans are validated.
@@ -344,25 +266,12 @@ async fn a_model_outside_the_plan_is_403_and_users_switch_only_to_self_service_p
         ),
         (json!({"name": "X", "limit": 3}), 400),
     ] {
-        let (got, err) = w
-            .app
-            .call(
-                Method::POST,
-                "/api/v1/admin/plans",
-                Some(&w.admin),
-                Some(body.clone()),
-            )
-            .await;
+        let (got, err) = w.app.create_plan(&w.admin, body.clone()).await;
         assert_eq!(got, status, "{body} → {err}");
     }
     let (status, sub) = w
         .app
-        .call(
-            Method::PUT,
-            &format!("/api/v1/users/{}/settings/subscription", w.user.id),
-            Some(&w.admin),
-            Some(json!({"plan": "Mini"})),
-        )
+        .set_plan(&w.admin, &w.user.id, json!({"plan": "Mini"}))
         .await;
     assert_eq!(status, 200, "{sub}");
     assert_eq!(sub["plan"], "Mini");
@@ -383,10 +292,7 @@ async fn a_model_outside_the_plan_is_403_and_users_switch_only_to_self_service_p
     assert_eq!(upstream_calls_with(&w.fake, "on the right model"), 1);
 
     // Self-service: Basic yes, Pro no.
-    let (_, plans) = w
-        .app
-        .call(Method::GET, "/api/v1/plans", Some(&w.user), None)
-        .await;
+    let (_, plans) = w.app.plans(&w.user).await;
     let names: Vec<&str> = plans["plans"]
         .as_array()
         .unwrap()
@@ -394,28 +300,12 @@ async fn a_model_outside_the_plan_is_403_and_users_switch_only_to_self_service_p
         .map(|p| p["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["Basic", "Mini"]);
-    let (status, err) = w
-        .app
-        .call(
-            Method::PUT,
-            "/api/v1/user/settings/subscription",
-            Some(&w.user),
-            Some(json!({"plan": "Pro"})),
-        )
-        .await;
+    let (status, err) = w.app.choose_plan(&w.user, json!({"plan": "Pro"})).await;
     assert_eq!(
         (status, err["code"].as_str()),
         (403, Some("plan_not_self_service"))
     );
-    let (status, sub) = w
-        .app
-        .call(
-            Method::PUT,
-            "/api/v1/user/settings/subscription",
-            Some(&w.user),
-            Some(json!({"plan": "basic"})),
-        )
-        .await;
+    let (status, sub) = w.app.choose_plan(&w.user, json!({"plan": "basic"})).await;
     assert_eq!(status, 200, "{sub}");
     assert_eq!(sub["plan"], "Basic");
     assert_eq!(sub["daily_message_limit"], 100);
@@ -425,44 +315,17 @@ async fn a_model_outside_the_plan_is_403_and_users_switch_only_to_self_service_p
     );
 
     // The admin sees the user's settings; a plain user gets 403 there.
-    let (status, s) = w
-        .app
-        .call(
-            Method::GET,
-            &format!("/api/v1/users/{}/settings", w.user.id),
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (status, s) = w.app.user_settings(&w.admin, &w.user.id).await;
     assert_eq!(
         (status, s["subscription"]["plan"].as_str()),
         (200, Some("Basic"))
     );
-    let (status, _) = w
-        .app
-        .call(
-            Method::GET,
-            &format!("/api/v1/users/{}/settings", w.admin.id),
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (status, _) = w.app.user_settings(&w.user, &w.admin.id).await;
     assert_eq!(status, 403);
-    let (status, _) = w
-        .app
-        .call(
-            Method::GET,
-            "/api/v1/users/no-such-user/settings",
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (status, _) = w.app.user_settings(&w.admin, "no-such-user").await;
     assert_eq!(status, 404);
     // Deleting the plan a user is on leaves them on no plan (no limits).
-    let (_, all) = w
-        .app
-        .call(Method::GET, "/api/v1/admin/plans", Some(&w.admin), None)
-        .await;
+    let (_, all) = w.app.admin_plans(&w.admin).await;
     let basic = all["plans"]
         .as_array()
         .unwrap()
@@ -472,34 +335,10 @@ async fn a_model_outside_the_plan_is_403_and_users_switch_only_to_self_service_p
         .as_str()
         .unwrap()
         .to_string();
-    let (status, _) = w
-        .app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/admin/plans/{basic}"),
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (status, _) = w.app.delete_plan(&w.admin, &basic).await;
     assert_eq!(status, 204);
-    let (status, _) = w
-        .app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/admin/plans/{basic}"),
-            Some(&w.admin),
-            None,
-        )
-        .await;
+    let (status, _) = w.app.delete_plan(&w.admin, &basic).await;
     assert_eq!(status, 404);
-    let (_, sub) = w
-        .app
-        .call(
-            Method::GET,
-            "/api/v1/user/settings/subscription",
-            Some(&w.user),
-            None,
-        )
-        .await;
+    let (_, sub) = w.app.subscription(&w.user).await;
     assert_eq!(sub["plan"], Value::Null);
 }

@@ -2,26 +2,25 @@
 
 use std::time::Duration;
 
-use fake_llm::{Behavior, FakeLlm};
+use fake_llm::Behavior;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{read_sse_until, spawn_app, spawn_with};
+use crate::helpers::{read_sse_until, spawn_app, spawn_with, World};
 
 #[tokio::test]
 async fn the_status_shows_version_uptime_sizes_running_answers_and_connection_errors() {
-    let app = spawn_app().await;
-    let fake = FakeLlm::start(Behavior {
-        tokens: 300,
-        token_delay: Duration::from_millis(20),
-        ..Behavior::default()
-    })
-    .await;
-    let admin = app.signup("admin").await;
-    let user = app.signup("user1").await;
-    let connection = app
-        .add_connection(&admin, "openai", &format!("{}/v1", fake.url()), None)
+    let w = World::builder()
+        .fake(Behavior {
+            tokens: 300,
+            token_delay: Duration::from_millis(20),
+            ..Behavior::default()
+        })
+        .api_key(None)
+        .user("user1")
+        .build()
         .await;
+    let (app, admin, user, connection) = (&w.app, &w.admin, &w.user, &w.connection);
     let status = |token: &str| {
         app.as_user(Method::GET, "/api/v1/admin/status", token)
             .send()
@@ -31,12 +30,12 @@ async fn the_status_shows_version_uptime_sizes_running_answers_and_connection_er
     assert_eq!(anonymous.status(), 401);
 
     // An answer that fails upstream is the connection's last error.
-    let conv = app.new_conversation(&user).await;
-    let (code, _) = app.ask(&user, &conv, "break please [[fail:401]]").await;
+    let conv = app.new_conversation(user).await;
+    let (code, _) = app.ask(user, &conv, "break please [[fail:401]]").await;
     assert!(code >= 400, "{code}");
 
     // A long answer is running while the status is read.
-    let conv2 = app.new_conversation(&user).await;
+    let conv2 = app.new_conversation(user).await;
     let mut stream = app
         .as_user(
             Method::POST,

@@ -216,13 +216,6 @@ async fn a_nul_character_in_a_search_keyword_is_a_400_that_says_so_not_a_500() {
         );
     }
     // Other control characters are searched for like any other.
-    let (status, _) = app
-        .call(
-            Method::GET,
-            "/api/v1/conversations?q=%01abc",
-            Some(&user),
-            None,
-        )
-        .await;
+    let (status, _) = app.conversations(&user, "q=%01abc").await;
     assert_eq!(status, 200);
 }
