@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
@@ -38,8 +39,6 @@ use crate::service::models::endpoint_of;
 
 /// Stack of a reader thread (as the engine's: ureq needs little).
 const READER_STACK: usize = 512 * 1024;
-/// How a 404 about the model begins (it gets OpenAI's `model_not_found` code).
-const MODEL_NOT_FOUND: &str = "The model";
 /// Keep-alive comment interval on streamed answers.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -94,10 +93,69 @@ fn error_type(status: StatusCode) -> &'static str {
     }
 }
 
-/// An [`ApiError`] in OpenAI's shape. A 422 becomes a 400: OpenAI never
-/// answers 422, and clients expect `BadRequestError` for a bad parameter.
-pub fn openai_error(err: &ApiError) -> Response {
-    let mut res = err.to_response();
+/// What a gateway handler answers instead of success: an operation's
+/// [`ApiError`] (a provider failure among them, as [`ApiError::Llm`]), or the
+/// gateway's own 404 for a model it does not serve (OpenAI's
+/// `model_not_found`, with `param: "model"`).
+#[derive(Debug)]
+pub enum GatewayError {
+    Api(ApiError),
+    /// The asked model (its id) does not exist, is disabled, or its
+    /// connection is.
+    ModelNotFound(String),
+}
+
+impl From<ApiError> for GatewayError {
+    fn from(err: ApiError) -> Self {
+        GatewayError::Api(err)
+    }
+}
+
+impl From<db::DbError> for GatewayError {
+    fn from(err: db::DbError) -> Self {
+        GatewayError::Api(err.into())
+    }
+}
+
+impl From<LlmError> for GatewayError {
+    fn from(err: LlmError) -> Self {
+        GatewayError::Api(err.into())
+    }
+}
+
+/// An error in OpenAI's shape, with the headers of the native answer
+/// (`WWW-Authenticate`, `Retry-After`).
+pub fn openai_error(err: &GatewayError) -> Response {
+    let (status, body) = openai_body(err);
+    let fresh = json_response(status, &body);
+    match err {
+        GatewayError::Api(err) => {
+            let mut res = err.to_response();
+            *res.status_mut() = status;
+            *res.body_mut() = fresh.into_body();
+            res
+        }
+        GatewayError::ModelNotFound(_) => fresh,
+    }
+}
+
+/// The status and OpenAI-shaped body of an error. A 422 becomes a 400:
+/// OpenAI never answers 422, and clients expect `BadRequestError` for a bad
+/// parameter.
+fn openai_body(err: &GatewayError) -> (StatusCode, OpenAiErrorBody) {
+    let err = match err {
+        GatewayError::Api(err) => err,
+        GatewayError::ModelNotFound(id) => {
+            let status = StatusCode::NOT_FOUND;
+            let body = OpenAiErrorBody::new(
+                model_not_found(id),
+                status,
+                Some("model"),
+                "model_not_found",
+            );
+            return (status, body);
+        }
+    };
     let status = match err.status() {
         StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
         other => other,
@@ -108,33 +166,63 @@ pub fn openai_error(err: &ApiError) -> Response {
             ("invalid_value", Some(field), format!("{field} {why}"))
         }
         ApiError::Unauthorized { .. } => ("invalid_api_key", None, err.to_string()),
-        ApiError::NotFound(m) if m.starts_with(MODEL_NOT_FOUND) => {
-            ("model_not_found", Some("model"), m.clone())
-        }
         other => (other.code(), None, other.to_string()),
     };
-    let body = json!({
-        "error": {
-            "message": message,
-            "type": error_type(status),
-            "param": param,
-            "code": code,
-        }
-    });
-    let fresh = json_response(status, &body);
-    *res.status_mut() = status;
-    *res.body_mut() = fresh.into_body();
-    res
+    (status, OpenAiErrorBody::new(message, status, param, code))
 }
 
-fn openai_respond(result: Result<Response, ApiError>) -> Response {
+/// The message of the gateway's 404 for model `id`, in OpenAI's words.
+fn model_not_found(id: &str) -> String {
+    format!("The model `{id}` does not exist or you do not have access to it.")
+}
+
+/// OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorBody {
+    error: OpenAiError,
+}
+
+/// The error inside [`OpenAiErrorBody`] (also a chunk of a stream that failed
+/// after its first piece).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiError {
+    /// What happened, for a person.
+    message: String,
+    /// OpenAI's class of error: `invalid_request_error`, `permission_error`,
+    /// `rate_limit_error`, `api_error` …
+    #[serde(rename = "type")]
+    #[schema(example = "invalid_request_error")]
+    kind: &'static str,
+    /// The request field at fault, when one is.
+    param: Option<String>,
+    /// A machine code (`invalid_api_key`, `model_not_found`,
+    /// `upstream_rate_limited` …).
+    code: String,
+}
+
+impl OpenAiErrorBody {
+    fn new(message: String, status: StatusCode, param: Option<&str>, code: &str) -> Self {
+        OpenAiErrorBody {
+            error: OpenAiError {
+                message,
+                kind: error_type(status),
+                param: param.map(str::to_string),
+                code: code.to_string(),
+            },
+        }
+    }
+}
+
+fn openai_respond(result: Result<Response, GatewayError>) -> Response {
     result.unwrap_or_else(|err| openai_error(&err))
 }
 
 /// The `recover` of the gateway's tree: warp's own rejections (wrong method,
 /// oversize body, unknown path) in OpenAI's shape too.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
-    Ok(openai_error(&crate::api::error::from_rejection(&rejection)))
+    Ok(openai_error(&GatewayError::Api(
+        crate::api::error::from_rejection(&rejection),
+    )))
 }
 
 fn model_object(model: &connection::ModelRow) -> Value {
@@ -147,7 +235,7 @@ fn model_object(model: &connection::ModelRow) -> Value {
 }
 
 /// GET /v1/models
-async fn list_models(state: AppState, credentials: Credentials) -> Result<Response, ApiError> {
+async fn list_models(state: AppState, credentials: Credentials) -> Result<Response, GatewayError> {
     caller(&state, credentials).await?;
     let models = state
         .db
@@ -165,7 +253,7 @@ async fn get_model(
     id: String,
     state: AppState,
     credentials: Credentials,
-) -> Result<Response, ApiError> {
+) -> Result<Response, GatewayError> {
     caller(&state, credentials).await?;
     let id = percent_encoding::percent_decode_str(&id)
         .decode_utf8_lossy()
@@ -176,7 +264,7 @@ async fn get_model(
 
 /// The enabled model `id` with its enabled connection, or a 404 that the SDKs
 /// raise as `NotFoundError` (OpenAI's `model_not_found`).
-async fn usable_route(state: &AppState, id: String) -> Result<connection::Route, ApiError> {
+async fn usable_route(state: &AppState, id: String) -> Result<connection::Route, GatewayError> {
     let wanted = id.clone();
     let route = state
         .db
@@ -184,9 +272,7 @@ async fn usable_route(state: &AppState, id: String) -> Result<connection::Route,
         .await?;
     match route {
         Some(route) if route.model.enabled && route.connection.enabled => Ok(route),
-        _ => Err(ApiError::NotFound(format!(
-            "{MODEL_NOT_FOUND} `{id}` does not exist or you do not have access to it."
-        ))),
+        _ => Err(GatewayError::ModelNotFound(id)),
     }
 }
 
@@ -308,17 +394,14 @@ async fn chat_completions(
     state: AppState,
     credentials: Credentials,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Response, GatewayError> {
     let current = caller(&state, credentials).await?;
     let body: ChatBody = crate::api::filters::parse_json(&body)?;
     if body.n.is_some_and(|n| n != 1) {
-        return Err(ApiError::invalid(
-            "n",
-            "only 1 choice per request is supported",
-        ));
+        return Err(ApiError::invalid("n", "only 1 choice per request is supported").into());
     }
     if body.tools.as_ref().is_some_and(|t| !t.is_null()) {
-        return Err(ApiError::invalid("tools", "tool calls are not supported"));
+        return Err(ApiError::invalid("tools", "tool calls are not supported").into());
     }
     let messages = to_messages(body.messages)?;
     let route = usable_route(&state, body.model.clone()).await?;
@@ -412,11 +495,7 @@ async fn chat_completions(
     // retries) is an HTTP error, as OpenAI answers it.
     let first = rx.recv().await;
     let first = match first {
-        None => {
-            return Err(ApiError::Internal(
-                "the reader ended without a result".into(),
-            ))
-        }
+        None => return Err(ApiError::Internal("the reader ended without a result".into()).into()),
         Some(Up::End(Err(err))) => return Err(upstream_error(&err)),
         Some(first) => first,
     };
@@ -453,32 +532,20 @@ async fn chat_completions(
             }
             Some(Up::End(Err(err))) => return Err(upstream_error(&err)),
             None => {
-                return Err(ApiError::Internal(
-                    "the reader ended without a result".into(),
-                ))
+                return Err(ApiError::Internal("the reader ended without a result".into()).into())
             }
         }
         next = rx.recv().await;
     }
 }
 
-/// A provider failure as the gateway's client sees it: 429 stays 429 (the
-/// SDKs back off), the rest are 502/503/504.
-/// The caller is told what happened and the provider's status, never the
-/// provider's own text (kept in the log for admins).
-fn upstream_error(err: &LlmError) -> ApiError {
+/// A provider failure as the gateway's client sees it: [`LlmError`]'s one
+/// mapping (429 stays 429 with `Retry-After`, so the SDKs back off; the rest
+/// are 502/503/504). The caller is told what happened and the provider's
+/// status, never the provider's own text (kept in the log for admins).
+fn upstream_error(err: &LlmError) -> GatewayError {
     log::warn!("gateway call failed: {err}");
-    let status = StatusCode::from_u16(err.status_hint()).unwrap_or(StatusCode::BAD_GATEWAY);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return ApiError::TooManyRequests {
-            message: err.user_message(),
-            retry_after: 1,
-        };
-    }
-    ApiError::Upstream {
-        status,
-        message: err.user_message(),
-    }
+    GatewayError::Api(ApiError::Llm(err.clone()))
 }
 
 fn usage_json(usage: llm::Usage) -> Value {
@@ -562,14 +629,8 @@ fn stream_response(
             }
             Some(Up::End(Err(err))) => {
                 st.finished = true;
-                let api = upstream_error(&err);
-                vec![json!({"error": {
-                    "message": api.to_string(),
-                    "type": error_type(api.status()),
-                    "param": null,
-                    "code": api.code(),
-                }})
-                .to_string()]
+                let (_, body) = openai_body(&upstream_error(&err));
+                vec![json!(body).to_string()]
             }
             None => {
                 st.finished = true;
@@ -642,15 +703,15 @@ mod tests {
             ),
         ];
         for (err, status) in cases {
-            assert_eq!(openai_error(&err).status().as_u16(), status);
+            assert_eq!(openai_error(&err.into()).status().as_u16(), status);
         }
-        assert_eq!(
-            upstream_error(&LlmError::Status {
-                status: 429,
-                message: "x".into()
-            })
-            .status(),
-            StatusCode::TOO_MANY_REQUESTS
-        );
+        let missing = openai_error(&GatewayError::ModelNotFound("gpt-x".into()));
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let limited = openai_error(&upstream_error(&LlmError::Status {
+            status: 429,
+            message: "x".into(),
+        }));
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.headers()[header::RETRY_AFTER], "1");
     }
 }
