@@ -66,6 +66,119 @@ enum Cut {
     DiskFull,
 }
 
+/// How one answer ended: what is stored with it ([`Outcome::status`], the
+/// error of [`Outcome::failure`], [`Outcome::detail`] for admins) and what its
+/// subscribers are told (`done`, or `error` with the failure's code and HTTP
+/// status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// The provider finished the answer.
+    Complete,
+    /// The engine cut it; the text so far is kept.
+    Cut(Cut),
+    /// The provider failed (after the retries); the text so far is kept.
+    Failed(llm::LlmError),
+    /// The server shut down while it was being written.
+    Interrupted,
+    /// Its user stopped it (not an error).
+    Stopped,
+}
+
+/// What a failed answer stores as its error and sends in its `error` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
+    /// For the user: stored with the message and sent as `error`.
+    message: String,
+    /// The machine code sent as `code`.
+    code: &'static str,
+    /// The status of a non-streamed answer.
+    status: u16,
+}
+
+impl Outcome {
+    /// The outcome of the provider call `result`, given the engine's cut (it
+    /// wins: the call ended because of it) and whether the server is
+    /// shutting down (a cancel then is an interruption, not a stop).
+    fn of(
+        result: &Result<llm::Usage, llm::LlmError>,
+        cut: Option<Cut>,
+        shutting_down: bool,
+    ) -> Outcome {
+        match (result, cut) {
+            (_, Some(cut)) => Outcome::Cut(cut),
+            (Ok(_), None) => Outcome::Complete,
+            (Err(llm::LlmError::Cancelled), None) if shutting_down => Outcome::Interrupted,
+            (Err(llm::LlmError::Cancelled), None) => Outcome::Stopped,
+            (Err(err), None) => Outcome::Failed(err.clone()),
+        }
+    }
+
+    /// The message's stored status.
+    fn status(&self) -> &'static str {
+        match self {
+            Outcome::Complete => "complete",
+            Outcome::Stopped => "stopped",
+            Outcome::Cut(_) | Outcome::Failed(_) | Outcome::Interrupted => "error",
+        }
+    }
+
+    /// The error stored and sent, with its code and status; `None` for a
+    /// complete or stopped answer.
+    fn failure(&self) -> Option<Failure> {
+        let failure = |message: String, code, status| Failure {
+            message,
+            code,
+            status,
+        };
+        match self {
+            Outcome::Complete | Outcome::Stopped => None,
+            Outcome::Cut(Cut::TooLong(limit)) => Some(failure(
+                format!(
+                    "the answer was cut at {limit} characters, the longest this server keeps; \
+                     the text so far is saved"
+                ),
+                "answer_too_long",
+                502,
+            )),
+            Outcome::Cut(Cut::TooSlow(limit)) => Some(failure(
+                format!(
+                    "the answer was cut after {} seconds, the longest an answer may take on \
+                     this server; the text so far is saved",
+                    limit.as_secs()
+                ),
+                "generation_timeout",
+                504,
+            )),
+            Outcome::Cut(Cut::DiskFull) => Some(failure(
+                "the server's disk is full: the answer was stopped; its text so far is kept \
+                 and saved as soon as space is freed"
+                    .to_string(),
+                "disk_full",
+                507,
+            )),
+            // The provider's one mapping, for a shutdown as for a failure.
+            Outcome::Interrupted => Some(Self::llm_failure(&llm::LlmError::Cancelled)),
+            Outcome::Failed(err) => Some(Self::llm_failure(err)),
+        }
+    }
+
+    fn llm_failure(err: &llm::LlmError) -> Failure {
+        Failure {
+            message: err.user_message(),
+            code: err.code(),
+            status: err.status(),
+        }
+    }
+
+    /// What the provider said, for admins only (status page, log).
+    fn detail(&self) -> Option<String> {
+        match self {
+            Outcome::Failed(err) => Some(err.to_string()),
+            _ => None,
+        }
+    }
+}
+
 /// What the engine allows (SPEC §6 and README "Limits"); 0 means no limit
 /// for the counts.
 #[derive(Debug, Clone, Copy)]
@@ -519,54 +632,10 @@ impl Engine {
             (state.text.clone(), state.cut)
         };
         let shutting_down = self.inner.shutting_down.load(Ordering::Relaxed);
-        let (status, error, code, http_status) = match (&outcome, cut) {
-            (_, Some(Cut::TooLong(limit))) => (
-                "error",
-                Some(format!(
-                    "the answer was cut at {limit} characters, the longest this server keeps; \
-                     the text so far is saved"
-                )),
-                Some("answer_too_long"),
-                502,
-            ),
-            (_, Some(Cut::TooSlow(limit))) => (
-                "error",
-                Some(format!(
-                    "the answer was cut after {} seconds, the longest an answer may take on \
-                     this server; the text so far is saved",
-                    limit.as_secs()
-                )),
-                Some("generation_timeout"),
-                504,
-            ),
-            (_, Some(Cut::DiskFull)) => (
-                "error",
-                Some(
-                    "the server's disk is full: the answer was stopped; its text so far is kept \
-                     and saved as soon as space is freed"
-                        .to_string(),
-                ),
-                Some("disk_full"),
-                507,
-            ),
-            (Ok(_), None) => ("complete", None, None, 200),
-            (Err(llm::LlmError::Cancelled), None) if shutting_down => (
-                "error",
-                Some(
-                    "interrupted: the server was shut down while this answer was being written"
-                        .to_string(),
-                ),
-                Some("interrupted"),
-                503,
-            ),
-            (Err(llm::LlmError::Cancelled), None) => ("stopped", None, None, 200),
-            (Err(err), None) => (
-                "error",
-                Some(err.user_message()),
-                Some(error_code(err)),
-                client_status(err),
-            ),
-        };
+        let ending = Outcome::of(&outcome, cut, shutting_down);
+        let status = ending.status();
+        let failure = ending.failure();
+        let error = failure.as_ref().map(|f| f.message.clone());
         let usage = match &outcome {
             Ok(u) if u.prompt_tokens > 0 || u.completion_tokens > 0 => Usage {
                 prompt_tokens: u.prompt_tokens,
@@ -584,10 +653,7 @@ impl Engine {
         }
 
         // What the provider said stays with admins (status page, log).
-        let detail = match (&outcome, cut) {
-            (Err(err), None) if !matches!(err, llm::LlmError::Cancelled) => Some(err.to_string()),
-            _ => None,
-        };
+        let detail = ending.detail();
         let id = gen.message_id.clone();
         let saved_error = error.clone();
         let saved_text = text.clone();
@@ -639,14 +705,14 @@ impl Engine {
         };
         {
             let mut state = gen.lock();
-            let event = match (error, code) {
-                (Some(error), Some(code)) => Event::Error(json!({
-                    "error": error,
-                    "code": code,
-                    "status": http_status,
+            let event = match failure {
+                Some(failure) => Event::Error(json!({
+                    "error": failure.message,
+                    "code": failure.code,
+                    "status": failure.status,
                     "message": final_json,
                 })),
-                _ => Event::Done(final_json),
+                None => Event::Done(final_json),
             };
             gen.push(&mut state, event);
             state.finished = true;
@@ -656,7 +722,7 @@ impl Engine {
             self.inner.idle.notify_waiters();
         }
 
-        if status == "complete" {
+        if matches!(ending, Outcome::Complete) {
             if let (Some(fallback), Some(endpoint)) = (title_from, title_endpoint) {
                 self.generate_title(conversation_id.clone(), fallback, endpoint, model, question)
                     .await;
@@ -897,31 +963,6 @@ fn release_free_memory() {
     // SAFETY: malloc_trim only walks the allocator's own free lists.
     unsafe {
         libc::malloc_trim(0);
-    }
-}
-
-/// The SSE/JSON `code` of a provider failure.
-fn error_code(err: &llm::LlmError) -> &'static str {
-    match err {
-        llm::LlmError::Timeout => "upstream_timeout",
-        llm::LlmError::Connect(_) => "upstream_unreachable",
-        llm::LlmError::Malformed(_) => "upstream_malformed",
-        llm::LlmError::Status {
-            status: 401 | 403, ..
-        } => "upstream_unauthorized",
-        llm::LlmError::Status { status: 429, .. } => "upstream_rate_limited",
-        llm::LlmError::Status { .. } => "upstream_error",
-        llm::LlmError::Cancelled => "stopped",
-    }
-}
-
-/// The status daehwa's client gets for a provider failure: never the
-/// provider's own 401/403 (that would look like the client's sign-in failed).
-fn client_status(err: &llm::LlmError) -> u16 {
-    match err {
-        llm::LlmError::Timeout => 504,
-        llm::LlmError::Status { status: 429, .. } => 503,
-        _ => 502,
     }
 }
 
