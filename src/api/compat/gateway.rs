@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
 use warp::http::{header, HeaderValue, StatusCode};
@@ -225,13 +225,42 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     )))
 }
 
-fn model_object(model: &connection::ModelRow) -> Value {
-    json!({
-        "id": model.id,
-        "object": "model",
-        "created": 0,
-        "owned_by": if model.vendor.is_empty() { "daehwa".to_string() } else { model.vendor.to_lowercase() },
-    })
+/// A model in OpenAI's shape (`GET /v1/models/{id}`, an item of `GET /v1/models`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelObject {
+    /// daehwa's model id: the `model` of a chat completion.
+    id: String,
+    /// Always `model`.
+    #[schema(example = "model")]
+    object: &'static str,
+    /// Always 0 (daehwa does not know when a provider made it).
+    created: i64,
+    /// The vendor in lower case, or `daehwa`.
+    owned_by: String,
+}
+
+impl From<&connection::ModelRow> for ModelObject {
+    fn from(model: &connection::ModelRow) -> Self {
+        ModelObject {
+            id: model.id.clone(),
+            object: "model",
+            created: 0,
+            owned_by: if model.vendor.is_empty() {
+                "daehwa".to_string()
+            } else {
+                model.vendor.to_lowercase()
+            },
+        }
+    }
+}
+
+/// `GET /v1/models`: the models the caller may use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Always `list`.
+    #[schema(example = "list")]
+    object: &'static str,
+    data: Vec<ModelObject>,
 }
 
 /// GET /v1/models
@@ -241,11 +270,11 @@ async fn list_models(state: AppState, credentials: Credentials) -> Result<Respon
         .db
         .run(|conn| connection::available_models(conn))
         .await?;
-    let data: Vec<Value> = models.iter().map(model_object).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "object": "list", "data": data }),
-    ))
+    let list = ModelList {
+        object: "list",
+        data: models.iter().map(ModelObject::from).collect(),
+    };
+    Ok(json_response(StatusCode::OK, &list))
 }
 
 /// GET /v1/models/{id}
@@ -259,7 +288,10 @@ async fn get_model(
         .decode_utf8_lossy()
         .into_owned();
     let route = usable_route(&state, id).await?;
-    Ok(json_response(StatusCode::OK, &model_object(&route.model)))
+    Ok(json_response(
+        StatusCode::OK,
+        &ModelObject::from(&route.model),
+    ))
 }
 
 /// The enabled model `id` with its enabled connection, or a 404 that the SDKs
@@ -515,19 +547,23 @@ async fn chat_completions(
                 drop(guard);
                 return Ok(json_response(
                     StatusCode::OK,
-                    &json!({
-                        "id": meta.id,
-                        "object": "chat.completion",
-                        "created": meta.created,
-                        "model": meta.model,
-                        "choices": [{
-                            "index": 0,
-                            "message": {"role": "assistant", "content": text, "refusal": null},
-                            "logprobs": null,
-                            "finish_reason": "stop",
+                    &Completion {
+                        id: meta.id,
+                        object: "chat.completion",
+                        created: meta.created,
+                        model: meta.model,
+                        choices: vec![Choice {
+                            index: 0,
+                            message: AssistantMessage {
+                                role: "assistant",
+                                content: text,
+                                refusal: None,
+                            },
+                            logprobs: None,
+                            finish_reason: "stop",
                         }],
-                        "usage": usage_json(usage),
-                    }),
+                        usage: usage.into(),
+                    },
                 ));
             }
             Some(Up::End(Err(err))) => return Err(upstream_error(&err)),
@@ -548,12 +584,101 @@ fn upstream_error(err: &LlmError) -> GatewayError {
     GatewayError::Api(ApiError::Llm(err.clone()))
 }
 
-fn usage_json(usage: llm::Usage) -> Value {
-    json!({
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-    })
+/// `POST /v1/chat/completions` without `stream`: the whole answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Completion {
+    /// `chatcmpl-…`.
+    id: String,
+    /// Always `chat.completion`.
+    #[schema(example = "chat.completion")]
+    object: &'static str,
+    /// Unix seconds.
+    created: i64,
+    model: String,
+    /// Always one.
+    choices: Vec<Choice>,
+    usage: CompletionUsage,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Choice {
+    index: u32,
+    message: AssistantMessage,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    logprobs: Option<()>,
+    /// Always `stop`.
+    #[schema(example = "stop")]
+    finish_reason: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssistantMessage {
+    /// Always `assistant`.
+    #[schema(example = "assistant")]
+    role: &'static str,
+    content: String,
+    /// Always null.
+    refusal: Option<String>,
+}
+
+/// Tokens of one call: the provider's count, else daehwa's estimate.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct CompletionUsage {
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    total_tokens: u32,
+}
+
+impl From<llm::Usage> for CompletionUsage {
+    fn from(usage: llm::Usage) -> Self {
+        CompletionUsage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.prompt_tokens + usage.completion_tokens,
+        }
+    }
+}
+
+/// One `data:` chunk of a streamed answer (`stream: true`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Chunk {
+    id: String,
+    /// Always `chat.completion.chunk`.
+    #[schema(example = "chat.completion.chunk")]
+    object: &'static str,
+    created: i64,
+    model: String,
+    /// One, or none in the usage chunk.
+    choices: Vec<ChunkChoice>,
+    /// Only in the last chunk, when `stream_options.include_usage` asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<CompletionUsage>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChunkChoice {
+    index: u32,
+    delta: Delta,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    logprobs: Option<()>,
+    /// `stop` in the last chunk of the answer, else null.
+    finish_reason: Option<&'static str>,
+}
+
+/// What a chunk adds: the role first, then pieces of the content.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Delta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
+}
+
+/// A chunk as the text of a `data:` line.
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// What every chunk of one answer repeats.
@@ -564,14 +689,29 @@ struct Meta {
 }
 
 impl Meta {
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Value {
-        json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}],
-        })
+    fn chunk(&self, delta: Delta, finish_reason: Option<&'static str>) -> Chunk {
+        Chunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: self.model.clone(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                logprobs: None,
+                finish_reason,
+            }],
+            usage: None,
+        }
+    }
+
+    /// The chunk after the last one, with the usage and no choice.
+    fn usage_chunk(&self, usage: llm::Usage) -> Chunk {
+        Chunk {
+            choices: Vec::new(),
+            usage: Some(usage.into()),
+            ..self.chunk(Delta::default(), None)
+        }
     }
 }
 
@@ -586,7 +726,13 @@ fn stream_response(
     guard: CancelOnDrop,
     include_usage: bool,
 ) -> Response {
-    let opening = vec![meta.chunk(json!({"role": "assistant", "content": ""}), None)];
+    let opening = vec![meta.chunk(
+        Delta {
+            role: Some("assistant"),
+            content: Some(String::new()),
+        },
+        None,
+    )];
     struct St {
         meta: Meta,
         rx: mpsc::UnboundedReceiver<Up>,
@@ -613,16 +759,17 @@ fn stream_response(
         };
         let out: Vec<String> = match up {
             Some(Up::Delta(piece)) => {
-                vec![st.meta.chunk(json!({"content": piece}), None).to_string()]
+                let delta = Delta {
+                    role: None,
+                    content: Some(piece),
+                };
+                vec![to_json(&st.meta.chunk(delta, None))]
             }
             Some(Up::End(Ok(usage))) => {
                 st.finished = true;
-                let mut out = vec![st.meta.chunk(json!({}), Some("stop")).to_string()];
+                let mut out = vec![to_json(&st.meta.chunk(Delta::default(), Some("stop")))];
                 if st.include_usage {
-                    let mut chunk = st.meta.chunk(json!({}), None);
-                    chunk["choices"] = json!([]);
-                    chunk["usage"] = usage_json(usage);
-                    out.push(chunk.to_string());
+                    out.push(to_json(&st.meta.usage_chunk(usage)));
                 }
                 out.push("[DONE]".to_string());
                 out
@@ -630,7 +777,7 @@ fn stream_response(
             Some(Up::End(Err(err))) => {
                 st.finished = true;
                 let (_, body) = openai_body(&upstream_error(&err));
-                vec![json!(body).to_string()]
+                vec![to_json(&body)]
             }
             None => {
                 st.finished = true;
@@ -640,7 +787,7 @@ fn stream_response(
         Some((futures_util::stream::iter(out), st))
     })
     .flatten();
-    let all = futures_util::stream::iter(opening.into_iter().map(|v| v.to_string()))
+    let all = futures_util::stream::iter(opening.iter().map(to_json).collect::<Vec<_>>())
         .chain(rest)
         .map(|data| Ok::<_, Infallible>(warp::sse::Event::default().data(data)));
     // warp's body wants a Sync stream; this one is only Send.
@@ -657,6 +804,7 @@ fn stream_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn messages(v: Value) -> Vec<InMessage> {
         serde_json::from_value(v).unwrap()
