@@ -726,13 +726,13 @@ fn stream_response(
     guard: CancelOnDrop,
     include_usage: bool,
 ) -> Response {
-    let opening = vec![meta.chunk(
+    let opening = to_json(&meta.chunk(
         Delta {
             role: Some("assistant"),
             content: Some(String::new()),
         },
         None,
-    )];
+    ));
     struct St {
         meta: Meta,
         rx: mpsc::UnboundedReceiver<Up>,
@@ -787,7 +787,7 @@ fn stream_response(
         Some((futures_util::stream::iter(out), st))
     })
     .flatten();
-    let all = futures_util::stream::iter(opening.iter().map(to_json).collect::<Vec<_>>())
+    let all = futures_util::stream::iter([opening])
         .chain(rest)
         .map(|data| Ok::<_, Infallible>(warp::sse::Event::default().data(data)));
     // warp's body wants a Sync stream; this one is only Send.
