@@ -46,6 +46,12 @@ impl ApiError {
                 res.headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
             }
+            ApiError::Llm(err) => {
+                if let Some(seconds) = err.retry_after() {
+                    res.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+                }
+            }
             _ => {}
         }
         res
@@ -162,6 +168,7 @@ mod tests {
                 message: "x".into(),
             },
             ApiError::NotFound("x".into()),
+            ApiError::Llm(crate::llm::LlmError::Timeout),
             ApiError::MethodNotAllowed,
             ApiError::PayloadTooLarge,
             ApiError::BodyTimeout,

@@ -29,12 +29,19 @@ pub enum LlmError {
     Cancelled,
 }
 
+/// The one mapping from a provider failure to what daehwa's clients get: the
+/// engine (a failed answer's stored error, the SSE `error` event, the
+/// non-streamed answer's status), the native API and the compatibility
+/// dialects all answer with [`LlmError::status`], [`LlmError::code`] and
+/// [`LlmError::user_message`] (through `service::Error::Llm`), so one failure
+/// reads the same everywhere.
 impl LlmError {
-    /// The status daehwa answers its own client with (SPEC §2: 502/503/504 for
-    /// upstream failures).
+    /// The status daehwa answers its own client with (SPEC §2: 429 rate
+    /// limited, 502/503/504 for upstream failures).
     ///
     /// - `Connect`, `Malformed`, upstream 5xx → 502; upstream 504 or 408 → 504.
-    /// - Upstream 429 → 429: the user may retry later (add a `Retry-After`).
+    /// - Upstream 429 → 429 with `Retry-After` ([`LlmError::retry_after`]):
+    ///   the user (or an SDK) may retry later.
     /// - Every other upstream 4xx (401, 403, 404, 400 …) → 502. These are about
     ///   daehwa's own credentials or configuration of the connection, not the
     ///   user's request: passing a 401 through would make the web app believe
@@ -42,7 +49,7 @@ impl LlmError {
     /// - `Timeout` → 504.
     /// - `Cancelled` → 503: it only reaches a client when the server is
     ///   shutting down (a user's own stop is not an error).
-    pub fn status_hint(&self) -> u16 {
+    pub fn status(&self) -> u16 {
         match self {
             LlmError::Connect(_) | LlmError::Malformed(_) => 502,
             LlmError::Timeout => 504,
@@ -52,6 +59,33 @@ impl LlmError {
                 408 | 504 => 504,
                 _ => 502,
             },
+        }
+    }
+
+    /// The machine code of SPEC's `{"error", "code"}` body (and of the SSE
+    /// `error` event), finer than the status. The web app and the tests know
+    /// the `upstream_` family.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LlmError::Connect(_) => "upstream_unreachable",
+            LlmError::Timeout => "upstream_timeout",
+            LlmError::Malformed(_) => "upstream_malformed",
+            LlmError::Cancelled => "interrupted",
+            LlmError::Status { status, .. } => match status {
+                401 | 403 => "upstream_unauthorized",
+                429 => "upstream_rate_limited",
+                408 | 504 => "upstream_timeout",
+                _ => "upstream_error",
+            },
+        }
+    }
+
+    /// Seconds a client should wait before trying again (`Retry-After`), for
+    /// the failures that have one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            LlmError::Status { status: 429, .. } => Some(1),
+            _ => None,
         }
     }
 
@@ -80,24 +114,9 @@ impl LlmError {
             LlmError::Malformed(_) => {
                 "the model's provider sent an answer that could not be read".into()
             }
-            LlmError::Cancelled => "the answer was stopped".into(),
-        }
-    }
-
-    /// A machine code for SPEC's `{"error", "code"}` body, finer than the status.
-    pub fn code(&self) -> &'static str {
-        match self {
-            LlmError::Connect(_) => "llm_unreachable",
-            LlmError::Timeout => "llm_timeout",
-            LlmError::Malformed(_) => "llm_bad_answer",
-            LlmError::Cancelled => "llm_cancelled",
-            LlmError::Status { status, .. } => match status {
-                401 | 403 => "llm_auth_failed",
-                404 => "llm_model_not_found",
-                429 => "llm_rate_limited",
-                503 | 529 => "llm_overloaded",
-                _ => "llm_error",
-            },
+            LlmError::Cancelled => {
+                "interrupted: the server was shut down while this answer was being written".into()
+            }
         }
     }
 }
@@ -132,7 +151,7 @@ mod tests {
             ),
         ];
         for (err, want, why) in cases {
-            assert_eq!(err.status_hint(), *want, "{why}");
+            assert_eq!(err.status(), *want, "{why}");
         }
     }
 
@@ -175,7 +194,9 @@ mod tests {
     #[test]
     fn messages_read_as_sentences() {
         assert_eq!(status(401).to_string(), "the LLM provider answered 401: x");
-        assert_eq!(status(401).code(), "llm_auth_failed");
+        assert_eq!(status(401).code(), "upstream_unauthorized");
+        assert_eq!(status(429).code(), "upstream_rate_limited");
+        assert_eq!(status(429).retry_after(), Some(1));
         assert_eq!(
             LlmError::Timeout.to_string(),
             "the LLM provider did not answer in time"

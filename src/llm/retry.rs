@@ -135,7 +135,7 @@ pub(crate) fn run<T>(
         log::info!(
             "LLM call failed ({}, status {}); attempt {} of {MAX_ATTEMPTS} in {} ms",
             failure.error.code(),
-            failure.error.status_hint(),
+            failure.error.status(),
             number + 1,
             delay.as_millis()
         );

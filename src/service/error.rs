@@ -10,6 +10,7 @@ use http::StatusCode;
 use crate::db::import::CopyError;
 use crate::db::{DbError, DbFailure};
 use crate::engine::StartError;
+use crate::llm::LlmError;
 
 /// Everything an operation (and so a handler) can answer instead of success.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -57,6 +58,11 @@ pub enum Error {
     /// 502/504: a server daehwa relies on failed or did not answer in time.
     #[error("{message}")]
     Upstream { status: StatusCode, message: String },
+    /// 429/502/503/504: the model's provider failed (after the retries); its
+    /// status, code and message are [`LlmError`]'s, the one mapping every
+    /// dialect answers with. The provider's own text is only in the log.
+    #[error("{}", .0.user_message())]
+    Llm(LlmError),
     /// 405: the path exists with other methods.
     #[error("this method is not allowed on this path")]
     MethodNotAllowed,
@@ -105,6 +111,9 @@ impl Error {
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Error::Upstream { status, .. } => *status,
+            Error::Llm(err) => {
+                StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
             Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Error::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Error::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -133,6 +142,7 @@ impl Error {
                 "upstream_timeout"
             }
             Error::Upstream { .. } => "upstream_failed",
+            Error::Llm(err) => err.code(),
             Error::MethodNotAllowed => "method_not_allowed",
             Error::PayloadTooLarge => "payload_too_large",
             Error::BodyTimeout => "request_timeout",
@@ -225,6 +235,12 @@ impl From<StartError> for Error {
                 retry_after: 5,
             },
         }
+    }
+}
+
+impl From<LlmError> for Error {
+    fn from(err: LlmError) -> Self {
+        Error::Llm(err)
     }
 }
 

@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
@@ -38,8 +39,6 @@ use crate::service::models::endpoint_of;
 
 /// Stack of a reader thread (as the engine's: ureq needs little).
 const READER_STACK: usize = 512 * 1024;
-/// How a 404 about the model begins (it gets OpenAI's `model_not_found` code).
-const MODEL_NOT_FOUND: &str = "The model";
 /// Keep-alive comment interval on streamed answers.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
@@ -94,10 +93,69 @@ fn error_type(status: StatusCode) -> &'static str {
     }
 }
 
-/// An [`ApiError`] in OpenAI's shape. A 422 becomes a 400: OpenAI never
-/// answers 422, and clients expect `BadRequestError` for a bad parameter.
-pub fn openai_error(err: &ApiError) -> Response {
-    let mut res = err.to_response();
+/// What a gateway handler answers instead of success: an operation's
+/// [`ApiError`] (a provider failure among them, as [`ApiError::Llm`]), or the
+/// gateway's own 404 for a model it does not serve (OpenAI's
+/// `model_not_found`, with `param: "model"`).
+#[derive(Debug)]
+pub enum GatewayError {
+    Api(ApiError),
+    /// The asked model (its id) does not exist, is disabled, or its
+    /// connection is.
+    ModelNotFound(String),
+}
+
+impl From<ApiError> for GatewayError {
+    fn from(err: ApiError) -> Self {
+        GatewayError::Api(err)
+    }
+}
+
+impl From<db::DbError> for GatewayError {
+    fn from(err: db::DbError) -> Self {
+        GatewayError::Api(err.into())
+    }
+}
+
+impl From<LlmError> for GatewayError {
+    fn from(err: LlmError) -> Self {
+        GatewayError::Api(err.into())
+    }
+}
+
+/// An error in OpenAI's shape, with the headers of the native answer
+/// (`WWW-Authenticate`, `Retry-After`).
+pub fn openai_error(err: &GatewayError) -> Response {
+    let (status, body) = openai_body(err);
+    let fresh = json_response(status, &body);
+    match err {
+        GatewayError::Api(err) => {
+            let mut res = err.to_response();
+            *res.status_mut() = status;
+            *res.body_mut() = fresh.into_body();
+            res
+        }
+        GatewayError::ModelNotFound(_) => fresh,
+    }
+}
+
+/// The status and OpenAI-shaped body of an error. A 422 becomes a 400:
+/// OpenAI never answers 422, and clients expect `BadRequestError` for a bad
+/// parameter.
+fn openai_body(err: &GatewayError) -> (StatusCode, OpenAiErrorBody) {
+    let err = match err {
+        GatewayError::Api(err) => err,
+        GatewayError::ModelNotFound(id) => {
+            let status = StatusCode::NOT_FOUND;
+            let body = OpenAiErrorBody::new(
+                model_not_found(id),
+                status,
+                Some("model"),
+                "model_not_found",
+            );
+            return (status, body);
+        }
+    };
     let status = match err.status() {
         StatusCode::UNPROCESSABLE_ENTITY => StatusCode::BAD_REQUEST,
         other => other,
@@ -108,56 +166,115 @@ pub fn openai_error(err: &ApiError) -> Response {
             ("invalid_value", Some(field), format!("{field} {why}"))
         }
         ApiError::Unauthorized { .. } => ("invalid_api_key", None, err.to_string()),
-        ApiError::NotFound(m) if m.starts_with(MODEL_NOT_FOUND) => {
-            ("model_not_found", Some("model"), m.clone())
-        }
         other => (other.code(), None, other.to_string()),
     };
-    let body = json!({
-        "error": {
-            "message": message,
-            "type": error_type(status),
-            "param": param,
-            "code": code,
-        }
-    });
-    let fresh = json_response(status, &body);
-    *res.status_mut() = status;
-    *res.body_mut() = fresh.into_body();
-    res
+    (status, OpenAiErrorBody::new(message, status, param, code))
 }
 
-fn openai_respond(result: Result<Response, ApiError>) -> Response {
+/// The message of the gateway's 404 for model `id`, in OpenAI's words.
+fn model_not_found(id: &str) -> String {
+    format!("The model `{id}` does not exist or you do not have access to it.")
+}
+
+/// OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiErrorBody {
+    error: OpenAiError,
+}
+
+/// The error inside [`OpenAiErrorBody`] (also a chunk of a stream that failed
+/// after its first piece).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpenAiError {
+    /// What happened, for a person.
+    message: String,
+    /// OpenAI's class of error: `invalid_request_error`, `permission_error`,
+    /// `rate_limit_error`, `api_error` …
+    #[serde(rename = "type")]
+    #[schema(example = "invalid_request_error")]
+    kind: &'static str,
+    /// The request field at fault, when one is.
+    param: Option<String>,
+    /// A machine code (`invalid_api_key`, `model_not_found`,
+    /// `upstream_rate_limited` …).
+    code: String,
+}
+
+impl OpenAiErrorBody {
+    fn new(message: String, status: StatusCode, param: Option<&str>, code: &str) -> Self {
+        OpenAiErrorBody {
+            error: OpenAiError {
+                message,
+                kind: error_type(status),
+                param: param.map(str::to_string),
+                code: code.to_string(),
+            },
+        }
+    }
+}
+
+fn openai_respond(result: Result<Response, GatewayError>) -> Response {
     result.unwrap_or_else(|err| openai_error(&err))
 }
 
 /// The `recover` of the gateway's tree: warp's own rejections (wrong method,
 /// oversize body, unknown path) in OpenAI's shape too.
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
-    Ok(openai_error(&crate::api::error::from_rejection(&rejection)))
+    Ok(openai_error(&GatewayError::Api(
+        crate::api::error::from_rejection(&rejection),
+    )))
 }
 
-fn model_object(model: &connection::ModelRow) -> Value {
-    json!({
-        "id": model.id,
-        "object": "model",
-        "created": 0,
-        "owned_by": if model.vendor.is_empty() { "daehwa".to_string() } else { model.vendor.to_lowercase() },
-    })
+/// A model in OpenAI's shape (`GET /v1/models/{id}`, an item of `GET /v1/models`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelObject {
+    /// daehwa's model id: the `model` of a chat completion.
+    id: String,
+    /// Always `model`.
+    #[schema(example = "model")]
+    object: &'static str,
+    /// Always 0 (daehwa does not know when a provider made it).
+    created: i64,
+    /// The vendor in lower case, or `daehwa`.
+    owned_by: String,
+}
+
+impl From<&connection::ModelRow> for ModelObject {
+    fn from(model: &connection::ModelRow) -> Self {
+        ModelObject {
+            id: model.id.clone(),
+            object: "model",
+            created: 0,
+            owned_by: if model.vendor.is_empty() {
+                "daehwa".to_string()
+            } else {
+                model.vendor.to_lowercase()
+            },
+        }
+    }
+}
+
+/// `GET /v1/models`: the models the caller may use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ModelList {
+    /// Always `list`.
+    #[schema(example = "list")]
+    object: &'static str,
+    data: Vec<ModelObject>,
 }
 
 /// GET /v1/models
-async fn list_models(state: AppState, credentials: Credentials) -> Result<Response, ApiError> {
+async fn list_models(state: AppState, credentials: Credentials) -> Result<Response, GatewayError> {
     caller(&state, credentials).await?;
     let models = state
         .db
         .run(|conn| connection::available_models(conn))
         .await?;
-    let data: Vec<Value> = models.iter().map(model_object).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "object": "list", "data": data }),
-    ))
+    let list = ModelList {
+        object: "list",
+        data: models.iter().map(ModelObject::from).collect(),
+    };
+    Ok(json_response(StatusCode::OK, &list))
 }
 
 /// GET /v1/models/{id}
@@ -165,18 +282,21 @@ async fn get_model(
     id: String,
     state: AppState,
     credentials: Credentials,
-) -> Result<Response, ApiError> {
+) -> Result<Response, GatewayError> {
     caller(&state, credentials).await?;
     let id = percent_encoding::percent_decode_str(&id)
         .decode_utf8_lossy()
         .into_owned();
     let route = usable_route(&state, id).await?;
-    Ok(json_response(StatusCode::OK, &model_object(&route.model)))
+    Ok(json_response(
+        StatusCode::OK,
+        &ModelObject::from(&route.model),
+    ))
 }
 
 /// The enabled model `id` with its enabled connection, or a 404 that the SDKs
 /// raise as `NotFoundError` (OpenAI's `model_not_found`).
-async fn usable_route(state: &AppState, id: String) -> Result<connection::Route, ApiError> {
+async fn usable_route(state: &AppState, id: String) -> Result<connection::Route, GatewayError> {
     let wanted = id.clone();
     let route = state
         .db
@@ -184,9 +304,7 @@ async fn usable_route(state: &AppState, id: String) -> Result<connection::Route,
         .await?;
     match route {
         Some(route) if route.model.enabled && route.connection.enabled => Ok(route),
-        _ => Err(ApiError::NotFound(format!(
-            "{MODEL_NOT_FOUND} `{id}` does not exist or you do not have access to it."
-        ))),
+        _ => Err(GatewayError::ModelNotFound(id)),
     }
 }
 
@@ -308,17 +426,14 @@ async fn chat_completions(
     state: AppState,
     credentials: Credentials,
     body: Bytes,
-) -> Result<Response, ApiError> {
+) -> Result<Response, GatewayError> {
     let current = caller(&state, credentials).await?;
     let body: ChatBody = crate::api::filters::parse_json(&body)?;
     if body.n.is_some_and(|n| n != 1) {
-        return Err(ApiError::invalid(
-            "n",
-            "only 1 choice per request is supported",
-        ));
+        return Err(ApiError::invalid("n", "only 1 choice per request is supported").into());
     }
     if body.tools.as_ref().is_some_and(|t| !t.is_null()) {
-        return Err(ApiError::invalid("tools", "tool calls are not supported"));
+        return Err(ApiError::invalid("tools", "tool calls are not supported").into());
     }
     let messages = to_messages(body.messages)?;
     let route = usable_route(&state, body.model.clone()).await?;
@@ -412,11 +527,7 @@ async fn chat_completions(
     // retries) is an HTTP error, as OpenAI answers it.
     let first = rx.recv().await;
     let first = match first {
-        None => {
-            return Err(ApiError::Internal(
-                "the reader ended without a result".into(),
-            ))
-        }
+        None => return Err(ApiError::Internal("the reader ended without a result".into()).into()),
         Some(Up::End(Err(err))) => return Err(upstream_error(&err)),
         Some(first) => first,
     };
@@ -436,57 +547,138 @@ async fn chat_completions(
                 drop(guard);
                 return Ok(json_response(
                     StatusCode::OK,
-                    &json!({
-                        "id": meta.id,
-                        "object": "chat.completion",
-                        "created": meta.created,
-                        "model": meta.model,
-                        "choices": [{
-                            "index": 0,
-                            "message": {"role": "assistant", "content": text, "refusal": null},
-                            "logprobs": null,
-                            "finish_reason": "stop",
+                    &Completion {
+                        id: meta.id,
+                        object: "chat.completion",
+                        created: meta.created,
+                        model: meta.model,
+                        choices: vec![Choice {
+                            index: 0,
+                            message: AssistantMessage {
+                                role: "assistant",
+                                content: text,
+                                refusal: None,
+                            },
+                            logprobs: None,
+                            finish_reason: "stop",
                         }],
-                        "usage": usage_json(usage),
-                    }),
+                        usage: usage.into(),
+                    },
                 ));
             }
             Some(Up::End(Err(err))) => return Err(upstream_error(&err)),
             None => {
-                return Err(ApiError::Internal(
-                    "the reader ended without a result".into(),
-                ))
+                return Err(ApiError::Internal("the reader ended without a result".into()).into())
             }
         }
         next = rx.recv().await;
     }
 }
 
-/// A provider failure as the gateway's client sees it: 429 stays 429 (the
-/// SDKs back off), the rest are 502/503/504.
-/// The caller is told what happened and the provider's status, never the
-/// provider's own text (kept in the log for admins).
-fn upstream_error(err: &LlmError) -> ApiError {
+/// A provider failure as the gateway's client sees it: [`LlmError`]'s one
+/// mapping (429 stays 429 with `Retry-After`, so the SDKs back off; the rest
+/// are 502/503/504). The caller is told what happened and the provider's
+/// status, never the provider's own text (kept in the log for admins).
+fn upstream_error(err: &LlmError) -> GatewayError {
     log::warn!("gateway call failed: {err}");
-    let status = StatusCode::from_u16(err.status_hint()).unwrap_or(StatusCode::BAD_GATEWAY);
-    if status == StatusCode::TOO_MANY_REQUESTS {
-        return ApiError::TooManyRequests {
-            message: err.user_message(),
-            retry_after: 1,
-        };
-    }
-    ApiError::Upstream {
-        status,
-        message: err.user_message(),
+    GatewayError::Api(ApiError::Llm(err.clone()))
+}
+
+/// `POST /v1/chat/completions` without `stream`: the whole answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Completion {
+    /// `chatcmpl-…`.
+    id: String,
+    /// Always `chat.completion`.
+    #[schema(example = "chat.completion")]
+    object: &'static str,
+    /// Unix seconds.
+    created: i64,
+    model: String,
+    /// Always one.
+    choices: Vec<Choice>,
+    usage: CompletionUsage,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Choice {
+    index: u32,
+    message: AssistantMessage,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    logprobs: Option<()>,
+    /// Always `stop`.
+    #[schema(example = "stop")]
+    finish_reason: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssistantMessage {
+    /// Always `assistant`.
+    #[schema(example = "assistant")]
+    role: &'static str,
+    content: String,
+    /// Always null.
+    refusal: Option<String>,
+}
+
+/// Tokens of one call: the provider's count, else daehwa's estimate.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+pub struct CompletionUsage {
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    total_tokens: u32,
+}
+
+impl From<llm::Usage> for CompletionUsage {
+    fn from(usage: llm::Usage) -> Self {
+        CompletionUsage {
+            prompt_tokens: usage.prompt_tokens,
+            completion_tokens: usage.completion_tokens,
+            total_tokens: usage.prompt_tokens + usage.completion_tokens,
+        }
     }
 }
 
-fn usage_json(usage: llm::Usage) -> Value {
-    json!({
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-    })
+/// One `data:` chunk of a streamed answer (`stream: true`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Chunk {
+    id: String,
+    /// Always `chat.completion.chunk`.
+    #[schema(example = "chat.completion.chunk")]
+    object: &'static str,
+    created: i64,
+    model: String,
+    /// One, or none in the usage chunk.
+    choices: Vec<ChunkChoice>,
+    /// Only in the last chunk, when `stream_options.include_usage` asked for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<CompletionUsage>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChunkChoice {
+    index: u32,
+    delta: Delta,
+    /// Always null.
+    #[schema(value_type = Option<Object>)]
+    logprobs: Option<()>,
+    /// `stop` in the last chunk of the answer, else null.
+    finish_reason: Option<&'static str>,
+}
+
+/// What a chunk adds: the role first, then pieces of the content.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Delta {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<String>,
+}
+
+/// A chunk as the text of a `data:` line.
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_default()
 }
 
 /// What every chunk of one answer repeats.
@@ -497,14 +689,29 @@ struct Meta {
 }
 
 impl Meta {
-    fn chunk(&self, delta: Value, finish_reason: Option<&str>) -> Value {
-        json!({
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish_reason}],
-        })
+    fn chunk(&self, delta: Delta, finish_reason: Option<&'static str>) -> Chunk {
+        Chunk {
+            id: self.id.clone(),
+            object: "chat.completion.chunk",
+            created: self.created,
+            model: self.model.clone(),
+            choices: vec![ChunkChoice {
+                index: 0,
+                delta,
+                logprobs: None,
+                finish_reason,
+            }],
+            usage: None,
+        }
+    }
+
+    /// The chunk after the last one, with the usage and no choice.
+    fn usage_chunk(&self, usage: llm::Usage) -> Chunk {
+        Chunk {
+            choices: Vec::new(),
+            usage: Some(usage.into()),
+            ..self.chunk(Delta::default(), None)
+        }
     }
 }
 
@@ -519,7 +726,13 @@ fn stream_response(
     guard: CancelOnDrop,
     include_usage: bool,
 ) -> Response {
-    let opening = vec![meta.chunk(json!({"role": "assistant", "content": ""}), None)];
+    let opening = to_json(&meta.chunk(
+        Delta {
+            role: Some("assistant"),
+            content: Some(String::new()),
+        },
+        None,
+    ));
     struct St {
         meta: Meta,
         rx: mpsc::UnboundedReceiver<Up>,
@@ -546,30 +759,25 @@ fn stream_response(
         };
         let out: Vec<String> = match up {
             Some(Up::Delta(piece)) => {
-                vec![st.meta.chunk(json!({"content": piece}), None).to_string()]
+                let delta = Delta {
+                    role: None,
+                    content: Some(piece),
+                };
+                vec![to_json(&st.meta.chunk(delta, None))]
             }
             Some(Up::End(Ok(usage))) => {
                 st.finished = true;
-                let mut out = vec![st.meta.chunk(json!({}), Some("stop")).to_string()];
+                let mut out = vec![to_json(&st.meta.chunk(Delta::default(), Some("stop")))];
                 if st.include_usage {
-                    let mut chunk = st.meta.chunk(json!({}), None);
-                    chunk["choices"] = json!([]);
-                    chunk["usage"] = usage_json(usage);
-                    out.push(chunk.to_string());
+                    out.push(to_json(&st.meta.usage_chunk(usage)));
                 }
                 out.push("[DONE]".to_string());
                 out
             }
             Some(Up::End(Err(err))) => {
                 st.finished = true;
-                let api = upstream_error(&err);
-                vec![json!({"error": {
-                    "message": api.to_string(),
-                    "type": error_type(api.status()),
-                    "param": null,
-                    "code": api.code(),
-                }})
-                .to_string()]
+                let (_, body) = openai_body(&upstream_error(&err));
+                vec![to_json(&body)]
             }
             None => {
                 st.finished = true;
@@ -579,7 +787,7 @@ fn stream_response(
         Some((futures_util::stream::iter(out), st))
     })
     .flatten();
-    let all = futures_util::stream::iter(opening.into_iter().map(|v| v.to_string()))
+    let all = futures_util::stream::iter([opening])
         .chain(rest)
         .map(|data| Ok::<_, Infallible>(warp::sse::Event::default().data(data)));
     // warp's body wants a Sync stream; this one is only Send.
@@ -596,6 +804,7 @@ fn stream_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn messages(v: Value) -> Vec<InMessage> {
         serde_json::from_value(v).unwrap()
@@ -642,15 +851,15 @@ mod tests {
             ),
         ];
         for (err, status) in cases {
-            assert_eq!(openai_error(&err).status().as_u16(), status);
+            assert_eq!(openai_error(&err.into()).status().as_u16(), status);
         }
-        assert_eq!(
-            upstream_error(&LlmError::Status {
-                status: 429,
-                message: "x".into()
-            })
-            .status(),
-            StatusCode::TOO_MANY_REQUESTS
-        );
+        let missing = openai_error(&GatewayError::ModelNotFound("gpt-x".into()));
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let limited = openai_error(&upstream_error(&LlmError::Status {
+            status: 429,
+            message: "x".into(),
+        }));
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(limited.headers()[header::RETRY_AFTER], "1");
     }
 }

@@ -9,8 +9,9 @@
 //! of the thread; `regenerate` answers both `answer` and the seed's misspelt
 //! `awswer`, so a client written against either works.
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
@@ -133,27 +134,115 @@ async fn list_models(state: AppState) -> Result<Response, ApiError> {
         .db
         .run(|conn| connection::available_models(conn))
         .await?;
-    let models: Vec<Value> = models
+    let models = models
         .iter()
-        .map(|m| {
-            json!({
-                "vendor": m.vendor,
-                "id": m.id,
-                "name": m.name,
-                "description": m.description,
-            })
+        .map(|m| LlmModel {
+            vendor: m.vendor.clone(),
+            id: m.id.clone(),
+            name: m.name.clone(),
+            description: m.description.clone(),
         })
         .collect();
-    Ok(json_response(StatusCode::OK, &json!({ "models": models })))
+    Ok(json_response(StatusCode::OK, &LlmModels { models }))
 }
 
-fn session_json(c: &Conversation) -> Value {
-    json!({
-        "session_id": c.id,
-        "title": c.title,
-        "created_at": c.created_at,
-        "updated_at": c.updated_at,
-    })
+/// `GET /v1/llm/models`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LlmModels {
+    models: Vec<LlmModel>,
+}
+
+/// A model that may be used, in the seed's words.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LlmModel {
+    vendor: String,
+    /// The `model_id` of a session or a message.
+    id: String,
+    name: String,
+    description: String,
+}
+
+/// A session (a conversation).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    session_id: String,
+    title: String,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<&Conversation> for Session {
+    fn from(c: &Conversation) -> Self {
+        Session {
+            session_id: c.id.clone(),
+            title: c.title.clone(),
+            created_at: c.created_at.clone(),
+            updated_at: c.updated_at.clone(),
+        }
+    }
+}
+
+/// `GET /v1/llm/sessions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Sessions {
+    sessions: Vec<Session>,
+}
+
+/// `POST /v1/llm/sessions`: the new session's id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedSession {
+    session_id: String,
+}
+
+/// An answered message (add, edit, regenerate).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Answer {
+    /// The exchange's number, as a string (`"1"`).
+    message_idx: String,
+    answer: String,
+    /// `regenerate` only: the seed's misspelling, the same text as `answer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    awswer: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+/// An exchange of the thread: a question and its answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Exchange {
+    message_idx: String,
+    content: String,
+    /// Null while unanswered.
+    answer: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+/// `GET /v1/llm/sessions/{session_id}/messages`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Exchanges {
+    messages: Vec<Exchange>,
+}
+
+/// An answer that failed: the native error shape, with the provider
+/// failure's status and code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailedAnswer {
+    error: String,
+    code: String,
+}
+
+/// How [`answer`] ended.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum Answered {
+    Answer(Answer),
+    Failed(FailedAnswer),
+}
+
+/// A string field of a message object (`Outcome`'s values), or "".
+fn text_of(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_string()
 }
 
 /// The seed's body is empty; a title and a model may be given.
@@ -200,7 +289,9 @@ async fn create_session(
         .await?;
     Ok(json_response(
         StatusCode::CREATED,
-        &json!({ "session_id": created.id }),
+        &CreatedSession {
+            session_id: created.id,
+        },
     ))
 }
 
@@ -234,11 +325,8 @@ async fn list_sessions(state: AppState, current: CurrentUser) -> Result<Response
         .db
         .run(move |conn| repo::list(conn, &user_id, &filter))
         .await?;
-    let sessions: Vec<Value> = items.iter().map(session_json).collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({ "sessions": sessions }),
-    ))
+    let sessions = items.iter().map(Session::from).collect();
+    Ok(json_response(StatusCode::OK, &Sessions { sessions }))
 }
 
 /// GET /v1/llm/sessions/{session_id}
@@ -248,7 +336,7 @@ async fn get_session(
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
     let conversation = session(&state, &current, id).await?;
-    Ok(json_response(StatusCode::OK, &session_json(&conversation)))
+    Ok(json_response(StatusCode::OK, &Session::from(&conversation)))
 }
 
 /// The caller's session, or 404 ("no such session", also for another user's).
@@ -319,7 +407,7 @@ async fn answer(
     turn: Turn,
     model_id: Option<String>,
     status: StatusCode,
-) -> Result<(StatusCode, Value), ApiError> {
+) -> Result<(StatusCode, Answered), ApiError> {
     let started = ask::ask(
         &chat(state),
         &current.user.id,
@@ -332,11 +420,12 @@ async fn answer(
             let idx = message["idx"].as_i64().unwrap_or(0);
             Ok((
                 status,
-                json!({
-                    "message_idx": exchange_of(idx).to_string(),
-                    "answer": message["content"],
-                    "created_at": message["created_at"],
-                    "updated_at": message["updated_at"],
+                Answered::Answer(Answer {
+                    message_idx: exchange_of(idx).to_string(),
+                    answer: text_of(&message["content"]),
+                    awswer: None,
+                    created_at: text_of(&message["created_at"]),
+                    updated_at: text_of(&message["updated_at"]),
                 }),
             ))
         }
@@ -347,7 +436,10 @@ async fn answer(
             ..
         } => Ok((
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-            json!({ "error": error, "code": code }),
+            Answered::Failed(FailedAnswer {
+                error: text_of(&error),
+                code: text_of(&code),
+            }),
         )),
     }
 }
@@ -379,7 +471,7 @@ async fn add_message(
 }
 
 /// The current thread as the seed's exchanges.
-fn exchanges(thread: &[Message]) -> Vec<Value> {
+fn exchanges(thread: &[Message]) -> Vec<Exchange> {
     let mut out = Vec::new();
     let mut iter = thread.iter().filter(|m| m.role != Role::System).peekable();
     while let Some(m) = iter.next() {
@@ -387,13 +479,13 @@ fn exchanges(thread: &[Message]) -> Vec<Value> {
             continue;
         }
         let reply = iter.next_if(|next| next.role == Role::Assistant);
-        out.push(json!({
-            "message_idx": exchange_of(m.idx).to_string(),
-            "content": m.content,
-            "answer": reply.map(|r| r.content.clone()),
-            "created_at": m.created_at,
-            "updated_at": reply.map_or(&m.updated_at, |r| &r.updated_at),
-        }));
+        out.push(Exchange {
+            message_idx: exchange_of(m.idx).to_string(),
+            content: m.content.clone(),
+            answer: reply.map(|r| r.content.clone()),
+            created_at: m.created_at.clone(),
+            updated_at: reply.map_or(&m.updated_at, |r| &r.updated_at).clone(),
+        });
     }
     out
 }
@@ -412,7 +504,9 @@ async fn list_messages(
         .await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "messages": exchanges(&thread) }),
+        &Exchanges {
+            messages: exchanges(&thread),
+        },
     ))
 }
 
@@ -516,8 +610,8 @@ async fn regenerate(
         StatusCode::OK,
     )
     .await?;
-    if status.is_success() {
-        body["awswer"] = body["answer"].clone();
+    if let Answered::Answer(answer) = &mut body {
+        answer.awswer = Some(answer.answer.clone());
     }
     Ok(json_response(status, &body))
 }
@@ -525,6 +619,7 @@ async fn regenerate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn exchanges_are_numbered_from_one_with_the_question_and_its_answer() {

@@ -9,8 +9,8 @@
 
 use std::convert::Infallible;
 
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
@@ -197,12 +197,12 @@ async fn create_key(
         .await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({
-            "api_key": key,
-            "client_name": created.client_name,
-            "created_at": created.created_at,
-            "expires_at": created.expires_at,
-        }),
+        &CreatedKey {
+            api_key: key,
+            client_name: created.client_name,
+            created_at: created.created_at,
+            expires_at: created.expires_at,
+        },
     ))
 }
 
@@ -231,7 +231,7 @@ async fn revoke_key(
     }
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "message": "API 키가 비활성화되었습니다." }),
+        &Notice::new("API 키가 비활성화되었습니다."),
     ))
 }
 
@@ -241,23 +241,24 @@ async fn list_models(state: AppState, _current: CurrentUser) -> Result<Response,
         .db
         .run(|conn| connection::available_models(conn))
         .await?;
-    let data: Vec<Value> = models
+    let data = models
         .iter()
-        .map(|m| {
-            json!({
-                "id": m.id,
-                "object": "model",
-                "created": 0,
-                "owned_by": m.vendor.to_lowercase(),
-                "permission": [],
-                "root": m.id,
-                "parent": null,
-            })
+        .map(|m| SimpleModel {
+            id: m.id.clone(),
+            object: "model",
+            created: 0,
+            owned_by: m.vendor.to_lowercase(),
+            permission: Vec::new(),
+            root: m.id.clone(),
+            parent: None,
         })
         .collect();
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "data": data, "object": "list" }),
+        &SimpleModels {
+            data,
+            object: "list",
+        },
     ))
 }
 
@@ -280,7 +281,7 @@ async fn current_model(state: &AppState, key_id: String) -> Result<Option<String
 async fn get_model(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let key_id = key_of(&current)?;
     let model = current_model(&state, key_id).await?;
-    Ok(json_response(StatusCode::OK, &json!({ "model": model })))
+    Ok(json_response(StatusCode::OK, &CurrentModel { model }))
 }
 
 #[derive(Deserialize)]
@@ -313,7 +314,9 @@ async fn set_model(
     match outcome {
         Ok(()) => Ok(json_response(
             StatusCode::OK,
-            &json!({ "model": body.model }),
+            &CurrentModel {
+                model: Some(body.model),
+            },
         )),
         Err(names) => Err(ApiError::BadRequest(format!(
             "사용할 수 없는 모델입니다. 사용 가능한 모델: {}",
@@ -373,7 +376,9 @@ async fn query(
     match ask::outcome(&started.generation).await? {
         Outcome::Answered { message, .. } => Ok(json_response(
             StatusCode::OK,
-            &json!({ "response": message["content"] }),
+            &QueryAnswer {
+                response: message["content"].as_str().unwrap_or_default().to_string(),
+            },
         )),
         Outcome::Failed {
             status,
@@ -382,7 +387,10 @@ async fn query(
             ..
         } => Ok(json_response(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
-            &json!({ "error": error, "code": code }),
+            &FailedQuery {
+                error: error.as_str().unwrap_or_default().to_string(),
+                code: code.as_str().unwrap_or_default().to_string(),
+            },
         )),
     }
 }
@@ -404,12 +412,16 @@ async fn history(state: AppState, current: CurrentUser) -> Result<Response, ApiE
             }
         })
         .await?;
-    let items: Vec<Value> = thread
-        .iter()
+    let items: Vec<HistoryItem> = thread
+        .into_iter()
         .filter(|m| matches!(m.role, Role::User | Role::Assistant))
-        .map(|m| json!({ "role": m.role, "content": m.content, "timestamp": m.created_at }))
+        .map(|m| HistoryItem {
+            role: m.role,
+            content: m.content,
+            timestamp: m.created_at,
+        })
         .collect();
-    Ok(json_response(StatusCode::OK, &Value::Array(items)))
+    Ok(json_response(StatusCode::OK, &items))
 }
 
 /// DELETE /simple/history: the next query starts a new conversation (the old
@@ -422,6 +434,87 @@ async fn clear_history(state: AppState, current: CurrentUser) -> Result<Response
         .await?;
     Ok(json_response(
         StatusCode::OK,
-        &json!({ "message": "대화 기록이 초기화되었습니다." }),
+        &Notice::new("대화 기록이 초기화되었습니다."),
     ))
+}
+
+/// `POST /simple/api-keys`: the new key, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedKey {
+    /// The key: send it as `X-API-Key`.
+    api_key: String,
+    client_name: String,
+    created_at: String,
+    expires_at: Option<String>,
+}
+
+/// A done action, in the seed's words (Korean).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Notice {
+    message: &'static str,
+}
+
+impl Notice {
+    fn new(message: &'static str) -> Notice {
+        Notice { message }
+    }
+}
+
+/// `GET /simple/models`: OpenAI's list shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimpleModels {
+    data: Vec<SimpleModel>,
+    /// Always `list`.
+    #[schema(example = "list")]
+    object: &'static str,
+}
+
+/// A model in the seed's (older OpenAI) shape.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimpleModel {
+    id: String,
+    /// Always `model`.
+    #[schema(example = "model")]
+    object: &'static str,
+    /// Always 0.
+    created: i64,
+    owned_by: String,
+    /// Always empty.
+    #[schema(value_type = Vec<Object>)]
+    permission: Vec<()>,
+    /// The model's id.
+    root: String,
+    /// Always null.
+    parent: Option<String>,
+}
+
+/// The key's current model (`GET`/`POST /simple/model`); null when no model
+/// can be used.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CurrentModel {
+    model: Option<String>,
+}
+
+/// `POST /simple/query`: the answer's text.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueryAnswer {
+    response: String,
+}
+
+/// A query whose answer failed: the native error shape, with the provider
+/// failure's status and code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FailedQuery {
+    error: String,
+    code: String,
+}
+
+/// A message of `GET /simple/history`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HistoryItem {
+    /// `user` or `assistant`.
+    role: Role,
+    content: String,
+    /// When it was written (RFC 3339).
+    timestamp: String,
 }

@@ -1,0 +1,361 @@
+//! One answer's run: the provider call on a reader thread of its own, how
+//! it ended ([`Outcome`]: what is stored and what is sent), the final write,
+//! the `done` or `error` event, and the title of a new conversation.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::flush::{release_free_memory, Unsaved};
+use super::generation::{Cut, Generation};
+use super::{clean_title, estimate_tokens, Engine, Event, Job, Slot, LINGER, READER_STACK};
+use crate::db::conversation::{self, Usage};
+use crate::llm;
+
+/// How one answer ended: what is stored with it ([`Outcome::status`], the
+/// error of [`Outcome::failure`], [`Outcome::detail`] for admins) and what its
+/// subscribers are told (`done`, or `error` with the failure's code and HTTP
+/// status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// The provider finished the answer.
+    Complete,
+    /// The engine cut it; the text so far is kept.
+    Cut(Cut),
+    /// The provider failed (after the retries); the text so far is kept.
+    Failed(llm::LlmError),
+    /// The server shut down while it was being written.
+    Interrupted,
+    /// Its user stopped it (not an error).
+    Stopped,
+}
+
+/// What a failed answer stores as its error and sends in its `error` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Failure {
+    /// For the user: stored with the message and sent as `error`.
+    message: String,
+    /// The machine code sent as `code`.
+    code: &'static str,
+    /// The status of a non-streamed answer.
+    status: u16,
+}
+
+impl Outcome {
+    /// The outcome of the provider call `result`, given the engine's cut (it
+    /// wins: the call ended because of it) and whether the server is
+    /// shutting down (a cancel then is an interruption, not a stop).
+    fn of(
+        result: &Result<llm::Usage, llm::LlmError>,
+        cut: Option<Cut>,
+        shutting_down: bool,
+    ) -> Outcome {
+        match (result, cut) {
+            (_, Some(cut)) => Outcome::Cut(cut),
+            (Ok(_), None) => Outcome::Complete,
+            (Err(llm::LlmError::Cancelled), None) if shutting_down => Outcome::Interrupted,
+            (Err(llm::LlmError::Cancelled), None) => Outcome::Stopped,
+            (Err(err), None) => Outcome::Failed(err.clone()),
+        }
+    }
+
+    /// The message's stored status.
+    fn status(&self) -> conversation::Status {
+        match self {
+            Outcome::Complete => conversation::Status::Complete,
+            Outcome::Stopped => conversation::Status::Stopped,
+            Outcome::Cut(_) | Outcome::Failed(_) | Outcome::Interrupted => {
+                conversation::Status::Error
+            }
+        }
+    }
+
+    /// The error stored and sent, with its code and status; `None` for a
+    /// complete or stopped answer.
+    fn failure(&self) -> Option<Failure> {
+        let failure = |message: String, code, status| Failure {
+            message,
+            code,
+            status,
+        };
+        match self {
+            Outcome::Complete | Outcome::Stopped => None,
+            Outcome::Cut(Cut::TooLong(limit)) => Some(failure(
+                format!(
+                    "the answer was cut at {limit} characters, the longest this server keeps; \
+                     the text so far is saved"
+                ),
+                "answer_too_long",
+                502,
+            )),
+            Outcome::Cut(Cut::TooSlow(limit)) => Some(failure(
+                format!(
+                    "the answer was cut after {} seconds, the longest an answer may take on \
+                     this server; the text so far is saved",
+                    limit.as_secs()
+                ),
+                "generation_timeout",
+                504,
+            )),
+            Outcome::Cut(Cut::DiskFull) => Some(failure(
+                "the server's disk is full: the answer was stopped; its text so far is kept \
+                 and saved as soon as space is freed"
+                    .to_string(),
+                "disk_full",
+                507,
+            )),
+            // The provider's one mapping, for a shutdown as for a failure.
+            Outcome::Interrupted => Some(Self::llm_failure(&llm::LlmError::Cancelled)),
+            Outcome::Failed(err) => Some(Self::llm_failure(err)),
+        }
+    }
+
+    fn llm_failure(err: &llm::LlmError) -> Failure {
+        Failure {
+            message: err.user_message(),
+            code: err.code(),
+            status: err.status(),
+        }
+    }
+
+    /// What the provider said, for admins only (status page, log).
+    fn detail(&self) -> Option<String> {
+        match self {
+            Outcome::Failed(err) => Some(err.to_string()),
+            _ => None,
+        }
+    }
+}
+
+impl Engine {
+    pub(super) async fn run(self, gen: Arc<Generation>, job: Job) {
+        let Job {
+            endpoint,
+            request,
+            title_from,
+            conversation_id,
+            ..
+        } = job;
+        let reader = gen.clone();
+        let title_endpoint = title_from.as_ref().map(|_| endpoint.clone());
+        let question = request
+            .messages
+            .iter()
+            .rev()
+            .find(|m| matches!(m.role, llm::ChatRole::User))
+            .map(|m| m.content.clone())
+            .unwrap_or_default();
+        let model = request.model.clone();
+        let prompt_estimate = request
+            .messages
+            .iter()
+            .map(|m| estimate_tokens(&m.content))
+            .sum::<u32>();
+        // Each answer reads its provider on a thread of its own, not on tokio's
+        // blocking pool: a thousand slow answers must not starve the SQLite
+        // calls that use that pool (DESIGN §1).
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let spawned = std::thread::Builder::new()
+            .name("llm-reader".into())
+            .stack_size(READER_STACK)
+            .spawn(move || {
+                let outcome = llm::stream_chat(&endpoint, &request, &reader.cancel, &mut |piece| {
+                    reader.push_delta(piece)
+                });
+                let _ = done_tx.send(outcome);
+            });
+        let max_time = self.inner.limits.max_generation_time;
+        let outcome = match spawned {
+            Ok(_) => {
+                let mut done_rx = done_rx;
+                let result = match tokio::time::timeout(max_time, &mut done_rx).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        gen.lock().cut.get_or_insert(Cut::TooSlow(max_time));
+                        gen.cancel.store(true, Ordering::Relaxed);
+                        done_rx.await
+                    }
+                };
+                result.unwrap_or_else(|_| {
+                    Err(llm::LlmError::Connect(
+                        "the reader thread ended without a result".into(),
+                    ))
+                })
+            }
+            Err(err) => Err(llm::LlmError::Connect(format!(
+                "cannot start a reader thread: {err}"
+            ))),
+        };
+
+        let (text, cut) = {
+            let state = gen.lock();
+            (state.text.clone(), state.cut)
+        };
+        let shutting_down = self.inner.shutting_down.load(Ordering::Relaxed);
+        let ending = Outcome::of(&outcome, cut, shutting_down);
+        let status = ending.status();
+        let failure = ending.failure();
+        let error = failure.as_ref().map(|f| f.message.clone());
+        let usage = match &outcome {
+            Ok(u) if u.prompt_tokens > 0 || u.completion_tokens > 0 => Usage {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+            },
+            _ => Usage {
+                prompt_tokens: prompt_estimate,
+                completion_tokens: estimate_tokens(&text),
+            },
+        };
+        if let Err(err) = &outcome {
+            if !matches!(err, llm::LlmError::Cancelled) {
+                log::warn!("answer {} failed: {err}", gen.message_id);
+            }
+        }
+
+        // What the provider said stays with admins (status page, log).
+        let detail = ending.detail();
+        let id = gen.message_id.clone();
+        let saved_error = error.clone();
+        let saved_text = text.clone();
+        let saved_detail = detail.clone();
+        let final_message = self
+            .inner
+            .db
+            .run(move |conn| -> Result<_, crate::db::DbError> {
+                conversation::finish(
+                    conn,
+                    &id,
+                    &saved_text,
+                    status,
+                    saved_error.as_deref(),
+                    usage,
+                )?;
+                if let Some(detail) = &saved_detail {
+                    conversation::set_error_detail(conn, &id, detail)?;
+                }
+                conversation::message_with_siblings(conn, &id)
+            })
+            .await;
+        let final_json = match final_message {
+            Ok(Some(m)) => json!(m),
+            Ok(None) => json!({ "id": gen.message_id, "status": status }),
+            Err(err) => {
+                if err.is_disk_full() {
+                    // Kept until the flush task can write it.
+                    self.unsaved().push(Unsaved {
+                        id: gen.message_id.clone(),
+                        text: text.clone(),
+                        status,
+                        error: error.clone(),
+                        detail,
+                        usage,
+                    });
+                } else {
+                    log::error!("could not save answer {}: {err}", gen.message_id);
+                }
+                json!({
+                    "id": gen.message_id,
+                    "conversation_id": conversation_id,
+                    "role": conversation::Role::Assistant,
+                    "status": status,
+                    "content": text,
+                    "error": error,
+                })
+            }
+        };
+        {
+            let mut state = gen.lock();
+            let event = match failure {
+                Some(failure) => Event::Error(json!({
+                    "error": failure.message,
+                    "code": failure.code,
+                    "status": failure.status,
+                    "message": final_json,
+                })),
+                None => Event::Done(final_json),
+            };
+            gen.push(&mut state, event);
+            state.finished = true;
+            gen.changed.send_replace(state.events.len());
+        }
+        if self.inner.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.inner.idle.notify_waiters();
+        }
+
+        if matches!(ending, Outcome::Complete) {
+            if let (Some(fallback), Some(endpoint)) = (title_from, title_endpoint) {
+                self.generate_title(conversation_id.clone(), fallback, endpoint, model, question)
+                    .await;
+            }
+        }
+
+        // Keep it a while for late reconnects, unless a newer one took the slot.
+        let engine = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(LINGER).await;
+            let last = {
+                let mut slots = engine.slots();
+                if matches!(slots.get(&conversation_id), Some(Slot::Running(g)) if Arc::ptr_eq(g, &gen))
+                {
+                    slots.remove(&conversation_id);
+                }
+                slots.is_empty()
+            };
+            drop(gen);
+            // The last answer kept for reconnects is gone: the server is idle,
+            // give what the answers used back to the system.
+            if last && engine.inner.active.load(Ordering::SeqCst) == 0 {
+                tokio::task::spawn_blocking(release_free_memory);
+            }
+        });
+    }
+
+    /// Asks the model for a short title; keeps the fallback on any failure.
+    async fn generate_title(
+        &self,
+        conversation_id: String,
+        fallback: String,
+        endpoint: llm::Endpoint,
+        model: String,
+        question: String,
+    ) {
+        let request = llm::ChatRequest {
+            model,
+            messages: vec![
+                llm::ChatMessage {
+                    role: llm::ChatRole::System,
+                    content: "You write titles. Reply with a title of at most six words for the \
+                              conversation that starts with the user's message, in the user's \
+                              language, without quotes or punctuation at the end."
+                        .into(),
+                },
+                llm::ChatMessage {
+                    role: llm::ChatRole::User,
+                    content: question.chars().take(2000).collect(),
+                },
+            ],
+            max_tokens: Some(32),
+        };
+        let answer = tokio::task::spawn_blocking(move || llm::complete(&endpoint, &request)).await;
+        let title = match answer {
+            Ok(Ok((text, _))) => clean_title(&text),
+            Ok(Err(err)) => {
+                log::info!("title generation failed, keeping the first words: {err}");
+                return;
+            }
+            Err(_) => return,
+        };
+        if title.is_empty() {
+            return;
+        }
+        let result = self
+            .inner
+            .db
+            .run(move |conn| conversation::set_title_if(conn, &conversation_id, &fallback, &title))
+            .await;
+        if let Err(err) = result {
+            log::warn!("could not save a generated title: {err}");
+        }
+    }
+}
