@@ -4,7 +4,7 @@
  */
 
 export interface paths {
-    "/admin/audit": {
+    "/api/v1/admin/audit": {
         parameters: {
             query?: never;
             header?: never;
@@ -20,23 +20,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/admin/connections": {
+    "/api/v1/admin/connections": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["get_admin_connections"];
         put?: never;
-        post: operations["create"];
+        post: operations["post_admin_connections"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/admin/connections/{id}": {
+    "/api/v1/admin/connections/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -44,15 +44,15 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put: operations["update"];
+        put: operations["put_admin_connections_id"];
         post?: never;
-        delete: operations["delete"];
+        delete: operations["delete_admin_connections_id"];
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/admin/connections/{id}/test": {
+    "/api/v1/admin/connections/{id}/test": {
         parameters: {
             query?: never;
             header?: never;
@@ -68,14 +68,14 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/admin/feedback": {
+    "/api/v1/admin/feedback": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["feedback"];
+        get: operations["get_admin_feedback"];
         put?: never;
         post?: never;
         delete?: never;
@@ -84,23 +84,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/admin/plans": {
+    "/api/v1/admin/plans": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["get_admin_plans"];
         put?: never;
-        post: operations["create"];
+        post: operations["post_admin_plans"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/admin/plans/{id}": {
+    "/api/v1/admin/plans/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -108,23 +108,23 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put: operations["update"];
+        put: operations["put_admin_plans_id"];
         post?: never;
-        delete: operations["delete"];
+        delete: operations["delete_admin_plans_id"];
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/admin/settings": {
+    "/api/v1/admin/settings": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["get_settings"];
-        put: operations["put_settings"];
+        get: operations["get_admin_settings"];
+        put: operations["put_admin_settings"];
         post?: never;
         delete?: never;
         options?: never;
@@ -132,7 +132,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/admin/status": {
+    "/api/v1/admin/status": {
         parameters: {
             query?: never;
             header?: never;
@@ -148,7 +148,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/admin/usage": {
+    "/api/v1/admin/usage": {
         parameters: {
             query?: never;
             header?: never;
@@ -164,23 +164,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api-keys": {
+    "/api/v1/api-keys": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["get_api_keys"];
         put?: never;
-        post: operations["create"];
+        post: operations["post_api_keys"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/api-keys/{id}": {
+    "/api/v1/api-keys/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -196,7 +196,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/auth/login": {
+    "/api/v1/auth/login": {
         parameters: {
             query?: never;
             header?: never;
@@ -212,7 +212,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/auth/logout": {
+    "/api/v1/auth/logout": {
         parameters: {
             query?: never;
             header?: never;
@@ -228,14 +228,14 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/auth/me": {
+    "/api/v1/auth/me": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["me"];
+        get: operations["get_auth_me"];
         put?: never;
         post?: never;
         delete?: never;
@@ -244,7 +244,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/auth/refresh": {
+    "/api/v1/auth/refresh": {
         parameters: {
             query?: never;
             header?: never;
@@ -260,7 +260,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/auth/register": {
+    "/api/v1/auth/register": {
         parameters: {
             query?: never;
             header?: never;
@@ -276,39 +276,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/collector/items": {
+    "/api/v1/collector/items": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["get_collector_items"];
         put?: never;
-        post: operations["create"];
+        post: operations["post_collector_items"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/collector/items/{id}": {
+    "/api/v1/collector/items/{id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["get"];
-        put: operations["update"];
+        get: operations["get_collector_items_id"];
+        put: operations["put_collector_items_id"];
         post?: never;
-        delete: operations["delete"];
+        delete: operations["delete_collector_items_id"];
         options?: never;
         head?: never;
-        patch: operations["update"];
+        patch: operations["patch_collector_items_id"];
         trace?: never;
     };
-    "/collector/tags": {
+    "/api/v1/collector/tags": {
         parameters: {
             query?: never;
             header?: never;
@@ -324,14 +324,14 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/conversations": {
+    "/api/v1/conversations": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list_conversations"];
+        get: operations["get_conversations"];
         put?: never;
         post: operations["create_conversation"];
         delete?: never;
@@ -340,7 +340,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/conversations/import": {
+    "/api/v1/conversations/import": {
         parameters: {
             query?: never;
             header?: never;
@@ -356,27 +356,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/conversations/{id}": {
+    "/api/v1/conversations/{id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["get_conversation"];
+        get: operations["get_conversations_id"];
         /**
          * `PUT /conversations/{id}`: the same as `PATCH` (a documentation stub; the
          *     route is [`update`]'s).
          */
         put: operations["replace_conversation"];
         post?: never;
-        delete: operations["delete_conversation"];
+        delete: operations["delete_conversations_id"];
         options?: never;
         head?: never;
         patch: operations["update_conversation"];
         trace?: never;
     };
-    "/conversations/{id}/export": {
+    "/api/v1/conversations/{id}/export": {
         parameters: {
             query?: never;
             header?: never;
@@ -392,7 +392,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/conversations/{id}/feedback": {
+    "/api/v1/conversations/{id}/feedback": {
         parameters: {
             query?: never;
             header?: never;
@@ -401,21 +401,21 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["feedback"];
+        post: operations["post_conversations_id_feedback"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/conversations/{id}/messages": {
+    "/api/v1/conversations/{id}/messages": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list_messages"];
+        get: operations["get_conversations_id_messages"];
         put?: never;
         post: operations["post_message"];
         delete?: never;
@@ -424,7 +424,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/conversations/{id}/messages/last": {
+    "/api/v1/conversations/{id}/messages/last": {
         parameters: {
             query?: never;
             header?: never;
@@ -434,13 +434,13 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        delete: operations["delete_last"];
+        delete: operations["delete_conversations_id_messages_last"];
         options?: never;
         head?: never;
-        patch: operations["edit_last"];
+        patch: operations["patch_conversations_id_messages_last"];
         trace?: never;
     };
-    "/conversations/{id}/regenerate": {
+    "/api/v1/conversations/{id}/regenerate": {
         parameters: {
             query?: never;
             header?: never;
@@ -449,14 +449,14 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["regenerate"];
+        post: operations["post_conversations_id_regenerate"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/conversations/{id}/stop": {
+    "/api/v1/conversations/{id}/stop": {
         parameters: {
             query?: never;
             header?: never;
@@ -472,7 +472,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/conversations/{id}/stream": {
+    "/api/v1/conversations/{id}/stream": {
         parameters: {
             query?: never;
             header?: never;
@@ -489,7 +489,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/health": {
+    "/api/v1/health": {
         parameters: {
             query?: never;
             header?: never;
@@ -511,14 +511,14 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/models": {
+    "/api/v1/models": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list_models"];
+        get: operations["get_models"];
         put?: never;
         post?: never;
         delete?: never;
@@ -527,7 +527,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/plans": {
+    "/api/v1/plans": {
         parameters: {
             query?: never;
             header?: never;
@@ -543,23 +543,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/prompts": {
+    "/api/v1/prompts": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["get_prompts"];
         put?: never;
-        post: operations["create"];
+        post: operations["post_prompts"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/prompts/{id}": {
+    "/api/v1/prompts/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -567,47 +567,47 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        put: operations["update"];
+        put: operations["put_prompts_id"];
         post?: never;
-        delete: operations["delete"];
+        delete: operations["delete_prompts_id"];
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/samples": {
+    "/api/v1/samples": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["get_samples"];
         put?: never;
-        post: operations["create"];
+        post: operations["post_samples"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/samples/{id}": {
+    "/api/v1/samples/{id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["get"];
+        get: operations["get_samples_id"];
         put?: never;
         post?: never;
-        delete: operations["delete"];
+        delete: operations["delete_samples_id"];
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/samples/{id}/clone": {
+    "/api/v1/samples/{id}/clone": {
         parameters: {
             query?: never;
             header?: never;
@@ -616,30 +616,30 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["clone"];
+        post: operations["post_samples_id_clone"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/shares": {
+    "/api/v1/shares": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["get_shares"];
         put?: never;
-        post: operations["create"];
+        post: operations["post_shares"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/shares/{id}": {
+    "/api/v1/shares/{id}": {
         parameters: {
             query?: never;
             header?: never;
@@ -649,13 +649,13 @@ export interface paths {
         get: operations["read"];
         put?: never;
         post?: never;
-        delete: operations["delete"];
+        delete: operations["delete_shares_id"];
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/shares/{id}/clone": {
+    "/api/v1/shares/{id}/clone": {
         parameters: {
             query?: never;
             header?: never;
@@ -664,21 +664,21 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["clone"];
+        post: operations["post_shares_id_clone"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/user/me": {
+    "/api/v1/user/me": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["me"];
+        get: operations["get_user_me"];
         put?: never;
         post?: never;
         delete?: never;
@@ -687,7 +687,7 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/user/password": {
+    "/api/v1/user/password": {
         parameters: {
             query?: never;
             header?: never;
@@ -707,23 +707,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/user/settings": {
+    "/api/v1/user/settings": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["get_settings"];
-        put: operations["put_settings"];
+        get: operations["get_user_settings"];
+        put: operations["put_user_settings"];
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch: operations["put_settings"];
+        patch: operations["patch_user_settings"];
         trace?: never;
     };
-    "/user/settings/language": {
+    "/api/v1/user/settings/language": {
         parameters: {
             query?: never;
             header?: never;
@@ -731,15 +731,15 @@ export interface paths {
             cookie?: never;
         };
         get: operations["get_language"];
-        put: operations["put_language"];
+        put: operations["put_user_settings_language"];
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch: operations["put_language"];
+        patch: operations["patch_user_settings_language"];
         trace?: never;
     };
-    "/user/settings/notification": {
+    "/api/v1/user/settings/notification": {
         parameters: {
             query?: never;
             header?: never;
@@ -747,15 +747,15 @@ export interface paths {
             cookie?: never;
         };
         get: operations["get_notification"];
-        put: operations["put_notification"];
+        put: operations["put_user_settings_notification"];
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch: operations["put_notification"];
+        patch: operations["patch_user_settings_notification"];
         trace?: never;
     };
-    "/user/settings/subscription": {
+    "/api/v1/user/settings/subscription": {
         parameters: {
             query?: never;
             header?: never;
@@ -763,15 +763,15 @@ export interface paths {
             cookie?: never;
         };
         get: operations["get_subscription"];
-        put: operations["put_subscription"];
+        put: operations["put_user_settings_subscription"];
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch: operations["put_subscription"];
+        patch: operations["patch_user_settings_subscription"];
         trace?: never;
     };
-    "/user/settings/theme": {
+    "/api/v1/user/settings/theme": {
         parameters: {
             query?: never;
             header?: never;
@@ -779,22 +779,22 @@ export interface paths {
             cookie?: never;
         };
         get: operations["get_theme"];
-        put: operations["put_theme"];
+        put: operations["put_user_settings_theme"];
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch: operations["put_theme"];
+        patch: operations["patch_user_settings_theme"];
         trace?: never;
     };
-    "/users": {
+    "/api/v1/users": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        get: operations["get_users"];
         put?: never;
         post?: never;
         delete?: never;
@@ -803,30 +803,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/users/{id}": {
+    "/api/v1/users/{id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["get"];
+        get: operations["get_users_id"];
         put?: never;
         post?: never;
-        delete: operations["delete"];
+        delete: operations["delete_users_id"];
         options?: never;
         head?: never;
         patch: operations["patch"];
         trace?: never;
     };
-    "/users/{user_id}/conversations": {
+    "/api/v1/users/{user_id}/conversations": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["list_conversations"];
+        get: operations["get_users_user_id_conversations"];
         put?: never;
         post?: never;
         delete?: never;
@@ -835,23 +835,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/users/{user_id}/conversations/{id}": {
+    "/api/v1/users/{user_id}/conversations/{id}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get: operations["get_conversation"];
+        get: operations["get_users_user_id_conversations_id"];
         put?: never;
         post?: never;
-        delete: operations["delete_conversation"];
+        delete: operations["delete_users_user_id_conversations_id"];
         options?: never;
         head?: never;
         patch?: never;
         trace?: never;
     };
-    "/users/{user_id}/settings": {
+    "/api/v1/users/{user_id}/settings": {
         parameters: {
             query?: never;
             header?: never;
@@ -859,15 +859,15 @@ export interface paths {
             cookie?: never;
         };
         get: operations["admin_get_settings"];
-        put: operations["admin_put_settings"];
+        put: operations["put_users_user_id_settings"];
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch: operations["admin_put_settings"];
+        patch: operations["patch_users_user_id_settings"];
         trace?: never;
     };
-    "/users/{user_id}/settings/subscription": {
+    "/api/v1/users/{user_id}/settings/subscription": {
         parameters: {
             query?: never;
             header?: never;
@@ -875,12 +875,278 @@ export interface paths {
             cookie?: never;
         };
         get: operations["admin_get_subscription"];
-        put: operations["admin_put_subscription"];
+        put: operations["put_users_user_id_settings_subscription"];
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        patch: operations["admin_put_subscription"];
+        patch: operations["patch_users_user_id_settings_subscription"];
+        trace?: never;
+    };
+    "/simple/api-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * POST /simple/api-keys → 200 `{api_key, client_name, created_at, expires_at}`.
+         *     Unlike the seed, it needs a signed-in user (SPEC §3: that was a hole).
+         */
+        post: operations["create_key"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/simple/api-keys/{api_key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * DELETE /simple/api-keys/{api_key}: the key itself in the path (seed 004);
+         *     only the caller's own keys.
+         */
+        delete: operations["revoke_key"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/simple/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /simple/history → `[{role, content, timestamp}]` of the running conversation. */
+        get: operations["history"];
+        put?: never;
+        post?: never;
+        /**
+         * DELETE /simple/history: the next query starts a new conversation (the old
+         *     one stays in the user's list).
+         */
+        delete: operations["clear_history"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/simple/model": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /simple/model → `{"model"}`. */
+        get: operations["get_simple_model"];
+        put?: never;
+        /**
+         * POST /simple/model `{"model"}` → `{"model"}`, or 400 naming the models
+         *     that can be used.
+         */
+        post: operations["set_model"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/simple/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /simple/models: OpenAI's list shape. */
+        get: operations["get_simple_models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/simple/query": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * POST /simple/query `{"input"}` → `{"response"}`: the next turn of the key's
+         *     running conversation (started on the first query), with the key's model.
+         */
+        post: operations["query"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/chat/completions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * POST /v1/chat/completions
+         * @description OpenAI's chat completion. With `stream: true` the answer is `text/event-stream`: `data: <Chunk>` lines, then `data: [DONE]`; a failure after the first chunk is sent as `data: {"error": …}`.
+         */
+        post: operations["chat_completions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/llm/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/llm/models: `{"models": [{vendor, id, name, description}]}`. */
+        get: operations["get_v1_llm_models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/llm/sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/llm/sessions → `{"sessions": [...]}`, most recent first. */
+        get: operations["list_sessions"];
+        put?: never;
+        /** POST /v1/llm/sessions → 201 `{"session_id"}`. */
+        post: operations["create_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/llm/sessions/{session_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/llm/sessions/{session_id} */
+        get: operations["get_session"];
+        put?: never;
+        post?: never;
+        /** DELETE /v1/llm/sessions/{session_id} → 204. */
+        delete: operations["delete_session"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/llm/sessions/{session_id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/llm/sessions/{session_id}/messages */
+        get: operations["get_v1_llm_sessions_session_id_messages"];
+        put?: never;
+        /** POST /v1/llm/sessions/{session_id}/messages → 201. */
+        post: operations["add_message"];
+        /** DELETE /v1/llm/sessions/{session_id}/messages → 204. */
+        delete: operations["delete_v1_llm_sessions_session_id_messages"];
+        options?: never;
+        head?: never;
+        /**
+         * PATCH /v1/llm/sessions/{session_id}/messages: the last question rewritten
+         *     and answered again (the old exchange stays as an earlier version).
+         */
+        patch: operations["patch_v1_llm_sessions_session_id_messages"];
+        trace?: never;
+    };
+    "/v1/llm/sessions/{session_id}/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** POST /v1/llm/sessions/{session_id}/regenerate → 200. */
+        post: operations["post_v1_llm_sessions_session_id_regenerate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/models */
+        get: operations["get_v1_models"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/models/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** GET /v1/models/{id} */
+        get: operations["get_v1_models_id"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -1322,6 +1588,91 @@ export interface components {
             /** @description `ko` or `en`. */
             language: string;
         };
+        /** @description An answered message (add, edit, regenerate). */
+        LlmAnswer: {
+            /** @description The exchange's number, as a string (`"1"`). */
+            message_idx: string;
+            answer: string;
+            /** @description `regenerate` only: the seed's misspelling, the same text as `answer`. */
+            awswer?: string | null;
+            created_at: string;
+            updated_at: string;
+        };
+        /** @description The seed's body is empty; a title and a model may be given. */
+        LlmCreateBody: {
+            title?: string | null;
+            model_id?: string | null;
+        };
+        /** @description `POST /v1/llm/sessions`: the new session's id. */
+        LlmCreatedSession: {
+            session_id: string;
+        };
+        /** @description An exchange of the thread: a question and its answer. */
+        LlmExchange: {
+            message_idx: string;
+            content: string;
+            /** @description Null while unanswered. */
+            answer?: string | null;
+            created_at: string;
+            updated_at: string;
+        };
+        /** @description `GET /v1/llm/sessions/{session_id}/messages`. */
+        LlmExchanges: {
+            messages: components["schemas"]["LlmExchange"][];
+        };
+        /**
+         * @description An answer that failed: the native error shape, with the provider
+         *     failure's status and code.
+         */
+        LlmFailedAnswer: {
+            error: string;
+            code: string;
+        };
+        /**
+         * @description The body of a new message and of an edit; `"model id"` (with a space, as
+         *     the seed wrote it) is another spelling of `model_id`.
+         */
+        LlmMessageBody: {
+            message_idx?: null | components["schemas"]["LlmMessageIdx"];
+            content: string;
+            model_id?: string | null;
+        };
+        /**
+         * @description `message_idx` as the seed writes it (`"2"`) or as a number.
+         *     An exchange number, as a string (`"1"`) or a number.
+         */
+        LlmMessageIdx: string | number;
+        /** @description A model that may be used, in the seed's words. */
+        LlmModel: {
+            vendor: string;
+            /** @description The `model_id` of a session or a message. */
+            id: string;
+            name: string;
+            description: string;
+        };
+        /** @description `GET /v1/llm/models`. */
+        LlmModels: {
+            models: components["schemas"]["LlmModel"][];
+        };
+        /**
+         * @description The seed's regenerate body: a model, and optionally the question again
+         *     (a different `content` rewrites the last question, as an edit does).
+         */
+        LlmRegenerateBody: {
+            content?: string | null;
+            model_id?: string | null;
+        };
+        /** @description A session (a conversation). */
+        LlmSession: {
+            session_id: string;
+            title: string;
+            created_at: string;
+            updated_at: string;
+        };
+        /** @description `GET /v1/llm/sessions`. */
+        LlmSessions: {
+            sessions: components["schemas"]["LlmSession"][];
+        };
         /** @description A new session's tokens (the refresh token is also set as the cookie). */
         Login: {
             access_token: string;
@@ -1421,6 +1772,172 @@ export interface components {
         NotificationSettings: {
             on_complete: boolean;
             sound: boolean;
+        };
+        OpenAiAssistantMessage: {
+            /**
+             * @description Always `assistant`.
+             * @example assistant
+             */
+            role: string;
+            content: string;
+            /** @description Always null. */
+            refusal?: string | null;
+        };
+        /**
+         * @description The body of `POST /v1/chat/completions`. Sampling parameters
+         *     (`temperature`, `top_p`, …) and `user` are accepted and not forwarded:
+         *     the provider clients send the providers' defaults.
+         *     `POST /v1/chat/completions`: OpenAI's request, the part daehwa reads
+         *     (other fields are ignored).
+         */
+        OpenAiChatBody: {
+            /** @description A model id from `GET /v1/models`. */
+            model: string;
+            messages: components["schemas"]["OpenAiMessage"][];
+            stream?: boolean | null;
+            stream_options?: null | components["schemas"]["OpenAiStreamOptions"];
+            /** Format: int32 */
+            max_tokens?: number | null;
+            /** Format: int32 */
+            max_completion_tokens?: number | null;
+            /** Format: int32 */
+            n?: number | null;
+            /** @description Refused (400) unless null: tool calls are not supported. */
+            tools?: Record<string, never> | null;
+        };
+        OpenAiChoice: {
+            /** Format: int32 */
+            index: number;
+            message: components["schemas"]["OpenAiAssistantMessage"];
+            /** @description Always null. */
+            logprobs?: Record<string, never> | null;
+            /**
+             * @description Always `stop`.
+             * @example stop
+             */
+            finish_reason: string;
+        };
+        /** @description One `data:` chunk of a streamed answer (`stream: true`). */
+        OpenAiChunk: {
+            id: string;
+            /**
+             * @description Always `chat.completion.chunk`.
+             * @example chat.completion.chunk
+             */
+            object: string;
+            /** Format: int64 */
+            created: number;
+            model: string;
+            /** @description One, or none in the usage chunk. */
+            choices: components["schemas"]["OpenAiChunkChoice"][];
+            usage?: null | components["schemas"]["OpenAiUsage"];
+        };
+        OpenAiChunkChoice: {
+            /** Format: int32 */
+            index: number;
+            delta: components["schemas"]["OpenAiDelta"];
+            /** @description Always null. */
+            logprobs?: Record<string, never> | null;
+            /** @description `stop` in the last chunk of the answer, else null. */
+            finish_reason?: string | null;
+        };
+        /** @description `POST /v1/chat/completions` without `stream`: the whole answer. */
+        OpenAiCompletion: {
+            /** @description `chatcmpl-…`. */
+            id: string;
+            /**
+             * @description Always `chat.completion`.
+             * @example chat.completion
+             */
+            object: string;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            created: number;
+            model: string;
+            /** @description Always one. */
+            choices: components["schemas"]["OpenAiChoice"][];
+            usage: components["schemas"]["OpenAiUsage"];
+        };
+        /** @description A message's content: a string, or OpenAI's list of typed parts. */
+        OpenAiContent: string | components["schemas"]["OpenAiContentPart"][];
+        OpenAiContentPart: {
+            type: string;
+            text?: string | null;
+        };
+        /** @description What a chunk adds: the role first, then pieces of the content. */
+        OpenAiDelta: {
+            role?: string | null;
+            content?: string | null;
+        };
+        /**
+         * @description The error inside [`OpenAiErrorBody`] (also a chunk of a stream that failed
+         *     after its first piece).
+         */
+        OpenAiError: {
+            /** @description What happened, for a person. */
+            message: string;
+            /**
+             * @description OpenAI's class of error: `invalid_request_error`, `permission_error`,
+             *     `rate_limit_error`, `api_error` …
+             * @example invalid_request_error
+             */
+            type: string;
+            /** @description The request field at fault, when one is. */
+            param?: string | null;
+            /**
+             * @description A machine code (`invalid_api_key`, `model_not_found`,
+             *     `upstream_rate_limited` …).
+             */
+            code: string;
+        };
+        /** @description OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`. */
+        OpenAiErrorBody: {
+            error: components["schemas"]["OpenAiError"];
+        };
+        OpenAiMessage: {
+            /** @description `system`, `developer`, `user` or `assistant`. */
+            role: string;
+            content?: null | components["schemas"]["OpenAiContent"];
+        };
+        /** @description A model in OpenAI's shape (`GET /v1/models/{id}`, an item of `GET /v1/models`). */
+        OpenAiModel: {
+            /** @description daehwa's model id: the `model` of a chat completion. */
+            id: string;
+            /**
+             * @description Always `model`.
+             * @example model
+             */
+            object: string;
+            /**
+             * Format: int64
+             * @description Always 0 (daehwa does not know when a provider made it).
+             */
+            created: number;
+            /** @description The vendor in lower case, or `daehwa`. */
+            owned_by: string;
+        };
+        /** @description `GET /v1/models`: the models the caller may use. */
+        OpenAiModelList: {
+            /**
+             * @description Always `list`.
+             * @example list
+             */
+            object: string;
+            data: components["schemas"]["OpenAiModel"][];
+        };
+        OpenAiStreamOptions: {
+            include_usage?: boolean | null;
+        };
+        /** @description Tokens of one call: the provider's count, else daehwa's estimate. */
+        OpenAiUsage: {
+            /** Format: int32 */
+            prompt_tokens: number;
+            /** Format: int32 */
+            completion_tokens: number;
+            /** Format: int32 */
+            total_tokens: number;
         };
         PasswordBody: {
             current_password: string;
@@ -1643,6 +2160,86 @@ export interface components {
             messages: components["schemas"]["SnapshotMessage"][];
             created_at: string;
             expires_at?: string | null;
+        };
+        SimpleCreateKeyBody: {
+            client_name: string;
+            /** Format: int64 */
+            expires_in_days?: number | null;
+        };
+        /** @description `POST /simple/api-keys`: the new key, shown once. */
+        SimpleCreatedKey: {
+            /** @description The key: send it as `X-API-Key`. */
+            api_key: string;
+            client_name: string;
+            created_at: string;
+            expires_at?: string | null;
+        };
+        /**
+         * @description The key's current model (`GET`/`POST /simple/model`); null when no model
+         *     can be used.
+         */
+        SimpleCurrentModel: {
+            model?: string | null;
+        };
+        /**
+         * @description A query whose answer failed: the native error shape, with the provider
+         *     failure's status and code.
+         */
+        SimpleFailedQuery: {
+            error: string;
+            code: string;
+        };
+        /** @description A message of `GET /simple/history`. */
+        SimpleHistoryItem: {
+            /** @description `user` or `assistant`. */
+            role: components["schemas"]["MessageRole"];
+            content: string;
+            /** @description When it was written (RFC 3339). */
+            timestamp: string;
+        };
+        /** @description A model in the seed's (older OpenAI) shape. */
+        SimpleModel: {
+            id: string;
+            /**
+             * @description Always `model`.
+             * @example model
+             */
+            object: string;
+            /**
+             * Format: int64
+             * @description Always 0.
+             */
+            created: number;
+            owned_by: string;
+            /** @description Always empty. */
+            permission: Record<string, never>[];
+            /** @description The model's id. */
+            root: string;
+            /** @description Always null. */
+            parent?: string | null;
+        };
+        SimpleModelBody: {
+            model: string;
+        };
+        /** @description `GET /simple/models`: OpenAI's list shape. */
+        SimpleModels: {
+            data: components["schemas"]["SimpleModel"][];
+            /**
+             * @description Always `list`.
+             * @example list
+             */
+            object: string;
+        };
+        /** @description A done action, in the seed's words (Korean). */
+        SimpleNotice: {
+            message: string;
+        };
+        /** @description `POST /simple/query`: the answer's text. */
+        SimpleQueryAnswer: {
+            response: string;
+        };
+        SimpleQueryBody: {
+            input: string;
         };
         /**
          * @description A conversation's current thread frozen as data: what a share or a sample
@@ -1896,7 +2493,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    get_admin_connections: {
         parameters: {
             query?: never;
             header?: never;
@@ -1940,7 +2537,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    post_admin_connections: {
         parameters: {
             query?: never;
             header?: never;
@@ -2039,7 +2636,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    put_admin_connections_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -2148,7 +2745,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    delete_admin_connections_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -2255,7 +2852,7 @@ export interface operations {
             };
         };
     };
-    feedback: {
+    get_admin_feedback: {
         parameters: {
             query?: {
                 /** @description `up` or `down` */
@@ -2320,7 +2917,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    get_admin_plans: {
         parameters: {
             query?: never;
             header?: never;
@@ -2364,7 +2961,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    post_admin_plans: {
         parameters: {
             query?: never;
             header?: never;
@@ -2463,7 +3060,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    put_admin_plans_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -2572,7 +3169,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    delete_admin_plans_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -2625,7 +3222,7 @@ export interface operations {
             };
         };
     };
-    get_settings: {
+    get_admin_settings: {
         parameters: {
             query?: never;
             header?: never;
@@ -2669,7 +3266,7 @@ export interface operations {
             };
         };
     };
-    put_settings: {
+    put_admin_settings: {
         parameters: {
             query?: never;
             header?: never;
@@ -2872,7 +3469,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    get_api_keys: {
         parameters: {
             query?: never;
             header?: never;
@@ -2908,7 +3505,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    post_api_keys: {
         parameters: {
             query?: never;
             header?: never;
@@ -3223,7 +3820,7 @@ export interface operations {
             };
         };
     };
-    me: {
+    get_auth_me: {
         parameters: {
             query?: never;
             header?: never;
@@ -3453,7 +4050,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    get_collector_items: {
         parameters: {
             query?: {
                 /** @description comma-separated keywords, all must match */
@@ -3503,7 +4100,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    post_collector_items: {
         parameters: {
             query?: never;
             header?: never;
@@ -3595,7 +4192,7 @@ export interface operations {
             };
         };
     };
-    get: {
+    get_collector_items_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -3641,7 +4238,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    put_collector_items_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -3733,7 +4330,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    delete_collector_items_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -3778,7 +4375,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    patch_collector_items_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -3906,7 +4503,7 @@ export interface operations {
             };
         };
     };
-    list_conversations: {
+    get_conversations: {
         parameters: {
             query?: {
                 /** @description Comma-separated keywords, all must match. */
@@ -4169,7 +4766,7 @@ export interface operations {
             };
         };
     };
-    get_conversation: {
+    get_conversations_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -4324,7 +4921,7 @@ export interface operations {
             };
         };
     };
-    delete_conversation: {
+    delete_conversations_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -4545,7 +5142,7 @@ export interface operations {
             };
         };
     };
-    feedback: {
+    post_conversations_id_feedback: {
         parameters: {
             query?: never;
             header?: never;
@@ -4638,7 +5235,7 @@ export interface operations {
             };
         };
     };
-    list_messages: {
+    get_conversations_id_messages: {
         parameters: {
             query?: never;
             header?: never;
@@ -4819,7 +5416,7 @@ export interface operations {
             };
         };
     };
-    delete_last: {
+    delete_conversations_id_messages_last: {
         parameters: {
             query?: never;
             header?: never;
@@ -4873,7 +5470,7 @@ export interface operations {
             };
         };
     };
-    edit_last: {
+    patch_conversations_id_messages_last: {
         parameters: {
             query?: never;
             header?: never;
@@ -5008,7 +5605,7 @@ export interface operations {
             };
         };
     };
-    regenerate: {
+    post_conversations_id_regenerate: {
         parameters: {
             query?: never;
             header?: never;
@@ -5283,7 +5880,7 @@ export interface operations {
             };
         };
     };
-    list_models: {
+    get_models: {
         parameters: {
             query?: never;
             header?: never;
@@ -5356,7 +5953,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    get_prompts: {
         parameters: {
             query?: {
                 /** @description `ko` or `en`; prompts for every language always match. */
@@ -5397,7 +5994,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    post_prompts: {
         parameters: {
             query?: never;
             header?: never;
@@ -5488,7 +6085,7 @@ export interface operations {
             };
         };
     };
-    update: {
+    put_prompts_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -5590,7 +6187,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    delete_prompts_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -5644,7 +6241,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    get_samples: {
         parameters: {
             query?: {
                 /** @description 1–200, default 50 */
@@ -5692,7 +6289,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    post_samples: {
         parameters: {
             query?: never;
             header?: never;
@@ -5791,7 +6388,7 @@ export interface operations {
             };
         };
     };
-    get: {
+    get_samples_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -5837,7 +6434,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    delete_samples_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -5890,7 +6487,7 @@ export interface operations {
             };
         };
     };
-    clone: {
+    post_samples_id_clone: {
         parameters: {
             query?: never;
             header?: never;
@@ -5945,7 +6542,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    get_shares: {
         parameters: {
             query?: {
                 /** @description Everyone's shares (admins only). */
@@ -6004,7 +6601,7 @@ export interface operations {
             };
         };
     };
-    create: {
+    post_shares: {
         parameters: {
             query?: never;
             header?: never;
@@ -6134,7 +6731,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    delete_shares_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -6179,7 +6776,7 @@ export interface operations {
             };
         };
     };
-    clone: {
+    post_shares_id_clone: {
         parameters: {
             query?: never;
             header?: never;
@@ -6234,7 +6831,7 @@ export interface operations {
             };
         };
     };
-    me: {
+    get_user_me: {
         parameters: {
             query?: never;
             header?: never;
@@ -6370,7 +6967,7 @@ export interface operations {
             };
         };
     };
-    get_settings: {
+    get_user_settings: {
         parameters: {
             query?: never;
             header?: never;
@@ -6414,7 +7011,7 @@ export interface operations {
             };
         };
     };
-    put_settings: {
+    put_user_settings: {
         parameters: {
             query?: never;
             header?: never;
@@ -6506,7 +7103,7 @@ export interface operations {
             };
         };
     };
-    put_settings: {
+    patch_user_settings: {
         parameters: {
             query?: never;
             header?: never;
@@ -6642,7 +7239,7 @@ export interface operations {
             };
         };
     };
-    put_language: {
+    put_user_settings_language: {
         parameters: {
             query?: never;
             header?: never;
@@ -6733,7 +7330,7 @@ export interface operations {
             };
         };
     };
-    put_language: {
+    patch_user_settings_language: {
         parameters: {
             query?: never;
             header?: never;
@@ -6868,7 +7465,7 @@ export interface operations {
             };
         };
     };
-    put_notification: {
+    put_user_settings_notification: {
         parameters: {
             query?: never;
             header?: never;
@@ -6951,7 +7548,7 @@ export interface operations {
             };
         };
     };
-    put_notification: {
+    patch_user_settings_notification: {
         parameters: {
             query?: never;
             header?: never;
@@ -7078,7 +7675,7 @@ export interface operations {
             };
         };
     };
-    put_subscription: {
+    put_user_settings_subscription: {
         parameters: {
             query?: never;
             header?: never;
@@ -7170,7 +7767,7 @@ export interface operations {
             };
         };
     };
-    put_subscription: {
+    patch_user_settings_subscription: {
         parameters: {
             query?: never;
             header?: never;
@@ -7306,7 +7903,7 @@ export interface operations {
             };
         };
     };
-    put_theme: {
+    put_user_settings_theme: {
         parameters: {
             query?: never;
             header?: never;
@@ -7397,7 +7994,7 @@ export interface operations {
             };
         };
     };
-    put_theme: {
+    patch_user_settings_theme: {
         parameters: {
             query?: never;
             header?: never;
@@ -7488,7 +8085,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    get_users: {
         parameters: {
             query?: {
                 /** @description Matches the username or display name. */
@@ -7546,7 +8143,7 @@ export interface operations {
             };
         };
     };
-    get: {
+    get_users_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -7600,7 +8197,7 @@ export interface operations {
             };
         };
     };
-    delete: {
+    delete_users_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -7772,7 +8369,7 @@ export interface operations {
             };
         };
     };
-    list_conversations: {
+    get_users_user_id_conversations: {
         parameters: {
             query?: {
                 /** @description comma-separated keywords, all must match */
@@ -7841,7 +8438,7 @@ export interface operations {
             };
         };
     };
-    get_conversation: {
+    get_users_user_id_conversations_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -7897,7 +8494,7 @@ export interface operations {
             };
         };
     };
-    delete_conversation: {
+    delete_users_user_id_conversations_id: {
         parameters: {
             query?: never;
             header?: never;
@@ -8005,7 +8602,7 @@ export interface operations {
             };
         };
     };
-    admin_put_settings: {
+    put_users_user_id_settings: {
         parameters: {
             query?: never;
             header?: never;
@@ -8106,7 +8703,7 @@ export interface operations {
             };
         };
     };
-    admin_put_settings: {
+    patch_users_user_id_settings: {
         parameters: {
             query?: never;
             header?: never;
@@ -8261,7 +8858,7 @@ export interface operations {
             };
         };
     };
-    admin_put_subscription: {
+    put_users_user_id_settings_subscription: {
         parameters: {
             query?: never;
             header?: never;
@@ -8362,7 +8959,7 @@ export interface operations {
             };
         };
     };
-    admin_put_subscription: {
+    patch_users_user_id_settings_subscription: {
         parameters: {
             query?: never;
             header?: never;
@@ -8459,6 +9056,1015 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    create_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SimpleCreateKeyBody"];
+            };
+        };
+        responses: {
+            /** @description The new key, shown once */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleCreatedKey"];
+                };
+            };
+            /** @description A bad request (the seed answers 400, never 422) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Only a signed-in session (not an API key) creates keys */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revoke_key: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The key itself */
+                api_key: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleNotice"];
+                };
+            };
+            /** @description A bad request (the seed answers 400, never 422) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such key of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key's running conversation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleHistoryItem"][];
+                };
+            };
+            /** @description A bad request (the seed answers 400, never 422) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    clear_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The next query starts a new conversation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleNotice"];
+                };
+            };
+            /** @description A bad request (the seed answers 400, never 422) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_simple_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The key's current model */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleCurrentModel"];
+                };
+            };
+            /** @description A bad request (the seed answers 400, never 422) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    set_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SimpleModelBody"];
+            };
+        };
+        responses: {
+            /** @description The key's model, changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleCurrentModel"];
+                };
+            };
+            /** @description A bad request (the seed answers 400, never 422) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_simple_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The models that may be used */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleModels"];
+                };
+            };
+            /** @description A bad request (the seed answers 400, never 422) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    query: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SimpleQueryBody"];
+            };
+        };
+        responses: {
+            /** @description The answer of the key's running conversation */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleQueryAnswer"];
+                };
+            };
+            /** @description A bad request (the seed answers 400, never 422) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's plan or the provider says wait */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleFailedQuery"];
+                };
+            };
+            /** @description The provider failed (`upstream_*`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleFailedQuery"];
+                };
+            };
+            /** @description The provider did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimpleFailedQuery"];
+                };
+            };
+        };
+    };
+    chat_completions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OpenAiChatBody"];
+            };
+        };
+        responses: {
+            /** @description The whole answer, or its chunks when streamed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiCompletion"];
+                    "text/event-stream": components["schemas"]["OpenAiChunk"];
+                };
+            };
+            /** @description A request daehwa cannot serve (`n` > 1, tools, no user message, bad JSON) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No or a wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No such enabled model (`model_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The caller's plan, or the provider, says wait (`Retry-After`) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The provider failed (`upstream_*`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description The provider did not answer in time (`upstream_timeout`) */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+        };
+    };
+    get_v1_llm_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The models that may be used */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmModels"];
+                };
+            };
+        };
+    };
+    list_sessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's sessions, newest first (at most 200) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmSessions"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    create_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Optional: an empty body makes an untitled session */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LlmCreateBody"];
+            };
+        };
+        responses: {
+            /** @description The new session */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmCreatedSession"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A field is missing or wrong */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session (conversation) id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmSession"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such session of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session (conversation) id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted, with its messages */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such session of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_v1_llm_sessions_session_id_messages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session (conversation) id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The thread as exchanges */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmExchanges"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such session of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    add_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session (conversation) id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LlmMessageBody"];
+            };
+        };
+        responses: {
+            /** @description The question, answered */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmAnswer"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such session of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A field is missing or wrong */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's plan or the provider says wait */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmFailedAnswer"];
+                };
+            };
+            /** @description The provider failed (`upstream_*`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmFailedAnswer"];
+                };
+            };
+            /** @description The provider did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmFailedAnswer"];
+                };
+            };
+        };
+    };
+    delete_v1_llm_sessions_session_id_messages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session (conversation) id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The last exchange deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such session of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patch_v1_llm_sessions_session_id_messages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session (conversation) id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LlmMessageBody"];
+            };
+        };
+        responses: {
+            /** @description The last question rewritten and answered again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmAnswer"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such session of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A field is missing or wrong */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's plan or the provider says wait */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmFailedAnswer"];
+                };
+            };
+            /** @description The provider failed (`upstream_*`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmFailedAnswer"];
+                };
+            };
+            /** @description The provider did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmFailedAnswer"];
+                };
+            };
+        };
+    };
+    post_v1_llm_sessions_session_id_regenerate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A session (conversation) id */
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description Optional: an empty body answers the last question again */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LlmRegenerateBody"];
+            };
+        };
+        responses: {
+            /** @description The last question answered again (`answer` and `awswer`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmAnswer"];
+                };
+            };
+            /** @description Not signed in */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such session of the caller's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A field is missing or wrong */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's plan or the provider says wait */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmFailedAnswer"];
+                };
+            };
+            /** @description The provider failed (`upstream_*`) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmFailedAnswer"];
+                };
+            };
+            /** @description The provider did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LlmFailedAnswer"];
+                };
+            };
+        };
+    };
+    get_v1_models: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The models the caller may use */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiModelList"];
+                };
+            };
+            /** @description No or a wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+        };
+    };
+    get_v1_models_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A model id (percent-encoded when it has a `/`) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiModel"];
+                };
+            };
+            /** @description No or a wrong API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+            /** @description No such enabled model (`model_not_found`) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpenAiErrorBody"];
                 };
             };
         };

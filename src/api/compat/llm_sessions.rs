@@ -31,6 +31,23 @@ use crate::service::conversations as ops;
 /// Most sessions one list returns (the seed's list has no paging).
 const LIST_LIMIT: u32 = 200;
 
+/// The `/v1/llm` dialect's part of the OpenAPI document (tag `compat-llm`;
+/// its paths are written from the deployment's root, see `openapi::spec`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        list_models, create_session, list_sessions, get_session, delete_session, add_message,
+        list_messages, edit_last, delete_last, regenerate
+    ),
+    components(schemas(
+        LlmModels, LlmModel, Session, Sessions, CreatedSession, Answer, Exchange, Exchanges,
+        FailedAnswer, CreateBody, MessageBody, Idx, RegenerateBody
+    )),
+    tags((name = "compat-llm", description = "Seed 002's session dialect at `/v1/llm`: a \
+        session is a conversation. Native error shape."))
+)]
+pub struct Doc;
+
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let st = || with_state(state.clone());
     let user = || authenticated(state.clone());
@@ -129,6 +146,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
 }
 
 /// GET /v1/llm/models: `{"models": [{vendor, id, name, description}]}`.
+#[utoipa::path(get, path = "/v1/llm/models", tag = "compat-llm", security(()),
+    responses((status = 200, description = "The models that may be used", body = LlmModels)))]
 async fn list_models(state: AppState) -> Result<Response, ApiError> {
     let models = state
         .db
@@ -164,6 +183,7 @@ pub struct LlmModel {
 
 /// A session (a conversation).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LlmSession)]
 pub struct Session {
     session_id: String,
     title: String,
@@ -184,18 +204,21 @@ impl From<&Conversation> for Session {
 
 /// `GET /v1/llm/sessions`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LlmSessions)]
 pub struct Sessions {
     sessions: Vec<Session>,
 }
 
 /// `POST /v1/llm/sessions`: the new session's id.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LlmCreatedSession)]
 pub struct CreatedSession {
     session_id: String,
 }
 
 /// An answered message (add, edit, regenerate).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LlmAnswer)]
 pub struct Answer {
     /// The exchange's number, as a string (`"1"`).
     message_idx: String,
@@ -209,6 +232,7 @@ pub struct Answer {
 
 /// An exchange of the thread: a question and its answer.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LlmExchange)]
 pub struct Exchange {
     message_idx: String,
     content: String,
@@ -220,6 +244,7 @@ pub struct Exchange {
 
 /// `GET /v1/llm/sessions/{session_id}/messages`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LlmExchanges)]
 pub struct Exchanges {
     messages: Vec<Exchange>,
 }
@@ -227,6 +252,7 @@ pub struct Exchanges {
 /// An answer that failed: the native error shape, with the provider
 /// failure's status and code.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = LlmFailedAnswer)]
 pub struct FailedAnswer {
     error: String,
     code: String,
@@ -246,8 +272,9 @@ fn text_of(value: &Value) -> String {
 }
 
 /// The seed's body is empty; a title and a model may be given.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LlmCreateBody)]
 struct CreateBody {
     title: Option<String>,
     #[serde(alias = "model id")]
@@ -255,6 +282,13 @@ struct CreateBody {
 }
 
 /// POST /v1/llm/sessions → 201 `{"session_id"}`.
+#[utoipa::path(post, path = "/v1/llm/sessions", tag = "compat-llm",
+    request_body(content = CreateBody, description = "Optional: an empty body makes an untitled session"),
+    responses(
+        (status = 201, description = "The new session", body = CreatedSession),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 422, description = "A field is missing or wrong", body = crate::api::openapi::Error),
+    ))]
 async fn create_session(
     state: AppState,
     current: CurrentUser,
@@ -312,6 +346,11 @@ async fn known_model(state: &AppState, model_id: String) -> Result<(), ApiError>
 }
 
 /// GET /v1/llm/sessions → `{"sessions": [...]}`, most recent first.
+#[utoipa::path(get, path = "/v1/llm/sessions", tag = "compat-llm",
+    responses(
+        (status = 200, description = "The caller's sessions, newest first (at most 200)", body = Sessions),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+    ))]
 async fn list_sessions(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let user_id = current.user.id.clone();
     let filter = ListFilter {
@@ -330,6 +369,13 @@ async fn list_sessions(state: AppState, current: CurrentUser) -> Result<Response
 }
 
 /// GET /v1/llm/sessions/{session_id}
+#[utoipa::path(get, path = "/v1/llm/sessions/{session_id}", tag = "compat-llm",
+    params(("session_id" = String, Path, description = "A session (conversation) id")),
+    responses(
+        (status = 200, description = "The session", body = Session),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 404, description = "No such session of the caller's", body = crate::api::openapi::Error),
+    ))]
 async fn get_session(
     id: String,
     state: AppState,
@@ -354,6 +400,13 @@ async fn session(
 }
 
 /// DELETE /v1/llm/sessions/{session_id} → 204.
+#[utoipa::path(delete, path = "/v1/llm/sessions/{session_id}", tag = "compat-llm",
+    params(("session_id" = String, Path, description = "A session (conversation) id")),
+    responses(
+        (status = 204, description = "Deleted, with its messages"),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 404, description = "No such session of the caller's", body = crate::api::openapi::Error),
+    ))]
 async fn delete_session(
     id: String,
     state: AppState,
@@ -366,8 +419,9 @@ async fn delete_session(
 
 /// The body of a new message and of an edit; `"model id"` (with a space, as
 /// the seed wrote it) is another spelling of `model_id`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LlmMessageBody)]
 struct MessageBody {
     /// Edits only: which exchange (must be the last).
     message_idx: Option<Idx>,
@@ -377,8 +431,10 @@ struct MessageBody {
 }
 
 /// `message_idx` as the seed writes it (`"2"`) or as a number.
-#[derive(Deserialize)]
+/// An exchange number, as a string (`"1"`) or a number.
+#[derive(Deserialize, ToSchema)]
 #[serde(untagged)]
+#[schema(as = LlmMessageIdx)]
 enum Idx {
     Text(String),
     Number(i64),
@@ -445,6 +501,18 @@ async fn answer(
 }
 
 /// POST /v1/llm/sessions/{session_id}/messages → 201.
+#[utoipa::path(post, path = "/v1/llm/sessions/{session_id}/messages", tag = "compat-llm",
+    params(("session_id" = String, Path, description = "A session (conversation) id")),
+    request_body = MessageBody,
+    responses(
+        (status = 201, description = "The question, answered", body = Answer),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 404, description = "No such session of the caller's", body = crate::api::openapi::Error),
+        (status = 422, description = "A field is missing or wrong", body = crate::api::openapi::Error),
+        (status = 429, description = "The caller's plan or the provider says wait", body = FailedAnswer),
+        (status = 502, description = "The provider failed (`upstream_*`)", body = FailedAnswer),
+        (status = 504, description = "The provider did not answer in time", body = FailedAnswer),
+    ))]
 async fn add_message(
     id: String,
     state: AppState,
@@ -491,6 +559,13 @@ fn exchanges(thread: &[Message]) -> Vec<Exchange> {
 }
 
 /// GET /v1/llm/sessions/{session_id}/messages
+#[utoipa::path(get, path = "/v1/llm/sessions/{session_id}/messages", tag = "compat-llm",
+    params(("session_id" = String, Path, description = "A session (conversation) id")),
+    responses(
+        (status = 200, description = "The thread as exchanges", body = Exchanges),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 404, description = "No such session of the caller's", body = crate::api::openapi::Error),
+    ))]
 async fn list_messages(
     id: String,
     state: AppState,
@@ -512,6 +587,18 @@ async fn list_messages(
 
 /// PATCH /v1/llm/sessions/{session_id}/messages: the last question rewritten
 /// and answered again (the old exchange stays as an earlier version).
+#[utoipa::path(patch, path = "/v1/llm/sessions/{session_id}/messages", tag = "compat-llm",
+    params(("session_id" = String, Path, description = "A session (conversation) id")),
+    request_body = MessageBody,
+    responses(
+        (status = 200, description = "The last question rewritten and answered again", body = Answer),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 404, description = "No such session of the caller's", body = crate::api::openapi::Error),
+        (status = 422, description = "A field is missing or wrong", body = crate::api::openapi::Error),
+        (status = 429, description = "The caller's plan or the provider says wait", body = FailedAnswer),
+        (status = 502, description = "The provider failed (`upstream_*`)", body = FailedAnswer),
+        (status = 504, description = "The provider did not answer in time", body = FailedAnswer),
+    ))]
 async fn edit_last(
     id: String,
     state: AppState,
@@ -544,6 +631,13 @@ async fn edit_last(
 }
 
 /// DELETE /v1/llm/sessions/{session_id}/messages → 204.
+#[utoipa::path(delete, path = "/v1/llm/sessions/{session_id}/messages", tag = "compat-llm",
+    params(("session_id" = String, Path, description = "A session (conversation) id")),
+    responses(
+        (status = 204, description = "The last exchange deleted"),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 404, description = "No such session of the caller's", body = crate::api::openapi::Error),
+    ))]
 async fn delete_last(
     id: String,
     state: AppState,
@@ -558,8 +652,9 @@ async fn delete_last(
 
 /// The seed's regenerate body: a model, and optionally the question again
 /// (a different `content` rewrites the last question, as an edit does).
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = LlmRegenerateBody)]
 struct RegenerateBody {
     content: Option<String>,
     #[serde(alias = "model id")]
@@ -567,6 +662,18 @@ struct RegenerateBody {
 }
 
 /// POST /v1/llm/sessions/{session_id}/regenerate → 200.
+#[utoipa::path(post, path = "/v1/llm/sessions/{session_id}/regenerate", tag = "compat-llm",
+    params(("session_id" = String, Path, description = "A session (conversation) id")),
+    request_body(content = RegenerateBody, description = "Optional: an empty body answers the last question again"),
+    responses(
+        (status = 200, description = "The last question answered again (`answer` and `awswer`)", body = Answer),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 404, description = "No such session of the caller's", body = crate::api::openapi::Error),
+        (status = 422, description = "A field is missing or wrong", body = crate::api::openapi::Error),
+        (status = 429, description = "The caller's plan or the provider says wait", body = FailedAnswer),
+        (status = 502, description = "The provider failed (`upstream_*`)", body = FailedAnswer),
+        (status = 504, description = "The provider did not answer in time", body = FailedAnswer),
+    ))]
 async fn regenerate(
     id: String,
     state: AppState,

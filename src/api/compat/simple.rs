@@ -28,6 +28,20 @@ use crate::service::chat::{self as ask, Ask, Outcome, Turn};
 /// Longest key lifetime (as the native API: ten years).
 const MAX_EXPIRY_DAYS: i64 = 3650;
 
+/// The `/simple` dialect's part of the OpenAPI document (tag `compat-simple`;
+/// its paths are written from the deployment's root, see `openapi::spec`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(create_key, revoke_key, list_models, get_model, set_model, query, history, clear_history),
+    components(schemas(
+        CreatedKey, Notice, SimpleModels, SimpleModel, CurrentModel, QueryAnswer, FailedQuery,
+        HistoryItem, CreateKeyBody, ModelBody, QueryBody
+    )),
+    tags((name = "compat-simple", description = "Seed 004's simple API at `/simple`: the per-key \
+        routes (model, query, history) need `X-API-Key`. Bad requests are 400."))
+)]
+pub struct Doc;
+
 /// `/simple/...` with its own `recover`, so every answer under the prefix is
 /// JSON in the seed's shape.
 pub fn tree(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
@@ -147,8 +161,9 @@ fn key_of(current: &CurrentUser) -> Result<String, ApiError> {
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SimpleCreateKeyBody)]
 struct CreateKeyBody {
     client_name: String,
     expires_in_days: Option<i64>,
@@ -156,6 +171,14 @@ struct CreateKeyBody {
 
 /// POST /simple/api-keys → 200 `{api_key, client_name, created_at, expires_at}`.
 /// Unlike the seed, it needs a signed-in user (SPEC §3: that was a hole).
+#[utoipa::path(post, path = "/simple/api-keys", tag = "compat-simple",
+    request_body = CreateKeyBody,
+    responses(
+        (status = 200, description = "The new key, shown once", body = CreatedKey),
+        (status = 400, description = "A bad request (the seed answers 400, never 422)", body = crate::api::openapi::Error),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 403, description = "Only a signed-in session (not an API key) creates keys", body = crate::api::openapi::Error),
+    ))]
 async fn create_key(
     state: AppState,
     current: CurrentUser,
@@ -208,6 +231,14 @@ async fn create_key(
 
 /// DELETE /simple/api-keys/{api_key}: the key itself in the path (seed 004);
 /// only the caller's own keys.
+#[utoipa::path(delete, path = "/simple/api-keys/{api_key}", tag = "compat-simple",
+    params(("api_key" = String, Path, description = "The key itself")),
+    responses(
+        (status = 200, description = "Revoked", body = Notice),
+        (status = 400, description = "A bad request (the seed answers 400, never 422)", body = crate::api::openapi::Error),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 404, description = "No such key of the caller's", body = crate::api::openapi::Error),
+    ))]
 async fn revoke_key(
     api_key: String,
     state: AppState,
@@ -236,6 +267,12 @@ async fn revoke_key(
 }
 
 /// GET /simple/models: OpenAI's list shape.
+#[utoipa::path(get, path = "/simple/models", tag = "compat-simple",
+    responses(
+        (status = 200, description = "The models that may be used", body = SimpleModels),
+        (status = 400, description = "A bad request (the seed answers 400, never 422)", body = crate::api::openapi::Error),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+    ))]
 async fn list_models(state: AppState, _current: CurrentUser) -> Result<Response, ApiError> {
     let models = state
         .db
@@ -278,20 +315,34 @@ async fn current_model(state: &AppState, key_id: String) -> Result<Option<String
 }
 
 /// GET /simple/model → `{"model"}`.
+#[utoipa::path(get, path = "/simple/model", tag = "compat-simple",
+    responses(
+        (status = 200, description = "The key's current model", body = CurrentModel),
+        (status = 400, description = "A bad request (the seed answers 400, never 422)", body = crate::api::openapi::Error),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+    ))]
 async fn get_model(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let key_id = key_of(&current)?;
     let model = current_model(&state, key_id).await?;
     Ok(json_response(StatusCode::OK, &CurrentModel { model }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SimpleModelBody)]
 struct ModelBody {
     model: String,
 }
 
 /// POST /simple/model `{"model"}` → `{"model"}`, or 400 naming the models
 /// that can be used.
+#[utoipa::path(post, path = "/simple/model", tag = "compat-simple",
+    request_body = ModelBody,
+    responses(
+        (status = 200, description = "The key's model, changed", body = CurrentModel),
+        (status = 400, description = "A bad request (the seed answers 400, never 422)", body = crate::api::openapi::Error),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+    ))]
 async fn set_model(
     state: AppState,
     current: CurrentUser,
@@ -325,14 +376,25 @@ async fn set_model(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = SimpleQueryBody)]
 struct QueryBody {
     input: String,
 }
 
 /// POST /simple/query `{"input"}` → `{"response"}`: the next turn of the key's
 /// running conversation (started on the first query), with the key's model.
+#[utoipa::path(post, path = "/simple/query", tag = "compat-simple",
+    request_body = QueryBody,
+    responses(
+        (status = 200, description = "The answer of the key's running conversation", body = QueryAnswer),
+        (status = 400, description = "A bad request (the seed answers 400, never 422)", body = crate::api::openapi::Error),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+        (status = 429, description = "The caller's plan or the provider says wait", body = FailedQuery),
+        (status = 502, description = "The provider failed (`upstream_*`)", body = FailedQuery),
+        (status = 504, description = "The provider did not answer in time", body = FailedQuery),
+    ))]
 async fn query(
     state: AppState,
     current: CurrentUser,
@@ -396,6 +458,12 @@ async fn query(
 }
 
 /// GET /simple/history → `[{role, content, timestamp}]` of the running conversation.
+#[utoipa::path(get, path = "/simple/history", tag = "compat-simple",
+    responses(
+        (status = 200, description = "The key's running conversation", body = Vec<HistoryItem>),
+        (status = 400, description = "A bad request (the seed answers 400, never 422)", body = crate::api::openapi::Error),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+    ))]
 async fn history(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let key_id = key_of(&current)?;
     let user_id = current.user.id.clone();
@@ -426,6 +494,12 @@ async fn history(state: AppState, current: CurrentUser) -> Result<Response, ApiE
 
 /// DELETE /simple/history: the next query starts a new conversation (the old
 /// one stays in the user's list).
+#[utoipa::path(delete, path = "/simple/history", tag = "compat-simple",
+    responses(
+        (status = 200, description = "The next query starts a new conversation", body = Notice),
+        (status = 400, description = "A bad request (the seed answers 400, never 422)", body = crate::api::openapi::Error),
+        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
+    ))]
 async fn clear_history(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let key_id = key_of(&current)?;
     state
@@ -440,6 +514,7 @@ async fn clear_history(state: AppState, current: CurrentUser) -> Result<Response
 
 /// `POST /simple/api-keys`: the new key, shown once.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SimpleCreatedKey)]
 pub struct CreatedKey {
     /// The key: send it as `X-API-Key`.
     api_key: String,
@@ -450,6 +525,7 @@ pub struct CreatedKey {
 
 /// A done action, in the seed's words (Korean).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SimpleNotice)]
 pub struct Notice {
     message: &'static str,
 }
@@ -491,12 +567,14 @@ pub struct SimpleModel {
 /// The key's current model (`GET`/`POST /simple/model`); null when no model
 /// can be used.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SimpleCurrentModel)]
 pub struct CurrentModel {
     model: Option<String>,
 }
 
 /// `POST /simple/query`: the answer's text.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SimpleQueryAnswer)]
 pub struct QueryAnswer {
     response: String,
 }
@@ -504,6 +582,7 @@ pub struct QueryAnswer {
 /// A query whose answer failed: the native error shape, with the provider
 /// failure's status and code.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SimpleFailedQuery)]
 pub struct FailedQuery {
     error: String,
     code: String,
@@ -511,6 +590,7 @@ pub struct FailedQuery {
 
 /// A message of `GET /simple/history`.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = SimpleHistoryItem)]
 pub struct HistoryItem {
     /// `user` or `assistant`.
     role: Role,

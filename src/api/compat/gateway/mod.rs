@@ -18,10 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::sync::mpsc;
-use utoipa::ToSchema;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::{Reply, Response};
 use warp::{Filter, Rejection};
@@ -33,14 +30,37 @@ use crate::app::AppState;
 use crate::auth::{Credentials, CurrentUser};
 use crate::db::{self, compat::GatewayUsage, connection};
 use crate::engine::estimate_tokens;
-use crate::llm::{self, ChatMessage, ChatRequest, ChatRole, LlmError};
+use crate::llm::{self, ChatRequest, LlmError};
 use crate::service::chat as ask;
 use crate::service::models::endpoint_of;
+
+mod wire;
+use wire::{
+    to_json, to_messages, AssistantMessage, ChatBody, Choice, Chunk, ChunkChoice, Completion,
+    CompletionUsage, Content, Delta, InMessage, Meta, ModelList, ModelObject, OpenAiError,
+    OpenAiErrorBody, Part, StreamOptions,
+};
 
 /// Stack of a reader thread (as the engine's: ureq needs little).
 const READER_STACK: usize = 512 * 1024;
 /// Keep-alive comment interval on streamed answers.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// The gateway's part of the OpenAPI document (tag `gateway`; its paths are
+/// written from the deployment's root, see `openapi::spec`).
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(list_models, get_model, chat_completions),
+    components(schemas(
+        ModelList, ModelObject, ChatBody, InMessage, Content, Part, StreamOptions, Completion,
+        Choice, AssistantMessage, CompletionUsage, Chunk, ChunkChoice, Delta, OpenAiErrorBody,
+        OpenAiError
+    )),
+    tags((name = "gateway", description = "The OpenAI-compatible gateway at `/v1`: the \
+        official OpenAI SDKs with a daehwa API key (`Authorization: Bearer <key>`). Errors \
+        have OpenAI's shape."))
+)]
+pub struct Doc;
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     // GET /v1/models
@@ -80,17 +100,6 @@ fn credentials() -> impl Filter<Extract = (Credentials,), Error = Rejection> + C
 
 async fn caller(state: &AppState, credentials: Credentials) -> Result<CurrentUser, ApiError> {
     Ok(state.auth.authenticate(&state.db, credentials).await?)
-}
-
-/// OpenAI's `error.type` for a status, as its API and SDKs use them.
-fn error_type(status: StatusCode) -> &'static str {
-    match status.as_u16() {
-        401 => "invalid_request_error",
-        403 => "permission_error",
-        429 => "rate_limit_error",
-        400..=499 => "invalid_request_error",
-        _ => "api_error",
-    }
 }
 
 /// What a gateway handler answers instead of success: an operation's
@@ -176,43 +185,6 @@ fn model_not_found(id: &str) -> String {
     format!("The model `{id}` does not exist or you do not have access to it.")
 }
 
-/// OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OpenAiErrorBody {
-    error: OpenAiError,
-}
-
-/// The error inside [`OpenAiErrorBody`] (also a chunk of a stream that failed
-/// after its first piece).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OpenAiError {
-    /// What happened, for a person.
-    message: String,
-    /// OpenAI's class of error: `invalid_request_error`, `permission_error`,
-    /// `rate_limit_error`, `api_error` …
-    #[serde(rename = "type")]
-    #[schema(example = "invalid_request_error")]
-    kind: &'static str,
-    /// The request field at fault, when one is.
-    param: Option<String>,
-    /// A machine code (`invalid_api_key`, `model_not_found`,
-    /// `upstream_rate_limited` …).
-    code: String,
-}
-
-impl OpenAiErrorBody {
-    fn new(message: String, status: StatusCode, param: Option<&str>, code: &str) -> Self {
-        OpenAiErrorBody {
-            error: OpenAiError {
-                message,
-                kind: error_type(status),
-                param: param.map(str::to_string),
-                code: code.to_string(),
-            },
-        }
-    }
-}
-
 fn openai_respond(result: Result<Response, GatewayError>) -> Response {
     result.unwrap_or_else(|err| openai_error(&err))
 }
@@ -225,45 +197,12 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     )))
 }
 
-/// A model in OpenAI's shape (`GET /v1/models/{id}`, an item of `GET /v1/models`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ModelObject {
-    /// daehwa's model id: the `model` of a chat completion.
-    id: String,
-    /// Always `model`.
-    #[schema(example = "model")]
-    object: &'static str,
-    /// Always 0 (daehwa does not know when a provider made it).
-    created: i64,
-    /// The vendor in lower case, or `daehwa`.
-    owned_by: String,
-}
-
-impl From<&connection::ModelRow> for ModelObject {
-    fn from(model: &connection::ModelRow) -> Self {
-        ModelObject {
-            id: model.id.clone(),
-            object: "model",
-            created: 0,
-            owned_by: if model.vendor.is_empty() {
-                "daehwa".to_string()
-            } else {
-                model.vendor.to_lowercase()
-            },
-        }
-    }
-}
-
-/// `GET /v1/models`: the models the caller may use.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ModelList {
-    /// Always `list`.
-    #[schema(example = "list")]
-    object: &'static str,
-    data: Vec<ModelObject>,
-}
-
 /// GET /v1/models
+#[utoipa::path(get, path = "/v1/models", tag = "gateway",
+    responses(
+        (status = 200, description = "The models the caller may use", body = ModelList),
+        (status = 401, description = "No or a wrong API key", body = OpenAiErrorBody),
+    ))]
 async fn list_models(state: AppState, credentials: Credentials) -> Result<Response, GatewayError> {
     caller(&state, credentials).await?;
     let models = state
@@ -278,6 +217,13 @@ async fn list_models(state: AppState, credentials: Credentials) -> Result<Respon
 }
 
 /// GET /v1/models/{id}
+#[utoipa::path(get, path = "/v1/models/{id}", tag = "gateway",
+    params(("id" = String, Path, description = "A model id (percent-encoded when it has a `/`)")),
+    responses(
+        (status = 200, description = "The model", body = ModelObject),
+        (status = 401, description = "No or a wrong API key", body = OpenAiErrorBody),
+        (status = 404, description = "No such enabled model (`model_not_found`)", body = OpenAiErrorBody),
+    ))]
 async fn get_model(
     id: String,
     state: AppState,
@@ -308,102 +254,6 @@ async fn usable_route(state: &AppState, id: String) -> Result<connection::Route,
     }
 }
 
-/// The body of `POST /v1/chat/completions`. Sampling parameters
-/// (`temperature`, `top_p`, …) and `user` are accepted and not forwarded:
-/// the provider clients send the providers' defaults.
-#[derive(Deserialize)]
-struct ChatBody {
-    model: String,
-    messages: Vec<InMessage>,
-    #[serde(default)]
-    stream: Option<bool>,
-    #[serde(default)]
-    stream_options: Option<StreamOptions>,
-    #[serde(default)]
-    max_tokens: Option<u32>,
-    #[serde(default)]
-    max_completion_tokens: Option<u32>,
-    #[serde(default)]
-    n: Option<u32>,
-    #[serde(default)]
-    tools: Option<Value>,
-}
-
-#[derive(Deserialize, Default)]
-struct StreamOptions {
-    #[serde(default)]
-    include_usage: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct InMessage {
-    role: String,
-    #[serde(default)]
-    content: Option<Content>,
-}
-
-/// A message's content: a string, or OpenAI's list of typed parts.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Content {
-    Text(String),
-    Parts(Vec<Part>),
-}
-
-#[derive(Deserialize)]
-struct Part {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    text: Option<String>,
-}
-
-/// The provider-neutral messages of a request, or a 400 that says what is
-/// not supported.
-fn to_messages(messages: Vec<InMessage>) -> Result<Vec<ChatMessage>, ApiError> {
-    if messages.is_empty() {
-        return Err(ApiError::invalid("messages", "must not be empty"));
-    }
-    let mut out = Vec::with_capacity(messages.len());
-    for m in messages {
-        let role = match m.role.as_str() {
-            "system" | "developer" => ChatRole::System,
-            "user" => ChatRole::User,
-            "assistant" => ChatRole::Assistant,
-            other => {
-                return Err(ApiError::invalid(
-                    "messages",
-                    format!("role {other:?} is not supported (system, developer, user, assistant)"),
-                ))
-            }
-        };
-        let text = match m.content {
-            None => String::new(),
-            Some(Content::Text(t)) => t,
-            Some(Content::Parts(parts)) => {
-                let mut text = String::new();
-                for part in parts {
-                    match (part.kind.as_str(), part.text) {
-                        ("text", Some(t)) => text.push_str(&t),
-                        (kind, _) => {
-                            return Err(ApiError::invalid(
-                                "messages",
-                                format!("content parts of type {kind:?} are not supported"),
-                            ))
-                        }
-                    }
-                }
-                text
-            }
-        };
-        out.push(ChatMessage::new(role, text));
-    }
-    if !out.iter().any(|m| m.role == ChatRole::User) {
-        return Err(ApiError::invalid("messages", "must contain a user message"));
-    }
-    Ok(out)
-}
-
 /// What the reader thread sends.
 enum Up {
     Delta(String),
@@ -422,6 +272,23 @@ impl Drop for CancelOnDrop {
 }
 
 /// POST /v1/chat/completions
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "gateway",
+    description = "OpenAI's chat completion. With `stream: true` the answer is \
+        `text/event-stream`: `data: <Chunk>` lines, then `data: [DONE]`; a failure after the \
+        first chunk is sent as `data: {\"error\": …}`.",
+    request_body = ChatBody,
+    responses(
+        (status = 200, description = "The whole answer, or its chunks when streamed", content(
+            (Completion = "application/json"),
+            (Chunk = "text/event-stream"),
+        )),
+        (status = 400, description = "A request daehwa cannot serve (`n` > 1, tools, no user message, bad JSON)", body = OpenAiErrorBody),
+        (status = 401, description = "No or a wrong API key", body = OpenAiErrorBody),
+        (status = 404, description = "No such enabled model (`model_not_found`)", body = OpenAiErrorBody),
+        (status = 429, description = "The caller's plan, or the provider, says wait (`Retry-After`)", body = OpenAiErrorBody),
+        (status = 502, description = "The provider failed (`upstream_*`)", body = OpenAiErrorBody),
+        (status = 504, description = "The provider did not answer in time (`upstream_timeout`)", body = OpenAiErrorBody),
+    ))]
 async fn chat_completions(
     state: AppState,
     credentials: Credentials,
@@ -584,137 +451,6 @@ fn upstream_error(err: &LlmError) -> GatewayError {
     GatewayError::Api(ApiError::Llm(err.clone()))
 }
 
-/// `POST /v1/chat/completions` without `stream`: the whole answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Completion {
-    /// `chatcmpl-…`.
-    id: String,
-    /// Always `chat.completion`.
-    #[schema(example = "chat.completion")]
-    object: &'static str,
-    /// Unix seconds.
-    created: i64,
-    model: String,
-    /// Always one.
-    choices: Vec<Choice>,
-    usage: CompletionUsage,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Choice {
-    index: u32,
-    message: AssistantMessage,
-    /// Always null.
-    #[schema(value_type = Option<Object>)]
-    logprobs: Option<()>,
-    /// Always `stop`.
-    #[schema(example = "stop")]
-    finish_reason: &'static str,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AssistantMessage {
-    /// Always `assistant`.
-    #[schema(example = "assistant")]
-    role: &'static str,
-    content: String,
-    /// Always null.
-    refusal: Option<String>,
-}
-
-/// Tokens of one call: the provider's count, else daehwa's estimate.
-#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
-pub struct CompletionUsage {
-    prompt_tokens: u32,
-    completion_tokens: u32,
-    total_tokens: u32,
-}
-
-impl From<llm::Usage> for CompletionUsage {
-    fn from(usage: llm::Usage) -> Self {
-        CompletionUsage {
-            prompt_tokens: usage.prompt_tokens,
-            completion_tokens: usage.completion_tokens,
-            total_tokens: usage.prompt_tokens + usage.completion_tokens,
-        }
-    }
-}
-
-/// One `data:` chunk of a streamed answer (`stream: true`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Chunk {
-    id: String,
-    /// Always `chat.completion.chunk`.
-    #[schema(example = "chat.completion.chunk")]
-    object: &'static str,
-    created: i64,
-    model: String,
-    /// One, or none in the usage chunk.
-    choices: Vec<ChunkChoice>,
-    /// Only in the last chunk, when `stream_options.include_usage` asked for it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<CompletionUsage>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChunkChoice {
-    index: u32,
-    delta: Delta,
-    /// Always null.
-    #[schema(value_type = Option<Object>)]
-    logprobs: Option<()>,
-    /// `stop` in the last chunk of the answer, else null.
-    finish_reason: Option<&'static str>,
-}
-
-/// What a chunk adds: the role first, then pieces of the content.
-#[derive(Debug, Default, Serialize, ToSchema)]
-pub struct Delta {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    role: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    content: Option<String>,
-}
-
-/// A chunk as the text of a `data:` line.
-fn to_json<T: Serialize>(value: &T) -> String {
-    serde_json::to_string(value).unwrap_or_default()
-}
-
-/// What every chunk of one answer repeats.
-struct Meta {
-    id: String,
-    created: i64,
-    model: String,
-}
-
-impl Meta {
-    fn chunk(&self, delta: Delta, finish_reason: Option<&'static str>) -> Chunk {
-        Chunk {
-            id: self.id.clone(),
-            object: "chat.completion.chunk",
-            created: self.created,
-            model: self.model.clone(),
-            choices: vec![ChunkChoice {
-                index: 0,
-                delta,
-                logprobs: None,
-                finish_reason,
-            }],
-            usage: None,
-        }
-    }
-
-    /// The chunk after the last one, with the usage and no choice.
-    fn usage_chunk(&self, usage: llm::Usage) -> Chunk {
-        Chunk {
-            choices: Vec::new(),
-            usage: Some(usage.into()),
-            ..self.chunk(Delta::default(), None)
-        }
-    }
-}
-
 /// The answer as OpenAI's SSE: a role chunk, content chunks, a chunk with
 /// `finish_reason`, the usage chunk when asked for, then `data: [DONE]`. A
 /// failure after the first piece is an `error` object in the stream (the
@@ -804,37 +540,6 @@ fn stream_response(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    fn messages(v: Value) -> Vec<InMessage> {
-        serde_json::from_value(v).unwrap()
-    }
-
-    #[test]
-    fn messages_take_strings_and_text_parts_and_refuse_what_cannot_be_sent() {
-        let ok = to_messages(messages(json!([
-            {"role": "developer", "content": "be brief"},
-            {"role": "user", "content": [{"type": "text", "text": "hi "}, {"type": "text", "text": "there"}]},
-        ])))
-        .unwrap();
-        assert_eq!(ok[0], ChatMessage::new(ChatRole::System, "be brief"));
-        assert_eq!(ok[1], ChatMessage::new(ChatRole::User, "hi there"));
-        let bad = [
-            (json!([]), "empty"),
-            (json!([{"role": "tool", "content": "x"}]), "tool role"),
-            (
-                json!([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]),
-                "image part",
-            ),
-            (
-                json!([{"role": "system", "content": "x"}]),
-                "no user message",
-            ),
-        ];
-        for (v, why) in bad {
-            assert!(to_messages(messages(v)).is_err(), "{why}");
-        }
-    }
 
     #[test]
     fn errors_get_the_statuses_the_sdks_map_to_their_exceptions() {
