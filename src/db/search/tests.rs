@@ -1,0 +1,661 @@
+use super::*;
+use crate::db::conversation::{self as repo, ConversationUpdate, NewConversation, Status, Usage};
+use rusqlite::{params, OptionalExtension};
+
+/// SplitMix64: seeded, so a failure repeats.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn chance(&mut self, p: f64) -> bool {
+        (self.next() % 1_000_000) as f64 / 1_000_000.0 < p
+    }
+}
+
+fn conn() -> Connection {
+    let mut conn = Connection::open_in_memory().unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    crate::db::migrate::migrate(&mut conn, None).unwrap();
+    conn
+}
+
+fn add_user(conn: &Connection, name: &str) -> String {
+    let id = crate::db::new_id();
+    conn.execute(
+        "INSERT INTO user (id, username, display_name, role, status, created_at, updated_at)
+         VALUES (?1, ?2, ?2, 'user', 'active', 'x', 'x')",
+        params![id, name],
+    )
+    .unwrap();
+    id
+}
+
+/// Short texts from a small alphabet, so one- and two-character keywords
+/// match often and longer ones now and then: Korean, ASCII in both cases,
+/// Latin letters with accents, spaces, punctuation, quotes and commas.
+const ALPHABET: &[&str] = &[
+    "강", "아", "지", "설", "사", "가", "를", "이", "는", "털", "밥", "낙", "타", "a", "A", "b",
+    "B", "c", "C", "é", "É", " ", " ", ".", ",", "\"", "1",
+];
+const WORDS: &[&str] = &["강아지", "설사", "Apple", "apple", "낙타", "고양이", "SQL"];
+
+fn text(rng: &mut Rng, max: usize) -> String {
+    let mut out = String::new();
+    let len = rng.below(max + 1);
+    while out.chars().count() < len {
+        if rng.chance(0.15) {
+            out.push_str(WORDS[rng.below(WORDS.len())]);
+        } else {
+            out.push_str(ALPHABET[rng.below(ALPHABET.len())]);
+        }
+    }
+    out
+}
+
+/// Users with conversations built through the repository functions, then
+/// edited, finished, deleted and touched at random, as the server would.
+fn world(rng: &mut Rng) -> (Connection, Vec<String>) {
+    let mut conn = conn();
+    let users: Vec<String> = ["u1", "u2", "u3"]
+        .iter()
+        .map(|n| add_user(&conn, n))
+        .collect();
+    for (u, user) in users.iter().enumerate() {
+        let conversations = if u == 0 { 70 } else { 25 };
+        for _ in 0..conversations {
+            let title = if rng.chance(0.3) {
+                String::new()
+            } else {
+                text(rng, 12)
+            };
+            let conv = repo::create(
+                &conn,
+                user,
+                &NewConversation {
+                    title: &title,
+                    model_id: None,
+                    system_prompt: "",
+                },
+            )
+            .unwrap();
+            let mut parent: Option<String> = None;
+            for _ in 0..rng.below(7) {
+                let question = text(rng, 30);
+                let (q, a) =
+                    repo::add_exchange(&conn, &conv.id, parent.as_deref(), &question, "m").unwrap();
+                // Some answers stay streaming (not searchable yet), with
+                // a partial text flushed; the others finish.
+                let answer = text(rng, 40);
+                if rng.chance(0.15) {
+                    repo::flush_partial(&mut conn, &[(a.id.clone(), answer)]).unwrap();
+                } else {
+                    let status = if rng.chance(0.1) {
+                        Status::Stopped
+                    } else {
+                        Status::Complete
+                    };
+                    repo::finish(&conn, &a.id, &answer, status, None, Usage::default()).unwrap();
+                }
+                // Now and then a second answer to the same question.
+                if rng.chance(0.1) {
+                    let b = repo::add_answer(&conn, &conv.id, &q.id, "m").unwrap();
+                    repo::finish(
+                        &conn,
+                        &b.id,
+                        &text(rng, 20),
+                        Status::Complete,
+                        None,
+                        Usage::default(),
+                    )
+                    .unwrap();
+                }
+                parent = Some(a.id);
+            }
+            let change = ConversationUpdate {
+                title: rng.chance(0.2).then(|| text(rng, 10)),
+                pinned: rng.chance(0.2).then_some(true),
+                archived: rng.chance(0.2).then_some(true),
+                ..Default::default()
+            };
+            repo::update(&conn, &conv.id, &change).unwrap();
+            if rng.chance(0.1) {
+                let conv = repo::get(&conn, user, &conv.id).unwrap().unwrap();
+                repo::delete_last_exchange(&mut conn, &conv).unwrap();
+            }
+            if rng.chance(0.05) {
+                repo::delete(&conn, &conv.id).unwrap();
+                continue;
+            }
+            // Times with ties, so the id decides the order now and then.
+            let at = format!("2026-01-{:02}T00:00:00Z", 1 + rng.below(20));
+            conn.execute(
+                "UPDATE conversation SET updated_at = ?2 WHERE id = ?1",
+                params![conv.id, at],
+            )
+            .unwrap();
+        }
+    }
+    // A whole subtree: a first question and everything under it.
+    let first: Option<String> = conn
+        .query_row(
+            "SELECT id FROM message WHERE parent_id IS NULL AND idx = 1
+              AND EXISTS (SELECT 1 FROM message c WHERE c.parent_id = message.id
+                AND EXISTS (SELECT 1 FROM message g WHERE g.parent_id = c.id))
+              ORDER BY rowid LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .unwrap();
+    if let Some(id) = first {
+        conn.execute("DELETE FROM message WHERE id = ?1", [id])
+            .unwrap();
+    }
+    // A crash leaves answers streaming; the start marks them.
+    repo::mark_interrupted(&conn).unwrap();
+    // And answers streaming now: their questions are searchable, they not.
+    let first = first_conversation(&conn, &users[0]);
+    for _ in 0..3 {
+        let (_, a) = repo::add_exchange(&conn, &first, None, "다시 강아지", "m").unwrap();
+        repo::flush_partial(&mut conn, &[(a.id, "낙타 Apple".into())]).unwrap();
+    }
+    (conn, users)
+}
+
+fn first_conversation(conn: &Connection, user: &str) -> String {
+    conn.query_row(
+        "SELECT id FROM conversation WHERE user_id = ?1 ORDER BY rowid LIMIT 1",
+        [user],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// The meaning, spelled out: every keyword is a substring of the title or
+/// of a message that is not streaming, without regard to case; newest first.
+fn reference(conn: &Connection, user: &str, filter: &ListFilter) -> Vec<(String, String)> {
+    let keywords: Vec<String> = filter
+        .keywords
+        .iter()
+        .flat_map(|k| k.split(','))
+        .filter(|k| !k.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, updated_at, title, archived, pinned FROM conversation WHERE user_id = ?1",
+        )
+        .unwrap();
+    let conversations: Vec<(String, String, String, bool, bool)> = stmt
+        .query_map([user], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut out: Vec<(String, String)> = Vec::new();
+    for (id, updated_at, title, archived, pinned) in conversations {
+        if filter.archived.is_some_and(|a| a != archived)
+            || filter.pinned.is_some_and(|p| p != pinned)
+        {
+            continue;
+        }
+        if let Some((u, i)) = &filter.after {
+            if (&updated_at, &id) >= (u, i) {
+                continue;
+            }
+        }
+        let mut texts: Vec<String> = vec![title.to_lowercase()];
+        let mut stmt = conn
+            .prepare_cached(
+                "SELECT content FROM message WHERE conversation_id = ?1 AND status <> 'streaming'",
+            )
+            .unwrap();
+        texts.extend(
+            stmt.query_map([&id], |r| r.get::<_, String>(0))
+                .unwrap()
+                .map(|t| t.unwrap().to_lowercase()),
+        );
+        if keywords
+            .iter()
+            .all(|k| texts.iter().any(|t| t.contains(k.as_str())))
+        {
+            out.push((updated_at, id));
+        }
+    }
+    out.sort_by(|a, b| b.cmp(a));
+    out.truncate(filter.limit as usize);
+    out
+}
+
+fn searched(
+    conn: &Connection,
+    user: &str,
+    filter: &ListFilter,
+    tuning: Tuning,
+) -> Vec<(String, String)> {
+    matching_with(conn, user, filter, tuning)
+        .unwrap()
+        .into_iter()
+        .map(|rowid| {
+            conn.query_row(
+                "SELECT updated_at, id FROM conversation WHERE rowid = ?1",
+                [rowid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+        })
+        .collect()
+}
+
+/// Every page, following the cursor, until a page is short.
+fn all_pages(
+    conn: &Connection,
+    user: &str,
+    filter: &ListFilter,
+    tuning: Tuning,
+) -> Vec<(String, String)> {
+    let mut filter = filter.clone();
+    let mut out = Vec::new();
+    loop {
+        let page = searched(conn, user, &filter, tuning);
+        let full = page.len() == filter.limit as usize;
+        out.extend(page.iter().cloned());
+        match page.last() {
+            Some(last) if full => filter.after = Some(last.clone()),
+            _ => return out,
+        }
+    }
+}
+
+const TUNINGS: &[(&str, Tuning)] = &[
+    ("default", Tuning::DEFAULT),
+    (
+        "walk, read on one match at a time, tiny windows",
+        Tuning {
+            rare: 1,
+            read_on: f64::INFINITY,
+            step: 1,
+            first_window: 1,
+            max_window: 3,
+        },
+    ),
+    (
+        "walk, ask the index per conversation",
+        Tuning {
+            rare: 1,
+            read_on: 0.0,
+            step: 1,
+            first_window: 1,
+            max_window: 8,
+        },
+    ),
+    (
+        "every keyword read whole",
+        Tuning {
+            rare: usize::MAX,
+            read_on: 0.0,
+            step: 1,
+            first_window: 1,
+            max_window: 2,
+        },
+    ),
+    (
+        "some read whole, some not",
+        Tuning {
+            rare: 40,
+            read_on: 3.0,
+            step: 2,
+            first_window: 1,
+            max_window: 5,
+        },
+    ),
+];
+
+/// A keyword cut from the data (so it often matches) with its ASCII case
+/// flipped now and then, or made up.
+fn keyword(rng: &mut Rng, conn: &Connection) -> String {
+    if rng.chance(0.15) {
+        return text(rng, 4).replace(',', "");
+    }
+    let source: String = conn
+        .query_row(
+            "SELECT t FROM (SELECT content AS t FROM message UNION ALL SELECT title FROM conversation)
+              WHERE length(t) > 0 ORDER BY random() LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let chars: Vec<char> = source.chars().filter(|c| *c != ',').collect();
+    if chars.is_empty() {
+        return "강".into();
+    }
+    let len = 1 + rng.below(5.min(chars.len()));
+    let start = rng.below(chars.len() - len + 1);
+    chars[start..start + len]
+        .iter()
+        .map(|c| {
+            if rng.chance(0.5) {
+                c.to_uppercase().next().unwrap()
+            } else {
+                *c
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn the_search_agrees_with_a_plain_scan_on_every_page() {
+    let mut rng = Rng(7);
+    let (conn, users) = world(&mut rng);
+    let mut checked = 0;
+    for round in 0..120 {
+        let user = &users[if round % 4 == 3 { 1 } else { 0 }];
+        let keywords: Vec<String> = (0..1 + rng.below(3))
+            .map(|_| keyword(&mut rng, &conn))
+            .collect();
+        let filter = ListFilter {
+            keywords,
+            archived: [None, Some(false), Some(true)][rng.below(3)],
+            pinned: [None, None, Some(true), Some(false)][rng.below(4)],
+            after: None,
+            limit: [1, 3, 7, 200][rng.below(4)],
+        };
+        let expected = reference(
+            &conn,
+            user,
+            &ListFilter {
+                limit: u32::MAX,
+                ..filter.clone()
+            },
+        );
+        checked += expected.len();
+        for (name, tuning) in TUNINGS {
+            let got = all_pages(&conn, user, &filter, *tuning);
+            assert_eq!(got, expected, "{name}: {filter:?}");
+            let first = searched(&conn, user, &filter, *tuning);
+            assert_eq!(
+                first,
+                reference(&conn, user, &filter),
+                "{name}: first page of {filter:?}"
+            );
+        }
+    }
+    assert!(
+        checked > 200,
+        "the keywords should match something ({checked})"
+    );
+}
+
+#[test]
+fn keywords_match_across_case_and_length_in_titles_and_messages() {
+    let mut conn = conn();
+    let user = add_user(&conn, "u");
+    fn new(title: &str) -> NewConversation<'_> {
+        NewConversation {
+            title,
+            model_id: None,
+            system_prompt: "",
+        }
+    }
+    let dog = repo::create(&conn, &user, &new("")).unwrap();
+    repo::add_exchange(&conn, &dog.id, None, "우리 강아지가 설사를 해요", "m").unwrap();
+    let apple = repo::create(&conn, &user, &new("Apple pie, \"quoted\" ÉCOLE")).unwrap();
+    let streaming = repo::create(&conn, &user, &new("")).unwrap();
+    let (_, answer) = repo::add_exchange(&conn, &streaming.id, None, "질문", "m").unwrap();
+    repo::flush_partial(&mut conn, &[(answer.id.clone(), "낙타가 걸어요".into())]).unwrap();
+    let find = |conn: &Connection, q: &str| -> Vec<String> {
+        let filter = ListFilter {
+            keywords: vec![q.into()],
+            limit: 50,
+            ..Default::default()
+        };
+        repo::list(conn, &user, &filter)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.id)
+            .collect()
+    };
+    assert_eq!(find(&conn, "강아지"), vec![dog.id.clone()]);
+    assert_eq!(find(&conn, "설사"), vec![dog.id.clone()]);
+    assert_eq!(find(&conn, "설"), vec![dog.id.clone()]);
+    assert_eq!(find(&conn, "가 설"), vec![dog.id.clone()], "spaces count");
+    assert_eq!(
+        find(&conn, "요"),
+        vec![dog.id.clone()],
+        "the last character"
+    );
+    assert_eq!(find(&conn, "강아지,설사"), vec![dog.id.clone()]);
+    assert!(find(&conn, "강아지,pie").is_empty());
+    assert_eq!(find(&conn, "APPLE"), vec![apple.id.clone()]);
+    assert_eq!(find(&conn, "école"), vec![apple.id.clone()]);
+    assert_eq!(find(&conn, "\"quoted\""), vec![apple.id.clone()]);
+    assert_eq!(find(&conn, "\""), vec![apple.id.clone()]);
+    assert_eq!(
+        find(&conn, "e, \""),
+        vec![apple.id.clone()],
+        "a comma separates keywords"
+    );
+    assert!(
+        find(&conn, "낙타").is_empty(),
+        "streaming text is not searched yet"
+    );
+    repo::finish(
+        &conn,
+        &answer.id,
+        "낙타가 걸어요",
+        Status::Complete,
+        None,
+        Usage::default(),
+    )
+    .unwrap();
+    assert_eq!(find(&conn, "낙타"), vec![streaming.id.clone()]);
+    repo::update(
+        &conn,
+        &apple.id,
+        &ConversationUpdate {
+            title: Some("Banana".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(find(&conn, "apple").is_empty(), "the old title is gone");
+    assert_eq!(find(&conn, "nan"), vec![apple.id.clone()]);
+}
+
+/// Every title and finished message is in the index exactly once, and
+/// nothing else, after all the writes of `world` (cascades included).
+#[test]
+fn the_index_holds_exactly_the_searchable_rows() {
+    let mut rng = Rng(11);
+    let (conn, users) = world(&mut rng);
+    // A deleted user takes their conversations along.
+    conn.execute("DELETE FROM user WHERE id = ?1", [&users[2]])
+        .unwrap();
+    let docs = |sql: &str| -> Vec<i64> {
+        let mut stmt = conn.prepare(sql).unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    let expected = docs("SELECT doc FROM search_source ORDER BY doc");
+    assert!(expected.len() > 100);
+    for table in ["search_trigram", "search_bigram"] {
+        assert_eq!(
+            docs(&format!("SELECT rowid FROM {table} ORDER BY rowid")),
+            expected,
+            "{table}"
+        );
+        conn.execute(
+            &format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')"),
+            [],
+        )
+        .unwrap();
+    }
+    // The documented rebuild gives the same index.
+    conn.execute_batch(
+        "INSERT INTO search_trigram (search_trigram) VALUES ('delete-all');
+         INSERT INTO search_bigram (search_bigram) VALUES ('delete-all');
+         INSERT INTO search_trigram (rowid, text) SELECT doc, text FROM search_source;
+         INSERT INTO search_bigram (rowid, grams) SELECT doc, grams FROM search_grams;",
+    )
+    .unwrap();
+    for table in ["search_trigram", "search_bigram"] {
+        assert_eq!(
+            docs(&format!("SELECT rowid FROM {table} ORDER BY rowid")),
+            expected
+        );
+    }
+}
+
+#[test]
+fn long_texts_are_indexed_in_chunks_without_gaps() {
+    let conn = conn();
+    let user = add_user(&conn, "u");
+    let conv = repo::create(
+        &conn,
+        &user,
+        &NewConversation {
+            title: "",
+            model_id: None,
+            system_prompt: "",
+        },
+    )
+    .unwrap();
+    // 64-character chunks: put keywords across every boundary.
+    let long: String = (0..300).map(|i| ALPHABET[i % 13]).collect::<String>() + "끝말";
+    repo::add_exchange(&conn, &conv.id, None, &long, "m").unwrap();
+    let chars: Vec<char> = long.chars().collect();
+    for at in [0, 62, 63, 64, 127, 128, 200, chars.len() - 2] {
+        for len in 1..=3 {
+            let k: String = chars[at..(at + len).min(chars.len())].iter().collect();
+            let filter = ListFilter {
+                keywords: vec![k.clone()],
+                limit: 5,
+                ..Default::default()
+            };
+            assert_eq!(
+                matching(&conn, &user, &filter).unwrap().len(),
+                1,
+                "{k:?} at {at}"
+            );
+        }
+    }
+}
+
+#[test]
+fn short_keywords_go_to_the_bigram_table_and_quotes_are_doubled() {
+    let q = Query::new("설사");
+    assert_eq!((q.trigram, q.text.as_str()), (false, "\"설사\""));
+    let q = Query::new("강아지");
+    assert_eq!((q.trigram, q.text.as_str()), (true, "\"강아지\""));
+    let q = Query::new("a\"b");
+    assert_eq!((q.trigram, q.text.as_str()), (true, "\"a\"\"b\""));
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::cell::RefCell;
+
+    thread_local! {
+        static WORLD: RefCell<Option<(Connection, Vec<String>)>> = const { RefCell::new(None) };
+    }
+
+    /// Keywords as people (and people pasting things) type them: Korean,
+    /// both cases, digits, accents, an emoji, and everything FTS5's query
+    /// syntax gives a meaning to (quotes, `*`, `^`, `:`, parentheses,
+    /// `+`, `-`, `NEAR`, `AND`, `OR`, `NOT`), plus commas between keywords.
+    fn keyword_text() -> impl Strategy<Value = String> {
+        let pieces = proptest::sample::select(vec![
+            "강",
+            "아",
+            "지",
+            "설",
+            "사",
+            "낙",
+            "타",
+            "를",
+            "a",
+            "A",
+            "b",
+            "B",
+            "c",
+            "é",
+            "É",
+            "1",
+            " ",
+            "\"",
+            "*",
+            "^",
+            ":",
+            "(",
+            ")",
+            "+",
+            "-",
+            "NEAR",
+            "AND",
+            "OR",
+            "NOT",
+            "😀",
+            ",",
+            "'",
+            "%",
+            "_",
+            "\\",
+            "강아지",
+            "Apple",
+            "SQL",
+        ]);
+        proptest::collection::vec(pieces, 1..6).prop_map(|p| p.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// Whatever the keywords, the search answers (no FTS5 syntax
+        /// error) and finds exactly what a plain scan finds.
+        #[test]
+        fn any_keywords_give_what_a_plain_scan_gives(
+            q in keyword_text(),
+            limit in 1u32..20,
+        ) {
+            WORLD.with(|world| {
+                let mut world = world.borrow_mut();
+                let (conn, users) = world.get_or_insert_with(|| super::world(&mut Rng(3)));
+                let filter = ListFilter {
+                    keywords: crate::service::search::keywords(&q),
+                    limit,
+                    ..Default::default()
+                };
+                let got = searched(conn, &users[0], &filter, Tuning::DEFAULT);
+                prop_assert_eq!(got, reference(conn, &users[0], &filter), "q = {:?}", q);
+                Ok(())
+            })?;
+        }
+
+        /// `?q=` splits into at most ten trimmed, non-empty keywords of
+        /// at most 100 characters, without commas or repeats.
+        #[test]
+        fn the_query_string_splits_into_clean_keywords(q in ".{0,400}") {
+            let keywords = crate::service::search::keywords(&q);
+            prop_assert!(keywords.len() <= 10);
+            for (i, k) in keywords.iter().enumerate() {
+                prop_assert!(!k.is_empty() && !k.contains(','));
+                prop_assert_eq!(k.trim(), k.as_str());
+                prop_assert!(k.chars().count() <= 100);
+                prop_assert!(q.contains(k.as_str()));
+                prop_assert!(keywords[..i].iter().all(|o| o.to_lowercase() != k.to_lowercase()));
+            }
+        }
+    }
+}
