@@ -2,7 +2,7 @@
 //! prompt, the collector's context and as much history as fits), token
 //! estimates, and a conversation's generated or fallback title.
 
-use crate::db::conversation::{Message, Role};
+use crate::db::conversation::{ContextItem, Message, Role};
 use crate::llm;
 
 /// A rough token count for budgeting and for usage when the provider gives
@@ -99,11 +99,11 @@ pub fn build_prompt(
 /// system prompt, within a budget of half the model's usable window (the
 /// thread gets the rest). Items are taken in order; one that does not fit
 /// whole is cut, and the ones after it are left out. Returns the block and
-/// `(id, title, truncated)` of each item included.
+/// the items included (the question's `context`, saved with it).
 pub fn context_block(
     items: &[crate::db::collector::Item],
     context_window: Option<u32>,
-) -> (String, Vec<(String, String, bool)>) {
+) -> (String, Vec<ContextItem>) {
     let window = context_window.unwrap_or(8192).max(1024);
     let reserve = (window / 4).clamp(256, 4096);
     let mut budget = window.saturating_sub(reserve) / 2;
@@ -138,7 +138,11 @@ pub fn context_block(
             block.push_str("\n[…truncated]");
         }
         block.push('\n');
-        used.push((item.id.clone(), item.title.clone(), truncated));
+        used.push(ContextItem {
+            collector_item_id: item.id.clone(),
+            title: item.title.clone(),
+            truncated,
+        });
         if budget == 0 {
             break;
         }

@@ -374,8 +374,8 @@ fn write_turn(
     };
     // A regeneration carries what its question carried.
     if let (Turn::Regenerate, Some(question)) = (turn, &last_question) {
-        for (id, _, _) in repo::context_of(conn, &question.id)? {
-            if let Some(item) = collector::get(conn, user_id, &id)? {
+        for carried in repo::context_of(conn, &question.id)? {
+            if let Some(item) = collector::get(conn, user_id, &carried.collector_item_id)? {
                 context.push(item);
             }
         }

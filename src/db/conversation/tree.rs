@@ -31,7 +31,7 @@ pub fn message_with_siblings(conn: &Connection, id: &str) -> Result<Option<Messa
     m.sibling_ids = stmt
         .query_map(params![m.conversation_id, m.parent_id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    m.context = context_items(conn, &m.id)?;
+    m.context = context_of(conn, &m.id)?;
     Ok(Some(m))
 }
 
@@ -92,7 +92,7 @@ pub fn thread(
         m.sibling_ids = children.get(&m.parent_id).cloned().unwrap_or_default();
         m.feedback = feedback.remove(&m.id);
         if m.role == Role::User {
-            m.context = context_items(conn, &m.id)?;
+            m.context = context_of(conn, &m.id)?;
         }
     }
     Ok(messages)
@@ -134,29 +134,18 @@ pub fn snapshot(conn: &Connection, conversation: &Conversation) -> Result<Snapsh
     })
 }
 
-/// The collector items a message carried: `(id, title, truncated)`.
-pub fn context_of(
-    conn: &Connection,
-    message_id: &str,
-) -> Result<Vec<(String, String, bool)>, DbError> {
+/// The collector items a message carried, in the order they were given.
+pub fn context_of(conn: &Connection, message_id: &str) -> Result<Vec<ContextItem>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT collector_item_id, title, truncated FROM message_context WHERE message_id = ?1
          ORDER BY rowid",
     )?;
-    let rows = stmt.query_map([message_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
-pub(super) fn context_items(
-    conn: &Connection,
-    message_id: &str,
-) -> Result<Vec<ContextItem>, DbError> {
-    Ok(context_of(conn, message_id)?
-        .into_iter()
-        .map(|(collector_item_id, title, truncated)| ContextItem {
-            collector_item_id,
-            title,
-            truncated,
+    let rows = stmt.query_map([message_id], |r| {
+        Ok(ContextItem {
+            collector_item_id: r.get(0)?,
+            title: r.get(1)?,
+            truncated: r.get(2)?,
         })
-        .collect())
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }

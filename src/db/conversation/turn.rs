@@ -7,7 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::tree::message;
 use super::{
-    create, get_any, Conversation, Message, NewConversation, Role, Snapshot, Status, Usage,
+    create, get_any, ContextItem, Conversation, Message, NewConversation, Role, Snapshot, Status,
+    Usage,
 };
 use crate::db::DbError;
 
@@ -312,14 +313,19 @@ pub fn create_from_snapshot(
 pub fn set_context(
     conn: &Connection,
     message_id: &str,
-    items: &[(String, String, bool)],
+    items: &[ContextItem],
 ) -> Result<(), DbError> {
     let mut stmt = conn.prepare_cached(
         "INSERT OR REPLACE INTO message_context (message_id, collector_item_id, title, truncated)
          VALUES (?1, ?2, ?3, ?4)",
     )?;
-    for (id, title, truncated) in items {
-        stmt.execute(params![message_id, id, title, truncated])?;
+    for item in items {
+        stmt.execute(params![
+            message_id,
+            item.collector_item_id,
+            item.title,
+            item.truncated
+        ])?;
     }
     Ok(())
 }
