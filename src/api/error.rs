@@ -3,14 +3,40 @@
 //! `{"error": "human readable", "code": "machine_code"}`, plus the one
 //! `recover` that turns warp's own rejections into that shape.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reject::Rejection;
 use warp::reply::{Reply, Response};
 
 pub use crate::service::Error as ApiError;
+
+/// Every error of the native API: `{"error", "code"}`, plus `fields` for a
+/// 422 and `limit` and `resets_at` for a plan's limit (429). `Error` in the
+/// OpenAPI document.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong, for a person (English).
+    error: String,
+    /// A stable machine code (`validation_failed`, `not_found`,
+    /// `limit_reached` …): what the web app translates.
+    #[schema(value_type = String)]
+    code: &'static str,
+    /// For a 422: the message of each field at fault.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    fields: Option<BTreeMap<&'static str, String>>,
+    /// For a plan's limit: the limit reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<i64>,
+    /// For a plan's limit: when it resets (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resets_at: Option<String>,
+}
 
 impl ApiError {
     /// The JSON reply, built from a reference (rejections hand out `&ApiError`).
@@ -18,16 +44,22 @@ impl ApiError {
         if let ApiError::Internal(cause) = self {
             log::error!("internal error: {cause}");
         }
-        let mut body = json!({ "error": self.to_string(), "code": self.code() });
+        let mut body = ErrorBody {
+            error: self.to_string(),
+            code: self.code(),
+            fields: None,
+            limit: None,
+            resets_at: None,
+        };
         if let ApiError::Validation(fields) = self {
-            body["fields"] = json!(fields);
+            body.fields = Some(fields.iter().map(|(k, v)| (*k, v.clone())).collect());
         }
         if let ApiError::LimitReached {
             limit, resets_at, ..
         } = self
         {
-            body["limit"] = json!(limit);
-            body["resets_at"] = json!(resets_at);
+            body.limit = Some(*limit);
+            body.resets_at = Some(resets_at.clone());
         }
         let mut res = json_response(self.status(), &body);
         match self {

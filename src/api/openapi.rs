@@ -6,10 +6,8 @@
 //! API reference page renders it. Schemathesis checks in CI that the server
 //! keeps to it (`.ci/compat`).
 
-use std::collections::BTreeMap;
-
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
 /// The document as JSON text.
 pub fn document() -> String {
@@ -210,15 +208,8 @@ fn operations_mut(
 
 // ── Shapes ──────────────────────────────────────────────────────────────────
 
-/// Every error: `{"error", "code"}`, plus `fields` for a 422. A shape for
-/// the document only (`api::error` writes it).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Error {
-    error: String,
-    code: String,
-    fields: Option<BTreeMap<String, String>>,
-}
+/// Every error's shape, as `body = Error` in the handlers' declarations.
+pub use super::error::ErrorBody as Error;
 
 #[cfg(test)]
 mod tests {
