@@ -3,6 +3,8 @@ document with Schemathesis's own response validation. Its fuzzing reaches the
 streamed and first-exchange answers only by chance (a `stream: true` with a
 real model id); these calls reach each of them every run."""
 
+import time
+
 import pytest
 import schemathesis
 from schemathesis.checks import not_a_server_error
@@ -34,14 +36,30 @@ def token(api: str, setup: dict) -> str:
 
 
 def checked(schema, api: str, token: str, method: str, path: str, expected: int, **case):
-    """Sends one request built from `case`, checks its answer against the
-    document, and returns it."""
-    operation = schema[path][method]
+    """Sends one request built from `case` to the native API's `path`, checks
+    its answer against the document, and returns it. The document's paths
+    start at the deployment's root (`/api/v1/...`, beside the compatible
+    APIs' `/v1/...` and `/simple/...`)."""
+    operation = schema[f"/api/v1{path}"][method]
     made = operation.Case(**case)
-    response = made.call(base_url=api, headers={"Authorization": f"Bearer {token}"})
+    root = api.removesuffix("/api/v1")
+    response = made.call(base_url=root, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == expected, response.text
     made.validate_response(response, checks=CHECKS)
     return response
+
+
+def answered(api: str, token: str, conversation: str) -> None:
+    """Waits (at most 10 s) until no answer of the conversation is still being
+    written: Schemathesis reads a streamed reply's first events only, and the
+    next turn is refused (409) while the answer goes on."""
+    for _ in range(200):
+        status, body = call("GET", f"{api}/conversations/{conversation}", token=token)
+        assert status == 200, body
+        if all(m["status"] != "streaming" for m in body["messages"]):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"conversation {conversation} still answering after 10 s")
 
 
 def new_conversation(schema, api, token) -> str:
@@ -69,10 +87,13 @@ def test_ask_edit_and_regenerate(schema, api, token, setup, stream):
     ask = {"model_id": model, "content": "안녕하세요", "stream": stream}
     checked(schema, api, token, "POST", "/conversations/{id}/messages", expected,
             path_parameters={"id": conversation}, body=ask)
+    answered(api, token, conversation)
     checked(schema, api, token, "PATCH", "/conversations/{id}/messages/last", expected,
             path_parameters={"id": conversation}, body={**ask, "content": "다시"})
+    answered(api, token, conversation)
     checked(schema, api, token, "POST", "/conversations/{id}/regenerate", expected,
             path_parameters={"id": conversation}, body={"model_id": model, "stream": stream})
+    answered(api, token, conversation)
     checked(schema, api, token, "GET", "/conversations/{id}", 200,
             path_parameters={"id": conversation})
     checked(schema, api, token, "GET", "/conversations/{id}/messages", 200,

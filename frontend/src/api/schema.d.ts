@@ -1452,15 +1452,29 @@ export interface components {
             context_window?: number | null;
         };
         /**
-         * @description Every error: `{"error", "code"}`, plus `fields` for a 422. A shape for
-         *     the document only (`api::error` writes it).
+         * @description Every error of the native API: `{"error", "code"}`, plus `fields` for a
+         *     422 and `limit` and `resets_at` for a plan's limit (429). `Error` in the
+         *     OpenAPI document.
          */
         Error: {
+            /** @description What went wrong, for a person (English). */
             error: string;
+            /**
+             * @description A stable machine code (`validation_failed`, `not_found`,
+             *     `limit_reached` …): what the web app translates.
+             */
             code: string;
+            /** @description For a 422: the message of each field at fault. */
             fields?: {
                 [key: string]: string;
             } | null;
+            /**
+             * Format: int64
+             * @description For a plan's limit: the limit reached.
+             */
+            limit?: number | null;
+            /** @description For a plan's limit: when it resets (RFC 3339). */
+            resets_at?: string | null;
         };
         /**
          * @description A finished exchange, answered when the request did not ask for a stream
