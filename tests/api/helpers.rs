@@ -116,6 +116,7 @@ pub fn user_version(path: &Path) -> u32 {
 
 /// The text of the last answer in `conversation` as the database file holds
 /// it, read beside the running server (`None` until there is one).
+#[cfg(unix)] // the crash tests, which stop the server with a signal
 pub fn saved_answer(db: &Path, conversation: &str) -> Option<String> {
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
     let conn = rusqlite::Connection::open_with_flags(db, flags).ok()?;
