@@ -37,11 +37,11 @@ use crate::service::accounts;
 )]
 pub struct Doc;
 
-/// The two external sign-ins, documented but not merged into the served
-/// document: unless configured they answer exactly like an unknown route
-/// (404 "no such API route"), so listing them would tell every visitor
-/// which sign-ins a server could have, and the document promises only
-/// routes that exist.
+/// The two external sign-ins. Unless configured they answer exactly like an
+/// unknown route (404 "no such API route"), so the document a server serves
+/// lists each only when that server has it (`openapi::document_for`):
+/// listing them everywhere would tell every visitor which sign-ins a server
+/// could have, and the document promises only routes that exist.
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(issue_token, exchange),

@@ -66,12 +66,16 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(oversight::routes(state.clone()))
         .unify()
         .boxed();
+    let external = openapi::External {
+        token: state.auth.trusted_issuer_secret.is_some(),
+        exchange: state.auth.userinfo_url.is_some(),
+    };
     let routes = accounts
         .or(workspace)
         .unify()
         .or(conversations::routes(state).boxed())
         .unify()
-        .or(openapi_json())
+        .or(openapi_json(external))
         .unify();
     let v1 = warp::path("v1").and(routes);
     warp::path("api")
@@ -99,9 +103,12 @@ pub fn simple(state: AppState) -> BoxedFilter<(Response,)> {
     compat::simple::tree(state).boxed()
 }
 
-/// GET /api/v1/openapi.json: the document, public (it describes, it grants nothing).
-fn openapi_json() -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let body: &'static str = Box::leak(openapi::document().into_boxed_str());
+/// GET /api/v1/openapi.json: the document, public (it describes, it grants
+/// nothing), with the external sign-ins this server has.
+fn openapi_json(
+    external: openapi::External,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
+    let body: &'static str = Box::leak(openapi::document_for(external).into_boxed_str());
     warp::path!("openapi.json").and(warp::get()).map(move || {
         let mut res = Response::new(body.into());
         res.headers_mut().insert(

@@ -9,17 +9,39 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-/// The document as JSON text.
+/// The document as JSON text, of a server without external sign-ins (what
+/// `daehwa openapi` prints and the web app's types are generated from).
 pub fn document() -> String {
-    spec()
+    document_for(External::default())
+}
+
+/// The external sign-ins a server has configured: each route is in its
+/// document only then (see `auth::ExternalDoc`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct External {
+    /// `POST /auth/token` (a trusted issuer's secret is set).
+    pub token: bool,
+    /// `POST /auth/exchange` (a userinfo URL is set).
+    pub exchange: bool,
+}
+
+/// The document a server with these external sign-ins serves, as JSON text.
+pub fn document_for(external: External) -> String {
+    spec_for(external)
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
 }
 
+/// The whole document of a server without external sign-ins.
+pub fn spec() -> utoipa::openapi::OpenApi {
+    spec_for(External::default())
+}
+
 /// The whole document: the frame below, merged with each resource module's
 /// own `Doc` (its `#[utoipa::path]` handlers and `ToSchema` shapes, declared
-/// beside them), then the answers common to every route.
-pub fn spec() -> utoipa::openapi::OpenApi {
+/// beside them) and the external sign-ins the server has, then the answers
+/// common to every route.
+pub fn spec_for(external: External) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     let parts: [utoipa::openapi::OpenApi; 16] = [
         // One line per resource module: `super::prompts::Doc::openapi(),`
@@ -42,6 +64,18 @@ pub fn spec() -> utoipa::openapi::OpenApi {
     ];
     for part in parts {
         doc.merge(part);
+    }
+    if external.token || external.exchange {
+        let mut sign_ins = super::auth::ExternalDoc::openapi();
+        for (configured, path) in [
+            (external.token, "/auth/token"),
+            (external.exchange, "/auth/exchange"),
+        ] {
+            if !configured {
+                sign_ins.paths.paths.remove(path);
+            }
+        }
+        doc.merge(sign_ins);
     }
     CommonErrors.modify(&mut doc);
     // The native paths are written relative to `/api/v1`; the document's

@@ -151,6 +151,38 @@ async fn exchange_and_token_are_404_unless_configured() {
     assert_eq!(code_of(res).await, (404, "not_found".into()));
 }
 
+/// The served OpenAPI document lists an external sign-in only on a server
+/// that has it: elsewhere the route answers like an unknown one.
+#[tokio::test]
+async fn the_document_lists_an_external_sign_in_only_where_it_is_configured() {
+    async fn paths(app: &TestApp) -> Vec<String> {
+        let doc: serde_json::Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        ["/api/v1/auth/token", "/api/v1/auth/exchange"]
+            .into_iter()
+            .filter(|p| paths.contains_key(*p))
+            .map(str::to_string)
+            .collect()
+    }
+    assert!(paths(&spawn_app().await).await.is_empty());
+    let issuer = spawn_with(|args| args.trusted_issuer_secret = Some(ISSUER_SECRET.into())).await;
+    assert_eq!(paths(&issuer).await, ["/api/v1/auth/token"]);
+    let both = spawn_with(|args| {
+        args.trusted_issuer_secret = Some(ISSUER_SECRET.into());
+        args.userinfo_url = Some("http://127.0.0.1:9/userinfo".into());
+    })
+    .await;
+    assert_eq!(
+        paths(&both).await,
+        ["/api/v1/auth/token", "/api/v1/auth/exchange"]
+    );
+    let doc: serde_json::Value = both.get("/api/v1/openapi.json").await.json().await.unwrap();
+    assert_eq!(
+        doc["paths"]["/api/v1/auth/token"]["post"]["operationId"],
+        "issue_token"
+    );
+}
+
 const ISSUER_SECRET: &str = "issuer-shared-secret-for-tests";
 
 async fn signed_token_request(
