@@ -119,6 +119,28 @@ fn openapi_json(
     })
 }
 
+/// A server-sent-events answer of `events` (the native stream and the
+/// gateway's): a keep-alive comment every 15 s, and the headers that keep
+/// caches and proxies (nginx) from holding it back.
+pub fn sse_reply<S>(events: S) -> Response
+where
+    S: futures_util::Stream<Item = Result<warp::sse::Event, std::convert::Infallible>>
+        + Send
+        + 'static,
+{
+    use warp::http::{header, HeaderValue};
+    use warp::Reply;
+    // warp's body wants a Sync stream; the ones given are only Send.
+    let stream = sync_wrapper::SyncStream::new(events);
+    let keep_alive = warp::sse::keep_alive().interval(std::time::Duration::from_secs(15));
+    let mut res = warp::sse::reply(keep_alive.stream(stream)).into_response();
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    res.headers_mut()
+        .insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res
+}
+
 /// An empty 204 answer.
 pub fn no_content() -> Response {
     let mut res = Response::default();

@@ -10,8 +10,8 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
-use warp::http::{header, HeaderValue, StatusCode};
-use warp::reply::{Reply, Response};
+use warp::http::StatusCode;
+use warp::reply::Response;
 
 use super::owned;
 use crate::api::error::{json_response, ApiError};
@@ -22,9 +22,6 @@ use crate::auth::CurrentUser;
 use crate::db::conversation::{self as repo, Conversation, Message, Role, Status};
 use crate::engine::{Event, Generation};
 use crate::service::chat::{self as ask, Ask, Outcome, Turn};
-
-/// Keep-alive comment interval on SSE responses (SPEC: every 15 s).
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// A question (new, or the last one rewritten).
 #[derive(Deserialize, ToSchema)]
@@ -420,13 +417,5 @@ fn sse_from(events: impl futures_util::Stream<Item = Event> + Send + 'static) ->
             }
         })
     });
-    // warp's body wants a Sync stream; the subscription is only Send.
-    let stream = sync_wrapper::SyncStream::new(stream);
-    let mut res = warp::sse::reply(warp::sse::keep_alive().interval(KEEP_ALIVE).stream(stream))
-        .into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    res.headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    res
+    crate::api::sse_reply(stream)
 }

@@ -14,13 +14,12 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
-use warp::http::{header, HeaderValue, StatusCode};
-use warp::reply::{Reply, Response};
+use warp::http::StatusCode;
+use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::api::error::{json_response, ApiError};
@@ -43,8 +42,6 @@ use wire::{
 
 /// Stack of a reader thread (as the engine's: ureq needs little).
 const READER_STACK: usize = 512 * 1024;
-/// Keep-alive comment interval on streamed answers.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// The gateway's part of the OpenAPI document (tag `gateway`; its paths are
 /// written from the deployment's root, see `openapi::spec`).
@@ -526,20 +523,13 @@ fn stream_response(
     let all = futures_util::stream::iter([opening])
         .chain(rest)
         .map(|data| Ok::<_, Infallible>(warp::sse::Event::default().data(data)));
-    // warp's body wants a Sync stream; this one is only Send.
-    let stream = sync_wrapper::SyncStream::new(all);
-    let mut res = warp::sse::reply(warp::sse::keep_alive().interval(KEEP_ALIVE).stream(stream))
-        .into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    res.headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    res
+    crate::api::sse_reply(all)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use warp::http::header;
 
     #[test]
     fn errors_get_the_statuses_the_sdks_map_to_their_exceptions() {
