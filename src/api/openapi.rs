@@ -27,21 +27,16 @@ pub struct External {
 
 /// The document a server with these external sign-ins serves, as JSON text.
 pub fn document_for(external: External) -> String {
-    spec_for(external)
+    spec(external)
         .to_pretty_json()
         .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
-}
-
-/// The whole document of a server without external sign-ins.
-pub fn spec() -> utoipa::openapi::OpenApi {
-    spec_for(External::default())
 }
 
 /// The whole document: the frame below, merged with each resource module's
 /// own `Doc` (its `#[utoipa::path]` handlers and `ToSchema` shapes, declared
 /// beside them) and the external sign-ins the server has, then the answers
 /// common to every route.
-pub fn spec_for(external: External) -> utoipa::openapi::OpenApi {
+pub fn spec(external: External) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
     let parts: [utoipa::openapi::OpenApi; 16] = [
         // One line per resource module: `super::prompts::Doc::openapi(),`
@@ -190,8 +185,8 @@ impl Modify for UniqueOperationIds {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use std::collections::HashMap;
         let mut seen: HashMap<String, usize> = HashMap::new();
-        for item in openapi.paths.paths.values() {
-            for (_, op) in operations(item) {
+        for item in openapi.paths.paths.values_mut() {
+            for (_, op) in operations_mut(item) {
                 if let Some(id) = &op.operation_id {
                     *seen.entry(id.clone()).or_default() += 1;
                 }
@@ -210,20 +205,6 @@ impl Modify for UniqueOperationIds {
             }
         }
     }
-}
-
-fn operations(
-    item: &utoipa::openapi::PathItem,
-) -> impl Iterator<Item = (&'static str, &utoipa::openapi::path::Operation)> {
-    [
-        ("get", &item.get),
-        ("put", &item.put),
-        ("post", &item.post),
-        ("patch", &item.patch),
-        ("delete", &item.delete),
-    ]
-    .into_iter()
-    .filter_map(|(method, op)| op.as_ref().map(|op| (method, op)))
 }
 
 fn operations_mut(
