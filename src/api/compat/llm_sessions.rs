@@ -500,18 +500,35 @@ async fn answer(
     }
 }
 
+/// What a turn (ask, edit, regenerate) answers when it fails, for the
+/// OpenAPI document only (the handlers answer through `ApiError`).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+enum TurnFailures {
+    #[response(status = 401, description = "Not signed in")]
+    Unauthorized(crate::api::openapi::Error),
+    #[response(status = 404, description = "No such session of the caller's")]
+    NotFound(crate::api::openapi::Error),
+    #[response(status = 422, description = "A field is missing or wrong")]
+    Invalid(crate::api::openapi::Error),
+    #[response(
+        status = 429,
+        description = "The caller's plan or the provider says wait"
+    )]
+    Wait(FailedAnswer),
+    #[response(status = 502, description = "The provider failed (`upstream_*`)")]
+    Upstream(FailedAnswer),
+    #[response(status = 504, description = "The provider did not answer in time")]
+    Timeout(FailedAnswer),
+}
+
 /// POST /v1/llm/sessions/{session_id}/messages → 201.
 #[utoipa::path(post, path = "/v1/llm/sessions/{session_id}/messages", tag = "compat-llm",
     params(("session_id" = String, Path, description = "A session (conversation) id")),
     request_body = MessageBody,
     responses(
         (status = 201, description = "The question, answered", body = Answer),
-        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
-        (status = 404, description = "No such session of the caller's", body = crate::api::openapi::Error),
-        (status = 422, description = "A field is missing or wrong", body = crate::api::openapi::Error),
-        (status = 429, description = "The caller's plan or the provider says wait", body = FailedAnswer),
-        (status = 502, description = "The provider failed (`upstream_*`)", body = FailedAnswer),
-        (status = 504, description = "The provider did not answer in time", body = FailedAnswer),
+        TurnFailures,
     ))]
 async fn add_message(
     id: String,
@@ -592,12 +609,7 @@ async fn list_messages(
     request_body = MessageBody,
     responses(
         (status = 200, description = "The last question rewritten and answered again", body = Answer),
-        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
-        (status = 404, description = "No such session of the caller's", body = crate::api::openapi::Error),
-        (status = 422, description = "A field is missing or wrong", body = crate::api::openapi::Error),
-        (status = 429, description = "The caller's plan or the provider says wait", body = FailedAnswer),
-        (status = 502, description = "The provider failed (`upstream_*`)", body = FailedAnswer),
-        (status = 504, description = "The provider did not answer in time", body = FailedAnswer),
+        TurnFailures,
     ))]
 async fn edit_last(
     id: String,
@@ -667,12 +679,7 @@ struct RegenerateBody {
     request_body(content = RegenerateBody, description = "Optional: an empty body answers the last question again"),
     responses(
         (status = 200, description = "The last question answered again (`answer` and `awswer`)", body = Answer),
-        (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
-        (status = 404, description = "No such session of the caller's", body = crate::api::openapi::Error),
-        (status = 422, description = "A field is missing or wrong", body = crate::api::openapi::Error),
-        (status = 429, description = "The caller's plan or the provider says wait", body = FailedAnswer),
-        (status = 502, description = "The provider failed (`upstream_*`)", body = FailedAnswer),
-        (status = 504, description = "The provider did not answer in time", body = FailedAnswer),
+        TurnFailures,
     ))]
 async fn regenerate(
     id: String,
