@@ -1,19 +1,52 @@
 /**
- * Languages: every UI string lives in locales/{ko,en}.json (same keys in both, a test checks).
+ * Languages: every UI string lives in locales/{ko,en}.json, plus one pair of files per area in
+ * locales/areas/<area>.{ko,en}.json merged over them (so areas of the app grow their own
+ * strings without touching one shared file); ko and en have the same keys, a test checks.
  * The first visit follows the browser (Korean browsers get Korean, everyone else English);
  * an explicit choice is remembered in localStorage. Only this preference is stored there —
  * never a token.
  */
 import { createI18n } from 'vue-i18n'
 
-import en from '@/locales/en.json'
-import ko from '@/locales/ko.json'
+import baseEn from '@/locales/en.json'
+import baseKo from '@/locales/ko.json'
 
 export const LOCALES = ['ko', 'en'] as const
 export type Locale = (typeof LOCALES)[number]
 
 /** Not a secret: the user's language choice. */
 export const LANG_STORAGE_KEY = 'daehwa.lang'
+
+type Messages = { [key: string]: string | Messages }
+
+/** `extra` merged into `base`, objects key by key (an area adds keys, never removes them). */
+export function mergeMessages<T extends Messages>(base: T, extra: Messages): T {
+  const out: Messages = { ...base }
+  for (const [key, value] of Object.entries(extra)) {
+    const current = out[key]
+    out[key] =
+      typeof value === 'object' && typeof current === 'object'
+        ? mergeMessages(current, value)
+        : value
+  }
+  return out as T
+}
+
+const areas = import.meta.glob<Messages>('./locales/areas/*.json', {
+  eager: true,
+  import: 'default',
+})
+
+/** The base file of `locale` with every area's file of that locale merged over it. */
+export function localeMessages<T extends Messages>(base: T, locale: Locale): T {
+  return Object.entries(areas)
+    .filter(([path]) => path.endsWith(`.${locale}.json`))
+    .sort(([a], [b]) => a.localeCompare(b))
+    .reduce((merged, [, messages]) => mergeMessages(merged, messages), base)
+}
+
+const en = localeMessages(baseEn, 'en')
+const ko = localeMessages(baseKo, 'ko')
 
 type MessageSchema = typeof en
 

@@ -1149,6 +1149,39 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_api_v1_auth_setup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Rewrites an earlier question: a new branch from there. */
+        patch: operations["patch_api_v1_conversations_id_messages_message_id"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1164,6 +1197,10 @@ export interface components {
             backup_dir: string;
             backup_last_at?: string | null;
             backup_last_error?: string | null;
+            /** @description The model a new conversation uses when its user has chosen none. */
+            default_model_id?: string | null;
+            /** @description The plan (limits) of users with none of their own. */
+            default_plan_id?: string | null;
         };
         /** @description The settings to change; absent ones are kept. */
         AdminSettingsBody: {
@@ -1176,6 +1213,10 @@ export interface components {
              * @description How many daily backups are kept (1 to 365).
              */
             backup_keep?: number | null;
+            /** @description `""` clears it. */
+            default_model_id?: string | null;
+            /** @description `""` clears it. */
+            default_plan_id?: string | null;
         };
         /**
          * @description A failed answer, answered when the request did not ask for a stream: the
@@ -1395,6 +1436,8 @@ export interface components {
             message_count: number;
             created_at: string;
             updated_at: string;
+            /** @description With `q`: the text around the first match (about 160 characters). */
+            snippet?: string | null;
         };
         /**
          * @description A conversation with its current thread, root first: what
@@ -1475,6 +1518,15 @@ export interface components {
             limit?: number | null;
             /** @description For a plan's limit: when it resets (RFC 3339). */
             resets_at?: string | null;
+            /** @description For a 422: a stable code for each field at fault (`required`, `empty`, `too_short`, `too_long`, `invalid_chars`, `taken`, `invalid`, `too_many`, `unknown`), what the web app translates. */
+            field_codes?: {
+                [key: string]: string;
+            } | null;
+            /**
+             * Format: int64
+             * @description For a 429 or 503: seconds until a retry may succeed (also `Retry-After`).
+             */
+            retry_after?: number | null;
         };
         /**
          * @description A finished exchange, answered when the request did not ask for a stream
@@ -1515,14 +1567,18 @@ export interface components {
             /** @description `up` or `down`. */
             rating: string;
             comment?: string | null;
+            /** @description Why (thumbs down): any of `style`, `too_verbose`, `not_helpful`, `incorrect`, `ignored_instructions`, `refused`, `unsafe`, `other`. */
+            reasons: string[];
         };
-        /** @description A rating of a message (the current one when `message_id` is absent). */
+        /** @description A rating of one answer (`message_id` is required). */
         FeedbackBody: {
-            message_id?: string | null;
+            message_id: string;
             /** @description `up` or `down`. */
             rating: string;
             /** @description Kept to its first 2000 characters. */
             comment?: string | null;
+            /** @description Why (thumbs down): any of `style`, `too_verbose`, `not_helpful`, `incorrect`, `ignored_instructions`, `refused`, `unsafe`, `other`. */
+            reasons?: string[] | null;
         };
         /** @description One rating as admins see it (types.ts `FeedbackEntry`). */
         FeedbackEntry: {
@@ -1540,6 +1596,8 @@ export interface components {
             excerpt: string;
             created_at: string;
             updated_at: string;
+            /** @description Why (thumbs down): any of `style`, `too_verbose`, `not_helpful`, `incorrect`, `ignored_instructions`, `refused`, `unsafe`, `other`. */
+            reasons: string[];
         };
         FeedbackList: {
             feedback: components["schemas"]["FeedbackEntry"][];
@@ -2442,6 +2500,13 @@ export interface components {
          * @enum {string}
          */
         UserStatus: "active" | "pending" | "disabled";
+        /** @description What the sign-in page needs before anyone signs in. */
+        AuthSetup: {
+            /** @description No account exists yet: the next registration becomes the administrator. */
+            first_account: boolean;
+            /** @description `open`, `approval` or `closed`. */
+            registration_mode: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -10079,6 +10144,161 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OpenAiErrorBody"];
+                };
+            };
+        };
+    };
+    get_api_v1_auth_setup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthSetup"];
+                };
+            };
+        };
+    };
+    patch_api_v1_conversations_id_messages_message_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageBody"];
+            };
+        };
+        responses: {
+            /** @description with `stream: true`: server-sent events (see `GET /conversations/{id}/stream`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["StreamEvent"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Exchange"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the answer failed upstream */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnswerFailed"];
                 };
             };
         };

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest'
 
-import en from './en.json'
-import ko from './ko.json'
+import { localeMessages } from '../i18n'
+import baseEn from './en.json'
+import baseKo from './ko.json'
+
+const en = localeMessages(baseEn, 'en')
+const ko = localeMessages(baseKo, 'ko')
 
 /** Every leaf key, as `a.b.c`. */
 function keys(messages: object, prefix = ''): string[] {

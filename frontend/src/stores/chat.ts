@@ -529,11 +529,12 @@ export const useChatStore = defineStore('chat', () => {
     const id = conversation.value?.id
     if (!id) return
     const before = message.feedback ?? null
-    replaceMessage(message.id, { ...message, feedback: { rating } })
+    replaceMessage(message.id, { ...message, feedback: { rating, reasons: [] } })
     try {
       const feedback = await api.sendFeedback(id, message.id, rating)
       const current = findMessage(message.id)
-      if (current) replaceMessage(current.id, { ...current, feedback: feedback ?? { rating } })
+      if (current)
+        replaceMessage(current.id, { ...current, feedback: feedback ?? { rating, reasons: [] } })
     } catch (e) {
       const current = findMessage(message.id)
       if (current) replaceMessage(current.id, { ...current, feedback: before })
