@@ -55,6 +55,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
 pub struct AdminSettings {
     /// `open`, `approval` or `closed`.
     registration_mode: String,
+    /// The model a new conversation uses when its user has chosen none.
+    default_model_id: Option<String>,
+    /// The plan (limits) of users with none of their own.
+    default_plan_id: Option<String>,
     backup_daily: bool,
     backup_keep: u32,
     /// Where scheduled backups are written.
@@ -68,6 +72,8 @@ impl AdminSettings {
     fn of(state: &AppState, s: ServerSettings) -> AdminSettings {
         AdminSettings {
             registration_mode: s.registration_mode,
+            default_model_id: s.default_model_id,
+            default_plan_id: s.default_plan_id,
             backup_daily: s.backup_daily,
             backup_keep: s.backup_keep,
             backup_dir: state.backups.dir.display().to_string(),
@@ -94,6 +100,11 @@ async fn get_settings(state: AppState, _admin: CurrentUser) -> Result<Response, 
 pub struct AdminSettingsBody {
     /// `open`, `approval` or `closed`.
     registration_mode: Option<String>,
+    /// The model a new conversation uses when its user has chosen none
+    /// (`""` clears it).
+    default_model_id: Option<String>,
+    /// The plan (limits) of users with none of their own (`""` clears it).
+    default_plan_id: Option<String>,
     /// Turn the scheduled daily backup on or off.
     backup_daily: Option<bool>,
     /// How many daily backups are kept (1 to 365).
@@ -110,6 +121,8 @@ async fn put_settings(
 ) -> Result<Response, ApiError> {
     let change = SettingsChange {
         registration_mode: body.registration_mode,
+        default_model_id: body.default_model_id,
+        default_plan_id: body.default_plan_id,
         backup_daily: body.backup_daily,
         backup_keep: body.backup_keep,
     };

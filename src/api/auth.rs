@@ -31,8 +31,8 @@ use crate::service::accounts;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(register, login, refresh, logout, me),
-    components(schemas(UserView, RegisterBody, LoginBody, RefreshBody, Login)),
+    paths(setup, register, login, refresh, logout, me),
+    components(schemas(AuthSetup, UserView, RegisterBody, LoginBody, RefreshBody, Login)),
     tags((name = "auth"))
 )]
 pub struct Doc;
@@ -54,6 +54,12 @@ pub struct ExternalDoc;
 pub const REFRESH_COOKIE: &str = "daehwa_refresh";
 
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+    // GET /api/v1/auth/setup
+    let setup = warp::path!("auth" / "setup")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .then(setup)
+        .map(respond);
     // POST /api/v1/auth/register
     let register = warp::path!("auth" / "register")
         .and(warp::post())
@@ -123,7 +129,9 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .then(exchange)
         .then(slow_refusal)
         .map(respond);
-    register
+    setup
+        .or(register)
+        .unify()
         .or(login)
         .unify()
         .or(refresh)
@@ -247,6 +255,29 @@ pub struct RegisterBody {
     password: String,
     /// The username when absent or blank.
     display_name: Option<String>,
+}
+
+/// What the sign-in page needs before anyone signs in.
+#[derive(Serialize, ToSchema)]
+pub struct AuthSetup {
+    /// No account exists yet: the next registration becomes the administrator.
+    first_account: bool,
+    /// `open`, `approval` or `closed`.
+    registration_mode: String,
+}
+
+/// Public: whether the server has no account yet (the sign-in page then
+/// leads to creating the administrator) and how registration works. Knowing
+/// that a server is empty helps nobody but its first user, who takes it.
+#[utoipa::path(get, path = "/auth/setup", tag = "auth", security(()),
+    responses((status = 200, body = AuthSetup), (status = 503, body = Error)))]
+async fn setup(state: AppState) -> Result<Response, ApiError> {
+    let setup = accounts::setup(&state.db).await?;
+    let body = AuthSetup {
+        first_account: setup.first_account,
+        registration_mode: setup.registration_mode,
+    };
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 #[utoipa::path(post, path = "/auth/register", tag = "auth", security(()),

@@ -29,13 +29,51 @@ pub struct ErrorBody {
     /// For a 422: the message of each field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<BTreeMap<String, String>>)]
-    fields: Option<BTreeMap<&'static str, String>>,
+    fields: Option<BTreeMap<String, String>>,
+    /// For a 422: a stable code for each field at fault (`required`, `empty`,
+    /// `too_short`, `too_long`, `length`, `too_many`, `invalid_chars`, `weak`,
+    /// `unknown`, `invalid`), what the web app translates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    field_codes: Option<BTreeMap<String, &'static str>>,
     /// For a plan's limit: the limit reached.
     #[serde(skip_serializing_if = "Option::is_none")]
     limit: Option<i64>,
     /// For a plan's limit: when it resets (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none")]
     resets_at: Option<String>,
+    /// For a 429 or 503: seconds until a retry may succeed (also `Retry-After`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after: Option<u64>,
+}
+
+/// The stable code of a field's problem, read from the one wording the
+/// operations use for each kind ("must not be empty", "must be at most N
+/// characters long", "may only use …"); a unit test holds every wording the
+/// code base produces to its code.
+pub fn field_code(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("is required") {
+        "required"
+    } else if m.contains("must not be empty") || m.contains("is empty") {
+        "empty"
+    } else if m.contains("at least one letter") {
+        "weak"
+    } else if m.contains("may only use") || m.contains("control characters") {
+        "invalid_chars"
+    } else if m.starts_with("unknown") {
+        "unknown"
+    } else if m.contains(" to ") && m.contains("characters") {
+        "length"
+    } else if m.contains("at least") && m.contains("characters") {
+        "too_short"
+    } else if m.contains("at most") && m.contains("characters") {
+        "too_long"
+    } else if m.contains("at most") {
+        "too_many"
+    } else {
+        "invalid"
+    }
 }
 
 impl ApiError {
@@ -48,11 +86,20 @@ impl ApiError {
             error: self.to_string(),
             code: self.code(),
             fields: None,
+            field_codes: None,
             limit: None,
             resets_at: None,
+            retry_after: self.retry_after(),
         };
         if let ApiError::Validation(fields) = self {
-            body.fields = Some(fields.iter().map(|(k, v)| (*k, v.clone())).collect());
+            let named = |(k, v): (&&str, &String)| (k.to_string(), v.clone());
+            body.fields = Some(fields.iter().map(named).collect());
+            let coded = |(k, v): (&&str, &String)| (k.to_string(), field_code(v));
+            body.field_codes = Some(fields.iter().map(coded).collect());
+        }
+        if let ApiError::MissingField(field) = self {
+            body.fields = Some(BTreeMap::from([(field.clone(), "is required".into())]));
+            body.field_codes = Some(BTreeMap::from([(field.clone(), "required")]));
         }
         if let ApiError::LimitReached {
             limit, resets_at, ..
@@ -62,29 +109,15 @@ impl ApiError {
             body.resets_at = Some(resets_at.clone());
         }
         let mut res = json_response(self.status(), &body);
-        match self {
-            ApiError::Unauthorized { .. } => {
-                res.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"daehwa\""),
-                );
-            }
-            ApiError::TooManyRequests { retry_after, .. }
-            | ApiError::LimitReached { retry_after, .. } => {
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
-            }
-            ApiError::Overloaded | ApiError::DbBusy => {
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-            }
-            ApiError::Llm(err) => {
-                if let Some(seconds) = err.retry_after() {
-                    res.headers_mut()
-                        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-                }
-            }
-            _ => {}
+        if let ApiError::Unauthorized { .. } = self {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"daehwa\""),
+            );
+        }
+        if let Some(seconds) = body.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         res
     }

@@ -218,8 +218,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("a JSON body is required".into()));
     }
-    serde_json::from_slice(bytes)
-        .map_err(|e| ApiError::BadRequest(format!("malformed JSON body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| {
+        // A missing field is a validation error (422 with `fields`), like
+        // every other; malformed JSON and wrong types stay 400.
+        let text = e.to_string();
+        match text
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split_once('`'))
+        {
+            Some((field, _)) if e.is_data() => ApiError::MissingField(field.to_string()),
+            _ => ApiError::BadRequest(format!("malformed JSON body: {text}")),
+        }
+    })
 }
 
 /// The client's address: the peer of the TCP connection or, when that peer

@@ -183,6 +183,8 @@ pub struct FeedbackEntry {
     /// `up` or `down`.
     rating: String,
     comment: Option<String>,
+    /// Why (thumbs down): the reason codes picked.
+    reasons: Vec<String>,
     user_id: String,
     username: Option<String>,
     conversation_id: String,
@@ -201,6 +203,7 @@ impl From<repo::FeedbackEntry> for FeedbackEntry {
             id: e.id,
             rating: e.rating,
             comment: e.comment,
+            reasons: e.reasons,
             user_id: e.user_id,
             username: e.username,
             conversation_id: e.conversation_id,

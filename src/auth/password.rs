@@ -62,8 +62,11 @@ impl Hasher {
 /// Why a username is refused, or `None` when it is fine.
 pub fn username_problem(username: &str) -> Option<&'static str> {
     let len = username.chars().count();
-    if !(3..=32).contains(&len) {
-        return Some("must be 3 to 32 characters long");
+    if len < 3 {
+        return Some("must be at least 3 characters long");
+    }
+    if len > 32 {
+        return Some("must be at most 32 characters long");
     }
     if !username
         .chars()

@@ -136,6 +136,27 @@ pub fn save(conn: &Connection, id: Option<&str>, input: &PlanInput<'_>) -> Resul
     get(conn, &id)?.ok_or_else(|| DbError::Task("saved plan vanished".into()))
 }
 
+/// The default plan (the limits of users with none of their own), if any.
+pub fn default_plan(conn: &Connection) -> Result<Option<Plan>, DbError> {
+    Ok(list(conn)?.into_iter().find(|p| p.is_default))
+}
+
+/// Makes `id` the one default plan (`None`: no default plan); false when no
+/// such plan exists (nothing changed).
+pub fn set_default(conn: &Connection, id: Option<&str>) -> Result<bool, DbError> {
+    if let Some(id) = id {
+        if get(conn, id)?.is_none() {
+            return Ok(false);
+        }
+    }
+    conn.prepare_cached(
+        "UPDATE plan SET is_default = (id IS ?1), updated_at = ?2
+          WHERE is_default != (id IS ?1)",
+    )?
+    .execute(rusqlite::params![id, crate::db::now()])?;
+    Ok(true)
+}
+
 pub fn delete(conn: &Connection, id: &str) -> Result<bool, DbError> {
     Ok(conn
         .prepare_cached("DELETE FROM plan WHERE id = ?1")?

@@ -41,7 +41,7 @@
 //! written meanwhile cannot make the keywords disagree.
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{named_params, Connection, Rows, Statement};
+use rusqlite::{named_params, Connection, OptionalExtension, Rows, Statement};
 
 use super::conversation::ListFilter;
 use super::DbError;
@@ -515,6 +515,61 @@ fn lookup(
     let mut out: Vec<Candidate> = rows.collect::<Result<_, _>>()?;
     out.sort_by(|a, b| (&b.updated_at, &b.id).cmp(&(&a.updated_at, &a.id)));
     Ok(out)
+}
+
+/// Characters of a snippet before the match, and in all.
+const SNIPPET_BEFORE: usize = 50;
+const SNIPPET_CHARS: usize = 160;
+
+/// The text around the first match of `keywords[0]` in the conversation's
+/// messages (the earliest message that has it, streaming answers left out),
+/// about 160 characters with `…` where it was cut; `None` when only the title
+/// matched. ASCII case is ignored, as the search does.
+pub fn snippet(
+    conn: &Connection,
+    conversation_id: &str,
+    keywords: &[String],
+) -> Result<Option<String>, DbError> {
+    let Some(first) = keywords.first().filter(|k| !k.is_empty()) else {
+        return Ok(None);
+    };
+    let content: Option<String> = conn
+        .prepare_cached(
+            "SELECT content FROM message
+              WHERE conversation_id = ?1 AND status != 'streaming'
+                AND instr(lower(content), lower(?2)) > 0
+              ORDER BY idx LIMIT 1",
+        )?
+        .query_row(rusqlite::params![conversation_id, first], |r| r.get(0))
+        .optional()?;
+    Ok(content.map(|c| window(&c, first)))
+}
+
+/// About [`SNIPPET_CHARS`] characters of `text` around the first
+/// (ASCII-case-insensitive) occurrence of `keyword`, whitespace folded.
+pub fn window(text: &str, keyword: &str) -> String {
+    let chars: Vec<char> = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
+    let needle: Vec<char> = keyword.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let at = (0..chars.len())
+        .find(|&i| {
+            chars.len() - i >= needle.len()
+                && chars[i..i + needle.len()]
+                    .iter()
+                    .zip(&needle)
+                    .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        })
+        .unwrap_or(0);
+    let start = at.saturating_sub(SNIPPET_BEFORE);
+    let end = (start + SNIPPET_CHARS).min(chars.len());
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
 }
 
 #[cfg(test)]

@@ -15,6 +15,8 @@ const INSERT_NEW: &str =
 pub const INSTALLED_AT: &str = "installed_at";
 /// `open` (default), `approval` or `closed`; changed by admins.
 pub const REGISTRATION_MODE: &str = "registration_mode";
+/// The model a conversation uses when neither it nor its user chose one.
+pub const DEFAULT_MODEL: &str = "default_model_id";
 
 /// Reads a setting.
 pub fn get(conn: &Connection, key: &str) -> Result<Option<Value>, DbError> {

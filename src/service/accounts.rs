@@ -25,6 +25,25 @@ pub fn registration_mode(conn: &rusqlite::Connection) -> Result<String, DbError>
         .unwrap_or_else(|| "open".to_string()))
 }
 
+/// What the sign-in page needs before anyone signs in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setup {
+    /// No account exists yet: the next registration becomes the admin.
+    pub first_account: bool,
+    pub registration_mode: String,
+}
+
+/// Whether an account exists yet, and the registration mode.
+pub async fn setup(db: &Db) -> Result<Setup> {
+    db.run(move |conn| {
+        Ok(Setup {
+            first_account: db::user::list(conn, None, None, 1)?.is_empty(),
+            registration_mode: registration_mode(conn)?,
+        })
+    })
+    .await
+}
+
 fn registration_closed() -> Error {
     Error::forbidden(
         "registration_closed",

@@ -7,12 +7,16 @@ use super::accounts::{registration_mode, REGISTRATION_MODES};
 use super::{Error, Result};
 use crate::backup;
 use crate::db::audit::{self, Actor, Audit, AuditEntry};
-use crate::db::{setting, Db, DbError};
+use crate::db::{connection, plan, setting, Db, DbError};
 
 /// The settings as the admin pages see them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ServerSettings {
     pub registration_mode: String,
+    /// The model a new conversation uses when its user chose none.
+    pub default_model_id: Option<String>,
+    /// The plan (limits) of users with none of their own.
+    pub default_plan_id: Option<String>,
     pub backup_daily: bool,
     pub backup_keep: u32,
     /// When the last scheduled backup was written (RFC 3339).
@@ -25,6 +29,10 @@ pub struct ServerSettings {
 #[derive(Debug, Default)]
 pub struct SettingsChange {
     pub registration_mode: Option<String>,
+    /// `""` clears it.
+    pub default_model_id: Option<String>,
+    /// `""` clears it.
+    pub default_plan_id: Option<String>,
     pub backup_daily: Option<bool>,
     pub backup_keep: Option<u32>,
 }
@@ -63,6 +71,10 @@ impl SettingsChange {
         if let Some(mode) = &self.registration_mode {
             rows.insert(setting::REGISTRATION_MODE.into(), json!(mode));
         }
+        if let Some(model) = &self.default_model_id {
+            let model = Some(model.as_str()).filter(|m| !m.is_empty());
+            rows.insert(setting::DEFAULT_MODEL.into(), json!(model));
+        }
         if let Some(daily) = self.backup_daily {
             rows.insert(backup::BACKUP_DAILY.into(), json!(daily));
         }
@@ -79,11 +91,19 @@ fn read_settings(conn: &rusqlite::Connection) -> Result<ServerSettings, DbError>
     let backup_last_error = setting::get(conn, backup::BACKUP_LAST_ERROR)?.filter(|v| !v.is_null());
     Ok(ServerSettings {
         registration_mode,
+        default_model_id: default_model(conn)?,
+        default_plan_id: plan::default_plan(conn)?.map(|p| p.id),
         backup_daily,
         backup_keep,
         backup_last_at: last.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         backup_last_error,
     })
+}
+
+/// The model an admin made the default, if any.
+pub fn default_model(conn: &rusqlite::Connection) -> Result<Option<String>, DbError> {
+    Ok(setting::get(conn, setting::DEFAULT_MODEL)?
+        .and_then(|v| v.as_str().map(str::to_string)))
 }
 
 pub async fn settings(db: &Db) -> Result<ServerSettings> {
@@ -97,11 +117,30 @@ pub async fn update_settings(
     change: SettingsChange,
 ) -> Result<ServerSettings> {
     change.validate()?;
-    let rows = change.rows();
+    let mut rows = change.rows();
+    let default_plan = change
+        .default_plan_id
+        .map(|p| Some(p).filter(|p| !p.is_empty()));
+    if let Some(plan) = &default_plan {
+        rows.insert("default_plan_id".into(), json!(plan));
+    }
     db.run(move |conn| {
+        if let Some(Some(model)) = rows.get(setting::DEFAULT_MODEL).map(Value::as_str) {
+            if connection::route(conn, model)?.is_none() {
+                return Err(Error::invalid(
+                    "default_model_id",
+                    format!("unknown model {model}"),
+                ));
+            }
+        }
         if !rows.is_empty() {
             audit::audited(conn, Some(&actor), "settings.update", |tx| {
-                for (key, value) in &rows {
+                if let Some(plan) = &default_plan {
+                    if !plan::set_default(tx, plan.as_deref())? {
+                        return Err(Error::invalid("default_plan_id", "unknown plan"));
+                    }
+                }
+                for (key, value) in rows.iter().filter(|(k, _)| *k != "default_plan_id") {
                     setting::put(tx, key, value)?;
                 }
                 let audit = Audit {

@@ -42,6 +42,9 @@ pub enum Turn {
     Question(String),
     /// The last question, rewritten (a sibling of the old one).
     Edit(String),
+    /// An earlier question (`message_id`), rewritten: a sibling of it, so a
+    /// new branch of the conversation from there.
+    EditAt { message_id: String, content: String },
     /// A new answer to the last question (a sibling of the old answer).
     Regenerate,
 }
@@ -175,13 +178,18 @@ pub async fn resolve_model(
         .await
 }
 
-/// [`resolve_model`] on a connection.
+/// [`resolve_model`] on a connection: with nothing asked for, the admin's
+/// default model while it is available, else the first available one.
 fn route_for(conn: &Connection, wanted: Option<String>) -> Result<connection::Route> {
     let wanted = match wanted {
         Some(id) => Some(id),
-        None => connection::available_models(conn)?
-            .first()
-            .map(|m| m.id.clone()),
+        None => {
+            let available = connection::available_models(conn)?;
+            let default = super::admin::default_model(conn)?;
+            default
+                .filter(|d| available.iter().any(|m| &m.id == d))
+                .or_else(|| available.first().map(|m| m.id.clone()))
+        }
     };
     let Some(wanted) = wanted else {
         return Err(Error::invalid(
@@ -212,7 +220,7 @@ pub async fn ask_with(
     model_id: Option<String>,
     context: Vec<collector::Item>,
 ) -> Result<Started> {
-    if let Turn::Question(content) | Turn::Edit(content) = &turn {
+    if let Turn::Question(content) | Turn::Edit(content) | Turn::EditAt { content, .. } = &turn {
         check_content(content)?;
     }
     let route = match resolve_model(chat.db, model_id.clone(), conversation.model_id.clone()).await
@@ -331,6 +339,27 @@ fn write_turn(
         Turn::Edit(content) => {
             let Some(question) = &last_question else {
                 return Err(Error::NotFound("there is no question to edit".into()));
+            };
+            let (u, a) = repo::add_exchange(
+                conn,
+                &conv.id,
+                question.parent_id.as_deref(),
+                content,
+                model,
+            )?;
+            (Some(u), a, false)
+        }
+        Turn::EditAt {
+            message_id,
+            content,
+        } => {
+            let question = match repo::message(conn, message_id)? {
+                Some(m) if m.conversation_id == conv.id && m.role == Role::User => m,
+                _ => {
+                    return Err(Error::NotFound(
+                        "no such question in this conversation".into(),
+                    ))
+                }
             };
             let (u, a) = repo::add_exchange(
                 conn,

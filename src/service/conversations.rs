@@ -3,7 +3,10 @@
 
 use super::chat::{self, Chat, Started, Turn};
 use super::{Error, Result};
-use crate::db::conversation::{self as repo, Conversation, ConversationUpdate, NewConversation};
+use crate::db::conversation::{
+    self as repo, Conversation, ConversationUpdate, Feedback, NewConversation, FEEDBACK_REASONS,
+};
+use crate::db::Db;
 
 /// Longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 200;
@@ -163,6 +166,52 @@ pub async fn delete_last(chat: &Chat<'_>, conversation: Conversation) -> Result<
         .db
         .run(move |conn| repo::delete_last_exchange(conn, &conversation))
         .await?)
+}
+
+
+/// Longest feedback comment kept, in characters.
+pub const MAX_FEEDBACK_COMMENT_CHARS: usize = 2000;
+
+/// Records the user's rating of one answer of `conversation` (theirs): `up`
+/// or `down`, a comment kept to its first 2000 characters, and the reasons
+/// (each one of [`FEEDBACK_REASONS`], repeated ones once). A message of
+/// another conversation is a 404, like an unknown one.
+pub async fn rate(
+    db: &Db,
+    user_id: String,
+    conversation: &Conversation,
+    message_id: String,
+    mut feedback: Feedback,
+) -> Result<(String, Feedback)> {
+    if feedback.rating != "up" && feedback.rating != "down" {
+        return Err(Error::invalid("rating", "must be up or down"));
+    }
+    if feedback.reasons.len() > FEEDBACK_REASONS.len()
+        || feedback
+            .reasons
+            .iter()
+            .any(|r| !FEEDBACK_REASONS.contains(&r.as_str()))
+    {
+        return Err(Error::invalid(
+            "reasons",
+            format!("must be among {}", FEEDBACK_REASONS.join(", ")),
+        ));
+    }
+    feedback.reasons.sort_by_key(|r| FEEDBACK_REASONS.iter().position(|k| k == r));
+    feedback.reasons.dedup();
+    feedback.comment = feedback
+        .comment
+        .map(|c| c.trim().chars().take(MAX_FEEDBACK_COMMENT_CHARS).collect::<String>())
+        .filter(|c| !c.is_empty());
+    let conversation_id = conversation.id.clone();
+    db.run(move |conn| match repo::message(conn, &message_id)? {
+        Some(m) if m.conversation_id == conversation_id => {
+            repo::set_feedback(conn, &user_id, &m.id, &feedback)?;
+            Ok((m.id, feedback))
+        }
+        _ => Err(Error::NotFound("no such message in this conversation".into())),
+    })
+    .await
 }
 
 #[cfg(test)]

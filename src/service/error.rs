@@ -37,6 +37,10 @@ pub enum Error {
     /// 422: well-formed but invalid; `fields` says why, field by field.
     #[error("some fields are invalid")]
     Validation(BTreeMap<&'static str, String>),
+    /// 422: the body lacks a required field (named by the type it was read
+    /// into, so never a client's string); answered like `Validation`.
+    #[error("some fields are invalid")]
+    MissingField(String),
     /// 429: too many attempts; retry after this many seconds.
     #[error("{message}")]
     TooManyRequests { message: String, retry_after: u64 },
@@ -104,7 +108,7 @@ impl Error {
             Error::Forbidden { .. } => StatusCode::FORBIDDEN,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict(_) | Error::Busy => StatusCode::CONFLICT,
-            Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Validation(_) | Error::MissingField(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooManyRequests { .. } | Error::LimitReached { .. } => {
                 StatusCode::TOO_MANY_REQUESTS
             }
@@ -133,7 +137,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::Busy => "generation_in_progress",
-            Error::Validation(_) => "validation_failed",
+            Error::Validation(_) | Error::MissingField(_) => "validation_failed",
             Error::TooManyRequests { .. } => "rate_limited",
             Error::LimitReached { .. } => "daily_limit_reached",
             Error::TooLarge(_) => "payload_too_large",
@@ -169,6 +173,18 @@ impl Error {
         Error::Forbidden {
             code,
             message: message.into(),
+        }
+    }
+
+    /// Seconds until a retry may succeed (`Retry-After`), for the errors
+    /// that have one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Error::TooManyRequests { retry_after, .. }
+            | Error::LimitReached { retry_after, .. } => Some(*retry_after),
+            Error::Overloaded | Error::DbBusy => Some(2),
+            Error::Llm(err) => err.retry_after(),
+            _ => None,
         }
     }
 

@@ -139,6 +139,9 @@ fn seed_error(err: &ApiError) -> Response {
                 .join("; ");
             ApiError::BadRequest(message).into_response()
         }
+        ApiError::MissingField(field) => {
+            ApiError::BadRequest(format!("{field} is required")).into_response()
+        }
         other => other.to_response(),
     }
 }

@@ -91,6 +91,40 @@ pub(super) async fn edit_last(
     generate(&state, &current, conversation, asked, stream).await
 }
 
+#[utoipa::path(patch, path = "/conversations/{id}/messages/{message_id}", tag = "conversations",
+    params(("id" = String, Path), ("message_id" = String, Path, description = "a question of this conversation")),
+    request_body = MessageBody,
+    responses((status = 201, body = Exchange),
+        (status = 200, description = "with `stream: true`: server-sent events \
+            (see `GET /conversations/{id}/stream`)",
+            content_type = "text/event-stream", body = StreamEvent),
+        (status = 400, body = Error), (status = 401, body = Error), (status = 403, body = Error),
+        (status = 404, description = "no such conversation, or no such question in it", body = Error),
+        (status = 409, body = Error), (status = 422, body = Error), (status = 429, body = Error),
+        (status = "5XX", description = "the answer failed upstream", body = AnswerFailed)))]
+/// Rewrites an earlier question: a new branch from there, answered anew
+/// (the old branch stays, a version of that question).
+pub(super) async fn edit_message(
+    id: String,
+    message_id: String,
+    state: AppState,
+    current: CurrentUser,
+    accept_sse: bool,
+    body: MessageBody,
+) -> Result<Response, ApiError> {
+    let conversation = owned(&state, &current, id).await?;
+    let stream = body.stream.unwrap_or(accept_sse);
+    let asked = Ask {
+        turn: Turn::EditAt {
+            message_id,
+            content: body.content,
+        },
+        model_id: body.model_id,
+        collector_item_ids: body.collector_item_ids,
+    };
+    generate(&state, &current, conversation, asked, stream).await
+}
+
 /// A new answer to the last question (the body is optional).
 #[derive(Deserialize, Default, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -15,7 +15,7 @@ use crate::api::openapi::Error;
 use crate::api::views::{chat, ConversationWithMessages};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::conversation::{self as repo, Conversation, ListFilter, Message};
+use crate::db::conversation::{self as repo, Conversation, Feedback, ListFilter, Message};
 use crate::service::conversations::{self as ops, Change, Created, NewChat};
 use crate::service::search::search_keywords;
 
@@ -43,6 +43,10 @@ pub struct ConversationItem {
     message_count: i64,
     created_at: String,
     updated_at: String,
+    /// With `q`: the text around the first match in the conversation's
+    /// messages (about 160 characters); absent when only the title matched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    snippet: Option<String>,
 }
 
 impl From<Conversation> for ConversationItem {
@@ -56,6 +60,7 @@ impl From<Conversation> for ConversationItem {
             message_count: c.message_count,
             created_at: c.created_at,
             updated_at: c.updated_at,
+            snippet: None,
         }
     }
 }
@@ -103,15 +108,30 @@ pub(super) async fn list(
         limit: page.limit(),
     };
     let user_id = current.user.id.clone();
-    let items = state
+    let (items, snippets) = state
         .db
-        .run(move |conn| repo::list(conn, &user_id, &filter))
+        .run(move |conn| -> Result<_, crate::db::DbError> {
+            let items = repo::list(conn, &user_id, &filter)?;
+            let snippets = items
+                .iter()
+                .map(|c| crate::db::search::snippet(conn, &c.id, &filter.keywords))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((items, snippets))
+        })
         .await?;
     let next_cursor = page.next_cursor(&items, |c| format!("{}~{}", c.updated_at, c.id));
+    let conversations = items
+        .into_iter()
+        .zip(snippets)
+        .map(|(c, snippet)| ConversationItem {
+            snippet,
+            ..ConversationItem::from(c)
+        })
+        .collect();
     Ok(json_response(
         StatusCode::OK,
         &Conversations {
-            conversations: items.into_iter().map(ConversationItem::from).collect(),
+            conversations,
             next_cursor,
         },
     ))
@@ -293,15 +313,19 @@ pub(super) async fn delete_last(
     Ok(crate::api::no_content())
 }
 
-/// A rating of a message (the current one when `message_id` is absent).
+/// A rating of one answer (`message_id` is required: a rating without it
+/// would land on whichever answer is current, another than the user saw).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FeedbackBody {
-    message_id: Option<String>,
+    message_id: String,
     /// `up` or `down`.
     rating: String,
     /// Kept to its first 2000 characters.
     comment: Option<String>,
+    /// Why (thumbs down): any of `style`, `too_verbose`, `not_helpful`,
+    /// `incorrect`, `ignored_instructions`, `refused`, `unsafe`, `other`.
+    reasons: Option<Vec<String>>,
 }
 
 /// The rating as it was saved.
@@ -310,6 +334,7 @@ pub struct FeedbackSaved {
     message_id: String,
     rating: String,
     comment: Option<String>,
+    reasons: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/conversations/{id}/feedback", tag = "conversations",
@@ -323,38 +348,22 @@ pub(super) async fn feedback(
     body: FeedbackBody,
 ) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
-    if body.rating != "up" && body.rating != "down" {
-        return Err(ApiError::invalid("rating", "must be up or down"));
-    }
-    let comment = body
-        .comment
-        .map(|c| c.chars().take(2000).collect::<String>());
-    let message_id = body.message_id.or(conversation.current_message_id.clone());
+    let feedback = Feedback {
+        rating: body.rating,
+        comment: body.comment,
+        reasons: body.reasons.unwrap_or_default(),
+    };
     let user_id = current.user.id.clone();
-    let rating = body.rating.clone();
-    let saved = state
-        .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
-            let Some(message_id) = message_id else {
-                return Ok(None);
-            };
-            match repo::message(conn, &message_id)? {
-                Some(m) if m.conversation_id == conversation.id => {
-                    repo::set_feedback(conn, &user_id, &m.id, &rating, comment.as_deref())?;
-                    Ok(Some((m.id, comment)))
-                }
-                _ => Ok(None),
-            }
-        })
-        .await?;
-    let (message_id, comment) =
-        saved.ok_or_else(|| ApiError::NotFound("no such message in this conversation".into()))?;
+    let (message_id, saved) =
+        ops::rate(&state.db, user_id, &conversation, body.message_id, feedback).await?;
     Ok(json_response(
         StatusCode::OK,
         &FeedbackSaved {
             message_id,
-            rating: body.rating,
-            comment,
+            rating: saved.rating,
+            comment: saved.comment,
+            reasons: saved.reasons,
         },
     ))
 }
+

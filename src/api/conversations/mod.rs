@@ -27,7 +27,7 @@ mod crud;
 mod transfer;
 
 use ask::{
-    edit_last, post_message, regenerate, stop, stream, AnswerFailed, Exchange, MessageBody,
+    edit_last, edit_message, post_message, regenerate, stop, stream, AnswerFailed, Exchange, MessageBody,
     RegenerateBody, Stopped, StreamCreated, StreamDelta, StreamEvent, StreamFailed,
 };
 use crud::{
@@ -41,7 +41,7 @@ use transfer::{export, import, ExportDocument, ImportBody, ImportMessage};
 #[openapi(
     paths(
         crud::list, crud::create, crud::get, crud::update, crud::replace_conversation,
-        crud::delete, crud::list_messages, ask::post_message, ask::edit_last, crud::delete_last,
+        crud::delete, crud::list_messages, ask::post_message, ask::edit_last, ask::edit_message, crud::delete_last,
         ask::regenerate, ask::stream, ask::stop, crud::feedback, transfer::export,
         transfer::import,
     ),
@@ -143,6 +143,19 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(json_body())
         .then(edit_last)
         .map(respond);
+    // PATCH /api/v1/conversations/{id}/messages/{message_id} (after `last`)
+    let edit_message = base()
+        .and(warp::path::param::<String>())
+        .and(warp::path("messages"))
+        .and(warp::path::param::<String>())
+        .and(warp::path::end())
+        .and(warp::patch())
+        .and(st())
+        .and(user())
+        .and(accept_sse())
+        .and(json_body())
+        .then(edit_message)
+        .map(respond);
     // DELETE /api/v1/conversations/{id}/messages/last
     let delete_last = base()
         .and(warp::path::param::<String>())
@@ -231,6 +244,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .or(messages)
         .unify()
         .or(edit_last)
+        .unify()
+        .or(edit_message)
         .unify()
         .or(delete_last)
         .unify()

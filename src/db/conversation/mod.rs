@@ -137,6 +137,26 @@ pub struct Feedback {
     /// `up` or `down`.
     pub rating: String,
     pub comment: Option<String>,
+    /// Why (thumbs down): any of [`FEEDBACK_REASONS`].
+    pub reasons: Vec<String>,
+}
+
+/// The reasons a thumbs-down may give (ChatGPT's and Open WebUI's categories).
+pub const FEEDBACK_REASONS: [&str; 8] = [
+    "style",
+    "too_verbose",
+    "not_helpful",
+    "incorrect",
+    "ignored_instructions",
+    "refused",
+    "unsafe",
+    "other",
+];
+
+/// A stored reasons column (a JSON array) as a list; anything else is none.
+pub(crate) fn reasons_from(raw: Option<String>) -> Vec<String> {
+    raw.and_then(|r| serde_json::from_str(&r).ok())
+        .unwrap_or_default()
 }
 
 /// One message of a conversation's tree, with the ids of its siblings (the
@@ -421,6 +441,7 @@ pub struct FeedbackEntry {
     pub id: String,
     pub rating: String,
     pub comment: Option<String>,
+    pub reasons: Vec<String>,
     pub user_id: String,
     pub username: Option<String>,
     pub conversation_id: String,
@@ -443,8 +464,9 @@ pub fn feedback_list(
 ) -> Result<Vec<FeedbackEntry>, DbError> {
     let mut stmt = conn.prepare_cached(
         "SELECT f.id, f.rating, f.comment, f.user_id, u.username, c.id, c.title, m.id, m.model_id,
-                substr(m.content, 1, 300), f.created_at, f.updated_at
+                substr(m.content, 1, 300), f.created_at, f.updated_at, fr.reasons
            FROM feedback f
+           LEFT JOIN feedback_reasons fr ON fr.feedback_id = f.id
            JOIN message m ON m.id = f.message_id
            JOIN conversation c ON c.id = m.conversation_id
            LEFT JOIN user u ON u.id = f.user_id
@@ -458,6 +480,7 @@ pub fn feedback_list(
                 id: r.get(0)?,
                 rating: r.get(1)?,
                 comment: r.get(2)?,
+                reasons: reasons_from(r.get(12)?),
                 user_id: r.get(3)?,
                 username: r.get(4)?,
                 conversation_id: r.get(5)?,

@@ -71,7 +71,8 @@ pub fn thread(
     }
     let mut feedback: HashMap<String, Feedback> = HashMap::new();
     let mut stmt = conn.prepare_cached(
-        "SELECT f.message_id, f.rating, f.comment FROM feedback f
+        "SELECT f.message_id, f.rating, f.comment, fr.reasons FROM feedback f
+           LEFT JOIN feedback_reasons fr ON fr.feedback_id = f.id
            JOIN message m ON m.id = f.message_id
           WHERE m.conversation_id = ?1 AND f.user_id = ?2",
     )?;
@@ -81,6 +82,7 @@ pub fn thread(
             Feedback {
                 rating: r.get(1)?,
                 comment: r.get(2)?,
+                reasons: super::reasons_from(r.get(3)?),
             },
         ))
     })?;

@@ -7,7 +7,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::tree::message;
 use super::{
-    create, get_any, ContextItem, Conversation, Message, NewConversation, Role, Snapshot, Status,
+    create, get_any, ContextItem, Conversation, Feedback, Message, NewConversation, Role, Snapshot, Status,
     Usage,
 };
 use crate::db::DbError;
@@ -241,29 +241,45 @@ pub fn mark_interrupted(conn: &Connection) -> Result<usize, DbError> {
     )?)
 }
 
-/// Records (or replaces) a user's rating of a message.
+/// Records (or replaces) a user's rating of a message, with the reasons
+/// picked (none: no `feedback_reasons` row).
 pub fn set_feedback(
     conn: &Connection,
     user_id: &str,
     message_id: &str,
-    rating: &str,
-    comment: Option<&str>,
+    feedback: &Feedback,
 ) -> Result<(), DbError> {
     let now = crate::db::now();
-    conn.prepare_cached(
-        "INSERT INTO feedback (id, message_id, user_id, rating, comment, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-         ON CONFLICT (message_id, user_id) DO UPDATE SET
-            rating = excluded.rating, comment = excluded.comment, updated_at = excluded.updated_at",
-    )?
-    .execute(params![
-        crate::db::new_id(),
-        message_id,
-        user_id,
-        rating,
-        comment,
-        now
-    ])?;
+    let id: String = conn
+        .prepare_cached(
+            "INSERT INTO feedback (id, message_id, user_id, rating, comment, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (message_id, user_id) DO UPDATE SET
+                rating = excluded.rating, comment = excluded.comment, updated_at = excluded.updated_at
+             RETURNING id",
+        )?
+        .query_row(
+            params![
+                crate::db::new_id(),
+                message_id,
+                user_id,
+                feedback.rating,
+                feedback.comment,
+                now
+            ],
+            |r| r.get(0),
+        )?;
+    if feedback.reasons.is_empty() {
+        conn.prepare_cached("DELETE FROM feedback_reasons WHERE feedback_id = ?1")?
+            .execute([&id])?;
+    } else {
+        let reasons = serde_json::to_string(&feedback.reasons).unwrap_or_else(|_| "[]".into());
+        conn.prepare_cached(
+            "INSERT INTO feedback_reasons (feedback_id, reasons) VALUES (?1, ?2)
+             ON CONFLICT (feedback_id) DO UPDATE SET reasons = excluded.reasons",
+        )?
+        .execute(params![id, reasons])?;
+    }
     Ok(())
 }
 

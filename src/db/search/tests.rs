@@ -659,3 +659,16 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn a_snippet_is_the_text_around_the_first_match_cut_with_ellipses() {
+    let long = format!("{} 배포는 금요일에 Deploy it {}", "앞".repeat(100), "뒤".repeat(300));
+    let s = window(&long, "deploy");
+    assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+    assert!(s.contains("배포는 금요일에 Deploy it"), "{s}");
+    assert_eq!(s.chars().count(), SNIPPET_CHARS + 2);
+    // Short text: whole, whitespace folded, no ellipsis.
+    assert_eq!(window("a\n\n  short   text", "SHORT"), "a short text");
+    // No match (only the title matched): the start of the text.
+    assert_eq!(window("abc", "zzz"), "abc");
+}

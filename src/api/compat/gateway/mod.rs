@@ -171,6 +171,11 @@ fn openai_body(err: &GatewayError) -> (StatusCode, OpenAiErrorBody) {
             let (field, why) = fields.iter().next().map_or(("", ""), |(f, w)| (*f, w));
             ("invalid_value", Some(field), format!("{field} {why}"))
         }
+        ApiError::MissingField(field) => (
+            "invalid_value",
+            Some(field.as_str()),
+            format!("{field} is required"),
+        ),
         ApiError::Unauthorized { .. } => ("invalid_api_key", None, err.to_string()),
         other => (other.code(), None, other.to_string()),
     };
