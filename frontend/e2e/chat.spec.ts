@@ -22,6 +22,7 @@ import {
   fakeUrl,
   lastAnswer,
   login,
+  nav,
   newContext,
   overflow,
   register,
@@ -80,7 +81,7 @@ test.describe('chat', () => {
     const { page } = flow
     await register(page, ALICE, 'Alice')
     await expect(page.getByTestId('sidebar')).toBeVisible()
-    await expect(page.getByTestId('nav-admin')).toBeVisible()
+    await expect(page.getByTestId('nav-admin')).toBeAttached() // in the user menu
     await expect(page.getByTestId('user-name')).toHaveText('Alice')
   })
 
@@ -122,7 +123,7 @@ test.describe('chat', () => {
     const { page } = flow
     if (secondFakeUrl) {
       await test.step('the admin adds the second connection', async () => {
-        await page.getByTestId('nav-admin').click()
+        await nav(page, 'nav-admin')
         await page.getByTestId('add-connection').click()
         await page.getByTestId('preset-compatible').check()
         await page.getByTestId('connection-name').fill('Markdown fake')
@@ -375,7 +376,7 @@ test.describe('chat', () => {
 
   test('settings: an API key is shown once, listed, and revoked', async () => {
     const { page } = flow
-    await page.getByTestId('nav-settings').click()
+    await nav(page, 'nav-settings')
     await page.getByTestId('api-key-name').fill('e2e script')
     await page.getByTestId('api-key-create').click()
     await expect(page.getByTestId('api-key-value')).toHaveText(/^dk_/)
@@ -388,7 +389,7 @@ test.describe('chat', () => {
 
   test('API reference: the OpenAPI document rendered from bundled files', async () => {
     const { page } = flow
-    await page.getByTestId('nav-api-docs').click()
+    await nav(page, 'nav-api-docs')
     await expect(page.getByTestId('op-login')).toBeVisible()
     await page.getByTestId('op-post_message').click()
     await expect(
@@ -396,7 +397,7 @@ test.describe('chat', () => {
     ).toBeVisible()
     await expect(page.getByTestId('openai-base')).toHaveText(/\/v1$/)
     await shot(page, '09b-api-reference')
-    await page.getByTestId('nav-settings').click()
+    await nav(page, 'nav-settings')
   })
 
   test('dark mode from the settings', async () => {
@@ -410,7 +411,7 @@ test.describe('chat', () => {
 
   test('Korean UI: every visible label switches to 한국어', async () => {
     const { page } = flow
-    await page.getByTestId('nav-settings').click()
+    await nav(page, 'nav-settings')
     await page.getByTestId('lang-ko').click()
     await page.getByTestId('theme-light').click()
     await expect(page.getByTestId('new-chat')).toContainText('새 대화')
@@ -419,13 +420,13 @@ test.describe('chat', () => {
     await expect(page.getByTestId('thread')).toBeVisible()
     await expect(page.getByTestId('composer')).toHaveAttribute('placeholder', /물어보세요/)
     await shot(page, '11-chat-korean')
-    await page.getByTestId('nav-settings').click()
+    await nav(page, 'nav-settings')
     await page.getByTestId('lang-en').click()
   })
 
   test('admin: the Server tab shows the status and turns the daily backup on', async () => {
     const { page } = flow
-    await page.getByTestId('nav-admin').click()
+    await nav(page, 'nav-admin')
     await page.getByTestId('admin-tab-status').click()
     await expect(page.getByTestId('server-status')).toBeVisible()
     await expect(page.getByTestId('status-version')).toHaveText(/^\d+\.\d+\.\d+/)
@@ -442,7 +443,7 @@ test.describe('chat', () => {
 
   test('admin: approval mode, a pending account, approval, sign-in', async () => {
     const { page, browser } = flow
-    await page.getByTestId('nav-admin').click()
+    await nav(page, 'nav-admin')
     await page.getByTestId('admin-tab-registration').click()
     await page.getByTestId('registration-approval').check()
     await toast(page, 'Saved')
@@ -480,7 +481,7 @@ test.describe('chat', () => {
 
   test('sign out, then sign in again', async () => {
     const { page } = flow
-    await page.getByTestId('sign-out').click()
+    await nav(page, 'sign-out')
     await expect(page.getByTestId('login-form')).toBeVisible()
     await page.goto(flow.conversationUrl, { waitUntil: 'domcontentloaded' })
     await expect(page.getByTestId('login-form')).toBeVisible() // no session left behind

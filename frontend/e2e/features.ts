@@ -14,6 +14,7 @@ import {
   baseUrl,
   lastAnswer,
   login,
+  nav,
   newContext,
   overflow,
   register,
@@ -90,7 +91,7 @@ export function featureTests(flow: Flow): void {
         await login(other, ALICE)
         await expect(other.getByTestId('sidebar')).toBeVisible()
         await expect(other.locator('html')).toHaveAttribute('data-theme', 'dark')
-        await other.getByTestId('nav-settings').click()
+        await nav(other, 'nav-settings')
         await expect(other.getByTestId('system-prompt')).toHaveValue('Answer like a pirate.')
         await expect(other.getByTestId('default-model')).toHaveValue(model)
       } finally {
@@ -170,7 +171,7 @@ export function featureTests(flow: Flow): void {
 
   test('share: listed in the owner’s settings; deleted, the link answers "does not exist"', async () => {
     const { page } = flow
-    await page.getByTestId('nav-settings').click()
+    await nav(page, 'nav-settings')
     const row = page.getByTestId('share-row').first()
     await row.getByTestId('share-delete').click()
     await row.getByTestId('share-delete-confirm').click()
@@ -215,7 +216,7 @@ export function featureTests(flow: Flow): void {
   test('prompts: the admin adds one; "/" in the message box finds and inserts it', async () => {
     const { page } = flow
     await test.step('the admin adds a prompt', async () => {
-      await page.getByTestId('nav-admin').click()
+      await nav(page, 'nav-admin')
       await page.getByTestId('admin-tab-prompts').click()
       await page.getByTestId('prompt-add').click()
       await page.getByTestId('prompt-title').fill('E2E 회의록 요약')
@@ -249,7 +250,7 @@ export function featureTests(flow: Flow): void {
   const notes = '# 주간 회의록\n\n- 결정: 배포는 금요일 오후 3시\n- 담당: 김민지\n'
   test('collector: a Korean .md and a .csv upload; an .exe and a 20 MiB file are refused clearly', async () => {
     await home(guest)
-    await guest.getByTestId('nav-collector').click()
+    await nav(guest, 'nav-collector')
     await expect(guest.getByTestId('collector')).toBeVisible()
     await guest.getByTestId('collector-upload-tags').fill('회의, e2e')
     // Files on disk, not buffers: the browser reads them by path (sending 20 MiB through the
@@ -307,7 +308,7 @@ export function featureTests(flow: Flow): void {
     )
     await lastAnswer(guest).getByTestId('save-to-collector').click()
     await toast(guest, 'Saved to the collector')
-    await guest.getByTestId('nav-collector').click()
+    await nav(guest, 'nav-collector')
     await expect.poll(() => guest.getByTestId('collector-item').count()).toBeGreaterThanOrEqual(3)
   })
 
@@ -315,7 +316,7 @@ export function featureTests(flow: Flow): void {
   test('plans: at the daily limit the chat shows the server’s message; raising it lets the next one through', async () => {
     const { page } = flow
     await test.step('the admin puts Dave on a plan of one message a day', async () => {
-      await page.getByTestId('nav-admin').click()
+      await nav(page, 'nav-admin')
       await page.getByTestId('admin-tab-plans').click()
       await page.getByTestId('plan-add').click()
       await page.getByTestId('plan-name').fill('E2E tiny')

@@ -161,3 +161,18 @@ export async function settled(page: Page, testId: string): Promise<void> {
     .poll(() => page.getByTestId(testId).evaluate((el) => el.getAnimations().length))
     .toBe(0)
 }
+
+/**
+ * Clicks an item of the user menu at the foot of the sidebar (`nav-settings`, `nav-admin`,
+ * `sign-out`, …), opening the phone's drawer and the menu first when the item is hidden.
+ */
+export async function nav(page: Page, testId: string): Promise<void> {
+  const item = page.getByTestId(testId)
+  if (!(await item.isVisible())) {
+    if (!(await page.getByTestId('sidebar').isVisible())) {
+      await page.getByTestId('open-sidebar').click()
+    }
+    await page.getByTestId('user-menu').click()
+  }
+  await item.click()
+}

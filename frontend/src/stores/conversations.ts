@@ -7,6 +7,41 @@ import type { Conversation } from '@/api/types'
 import { groupConversations } from '@/lib/dateGroups'
 import { searchKeywords } from '@/lib/keys'
 
+/** How long a deleted conversation can still be brought back ("Undo") before it is deleted. */
+export const DELETE_DELAY_MS = 5000
+
+/**
+ * The ids whose delay was still running when the page went away (a reload, a closed tab):
+ * the next start of the app in this tab deletes them. Ids only, no secret.
+ */
+const PENDING_KEY = 'daehwa.pendingDeletes'
+
+function readPending(): string[] {
+  try {
+    const value: unknown = JSON.parse(sessionStorage.getItem(PENDING_KEY) ?? '[]')
+    return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+  } catch {
+    return []
+  }
+}
+
+function writePending(ids: string[]): void {
+  try {
+    if (ids.length) sessionStorage.setItem(PENDING_KEY, JSON.stringify(ids))
+    else sessionStorage.removeItem(PENDING_KEY)
+  } catch {
+    // storage disabled: a reload within the delay keeps the conversation
+  }
+}
+
+interface PendingDelete {
+  conversation: Conversation
+  /** Where it was in the list, to put it back there. */
+  index: number
+  timer: ReturnType<typeof setTimeout>
+  onError?: (error: ApiError) => void
+}
+
 /** The sidebar: the user's conversations, the keyword search, and the list actions. */
 export const useConversationsStore = defineStore('conversations', () => {
   const items = ref<Conversation[]>([])
@@ -20,11 +55,17 @@ export const useConversationsStore = defineStore('conversations', () => {
   // Ids deleted in this session: a list answer computed before the delete must not
   // bring them back.
   const deleted = new Set<string>()
+  // Deletes waiting for their "Undo" delay, and those sent but not answered yet.
+  const pending = new Map<string, PendingDelete>()
+  const sending = new Set<string>()
+  let replayed = false
 
   const groups = computed(() =>
-    showArchived.value || search.value.trim()
+    search.value.trim()
       ? [{ key: 'results' as const, conversations: items.value }]
-      : groupConversations(items.value),
+      : showArchived.value
+        ? [{ key: 'archived' as const, conversations: items.value }]
+        : groupConversations(items.value),
   )
 
   function params(cursor: string | null = null): api.ConversationQuery {
@@ -39,6 +80,10 @@ export const useConversationsStore = defineStore('conversations', () => {
 
   /** (Re)loads the first page; an answer overtaken by a newer load is dropped. */
   async function load(): Promise<void> {
+    if (!replayed) {
+      replayed = true
+      replayStoredDeletes()
+    }
     const mine = ++generation
     loading.value = true
     try {
@@ -108,6 +153,25 @@ export const useConversationsStore = defineStore('conversations', () => {
   const setPinned = (id: string, pinned: boolean) => patch(id, { pinned })
   const setArchived = (id: string, archived: boolean) => patch(id, { archived })
 
+  /**
+   * Archives (or restores) a conversation and shows it in the list again if it belongs there:
+   * at `index` (where it was before, for an "Undo"), else by date.
+   */
+  async function setArchivedShown(
+    id: string,
+    archived: boolean,
+    index?: number,
+  ): Promise<Conversation> {
+    const updated = await patch(id, { archived })
+    const shown = items.value.some((c) => c.id === id)
+    if (!shown && index !== undefined && updated.archived === showArchived.value) {
+      items.value.splice(Math.min(index, items.value.length), 0, updated)
+    } else {
+      upsert(updated)
+    }
+    return updated
+  }
+
   async function destroy(id: string): Promise<void> {
     await api.deleteConversation(id)
     deleted.add(id)
@@ -115,7 +179,102 @@ export const useConversationsStore = defineStore('conversations', () => {
     reloadIfStale()
   }
 
+  function savePending(): void {
+    writePending([...pending.keys(), ...sending])
+  }
+
+  /**
+   * Hides the conversation now and deletes it at the server after `delay`, unless
+   * `undoDelete` comes first. The timer lives in this store, so the delete happens also when
+   * the user moves elsewhere in the app; a reload within the delay deletes it at the next
+   * start (see `PENDING_KEY`). `onError`: the delete failed (the conversation is back).
+   */
+  function deleteLater(
+    id: string,
+    options: { delay?: number; onError?: (error: ApiError) => void } = {},
+  ): void {
+    const index = items.value.findIndex((c) => c.id === id)
+    const conversation = items.value[index]
+    if (!conversation || pending.has(id)) return
+    deleted.add(id)
+    remove(id)
+    const timer = setTimeout(() => void commitDelete(id), options.delay ?? DELETE_DELAY_MS)
+    pending.set(id, { conversation, index, timer, onError: options.onError })
+    savePending()
+  }
+
+  /** A conversation whose delete was undone (or failed) back in its place, if this view shows it. */
+  function putBack(entry: PendingDelete): void {
+    const { conversation } = entry
+    if (items.value.some((c) => c.id === conversation.id)) return
+    if (conversation.archived !== showArchived.value) return
+    items.value.splice(Math.min(entry.index, items.value.length), 0, conversation)
+  }
+
+  /** Brings back a conversation whose delete is still waiting; false when it is too late. */
+  function undoDelete(id: string): boolean {
+    const entry = pending.get(id)
+    if (!entry) return false
+    clearTimeout(entry.timer)
+    pending.delete(id)
+    deleted.delete(id)
+    savePending()
+    putBack(entry)
+    return true
+  }
+
+  /** Sends a waiting delete now. */
+  async function commitDelete(id: string): Promise<void> {
+    const entry = pending.get(id)
+    if (!entry) return
+    clearTimeout(entry.timer)
+    pending.delete(id)
+    sending.add(id)
+    savePending()
+    try {
+      await api.deleteConversation(id)
+      reloadIfStale()
+    } catch (e) {
+      const error = toApiErrorValue(e)
+      // Gone already (deleted elsewhere): what the user wanted.
+      if (error.status !== 404) {
+        deleted.delete(id)
+        putBack(entry)
+        entry.onError?.(error)
+      }
+    } finally {
+      sending.delete(id)
+      savePending()
+    }
+  }
+
+  /** Sends every waiting delete now (before signing out: the session is needed for them). */
+  async function flushDeletes(): Promise<void> {
+    await Promise.all([...pending.keys()].map(commitDelete))
+  }
+
+  /** Deletes whose delay an earlier page of this tab did not see to the end. */
+  function replayStoredDeletes(): void {
+    for (const id of readPending()) {
+      if (pending.has(id) || sending.has(id)) continue
+      deleted.add(id)
+      remove(id)
+      sending.add(id)
+      void api
+        .deleteConversation(id)
+        .catch(() => undefined) // already gone, or not this account's: nothing to bring back
+        .finally(() => {
+          sending.delete(id)
+          savePending()
+        })
+    }
+  }
+
   function reset(): void {
+    // Signed out: a delete still waiting can no longer be sent (flushDeletes ran before).
+    for (const entry of pending.values()) clearTimeout(entry.timer)
+    pending.clear()
+    savePending()
     generation++
     items.value = []
     nextCursor.value = null
@@ -140,7 +299,11 @@ export const useConversationsStore = defineStore('conversations', () => {
     rename,
     setPinned,
     setArchived,
+    setArchivedShown,
     destroy,
+    deleteLater,
+    undoDelete,
+    flushDeletes,
     reset,
   }
 })
