@@ -1,6 +1,6 @@
 // A stand-in for the Rust server, to run the smoke test without it:
 //   node e2e/static-server.mjs [--port 8123] [--base /chat/] [--health ok|error|down]
-//                              [--api http://127.0.0.1:PORT]
+//                              [--api http://127.0.0.1:PORT] [--csp]
 // It serves dist/ the way src/spa.rs does: under an optional base path, with
 // `<base href="/">` rewritten to that path, a history-mode fallback to index.html, a 404 for
 // a missing file (a last segment with a dot), and a fake GET {base}api/v1/health.
@@ -8,6 +8,8 @@
 // --api forwards every {base}api/* and {base}v1/* request (streams included) to a running
 // daehwa instead, so a fresh `npm run build` can be tried against the real server without
 // rebuilding the Rust binary that embeds dist/.
+// --csp sends the real server's Content-Security-Policy with every page and asset, so a
+// browser test finds out whether the app (KaTeX, mermaid, …) works under it.
 import { readFile } from 'node:fs/promises'
 import { createServer, request as httpRequest } from 'node:http'
 import { extname, join, normalize } from 'node:path'
@@ -20,8 +22,15 @@ const { values: args } = parseArgs({
     base: { type: 'string', default: '/' },
     health: { type: 'string', default: 'ok' },
     api: { type: 'string' },
+    csp: { type: 'boolean', default: false },
   },
 })
+
+/** The policy of the Rust server (CONTENT_SECURITY_POLICY in src/security.rs). */
+const CSP =
+  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+  "img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; " +
+  "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 
 const dist = fileURLToPath(new URL('../dist/', import.meta.url))
 const base = `/${args.base.replace(/^\/+|\/+$/g, '')}/`.replace('//', '/')
@@ -36,7 +45,9 @@ const types = {
 }
 
 function send(res, status, type, body, cache = 'no-cache') {
-  res.writeHead(status, { 'Content-Type': type, 'Cache-Control': cache })
+  const headers = { 'Content-Type': type, 'Cache-Control': cache }
+  if (args.csp) headers['Content-Security-Policy'] = CSP
+  res.writeHead(status, headers)
   res.end(body)
 }
 
@@ -115,5 +126,8 @@ function notFound() {
 }
 
 server.listen(Number(args.port), '127.0.0.1', () => {
-  console.log(`serving ${dist} at http://127.0.0.1:${args.port}${base} (health: ${args.health})`)
+  const csp = args.csp ? ', with the CSP' : ''
+  console.log(
+    `serving ${dist} at http://127.0.0.1:${args.port}${base} (health: ${args.health}${csp})`,
+  )
 })
