@@ -276,6 +276,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Public: whether the server has no account yet (the sign-in page then
+         *     leads to creating the administrator) and how registration works. Knowing
+         *     that a server is empty helps nobody but its first user, who takes it.
+         */
+        get: operations["setup"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/collector/items": {
         parameters: {
             query?: never;
@@ -438,6 +459,26 @@ export interface paths {
         options?: never;
         head?: never;
         patch: operations["patch_conversations_id_messages_last"];
+        trace?: never;
+    };
+    "/api/v1/conversations/{id}/messages/{message_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Rewrites an earlier question: a new branch from there, answered anew
+         *     (the old branch stays, a version of that question).
+         */
+        patch: operations["edit_message"];
         trace?: never;
     };
     "/api/v1/conversations/{id}/regenerate": {
@@ -1149,39 +1190,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/api/v1/auth/setup": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get: operations["get_api_v1_auth_setup"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/api/v1/conversations/{id}/messages/{message_id}": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        /** Rewrites an earlier question: a new branch from there. */
-        patch: operations["patch_api_v1_conversations_id_messages_message_id"];
-        trace?: never;
-    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1190,6 +1198,10 @@ export interface components {
         AdminSettings: {
             /** @description `open`, `approval` or `closed`. */
             registration_mode: string;
+            /** @description The model a new conversation uses when its user has chosen none. */
+            default_model_id?: string | null;
+            /** @description The plan (limits) of users with none of their own. */
+            default_plan_id?: string | null;
             backup_daily: boolean;
             /** Format: int32 */
             backup_keep: number;
@@ -1197,15 +1209,18 @@ export interface components {
             backup_dir: string;
             backup_last_at?: string | null;
             backup_last_error?: string | null;
-            /** @description The model a new conversation uses when its user has chosen none. */
-            default_model_id?: string | null;
-            /** @description The plan (limits) of users with none of their own. */
-            default_plan_id?: string | null;
         };
         /** @description The settings to change; absent ones are kept. */
         AdminSettingsBody: {
             /** @description `open`, `approval` or `closed`. */
             registration_mode?: string | null;
+            /**
+             * @description The model a new conversation uses when its user has chosen none
+             *     (`""` clears it).
+             */
+            default_model_id?: string | null;
+            /** @description The plan (limits) of users with none of their own (`""` clears it). */
+            default_plan_id?: string | null;
             /** @description Turn the scheduled daily backup on or off. */
             backup_daily?: boolean | null;
             /**
@@ -1213,10 +1228,6 @@ export interface components {
              * @description How many daily backups are kept (1 to 365).
              */
             backup_keep?: number | null;
-            /** @description `""` clears it. */
-            default_model_id?: string | null;
-            /** @description `""` clears it. */
-            default_plan_id?: string | null;
         };
         /**
          * @description A failed answer, answered when the request did not ask for a stream: the
@@ -1270,6 +1281,13 @@ export interface components {
         AuditLog: {
             entries: components["schemas"]["AuditEntry"][];
             next_cursor?: string | null;
+        };
+        /** @description What the sign-in page needs before anyone signs in. */
+        AuthSetup: {
+            /** @description No account exists yet: the next registration becomes the administrator. */
+            first_account: boolean;
+            /** @description `open`, `approval` or `closed`. */
+            registration_mode: string;
         };
         /** @description A saved item (types.ts `CollectorItem`). */
         CollectorItem: {
@@ -1436,7 +1454,10 @@ export interface components {
             message_count: number;
             created_at: string;
             updated_at: string;
-            /** @description With `q`: the text around the first match (about 160 characters). */
+            /**
+             * @description With `q`: the text around the first match in the conversation's
+             *     messages (about 160 characters); absent when only the title matched.
+             */
             snippet?: string | null;
         };
         /**
@@ -1512,16 +1533,20 @@ export interface components {
                 [key: string]: string;
             } | null;
             /**
+             * @description For a 422: a stable code for each field at fault (`required`, `empty`,
+             *     `too_short`, `too_long`, `length`, `too_many`, `invalid_chars`, `weak`,
+             *     `unknown`, `invalid`), what the web app translates.
+             */
+            field_codes?: {
+                [key: string]: string;
+            } | null;
+            /**
              * Format: int64
              * @description For a plan's limit: the limit reached.
              */
             limit?: number | null;
             /** @description For a plan's limit: when it resets (RFC 3339). */
             resets_at?: string | null;
-            /** @description For a 422: a stable code for each field at fault (`required`, `empty`, `too_short`, `too_long`, `invalid_chars`, `taken`, `invalid`, `too_many`, `unknown`), what the web app translates. */
-            field_codes?: {
-                [key: string]: string;
-            } | null;
             /**
              * Format: int64
              * @description For a 429 or 503: seconds until a retry may succeed (also `Retry-After`).
@@ -1567,17 +1592,23 @@ export interface components {
             /** @description `up` or `down`. */
             rating: string;
             comment?: string | null;
-            /** @description Why (thumbs down): any of `style`, `too_verbose`, `not_helpful`, `incorrect`, `ignored_instructions`, `refused`, `unsafe`, `other`. */
+            /** @description Why (thumbs down): any of [`FEEDBACK_REASONS`]. */
             reasons: string[];
         };
-        /** @description A rating of one answer (`message_id` is required). */
+        /**
+         * @description A rating of one answer (`message_id` is required: a rating without it
+         *     would land on whichever answer is current, another than the user saw).
+         */
         FeedbackBody: {
             message_id: string;
             /** @description `up` or `down`. */
             rating: string;
             /** @description Kept to its first 2000 characters. */
             comment?: string | null;
-            /** @description Why (thumbs down): any of `style`, `too_verbose`, `not_helpful`, `incorrect`, `ignored_instructions`, `refused`, `unsafe`, `other`. */
+            /**
+             * @description Why (thumbs down): any of `style`, `too_verbose`, `not_helpful`,
+             *     `incorrect`, `ignored_instructions`, `refused`, `unsafe`, `other`.
+             */
             reasons?: string[] | null;
         };
         /** @description One rating as admins see it (types.ts `FeedbackEntry`). */
@@ -1586,6 +1617,8 @@ export interface components {
             /** @description `up` or `down`. */
             rating: string;
             comment?: string | null;
+            /** @description Why (thumbs down): the reason codes picked. */
+            reasons: string[];
             user_id: string;
             username?: string | null;
             conversation_id: string;
@@ -1596,8 +1629,6 @@ export interface components {
             excerpt: string;
             created_at: string;
             updated_at: string;
-            /** @description Why (thumbs down): any of `style`, `too_verbose`, `not_helpful`, `incorrect`, `ignored_instructions`, `refused`, `unsafe`, `other`. */
-            reasons: string[];
         };
         FeedbackList: {
             feedback: components["schemas"]["FeedbackEntry"][];
@@ -1608,6 +1639,7 @@ export interface components {
             message_id: string;
             rating: string;
             comment?: string | null;
+            reasons: string[];
         };
         /**
          * @description The health check's answer: `ok`, or `degraded` with the error's
@@ -2500,13 +2532,6 @@ export interface components {
          * @enum {string}
          */
         UserStatus: "active" | "pending" | "disabled";
-        /** @description What the sign-in page needs before anyone signs in. */
-        AuthSetup: {
-            /** @description No account exists yet: the next registration becomes the administrator. */
-            first_account: boolean;
-            /** @description `open`, `approval` or `closed`. */
-            registration_mode: string;
-        };
     };
     responses: never;
     parameters: never;
@@ -4129,6 +4154,33 @@ export interface operations {
             };
         };
     };
+    setup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuthSetup"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_collector_items: {
         parameters: {
             query?: {
@@ -5605,6 +5657,144 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the answer failed upstream */
+            "5XX": {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnswerFailed"];
+                };
+            };
+        };
+    };
+    edit_message: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                /** @description a question of this conversation */
+                message_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MessageBody"];
+            };
+        };
+        responses: {
+            /** @description with `stream: true`: server-sent events (see `GET /conversations/{id}/stream`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": components["schemas"]["StreamEvent"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Exchange"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such conversation, or no such question in it */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -10144,161 +10334,6 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OpenAiErrorBody"];
-                };
-            };
-        };
-    };
-    get_api_v1_auth_setup: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AuthSetup"];
-                };
-            };
-        };
-    };
-    patch_api_v1_conversations_id_messages_message_id: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                id: string;
-                message_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["MessageBody"];
-            };
-        };
-        responses: {
-            /** @description with `stream: true`: server-sent events (see `GET /conversations/{id}/stream`) */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "text/event-stream": components["schemas"]["StreamEvent"];
-                };
-            };
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Exchange"];
-                };
-            };
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the body stopped arriving before its end */
-            408: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the body is larger than this route takes */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the body is not JSON (send Content-Type: application/json) */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            429: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the server is busy; retry after Retry-After */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description the answer failed upstream */
-            "5XX": {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["AnswerFailed"];
                 };
             };
         };
