@@ -49,8 +49,22 @@ export const stopGeneration = (id: string) =>
 
 export const deleteLastExchange = (id: string) => http.delete<void>(path(id, '/messages/last'))
 
-export const sendFeedback = (id: string, message_id: string, rating: 'up' | 'down') =>
-  http.post<Feedback>(path(id, '/feedback'), { message_id, rating })
+/**
+ * Rates an answer. `reasons` and `comment` are sent only when given (a plain thumbs up/down
+ * is `{message_id, rating}`, which every server version takes).
+ */
+export const sendFeedback = (
+  id: string,
+  message_id: string,
+  rating: 'up' | 'down',
+  details: { reasons?: string[]; comment?: string } = {},
+) =>
+  http.post<Partial<Feedback> | undefined>(path(id, '/feedback'), {
+    message_id,
+    rating,
+    ...(details.reasons?.length ? { reasons: details.reasons } : {}),
+    ...(details.comment?.trim() ? { comment: details.comment.trim() } : {}),
+  })
 
 export interface StreamHandlers {
   onEvent: (event: SseEvent) => void
@@ -79,6 +93,19 @@ export const streamEditLast = (
   handlers: StreamHandlers,
 ) =>
   streamSse(path(id, '/messages/last'), { ...body, stream: true }, { ...handlers, method: 'PATCH' })
+
+/** PATCH …/messages/{message_id}: rewrite any earlier question; a new branch from there. */
+export const streamEditMessage = (
+  id: string,
+  messageId: string,
+  body: { content: string; model_id?: string },
+  handlers: StreamHandlers,
+) =>
+  streamSse(
+    path(id, `/messages/${encodeURIComponent(messageId)}`),
+    { ...body, stream: true },
+    { ...handlers, method: 'PATCH' },
+  )
 
 /** POST …/regenerate: a new answer to the last question. */
 export const streamRegenerate = (

@@ -69,6 +69,29 @@ interface AuthHooks {
   onSignedOut?: (error: ApiError) => void
 }
 
+/** Listeners told whenever the server answers (see `onServerReachable`). */
+const reachableListeners = new Set<() => void>()
+
+/**
+ * Calls `listener` each time a response arrives from the server (any status): after a network
+ * error, the first answer says the server can be reached again, so "cannot be reached"
+ * messages can go. Answers the function that removes the listener.
+ */
+export function onServerReachable(listener: () => void): () => void {
+  reachableListeners.add(listener)
+  return () => reachableListeners.delete(listener)
+}
+
+function serverReached(): void {
+  for (const listener of reachableListeners) {
+    try {
+      listener()
+    } catch {
+      // A listener's failure is its own; the request goes on.
+    }
+  }
+}
+
 let accessToken: string | null = null
 let refreshing: Promise<string> | null = null
 let hooks: AuthHooks = {}
@@ -155,10 +178,16 @@ function rawFetch(
     headers['Content-Type'] = 'application/json'
     init.body = JSON.stringify(options.body)
   }
-  return fetch(apiUrl(path), init).catch((cause: unknown) => {
-    if (cause instanceof DOMException && cause.name === 'AbortError') throw cause
-    throw new ApiError(0, 'network_error', errorText(cause, 'The server could not be reached.'))
-  })
+  return fetch(apiUrl(path), init).then(
+    (response) => {
+      serverReached()
+      return response
+    },
+    (cause: unknown) => {
+      if (cause instanceof DOMException && cause.name === 'AbortError') throw cause
+      throw new ApiError(0, 'network_error', errorText(cause, 'The server could not be reached.'))
+    },
+  )
 }
 
 /**

@@ -3,7 +3,7 @@ import { defineComponent, h } from 'vue'
 
 import type { Message } from '@/api/types'
 
-const { mountView, testUser } = await import('@/testing/mount')
+const { mountView, settle, testUser } = await import('@/testing/mount')
 const { default: ChatMessage } = await import('./ChatMessage.vue')
 
 const message = (over: Partial<Message>): Message => ({
@@ -20,9 +20,9 @@ const message = (over: Partial<Message>): Message => ({
   ...over,
 })
 
-function root(m: Message) {
+function root(m: Message, props: Record<string, unknown> = {}) {
   return defineComponent({
-    render: () => h(ChatMessage, { message: m, isLast: true, busy: false }),
+    render: () => h(ChatMessage, { message: m, isLast: true, busy: false, ...props }),
   })
 }
 
@@ -64,5 +64,67 @@ describe('chat message', () => {
     expect(view.el.querySelectorAll('[data-testid="message-content"]')).toHaveLength(1)
     expect(view.el.querySelector('[data-testid="save-to-collector"]')).not.toBeNull()
     expect(view.el.querySelector('[data-testid="message-used-items"]')).toBeNull()
+  })
+
+  it('any question can be edited, not only the last; the edit is emitted', async () => {
+    const edits: string[] = []
+    const view = await mountView(
+      root(message({ content: 'the first question' }), {
+        isLast: false,
+        onEdit: (text: string) => edits.push(text),
+      }),
+      '/settings',
+      { user: testUser() },
+    )
+    unmount = view.unmount
+    const edit = view.el.querySelector<HTMLButtonElement>('[data-testid="edit"]')
+    expect(edit, 'no edit button on an earlier question').not.toBeNull()
+    edit!.click()
+    await settle()
+    const input = view.el.querySelector<HTMLTextAreaElement>('[data-testid="edit-input"]')!
+    expect(input.value).toBe('the first question')
+    input.value = 'the first question, better'
+    input.dispatchEvent(new Event('input'))
+    await settle()
+    view.el.querySelector<HTMLButtonElement>('[data-testid="edit-save"]')!.click()
+    await settle()
+    expect(edits).toEqual(['the first question, better'])
+  })
+
+  it('an edit that did not go through opens the editor again with its text', async () => {
+    const taken: number[] = []
+    const view = await mountView(
+      root(message({}), {
+        editDraft: '다시 보낼 질문',
+        onEditDraftTaken: () => taken.push(1),
+      }),
+      '/settings',
+      { user: testUser() },
+    )
+    unmount = view.unmount
+    const input = view.el.querySelector<HTMLTextAreaElement>('[data-testid="edit-input"]')
+    expect(input?.value).toBe('다시 보낼 질문')
+    expect(taken).toHaveLength(1)
+  })
+
+  it('an interrupted answer offers reload and regenerate instead of spinning', async () => {
+    const events: string[] = []
+    const view = await mountView(
+      root(message({ role: 'assistant', content: 'half an', status: 'error' }), {
+        interrupted: true,
+        onReload: () => events.push('reload'),
+        onRegenerate: () => events.push('regenerate'),
+      }),
+      '/settings',
+      { user: testUser() },
+    )
+    unmount = view.unmount
+    expect(view.el.querySelector('.typing')).toBeNull()
+    const note = view.el.querySelector('[data-testid="interrupted"]')
+    expect(note?.getAttribute('role')).toBe('alert')
+    expect(view.el.querySelector('[data-testid="message-error"]')).toBeNull()
+    view.el.querySelector<HTMLButtonElement>('[data-testid="interrupted-reload"]')!.click()
+    view.el.querySelector<HTMLButtonElement>('[data-testid="interrupted-regenerate"]')!.click()
+    expect(events).toEqual(['reload', 'regenerate'])
   })
 })

@@ -15,6 +15,7 @@ vi.mock('@/api/conversations', () => ({
   sendFeedback: vi.fn(),
   streamSend: vi.fn(),
   streamEditLast: vi.fn(),
+  streamEditMessage: vi.fn(),
   streamRegenerate: vi.fn(),
   streamAttach: vi.fn(),
 }))
@@ -181,7 +182,8 @@ describe('chat store', () => {
     await chat.send('한 번 더')
     await vi.waitFor(() => expect(chat.actionError?.status).toBe(429))
     expect(chat.messages).toEqual([])
-    expect(chat.refusedText).toBe('한 번 더')
+    expect(chat.returnedDraft).toEqual({ conversationId: 'c1', text: '한 번 더' })
+    expect(chat.failed, 'a refusal is not retried').toBeNull()
   })
 
   it('a refused send (409) removes the placeholders and reports the error', async () => {
@@ -382,5 +384,223 @@ describe('chat store', () => {
       visibility.mockRestore()
       vi.unstubAllGlobals()
     }
+  })
+
+  it('a question that never reached the server (offline) is rolled back, given back, and retried once', async () => {
+    const { ApiError } = await import('@/api/http')
+    // A new answer each time (the store may change the array it is given).
+    vi.mocked(api.getConversation).mockImplementation(async () =>
+      detail([msg('u1', 'user', 'first'), msg('a1', 'assistant', 'one')]),
+    )
+    vi.mocked(api.streamSend).mockRejectedValueOnce(
+      new ApiError(0, 'network_error', 'Failed to fetch'),
+    )
+    const chat = useChatStore()
+    await chat.open('c1')
+    expect(await chat.send('second')).toBe(true)
+    await vi.waitFor(() => expect(chat.streaming).toBe(false))
+    // Nothing doubled, nothing spinning: the thread as it was, the text back, a retry.
+    expect(chat.messages.map((m) => m.id)).toEqual(['u1', 'a1'])
+    expect(chat.returnedDraft).toEqual({ conversationId: 'c1', text: 'second' })
+    expect(chat.failed).toMatchObject({ kind: 'send', text: 'second', knownLastUserId: 'u1' })
+    expect(chat.actionError?.code).toBe('network_error')
+    expect(api.streamAttach).not.toHaveBeenCalled()
+
+    // The network is back: the stale error goes, the retry stays.
+    chat.networkBack()
+    expect(chat.actionError).toBeNull()
+    expect(chat.failed).not.toBeNull()
+
+    // Retry: the server does not have it (checked first), so it is sent, once.
+    const stream = controllable()
+    vi.mocked(api.streamSend).mockImplementation(stream.impl as typeof api.streamSend)
+    vi.mocked(api.getConversation).mockClear()
+    expect(await chat.send('second')).toBe(true)
+    expect(api.getConversation).toHaveBeenCalledTimes(1)
+    expect(stream.started).toHaveBeenCalledTimes(1)
+    expect(chat.failed).toBeNull()
+    stream.push(
+      ev('message', {
+        user_message: msg('u2', 'user', 'second'),
+        assistant_message: msg('a2', 'assistant', '', { status: 'streaming' }),
+      }),
+    )
+    stream.push(ev('done', msg('a2', 'assistant', 'two')))
+    stream.end()
+    expect(chat.messages.map((m) => m.id)).toEqual(['u1', 'a1', 'u2', 'a2'])
+  })
+
+  it('a retry does not ask twice when the lost request did reach the server', async () => {
+    const { ApiError } = await import('@/api/http')
+    vi.mocked(api.getConversation).mockResolvedValue(detail([msg('u1', 'user', 'first')]))
+    vi.mocked(api.streamSend).mockRejectedValueOnce(new ApiError(0, 'network_error', 'offline'))
+    const chat = useChatStore()
+    await chat.open('c1')
+    await chat.send('second')
+    await vi.waitFor(() => expect(chat.failed).not.toBeNull())
+    vi.mocked(api.getConversation).mockResolvedValue(
+      detail([
+        msg('u1', 'user', 'first'),
+        msg('a1', 'assistant', 'one'),
+        msg('u2', 'user', 'second'),
+        msg('a2', 'assistant', 'two'),
+      ]),
+    )
+    vi.mocked(api.streamSend).mockClear()
+    expect(await chat.send('second')).toBe(true)
+    expect(api.streamSend).not.toHaveBeenCalled()
+    expect(chat.messages.map((m) => m.id)).toEqual(['u1', 'a1', 'u2', 'a2'])
+  })
+
+  it('a new chat that cannot be created keeps the question for a retry', async () => {
+    const { ApiError } = await import('@/api/http')
+    vi.mocked(api.createConversation).mockRejectedValueOnce(
+      new ApiError(0, 'network_error', 'offline'),
+    )
+    const chat = useChatStore()
+    chat.startNew()
+    expect(await chat.send('hello')).toBe(false)
+    expect(chat.failed).toMatchObject({ kind: 'send', conversationId: null, text: 'hello' })
+    expect(chat.messages).toEqual([])
+  })
+
+  it('a stream that cannot be re-joined ends within seconds with the saved answer', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] })
+    const { ApiError } = await import('@/api/http')
+    const first = controllable()
+    vi.mocked(api.getConversation).mockResolvedValue(detail([msg('u1', 'user', 'q')]))
+    vi.mocked(api.streamSend).mockImplementation(first.impl as typeof api.streamSend)
+    vi.mocked(api.streamAttach).mockRejectedValue(new ApiError(0, 'network_error', 'offline'))
+    const chat = useChatStore()
+    await chat.open('c1')
+    await chat.send('more')
+    first.push(
+      ev('message', {
+        user_message: msg('u2', 'user', 'more'),
+        assistant_message: msg('a2', 'assistant', '', { status: 'streaming' }),
+      }),
+    )
+    first.push(ev('delta', { content: 'abc' }, '1'))
+    vi.mocked(api.getConversation).mockResolvedValue(
+      detail([
+        msg('u1', 'user', 'q'),
+        msg('a1', 'assistant', 'a'),
+        msg('u2', 'user', 'more'),
+        msg('a2', 'assistant', 'abc and the rest'),
+      ]),
+    )
+    first.end() // the connection broke
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(vi.mocked(api.streamAttach).mock.calls.length).toBeLessThanOrEqual(4)
+    expect(chat.streaming).toBe(false)
+    expect(chat.messages.at(-1)).toMatchObject({ content: 'abc and the rest', status: 'complete' })
+    expect(chat.interruptedId).toBeNull()
+  })
+
+  it('offline, an unfinished answer is marked interrupted, and read again when the network is back', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout'] })
+    const { ApiError } = await import('@/api/http')
+    const offline = new ApiError(0, 'network_error', 'offline')
+    const first = controllable()
+    vi.mocked(api.getConversation).mockResolvedValue(detail([msg('u1', 'user', 'q')]))
+    vi.mocked(api.streamSend).mockImplementation(first.impl as typeof api.streamSend)
+    vi.mocked(api.streamAttach).mockRejectedValue(offline)
+    const chat = useChatStore()
+    await chat.open('c1')
+    await chat.send('more')
+    first.push(
+      ev('message', { assistant_message: msg('a2', 'assistant', '', { status: 'streaming' }) }),
+    )
+    vi.mocked(api.getConversation).mockRejectedValue(offline)
+    first.end()
+    await vi.advanceTimersByTimeAsync(5000)
+    expect(chat.streaming).toBe(false)
+    expect(chat.interruptedId).toBe('a2')
+    expect(chat.messages.at(-1)?.status).toBe('error')
+
+    vi.mocked(api.getConversation).mockResolvedValue(
+      detail([msg('u1', 'user', 'q'), msg('u2', 'user', 'more'), msg('a2', 'assistant', 'done')]),
+    )
+    chat.networkBack()
+    await vi.advanceTimersByTimeAsync(10)
+    expect(chat.interruptedId).toBeNull()
+    expect(chat.messages.at(-1)).toMatchObject({ id: 'a2', content: 'done', status: 'complete' })
+  })
+
+  it('edits an earlier question: a new branch from there through PATCH …/messages/{id}', async () => {
+    const stream = controllable()
+    const thread = [
+      msg('u1', 'user', 'one'),
+      msg('a1', 'assistant', 'A1', { parent_id: 'u1' }),
+      msg('u2', 'user', 'two', { parent_id: 'a1' }),
+      msg('a2', 'assistant', 'A2', { parent_id: 'u2' }),
+    ]
+    vi.mocked(api.getConversation).mockResolvedValue(detail(thread))
+    vi.mocked(api.streamEditMessage).mockImplementation(stream.impl as typeof api.streamEditMessage)
+    const chat = useChatStore()
+    await chat.open('c1')
+    expect(await chat.edit(chat.messages[0]!, 'ONE')).toBe(true)
+    expect(api.streamEditLast).not.toHaveBeenCalled()
+    expect(stream.started).toHaveBeenCalledWith(
+      'c1',
+      'u1',
+      { content: 'ONE', model_id: 'm1' },
+      expect.anything(),
+    )
+    expect(chat.messages.map((m) => [m.role, m.content])).toEqual([
+      ['user', 'ONE'],
+      ['assistant', ''],
+    ])
+    stream.push(
+      ev('message', {
+        user_message: msg('u3', 'user', 'ONE', { sibling_ids: ['u1', 'u3'] }),
+        assistant_message: msg('a3', 'assistant', '', { status: 'streaming' }),
+      }),
+    )
+    stream.push(ev('done', msg('a3', 'assistant', 'new')))
+    stream.end()
+    expect(chat.messages.map((m) => m.id)).toEqual(['u3', 'a3'])
+    expect(chat.messages[0]?.sibling_ids).toEqual(['u1', 'u3'])
+  })
+
+  it('an edit that fails puts the thread back and reopens the editor with the text', async () => {
+    const { ApiError } = await import('@/api/http')
+    const thread = [
+      msg('u1', 'user', 'one'),
+      msg('a1', 'assistant', 'A1'),
+      msg('u2', 'user', 'two'),
+      msg('a2', 'assistant', 'A2'),
+    ]
+    vi.mocked(api.getConversation).mockResolvedValue(detail(thread))
+    vi.mocked(api.streamEditMessage).mockRejectedValue(new ApiError(0, 'network_error', 'x'))
+    const chat = useChatStore()
+    await chat.open('c1')
+    await chat.edit(chat.messages[0]!, 'ONE')
+    await vi.waitFor(() => expect(chat.streaming).toBe(false))
+    expect(chat.messages.map((m) => m.id)).toEqual(['u1', 'a1', 'u2', 'a2'])
+    expect(chat.returnedEdit).toEqual({ messageId: 'u1', text: 'ONE' })
+  })
+
+  it('a thumbs down with reasons and a comment is sent and shown', async () => {
+    vi.mocked(api.getConversation).mockResolvedValue(
+      detail([msg('u1', 'user', 'q'), msg('a1', 'assistant', 'a')]),
+    )
+    vi.mocked(api.sendFeedback).mockResolvedValue({ rating: 'down', comment: 'too long' })
+    const chat = useChatStore()
+    await chat.open('c1')
+    const ok = await chat.rate(chat.messages[1]!, 'down', {
+      reasons: ['too_verbose', 'incorrect'],
+      comment: ' too long ',
+    })
+    expect(ok).toBe(true)
+    expect(api.sendFeedback).toHaveBeenCalledWith('c1', 'a1', 'down', {
+      reasons: ['too_verbose', 'incorrect'],
+      comment: 'too long',
+    })
+    expect(chat.messages[1]?.feedback).toEqual({
+      rating: 'down',
+      reasons: ['too_verbose', 'incorrect'],
+      comment: 'too long',
+    })
   })
 })

@@ -15,8 +15,18 @@ import { useSettingsStore } from '@/stores/settings'
 export const PENDING_USER = 'pending-user'
 export const PENDING_ASSISTANT = 'pending-assistant'
 
-/** How often a broken stream is re-joined (with `Last-Event-ID`) before giving up. */
-const MAX_RECONNECTS = 5
+/**
+ * How many re-joins in a row (with `Last-Event-ID`) may bring nothing before the thread is
+ * read again from the server instead: with the delays below, about four seconds.
+ */
+const MAX_REJOINS = 4
+
+/** The wait before a re-join: 250 ms, then doubling, at most 2 s. */
+const rejoinDelay = (misses: number) => Math.min(250 * 2 ** misses, 2000)
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const isAbort = (e: unknown) => e instanceof DOMException && e.name === 'AbortError'
 
 /** Runs `fn` on the next animation frame (or soon, where there are no frames). */
 function nextFrame(fn: () => void): void {
@@ -45,8 +55,11 @@ function placeholder(id: string, role: 'user' | 'assistant', content = ''): Mess
   }
 }
 
+type StreamKind = 'send' | 'edit' | 'regenerate' | 'attach'
+
 /** What a running stream is about: which conversation, and which answer it fills. */
 interface StreamState {
+  kind: StreamKind
   conversationId: string
   assistantId: string
   lastEventId: string | null
@@ -56,6 +69,36 @@ interface StreamState {
   resetOnDelta: boolean
   finished: boolean
   controller: AbortController
+  /**
+   * The server has the question: it answered the request (any event, or a stream that broke
+   * after it began). Until then a failure means the question may be sent again.
+   */
+  accepted: boolean
+  /** Events received so far (a re-join that brings some is progress). */
+  events: number
+  /** The text asked (send, edit): given back when it did not reach the server. */
+  text: string
+  /** The question rewritten (edit): its editor opens again when the edit fails. */
+  editedId: string | null
+  /** The thread's last question before a send, to recognise the question on a retry. */
+  knownLastUserId: string | null
+  /** This re-join follows a fresh read of the thread: if it fails too, stop trying. */
+  final: boolean
+}
+
+/** Text given back to a message box: a question that did not reach the server. */
+export interface ReturnedText {
+  /** The conversation it was asked in (null: a new chat that could not be created). */
+  conversationId: string | null
+  text: string
+}
+
+/** A send or a regeneration that did not reach the server: what "Retry" repeats. */
+export interface FailedAction {
+  kind: 'send' | 'regenerate'
+  conversationId: string | null
+  text: string
+  knownLastUserId: string | null
 }
 
 /** The open conversation: its thread, the answer being streamed, and every chat action. */
@@ -67,10 +110,21 @@ export const useChatStore = defineStore('chat', () => {
   /** The last action's error (send refused, stream failed…), shown by the message box. */
   const actionError = ref<ApiError | null>(null)
   const modelId = ref<string | null>(null)
-  /** A question the server refused before answering (plan limit…): the box shows it again. */
-  const refusedText = ref<string | null>(null)
+  /**
+   * A question that did not reach the server or that it refused (plan limit, network…): the
+   * message box takes it back. A new object each time, so the same text twice is seen twice.
+   */
+  const returnedDraft = shallowRef<ReturnedText | null>(null)
+  /** An edit that did not go through: that question's editor opens again with the text. */
+  const returnedEdit = shallowRef<{ messageId: string; text: string } | null>(null)
+  /** The last send/regenerate that failed before reaching the server ("Retry" repeats it). */
+  const failed = shallowRef<FailedAction | null>(null)
+  /** An answer whose stream could not be re-joined nor read again: "interrupted". */
+  const interruptedId = ref<string | null>(null)
   const stream = shallowRef<StreamState | null>(null)
   let openGeneration = 0
+  /** The conversation last asked for by `open` (to try again when the network is back). */
+  let openingId: string | null = null
 
   const streaming = computed(() => stream.value !== null)
   const conversationId = computed(() => conversation.value?.id ?? null)
@@ -111,14 +165,24 @@ export const useChatStore = defineStore('chat', () => {
     stream.value = null
   }
 
+  /** What belongs to the conversation on screen only: errors, retry, the interrupted mark. */
+  function clearTransient(): void {
+    loadError.value = null
+    actionError.value = null
+    failed.value = null
+    interruptedId.value = null
+    returnedEdit.value = null
+    pendingOriginal = null
+  }
+
   /** An empty "new chat". */
   function startNew(): void {
     openGeneration++
+    openingId = null
     detach()
     conversation.value = null
     messages.value = []
-    loadError.value = null
-    actionError.value = null
+    clearTransient()
     loading.value = false
     pickModel(null)
   }
@@ -127,10 +191,10 @@ export const useChatStore = defineStore('chat', () => {
   async function open(id: string, { force = false } = {}): Promise<void> {
     if (!force && conversation.value?.id === id && !loadError.value) return
     const mine = ++openGeneration
+    openingId = id
     detach()
     loading.value = true
-    loadError.value = null
-    actionError.value = null
+    clearTransient()
     if (conversation.value?.id !== id) {
       conversation.value = null
       messages.value = []
@@ -179,6 +243,8 @@ export const useChatStore = defineStore('chat', () => {
 
   function handleEvent(state: StreamState, event: SseEvent): void {
     if (state.finished || stream.value !== state) return
+    state.accepted = true
+    state.events++
     let data: unknown
     try {
       data = event.data ? JSON.parse(event.data) : {}
@@ -287,8 +353,11 @@ export const useChatStore = defineStore('chat', () => {
   }
 
   /**
-   * Runs one stream (send / edit / regenerate / attach) to its end, re-joining it with
-   * `Last-Event-ID` when the connection breaks before `done`.
+   * Runs one stream (send / edit / regenerate / attach) to its end. A stream that breaks after
+   * the server took the question is re-joined with `Last-Event-ID`; when re-joins bring
+   * nothing several times in a row (offline), the thread is read again instead (`settle`), so
+   * an answer never spins for ever. A request that never reached the server, or that it
+   * refused, puts everything back as it was (`failStart`).
    */
   async function run(
     state: StreamState,
@@ -296,7 +365,10 @@ export const useChatStore = defineStore('chat', () => {
   ): Promise<void> {
     stream.value = state
     let opener = start
-    for (let attempt = 0; ; attempt++) {
+    let misses = 0
+    for (;;) {
+      const seen = state.events
+      let error: ApiError | null = null
       try {
         await opener({
           onEvent: (event) => handleEvent(state, event),
@@ -304,62 +376,129 @@ export const useChatStore = defineStore('chat', () => {
           lastEventId: state.lastEventId,
         })
       } catch (e) {
-        if (state.finished) return
-        const error = toApiErrorValue(e)
-        if (e instanceof DOMException && e.name === 'AbortError') return
-        // Refused before anything streamed (409, 422, 403…): undo the placeholders.
-        if (
-          !(error.code === 'stream_interrupted' || error.status === 0) ||
-          attempt >= MAX_RECONNECTS
-        ) {
-          failStream(state, error)
+        if (state.finished || isAbort(e)) return
+        error = toApiErrorValue(e)
+      }
+      if (state.finished || stream.value !== state) return
+      if (!state.accepted) {
+        // No answer at all (network), or a refusal (409, 422, 429…): nothing was asked.
+        const answered = error && error.status >= 200 && error.status < 300
+        if (error && error.code !== 'stream_interrupted' && !answered) {
+          failStart(state, error)
           return
         }
+        state.accepted = true
       }
-      if (state.finished) return
-      // The stream ended without done/error: re-join it where we left off.
-      if (attempt >= MAX_RECONNECTS) {
-        failStream(state, new ApiError(0, 'stream_interrupted', 'The stream was interrupted.'))
+      // A re-join refused or with nothing to join (204): read what the server saved.
+      if (error && error.status !== 0) {
+        void settle(state)
+        return
+      }
+      misses = state.events > seen ? 0 : misses + 1
+      if (misses >= MAX_REJOINS) {
+        void settle(state)
         return
       }
       paint(state)
-      await new Promise((resolve) => setTimeout(resolve, Math.min(250 * 2 ** attempt, 4000)))
+      await sleep(rejoinDelay(misses))
       if (state.finished || stream.value !== state) return
       opener = (handlers) => api.streamAttach(state.conversationId, handlers)
       if (!state.lastEventId) state.resetOnDelta = true
     }
   }
 
-  function failStream(state: StreamState, error: ApiError): void {
+  /** Ends `state` (if still running) without touching the thread. */
+  function end(state: StreamState): void {
     state.finished = true
     if (stream.value === state) stream.value = null
-    actionError.value = error
-    const assistant = findMessage(state.assistantId)
-    if (state.assistantId === PENDING_ASSISTANT) {
-      // Nothing was created on the server: give the question back to the message box (a new
-      // question only, not an edit) and put the thread back as it was.
-      const question = findMessage(PENDING_USER)
-      if (question && !pendingOriginal) refusedText.value = question.content
-      messages.value =
-        pendingOriginal ??
-        messages.value.filter((m) => m.id !== PENDING_ASSISTANT && m.id !== PENDING_USER)
-      pendingOriginal = null
-      // Another tab is answering here: show that answer instead.
-      if (error.code === 'generation_in_progress') {
-        void reload().then(() => {
-          actionError.value = error
-        })
-      }
-    } else if (assistant) {
-      replaceMessage(assistant.id, { ...assistant, status: 'error', error: error.message })
+    state.controller.abort()
+  }
+
+  /**
+   * The stream could not be re-joined: read the conversation as the server saved it and show
+   * that (the saved answer, or one still being written: joined once more). When even that
+   * fails, the answer is marked interrupted (reload / regenerate), never left spinning.
+   */
+  async function settle(state: StreamState): Promise<void> {
+    paint(state)
+    end(state)
+    let detail: ConversationDetail
+    try {
+      detail = await api.getConversation(state.conversationId)
+    } catch {
+      markInterrupted(state)
+      return
+    }
+    if (conversation.value?.id !== state.conversationId || stream.value) return
+    conversation.value = detail
+    messages.value = detail.messages
+    pendingOriginal = null
+    const last = lastAssistant.value
+    if (last?.status === 'streaming') {
+      if (state.final) markInterrupted({ ...state, assistantId: last.id })
+      else void attach(last.id, true)
+    } else {
+      afterAnswer(state.conversationId)
     }
   }
 
-  /** The thread before an optimistic edit/regenerate, to put back if the server refuses. */
+  function markInterrupted(state: StreamState): void {
+    if (conversation.value?.id !== state.conversationId) return
+    const message = findMessage(state.assistantId)
+    if (!message) return
+    replaceMessage(message.id, { ...message, status: 'error', error: null })
+    interruptedId.value = message.id
+    pendingOriginal = null
+  }
+
+  /** Nothing was asked (no answer from the server, or a refusal): undo, give the text back. */
+  function failStart(state: StreamState, error: ApiError): void {
+    end(state)
+    actionError.value = error
+    messages.value =
+      pendingOriginal ??
+      messages.value.filter((m) => m.id !== PENDING_ASSISTANT && m.id !== PENDING_USER)
+    pendingOriginal = null
+    const unreached = error.status === 0
+    if (state.kind === 'send') {
+      returnedDraft.value = { conversationId: state.conversationId, text: state.text }
+      if (unreached) {
+        failed.value = {
+          kind: 'send',
+          conversationId: state.conversationId,
+          text: state.text,
+          knownLastUserId: state.knownLastUserId,
+        }
+      }
+    } else if (state.kind === 'edit' && state.editedId) {
+      returnedEdit.value = { messageId: state.editedId, text: state.text }
+    } else if (state.kind === 'regenerate' && unreached) {
+      failed.value = {
+        kind: 'regenerate',
+        conversationId: state.conversationId,
+        text: '',
+        knownLastUserId: null,
+      }
+    }
+    // Another tab is answering here: show that answer instead.
+    if (error.code === 'generation_in_progress') {
+      void reload().then(() => {
+        actionError.value = error
+      })
+    }
+  }
+
+  /** The thread before an optimistic send/edit/regenerate, to put back if it fails. */
   let pendingOriginal: Message[] | null = null
 
-  function newStreamState(conversationId: string, assistantId: string): StreamState {
+  function newStreamState(
+    kind: StreamKind,
+    conversationId: string,
+    assistantId: string,
+    over: Partial<StreamState> = {},
+  ): StreamState {
     return {
+      kind,
       conversationId,
       assistantId,
       lastEventId: null,
@@ -367,16 +506,42 @@ export const useChatStore = defineStore('chat', () => {
       resetOnDelta: false,
       finished: false,
       controller: new AbortController(),
+      accepted: kind === 'attach',
+      events: 0,
+      text: '',
+      editedId: null,
+      knownLastUserId: null,
+      final: false,
+      ...over,
     }
   }
 
   /** Joins the generation in progress (after a reload, or a second tab). */
-  async function attach(assistantId: string): Promise<void> {
+  async function attach(assistantId: string, final = false): Promise<void> {
     const id = conversation.value?.id
     if (!id || stream.value) return
-    const state = newStreamState(id, assistantId)
-    state.resetOnDelta = true
+    const state = newStreamState('attach', id, assistantId, { resetOnDelta: true, final })
     await run(state, (handlers) => api.streamAttach(id, handlers))
+  }
+
+  /**
+   * Before sending again a question that failed without an answer: did it reach the server
+   * after all (the answer was lost, not the request)? Then show it instead of asking twice.
+   * Answers true when it is there, false when it is not; throws when the server cannot tell.
+   */
+  async function alreadyAsked(previous: FailedAction, text: string): Promise<boolean> {
+    const id = previous.conversationId
+    if (!id || previous.kind !== 'send' || previous.text.trim() !== text) return false
+    const detail = await api.getConversation(id)
+    const last = [...detail.messages].reverse().find((m) => m.role === 'user')
+    if (!last || last.id === previous.knownLastUserId || last.content.trim() !== text) return false
+    if (conversation.value?.id === id) {
+      conversation.value = detail
+      messages.value = detail.messages
+      const answer = lastAssistant.value
+      if (answer?.status === 'streaming') void attach(answer.id)
+    }
+    return true
   }
 
   /**
@@ -384,10 +549,32 @@ export const useChatStore = defineStore('chat', () => {
    * `conversationId` afterwards to put it in the URL. Answers false when refused.
    */
   async function send(content: string, collectorItemIds: string[] = []): Promise<boolean> {
+    if (sending) return false // a second Enter while the first is still on its way
+    sending = true
+    try {
+      return await ask(content, collectorItemIds)
+    } finally {
+      sending = false
+    }
+  }
+  let sending = false
+
+  async function ask(content: string, collectorItemIds: string[]): Promise<boolean> {
     const text = content.trim()
     if (!text || stream.value) return false
     actionError.value = null
-    refusedText.value = null
+    interruptedId.value = null
+    const previous = failed.value
+    failed.value = null
+    if (previous && previous.conversationId === (conversation.value?.id ?? null)) {
+      try {
+        if (await alreadyAsked(previous, text)) return true
+      } catch (e) {
+        actionError.value = toApiErrorValue(e)
+        failed.value = previous
+        return false
+      }
+    }
     const settings = useSettingsStore()
     let id = conversation.value?.id
     if (!id) {
@@ -407,18 +594,26 @@ export const useChatStore = defineStore('chat', () => {
         useConversationsStore().upsert(created)
         id = created.id
       } catch (e) {
-        actionError.value = toApiErrorValue(e)
+        const error = toApiErrorValue(e)
+        actionError.value = error
+        if (error.status === 0) {
+          failed.value = { kind: 'send', conversationId: null, text, knownLastUserId: null }
+        }
         return false
       }
     }
     pendingOriginal = null
+    const knownLastUserId = lastUser.value?.id ?? null
     const parent = messages.value[messages.value.length - 1]
     messages.value.push(
       { ...placeholder(PENDING_USER, 'user', text), parent_id: parent?.id ?? null },
       placeholder(PENDING_ASSISTANT, 'assistant'),
     )
     const conversationId = id
-    const state = newStreamState(conversationId, PENDING_ASSISTANT)
+    const state = newStreamState('send', conversationId, PENDING_ASSISTANT, {
+      text,
+      knownLastUserId,
+    })
     void run(state, (handlers) =>
       api.streamSend(
         conversationId,
@@ -433,15 +628,22 @@ export const useChatStore = defineStore('chat', () => {
     return true
   }
 
-  /** Edits the last question and answers it again; the old pair stays as a version. */
-  async function editLast(content: string): Promise<boolean> {
+  /**
+   * Rewrites a question (any of them, not only the last) and answers it again: a new branch
+   * from there, the old one stays as a version ("1 / 2"). The last question goes through
+   * `PATCH …/messages/last`, an earlier one through `PATCH …/messages/{id}`.
+   */
+  async function edit(question: Message, content: string): Promise<boolean> {
     const text = content.trim()
     const id = conversation.value?.id
-    const question = lastUser.value
-    if (!text || !id || !question || stream.value) return false
-    actionError.value = null
-    pendingOriginal = [...messages.value]
     const index = messages.value.findIndex((m) => m.id === question.id)
+    if (!text || !id || index < 0 || question.role !== 'user' || stream.value) return false
+    const isLast = lastUser.value?.id === question.id
+    actionError.value = null
+    failed.value = null
+    interruptedId.value = null
+    returnedEdit.value = null
+    pendingOriginal = [...messages.value]
     messages.value = [
       ...messages.value.slice(0, index),
       {
@@ -452,15 +654,20 @@ export const useChatStore = defineStore('chat', () => {
       },
       placeholder(PENDING_ASSISTANT, 'assistant'),
     ]
-    const state = newStreamState(id, PENDING_ASSISTANT)
+    const state = newStreamState('edit', id, PENDING_ASSISTANT, { text, editedId: question.id })
+    const body = { content: text, ...(modelId.value ? { model_id: modelId.value } : {}) }
     void run(state, (handlers) =>
-      api.streamEditLast(
-        id,
-        { content: text, ...(modelId.value ? { model_id: modelId.value } : {}) },
-        handlers,
-      ),
+      isLast
+        ? api.streamEditLast(id, body, handlers)
+        : api.streamEditMessage(id, question.id, body, handlers),
     )
     return true
+  }
+
+  /** Edits the last question (see `edit`). */
+  async function editLast(content: string): Promise<boolean> {
+    const question = lastUser.value
+    return question ? edit(question, content) : false
   }
 
   /** A new answer to the last question; the old answer stays as a version. */
@@ -469,13 +676,15 @@ export const useChatStore = defineStore('chat', () => {
     const answer = lastAssistant.value
     if (!id || !answer || stream.value) return false
     actionError.value = null
+    failed.value = null
+    interruptedId.value = null
     pendingOriginal = [...messages.value]
     replaceMessage(answer.id, {
       ...placeholder(PENDING_ASSISTANT, 'assistant'),
       parent_id: answer.parent_id,
       sibling_ids: [...answer.sibling_ids, PENDING_ASSISTANT],
     })
-    const state = newStreamState(id, PENDING_ASSISTANT)
+    const state = newStreamState('regenerate', id, PENDING_ASSISTANT)
     void run(state, (handlers) =>
       api.streamRegenerate(id, modelId.value ? { model_id: modelId.value } : {}, handlers),
     )
@@ -525,20 +734,61 @@ export const useChatStore = defineStore('chat', () => {
     }
   }
 
-  async function rate(message: Message, rating: 'up' | 'down'): Promise<void> {
+  /**
+   * Rates an answer; a thumbs down may say why (`reasons`, `comment`). Shown at once, put
+   * back if the server refuses. Answers whether it was saved.
+   */
+  async function rate(
+    message: Message,
+    rating: 'up' | 'down',
+    details: { reasons?: string[]; comment?: string } = {},
+  ): Promise<boolean> {
     const id = conversation.value?.id
-    if (!id) return
+    if (!id) return false
     const before = message.feedback ?? null
-    replaceMessage(message.id, { ...message, feedback: { rating, reasons: [] } })
+    const reasons = rating === 'down' ? (details.reasons ?? []) : []
+    const comment = details.comment?.trim() || null
+    const shown = { rating, reasons, comment }
+    const current = () => findMessage(message.id)
+    replaceMessage(message.id, { ...(current() ?? message), feedback: shown })
     try {
-      const feedback = await api.sendFeedback(id, message.id, rating)
-      const current = findMessage(message.id)
-      if (current)
-        replaceMessage(current.id, { ...current, feedback: feedback ?? { rating, reasons: [] } })
+      const saved = await api.sendFeedback(id, message.id, rating, {
+        reasons,
+        comment: comment ?? '',
+      })
+      const now = current()
+      if (now) {
+        replaceMessage(now.id, {
+          ...now,
+          feedback: {
+            rating,
+            reasons: saved?.reasons ?? reasons,
+            comment: saved?.comment ?? comment,
+          },
+        })
+      }
+      return true
     } catch (e) {
-      const current = findMessage(message.id)
-      if (current) replaceMessage(current.id, { ...current, feedback: before })
+      const now = current()
+      if (now) replaceMessage(now.id, { ...now, feedback: before })
       actionError.value = toApiErrorValue(e)
+      return false
+    }
+  }
+
+  /**
+   * The network is back (the browser says so, or a request got an answer): "cannot be
+   * reached" messages are stale now; a conversation that could not be loaded, or an answer
+   * left interrupted, is read again.
+   */
+  function networkBack(): void {
+    if (actionError.value?.status === 0) actionError.value = null
+    if (stream.value) return
+    if (loadError.value?.status === 0 && openingId) {
+      void open(openingId, { force: true })
+    } else if (interruptedId.value && conversation.value && !loading.value) {
+      interruptedId.value = null
+      void reload()
     }
   }
 
@@ -578,7 +828,10 @@ export const useChatStore = defineStore('chat', () => {
     loading,
     loadError,
     actionError,
-    refusedText,
+    returnedDraft,
+    returnedEdit,
+    failed,
+    interruptedId,
     modelId,
     streaming,
     conversationId,
@@ -588,11 +841,13 @@ export const useChatStore = defineStore('chat', () => {
     reload,
     startNew,
     send,
+    edit,
     editLast,
     regenerate,
     stop,
     switchVersion,
     rate,
+    networkBack,
     setModel,
     setTitle,
     forget,
