@@ -45,6 +45,12 @@ test.describe('first run', () => {
     await expect(page.getByTestId('login-form'), 'a sign-in form with no account').toHaveCount(0)
     await shot(page, '01-welcome')
     await expectAccessible(page, 'the first-run welcome')
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await expectAccessible(page, 'the first-run welcome (dark)')
+    await page.setViewportSize({ width: 390, height: 844 })
+    await shot(page, '01b-welcome-phone-dark')
+    await page.setViewportSize({ width: 1280, height: 800 })
+    await page.emulateMedia({ colorScheme: 'light' })
 
     await page.getByTestId('first-run-start').click()
     await expect(page).toHaveURL(/\/register$/)
@@ -56,6 +62,7 @@ test.describe('first run', () => {
       0,
     )
     await shot(page, '02-register-admin')
+    await expectAccessible(page, 'the administrator’s registration')
   })
 
   test('the administrator registers and lands in the app', async () => {
