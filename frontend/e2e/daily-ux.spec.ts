@@ -128,6 +128,19 @@ test.describe('daily use: language and accessibility', () => {
     await expect(page.getByTestId('theme-system')).toHaveAttribute('aria-checked', 'true')
   })
 
+  test('a dialog opened from a menu gives the focus back to the menu’s button', async () => {
+    await page.goto(at(`c/${made.conversation}`), { waitUntil: 'domcontentloaded' })
+    const button = page.getByTestId('chat-menu')
+    await button.click()
+    await page.getByTestId('publish-sample').click()
+    const dialog = page.getByRole('dialog')
+    await expect(dialog).toBeVisible()
+    await expect.poll(() => dialog.evaluate((el) => el.contains(document.activeElement))).toBe(true)
+    await page.keyboard.press('Escape')
+    await expect(dialog).toHaveCount(0)
+    await expect(button).toBeFocused()
+  })
+
   for (const scheme of ['light', 'dark'] as const) {
     test(`axe-core finds nothing serious on any page (${scheme})`, async ({ browser }) => {
       await page.emulateMedia({ colorScheme: scheme })
