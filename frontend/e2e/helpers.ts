@@ -176,3 +176,27 @@ export async function nav(page: Page, testId: string): Promise<void> {
   }
   await item.click()
 }
+
+/**
+ * Runs axe-core on the page as it is and fails on every "critical" or "serious" finding, one
+ * readable line each (rule, element, what to fix). `soft`: record the failure and go on, so
+ * one run lists the findings of every page.
+ */
+export async function expectAccessible(
+  page: Page,
+  name: string,
+  { soft = false }: { soft?: boolean } = {},
+): Promise<void> {
+  const { AxeBuilder } = await import('@axe-core/playwright')
+  const results = await new AxeBuilder({ page }).analyze()
+  const findings = results.violations
+    .filter((violation) => violation.impact === 'critical' || violation.impact === 'serious')
+    .flatMap((violation) =>
+      violation.nodes.map((node) => {
+        const why = (node.failureSummary ?? violation.help).replace(/\s+/g, ' ').trim()
+        return `${violation.impact} ${violation.id} at ${node.target.join(' > ')}: ${why}`
+      }),
+    )
+  const check = soft ? expect.soft : expect
+  check(findings, `axe-core on ${name}: ${findings.length} critical/serious finding(s)`).toEqual([])
+}

@@ -1,10 +1,17 @@
 /** Accounts and the session: `/api/v1/auth/*` and `/api/v1/user/*`. */
 import { http, type TokenResponse } from '@/api/http'
-import type { Schemas, User } from '@/api/types'
+import type { RegistrationMode, Schemas, User } from '@/api/types'
 
 export interface LoginResponse extends TokenResponse {
   user: User
 }
+
+/** `GET auth/setup` (public): whether the server has no account yet, and who may register. */
+export type AuthSetup = Omit<Schemas['AuthSetup'], 'registration_mode'> & {
+  registration_mode: RegistrationMode
+}
+
+export const getSetup = () => http.get<AuthSetup>('api/v1/auth/setup')
 
 export const login = (username: string, password: string) =>
   http.post<LoginResponse>('api/v1/auth/login', { username, password })

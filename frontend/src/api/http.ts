@@ -16,16 +16,32 @@
  */
 import { basePath } from '@/base'
 
+/** What some errors carry besides their message (SPEC §2's error body). */
+export interface ApiErrorDetails {
+  /** Per-field codes of a 422 (`too_short`, `invalid_chars`…), what the web app translates. */
+  fieldCodes?: Record<string, string>
+  /** A plan's limit that was reached (429 `daily_limit_reached`). */
+  limit?: number | null
+  /** When a plan's limit resets (RFC 3339). */
+  resetsAt?: string | null
+}
+
 /** An error from the server's `{"error": "...", "code": "..."}` body, or a stand-in for it. */
 export class ApiError extends Error {
   /** HTTP status; 0 when the server could not be reached at all. */
   readonly status: number
   /** Machine-readable code from the server (`not_found`, …) or one of ours (`network_error`). */
   readonly code: string
-  /** Per-field messages of a 422 `validation_failed`. */
+  /** Per-field messages of a 422 `validation_failed` (the server's English). */
   readonly fields: Record<string, string>
-  /** Seconds from a 429's `Retry-After`, when given. */
+  /** Per-field codes of a 422 (`field_codes`), when the server sends them. */
+  readonly fieldCodes: Record<string, string>
+  /** Seconds to wait before a retry (the body's `retry_after` or `Retry-After`), when given. */
   readonly retryAfter: number | null
+  /** A plan's limit that was reached, when the server says it. */
+  readonly limit: number | null
+  /** When a plan's limit resets (RFC 3339), when the server says it. */
+  readonly resetsAt: string | null
 
   constructor(
     status: number,
@@ -33,6 +49,7 @@ export class ApiError extends Error {
     message: string,
     fields: Record<string, string> = {},
     retryAfter: number | null = null,
+    details: ApiErrorDetails = {},
   ) {
     super(message)
     this.name = 'ApiError'
@@ -40,6 +57,9 @@ export class ApiError extends Error {
     this.code = code
     this.fields = fields
     this.retryAfter = retryAfter
+    this.fieldCodes = details.fieldCodes ?? {}
+    this.limit = details.limit ?? null
+    this.resetsAt = details.resetsAt ?? null
   }
 }
 
@@ -250,24 +270,32 @@ export async function readError(response: Response): Promise<ApiError> {
     // Not JSON: a proxy's HTML error page, an empty body… keep the status line.
     return new ApiError(response.status, `http_${response.status}`, fallback, {}, retryAfter)
   }
-  const { error, code, fields } = (body ?? {}) as {
-    error?: unknown
-    code?: unknown
-    fields?: unknown
-  }
-  const fieldMessages: Record<string, string> = {}
-  if (fields && typeof fields === 'object') {
-    for (const [key, value] of Object.entries(fields)) {
-      if (typeof value === 'string') fieldMessages[key] = value
-    }
-  }
+  const record = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>
+  const { error, code, limit } = record
+  const bodyRetry = Number(record.retry_after)
   return new ApiError(
     response.status,
     typeof code === 'string' ? code : `http_${response.status}`,
     typeof error === 'string' ? error : fallback,
-    fieldMessages,
-    retryAfter,
+    stringsOf(record.fields),
+    Number.isFinite(bodyRetry) && bodyRetry > 0 ? bodyRetry : retryAfter,
+    {
+      fieldCodes: stringsOf(record.field_codes),
+      limit: typeof limit === 'number' ? limit : null,
+      resetsAt: typeof record.resets_at === 'string' ? record.resets_at : null,
+    },
   )
+}
+
+/** The string values of a `{key: string}` object of an error body (anything else is skipped). */
+function stringsOf(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {}
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (typeof item === 'string') out[key] = item
+    }
+  }
+  return out
 }
 
 function errorText(cause: unknown, fallback: string): string {

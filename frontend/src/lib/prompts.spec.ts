@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 
 import type { Prompt } from '@/api/types'
 
-import { filterPrompts, parseTags, slashQuery } from './prompts'
+import { byLanguage, filterPrompts, parseTags, promptLanguage, slashQuery } from './prompts'
 
 const p = (id: string, title: string, over: Partial<Prompt> = {}): Prompt => ({
   id,
@@ -52,5 +52,32 @@ describe('parseTags', () => {
   it('splits, trims, drops empties and duplicates', () => {
     expect(parseTags(' a, b ,, a，c ')).toEqual(['a', 'b', 'c'])
     expect(parseTags('')).toEqual([])
+  })
+})
+
+describe('prompts in the UI language first', () => {
+  const prompts = [
+    p('en1', 'Summarize'),
+    p('ko1', '요약하기'),
+    p('en2', 'Explain code', { language: 'en' } as Partial<Prompt>),
+    p('ko2', 'Translate', { content: '다음을 번역해 줘:' }),
+    p('ko3', 'Review', { language: 'ko' } as Partial<Prompt>),
+  ]
+
+  it('a prompt’s language: the server’s field, else Hangul in its title or text', () => {
+    expect(prompts.map(promptLanguage)).toEqual(['en', 'ko', 'en', 'ko', 'ko'])
+  })
+
+  it('Korean UI: the Korean prompts first, each group in its order', () => {
+    expect(byLanguage(prompts, 'ko').map((x) => x.id)).toEqual(['ko1', 'ko2', 'ko3', 'en1', 'en2'])
+  })
+
+  it('English UI: the English prompts first', () => {
+    expect(byLanguage(prompts, 'en').map((x) => x.id)).toEqual(['en1', 'en2', 'ko1', 'ko2', 'ko3'])
+  })
+
+  it('the slash filter keeps the language order within a rank', () => {
+    const list = byLanguage([p('a', 'Code review'), p('b', 'Code 리뷰')], 'ko')
+    expect(filterPrompts(list, 'code').map((x) => x.id)).toEqual(['b', 'a'])
   })
 })

@@ -30,6 +30,27 @@ export function filterPrompts(prompts: Prompt[], query: string, limit = 50): Pro
   return scored.slice(0, limit).map(([, , prompt]) => prompt)
 }
 
+/** Hangul syllables or jamo: a Korean text. */
+const HANGUL = /[\u1100-\u11ff\u3130-\u318f\uac00-\ud7a3]/
+
+/**
+ * A prompt's language: its `language` (`ko`, `en`) when the server says one, else Korean when
+ * its title or text has Hangul, English otherwise (a prompt "for every language" is still
+ * written in one).
+ */
+export function promptLanguage(prompt: Prompt & { language?: string | null }): string {
+  if (prompt.language) return prompt.language
+  return HANGUL.test(`${prompt.title}\n${prompt.content}`) ? 'ko' : 'en'
+}
+
+/** The prompts in the UI language first, the rest after; each group keeps its order. */
+export function byLanguage<T extends Prompt>(prompts: T[], locale: string): T[] {
+  const mine = prompts.filter((prompt) => promptLanguage(prompt) === locale)
+  return mine.length === prompts.length
+    ? prompts
+    : [...mine, ...prompts.filter((prompt) => promptLanguage(prompt) !== locale)]
+}
+
 /** "a, b ,, c" → ["a", "b", "c"] (tags typed in a text field). */
 export function parseTags(text: string): string[] {
   return [

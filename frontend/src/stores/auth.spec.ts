@@ -82,4 +82,33 @@ describe('auth store', () => {
     await auth.changePassword('pw12345678', 'pw87654321')
     expect(getAccessToken()).toBe('new')
   })
+
+  it('knows a first run from GET auth/setup, until an account is registered', async () => {
+    const auth = useAuthStore()
+    fetchMock.mockResolvedValueOnce(json(200, { first_account: true, registration_mode: 'open' }))
+    await auth.loadSetup()
+    expect(auth.firstRun).toBe(true)
+    expect(String(fetchMock.mock.calls[0]?.[0])).toMatch(/api\/v1\/auth\/setup$/)
+    fetchMock
+      .mockResolvedValueOnce(json(201, { ...user, status: 'active' }))
+      .mockResolvedValueOnce(json(200, { access_token: 'tok', expires_in: 900, user }))
+    await auth.register('alice', 'pw12345678')
+    expect(auth.firstRun).toBe(false)
+    expect(auth.signedIn).toBe(true)
+  })
+
+  it('an older server without the route (404): not a first run, registration open', async () => {
+    const auth = useAuthStore()
+    fetchMock.mockResolvedValueOnce(json(404, { error: 'no such API route', code: 'not_found' }))
+    await auth.loadSetup()
+    expect(auth.setup).toBeNull()
+    expect(auth.firstRun).toBe(false)
+    expect(auth.registrationMode).toBe('open')
+    // Asked again next time (a network blip must not stick).
+    fetchMock.mockResolvedValueOnce(
+      json(200, { first_account: false, registration_mode: 'closed' }),
+    )
+    await auth.loadSetup()
+    expect(auth.registrationMode).toBe('closed')
+  })
 })

@@ -17,7 +17,16 @@ export const useAuthStore = defineStore('auth', () => {
   /** Why the session ended on its own (refresh refused, account disabled…), for the login page. */
   const endedBecause = ref<string | null>(null)
   let restoring: Promise<void> | null = null
+  /**
+   * What the sign-in pages need to know of the server (`GET auth/setup`): `first_account` (no
+   * account yet: the next one becomes the administrator) and the registration mode. Null until
+   * loaded, and when the server cannot say (an older server): then it is not a first run.
+   */
+  const setup = ref<authApi.AuthSetup | null>(null)
+  let loadingSetup: Promise<void> | null = null
 
+  const firstRun = computed(() => setup.value?.first_account === true)
+  const registrationMode = computed(() => setup.value?.registration_mode ?? 'open')
   const isAdmin = computed(() => user.value?.role === 'admin')
   const signedIn = computed(() => status.value === 'signedIn')
 
@@ -46,6 +55,28 @@ export const useAuthStore = defineStore('auth', () => {
     return restoring
   }
 
+  /** Asks the server whether this is a first run (again with `force`); never fails. */
+  function loadSetup(force = false): Promise<void> {
+    if (!loadingSetup || force) {
+      loadingSetup = authApi
+        .getSetup()
+        .then((answer) => {
+          setup.value = {
+            first_account: answer?.first_account === true,
+            registration_mode: ['open', 'approval', 'closed'].includes(answer?.registration_mode)
+              ? answer.registration_mode
+              : 'open',
+          }
+        })
+        .catch(() => {
+          // An older server without the route, or a network blip: the usual sign-in page.
+          setup.value = null
+          loadingSetup = null
+        })
+    }
+    return loadingSetup ?? Promise.resolve()
+  }
+
   async function login(username: string, password: string): Promise<void> {
     const response = await authApi.login(username, password)
     setAccessToken(response.access_token)
@@ -57,6 +88,8 @@ export const useAuthStore = defineStore('auth', () => {
   /** Registers and, when the account is active at once, signs in. Answers the new user. */
   async function register(username: string, password: string, displayName?: string) {
     const created = await authApi.register(username, password, displayName)
+    // Whoever registered, the server has an account now: no longer a first run.
+    if (setup.value) setup.value = { ...setup.value, first_account: false }
     if (created.status === 'active') {
       // A new account starts with the theme and language the visitor already picked here.
       useSettingsStore().adoptLocalOnNextLoad()
@@ -91,7 +124,11 @@ export const useAuthStore = defineStore('auth', () => {
     endedBecause,
     isAdmin,
     signedIn,
+    setup,
+    firstRun,
+    registrationMode,
     restore,
+    loadSetup,
     login,
     register,
     logout,
