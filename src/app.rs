@@ -48,6 +48,8 @@ pub struct AppState {
     pub cors: Arc<CorsOrigins>,
     /// `--trusted-proxies`: whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Arc<TrustedProxies>,
+    /// Asks providers for models while a connection has none.
+    pub rediscovery: Arc<crate::service::connections::Rediscovery>,
 }
 
 /// Why the server could not start.
@@ -77,6 +79,7 @@ pub struct App {
     schedule: tokio::task::JoinHandle<()>,
     /// Warns in the log when the database's disk runs low.
     disk_watch: tokio::task::JoinHandle<()>,
+    rediscovery: tokio::task::JoinHandle<()>,
     /// Set with --tls-cert/--tls-key: the server speaks HTTPS only.
     tls: Option<tokio_rustls::TlsAcceptor>,
     listener: tokio::net::TcpListener,
@@ -168,6 +171,7 @@ impl App {
             metrics: args.metrics,
             cors: Arc::new(policy.cors.clone()),
             trusted_proxies,
+            rediscovery: Arc::default(),
         };
         let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
         let disk_watch = tokio::spawn(crate::api::status::watch_disk_space(args.db.clone()));
@@ -175,10 +179,16 @@ impl App {
             state.clone(),
             args.bootstrap(),
         ));
+        let rediscovery = state
+            .rediscovery
+            .clone()
+            .run(state.db.clone(), state.llm_idle_timeout);
+        let rediscovery = tokio::spawn(rediscovery);
         Ok(App {
             _lock: lock,
             schedule,
             disk_watch,
+            rediscovery,
             tls,
             listener,
             addr,
@@ -239,6 +249,7 @@ impl App {
         engine.shutdown(SHUTDOWN_GRACE).await;
         self.schedule.abort();
         self.disk_watch.abort();
+        self.rediscovery.abort();
         drop(lock);
     }
 }
@@ -268,11 +279,12 @@ pub fn routes(state: AppState, base_path: &str, policy: Arc<Policy>) -> BoxedFil
         requests.record(info.status().as_u16());
         log::info!(
             target: "daehwa::access",
-            "{} {} {} {}ms",
+            "{} {} {} {}ms {}",
             info.method(),
             loggable_path(info.path()),
             info.status().as_u16(),
-            info.elapsed().as_millis()
+            info.elapsed().as_millis(),
+            crate::logging::access_user()
         );
     });
     let served = base_filter(base_path)

@@ -426,7 +426,7 @@ where
         // A panic anywhere in a handler answers this request with a 500 and
         // leaves the connection, and every other, serving.
         let called = std::panic::catch_unwind(AssertUnwindSafe(move || routes.call(req)));
-        Box::pin(async move {
+        Box::pin(crate::logging::with_access_user(async move {
             let answered = match called {
                 Ok(future) => AssertUnwindSafe(future).catch_unwind().await,
                 Err(panic) => Err(panic),
@@ -443,7 +443,7 @@ where
                 }
             };
             Ok(track(res))
-        })
+        }))
     }
 }
 

@@ -10,6 +10,34 @@ use std::sync::Mutex;
 
 use file_rotate::{compression::Compression, suffix::AppendCount, ContentLimit, FileRotate};
 
+tokio::task_local! {
+    /// The signed-in user of the request being answered, for its access log
+    /// line (set by the authentication filter, read when the line is written).
+    static ACCESS_USER: std::cell::RefCell<Option<String>>;
+}
+
+/// Runs one request's future with a slot for its user (src/listen.rs).
+pub fn with_access_user<F: std::future::Future>(
+    future: F,
+) -> impl std::future::Future<Output = F::Output> {
+    ACCESS_USER.scope(std::cell::RefCell::new(None), future)
+}
+
+/// Names the request's user in its access log line (nothing outside a
+/// request).
+pub fn set_access_user(username: &str) {
+    let _ = ACCESS_USER.try_with(|user| *user.borrow_mut() = Some(username.to_string()));
+}
+
+/// The request's user as the access log writes it: the username, or `-`.
+pub fn access_user() -> String {
+    ACCESS_USER
+        .try_with(|user| user.borrow().clone())
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "-".to_string())
+}
+
 /// Size at which the log file is rotated.
 pub const LOG_FILE_MAX_BYTES: usize = 10 * 1024 * 1024;
 /// Rotated files kept beside the current one (`daehwa.log.1` … `.5`).

@@ -3,7 +3,7 @@
 //! hashed files under `assets/`, `no-cache` for everything else, an ETag with
 //! 304, and gzip when the client takes it. Any other GET that does not look like
 //! a file gets `index.html` (history-mode routing, the seed's IIS web.config);
-//! a missing file (last segment with a dot) is a 404.
+//! a missing file (under `assets/` or with a web file's extension) is a 404.
 //!
 //! The app is built once with relative asset URLs and `<base href="/">`; for a
 //! `--base-path` the served `index.html` carries `<base href="/prefix/">`, so
@@ -105,11 +105,7 @@ impl Spa {
             self.index.clone()
         } else if let Some(asset) = self.embedded(&path) {
             Some(asset)
-        } else if path
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains('.'))
-        {
+        } else if looks_like_a_file(&path) {
             return plain(StatusCode::NOT_FOUND, "not found");
         } else {
             self.index.clone()
@@ -262,6 +258,27 @@ fn plain(status: StatusCode, text: &'static str) -> Response {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether a path that matched no embedded file asked for a file (a 404)
+/// rather than a page of the app (its `index.html`): anything under
+/// `assets/`, or a last segment ending in a web file's extension. A deep link
+/// whose last segment merely has a dot (`/c/user.name`, a title `v1.2`) is a
+/// page.
+fn looks_like_a_file(path: &str) -> bool {
+    const FILE_EXTENSIONS: [&str; 24] = [
+        "js", "mjs", "css", "map", "html", "htm", "json", "xml", "svg", "png", "jpg", "jpeg",
+        "gif", "webp", "ico", "woff", "woff2", "ttf", "txt", "pdf", "zip", "wasm", "php", "env",
+    ];
+    if path.starts_with("assets/") {
+        return true;
+    }
+    let last = path.rsplit('/').next().unwrap_or_default();
+    last.rsplit_once('.').is_some_and(|(_, ext)| {
+        FILE_EXTENSIONS
+            .iter()
+            .any(|known| ext.eq_ignore_ascii_case(known))
+    })
 }
 
 #[cfg(test)]

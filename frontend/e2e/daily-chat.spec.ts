@@ -22,6 +22,7 @@ import {
   shot,
   waitAnswer,
   watch,
+  nav,
 } from './helpers'
 
 test.describe.configure({ mode: 'serial' })
@@ -356,7 +357,7 @@ test.describe('thumbs down asks why', () => {
     expect(response.ok(), `the server answered ${response.status()}`).toBe(true)
     await expect(dialog).toHaveCount(0)
 
-    await page.getByTestId('nav-admin').click()
+    await nav(page, 'nav-admin')
     await page.getByTestId('admin-tab-feedback').click()
     const row = page
       .getByTestId('feedback-row')

@@ -263,7 +263,17 @@ pub struct Doc;
 #[utoipa::path(get, path = "/models", tag = "public", security(()),
     responses((status = 200, description = "Models users may pick", body = Models)))]
 async fn list_models(state: AppState) -> Result<Response, ApiError> {
-    let models = service::available_models(&state.db).await?;
+    let mut models = service::available_models(&state.db).await?;
+    // None: a provider may have come up since (an Ollama started after
+    // daehwa); ask once now rather than wait for the background retry.
+    if models.is_empty()
+        && state
+            .rediscovery
+            .on_demand(&state.db, state.llm_idle_timeout)
+            .await
+    {
+        models = service::available_models(&state.db).await?;
+    }
     let models = models
         .into_iter()
         .map(|m| Model {

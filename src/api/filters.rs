@@ -218,18 +218,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::BadRequest("a JSON body is required".into()));
     }
-    serde_json::from_slice(bytes).map_err(|e| {
-        // A missing field is a validation error (422 with `fields`), like
-        // every other; malformed JSON and wrong types stay 400.
-        let text = e.to_string();
-        match text
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split_once('`'))
-        {
-            Some((field, _)) if e.is_data() => ApiError::MissingField(field.to_string()),
-            _ => ApiError::BadRequest(format!("malformed JSON body: {text}")),
-        }
-    })
+    serde_json::from_slice(bytes).map_err(json_error)
+}
+
+/// Why a JSON body could not be read into its type: a missing field is a
+/// validation error (422 with `fields`), like every other; malformed JSON and
+/// wrong types stay 400.
+pub fn json_error(e: serde_json::Error) -> ApiError {
+    let text = e.to_string();
+    match text
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+    {
+        Some((field, _)) if e.is_data() => ApiError::MissingField(field.to_string()),
+        _ => ApiError::BadRequest(format!("malformed JSON body: {text}")),
+    }
 }
 
 /// The client's address: the peer of the TCP connection or, when that peer
@@ -269,11 +272,13 @@ pub fn authenticated(
             |authorization: Option<String>, api_key: Option<String>, state: AppState| async move {
                 let credentials =
                     Credentials::from_headers(authorization.as_deref(), api_key.as_deref());
-                state
+                let current = state
                     .auth
                     .authenticate(&state.db, credentials)
                     .await
-                    .map_err(|failure| warp::reject::custom(ApiError::from(failure)))
+                    .map_err(|failure| warp::reject::custom(ApiError::from(failure)))?;
+                crate::logging::set_access_user(&current.user.username);
+                Ok::<_, Rejection>(current)
             },
         )
 }

@@ -214,12 +214,19 @@ pub struct UserSettingsBody {
     subscription: Option<SubscriptionBody>,
 }
 
-/// `{"plan": id or name}` (`plan_id` is accepted too); extra read-only
-/// fields a client echoes back from GET are ignored.
+/// `{"plan": id or name}` (`plan_id` is accepted too); `{"plan": null}`
+/// takes the plan off (administrators only: the user then has the default
+/// plan's limits). Extra read-only fields a client echoes back from GET are
+/// ignored.
 #[derive(Deserialize, Default, ToSchema)]
 pub struct SubscriptionBody {
-    #[serde(alias = "plan_id")]
-    plan: Option<String>,
+    #[serde(
+        alias = "plan_id",
+        default,
+        deserialize_with = "super::filters::double_option"
+    )]
+    #[schema(value_type = Option<String>)]
+    plan: Option<Option<String>>,
 }
 
 /// A plan the user may switch to (or theirs), with whether it is theirs.
@@ -286,7 +293,8 @@ impl Part {
         match s {
             "theme" => Ok(Part::Theme),
             "language" => Ok(Part::Language),
-            "notification" => Ok(Part::Notification),
+            // `notifications`: the seed's spelling.
+            "notification" | "notifications" => Ok(Part::Notification),
             "subscription" => Ok(Part::Subscription),
             _ => Err(ApiError::NotFound("no such settings part".into())),
         }
@@ -295,7 +303,7 @@ impl Part {
 
 /// Parses `body` as the part's shape into a change.
 fn parse_part(part: Part, body: Value) -> Result<Change, ApiError> {
-    let bad = |e: serde_json::Error| ApiError::BadRequest(format!("malformed JSON body: {e}"));
+    let bad = super::filters::json_error;
     let notification = |n: NotificationBody| Change {
         notify_on_complete: n.on_complete,
         notify_sound: n.sound,
@@ -332,7 +340,10 @@ fn parse_part(part: Part, body: Value) -> Result<Change, ApiError> {
         Part::Subscription => {
             let b: SubscriptionBody = serde_json::from_value(body).map_err(bad)?;
             if b.plan.is_none() {
-                return Err(ApiError::invalid("plan", "is required (a plan id or name)"));
+                return Err(ApiError::invalid(
+                    "plan",
+                    "is required (a plan id or name, or null to take the plan off)",
+                ));
             }
             Change {
                 plan: b.plan,

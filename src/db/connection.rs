@@ -33,6 +33,16 @@ pub struct ModelRow {
     pub description: String,
     pub context_window: Option<u32>,
     pub enabled: bool,
+    /// When daehwa discovered (or was given) it, RFC 3339; empty before it is saved.
+    #[serde(skip)]
+    pub created_at: String,
+}
+
+impl ModelRow {
+    /// [`ModelRow::created_at`] as Unix seconds (OpenAI's `created`), 0 when unknown.
+    pub fn created_unix(&self) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(&self.created_at).map_or(0, |t| t.timestamp())
+    }
 }
 
 /// A new or replacing connection.
@@ -48,7 +58,7 @@ pub struct ConnectionInput<'a> {
 const CONNECTION_COLUMNS: &str =
     "id, name, kind, base_url, api_key, no_proxy, enabled, created_at, updated_at";
 const MODEL_COLUMNS: &str =
-    "id, connection_id, upstream_id, name, vendor, description, context_window, enabled";
+    "id, connection_id, upstream_id, name, vendor, description, context_window, enabled, created_at";
 
 fn connection_from(row: &Row<'_>) -> rusqlite::Result<ConnectionRow> {
     Ok(ConnectionRow {
@@ -74,6 +84,7 @@ fn model_from(row: &Row<'_>) -> rusqlite::Result<ModelRow> {
         description: row.get(5)?,
         context_window: row.get(6)?,
         enabled: row.get(7)?,
+        created_at: row.get(8)?,
     })
 }
 
@@ -119,6 +130,18 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<ConnectionRow>, DbError
 
 pub fn list(conn: &Connection) -> Result<Vec<ConnectionRow>, DbError> {
     let sql = format!("SELECT {CONNECTION_COLUMNS} FROM connection ORDER BY id");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([], connection_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The enabled connections that have no model at all (their provider could
+/// not be asked yet): what the background re-discovery retries.
+pub fn without_models(conn: &Connection) -> Result<Vec<ConnectionRow>, DbError> {
+    let sql = format!(
+        "SELECT {CONNECTION_COLUMNS} FROM connection c WHERE c.enabled = 1
+            AND NOT EXISTS (SELECT 1 FROM model m WHERE m.connection_id = c.id) ORDER BY c.id"
+    );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([], connection_from)?;
     Ok(rows.collect::<Result<_, _>>()?)

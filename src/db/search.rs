@@ -548,7 +548,12 @@ pub fn snippet(
 /// About [`SNIPPET_CHARS`] characters of `text` around the first
 /// (ASCII-case-insensitive) occurrence of `keyword`, whitespace folded.
 pub fn window(text: &str, keyword: &str) -> String {
-    let chars: Vec<char> = text.split_whitespace().collect::<Vec<_>>().join(" ").chars().collect();
+    let chars: Vec<char> = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .collect();
     let needle: Vec<char> = keyword.chars().map(|c| c.to_ascii_lowercase()).collect();
     let at = (0..chars.len())
         .find(|&i| {

@@ -102,8 +102,7 @@ fn read_settings(conn: &rusqlite::Connection) -> Result<ServerSettings, DbError>
 
 /// The model an admin made the default, if any.
 pub fn default_model(conn: &rusqlite::Connection) -> Result<Option<String>, DbError> {
-    Ok(setting::get(conn, setting::DEFAULT_MODEL)?
-        .and_then(|v| v.as_str().map(str::to_string)))
+    Ok(setting::get(conn, setting::DEFAULT_MODEL)?.and_then(|v| v.as_str().map(str::to_string)))
 }
 
 pub async fn settings(db: &Db) -> Result<ServerSettings> {

@@ -121,6 +121,7 @@ pub fn to_rows(models: &[ModelInput]) -> Vec<ModelRow> {
             description: m.description.clone().unwrap_or_default(),
             context_window: m.context_window,
             enabled: m.enabled.unwrap_or(true),
+            created_at: String::new(),
         })
         .collect()
 }
@@ -137,6 +138,7 @@ fn discovered_rows(models: Vec<llm::DiscoveredModel>) -> Vec<ModelRow> {
             description: String::new(),
             context_window: m.context_window,
             enabled: true,
+            created_at: String::new(),
         })
         .collect()
 }
@@ -310,6 +312,125 @@ pub async fn test(
 ) -> Result<Result<Vec<llm::DiscoveredModel>, String>> {
     let current = find(db, id).await?;
     Ok(discover(endpoint_of(&current, idle_timeout)?).await)
+}
+
+/// Asks every enabled connection that has no model for its models, and
+/// saves what each lists, enabled (unless the admin gave it models in the
+/// meantime). Answers how many connections are still without models.
+pub async fn rediscover(db: &Db, idle_timeout: Duration) -> Result<usize> {
+    let empty = db.run(|conn| repo::without_models(conn)).await?;
+    let mut still_empty = 0;
+    for connection in empty {
+        let found = match endpoint_of(&connection, idle_timeout) {
+            Ok(endpoint) => discover(endpoint).await,
+            Err(err) => Err(err.to_string()),
+        };
+        let rows = match found {
+            Ok(found) if !found.is_empty() => discovered_rows(found),
+            Ok(_) => {
+                still_empty += 1;
+                continue;
+            }
+            Err(err) => {
+                log::debug!("{}: still no models ({err})", connection.name);
+                still_empty += 1;
+                continue;
+            }
+        };
+        let (id, name, n) = (connection.id.clone(), connection.name.clone(), rows.len());
+        let saved = db
+            .run(move |conn| -> Result<bool, crate::db::DbError> {
+                let tx = conn.unchecked_transaction()?;
+                // The admin may have saved models meanwhile: theirs win.
+                if !repo::models_of(&tx, &id)?.is_empty() {
+                    return Ok(false);
+                }
+                repo::replace_models(&tx, &id, &name, &rows)?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        if saved {
+            log::info!("{}: discovered {n} models", connection.name);
+        }
+    }
+    Ok(still_empty)
+}
+
+/// The re-discovery of models for connections that have none (a provider
+/// that was down when it was added, or when daehwa started): in the
+/// background with backoff while some connection has none, and on demand
+/// when `GET /models` finds none — at most one attempt at a time, and on
+/// demand at most one per [`Rediscovery::ON_DEMAND_EVERY`] (the route is
+/// public: a flood of calls asks the providers once).
+pub struct Rediscovery {
+    last: tokio::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Default for Rediscovery {
+    fn default() -> Self {
+        Rediscovery {
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl Rediscovery {
+    pub const ON_DEMAND_EVERY: Duration = Duration::from_secs(10);
+    /// The first background retry; the wait doubles up to [`Self::MAX_WAIT`].
+    pub const FIRST_WAIT: Duration = Duration::from_secs(2);
+    pub const MAX_WAIT: Duration = Duration::from_secs(300);
+    /// How often the background task looks for connections without models
+    /// when every connection has some (one cheap query).
+    pub const IDLE_CHECK: Duration = Duration::from_secs(30);
+
+    /// One attempt unless another is running or one ran within
+    /// [`Self::ON_DEMAND_EVERY`]; true when an attempt ran.
+    pub async fn on_demand(&self, db: &Db, idle_timeout: Duration) -> bool {
+        let Ok(mut last) = self.last.try_lock() else {
+            return false;
+        };
+        if last.is_some_and(|t| t.elapsed() < Self::ON_DEMAND_EVERY) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        if let Err(err) = rediscover(db, idle_timeout).await {
+            log::warn!("model re-discovery failed: {err}");
+        }
+        true
+    }
+
+    /// The background loop: retries with a doubling wait while a connection
+    /// has no models, then checks every [`Self::IDLE_CHECK`].
+    pub async fn run(self: std::sync::Arc<Self>, db: Db, idle_timeout: Duration) {
+        let mut wait = Self::FIRST_WAIT;
+        let mut failures = 0u32;
+        loop {
+            tokio::time::sleep(wait).await;
+            let still_empty = {
+                let mut last = self.last.lock().await;
+                *last = Some(std::time::Instant::now());
+                rediscover(&db, idle_timeout).await
+            };
+            wait = match still_empty {
+                Ok(0) => {
+                    failures = 0;
+                    Self::IDLE_CHECK
+                }
+                Ok(_) | Err(_) => {
+                    failures = failures.saturating_add(1);
+                    Self::backoff(failures)
+                }
+            };
+        }
+    }
+
+    /// The wait after `failures` attempts in a row that left a connection
+    /// without models: 2 s, 4 s, 8 s … up to 5 minutes.
+    pub fn backoff(failures: u32) -> Duration {
+        let factor = 1u32 << failures.saturating_sub(1).min(16);
+        Self::FIRST_WAIT.saturating_mul(factor).min(Self::MAX_WAIT)
+    }
 }
 
 /// Where [`bootstrap`] looks.

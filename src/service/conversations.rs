@@ -102,6 +102,9 @@ pub async fn update(
     change: Change,
 ) -> Result<Conversation> {
     if let Some(title) = &change.title {
+        if title.trim().is_empty() {
+            return Err(Error::invalid("title", "must not be empty"));
+        }
         if title.chars().count() > MAX_TITLE_CHARS {
             return Err(Error::invalid("title", "must be at most 200 characters"));
         }
@@ -168,7 +171,6 @@ pub async fn delete_last(chat: &Chat<'_>, conversation: Conversation) -> Result<
         .await?)
 }
 
-
 /// Longest feedback comment kept, in characters.
 pub const MAX_FEEDBACK_COMMENT_CHARS: usize = 2000;
 
@@ -197,11 +199,18 @@ pub async fn rate(
             format!("must be among {}", FEEDBACK_REASONS.join(", ")),
         ));
     }
-    feedback.reasons.sort_by_key(|r| FEEDBACK_REASONS.iter().position(|k| k == r));
+    feedback
+        .reasons
+        .sort_by_key(|r| FEEDBACK_REASONS.iter().position(|k| k == r));
     feedback.reasons.dedup();
     feedback.comment = feedback
         .comment
-        .map(|c| c.trim().chars().take(MAX_FEEDBACK_COMMENT_CHARS).collect::<String>())
+        .map(|c| {
+            c.trim()
+                .chars()
+                .take(MAX_FEEDBACK_COMMENT_CHARS)
+                .collect::<String>()
+        })
         .filter(|c| !c.is_empty());
     let conversation_id = conversation.id.clone();
     db.run(move |conn| match repo::message(conn, &message_id)? {
@@ -209,7 +218,9 @@ pub async fn rate(
             repo::set_feedback(conn, &user_id, &m.id, &feedback)?;
             Ok((m.id, feedback))
         }
-        _ => Err(Error::NotFound("no such message in this conversation".into())),
+        _ => Err(Error::NotFound(
+            "no such message in this conversation".into(),
+        )),
     })
     .await
 }

@@ -25,8 +25,8 @@ pub struct Change {
     pub system_prompt: Option<String>,
     pub notify_on_complete: Option<bool>,
     pub notify_sound: Option<bool>,
-    /// A plan id or name.
-    pub plan: Option<String>,
+    /// A plan id or name; `Some(None)` takes the plan off (admins only).
+    pub plan: Option<Option<String>>,
 }
 
 /// A user's settings with the plan in force and the answers used today.
@@ -95,7 +95,16 @@ pub fn apply(
         }
         settings.default_model_id = model;
     }
-    if let Some(wanted) = change.plan {
+    if let Some(None) = change.plan {
+        if settings.plan_id.is_some() && !by_admin {
+            return Err(Error::forbidden(
+                "plan_not_self_service",
+                "only an administrator can take a plan off",
+            ));
+        }
+        settings.plan_id = None;
+    }
+    if let Some(Some(wanted)) = change.plan {
         let Some(target) = plan::find(conn, &wanted)? else {
             return Err(Error::invalid("plan", format!("unknown plan {wanted}")));
         };
@@ -308,7 +317,7 @@ mod tests {
         let err = apply(&conn, &mut settings, model, false).unwrap_err();
         assert_eq!(field(err), "default_model_id");
         let plan = Change {
-            plan: Some("nope".into()),
+            plan: Some(Some("nope".into())),
             ..Default::default()
         };
         assert_eq!(
@@ -333,7 +342,7 @@ mod tests {
         )
         .unwrap();
         let wants_pro = || Change {
-            plan: Some("Pro".into()),
+            plan: Some(Some("Pro".into())),
             ..Default::default()
         };
         let mut settings = Settings::default();

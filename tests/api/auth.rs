@@ -205,8 +205,8 @@ async fn bad_registrations_are_refused_with_reasons() {
         ),
         (
             json!({"password": PASSWORD}),
-            400,
-            "bad_request",
+            422,
+            "validation_failed",
             "missing username",
         ),
         (

@@ -854,7 +854,7 @@ async fn another_users_conversation_is_404_on_every_route() {
         (
             Method::POST,
             format!("/api/v1/conversations/{conv}/feedback"),
-            json!({"rating": "up"}),
+            json!({"message_id": "m", "rating": "up"}),
         ),
     ];
     for (method, path, body) in routes {
@@ -1018,7 +1018,7 @@ async fn feedback_is_one_per_user_and_message_and_shows_on_the_message() {
     let full = w.app.conversation(&w.user, &conv).await;
     assert_eq!(
         full["messages"][1]["feedback"],
-        json!({"rating": "down", "comment": "too short"})
+        json!({"rating": "down", "comment": "too short", "reasons": []})
     );
     let res = post(
         &w.app,

@@ -10,6 +10,7 @@ mod collector;
 mod conversations;
 #[cfg(unix)]
 mod crash;
+mod daily;
 mod database;
 mod disclosure;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

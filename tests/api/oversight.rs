@@ -103,14 +103,14 @@ async fn admins_read_and_delete_users_conversations_see_feedback_and_usage_and_a
     let app = &w.app;
     let conv = app.new_conversation(&w.user).await;
     app.ask(&w.user, &conv, "first").await;
-    app.ask(&w.user, &conv, "second").await;
+    let (_, second) = app.ask(&w.user, &conv, "second").await;
     let other_conv = app.new_conversation(&w.admin).await;
     app.ask(&w.admin, &other_conv, "admin's own").await;
     let (status, _) = app
         .give_feedback(
             &w.user,
             &conv,
-            json!({"rating": "down", "comment": "너무 짧아요"}),
+            json!({"message_id": second["message"]["id"], "rating": "down", "comment": "너무 짧아요"}),
         )
         .await;
     assert_eq!(status, 200);
@@ -264,7 +264,7 @@ async fn a_conversation_exports_as_json_and_markdown_and_the_json_imports_back()
             json!({"version": 9, "messages": [{"role": "user", "content": "x"}]}),
             422,
         ),
-        (json!({"title": "x"}), 400),
+        (json!({"title": "x"}), 422),
         (
             json!({"messages": [{"role": "user", "content": "x", "extra": 1}]}),
             400,

@@ -311,7 +311,7 @@ async fn bad_requests_and_other_users_sessions_get_clear_errors() {
             Method::POST,
             messages.clone(),
             json!({"model id": w.model}),
-            400,
+            422,
             "no content",
         ),
         (

@@ -103,7 +103,12 @@ async fn settings_have_defaults_change_whole_or_by_part_and_follow_the_user_to_a
             400,
             "bad_request",
         ),
-        ("/api/v1/user/settings/theme", json!({}), 400, "bad_request"),
+        (
+            "/api/v1/user/settings/theme",
+            json!({}),
+            422,
+            "validation_failed",
+        ),
         (
             "/api/v1/user/settings/notification",
             json!({"on_complete": "yes"}),

@@ -178,7 +178,7 @@ async fn an_expired_share_and_the_shares_of_a_deleted_conversation_are_404() {
             json!({"conversation_id": theirs, "expires_in_days": 400}),
             422,
         ),
-        (json!({"expires_in_days": 3}), 400),
+        (json!({"expires_in_days": 3}), 422),
         (json!({"conversation_id": 5}), 400),
     ];
     for (body, status) in bad {

@@ -165,6 +165,16 @@ async fn a_missing_file_is_404_not_the_app_shell() {
 }
 
 #[tokio::test]
+async fn a_deep_link_whose_last_segment_has_a_dot_is_the_app() {
+    let app = spawn_app().await;
+    for path in ["/c/user.name", "/s/v1.2", "/settings/a.b.c"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(res.text().await.unwrap().contains("<html"), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn path_traversal_never_escapes_the_embedded_files() {
     let app = spawn_app().await;
     let attempts = [

@@ -2016,7 +2016,7 @@ export interface components {
             object: string;
             /**
              * Format: int64
-             * @description Always 0 (daehwa does not know when a provider made it).
+             * @description When daehwa discovered it (Unix seconds).
              */
             created: number;
             /** @description The vendor in lower case, or `daehwa`. */
@@ -2427,8 +2427,10 @@ export interface components {
             renews_at: string;
         };
         /**
-         * @description `{"plan": id or name}` (`plan_id` is accepted too); extra read-only
-         *     fields a client echoes back from GET are ignored.
+         * @description `{"plan": id or name}` (`plan_id` is accepted too); `{"plan": null}`
+         *     takes the plan off (administrators only: the user then has the default
+         *     plan's limits). Extra read-only fields a client echoes back from GET are
+         *     ignored.
          */
         SubscriptionBody: {
             plan?: string | null;

@@ -205,4 +205,17 @@ describe('archiving with "Undo"', () => {
     expect(list.items.map((c) => c.id)).toEqual(['a', 'b'])
     expect(api.updateConversation).toHaveBeenLastCalledWith('b', { archived: false })
   })
+
+  it('a list that failed for want of a network loads again when the network returns', async () => {
+    const { ApiError } = await import('@/api/http')
+    vi.mocked(api.listConversations)
+      .mockRejectedValueOnce(new ApiError(0, 'network_error', 'The server could not be reached.'))
+      .mockResolvedValueOnce({ conversations: [conv('a')], next_cursor: null })
+    const list = useConversationsStore()
+    await list.load()
+    expect(list.error?.code).toBe('network_error')
+    window.dispatchEvent(new Event('online'))
+    await vi.waitFor(() => expect(list.error).toBeNull())
+    expect(list.items.map((c) => c.id)).toEqual(['a'])
+  })
 })

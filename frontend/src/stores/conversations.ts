@@ -2,7 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 
 import * as api from '@/api/conversations'
-import { toApiErrorValue, type ApiError } from '@/api/http'
+import { onServerReachable, toApiErrorValue, type ApiError } from '@/api/http'
 import type { Conversation } from '@/api/types'
 import { groupConversations } from '@/lib/dateGroups'
 import { searchKeywords } from '@/lib/keys'
@@ -51,6 +51,13 @@ export const useConversationsStore = defineStore('conversations', () => {
   const loading = ref(false)
   const loaded = ref(false)
   const error = ref<ApiError | null>(null)
+
+  /** A list that failed for want of a network loads again once the server answers. */
+  function retryAfterNetworkError(): void {
+    if (error.value?.code === 'network_error' && !loading.value) void load()
+  }
+  onServerReachable(retryAfterNetworkError)
+  if (typeof window !== 'undefined') window.addEventListener('online', retryAfterNetworkError)
   let generation = 0
   // Ids deleted in this session: a list answer computed before the delete must not
   // bring them back.

@@ -286,7 +286,7 @@ async fn list_models(state: AppState, _current: CurrentUser) -> Result<Response,
         .map(|m| SimpleModel {
             id: m.id.clone(),
             object: "model",
-            created: 0,
+            created: m.created_unix(),
             owned_by: m.vendor.to_lowercase(),
             permission: Vec::new(),
             root: m.id.clone(),

@@ -366,4 +366,3 @@ pub(super) async fn feedback(
         },
     ))
 }
-

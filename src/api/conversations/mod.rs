@@ -27,8 +27,8 @@ mod crud;
 mod transfer;
 
 use ask::{
-    edit_last, edit_message, post_message, regenerate, stop, stream, AnswerFailed, Exchange, MessageBody,
-    RegenerateBody, Stopped, StreamCreated, StreamDelta, StreamEvent, StreamFailed,
+    edit_last, edit_message, post_message, regenerate, stop, stream, AnswerFailed, Exchange,
+    MessageBody, RegenerateBody, Stopped, StreamCreated, StreamDelta, StreamEvent, StreamFailed,
 };
 use crud::{
     create, delete, delete_last, feedback, get, list, list_messages, update, ConversationItem,

@@ -7,8 +7,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::tree::message;
 use super::{
-    create, get_any, ContextItem, Conversation, Feedback, Message, NewConversation, Role, Snapshot, Status,
-    Usage,
+    create, get_any, ContextItem, Conversation, Feedback, Message, NewConversation, Role, Snapshot,
+    Status, Usage,
 };
 use crate::db::DbError;
 

@@ -662,7 +662,11 @@ mod properties {
 
 #[test]
 fn a_snippet_is_the_text_around_the_first_match_cut_with_ellipses() {
-    let long = format!("{} 배포는 금요일에 Deploy it {}", "앞".repeat(100), "뒤".repeat(300));
+    let long = format!(
+        "{} 배포는 금요일에 Deploy it {}",
+        "앞".repeat(100),
+        "뒤".repeat(300)
+    );
     let s = window(&long, "deploy");
     assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
     assert!(s.contains("배포는 금요일에 Deploy it"), "{s}");

@@ -74,7 +74,7 @@ pub(super) struct ModelObject {
     /// Always `model`.
     #[schema(example = "model")]
     pub(super) object: &'static str,
-    /// Always 0 (daehwa does not know when a provider made it).
+    /// When daehwa discovered it (Unix seconds).
     pub(super) created: i64,
     /// The vendor in lower case, or `daehwa`.
     pub(super) owned_by: String,
@@ -85,7 +85,7 @@ impl From<&connection::ModelRow> for ModelObject {
         ModelObject {
             id: model.id.clone(),
             object: "model",
-            created: 0,
+            created: model.created_unix(),
             owned_by: if model.vendor.is_empty() {
                 "daehwa".to_string()
             } else {
