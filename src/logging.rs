@@ -114,3 +114,26 @@ impl Write for Tee {
         self.file.lock().unwrap_or_else(|e| e.into_inner()).flush()
     }
 }
+
+#[cfg(test)]
+mod access_user_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_request_names_its_user_and_only_its_own() {
+        assert_eq!(access_user(), "-", "outside a request");
+        set_access_user("nobody"); // outside a request: ignored, no panic
+        let (a, b) = tokio::join!(
+            with_access_user(async {
+                set_access_user("minji");
+                tokio::task::yield_now().await;
+                access_user()
+            }),
+            with_access_user(async {
+                tokio::task::yield_now().await;
+                access_user()
+            }),
+        );
+        assert_eq!((a.as_str(), b.as_str()), ("minji", "-"));
+    }
+}

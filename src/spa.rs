@@ -286,6 +286,29 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_path_is_a_file_by_its_folder_or_a_web_files_extension() {
+        for file in [
+            "assets/x",
+            "assets/a.js",
+            "favicon.png",
+            "c/report.PDF",
+            "robots.txt",
+        ] {
+            assert!(looks_like_a_file(file), "{file}");
+        }
+        for page in [
+            "c/user.name",
+            "s/v1.2",
+            "settings",
+            "c/abc",
+            "c/a.b.c",
+            "c/trailing.",
+        ] {
+            assert!(!looks_like_a_file(page), "{page}");
+        }
+    }
+
+    #[test]
     fn traversal_and_odd_paths_are_refused() {
         for bad in [
             "../x",

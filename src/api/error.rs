@@ -206,6 +206,41 @@ pub fn from_rejection(rejection: &Rejection) -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_wording_of_a_field_problem_has_its_code() {
+        let cases = [
+            ("is required", "required"),
+            (
+                "is required (a plan id or name, or null to take the plan off)",
+                "required",
+            ),
+            ("a file field is required", "required"),
+            ("must not be empty", "empty"),
+            ("the file is empty", "empty"),
+            ("must be at least 3 characters long", "too_short"),
+            ("must be at least 8 characters long", "too_short"),
+            ("must be at most 32 characters long", "too_long"),
+            ("must be at most 200 characters", "too_long"),
+            ("must be 1 to 64 characters long", "length"),
+            ("must be 1 to 200 characters", "length"),
+            ("at most 20 tags", "too_many"),
+            ("at most 500 models", "too_many"),
+            (
+                "may only use letters a-z, digits and _ . -",
+                "invalid_chars",
+            ),
+            ("may not contain control characters", "invalid_chars"),
+            ("must contain at least one letter and one digit", "weak"),
+            ("unknown model nope", "unknown"),
+            ("unknown plan", "unknown"),
+            ("must be up or down", "invalid"),
+            ("must be light, dark or system", "invalid"),
+        ];
+        for (message, code) in cases {
+            assert_eq!(field_code(message), code, "{message}");
+        }
+    }
     use crate::db::DbError;
 
     #[tokio::test]

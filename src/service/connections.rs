@@ -543,6 +543,37 @@ pub async fn bootstrap(db: Db, idle_timeout: Duration, sources: Bootstrap) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_rediscovery_waits_twice_as_long_after_each_failure_up_to_five_minutes() {
+        let waits: Vec<u64> = (1..=10)
+            .map(|n| Rediscovery::backoff(n).as_secs())
+            .collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(Rediscovery::backoff(u32::MAX), Rediscovery::MAX_WAIT);
+    }
+
+    #[tokio::test]
+    async fn on_demand_the_providers_are_asked_at_most_once_per_ten_seconds() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = crate::db::Db::open(&dir.path().join("d.db")).unwrap();
+        let rediscovery = Rediscovery::default();
+        let idle = Duration::from_secs(1);
+        assert!(
+            rediscovery.on_demand(&db, idle).await,
+            "the first call asks"
+        );
+        assert!(
+            !rediscovery.on_demand(&db, idle).await,
+            "a second one right after does not"
+        );
+        // While an attempt runs, a parallel call neither waits for it nor starts another.
+        let other = Rediscovery::default();
+        let running = other.last.lock().await;
+        assert!(!other.on_demand(&db, idle).await);
+        drop(running);
+        assert!(other.on_demand(&db, idle).await);
+    }
+
     fn change(name: &str, kind: &str, base_url: &str) -> ConnectionChange {
         ConnectionChange {
             name: Some(name.into()),
