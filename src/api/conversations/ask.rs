@@ -54,14 +54,7 @@ pub(super) async fn post_message(
     accept_sse: bool,
     body: MessageBody,
 ) -> Result<Response, ApiError> {
-    let conversation = owned(&state, &current, id).await?;
-    let stream = body.stream.unwrap_or(accept_sse);
-    let asked = Ask {
-        turn: Turn::Question(body.content),
-        model_id: body.model_id,
-        collector_item_ids: body.collector_item_ids,
-    };
-    generate(&state, &current, conversation, asked, stream).await
+    ask_turn(id, state, current, accept_sse, body, Turn::Question).await
 }
 
 #[utoipa::path(patch, path = "/conversations/{id}/messages/last", tag = "conversations",
@@ -81,14 +74,7 @@ pub(super) async fn edit_last(
     accept_sse: bool,
     body: MessageBody,
 ) -> Result<Response, ApiError> {
-    let conversation = owned(&state, &current, id).await?;
-    let stream = body.stream.unwrap_or(accept_sse);
-    let asked = Ask {
-        turn: Turn::Edit(body.content),
-        model_id: body.model_id,
-        collector_item_ids: body.collector_item_ids,
-    };
-    generate(&state, &current, conversation, asked, stream).await
+    ask_turn(id, state, current, accept_sse, body, Turn::Edit).await
 }
 
 #[utoipa::path(patch, path = "/conversations/{id}/messages/{message_id}", tag = "conversations",
@@ -112,13 +98,27 @@ pub(super) async fn edit_message(
     accept_sse: bool,
     body: MessageBody,
 ) -> Result<Response, ApiError> {
+    let rewrite = |content| Turn::EditAt {
+        message_id,
+        content,
+    };
+    ask_turn(id, state, current, accept_sse, body, rewrite).await
+}
+
+/// A question (new or rewritten, `turn` made from its text) in the
+/// caller's conversation, answered as a stream or whole.
+async fn ask_turn(
+    id: String,
+    state: AppState,
+    current: CurrentUser,
+    accept_sse: bool,
+    body: MessageBody,
+    turn: impl FnOnce(String) -> Turn,
+) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
     let stream = body.stream.unwrap_or(accept_sse);
     let asked = Ask {
-        turn: Turn::EditAt {
-            message_id,
-            content: body.content,
-        },
+        turn: turn(body.content),
         model_id: body.model_id,
         collector_item_ids: body.collector_item_ids,
     };
