@@ -25,6 +25,11 @@ pub fn registration_mode(conn: &rusqlite::Connection) -> Result<String, DbError>
         .unwrap_or_else(|| "open".to_string()))
 }
 
+/// Whether the server has no account at all (its next one becomes admin).
+fn no_account_yet(conn: &rusqlite::Connection) -> Result<bool, DbError> {
+    Ok(db::user::list(conn, None, None, 1)?.is_empty())
+}
+
 /// What the sign-in page needs before anyone signs in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setup {
@@ -37,7 +42,7 @@ pub struct Setup {
 pub async fn setup(db: &Db) -> Result<Setup> {
     db.run(move |conn| {
         Ok(Setup {
-            first_account: db::user::list(conn, None, None, 1)?.is_empty(),
+            first_account: no_account_yet(conn)?,
             registration_mode: registration_mode(conn)?,
         })
     })
@@ -54,7 +59,7 @@ fn registration_closed() -> Error {
 /// A 403 when registration is closed (the first account of an empty server
 /// is always allowed: it becomes the admin).
 pub fn registration_open(conn: &rusqlite::Connection) -> Result<()> {
-    if registration_mode(conn)? == "closed" && !db::user::list(conn, None, None, 1)?.is_empty() {
+    if registration_mode(conn)? == "closed" && !no_account_yet(conn)? {
         return Err(registration_closed());
     }
     Ok(())
