@@ -573,16 +573,21 @@ impl Ctx {
     }
 }
 
-async fn load_run(ctx: &mut Ctx, server: &Proc, label: &str, load: Load) -> LoadResult {
+/// One load run, with the server's CPU time over it: the run's JSON plus
+/// `server_cpu_seconds` and `server_cpu_ms_per_request` (per request answered
+/// with the expected status).
+async fn load_run(ctx: &mut Ctx, server: &Proc, label: &str, load: Load) -> Value {
     let concurrency = load.concurrency;
     let watch = CpuWatch::start(server.pid, ctx.fake.pid);
-    let result = load::run(&load).await;
-    ctx.note_cpu(format!("{label}, {concurrency} connections"), watch.stop());
+    let result: LoadResult = load::run(&load).await;
+    let cpu = watch.stop();
+    let per_request = stats::cpu_ms_per(&cpu, result.ok);
     say(format!(
-        "{label}, {concurrency} connections: {:.0}/s, p50 {}, p99 {}, {} errors{}",
+        "{label}, {concurrency} connections: {:.0}/s, p50 {}, p99 {}, server CPU {} ms/request, {} errors{}",
         result.rps(),
         stats::fmt_us(result.latency.p50_us),
         stats::fmt_us(result.latency.p99_us),
+        per_request,
         result.errors,
         result
             .first_error
@@ -590,7 +595,11 @@ async fn load_run(ctx: &mut Ctx, server: &Proc, label: &str, load: Load) -> Load
             .map(|e| format!(" (first: {e})"))
             .unwrap_or_default()
     ));
-    result
+    let mut v = result.json();
+    v["server_cpu_seconds"] = cpu["server_cpu_seconds"].clone();
+    v["server_cpu_ms_per_request"] = per_request;
+    ctx.note_cpu(format!("{label}, {concurrency} connections"), cpu);
+    v
 }
 
 async fn list_and_search(
@@ -614,8 +623,7 @@ async fn list_and_search(
     load_run(ctx, server, "warm-up list", l).await;
     for c in CONCURRENCY {
         let l = ctx.load(server, make.clone(), 200, c, run, max);
-        let r = load_run(ctx, server, "list", l).await;
-        let mut v = r.json();
+        let mut v = load_run(ctx, server, "list", l).await;
         v["what"] = json!("list");
         list.push(v);
     }
@@ -644,8 +652,7 @@ async fn list_and_search(
         for c in CONCURRENCY {
             let max = if capped { c as u64 } else { max };
             let l = ctx.load(server, make.clone(), 200, c, run, max);
-            let r = load_run(ctx, server, &format!("search ?q={q}"), l).await;
-            runs.push(r.json());
+            runs.push(load_run(ctx, server, &format!("search ?q={q}"), l).await);
         }
         search.push(json!({
             "q": q,
@@ -709,8 +716,7 @@ async fn exchanges(ctx: &mut Ctx, server: &Proc) -> Result<Value, String> {
             )
         });
         let l = ctx.load(server, make, 201, c, limit, count);
-        let r = load_run(ctx, server, "exchanges", l).await;
-        out.push(r.json());
+        out.push(load_run(ctx, server, "exchanges", l).await);
     }
     Ok(Value::Array(out))
 }

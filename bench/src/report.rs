@@ -42,12 +42,14 @@ fn cpu(v: &Value) -> String {
     )
 }
 
-fn load_row(out: &mut String, label: &str, r: &Value) {
+/// A row of a load table; `cpu` is the server's CPU time per request in ms.
+fn load_row(out: &mut String, label: &str, r: &Value, cpu: Option<f64>) {
     let _ = writeln!(
         out,
-        "| {label} | {} | {:.0} | {} | {} | {} | {} | {} |",
+        "| {label} | {} | {:.0} | {} | {} | {} | {} | {} | {} |",
         u(&r["concurrency"]),
         f(&r["requests_per_second"]),
+        cpu_ms(cpu),
         ms(&r["latency"]["p50_ms"]),
         ms(&r["latency"]["p99_ms"]),
         ms(&r["latency"]["max_ms"]),
@@ -56,7 +58,7 @@ fn load_row(out: &mut String, label: &str, r: &Value) {
     );
 }
 
-const LOAD_HEAD: &str = "| what | connections | req/s | p50 | p99 | max | requests | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|";
+const LOAD_HEAD: &str = "| what | connections | req/s | server CPU/request | p50 | p99 | max | requests | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|";
 
 /// The whole Markdown document.
 pub fn markdown(r: &Value) -> String {
@@ -106,6 +108,31 @@ pub fn markdown(r: &Value) -> String {
     headline(&mut o, r);
     details(&mut o, r);
     o
+}
+
+/// The server's CPU time per request of a list, search or exchange run, in
+/// ms: stored with the run, or (results of older harnesses) from the CPU
+/// table's entry for that run.
+fn cpu_per_request(r: &Value, run: &Value, scenario: &str) -> Option<f64> {
+    if let Some(v) = run["server_cpu_ms_per_request"].as_f64() {
+        return Some(v);
+    }
+    let ok = u(&run["requests_ok"]);
+    let cpu = r["cpu"]
+        .as_array()?
+        .iter()
+        .find(|c| c["scenario"].as_str() == Some(scenario))?;
+    let c = &cpu["cpu"];
+    (ok > 0).then(|| f(&c["server_cores"]) * f(&c["seconds"]) * 1000.0 / ok as f64)
+}
+
+/// A CPU time per request, in ms.
+fn cpu_ms(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v < 10.0 => format!("{v:.3} ms"),
+        Some(v) => format!("{v:.1} ms"),
+        None => "–".into(),
+    }
 }
 
 fn headline(o: &mut String, r: &Value) {
@@ -279,17 +306,20 @@ fn details(o: &mut String, r: &Value) {
     let _ = writeln!(o, "## 2. Conversation list and keyword search\n");
     let _ = writeln!(o, "{LOAD_HEAD}");
     for run in r["list"].as_array().into_iter().flatten() {
-        load_row(o, "`GET /conversations` (first page, 50)", run);
+        let scenario = format!("list, {} connections", u(&run["concurrency"]));
+        let cpu = cpu_per_request(r, run, &scenario);
+        load_row(o, "`GET /conversations` (first page, 50)", run, cpu);
     }
     for search in r["search"].as_array().into_iter().flatten() {
+        let q = search["q"].as_str().unwrap_or("");
         for run in search["runs"].as_array().into_iter().flatten() {
             let label = format!(
-                "`?q={}`: {}; {} conversations match",
-                search["q"].as_str().unwrap_or(""),
+                "`?q={q}`: {}; {} conversations match",
                 search["what"].as_str().unwrap_or(""),
                 u(&search["matching_conversations"])
             );
-            load_row(o, &label, run);
+            let scenario = format!("search ?q={q}, {} connections", u(&run["concurrency"]));
+            load_row(o, &label, run, cpu_per_request(r, run, &scenario));
         }
     }
     let _ = writeln!(o);
@@ -315,9 +345,15 @@ fn details(o: &mut String, r: &Value) {
     );
     let _ = writeln!(o, "{LOAD_HEAD}");
     for run in r["exchanges"].as_array().into_iter().flatten() {
-        load_row(o, "`POST …/messages`", run);
+        let scenario = format!("exchanges, {} connections", u(&run["concurrency"]));
+        let cpu = cpu_per_request(r, run, &scenario);
+        load_row(o, "`POST …/messages`", run, cpu);
     }
-    let _ = writeln!(o);
+    let _ = writeln!(
+        o,
+        "\nServer CPU/request: the server's CPU time (user + system, all threads) over \
+         the run divided by the requests answered with the expected status.\n"
+    );
 
     let t = &r["ttft"];
     if !t.is_null() {

@@ -199,8 +199,10 @@ impl CpuWatch {
     }
 
     /// CPU used since `start`, in cores (1.0 = one core busy the whole time):
-    /// `{server, fake, bench, others, machine_cores}`. `others` is the noise:
-    /// compilers and tests of other people on the same machine.
+    /// `{server, fake, bench, others}_cores`, and the server's CPU time in
+    /// seconds (`server_cpu_seconds`, to divide by the requests it served).
+    /// `others` is the noise: compilers and tests of other people on the
+    /// same machine.
     pub fn stop(&self) -> Value {
         let secs = self.at.elapsed().as_secs_f64().max(1e-3);
         let hz = ticks_per_second();
@@ -212,12 +214,23 @@ impl CpuWatch {
         let others = busy.saturating_sub(server + fake + me);
         json!({
             "seconds": (secs * 100.0).round() / 100.0,
+            "server_cpu_seconds": server as f64 / hz,
             "server_cores": cores(server),
             "fake_cores": cores(fake),
             "bench_cores": cores(me),
             "others_cores": cores(others),
         })
     }
+}
+
+/// The server's CPU time of a [`CpuWatch`] reading per unit of work
+/// (request, stream), in milliseconds; null when no unit was done.
+pub fn cpu_ms_per(cpu: &Value, units: u64) -> Value {
+    if units == 0 {
+        return Value::Null;
+    }
+    let seconds = cpu["server_cpu_seconds"].as_f64().unwrap_or(0.0);
+    json!((seconds * 1e6 / units as f64).round() / 1000.0)
 }
 
 #[cfg(test)]
@@ -240,5 +253,12 @@ mod tests {
         assert_eq!(fmt_us(420), "0.42 ms");
         assert_eq!(fmt_us(12_345), "12.3 ms");
         assert_eq!(fmt_us(1_520_000), "1.52 s");
+    }
+
+    #[test]
+    fn cpu_per_unit_is_in_milliseconds() {
+        let cpu = json!({ "server_cpu_seconds": 1.5 });
+        assert_eq!(cpu_ms_per(&cpu, 10_000), json!(0.15));
+        assert_eq!(cpu_ms_per(&cpu, 0), Value::Null);
     }
 }
