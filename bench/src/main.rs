@@ -7,8 +7,9 @@
 //! the user, an API key and the connection to the fake), bulk load, cold
 //! starts on the loaded database, then list and search, non-streamed
 //! exchanges, one-at-a-time streamed answers against the fake directly, a
-//! fresh server for the thousand concurrent streams, and the web app's size.
-//! Every loop is bounded in count and in time.
+//! fresh server for 200 concurrent streams with no delay, another for the
+//! thousand concurrent streams at 20 tokens/s, and the web app's size. Every
+//! loop is bounded in count and in time.
 
 mod assets;
 mod client;
@@ -73,7 +74,10 @@ struct Args {
     /// Messages in those conversations, in all [1000000; quick 100000].
     #[arg(long)]
     messages: Option<usize>,
-    /// Concurrent streams of scenario 5 [1000; quick 200].
+    /// Concurrent streams of scenario 5, each 200 tokens with no delay [200].
+    #[arg(long, default_value_t = 200)]
+    burst: usize,
+    /// Concurrent streams of scenario 6, each 200 tokens at 20/s [1000; quick 200].
     #[arg(long)]
     streams: Option<usize>,
     /// Seconds each list/search run lasts [10; quick 3].
@@ -122,6 +126,8 @@ struct Plan {
     max_requests: u64,
     exchanges: Vec<(usize, u64, Duration)>,
     pairs: usize,
+    burst: usize,
+    burst_tokens: usize,
     streams: usize,
     stream_tokens: usize,
     stream_delay_ms: u64,
@@ -154,8 +160,10 @@ impl Plan {
                 ]
             },
             pairs: if q { 20 } else { 100 },
+            burst: a.burst,
+            burst_tokens: 200,
             streams: a.streams.unwrap_or(if q { 200 } else { 1_000 }),
-            stream_tokens: 40,
+            stream_tokens: 200,
             stream_delay_ms: 50,
         }
     }
@@ -464,10 +472,19 @@ async fn run(args: Args) -> Result<(), String> {
     let exchanges = exchanges(&mut ctx, &server).await?;
     // 4. One streamed answer at a time, daehwa and the fake alternating.
     let ttft = ttft(&mut ctx, &server).await?;
-    // 5. Many streams, on a fresh server so its memory peak is theirs.
+    // 5 and 6. Many streams at once, each on a fresh server so its memory
+    // peak is theirs: first with no delay (the cost per stream), then a
+    // thousand at 20 tokens/s.
     server.stop()?;
-    let streams = streams(&mut ctx).await?;
-    // 6. The web app.
+    let (n, tokens) = (ctx.plan.burst, ctx.plan.burst_tokens);
+    let burst = concurrent_streams(&mut ctx, n, tokens, 0, "burst").await?;
+    let (n, tokens, delay) = (
+        ctx.plan.streams,
+        ctx.plan.stream_tokens,
+        ctx.plan.stream_delay_ms,
+    );
+    let streams = concurrent_streams(&mut ctx, n, tokens, delay, "stream").await?;
+    // 7. The web app.
     let web = assets::measure(&args.dist)?;
 
     let Ctx {
@@ -511,6 +528,7 @@ async fn run(args: Args) -> Result<(), String> {
         "search": search,
         "exchanges": exchanges,
         "ttft": ttft,
+        "burst": burst,
         "streams": streams,
         "web": web,
         "cpu": cpu,
@@ -859,6 +877,7 @@ fn stream_figures(
     let mut errors = 0;
     let mut first_error = None;
     let mut gaps = Vec::new();
+    let mut firsts = Vec::new();
     let (mut last_first, mut last_done) = (Duration::ZERO, Duration::ZERO);
     for t in traces {
         if let Some(e) = stream::verify(t, expected, tokens, daehwa) {
@@ -866,6 +885,9 @@ fn stream_figures(
             first_error.get_or_insert(e);
         }
         gaps.extend(t.gaps_us());
+        if let Some(ttft) = t.ttft() {
+            firsts.push(us(ttft));
+        }
         if let Some(first) = t.tokens.first() {
             last_first = last_first.max(*first - started);
         }
@@ -878,6 +900,7 @@ fn stream_figures(
     json!({
         "errors": errors,
         "first_error": first_error,
+        "ttft": Summary::of(&mut firsts).json(),
         "all_first_token_ms": stats::ms(us(last_first)),
         "all_done_ms": stats::ms(us(last_done)),
         "gaps": g.json(),
@@ -886,24 +909,41 @@ fn stream_figures(
     })
 }
 
-async fn streams(ctx: &mut Ctx) -> Result<Value, String> {
-    let (n, tokens, delay) = (
-        ctx.plan.streams,
-        ctx.plan.stream_tokens,
-        ctx.plan.stream_delay_ms,
-    );
+/// `a / b` of two JSON figures, rounded to 0.01; null when `b` is zero.
+fn ratio(a: &Value, b: &Value) -> Value {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(a), Some(b)) if b > 0.0 => json!((a / b * 100.0).round() / 100.0),
+        _ => Value::Null,
+    }
+}
+
+/// Scenarios 5 and 6: `n` streamed questions at once on a freshly started
+/// server (so its memory peak is theirs), each answered with `tokens` tokens
+/// at one per `delay_ms`, then the same `n` streams straight from the fake.
+async fn concurrent_streams(
+    ctx: &mut Ctx,
+    n: usize,
+    tokens: usize,
+    delay_ms: u64,
+    title: &str,
+) -> Result<Value, String> {
     let (server, _) = ctx.cmd.start(&ctx.db)?;
     let api = Api::new(server.addr).with_key(
         &ctx.key_headers[0].1, // the API key
     );
     say(format!("creating {n} conversations"));
-    let ids = new_conversations(&api, n, "stream").await?;
+    let ids = new_conversations(&api, n, title).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let rss_before = server.memory().0;
-    let question = format!("동시 스트림 부하 시험 [[tokens:{tokens}]] [[delay:{delay}]]");
+    let question = format!("동시 스트림 부하 시험 [[tokens:{tokens}]] [[delay:{delay_ms}]]");
     let expected = fake_llm::answer_text(&question, tokens);
+    let what = if delay_ms == 0 {
+        format!("{n} streams of {tokens} tokens, no delay")
+    } else {
+        format!("{n} streams of {tokens} tokens at one per {delay_ms} ms")
+    };
 
-    say(format!("{n} streams through daehwa"));
+    say(format!("{what}, through daehwa"));
     let stop = Arc::new(AtomicBool::new(false));
     let sampler = sample_memory(server.pid, stop.clone());
     let watch = CpuWatch::start(server.pid, ctx.fake.pid);
@@ -915,20 +955,25 @@ async fn streams(ctx: &mut Ctx) -> Result<Value, String> {
         })
         .collect();
     let (traces, started) = many_streams(server.addr, targets, &question).await;
-    ctx.note_cpu(format!("{n} streams through daehwa"), watch.stop());
+    let cpu = watch.stop();
     stop.store(true, Ordering::Relaxed);
     let (peak_rss, peak_threads) = sampler.await.map_err(|e| e.to_string())?;
     let vmhwm = server.memory().1;
-    let through = stream_figures(&traces, started, &expected, tokens, delay, true);
+    let cpu_per_stream = stats::cpu_ms_per(&cpu, n as u64);
+    let server_cpu_seconds = cpu["server_cpu_seconds"].clone();
+    ctx.note_cpu(format!("{what}, through daehwa"), cpu);
+    let through = stream_figures(&traces, started, &expected, tokens, delay_ms, true);
     say(format!(
-        "through daehwa: {} errors, gap p99 {} ms, peak RSS {}",
+        "through daehwa: {} errors, first token p50 {} ms, gap p99 {} ms, peak RSS {}, server CPU {} ms/stream",
         through["errors"],
+        through["ttft"]["p50_ms"],
         through["gaps"]["p99_ms"],
-        stats::fmt_mib(peak_rss)
+        stats::fmt_mib(peak_rss),
+        cpu_per_stream,
     ));
     server.stop()?;
 
-    say(format!("{n} streams straight from the fake"));
+    say(format!("{what}, straight from the fake"));
     let watch = CpuWatch::start(0, ctx.fake.pid);
     let targets = (0..n)
         .map(|_| Target::Direct {
@@ -936,22 +981,26 @@ async fn streams(ctx: &mut Ctx) -> Result<Value, String> {
         })
         .collect();
     let (traces, started) = many_streams(ctx.fake.addr, targets, &question).await;
-    ctx.note_cpu(format!("{n} streams straight from the fake"), watch.stop());
-    let direct = stream_figures(&traces, started, &expected, tokens, delay, false);
+    ctx.note_cpu(format!("{what}, straight from the fake"), watch.stop());
+    let direct = stream_figures(&traces, started, &expected, tokens, delay_ms, false);
     say(format!(
-        "direct: {} errors, gap p99 {} ms",
-        direct["errors"], direct["gaps"]["p99_ms"]
+        "direct: {} errors, first token p50 {} ms, gap p99 {} ms",
+        direct["errors"], direct["ttft"]["p50_ms"], direct["gaps"]["p99_ms"]
     ));
     let errors = through["errors"].as_u64().unwrap_or(0);
     Ok(json!({
         "streams": n,
         "tokens": tokens,
-        "delay_ms": delay,
+        "delay_ms": delay_ms,
         "errors": errors,
         "rss_before_bytes": rss_before,
         "peak_rss_bytes": peak_rss,
         "vmhwm_bytes": vmhwm,
         "peak_threads": peak_threads,
+        "server_cpu_seconds": server_cpu_seconds,
+        "server_cpu_ms_per_stream": cpu_per_stream,
+        "ttft_ratio_p50": ratio(&through["ttft"]["p50_ms"], &direct["ttft"]["p50_ms"]),
+        "ttft_ratio_p99": ratio(&through["ttft"]["p99_ms"], &direct["ttft"]["p99_ms"]),
         "daehwa": through,
         "direct": direct,
     }))

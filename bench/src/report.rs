@@ -21,6 +21,15 @@ fn ms(v: &Value) -> String {
     crate::stats::fmt_us((f(v) * 1000.0).round() as u64)
 }
 
+/// Milliseconds from the JSON, or "–" when the figure is missing.
+fn ms_or_dash(v: &Value) -> String {
+    if v.is_null() {
+        "–".into()
+    } else {
+        ms(v)
+    }
+}
+
 fn verdict(met: bool) -> &'static str {
     if met {
         "met"
@@ -126,13 +135,35 @@ fn cpu_per_request(r: &Value, run: &Value, scenario: &str) -> Option<f64> {
     (ok > 0).then(|| f(&c["server_cores"]) * f(&c["seconds"]) * 1000.0 / ok as f64)
 }
 
-/// A CPU time per request, in ms.
+/// The server's CPU time per stream of a concurrent-streams scenario, in ms:
+/// stored with it, or (results of older harnesses) from the CPU table.
+fn cpu_per_stream(r: &Value, s: &Value) -> Option<f64> {
+    if let Some(v) = s["server_cpu_ms_per_stream"].as_f64() {
+        return Some(v);
+    }
+    let n = u(&s["streams"]);
+    let scenario = format!("{n} streams through daehwa");
+    let cpu = r["cpu"]
+        .as_array()?
+        .iter()
+        .find(|c| c["scenario"].as_str() == Some(scenario.as_str()))?;
+    let c = &cpu["cpu"];
+    (n > 0).then(|| f(&c["server_cores"]) * f(&c["seconds"]) * 1000.0 / n as f64)
+}
+
+/// A CPU time per request or stream, in ms.
 fn cpu_ms(v: Option<f64>) -> String {
     match v {
         Some(v) if v < 10.0 => format!("{v:.3} ms"),
         Some(v) => format!("{v:.1} ms"),
         None => "–".into(),
     }
+}
+
+fn ratio(v: &Value) -> String {
+    v.as_f64()
+        .map(|r| format!("×{r:.2}"))
+        .unwrap_or_else(|| "–".into())
 }
 
 fn headline(o: &mut String, r: &Value) {
@@ -388,53 +419,31 @@ fn details(o: &mut String, r: &Value) {
         );
     }
 
+    let b = &r["burst"];
+    if !b.is_null() {
+        let _ = writeln!(
+            o,
+            "## 5. {} concurrent streams, {} tokens each, no delay\n",
+            u(&b["streams"]),
+            u(&b["tokens"]),
+        );
+        streams_section(o, r, b);
+    }
     let s = &r["streams"];
     if !s.is_null() {
         let _ = writeln!(
             o,
-            "## 5. {} concurrent streams, {} tokens each at one per {} ms\n",
+            "## 6. {} concurrent streams, {} tokens each at one per {} ms\n",
             u(&s["streams"]),
             u(&s["tokens"]),
             u(&s["delay_ms"])
         );
-        let _ = writeln!(
-            o,
-            "| | errors | all first tokens after | all done after | gap p50 | gap p99 | gap max | added p99 |\n|---|---:|---:|---:|---:|---:|---:|---:|"
-        );
-        for (key, label) in [
-            ("daehwa", "through daehwa"),
-            ("direct", "straight from the fake"),
-        ] {
-            let x = &s[key];
-            let _ = writeln!(
-                o,
-                "| {label} | {} | {} | {} | {} | {} | {} | {} |",
-                u(&x["errors"]),
-                ms(&x["all_first_token_ms"]),
-                ms(&x["all_done_ms"]),
-                ms(&x["gaps"]["p50_ms"]),
-                ms(&x["gaps"]["p99_ms"]),
-                ms(&x["gaps"]["max_ms"]),
-                ms(&x["added_p99_ms"]),
-            );
-        }
-        let _ = writeln!(
-            o,
-            "\nServer: RSS {} before, peak {} (VmHWM {}), up to {} threads.{}\n",
-            fmt_mib(u(&s["rss_before_bytes"])),
-            fmt_mib(u(&s["peak_rss_bytes"])),
-            fmt_mib(u(&s["vmhwm_bytes"])),
-            u(&s["peak_threads"]),
-            match s["daehwa"]["first_error"].as_str() {
-                Some(e) => format!(" First error: `{e}`."),
-                None => String::new(),
-            }
-        );
+        streams_section(o, r, s);
     }
 
     let w = &r["web"];
     if !w.is_null() {
-        let _ = writeln!(o, "## 6. Web app first load\n");
+        let _ = writeln!(o, "## 7. Web app first load\n");
         let _ = writeln!(o, "| file | bytes | gzip |\n|---|---:|---:|");
         for file in w["first_load"]["files"].as_array().into_iter().flatten() {
             let _ = writeln!(
@@ -469,5 +478,50 @@ fn details(o: &mut String, r: &Value) {
         o,
         "\n\"others\" is everything else on the machine (other people's builds and tests): \
          the noise in the figures above. Raw numbers: `results.json`."
+    );
+}
+
+/// The table and the server's figures of a concurrent-streams scenario.
+fn streams_section(o: &mut String, r: &Value, s: &Value) {
+    let _ = writeln!(
+        o,
+        "| | errors | first token p50 | p99 | all first tokens after | all done after | gap p50 | gap p99 | gap max | added p99 |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    for (key, label) in [
+        ("daehwa", "through daehwa"),
+        ("direct", "straight from the fake"),
+    ] {
+        let x = &s[key];
+        let _ = writeln!(
+            o,
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            u(&x["errors"]),
+            ms_or_dash(&x["ttft"]["p50_ms"]),
+            ms_or_dash(&x["ttft"]["p99_ms"]),
+            ms(&x["all_first_token_ms"]),
+            ms(&x["all_done_ms"]),
+            ms(&x["gaps"]["p50_ms"]),
+            ms(&x["gaps"]["p99_ms"]),
+            ms(&x["gaps"]["max_ms"]),
+            ms(&x["added_p99_ms"]),
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nFirst token through daehwa ÷ direct: p50 {}, p99 {}. Server: CPU {} per stream \
+         (its CPU time while the streams ran ÷ {}), RSS {} before, peak {} (VmHWM {}), \
+         up to {} threads.{}\n",
+        ratio(&s["ttft_ratio_p50"]),
+        ratio(&s["ttft_ratio_p99"]),
+        cpu_ms(cpu_per_stream(r, s)),
+        u(&s["streams"]),
+        fmt_mib(u(&s["rss_before_bytes"])),
+        fmt_mib(u(&s["peak_rss_bytes"])),
+        fmt_mib(u(&s["vmhwm_bytes"])),
+        u(&s["peak_threads"]),
+        match s["daehwa"]["first_error"].as_str() {
+            Some(e) => format!(" First error: `{e}`."),
+            None => String::new(),
+        }
     );
 }
