@@ -87,9 +87,17 @@ struct Args {
     /// (raised to its hard limit), e.g. 1024, Debian's default soft limit.
     #[arg(long)]
     server_nofile: Option<u64>,
-    /// Only write RESULTS.md again from the results.json in --out.
+    /// Only write RESULTS.md again from the results.json in --out (and --before).
     #[arg(long)]
     render_only: bool,
+    /// The results.json of an earlier run (e.g. before a change): the targets
+    /// table shows its figures in a "before" column beside this run's.
+    #[arg(long)]
+    before: Option<PathBuf>,
+    /// The commit the --daehwa binary was built from, for the report
+    /// [default: this checkout's HEAD].
+    #[arg(long)]
+    commit: Option<String>,
     /// Run the soak instead (mixed load for --soak-minutes; see soak.rs):
     /// writes soak.json and the soak section of RESULTS.md; fails on any error.
     #[arg(long)]
@@ -295,20 +303,24 @@ impl Ctx {
     }
 }
 
+fn read_json(path: &Path) -> Result<Value, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Writes RESULTS.md again from results.json (after editing the JSON or the renderer).
-fn render_only(out: &Path) -> Result<(), String> {
-    let json_path = out.join("results.json");
-    let text =
-        fs::read_to_string(&json_path).map_err(|e| format!("{}: {e}", json_path.display()))?;
-    let results: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+fn render_only(out: &Path, before: Option<&Value>) -> Result<(), String> {
+    let results = read_json(&out.join("results.json"))?;
     let md_path = out.join("RESULTS.md");
-    let md = soak::keep_section(report::markdown(&results), out);
+    let md = soak::keep_section(report::markdown(&results, before), out);
     fs::write(&md_path, md).map_err(|e| format!("{}: {e}", md_path.display()))
 }
 
 async fn run(args: Args) -> Result<(), String> {
+    // Read first: a wrong path should not cost a whole run.
+    let before = args.before.as_deref().map(read_json).transpose()?;
     if args.render_only {
-        return render_only(&args.out);
+        return render_only(&args.out, before.as_ref());
     }
     if args.soak {
         return soak::run(&args).await;
@@ -506,7 +518,7 @@ async fn run(args: Args) -> Result<(), String> {
         "meta": {
             "command": command_line(),
             "date": data_date(now),
-            "commit": commit(),
+            "commit": args.commit.clone().unwrap_or_else(commit),
             "machine": stats::machine(),
             "quick": args.quick,
             "note": args.note,
@@ -538,7 +550,7 @@ async fn run(args: Args) -> Result<(), String> {
     let md_path = args.out.join("RESULTS.md");
     let pretty = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?;
     fs::write(&json_path, pretty + "\n").map_err(|e| format!("{}: {e}", json_path.display()))?;
-    let md = soak::keep_section(report::markdown(&results), &args.out);
+    let md = soak::keep_section(report::markdown(&results, before.as_ref()), &args.out);
     fs::write(&md_path, &md).map_err(|e| format!("{}: {e}", md_path.display()))?;
     println!("{md}");
     say(format!(

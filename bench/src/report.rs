@@ -21,6 +21,12 @@ fn ms(v: &Value) -> String {
     crate::stats::fmt_us((f(v) * 1000.0).round() as u64)
 }
 
+/// A verdict on a figure that may be missing (from an older harness's
+/// results): nothing then.
+fn judge(met: Option<bool>) -> &'static str {
+    met.map(verdict).unwrap_or("")
+}
+
 /// Milliseconds from the JSON, or "–" when the figure is missing.
 fn ms_or_dash(v: &Value) -> String {
     if v.is_null() {
@@ -69,8 +75,9 @@ fn load_row(out: &mut String, label: &str, r: &Value, cpu: Option<f64>) {
 
 const LOAD_HEAD: &str = "| what | connections | req/s | server CPU/request | p50 | p99 | max | requests | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|";
 
-/// The whole Markdown document.
-pub fn markdown(r: &Value) -> String {
+/// The whole Markdown document; with `before` (an earlier run's results),
+/// the targets table shows its figures beside this run's.
+pub fn markdown(r: &Value, before: Option<&Value>) -> String {
     let mut o = String::new();
     let meta = &r["meta"];
     let m = &meta["machine"];
@@ -114,9 +121,26 @@ pub fn markdown(r: &Value) -> String {
         }
     );
 
-    headline(&mut o, r);
+    headline(&mut o, r, before);
     details(&mut o, r);
     o
+}
+
+/// One row of the targets table, computed from one results.json so that two
+/// runs (before and now) give rows to set side by side.
+struct Row {
+    /// Matches the rows of two runs.
+    key: String,
+    /// The scenario's number.
+    num: &'static str,
+    figure: String,
+    /// What was measured on (data size, stream count…): the "before" cell
+    /// names it when it differs from this run's.
+    workload: String,
+    measured: String,
+    target: &'static str,
+    /// `met`, `**missed**`, `**errors**` or nothing (no target).
+    verdict: &'static str,
 }
 
 /// The server's CPU time per request of a list, search or exchange run, in
@@ -166,132 +190,381 @@ fn ratio(v: &Value) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
-fn headline(o: &mut String, r: &Value) {
-    let _ = writeln!(o, "## Against the targets\n");
-    let _ = writeln!(
-        o,
-        "| # | figure | measured | target | |\n|---|---|---|---|---|"
-    );
+const MIB: u64 = 1024 * 1024;
+
+/// The rows of the targets table (the issue's targets where they apply).
+fn rows(r: &Value) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut row = |key: &str,
+                   num: &'static str,
+                   figure: String,
+                   workload: String,
+                   measured: String,
+                   target: &'static str,
+                   verdict: &'static str| {
+        rows.push(Row {
+            key: key.to_string(),
+            num,
+            figure,
+            workload,
+            measured,
+            target,
+            verdict,
+        })
+    };
+    let none = String::new;
     let bin = u(&r["binary"]["bytes"]);
-    let _ = writeln!(
-        o,
-        "| 1 | binary size | {} | < 20 MB | {} |",
-        fmt_mib(bin),
-        verdict(bin < 20_000_000)
-    );
-    for (key, label) in [("empty", "empty"), ("loaded", "loaded")] {
+    if bin > 0 {
+        row(
+            "binary",
+            "1",
+            "binary size".into(),
+            none(),
+            fmt_mib(bin),
+            "< 20 MB",
+            verdict(bin < 20_000_000),
+        );
+    }
+    for (key, label, target, limit) in [
+        ("empty", "fresh", "< 10 ms (median)", 10.0),
+        ("loaded", "loaded", "< 50 ms (median)", 50.0),
+    ] {
         let c = &r["cold_start"][key];
-        let _ = writeln!(
-            o,
-            "| 1 | cold start, {label} database (median / p99 of {}) | {} / {} | < 50 ms | {} |",
-            u(&c["count"]),
-            ms(&c["p50_ms"]),
-            ms(&c["p99_ms"]),
-            verdict(f(&c["p50_ms"]) < 50.0)
+        if c.is_null() {
+            continue;
+        }
+        row(
+            &format!("cold_{key}"),
+            "1",
+            format!("cold start, {label} database: median / p99"),
+            format!("{} starts", u(&c["count"])),
+            format!("{} / {}", ms(&c["p50_ms"]), ms(&c["p99_ms"])),
+            target,
+            verdict(f(&c["p50_ms"]) < limit),
         );
     }
     for (key, label) in [("empty_bytes", "empty"), ("loaded_bytes", "loaded")] {
         let rss = u(&r["idle_rss"][key]);
-        let _ = writeln!(
-            o,
-            "| 1 | idle RSS, {label} database | {} | < 20 MB | {} |",
-            fmt_mib(rss),
-            verdict(rss < 20_000_000)
-        );
+        if rss > 0 {
+            row(
+                &format!("idle_{label}"),
+                "1",
+                format!("idle RSS, {label} database"),
+                none(),
+                fmt_mib(rss),
+                "< 12 MiB",
+                verdict(rss < 12 * MIB),
+            );
+        }
     }
-    let conversations = u(&r["data"]["conversations"]);
-    let messages = u(&r["data"]["messages"]);
+    let conversations = format!("{} conversations", u(&r["data"]["conversations"]));
+    let messages = format!("{} messages", u(&r["data"]["messages"]));
     for run in r["list"].as_array().into_iter().flatten() {
         let c = u(&run["concurrency"]);
+        let cpu = cpu_per_request(r, run, &format!("list, {c} connections"));
+        let rps = f(&run["requests_per_second"]);
         let p99 = f(&run["latency"]["p99_ms"]);
-        let _ = writeln!(
-            o,
-            "| 2 | list ({conversations} conversations), {c} connections: req/s, p50, p99 | {:.0}/s, {}, {} | p99 < 5 ms at 32 | {} |",
-            f(&run["requests_per_second"]),
-            ms(&run["latency"]["p50_ms"]),
-            ms(&run["latency"]["p99_ms"]),
-            if c == 32 { verdict(p99 < 5.0 && u(&run["errors"]) == 0) } else { "" }
+        let at32 = c == 32;
+        let met =
+            cpu.map(|cpu| rps >= 10_000.0 && cpu <= 0.15 && p99 < 10.0 && u(&run["errors"]) == 0);
+        row(
+            &format!("list_{c}"),
+            "2",
+            format!("conversation list, first page, {c} connections: req/s, server CPU/request, p50, p99"),
+            conversations.clone(),
+            format!(
+                "{rps:.0}/s, {}, {}, {}",
+                cpu_ms(cpu),
+                ms(&run["latency"]["p50_ms"]),
+                ms(&run["latency"]["p99_ms"])
+            ),
+            if at32 {
+                "≥ 10,000 req/s, ≤ 0.15 ms CPU/request, p99 < 10 ms"
+            } else {
+                "–"
+            },
+            if at32 { judge(met) } else { "" },
         );
     }
     for search in r["search"].as_array().into_iter().flatten() {
+        let q = search["q"].as_str().unwrap_or("");
         for run in search["runs"].as_array().into_iter().flatten() {
+            let c = u(&run["concurrency"]);
+            if c != 32 {
+                continue; // the 128-connection runs: in section 2
+            }
+            let cpu = cpu_per_request(r, run, &format!("search ?q={q}, {c} connections"));
             let p99 = f(&run["latency"]["p99_ms"]);
-            let _ = writeln!(
-                o,
-                "| 2 | search `{}` ({messages} messages), {} connections: req/s, p50, p99 | {:.1}/s, {}, {} | p99 < 50 ms | {} |",
-                search["q"].as_str().unwrap_or(""),
-                u(&run["concurrency"]),
-                f(&run["requests_per_second"]),
-                ms(&run["latency"]["p50_ms"]),
-                ms(&run["latency"]["p99_ms"]),
-                verdict(p99 < 50.0 && u(&run["errors"]) == 0)
+            row(
+                &format!("search_{q}_{c}"),
+                "2",
+                format!("search `{q}`, {c} connections: req/s, server CPU/request, p50, p99"),
+                messages.clone(),
+                format!(
+                    "{:.0}/s, {}, {}, {}",
+                    f(&run["requests_per_second"]),
+                    cpu_ms(cpu),
+                    ms(&run["latency"]["p50_ms"]),
+                    ms(&run["latency"]["p99_ms"])
+                ),
+                "p99 < 30 ms",
+                verdict(p99 < 30.0 && u(&run["errors"]) == 0),
             );
         }
     }
     for run in r["exchanges"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            o,
-            "| 3 | non-streamed exchanges, {} connections: exchanges/s, p50, p99 | {:.0}/s, {}, {} | – | {} |",
-            u(&run["concurrency"]),
-            f(&run["requests_per_second"]),
-            ms(&run["latency"]["p50_ms"]),
-            ms(&run["latency"]["p99_ms"]),
-            if u(&run["errors"]) == 0 { "" } else { "**errors**" }
+        let c = u(&run["concurrency"]);
+        let cpu = cpu_per_request(r, run, &format!("exchanges, {c} connections"));
+        row(
+            &format!("exchanges_{c}"),
+            "3",
+            format!("non-streamed exchanges, {c} connections: exchanges/s, server CPU/exchange, p50, p99"),
+            none(),
+            format!(
+                "{:.0}/s, {}, {}, {}",
+                f(&run["requests_per_second"]),
+                cpu_ms(cpu),
+                ms(&run["latency"]["p50_ms"]),
+                ms(&run["latency"]["p99_ms"])
+            ),
+            "–",
+            if u(&run["errors"]) == 0 { "" } else { "**errors**" },
         );
     }
     let t = &r["ttft"];
     if !t.is_null() {
         let overhead = f(&t["ttft_overhead_ms"]);
-        let _ = writeln!(
-            o,
-            "| 4 | time to first token, 200 tokens: daehwa / direct (median), overhead, ratio | {} / {}, +{}, ×{:.2} | overhead < 1 ms | {} |",
-            ms(&t["daehwa"]["ttft"]["p50_ms"]),
-            ms(&t["direct"]["ttft"]["p50_ms"]),
-            ms(&t["ttft_overhead_ms"]),
-            f(&t["ttft_ratio"]),
-            verdict(overhead < 1.0 && u(&t["errors"]) == 0)
+        let tokens = u(&t["tokens"]);
+        row(
+            "ttft",
+            "4",
+            "time to first token, one stream: daehwa / direct (median), overhead, ratio".into(),
+            format!("{tokens} tokens"),
+            format!(
+                "{} / {}, +{}, ×{:.2}",
+                ms(&t["daehwa"]["ttft"]["p50_ms"]),
+                ms(&t["direct"]["ttft"]["p50_ms"]),
+                ms(&t["ttft_overhead_ms"]),
+                f(&t["ttft_ratio"])
+            ),
+            "overhead < 1 ms",
+            verdict(overhead < 1.0 && u(&t["errors"]) == 0),
         );
-        let _ = writeln!(
-            o,
-            "| 4 | whole answer, 200 tokens: daehwa / direct (median), overhead, ratio | {} / {}, +{}, ×{:.2} | – | |",
-            ms(&t["daehwa"]["total"]["p50_ms"]),
-            ms(&t["direct"]["total"]["p50_ms"]),
-            ms(&t["total_overhead_ms"]),
-            f(&t["total_ratio"]),
+        row(
+            "ttft_total",
+            "4",
+            "whole answer, one stream: daehwa / direct (median), overhead, ratio".into(),
+            format!("{tokens} tokens"),
+            format!(
+                "{} / {}, +{}, ×{:.2}",
+                ms(&t["daehwa"]["total"]["p50_ms"]),
+                ms(&t["direct"]["total"]["p50_ms"]),
+                ms(&t["total_overhead_ms"]),
+                f(&t["total_ratio"])
+            ),
+            "–",
+            "",
+        );
+    }
+    let b = &r["burst"];
+    if !b.is_null() {
+        let n = u(&b["streams"]);
+        let workload = format!("{n} streams of {} tokens", u(&b["tokens"]));
+        let errors = u(&b["errors"]);
+        let cpu = cpu_per_stream(r, b);
+        row(
+            "burst_errors",
+            "5",
+            format!("{n} concurrent saved streams, no delay: errors"),
+            workload.clone(),
+            errors.to_string(),
+            "0",
+            verdict(errors == 0),
+        );
+        row(
+            "burst_cpu",
+            "5",
+            "… server CPU per stream".into(),
+            workload.clone(),
+            cpu_ms(cpu),
+            "< 2.5 ms",
+            judge(cpu.map(|c| c < 2.5)),
+        );
+        row(
+            "burst_ttft",
+            "5",
+            "… first token p50: daehwa / direct, ratio".into(),
+            workload,
+            format!(
+                "{} / {}, {}",
+                ms_or_dash(&b["daehwa"]["ttft"]["p50_ms"]),
+                ms_or_dash(&b["direct"]["ttft"]["p50_ms"]),
+                ratio(&b["ttft_ratio_p50"])
+            ),
+            "≤ 1.3× direct",
+            judge(b["ttft_ratio_p50"].as_f64().map(|r| r <= 1.3)),
         );
     }
     let s = &r["streams"];
     if !s.is_null() {
         let n = u(&s["streams"]);
+        let workload = format!(
+            "{n} streams of {} tokens at one per {} ms",
+            u(&s["tokens"]),
+            u(&s["delay_ms"])
+        );
         let errors = u(&s["errors"]);
         let peak = u(&s["peak_rss_bytes"]);
-        let _ = writeln!(
-            o,
-            "| 5 | {n} concurrent streams at 20 tokens/s: errors | {errors} | 0 | {} |",
-            verdict(errors == 0)
+        let cpu = cpu_per_stream(r, s);
+        row(
+            "streams_errors",
+            "6",
+            format!("{n} concurrent saved streams at 20 tokens/s: errors"),
+            workload.clone(),
+            errors.to_string(),
+            "0",
+            verdict(errors == 0),
         );
-        let _ = writeln!(
-            o,
-            "| 5 | … peak RSS of the server | {} | < 150 MB | {} |",
+        for (key, p, target, limit) in [
+            ("p50", "p50", "≤ 1.5× direct", 1.5),
+            ("p99", "p99", "≤ 2× direct", 2.0),
+        ] {
+            let r = &s[format!("ttft_ratio_{key}")];
+            row(
+                &format!("streams_ttft_{key}"),
+                "6",
+                format!("… first token {p}: daehwa / direct, ratio"),
+                workload.clone(),
+                format!(
+                    "{} / {}, {}",
+                    ms_or_dash(&s["daehwa"]["ttft"][format!("{key}_ms")]),
+                    ms_or_dash(&s["direct"]["ttft"][format!("{key}_ms")]),
+                    ratio(r)
+                ),
+                target,
+                judge(r.as_f64().map(|r| r <= limit)),
+            );
+        }
+        row(
+            "streams_rss",
+            "6",
+            "… peak RSS of the server".into(),
+            workload.clone(),
             fmt_mib(peak),
-            verdict(peak < 150_000_000)
+            "< 120 MiB",
+            verdict(peak > 0 && peak < 120 * MIB),
         );
-        let _ = writeln!(
-            o,
-            "| 5 | … added inter-token latency p99 (through daehwa / straight from the fake) | {} / {} | – | |",
-            ms(&s["daehwa"]["added_p99_ms"]),
-            ms(&s["direct"]["added_p99_ms"]),
+        row(
+            "streams_cpu",
+            "6",
+            "… server CPU per stream".into(),
+            workload.clone(),
+            cpu_ms(cpu),
+            "< 8 ms",
+            judge(cpu.map(|c| c < 8.0)),
+        );
+        row(
+            "streams_gap",
+            "6",
+            "… added inter-token latency p99: daehwa / direct".into(),
+            workload,
+            format!(
+                "{} / {}",
+                ms(&s["daehwa"]["added_p99_ms"]),
+                ms(&s["direct"]["added_p99_ms"])
+            ),
+            "–",
+            "",
         );
     }
     let w = &r["web"]["first_load"];
     if !w.is_null() {
+        row(
+            "web",
+            "7",
+            "web app first load: JS, CSS (raw → gzip)".into(),
+            none(),
+            format!(
+                "{} → {}, {} → {}",
+                fmt_kib(u(&w["js_bytes"])),
+                fmt_kib(u(&w["js_gzip_bytes"])),
+                fmt_kib(u(&w["css_bytes"])),
+                fmt_kib(u(&w["css_gzip_bytes"])),
+            ),
+            "–",
+            "",
+        );
+    }
+    rows
+}
+
+/// "at commit `abc` (quick mode)" for a run's column.
+fn run_name(r: &Value) -> String {
+    format!(
+        "`{}`{}",
+        r["meta"]["commit"].as_str().unwrap_or("?"),
+        if r["meta"]["quick"].as_bool() == Some(true) {
+            ", quick"
+        } else {
+            ""
+        }
+    )
+}
+
+fn headline(o: &mut String, r: &Value, before: Option<&Value>) {
+    let _ = writeln!(o, "## Against the targets\n");
+    let now = rows(r);
+    let Some(before) = before else {
         let _ = writeln!(
             o,
-            "| 6 | web app first load: JS, CSS (raw → gzip) | {} → {}, {} → {} | – | |",
-            fmt_kib(u(&w["js_bytes"])),
-            fmt_kib(u(&w["js_gzip_bytes"])),
-            fmt_kib(u(&w["css_bytes"])),
-            fmt_kib(u(&w["css_gzip_bytes"])),
+            "| # | figure | measured | target | |\n|---|---|---|---|---|"
+        );
+        for row in &now {
+            let workload = if row.workload.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", row.workload)
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {}{workload} | {} | {} | {} |",
+                row.num, row.figure, row.measured, row.target, row.verdict
+            );
+        }
+        let _ = writeln!(o);
+        return;
+    };
+    let then = rows(before);
+    let _ = writeln!(
+        o,
+        "Before: the run of {} at commit {}. A \"before\" figure measured on other data \
+         or load than now's says on what.\n",
+        before["meta"]["date"].as_str().unwrap_or("?"),
+        run_name(before)
+    );
+    let _ = writeln!(
+        o,
+        "| # | figure | target | before ({}) | | now ({}) | |\n|---|---|---|---|---|---|---|",
+        run_name(before),
+        run_name(r)
+    );
+    for row in &now {
+        let workload = if row.workload.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", row.workload)
+        };
+        let (was, was_verdict) = match then.iter().find(|b| b.key == row.key) {
+            Some(b) if b.workload != row.workload => {
+                (format!("{} ({})", b.measured, b.workload), b.verdict)
+            }
+            Some(b) => (b.measured.clone(), b.verdict),
+            None => ("–".to_string(), ""),
+        };
+        let _ = writeln!(
+            o,
+            "| {} | {}{workload} | {} | {was} | {was_verdict} | {} | {} |",
+            row.num, row.figure, row.target, row.measured, row.verdict
         );
     }
     let _ = writeln!(o);
@@ -524,4 +797,55 @@ fn streams_section(o: &mut String, r: &Value, s: &Value) {
             None => String::new(),
         }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn run(commit: &str, p99: f64, cpu_per_request: Option<f64>) -> Value {
+        let mut list = json!({
+            "concurrency": 32, "requests_per_second": 12000.0, "requests_ok": 36000,
+            "errors": 0, "latency": { "p50_ms": 2.0, "p99_ms": p99 },
+        });
+        if let Some(c) = cpu_per_request {
+            list["server_cpu_ms_per_request"] = json!(c);
+        }
+        json!({
+            "meta": { "commit": commit, "date": "2026-12-01T00:00:00Z" },
+            "data": { "conversations": 10000, "messages": 1000000 },
+            "list": [list],
+            "cpu": [{ "scenario": "list, 32 connections",
+                      "cpu": { "server_cores": 1.5, "seconds": 3.0 } }],
+        })
+    }
+
+    #[test]
+    fn cpu_per_request_falls_back_to_the_cpu_table() {
+        let old = run("a", 5.0, None);
+        // 1.5 cores × 3 s = 4.5 s over 36,000 requests.
+        let cpu = cpu_per_request(&old, &old["list"][0], "list, 32 connections");
+        assert!((cpu.unwrap() - 0.125).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_targets_table_sets_before_beside_now() {
+        let before = run("aaa", 25.0, Some(0.3));
+        let now = run("bbb", 5.0, Some(0.1));
+        let md = markdown(&now, Some(&before));
+        assert!(md.contains("| before (`aaa`) | | now (`bbb`) | |"));
+        let line = md
+            .lines()
+            .find(|l| l.contains("conversation list, first page, 32 connections"))
+            .unwrap();
+        assert!(
+            line.contains("0.300 ms, 2.00 ms, 25.0 ms | **missed** |"),
+            "{line}"
+        );
+        assert!(
+            line.contains("0.100 ms, 2.00 ms, 5.00 ms | met |"),
+            "{line}"
+        );
+    }
 }
