@@ -4,14 +4,16 @@
 //! this; `bench/README.md` says what each scenario measures and how.
 //!
 //! Order: cold starts on an empty database (the last one stays up to create
-//! the user, an API key and the connection to the fake), bulk load, cold
-//! starts on the loaded database, then list and search, non-streamed
-//! exchanges, one-at-a-time streamed answers against the fake directly, a
-//! fresh server for 200 concurrent streams with no delay, another for the
-//! thousand concurrent streams at 20 tokens/s, and the web app's size. Every
-//! loop is bounded in count and in time.
+//! the user, an API key and the connection to the fake), bulk load (or a
+//! copy of an earlier one from `--data-cache`), cold starts on the loaded
+//! database, then list and search, non-streamed exchanges, one-at-a-time
+//! streamed answers against the fake directly, a fresh server for 200
+//! concurrent streams with no delay, another for the thousand concurrent
+//! streams at 20 tokens/s, and the web app's size. Every loop is bounded in
+//! count and in time.
 
 mod assets;
+mod cache;
 mod client;
 mod data;
 mod hostile;
@@ -94,6 +96,11 @@ struct Args {
     /// table shows its figures in a "before" column beside this run's.
     #[arg(long)]
     before: Option<PathBuf>,
+    /// Keep the loaded database in this folder and reuse it when a later run
+    /// asks for the same data (counts, generator) on the same schema: no
+    /// setup and bulk load then, only a copy.
+    #[arg(long, conflicts_with = "soak")]
+    data_cache: Option<PathBuf>,
     /// The commit the --daehwa binary was built from, for the report
     /// [default: this checkout's HEAD].
     #[arg(long)]
@@ -177,6 +184,8 @@ impl Plan {
     }
 }
 
+/// The seed of the loaded data.
+const SEED: u64 = 20_240_101;
 /// Connection counts of the list and search runs.
 const CONCURRENCY: [usize; 2] = [32, 128];
 /// A search slower than this alone is run with one request per connection only
@@ -378,73 +387,69 @@ async fn run(args: Args) -> Result<(), String> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_empty = server.memory().0;
 
-    // Setup through the API: the user (real argon2 hash), a key, the fake.
-    let api = Api::new(server.addr);
-    api.expect(
-        Method::POST,
-        "/api/v1/auth/register",
-        Some(&json!({"username": "bench", "password": "bench-password-1"})),
-        201,
-    )
-    .await?;
-    let login = api
-        .expect(
-            Method::POST,
-            "/api/v1/auth/login",
-            Some(&json!({"username": "bench", "password": "bench-password-1"})),
-            200,
-        )
-        .await?;
-    let token = login["access_token"].as_str().ok_or("no access_token")?;
-    let me = api
-        .with_token(token)
-        .expect(Method::GET, "/api/v1/auth/me", None, 200)
-        .await?;
-    let user_id = me["id"].as_str().ok_or("no user id")?.to_string();
-    let key = api
-        .with_token(token)
-        .expect(
-            Method::POST,
-            "/api/v1/api-keys",
-            Some(&json!({"client_name": "bench"})),
-            201,
-        )
-        .await?;
-    let key = key["api_key"].as_str().ok_or("no api_key")?.to_string();
-    api.with_key(&key)
-        .expect(
-            Method::POST,
-            "/api/v1/admin/connections",
-            Some(&json!({
-                "name": "fake", "kind": "openai",
-                "base_url": format!("http://{}/v1", fake.addr),
-            })),
-            201,
-        )
-        .await?;
-    let models = api
-        .with_key(&key)
-        .expect(Method::GET, "/api/v1/models", None, 200)
-        .await?;
-    let model = models["models"][0]["id"]
-        .as_str()
-        .ok_or("the fake's models were not discovered")?
-        .to_string();
-    server.stop()?;
-
-    // Bulk load, then cold starts on the loaded file.
-    say(format!(
-        "loading {} conversations, {} messages",
-        plan.conversations, plan.messages
-    ));
-    let loaded = {
-        let (db, user_id, model) = (db.clone(), user_id.clone(), model.clone());
-        let (c, m) = (plan.conversations, plan.messages);
-        tokio::task::spawn_blocking(move || data::load(&db, &user_id, &model, c, m, 20_240_101))
-            .await
-            .map_err(|e| e.to_string())??
+    // The loaded database: from the cache, or set up and loaded now (and
+    // then kept in the cache).
+    let cache = match &args.data_cache {
+        Some(dir) => Some(cache::Entry::new(
+            dir,
+            plan.conversations,
+            plan.messages,
+            SEED,
+            cache::schema_fingerprint(&db)?,
+        )),
+        None => None,
     };
-    say(format!("loaded in {:.1} s", loaded.seconds));
+    let hit = match &cache {
+        Some(entry) => entry.find()?,
+        None => None,
+    };
+    let (setup, loaded, data_source) = match (hit, &cache) {
+        (Some(hit), Some(entry)) => {
+            server.stop()?;
+            remove_db(&db);
+            say(format!(
+                "copying the loaded database from {}",
+                entry.path().display()
+            ));
+            let took = entry.restore(&db)?;
+            say(format!("copied in {took:.2} s"));
+            let source = json!({
+                "cache": entry.path(),
+                "from_cache": true,
+                "copy_seconds": (took * 100.0).round() / 100.0,
+            });
+            (hit.setup, hit.loaded, source)
+        }
+        _ => {
+            let setup = set_up(&Api::new(server.addr), &fake).await?;
+            server.stop()?;
+            say(format!(
+                "loading {} conversations, {} messages",
+                plan.conversations, plan.messages
+            ));
+            let loaded = {
+                let db = db.clone();
+                let (user_id, model) = (setup.user_id.clone(), setup.model.clone());
+                let (c, m) = (plan.conversations, plan.messages);
+                tokio::task::spawn_blocking(move || data::load(&db, &user_id, &model, c, m, SEED))
+                    .await
+                    .map_err(|e| e.to_string())??
+            };
+            say(format!("loaded in {:.1} s", loaded.seconds));
+            if let Some(entry) = &cache {
+                say(format!("keeping a copy in {}", entry.path().display()));
+                entry.save(&db, &setup, &loaded, &data_date(unix_now()))?;
+            }
+            let source = json!({
+                "cache": cache.as_ref().map(|e| e.path()),
+                "from_cache": false,
+            });
+            (setup, loaded, source)
+        }
+    };
+    let key = setup.api_key.clone();
+
+    // Cold starts on the loaded file.
     say(format!(
         "cold start on the loaded database ×{}",
         plan.cold_starts
@@ -465,6 +470,21 @@ async fn run(args: Args) -> Result<(), String> {
     let idle_loaded = server.memory().0;
 
     let api = Api::new(server.addr);
+    if data_source["from_cache"] == json!(true) {
+        point_at_fake(&api.with_key(&key), &setup, &fake)
+            .await
+            .map_err(|e| {
+                format!(
+                    "the cached database does not work with this server ({e}); \
+                     delete {} and its .json to load afresh",
+                    cache
+                        .as_ref()
+                        .map(|c| c.path().display().to_string())
+                        .unwrap_or_default()
+                )
+            })?;
+    }
+    let model = setup.model.clone();
     let key_headers = vec![("x-api-key".to_string(), key.clone())];
     let mut ctx = Ctx {
         plan,
@@ -510,10 +530,11 @@ async fn run(args: Args) -> Result<(), String> {
         remove_db(&db);
     }
 
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = unix_now();
+    let mut data = loaded.json();
+    if let (Some(d), Some(source)) = (data.as_object_mut(), data_source.as_object()) {
+        d.extend(source.clone());
+    }
     let results = json!({
         "meta": {
             "command": command_line(),
@@ -535,7 +556,7 @@ async fn run(args: Args) -> Result<(), String> {
             "loaded": summary_with_samples(&mut loaded_starts),
         },
         "idle_rss": { "empty_bytes": idle_empty, "loaded_bytes": idle_loaded },
-        "data": loaded.json(),
+        "data": data,
         "list": list,
         "search": search,
         "exchanges": exchanges,
@@ -560,6 +581,103 @@ async fn run(args: Args) -> Result<(), String> {
         started.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// Setup through the API on the empty server: the user `bench` (the first
+/// account, so admin; real argon2 hash), an API key, the fake as a connection
+/// (its models discovered).
+async fn set_up(api: &Api, fake: &Proc) -> Result<cache::Setup, String> {
+    api.expect(
+        Method::POST,
+        "/api/v1/auth/register",
+        Some(&json!({"username": "bench", "password": "bench-password-1"})),
+        201,
+    )
+    .await?;
+    let login = api
+        .expect(
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(&json!({"username": "bench", "password": "bench-password-1"})),
+            200,
+        )
+        .await?;
+    let token = login["access_token"].as_str().ok_or("no access_token")?;
+    let me = api
+        .with_token(token)
+        .expect(Method::GET, "/api/v1/auth/me", None, 200)
+        .await?;
+    let user_id = me["id"].as_str().ok_or("no user id")?.to_string();
+    let key = api
+        .with_token(token)
+        .expect(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(&json!({"client_name": "bench"})),
+            201,
+        )
+        .await?;
+    let api_key = key["api_key"].as_str().ok_or("no api_key")?.to_string();
+    let connection = api
+        .with_key(&api_key)
+        .expect(
+            Method::POST,
+            "/api/v1/admin/connections",
+            Some(&json!({
+                "name": "fake", "kind": "openai",
+                "base_url": format!("http://{}/v1", fake.addr),
+            })),
+            201,
+        )
+        .await?;
+    let connection_id = connection["id"]
+        .as_str()
+        .ok_or("no connection id")?
+        .to_string();
+    let models = api
+        .with_key(&api_key)
+        .expect(Method::GET, "/api/v1/models", None, 200)
+        .await?;
+    let model = models["models"][0]["id"]
+        .as_str()
+        .ok_or("the fake's models were not discovered")?
+        .to_string();
+    Ok(cache::Setup {
+        user_id,
+        api_key,
+        model,
+        connection_id,
+    })
+}
+
+/// A cached database's connection points at the fake of an earlier run:
+/// sets its base URL to this run's fake (`PATCH`, the models stay) and
+/// checks that the model is offered.
+async fn point_at_fake(api: &Api, setup: &cache::Setup, fake: &Proc) -> Result<(), String> {
+    api.expect(
+        Method::PATCH,
+        &format!("/api/v1/admin/connections/{}", setup.connection_id),
+        Some(&json!({ "base_url": format!("http://{}/v1", fake.addr) })),
+        200,
+    )
+    .await?;
+    let models = api.expect(Method::GET, "/api/v1/models", None, 200).await?;
+    let offered = models["models"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|m| m["id"].as_str() == Some(setup.model.as_str()));
+    if !offered {
+        return Err(format!("the model {} is not offered", setup.model));
+    }
+    Ok(())
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn data_date(unix: u64) -> String {

@@ -600,10 +600,15 @@ fn details(o: &mut String, r: &Value) {
     let _ = writeln!(
         o,
         "- Loaded data: {} conversations, {} messages of one user written straight into the \
-         file in {:.0} s; the file is {}.\n",
+         file in {:.0} s{}; the file is {}.\n",
         u(&d["conversations"]),
         u(&d["messages"]),
         f(&d["seconds"]),
+        if d["from_cache"].as_bool() == Some(true) {
+            " by an earlier run, copied from the data cache for this one"
+        } else {
+            ""
+        },
         fmt_mib(u(&d["db_bytes"]))
     );
 
