@@ -190,6 +190,25 @@ fn ratio(v: &Value) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
+/// "daehwa / direct, ×ratio" of a concurrent-streams scenario's time to
+/// first token at percentile `p` (`p50`, `p99`); a dash when the run did
+/// not measure it (results of older harnesses).
+fn versus(s: &Value, p: &str) -> String {
+    let (through, direct) = (
+        &s["daehwa"]["ttft"][format!("{p}_ms")],
+        &s["direct"]["ttft"][format!("{p}_ms")],
+    );
+    if through.is_null() && direct.is_null() {
+        return "–".into();
+    }
+    format!(
+        "{} / {}, {}",
+        ms_or_dash(through),
+        ms_or_dash(direct),
+        ratio(&s[format!("ttft_ratio_{p}")])
+    )
+}
+
 const MIB: u64 = 1024 * 1024;
 
 /// The rows of the targets table (the targets where they apply).
@@ -395,12 +414,7 @@ fn rows(r: &Value) -> Vec<Row> {
             "5",
             "… first token p50: daehwa / direct, ratio".into(),
             workload,
-            format!(
-                "{} / {}, {}",
-                ms_or_dash(&b["daehwa"]["ttft"]["p50_ms"]),
-                ms_or_dash(&b["direct"]["ttft"]["p50_ms"]),
-                ratio(&b["ttft_ratio_p50"])
-            ),
+            versus(b, "p50"),
             "≤ 1.3× direct",
             judge(b["ttft_ratio_p50"].as_f64().map(|r| r <= 1.3)),
         );
@@ -435,12 +449,7 @@ fn rows(r: &Value) -> Vec<Row> {
                 "6",
                 format!("… first token {p}: daehwa / direct, ratio"),
                 workload.clone(),
-                format!(
-                    "{} / {}, {}",
-                    ms_or_dash(&s["daehwa"]["ttft"][format!("{key}_ms")]),
-                    ms_or_dash(&s["direct"]["ttft"][format!("{key}_ms")]),
-                    ratio(r)
-                ),
+                versus(s, key),
                 target,
                 judge(r.as_f64().map(|r| r <= limit)),
             );
