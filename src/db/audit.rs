@@ -49,11 +49,13 @@ pub fn list(
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<AuditEntry>, DbError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&super::with_limit(
         "SELECT id, actor_id, actor_name, action, target, detail, created_at FROM audit
          WHERE :before IS NULL OR id < :before ORDER BY id DESC LIMIT :limit",
-    )?;
-    let rows = stmt.query_map(named_params! { ":before": before, ":limit": limit }, |r| {
+        limit,
+        None,
+    ))?;
+    let rows = stmt.query_map(named_params! { ":before": before }, |r| {
         Ok(AuditEntry {
             id: r.get(0)?,
             actor_id: r.get(1)?,

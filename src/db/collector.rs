@@ -142,9 +142,9 @@ pub fn list(
         args.push(at.into());
         args.push(id.into());
     }
-    sql.push_str(" ORDER BY updated_at DESC, id DESC LIMIT ?");
-    args.push((limit as i64).into());
-    let mut stmt = conn.prepare(&sql)?;
+    // The limit in the text, not bound: see `db::with_limit`.
+    sql.push_str(&format!(" ORDER BY updated_at DESC, id DESC LIMIT {limit}"));
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), item_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

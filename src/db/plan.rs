@@ -308,7 +308,7 @@ pub fn usage_report(
     offset: u32,
     limit: u32,
 ) -> Result<Vec<UsageRow>, DbError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&super::with_limit(
         "SELECT u.user_id, us.username, u.model_id, count(*), sum(u.prompt_tokens),
                 sum(u.completion_tokens)
            FROM usage u LEFT JOIN user us ON us.id = u.user_id
@@ -317,9 +317,11 @@ pub fn usage_report(
           GROUP BY u.user_id, u.model_id
           ORDER BY count(*) DESC, u.user_id, u.model_id
           LIMIT :limit OFFSET :offset",
-    )?;
+        limit,
+        Some(offset),
+    ))?;
     let rows = stmt.query_map(
-        named_params! { ":from": from, ":to": to, ":user": user_id, ":limit": limit, ":offset": offset },
+        named_params! { ":from": from, ":to": to, ":user": user_id },
         |r| {
             Ok(UsageRow {
                 user_id: r.get(0)?,

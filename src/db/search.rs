@@ -470,7 +470,8 @@ fn walk(
     cursor: &(String, String),
     size: usize,
 ) -> Result<Vec<Candidate>, DbError> {
-    let mut stmt = conn.prepare_cached(WALK_SQL)?;
+    let size = u32::try_from(size).unwrap_or(u32::MAX);
+    let mut stmt = conn.prepare_cached(&super::with_limit(WALK_SQL, size, None))?;
     let rows = stmt.query_map(
         named_params! {
             ":user": user_id,
@@ -478,7 +479,6 @@ fn walk(
             ":pinned": filter_value(filter.pinned),
             ":updated_at": cursor.0,
             ":id": cursor.1,
-            ":limit": size as i64,
         },
         candidate,
     )?;
@@ -521,28 +521,58 @@ fn lookup(
 const SNIPPET_BEFORE: usize = 50;
 const SNIPPET_CHARS: usize = 160;
 
-/// The text around the first match of `keywords[0]` in the conversation's
-/// messages (the earliest message that has it, streaming answers left out),
-/// about 160 characters with `…` where it was cut; `None` when only the title
-/// matched. ASCII case is ignored, as the search does.
+/// The text around the first match of the first keyword in the
+/// conversation's messages (the earliest message that has it, streaming
+/// answers left out), about 160 characters with `…` where it was cut; `None`
+/// when only the title matched. ASCII case is ignored, as the search does.
+///
+/// The index finds the conversation's matching messages (its documents are
+/// one rowid range), so a snippet reads one or two messages, not every
+/// message of the conversation (which cost several milliseconds a page).
 pub fn snippet(
     conn: &Connection,
     conversation_id: &str,
     keywords: &[String],
 ) -> Result<Option<String>, DbError> {
-    let Some(first) = keywords.first().filter(|k| !k.is_empty()) else {
+    let Some(first) = keywords
+        .iter()
+        .flat_map(|k| k.split(','))
+        .find(|k| !k.is_empty())
+    else {
         return Ok(None);
     };
-    let content: Option<String> = conn
-        .prepare_cached(
-            "SELECT content FROM message
-              WHERE conversation_id = ?1 AND status != 'streaming'
-                AND instr(lower(content), lower(?2)) > 0
-              ORDER BY idx LIMIT 1",
-        )?
-        .query_row(rusqlite::params![conversation_id, first], |r| r.get(0))
-        .optional()?;
-    Ok(content.map(|c| window(&c, first)))
+    let Some(conversation) = conn
+        .prepare_cached("SELECT rowid FROM conversation WHERE id = ?1")?
+        .query_row([conversation_id], |r| r.get::<_, i64>(0))
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let query = Query::new(first);
+    let mut docs = conn.prepare_cached(query.read_sql())?;
+    // `+ 1`: the conversation's first document is its title.
+    let mut rows = docs.query(named_params! {
+        ":query": query.text,
+        ":low": first_doc(conversation) + 1,
+    })?;
+    let mut message = conn
+        .prepare_cached("SELECT content FROM message WHERE rowid = ?1 AND status != 'streaming'")?;
+    let needle = first.to_ascii_lowercase();
+    while let Some(row) = rows.next()? {
+        let doc: i64 = row.get(0)?;
+        if conversation_of(doc) != conversation {
+            break;
+        }
+        let content: Option<String> = message
+            .query_row([doc & ((1 << DOC_BITS) - 1)], |r| r.get(0))
+            .optional()?;
+        // The index folds case beyond ASCII; the snippet finds what the
+        // search promised, ASCII case ignored.
+        if let Some(content) = content.filter(|c| c.to_ascii_lowercase().contains(&needle)) {
+            return Ok(Some(window(&content, first)));
+        }
+    }
+    Ok(None)
 }
 
 /// About [`SNIPPET_CHARS`] characters of `text` around the first

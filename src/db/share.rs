@@ -109,9 +109,9 @@ pub fn list(
           ORDER BY s.created_at DESC, s.id DESC LIMIT :limit"
     );
     let (at, id) = before.unzip();
-    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut stmt = conn.prepare_cached(&super::with_limit(&sql, limit, None))?;
     let rows = stmt.query_map(
-        named_params! { ":user": user_id, ":at": at, ":id": id, ":limit": limit },
+        named_params! { ":user": user_id, ":at": at, ":id": id },
         share_from,
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -198,11 +198,8 @@ pub fn samples(
         "SELECT {SAMPLE_COLUMNS} FROM sample WHERE :before IS NULL OR id < :before
           ORDER BY id DESC LIMIT :limit"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        named_params! { ":before": before, ":limit": limit },
-        sample_from,
-    )?;
+    let mut stmt = conn.prepare_cached(&super::with_limit(&sql, limit, None))?;
+    let rows = stmt.query_map(named_params! { ":before": before }, sample_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -183,11 +183,8 @@ pub fn list(
            AND (:after IS NULL OR id > :after)
          ORDER BY id LIMIT :limit"
     );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(
-        named_params! { ":q": q, ":after": after, ":limit": limit },
-        from_row,
-    )?;
+    let mut stmt = conn.prepare_cached(&super::with_limit(&sql, limit, None))?;
+    let rows = stmt.query_map(named_params! { ":q": q, ":after": after }, from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

@@ -336,9 +336,12 @@ pub fn list(
         args.push(updated_at.clone().into());
         args.push(id.clone().into());
     }
-    sql.push_str(" ORDER BY c.updated_at DESC, c.id DESC LIMIT ?");
-    args.push((filter.limit as i64).into());
-    let mut stmt = conn.prepare(&sql)?;
+    // The limit in the text, not bound: see `db::with_limit`.
+    sql.push_str(&format!(
+        " ORDER BY c.updated_at DESC, c.id DESC LIMIT {}",
+        filter.limit
+    ));
+    let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), conversation_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -462,7 +465,7 @@ pub fn feedback_list(
     before: Option<&str>,
     limit: u32,
 ) -> Result<Vec<FeedbackEntry>, DbError> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&super::with_limit(
         "SELECT f.id, f.rating, f.comment, f.user_id, u.username, c.id, c.title, m.id, m.model_id,
                 substr(m.content, 1, 300), f.created_at, f.updated_at, fr.reasons
            FROM feedback f
@@ -472,9 +475,11 @@ pub fn feedback_list(
            LEFT JOIN user u ON u.id = f.user_id
           WHERE (:rating IS NULL OR f.rating = :rating) AND (:before IS NULL OR f.id < :before)
           ORDER BY f.id DESC LIMIT :limit",
-    )?;
+        limit,
+        None,
+    ))?;
     let rows = stmt.query_map(
-        rusqlite::named_params! { ":rating": rating, ":before": before, ":limit": limit },
+        rusqlite::named_params! { ":rating": rating, ":before": before },
         |r| {
             Ok(FeedbackEntry {
                 id: r.get(0)?,

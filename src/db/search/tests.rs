@@ -676,3 +676,66 @@ fn a_snippet_is_the_text_around_the_first_match_cut_with_ellipses() {
     // No match (only the title matched): the start of the text.
     assert_eq!(window("abc", "zzz"), "abc");
 }
+
+#[test]
+fn a_snippet_comes_from_the_first_message_written_that_has_the_keyword() {
+    let mut rng = Rng(11);
+    let (conn, _users) = world(&mut rng);
+    let conversations: Vec<String> = conn
+        .prepare("SELECT id FROM conversation")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    // What the snippet must be: a plain scan of the conversation's messages
+    // in the order they were written, streaming answers left out.
+    let scan = |conversation: &str, keyword: &str| -> Option<String> {
+        conn.query_row(
+            "SELECT content FROM message
+              WHERE conversation_id = ?1 AND status != 'streaming'
+                AND instr(lower(content), lower(?2)) > 0
+              ORDER BY rowid LIMIT 1",
+            params![conversation, keyword],
+            |r| r.get::<_, String>(0),
+        )
+        .optional()
+        .unwrap()
+        .map(|content| window(&content, keyword))
+    };
+    let mut found = 0;
+    for round in 0..60 {
+        let keyword = if round < WORDS.len() {
+            WORDS[round].to_string()
+        } else {
+            keyword(&mut rng, &conn)
+        };
+        // `?q=` trims keywords and drops empty ones (search_keywords).
+        if keyword.trim() != keyword || keyword.is_empty() {
+            continue;
+        }
+        for conversation in &conversations {
+            let got = snippet(&conn, conversation, std::slice::from_ref(&keyword)).unwrap();
+            assert_eq!(
+                got,
+                scan(conversation, &keyword),
+                "{keyword:?} in {conversation}"
+            );
+            found += usize::from(got.is_some());
+        }
+    }
+    assert!(
+        found > 200,
+        "only {found} snippets: the test data no longer matches"
+    );
+    // The first of several keywords (a comma separates them too).
+    let two = vec!["강아지,설사".to_string()];
+    for conversation in &conversations {
+        assert_eq!(
+            snippet(&conn, conversation, &two).unwrap(),
+            scan(conversation, "강아지")
+        );
+    }
+    assert_eq!(snippet(&conn, "no such id", &two).unwrap(), None);
+    assert_eq!(snippet(&conn, &conversations[0], &[]).unwrap(), None);
+}
