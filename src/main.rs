@@ -107,9 +107,12 @@ pub fn serve(args: ServeArgs, shutdown: impl Future<Output = ()> + Send + 'stati
     return_big_allocations_to_the_system();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        // SQLite calls and (later) upstream readers use blocking threads; many
-        // streams at once must not starve the database.
-        .max_blocking_threads(1024)
+        // Blocking threads run SQLite calls (16 connections), password
+        // hashing (a few at once), title requests (8 at once) and small
+        // chores; answers read their provider on threads of their own. More
+        // threads than that would only wait for a connection, each with its
+        // stack: a thousand answers starting at once used to make ~400.
+        .max_blocking_threads(64)
         .build()
     {
         Ok(rt) => rt,

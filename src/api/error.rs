@@ -135,12 +135,15 @@ impl Reply for ApiError {
 /// A JSON response that no cache keeps (API answers are per user and live):
 /// a typed reply (`Serialize + ToSchema` struct) or, for error bodies, a value.
 pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T) -> Response {
-    let (status, text) = match serde_json::to_string(body) {
-        Ok(text) => (status, text),
+    // Room for a typical reply at once (a page of a list is tens of KiB):
+    // fewer regrowths, each of which copies what was written so far.
+    let mut text = Vec::with_capacity(4096);
+    let (status, text) = match serde_json::to_writer(&mut text, body) {
+        Ok(()) => (status, text),
         Err(e) => {
             log::error!("a reply could not be serialized: {e}");
             let text = r#"{"error":"internal error","code":"internal"}"#;
-            (StatusCode::INTERNAL_SERVER_ERROR, text.to_string())
+            (StatusCode::INTERNAL_SERVER_ERROR, text.as_bytes().to_vec())
         }
     };
     let mut res = Response::new(text.into());

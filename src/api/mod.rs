@@ -108,8 +108,13 @@ pub fn simple(state: AppState) -> BoxedFilter<(Response,)> {
 fn openapi_json(
     external: openapi::External,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone {
-    let body: &'static str = Box::leak(openapi::document_for(external).into_boxed_str());
+    // Made on first request, not at start-up: building it costs more than
+    // the rest of a cold start, and most servers are never asked.
+    let document: std::sync::Arc<std::sync::OnceLock<bytes::Bytes>> = Default::default();
     warp::path!("openapi.json").and(warp::get()).map(move || {
+        let body = document
+            .get_or_init(|| bytes::Bytes::from(openapi::document_for(external)))
+            .clone();
         let mut res = Response::new(body.into());
         res.headers_mut().insert(
             warp::http::header::CONTENT_TYPE,
@@ -117,6 +122,85 @@ fn openapi_json(
         );
         res
     })
+}
+
+/// A server-sent-events answer of chunks already in the wire format (one
+/// chunk may hold several events: they go out in one write), with the
+/// headers and the keep-alive of [`sse_reply`]. The keep-alive timer is
+/// set once per 15 s, not once per event.
+pub fn sse_chunks<S>(chunks: S) -> Response
+where
+    S: futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
+{
+    use warp::http::{header, HeaderValue};
+    use warp::Reply;
+    let body = KeepAlive {
+        inner: Box::pin(chunks),
+        every: SSE_KEEP_ALIVE,
+        last: tokio::time::Instant::now(),
+        timer: Box::pin(tokio::time::sleep(SSE_KEEP_ALIVE)),
+    };
+    let stream = sync_wrapper::SyncStream::new(futures_util::StreamExt::map(
+        body,
+        Ok::<_, std::convert::Infallible>,
+    ));
+    let mut res = warp::reply::stream(stream).into_response();
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    res
+}
+
+/// Silence after which a stream sends a comment line, so that proxies do
+/// not close it.
+const SSE_KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The chunks of a stream with `:` comment lines in its silences.
+struct KeepAlive {
+    inner: std::pin::Pin<Box<dyn futures_util::Stream<Item = bytes::Bytes> + Send>>,
+    every: std::time::Duration,
+    /// When the last chunk went out.
+    last: tokio::time::Instant,
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+}
+
+impl futures_util::Stream for KeepAlive {
+    type Item = bytes::Bytes;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<bytes::Bytes>> {
+        use std::future::Future;
+        use std::task::Poll;
+        let this = &mut *self;
+        match this.inner.as_mut().poll_next(cx) {
+            Poll::Ready(Some(chunk)) => {
+                this.last = tokio::time::Instant::now();
+                return Poll::Ready(Some(chunk));
+            }
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => {}
+        }
+        loop {
+            if this.timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let due = this.last + this.every;
+            let now = tokio::time::Instant::now();
+            if now >= due {
+                this.last = now;
+                this.timer.as_mut().reset(now + this.every);
+                return Poll::Ready(Some(bytes::Bytes::from_static(b":\n\n")));
+            }
+            // Chunks went out since the timer was set: wait for the rest.
+            this.timer.as_mut().reset(due);
+        }
+    }
 }
 
 /// A server-sent-events answer of `events` (the native stream and the
@@ -146,4 +230,56 @@ pub fn no_content() -> Response {
     let mut res = Response::default();
     *res.status_mut() = warp::http::StatusCode::NO_CONTENT;
     res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    fn keep_alive(
+        chunks: impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
+        every: std::time::Duration,
+    ) -> KeepAlive {
+        KeepAlive {
+            inner: Box::pin(chunks),
+            every,
+            last: tokio::time::Instant::now(),
+            timer: Box::pin(tokio::time::sleep(every)),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_silent_stream_gets_comment_lines_and_chunks_pass_as_they_are() {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<bytes::Bytes>();
+        let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        });
+        let every = std::time::Duration::from_millis(30);
+        let mut stream = keep_alive(chunks, every);
+        let patience = std::time::Duration::from_secs(10);
+
+        tx.send(bytes::Bytes::from_static(b"event:delta\n\n"))
+            .unwrap();
+        tx.send(bytes::Bytes::from_static(b"event:done\n\n"))
+            .unwrap();
+        let first = tokio::time::timeout(patience, stream.next()).await.unwrap();
+        assert_eq!(first.as_deref(), Some(&b"event:delta\n\n"[..]));
+        let second = tokio::time::timeout(patience, stream.next()).await.unwrap();
+        assert_eq!(second.as_deref(), Some(&b"event:done\n\n"[..]));
+
+        // Nothing to send: a comment line, then another.
+        for _ in 0..2 {
+            let idle = tokio::time::timeout(patience, stream.next()).await.unwrap();
+            assert_eq!(idle.as_deref(), Some(&b":\n\n"[..]));
+        }
+        tx.send(bytes::Bytes::from_static(b"x")).unwrap();
+        drop(tx);
+        let mut rest = Vec::new();
+        while let Some(chunk) = tokio::time::timeout(patience, stream.next()).await.unwrap() {
+            rest.push(chunk);
+        }
+        // The chunk, perhaps after a comment that fell due meanwhile; then the end.
+        assert_eq!(rest.last().map(|c| &c[..]), Some(&b"x"[..]), "{rest:?}");
+    }
 }

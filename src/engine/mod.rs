@@ -40,6 +40,13 @@ pub use prompt::{build_prompt, clean_title, context_block, estimate_tokens, fall
 
 /// How often partial answers are written (SPEC: at least once a second).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
+/// How often the deltas of running answers are handed to their subscribers.
+/// An answer's first delta goes at once; the later ones wait for this tick,
+/// so a thousand answers wake the server once per tick rather than once per
+/// token, and the tokens that came meanwhile go out in one write.
+pub const DELIVER_INTERVAL: Duration = Duration::from_millis(20);
+/// Title requests to the provider at once; the others wait their turn.
+const MAX_TITLE_CALLS: usize = 8;
 /// Stack of a reader thread: ureq with TLS needs little; many run at once.
 const READER_STACK: usize = 512 * 1024;
 /// How long a finished generation stays in memory for late reconnects.
@@ -149,6 +156,11 @@ struct Inner {
     limits: Limits,
     /// Wakes the flush task when an answer starts (it sleeps while none runs).
     started: Notify,
+    /// Title requests in flight at once ([`MAX_TITLE_CALLS`]).
+    titles: tokio::sync::Semaphore,
+    /// Wakes the delivery task likewise (shared: it waits without holding
+    /// the engine).
+    deliver_wake: Arc<Notify>,
     /// Finished answers whose final write failed for lack of disk space,
     /// kept here and written by the flush task once space is freed.
     unsaved: Mutex<Vec<Unsaved>>,
@@ -192,11 +204,17 @@ impl Engine {
                 active: AtomicUsize::new(0),
                 idle: Notify::new(),
                 started: Notify::new(),
+                deliver_wake: Arc::new(Notify::new()),
+                titles: tokio::sync::Semaphore::new(MAX_TITLE_CALLS),
                 unsaved: Mutex::new(Vec::new()),
             }),
         };
         let flusher = engine.clone();
         tokio::spawn(async move { flusher.flush_loop().await });
+        tokio::spawn(deliver_loop(
+            Arc::downgrade(&engine.inner),
+            engine.inner.deliver_wake.clone(),
+        ));
         engine
     }
 
@@ -294,6 +312,7 @@ impl Engine {
             changed,
             cancel: AtomicBool::new(false),
             dirty: AtomicBool::new(false),
+            undelivered: AtomicBool::new(false),
         });
         {
             let mut state = gen.lock();
@@ -307,6 +326,7 @@ impl Engine {
             .insert(job.conversation_id.clone(), Slot::Running(gen.clone()));
         self.inner.active.fetch_add(1, Ordering::SeqCst);
         self.inner.started.notify_one();
+        self.inner.deliver_wake.notify_one();
         let engine = self.clone();
         let running = gen.clone();
         tokio::spawn(async move { engine.run(running, job).await });
@@ -343,6 +363,38 @@ impl Engine {
         };
         if tokio::time::timeout(deadline, wait).await.is_err() {
             log::warn!("some answers were still being saved when shutdown ended");
+        }
+    }
+}
+
+/// Every [`DELIVER_INTERVAL`], tells the subscribers of each running answer
+/// about the deltas it got since the last tick; sleeps while nothing runs.
+/// Holds the engine weakly: it ends with the engine.
+async fn deliver_loop(inner: std::sync::Weak<Inner>, wake: Arc<Notify>) {
+    const IDLE_CHECK: Duration = Duration::from_secs(60);
+    let mut tick = tokio::time::interval(DELIVER_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut waiting: Vec<Arc<Generation>> = Vec::new();
+    loop {
+        tick.tick().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        {
+            let slots = inner.slots.lock().unwrap_or_else(|e| e.into_inner());
+            waiting.extend(slots.values().filter_map(|slot| match slot {
+                Slot::Running(gen) if gen.undelivered.load(Ordering::Acquire) => Some(gen.clone()),
+                _ => None,
+            }));
+        }
+        for gen in waiting.drain(..) {
+            gen.deliver();
+        }
+        let idle = inner.active.load(Ordering::SeqCst) == 0;
+        drop(inner);
+        if idle {
+            let _ = tokio::time::timeout(IDLE_CHECK, wake.notified()).await;
+            tick.reset();
         }
     }
 }

@@ -337,6 +337,11 @@ impl Engine {
             ],
             max_tokens: Some(32),
         };
+        // A few at a time: each holds a blocking thread for the provider's
+        // whole answer, and those threads are the database's too.
+        let Ok(_permit) = self.inner.titles.acquire().await else {
+            return;
+        };
         let answer = tokio::task::spawn_blocking(move || llm::complete(&endpoint, &request)).await;
         let title = match answer {
             Ok(Ok((text, _))) => clean_title(&text),

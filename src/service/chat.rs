@@ -223,30 +223,32 @@ pub async fn ask_with(
     if let Turn::Question(content) | Turn::Edit(content) | Turn::EditAt { content, .. } = &turn {
         check_content(content)?;
     }
-    let route = match resolve_model(chat.db, model_id.clone(), conversation.model_id.clone()).await
-    {
-        // The conversation's own model is gone: fall back to the first available.
-        Err(_) if model_id.is_none() && conversation.model_id.is_some() => {
-            resolve_model(chat.db, None, None).await?
-        }
-        other => other?,
-    };
-    let reservation = chat.engine.reserve(&conversation.id, user_id)?;
-
-    let model = route.model.id.clone();
+    // One trip to a database thread before the answer starts: the model,
+    // the conversation's slot, and the rows (the plan checked and the
+    // answer counted in the transaction that writes it, before anything is
+    // sent upstream).
+    let engine = chat.engine.clone();
     let owner = user_id.to_string();
-    let window = route.model.context_window;
-    let rows = chat
+    let (route, reservation, rows) = chat
         .db
-        .run(move |conn| {
-            repo::turn(conn, |tx| -> Result<Rows> {
-                // The plan's limits, checked and the answer counted in the
-                // transaction that writes it, before anything is sent upstream.
+        .run(move |conn| -> Result<_> {
+            let route = match route_for(conn, model_id.clone().or(conversation.model_id.clone())) {
+                // The conversation's own model is gone: fall back to the first available.
+                Err(_) if model_id.is_none() && conversation.model_id.is_some() => {
+                    route_for(conn, None)?
+                }
+                other => other?,
+            };
+            let reservation = engine.reserve(&conversation.id, &owner)?;
+            let model = route.model.id.clone();
+            let window = route.model.context_window;
+            let rows = repo::turn(conn, |tx| -> Result<Rows> {
                 check_plan(tx, &owner, &model)?;
                 let rows = write_turn(tx, &conversation, &owner, &model, &turn, context, window)?;
                 plan::record_usage(tx, &owner, &model, Some(&rows.answer.id))?;
                 Ok(rows)
-            })
+            })?;
+            Ok((route, reservation, rows))
         })
         .await?;
 

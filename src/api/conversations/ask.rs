@@ -2,7 +2,6 @@
 //! answer to it; the answer as server-sent events or, once finished, as JSON;
 //! following an answer being written (`/stream`) and stopping it.
 
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -263,7 +262,7 @@ pub(super) async fn stream(
     } else {
         Event::Done(to_value(&message))
     });
-    Ok(sse_from(futures_util::stream::iter(events)))
+    Ok(sse_from(futures_util::stream::iter([events]), None))
 }
 
 /// A reply as the engine's events carry it.
@@ -422,34 +421,63 @@ pub(super) async fn wait_for_answer(
 
 fn sse_response(gen: &Arc<Generation>, after: Option<u64>) -> Response {
     let conversation_id = gen.conversation_id.clone();
-    let events = gen.subscribe(after).map(move |event| match event {
-        Event::Message(mut v) => {
-            v["conversation_id"] = Value::String(conversation_id.clone());
-            Event::Message(v)
-        }
-        other => other,
-    });
-    sse_from(events)
+    sse_from(gen.subscribe_batches(after), Some(conversation_id))
 }
 
-fn sse_from(events: impl futures_util::Stream<Item = Event> + Send + 'static) -> Response {
-    let stream = events.map(|event| {
-        let sse = warp::sse::Event::default();
-        Ok::<_, Infallible>(match event {
-            Event::Message(v) => sse.event("message").data(v.to_string()),
-            Event::Delta { seq, content } => sse
-                .event("delta")
-                .id(seq.to_string())
-                .data(to_value(&StreamDelta { content }).to_string()),
-            Event::Done(v) => sse.event("done").data(v.to_string()),
-            Event::Error(v) => {
-                let mut body = v;
-                if let Some(obj) = body.as_object_mut() {
-                    obj.remove("status");
-                }
-                sse.event("error").data(body.to_string())
-            }
-        })
+/// The events as SSE, each batch in one chunk (one write); `conversation_id`
+/// is added to the `message` event.
+fn sse_from(
+    batches: impl futures_util::Stream<Item = Vec<Event>> + Send + 'static,
+    conversation_id: Option<String>,
+) -> Response {
+    let chunks = batches.map(move |batch| {
+        let mut out = Vec::with_capacity(64 + 48 * batch.len());
+        for event in batch {
+            encode(&mut out, event, conversation_id.as_deref());
+        }
+        bytes::Bytes::from(out)
     });
-    crate::api::sse_reply(stream)
+    crate::api::sse_chunks(chunks)
+}
+
+/// One event in the SSE wire format (the fields in the order warp wrote
+/// them: `event`, `data`, `id`). JSON has no raw line breaks, so each
+/// payload is one `data` line.
+fn encode(out: &mut Vec<u8>, event: Event, conversation_id: Option<&str>) {
+    let json = |out: &mut Vec<u8>, value: &Value| {
+        if let Err(e) = serde_json::to_writer(&mut *out, value) {
+            log::error!("an event could not be serialized: {e}");
+            out.extend_from_slice(b"null");
+        }
+    };
+    match event {
+        Event::Message(mut v) => {
+            if let Some(id) = conversation_id {
+                v["conversation_id"] = Value::String(id.to_string());
+            }
+            out.extend_from_slice(b"event:message\ndata:");
+            json(out, &v);
+            out.extend_from_slice(b"\n\n");
+        }
+        Event::Delta { seq, content } => {
+            out.extend_from_slice(b"event:delta\ndata:{\"content\":");
+            json(out, &Value::String(content));
+            out.extend_from_slice(b"}\nid:");
+            out.extend_from_slice(seq.to_string().as_bytes());
+            out.extend_from_slice(b"\n\n");
+        }
+        Event::Done(v) => {
+            out.extend_from_slice(b"event:done\ndata:");
+            json(out, &v);
+            out.extend_from_slice(b"\n\n");
+        }
+        Event::Error(mut v) => {
+            if let Some(obj) = v.as_object_mut() {
+                obj.remove("status");
+            }
+            out.extend_from_slice(b"event:error\ndata:");
+            json(out, &v);
+            out.extend_from_slice(b"\n\n");
+        }
+    }
 }
