@@ -575,6 +575,104 @@ pub fn snippet(
     Ok(None)
 }
 
+/// Matches a page's snippets may read from one query over the page's
+/// documents before the rest are looked up one conversation at a time.
+const SNIPPET_READ: usize = 20_000;
+
+/// [`snippet`] for each of `conversation_ids` (a page of the list), in
+/// their order. One query reads the keyword's matches across the page's
+/// documents (starting a query costs as much as reading a few thousand
+/// matches); a conversation it did not settle within [`SNIPPET_READ`]
+/// matches is looked up alone.
+pub fn snippets(
+    conn: &Connection,
+    conversation_ids: &[String],
+    keywords: &[String],
+) -> Result<Vec<Option<String>>, DbError> {
+    snippets_reading(conn, conversation_ids, keywords, SNIPPET_READ)
+}
+
+/// [`snippets`] reading at most `max_read` matches in the one query.
+fn snippets_reading(
+    conn: &Connection,
+    conversation_ids: &[String],
+    keywords: &[String],
+    max_read: usize,
+) -> Result<Vec<Option<String>>, DbError> {
+    let mut out = vec![None; conversation_ids.len()];
+    let Some(first) = keywords
+        .iter()
+        .flat_map(|k| k.split(','))
+        .find(|k| !k.is_empty())
+    else {
+        return Ok(out);
+    };
+    // Conversation rowid → its place on the page.
+    let mut wanted = std::collections::HashMap::new();
+    {
+        let mut rowid_of = conn.prepare_cached("SELECT rowid FROM conversation WHERE id = ?1")?;
+        for (i, id) in conversation_ids.iter().enumerate() {
+            if let Some(rowid) = rowid_of
+                .query_row([id], |r| r.get::<_, i64>(0))
+                .optional()?
+            {
+                wanted.insert(rowid, i);
+            }
+        }
+    }
+    let (Some(&newest), Some(&oldest)) = (wanted.keys().max(), wanted.keys().min()) else {
+        return Ok(out);
+    };
+    let query = Query::new(first);
+    let needle = first.to_ascii_lowercase();
+    let mut settled = std::collections::HashSet::new();
+    let mut read = 0;
+    {
+        let mut docs = conn.prepare_cached(query.read_sql())?;
+        let mut rows = docs.query(named_params! {
+            ":query": query.text,
+            ":low": first_doc(newest),
+        })?;
+        let mut message = conn.prepare_cached(
+            "SELECT content FROM message WHERE rowid = ?1 AND status != 'streaming'",
+        )?;
+        while let Some(row) = rows.next()? {
+            let doc: i64 = row.get(0)?;
+            let conversation = conversation_of(doc);
+            if conversation < oldest || settled.len() == wanted.len() {
+                break;
+            }
+            read += 1;
+            if read > max_read {
+                break;
+            }
+            let message_rowid = doc & ((1 << DOC_BITS) - 1);
+            let Some(&at) = wanted.get(&conversation) else {
+                continue;
+            };
+            // The title (rowid 0) gives no snippet.
+            if message_rowid == 0 || settled.contains(&conversation) {
+                continue;
+            }
+            let content: Option<String> = message
+                .query_row([message_rowid], |r| r.get(0))
+                .optional()?;
+            if let Some(content) = content.filter(|c| c.to_ascii_lowercase().contains(&needle)) {
+                out[at] = Some(window(&content, first));
+                settled.insert(conversation);
+            }
+        }
+    }
+    if read > max_read {
+        for (conversation, &at) in &wanted {
+            if !settled.contains(conversation) {
+                out[at] = snippet(conn, &conversation_ids[at], keywords)?;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// About [`SNIPPET_CHARS`] characters of `text` around the first
 /// (ASCII-case-insensitive) occurrence of `keyword`, whitespace folded.
 pub fn window(text: &str, keyword: &str) -> String {

@@ -112,10 +112,8 @@ pub(super) async fn list(
         .db
         .run(move |conn| -> Result<_, crate::db::DbError> {
             let items = repo::list(conn, &user_id, &filter)?;
-            let snippets = items
-                .iter()
-                .map(|c| crate::db::search::snippet(conn, &c.id, &filter.keywords))
-                .collect::<Result<Vec<_>, _>>()?;
+            let ids: Vec<String> = items.iter().map(|c| c.id.clone()).collect();
+            let snippets = crate::db::search::snippets(conn, &ids, &filter.keywords)?;
             Ok((items, snippets))
         })
         .await?;
