@@ -739,3 +739,62 @@ fn a_snippet_comes_from_the_first_message_written_that_has_the_keyword() {
     assert_eq!(snippet(&conn, "no such id", &two).unwrap(), None);
     assert_eq!(snippet(&conn, &conversations[0], &[]).unwrap(), None);
 }
+
+#[test]
+fn a_page_of_snippets_is_what_one_conversation_at_a_time_gives() {
+    let mut rng = Rng(23);
+    let (conn, _users) = world(&mut rng);
+    // Newest first, as the list pages them, with an unknown id among them.
+    let mut page: Vec<String> = conn
+        .prepare("SELECT id FROM conversation ORDER BY rowid DESC")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    page.insert(page.len() / 2, "no such id".to_string());
+    let mut found = 0;
+    for round in 0..40 {
+        let keyword = if round < WORDS.len() {
+            WORDS[round].to_string()
+        } else {
+            keyword(&mut rng, &conn)
+        };
+        if keyword.trim() != keyword || keyword.is_empty() {
+            continue;
+        }
+        let keywords = vec![keyword.clone()];
+        let one_by_one: Vec<Option<String>> = page
+            .iter()
+            .map(|id| snippet(&conn, id, &keywords).unwrap())
+            .collect();
+        // The one query, and the same when it must stop after three
+        // matches and look the rest up one at a time.
+        assert_eq!(
+            snippets(&conn, &page, &keywords).unwrap(),
+            one_by_one,
+            "{keyword:?}"
+        );
+        assert_eq!(
+            snippets_reading(&conn, &page, &keywords, 3).unwrap(),
+            one_by_one,
+            "{keyword:?}, three matches read"
+        );
+        // Any slice of the page (a later page, a short last page).
+        let part = &page[page.len() / 3..page.len() / 3 + 5];
+        assert_eq!(
+            snippets(&conn, part, &keywords).unwrap(),
+            one_by_one[page.len() / 3..page.len() / 3 + 5],
+            "{keyword:?}, part of the page"
+        );
+        found += one_by_one.iter().flatten().count();
+    }
+    assert!(
+        found > 100,
+        "only {found} snippets: the test data no longer matches"
+    );
+    assert_eq!(snippets(&conn, &page, &[]).unwrap(), vec![None; page.len()]);
+    assert!(snippets(&conn, &[], &["강아지".to_string()])
+        .unwrap()
+        .is_empty());
+}
