@@ -705,10 +705,9 @@ fn a_snippet_comes_from_the_first_message_written_that_has_the_keyword() {
     };
     let mut found = 0;
     for round in 0..60 {
-        let keyword = if round < WORDS.len() {
-            WORDS[round].to_string()
-        } else {
-            keyword(&mut rng, &conn)
+        let keyword = match WORDS.get(round) {
+            Some(word) => word.to_string(),
+            None => keyword(&mut rng, &conn),
         };
         // `?q=` trims keywords and drops empty ones (search_keywords).
         if keyword.trim() != keyword || keyword.is_empty() {
@@ -755,10 +754,9 @@ fn a_page_of_snippets_is_what_one_conversation_at_a_time_gives() {
     page.insert(page.len() / 2, "no such id".to_string());
     let mut found = 0;
     for round in 0..40 {
-        let keyword = if round < WORDS.len() {
-            WORDS[round].to_string()
-        } else {
-            keyword(&mut rng, &conn)
+        let keyword = match WORDS.get(round) {
+            Some(word) => word.to_string(),
+            None => keyword(&mut rng, &conn),
         };
         if keyword.trim() != keyword || keyword.is_empty() {
             continue;
