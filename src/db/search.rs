@@ -534,11 +534,7 @@ pub fn snippet(
     conversation_id: &str,
     keywords: &[String],
 ) -> Result<Option<String>, DbError> {
-    let Some(first) = keywords
-        .iter()
-        .flat_map(|k| k.split(','))
-        .find(|k| !k.is_empty())
-    else {
+    let Some(first) = first_keyword(keywords) else {
         return Ok(None);
     };
     let Some(conversation) = conn
@@ -575,6 +571,15 @@ pub fn snippet(
     Ok(None)
 }
 
+/// The keyword a snippet is cut around: the first non-empty one (a comma
+/// separates keywords too, as in `?q=`).
+fn first_keyword(keywords: &[String]) -> Option<&str> {
+    keywords
+        .iter()
+        .flat_map(|k| k.split(','))
+        .find(|k| !k.is_empty())
+}
+
 /// Matches a page's snippets may read from one query over the page's
 /// documents before the rest are looked up one conversation at a time.
 const SNIPPET_READ: usize = 20_000;
@@ -600,11 +605,7 @@ fn snippets_reading(
     max_read: usize,
 ) -> Result<Vec<Option<String>>, DbError> {
     let mut out = vec![None; conversation_ids.len()];
-    let Some(first) = keywords
-        .iter()
-        .flat_map(|k| k.split(','))
-        .find(|k| !k.is_empty())
-    else {
+    let Some(first) = first_keyword(keywords) else {
         return Ok(out);
     };
     // Conversation rowid → its place on the page.
