@@ -125,9 +125,10 @@ fn openapi_json(
 }
 
 /// A server-sent-events answer of chunks already in the wire format (one
-/// chunk may hold several events: they go out in one write), with the
-/// headers and the keep-alive of [`sse_reply`]. The keep-alive timer is
-/// set once per 15 s, not once per event.
+/// chunk may hold several events: they go out in one write): a `:` comment
+/// line after 15 s of silence (the timer is set once per 15 s, not once per
+/// event), and the headers that keep caches and proxies (nginx) from
+/// holding it back.
 pub fn sse_chunks<S>(chunks: S) -> Response
 where
     S: futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
@@ -203,26 +204,19 @@ impl futures_util::Stream for KeepAlive {
     }
 }
 
-/// A server-sent-events answer of `events` (the native stream and the
-/// gateway's): a keep-alive comment every 15 s, and the headers that keep
-/// caches and proxies (nginx) from holding it back.
+/// A server-sent-events answer of `events` (the OpenAI gateway's): warp's
+/// events in their wire form, through [`sse_chunks`] (its headers and
+/// keep-alive).
 pub fn sse_reply<S>(events: S) -> Response
 where
     S: futures_util::Stream<Item = Result<warp::sse::Event, std::convert::Infallible>>
         + Send
         + 'static,
 {
-    use warp::http::{header, HeaderValue};
-    use warp::Reply;
-    // warp's body wants a Sync stream; the ones given are only Send.
-    let stream = sync_wrapper::SyncStream::new(events);
-    let keep_alive = warp::sse::keep_alive().interval(std::time::Duration::from_secs(15));
-    let mut res = warp::sse::reply(keep_alive.stream(stream)).into_response();
-    res.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    res.headers_mut()
-        .insert("x-accel-buffering", HeaderValue::from_static("no"));
-    res
+    sse_chunks(futures_util::StreamExt::map(events, |event| match event {
+        Ok(event) => bytes::Bytes::from(event.to_string()),
+        Err(never) => match never {},
+    }))
 }
 
 /// An empty 204 answer.
