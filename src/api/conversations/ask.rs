@@ -450,14 +450,19 @@ fn encode(out: &mut Vec<u8>, event: Event, conversation_id: Option<&str>) {
             out.extend_from_slice(b"null");
         }
     };
+    let frame = |out: &mut Vec<u8>, name: &[u8], value: &Value| {
+        out.extend_from_slice(b"event:");
+        out.extend_from_slice(name);
+        out.extend_from_slice(b"\ndata:");
+        json(out, value);
+        out.extend_from_slice(b"\n\n");
+    };
     match event {
         Event::Message(mut v) => {
             if let Some(id) = conversation_id {
                 v["conversation_id"] = Value::String(id.to_string());
             }
-            out.extend_from_slice(b"event:message\ndata:");
-            json(out, &v);
-            out.extend_from_slice(b"\n\n");
+            frame(out, b"message", &v);
         }
         Event::Delta { seq, content } => {
             out.extend_from_slice(b"event:delta\ndata:{\"content\":");
@@ -466,18 +471,12 @@ fn encode(out: &mut Vec<u8>, event: Event, conversation_id: Option<&str>) {
             out.extend_from_slice(seq.to_string().as_bytes());
             out.extend_from_slice(b"\n\n");
         }
-        Event::Done(v) => {
-            out.extend_from_slice(b"event:done\ndata:");
-            json(out, &v);
-            out.extend_from_slice(b"\n\n");
-        }
+        Event::Done(v) => frame(out, b"done", &v),
         Event::Error(mut v) => {
             if let Some(obj) = v.as_object_mut() {
                 obj.remove("status");
             }
-            out.extend_from_slice(b"event:error\ndata:");
-            json(out, &v);
-            out.extend_from_slice(b"\n\n");
+            frame(out, b"error", &v);
         }
     }
 }
