@@ -143,8 +143,16 @@ fn discovered_rows(models: Vec<llm::DiscoveredModel>) -> Vec<ModelRow> {
         .collect()
 }
 
+/// Model lists asked of providers at once. Each holds a blocking thread
+/// (the database's too, 64 in all) until the provider answers or times
+/// out: a burst of "test connection" calls against a stalled provider must
+/// not leave the database without threads.
+const MAX_DISCOVERIES: usize = 4;
+static DISCOVERIES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(MAX_DISCOVERIES);
+
 /// Asks the provider for its models (on a blocking thread).
 async fn discover(endpoint: llm::Endpoint) -> Result<Vec<llm::DiscoveredModel>, String> {
+    let _permit = DISCOVERIES.acquire().await.map_err(|e| e.to_string())?;
     tokio::task::spawn_blocking(move || llm::list_models(&endpoint))
         .await
         .map_err(|e| e.to_string())?
