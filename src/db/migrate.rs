@@ -15,7 +15,7 @@ use rusqlite::{Connection, TransactionBehavior, MAIN_DB};
 /// The whole current schema, for new files.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The schema version this binary writes and understands.
-pub const LATEST: u32 = 6;
+pub const LATEST: u32 = 7;
 /// Upgrade steps: `Migration { version: N, .. }` turns a version N-1 file into N.
 /// Each step's SQL lives in `src/db/migrations/` and is frozen once shipped.
 pub const MIGRATIONS: &[Migration] = &[
@@ -38,6 +38,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 6,
         sql: include_str!("migrations/0006_feedback_reasons.sql"),
+    },
+    Migration {
+        version: 7,
+        sql: include_str!("migrations/0007_files.sql"),
     },
 ];
 /// Pre-migration backups kept beside the database.

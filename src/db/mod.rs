@@ -8,6 +8,7 @@ pub mod collector;
 pub mod compat;
 pub mod connection;
 pub mod conversation;
+pub mod file;
 pub mod import;
 pub mod migrate;
 pub mod plan;

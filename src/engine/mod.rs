@@ -36,7 +36,10 @@ use crate::llm;
 use flush::Unsaved;
 pub use generation::Generation;
 use generation::State;
-pub use prompt::{build_prompt, clean_title, context_block, estimate_tokens, fallback_title};
+pub use prompt::{
+    build_prompt, clean_title, context_block, estimate_tokens, fallback_title, reference_block,
+    reference_budget, Reference,
+};
 
 /// How often partial answers are written (SPEC: at least once a second).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);

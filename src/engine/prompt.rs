@@ -2,6 +2,8 @@
 //! prompt, the collector's context and as much history as fits), token
 //! estimates, and a conversation's generated or fallback title.
 
+use std::collections::HashMap;
+
 use crate::db::conversation::{ContextItem, Message, Role};
 use crate::llm;
 
@@ -42,13 +44,19 @@ pub fn fallback_title(question: &str) -> String {
     format!("{cut}…")
 }
 
+/// What an image costs in the budget, in tokens: about what providers
+/// charge for one scaled to 1568 pixels on its longer side.
+pub const IMAGE_TOKENS: u32 = 1_500;
+
 /// The messages sent to the model: the system prompt, then as much of the
 /// thread (newest kept first) as fits the context window, leaving room for
-/// the answer. The newest question is always sent.
+/// the answer. The newest question is always sent. `images` are the images
+/// each question showed, by message id (vision models only; empty otherwise).
 pub fn build_prompt(
     system_prompt: &str,
     thread: &[Message],
     context_window: Option<u32>,
+    images: &HashMap<String, Vec<llm::Image>>,
 ) -> Vec<llm::ChatMessage> {
     let window = context_window.unwrap_or(8192).max(1024);
     let reserve = (window / 4).clamp(256, 4096);
@@ -57,10 +65,11 @@ pub fn build_prompt(
         .saturating_sub(estimate_tokens(system_prompt));
     let mut kept: Vec<llm::ChatMessage> = Vec::new();
     for (i, message) in thread.iter().rev().enumerate() {
-        if message.content.is_empty() {
+        let shown = images.get(&message.id).cloned().unwrap_or_default();
+        if message.content.is_empty() && shown.is_empty() {
             continue;
         }
-        let cost = estimate_tokens(&message.content) + 4;
+        let cost = estimate_tokens(&message.content) + 4 + IMAGE_TOKENS * shown.len() as u32;
         if cost > budget && i > 0 {
             break;
         }
@@ -73,6 +82,7 @@ pub fn build_prompt(
         kept.push(llm::ChatMessage {
             role,
             content: message.content.clone(),
+            images: shown,
         });
     }
     kept.reverse();
@@ -84,69 +94,100 @@ pub fn build_prompt(
         kept.remove(0);
     }
     if !system_prompt.trim().is_empty() {
-        kept.insert(
-            0,
-            llm::ChatMessage {
-                role: llm::ChatRole::System,
-                content: system_prompt.to_string(),
-            },
-        );
+        kept.insert(0, llm::ChatMessage::new(llm::ChatRole::System, system_prompt));
     }
     kept
 }
 
-/// The collector items attached to a question, as one block of text for the
-/// system prompt, within a budget of half the model's usable window (the
-/// thread gets the rest). Items are taken in order; one that does not fit
-/// whole is cut, and the ones after it are left out. Returns the block and
-/// the items included (the question's `context`, saved with it).
-pub fn context_block(
-    items: &[crate::db::collector::Item],
-    context_window: Option<u32>,
-) -> (String, Vec<ContextItem>) {
+/// The budget of reference material (collector items and documents) for
+/// the system prompt: half of the model's usable window (the thread gets
+/// the rest).
+pub fn reference_budget(context_window: Option<u32>) -> u32 {
     let window = context_window.unwrap_or(8192).max(1024);
     let reserve = (window / 4).clamp(256, 4096);
-    let mut budget = window.saturating_sub(reserve) / 2;
-    let mut block = String::from(
-        "The user attached the following reference material from their collector. \
-         Use it to answer.\n",
-    );
-    let mut used = Vec::new();
-    for item in items {
-        let header = format!("\n### {}\n", item.title);
+    window.saturating_sub(reserve) / 2
+}
+
+/// One piece of reference material: a heading and its text.
+pub struct Reference<'a> {
+    pub title: &'a str,
+    pub text: &'a str,
+}
+
+/// `references` as one block under `intro`, within `budget` tokens (taken
+/// from it). They are taken in order; one that does not fit whole is cut,
+/// and the ones after it are left out. Returns the block (empty when none
+/// fit) and, for each reference included, whether it was cut.
+pub fn reference_block(intro: &str, references: &[Reference<'_>], budget: &mut u32) -> (String, Vec<bool>) {
+    let mut block = String::new();
+    let mut included = Vec::new();
+    for reference in references {
+        let header = format!("\n### {}\n", reference.title);
         let header_cost = estimate_tokens(&header) + 4;
-        if budget <= header_cost + 16 {
+        if *budget <= header_cost + 16 {
             break;
         }
-        budget -= header_cost;
-        let cost = estimate_tokens(&item.content);
-        let (text, truncated) = if cost <= budget {
-            budget -= cost;
-            (item.content.as_str(), false)
+        *budget -= header_cost;
+        let cost = estimate_tokens(reference.text);
+        let (text, truncated) = if cost <= *budget {
+            *budget -= cost;
+            (reference.text, false)
         } else {
             // About three bytes per token: cut on a character boundary.
-            let mut end = (budget as usize * 3).min(item.content.len());
-            while !item.content.is_char_boundary(end) {
+            let mut end = (*budget as usize * 3).min(reference.text.len());
+            while !reference.text.is_char_boundary(end) {
                 end -= 1;
             }
-            budget = 0;
-            (&item.content[..end], true)
+            *budget = 0;
+            (&reference.text[..end], true)
         };
+        if block.is_empty() {
+            block.push_str(intro);
+            block.push('\n');
+        }
         block.push_str(&header);
         block.push_str(text);
         if truncated {
             block.push_str("\n[…truncated]");
         }
         block.push('\n');
-        used.push(ContextItem {
-            collector_item_id: item.id.clone(),
-            title: item.title.clone(),
-            truncated,
-        });
-        if budget == 0 {
+        included.push(truncated);
+        if *budget == 0 {
             break;
         }
     }
+    (block, included)
+}
+
+/// The collector items attached to a question, as one block of text for the
+/// system prompt, within `budget` (see [`reference_block`]). Returns the
+/// block and the items included (the question's `context`, saved with it).
+pub fn context_block(
+    items: &[crate::db::collector::Item],
+    budget: &mut u32,
+) -> (String, Vec<ContextItem>) {
+    let references: Vec<Reference<'_>> = items
+        .iter()
+        .map(|i| Reference {
+            title: &i.title,
+            text: &i.content,
+        })
+        .collect();
+    let (block, included) = reference_block(
+        "The user attached the following reference material from their collector. \
+         Use it to answer.",
+        &references,
+        budget,
+    );
+    let used = items
+        .iter()
+        .zip(included)
+        .map(|(item, truncated)| ContextItem {
+            collector_item_id: item.id.clone(),
+            title: item.title.clone(),
+            truncated,
+        })
+        .collect();
     (block, used)
 }
 
@@ -185,7 +226,7 @@ mod tests {
             msg("assistant", "recent answer"),
             msg("user", "new question"),
         ];
-        let prompt = build_prompt("Be brief.", &thread, Some(4096));
+        let prompt = build_prompt("Be brief.", &thread, Some(4096), &HashMap::new());
         let contents: Vec<&str> = prompt.iter().map(|m| m.content.as_str()).collect();
         assert_eq!(
             contents,
@@ -198,7 +239,7 @@ mod tests {
         );
         assert!(matches!(prompt[0].role, llm::ChatRole::System));
 
-        let everything = build_prompt("", &thread, Some(128_000));
+        let everything = build_prompt("", &thread, Some(128_000), &HashMap::new());
         assert_eq!(everything.len(), 5);
         assert!(matches!(everything[0].role, llm::ChatRole::User));
     }
@@ -206,7 +247,7 @@ mod tests {
     #[test]
     fn the_newest_question_is_sent_even_when_it_alone_is_too_long() {
         let huge = "가".repeat(20_000);
-        let prompt = build_prompt("", &[msg("user", &huge)], Some(2048));
+        let prompt = build_prompt("", &[msg("user", &huge)], Some(2048), &HashMap::new());
         assert_eq!(prompt.len(), 1);
     }
 

@@ -323,17 +323,16 @@ impl Engine {
         let request = llm::ChatRequest {
             model,
             messages: vec![
-                llm::ChatMessage {
-                    role: llm::ChatRole::System,
-                    content: "You write titles. Reply with a title of at most six words for the \
-                              conversation that starts with the user's message, in the user's \
-                              language, without quotes or punctuation at the end."
-                        .into(),
-                },
-                llm::ChatMessage {
-                    role: llm::ChatRole::User,
-                    content: question.chars().take(2000).collect(),
-                },
+                llm::ChatMessage::new(
+                    llm::ChatRole::System,
+                    "You write titles. Reply with a title of at most six words for the \
+                     conversation that starts with the user's message, in the user's \
+                     language, without quotes or punctuation at the end.",
+                ),
+                llm::ChatMessage::new(
+                    llm::ChatRole::User,
+                    question.chars().take(2000).collect::<String>(),
+                ),
             ],
             max_tokens: Some(32),
         };

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::sse::SseEvent;
 use super::{
-    ChatRequest, ChatRole, DiscoveredModel, Endpoint, HttpRequest, Kind, LlmError, Piece, Usage,
+    ChatMessage, ChatRequest, ChatRole, DiscoveredModel, Endpoint, HttpRequest, Kind, LlmError, Piece, Usage,
 };
 
 /// The API version every request names (the one Anthropic documents as current).
@@ -32,6 +32,27 @@ fn headers(ep: &Endpoint) -> Vec<(&'static str, String)> {
 /// field (joined by a blank line if there are several). Messages with blank
 /// content are left out: Anthropic rejects empty text blocks, and a failed
 /// earlier answer can leave one in the history.
+/// A message's `content`: its text, or with images the blocks form (images
+/// first, as Anthropic advises: `[{type: image, source: {type: base64,
+/// media_type, data}}, {type: text}]`).
+fn content(m: &ChatMessage) -> Value {
+    if m.images.is_empty() {
+        return json!(m.content);
+    }
+    let mut blocks: Vec<Value> = m
+        .images
+        .iter()
+        .map(|image| {
+            json!({"type": "image", "source": {
+                "type": "base64", "media_type": image.media_type, "data": image.base64()}})
+        })
+        .collect();
+    if !m.content.trim().is_empty() {
+        blocks.push(json!({"type": "text", "text": m.content}));
+    }
+    Value::Array(blocks)
+}
+
 pub(crate) fn build_request(ep: &Endpoint, req: &ChatRequest, stream: bool) -> HttpRequest {
     let system: Vec<&str> = req
         .messages
@@ -42,8 +63,10 @@ pub(crate) fn build_request(ep: &Endpoint, req: &ChatRequest, stream: bool) -> H
     let messages: Vec<Value> = req
         .messages
         .iter()
-        .filter(|m| m.role != ChatRole::System && !m.content.trim().is_empty())
-        .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+        .filter(|m| {
+            m.role != ChatRole::System && (!m.content.trim().is_empty() || !m.images.is_empty())
+        })
+        .map(|m| json!({"role": m.role.as_str(), "content": content(m)}))
         .collect();
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));

@@ -169,6 +169,11 @@ impl ChatRole {
 pub struct ChatMessage {
     pub role: ChatRole,
     pub content: String,
+    /// Images the turn shows the model (user turns, vision models only),
+    /// each sent in its provider's own form: OpenAI's and Azure's
+    /// `image_url` data URLs (also what Ollama's, vLLM's and llama.cpp's
+    /// OpenAI-compatible servers take), Anthropic's base64 `image` blocks.
+    pub images: Vec<Image>,
 }
 
 impl ChatMessage {
@@ -176,7 +181,32 @@ impl ChatMessage {
         ChatMessage {
             role,
             content: content.into(),
+            images: Vec::new(),
         }
+    }
+}
+
+/// An image for a vision model: already scaled to a size providers use
+/// whole (PNG or JPEG), shared rather than copied between retries.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Image {
+    /// `image/png` or `image/jpeg` (also `image/webp`, `image/gif` from the gateway).
+    pub media_type: String,
+    pub data: std::sync::Arc<[u8]>,
+}
+
+impl Image {
+    /// The bytes in base64, as every provider takes them.
+    pub(crate) fn base64(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&self.data)
+    }
+}
+
+/// Never prints the bytes: requests end up in logs through `{:?}`.
+impl fmt::Debug for Image {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Image({}, {} bytes)", self.media_type, self.data.len())
     }
 }
 

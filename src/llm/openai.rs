@@ -5,7 +5,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    vendor_for, ChatRequest, DiscoveredModel, Endpoint, HttpRequest, Kind, LlmError, Piece, Usage,
+    vendor_for, ChatMessage, ChatRequest, DiscoveredModel, Endpoint, HttpRequest, Kind, LlmError, Piece, Usage,
 };
 
 /// POST `{base}/chat/completions`, `Authorization: Bearer KEY` when a key is set.
@@ -32,12 +32,29 @@ fn uses_max_completion_tokens(ep: &Endpoint) -> bool {
     ep.kind == Kind::Azure || ep.base().contains("://api.openai.com")
 }
 
+/// A message's `content`: its text, or with images the parts form
+/// (`[{type: text}, {type: image_url, image_url: {url: data:…}}]`).
+fn content(m: &ChatMessage) -> Value {
+    if m.images.is_empty() {
+        return json!(m.content);
+    }
+    let mut parts = Vec::with_capacity(m.images.len() + 1);
+    if !m.content.is_empty() {
+        parts.push(json!({"type": "text", "text": m.content}));
+    }
+    for image in &m.images {
+        let url = format!("data:{};base64,{}", image.media_type, image.base64());
+        parts.push(json!({"type": "image_url", "image_url": {"url": url}}));
+    }
+    Value::Array(parts)
+}
+
 /// The body shared with Azure: `{model, messages, stream, stream_options?, max_tokens?}`.
 pub(crate) fn chat_body(req: &ChatRequest, stream: bool, max_completion_tokens: bool) -> Value {
     let messages: Vec<Value> = req
         .messages
         .iter()
-        .map(|m| json!({"role": m.role.as_str(), "content": m.content}))
+        .map(|m| json!({"role": m.role.as_str(), "content": content(m)}))
         .collect();
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));

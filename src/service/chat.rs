@@ -7,6 +7,7 @@
 //! carries are written with the plan's usage record in one transaction
 //! ([`db::conversation::turn`]).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,7 +17,8 @@ use serde_json::Value;
 
 use super::{Error, Result};
 use crate::db::conversation::{self as repo, Conversation, ConversationUpdate, Message, Role};
-use crate::db::{collector, connection, plan, Db};
+use crate::db::{collector, connection, file, plan, Db};
+use crate::service::files;
 use crate::engine::{self, CallSlot, Engine, Event, Generation, Job};
 use crate::service::models::endpoint_of;
 use crate::service::plan::check_plan;
@@ -56,6 +58,9 @@ pub struct Ask {
     pub turn: Turn,
     pub model_id: Option<String>,
     pub collector_item_ids: Option<Vec<String>>,
+    /// The user's uploads the question carries (an edit without them keeps
+    /// the edited question's).
+    pub file_ids: Option<Vec<String>>,
 }
 
 impl Ask {
@@ -65,6 +70,7 @@ impl Ask {
             turn,
             model_id,
             collector_item_ids: None,
+            file_ids: None,
         }
     }
 }
@@ -117,7 +123,29 @@ pub async fn ask(
     ask: Ask,
 ) -> Result<Started> {
     let context = collector_items(chat.db, user_id, ask.collector_item_ids).await?;
-    ask_with(chat, user_id, conversation, ask.turn, ask.model_id, context).await
+    let carried = Carried {
+        context,
+        file_ids: ask.file_ids,
+    };
+    ask_with(chat, user_id, conversation, ask.turn, ask.model_id, carried).await
+}
+
+/// What a question carries besides its text.
+#[derive(Debug, Default)]
+pub struct Carried {
+    /// Collector items (checked to be the user's).
+    pub context: Vec<collector::Item>,
+    /// Uploads, checked in the turn's transaction.
+    pub file_ids: Option<Vec<String>>,
+}
+
+impl From<Vec<collector::Item>> for Carried {
+    fn from(context: Vec<collector::Item>) -> Self {
+        Carried {
+            context,
+            file_ids: None,
+        }
+    }
 }
 
 /// The user's collector items to attach to a message (SPEC §3 "Collector"):
@@ -211,15 +239,16 @@ fn route_for(conn: &Connection, wanted: Option<String>) -> Result<connection::Ro
 }
 
 /// [`ask`] with the collector items already gathered: writes the rows of
-/// `turn` (with the items it carries) and starts the answer.
+/// `turn` (with the items and files it carries) and starts the answer.
 pub async fn ask_with(
     chat: &Chat<'_>,
     user_id: &str,
     conversation: Conversation,
     turn: Turn,
     model_id: Option<String>,
-    context: Vec<collector::Item>,
+    carried: impl Into<Carried>,
 ) -> Result<Started> {
+    let carried = carried.into();
     if let Turn::Question(content) | Turn::Edit(content) | Turn::EditAt { content, .. } = &turn {
         check_content(content)?;
     }
@@ -240,12 +269,16 @@ pub async fn ask_with(
                 other => other?,
             };
             let reservation = engine.reserve(&conversation.id, &owner)?;
-            let model = route.model.id.clone();
-            let window = route.model.context_window;
+            let model = Model {
+                id: route.model.id.clone(),
+                name: route.model.name.clone(),
+                window: route.model.context_window,
+                vision: files::model_sees(conn, &route.model)?,
+            };
             let rows = repo::turn(conn, |tx| -> Result<Rows> {
-                check_plan(tx, &owner, &model)?;
-                let rows = write_turn(tx, &conversation, &owner, &model, &turn, context, window)?;
-                plan::record_usage(tx, &owner, &model, Some(&rows.answer.id))?;
+                check_plan(tx, &owner, &model.id)?;
+                let rows = write_turn(tx, &conversation, &owner, &model, &turn, carried)?;
+                plan::record_usage(tx, &owner, &model.id, Some(&rows.answer.id))?;
                 Ok(rows)
             })?;
             Ok((route, reservation, rows))
@@ -260,7 +293,12 @@ pub async fn ask_with(
     let system_prompt = system_prompt(&rows.conversation.system_prompt, rows.context_text);
     let request = crate::llm::ChatRequest {
         model: route.model.upstream_id.clone(),
-        messages: engine::build_prompt(&system_prompt, &history, route.model.context_window),
+        messages: engine::build_prompt(
+            &system_prompt,
+            &history,
+            route.model.context_window,
+            &rows.images,
+        ),
         max_tokens: None,
     };
     let job = Job {
@@ -299,8 +337,18 @@ struct Rows {
     answer: Message,
     /// The fallback title given to a conversation's first question.
     title_from: Option<String>,
-    /// The collector text for the prompt.
+    /// The collector's and the documents' text for the prompt.
     context_text: Option<String>,
+    /// The images each question of the thread showed (vision models).
+    images: HashMap<String, Vec<crate::llm::Image>>,
+}
+
+/// The model a turn is written for.
+struct Model {
+    id: String,
+    name: String,
+    window: Option<u32>,
+    vision: bool,
 }
 
 /// Writes the rows of `turn` (and records the collector items it carries);
@@ -309,11 +357,15 @@ fn write_turn(
     conn: &Connection,
     conv: &Conversation,
     user_id: &str,
-    model: &str,
+    model_row: &Model,
     turn: &Turn,
-    mut context: Vec<collector::Item>,
-    window: Option<u32>,
+    carried: Carried,
 ) -> Result<Rows> {
+    let model = model_row.id.as_str();
+    let Carried {
+        mut context,
+        file_ids,
+    } = carried;
     let leaf = match &conv.current_message_id {
         Some(id) => repo::message(conn, id)?,
         None => None,
@@ -385,6 +437,25 @@ fn write_turn(
             )
         }
     };
+    // The files the question carries: the ones given, else (an edit) the
+    // edited question's.
+    if let Some(question) = &user_message {
+        let ids = match (&file_ids, turn) {
+            (Some(ids), _) => ids.clone(),
+            (None, Turn::Edit(_)) => match &last_question {
+                Some(q) => file::ids_of_message(conn, &q.id)?,
+                None => Vec::new(),
+            },
+            (None, Turn::EditAt { message_id, .. }) => file::ids_of_message(conn, message_id)?,
+            (None, _) => Vec::new(),
+        };
+        let attached = files::check_attachable(conn, user_id, &conv.id, &ids)?;
+        if !model_row.vision && attached.iter().any(|f| f.kind == file::FileKind::Image) {
+            return Err(files::cannot_see(&model_row.name));
+        }
+        let ids: Vec<String> = attached.into_iter().map(|f| f.id).collect();
+        file::attach(conn, &conv.id, &question.id, &ids)?;
+    }
     let title_from = if first {
         let question = user_message
             .as_ref()
@@ -411,17 +482,26 @@ fn write_turn(
             }
         }
     }
-    let context_text = if context.is_empty() {
-        None
-    } else {
-        let (block, used) = engine::context_block(&context, window);
+    let fresh = repo::get(conn, user_id, &conv.id)?.unwrap_or(conv.clone());
+    let thread = repo::thread(conn, &fresh, user_id)?;
+    let questions: Vec<&str> = thread
+        .iter()
+        .filter(|m| m.role == Role::User)
+        .map(|m| m.id.as_str())
+        .collect();
+    let thread_files = files::of_thread(conn, &questions, model_row.vision)?;
+    let mut budget = engine::reference_budget(model_row.window);
+    let mut blocks = Vec::new();
+    if !context.is_empty() {
+        let (block, used) = engine::context_block(&context, &mut budget);
         if let Some(u) = &user_message {
             repo::set_context(conn, &u.id, &used)?;
         }
-        Some(block)
-    };
-    let fresh = repo::get(conn, user_id, &conv.id)?.unwrap_or(conv.clone());
-    let thread = repo::thread(conn, &fresh, user_id)?;
+        blocks.push(block);
+    }
+    blocks.push(files::documents_block(&thread_files, &mut budget));
+    blocks.retain(|b| !b.is_empty());
+    let context_text = (!blocks.is_empty()).then(|| blocks.join("\n"));
     let user_message = match user_message {
         Some(u) => repo::message_with_siblings(conn, &u.id)?,
         None => None,
@@ -434,6 +514,7 @@ fn write_turn(
         answer,
         title_from,
         context_text,
+        images: thread_files.images,
     })
 }
 

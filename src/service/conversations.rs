@@ -19,6 +19,8 @@ pub struct NewChat {
     /// The first question, asked at once when given.
     pub message: Option<String>,
     pub collector_item_ids: Option<Vec<String>>,
+    /// Uploads the first question carries.
+    pub file_ids: Option<Vec<String>>,
 }
 
 /// What [`create`] made.
@@ -74,7 +76,10 @@ pub async fn create(chat: &Chat<'_>, user_id: &str, new: NewChat) -> Result<Crea
                 conversation,
                 Turn::Question(content),
                 new.model_id,
-                context,
+                chat::Carried {
+                    context,
+                    file_ids: new.file_ids,
+                },
             )
             .await?;
             Ok(Created::Asked(started))

@@ -59,6 +59,15 @@ pub enum Error {
     /// 415 with a message saying what is accepted (uploads).
     #[error("{0}")]
     Unsupported(String),
+    /// A refusal with a code of its own for the client to act on (files:
+    /// 413 `file_too_large` / `quota_exceeded`, 415 `unsupported_type`,
+    /// 409 `file_in_use`, 422 `model_cannot_see_images`).
+    #[error("{message}")]
+    Refused {
+        status: StatusCode,
+        code: &'static str,
+        message: String,
+    },
     /// 502/504: a server daehwa relies on failed or did not answer in time.
     #[error("{message}")]
     Upstream { status: StatusCode, message: String },
@@ -114,7 +123,7 @@ impl Error {
             }
             Error::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Error::Unsupported(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Upstream { status, .. } => *status,
+            Error::Upstream { status, .. } | Error::Refused { status, .. } => *status,
             Error::Llm(err) => {
                 StatusCode::from_u16(err.status()).unwrap_or(StatusCode::BAD_GATEWAY)
             }
@@ -133,7 +142,9 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::BadRequest(_) => "bad_request",
-            Error::Unauthorized { code, .. } | Error::Forbidden { code, .. } => code,
+            Error::Unauthorized { code, .. }
+            | Error::Forbidden { code, .. }
+            | Error::Refused { code, .. } => code,
             Error::NotFound(_) => "not_found",
             Error::Conflict(_) => "conflict",
             Error::Busy => "generation_in_progress",
@@ -185,6 +196,15 @@ impl Error {
             Error::Overloaded | Error::DbBusy => Some(2),
             Error::Llm(err) => err.retry_after(),
             _ => None,
+        }
+    }
+
+    /// A refusal with its own status and code (see [`Error::Refused`]).
+    pub fn refused(status: StatusCode, code: &'static str, message: impl Into<String>) -> Error {
+        Error::Refused {
+            status,
+            code,
+            message: message.into(),
         }
     }
 

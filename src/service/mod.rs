@@ -16,6 +16,7 @@ pub mod collector;
 pub mod connections;
 pub mod conversations;
 pub mod error;
+pub mod files;
 pub mod models;
 pub mod oversight;
 pub mod plan;

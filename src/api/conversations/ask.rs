@@ -34,6 +34,9 @@ pub(super) struct MessageBody {
     stream: Option<bool>,
     /// Collector items the question carries.
     collector_item_ids: Option<Vec<String>>,
+    /// Uploaded files (`POST /files`) the question carries, at most 20. An
+    /// edit without them keeps the edited question's files.
+    file_ids: Option<Vec<String>>,
 }
 
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations",
@@ -120,6 +123,7 @@ async fn ask_turn(
         turn: turn(body.content),
         model_id: body.model_id,
         collector_item_ids: body.collector_item_ids,
+        file_ids: body.file_ids,
     };
     generate(&state, &current, conversation, asked, stream).await
 }

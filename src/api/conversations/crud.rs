@@ -150,6 +150,8 @@ pub(super) struct CreateBody {
     stream: Option<bool>,
     /// Collector items the first question carries.
     collector_item_ids: Option<Vec<String>>,
+    /// Uploaded files (`POST /files`) the first question carries, at most 20.
+    file_ids: Option<Vec<String>>,
 }
 
 /// What POST /conversations answers: the new conversation, or with `message`
@@ -186,6 +188,7 @@ pub(super) async fn create(
         system_prompt: body.system_prompt,
         message: body.message,
         collector_item_ids: body.collector_item_ids,
+        file_ids: body.file_ids,
     };
     match ops::create(&chat(&state), &current.user.id, new).await? {
         Created::Empty(conversation) => Ok(json_response(StatusCode::CREATED, &conversation)),

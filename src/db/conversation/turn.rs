@@ -168,6 +168,12 @@ pub fn delete_last_exchange(
         }
     };
     tx.execute("DELETE FROM message WHERE id = ?1", [&question.id])?;
+    // The files only that exchange carried go with it.
+    tx.execute(
+        "DELETE FROM file WHERE conversation_id = ?1
+           AND NOT EXISTS (SELECT 1 FROM message_file m WHERE m.file_id = file.id)",
+        [&conversation.id],
+    )?;
     set_current(&tx, &conversation.id, question.parent_id.as_deref(), true)?;
     tx.commit()?;
     Ok(true)
