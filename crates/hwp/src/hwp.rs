@@ -188,8 +188,8 @@ fn records(data: &[u8], out: &mut Out) -> Result<(), Stop> {
     // A paragraph header whose text record has not come (yet): an empty line.
     let mut pending_empty = false;
     while pos < data.len() {
-        let head = u32_at(data, pos)
-            .ok_or_else(|| Error::Malformed("record header cut short".into()))?;
+        let head =
+            u32_at(data, pos).ok_or_else(|| Error::Malformed("record header cut short".into()))?;
         pos += 4;
         let tag = (head & 0x3FF) as u16;
         let mut size = (head >> 20) as usize;

@@ -66,7 +66,9 @@ impl<R: Read> Read for Capped<'_, R> {
             self.over = true;
             return Err(io::Error::other("over the unpacked size limit"));
         }
-        let max = buf.len().min(usize::try_from(self.budget.0).unwrap_or(usize::MAX));
+        let max = buf
+            .len()
+            .min(usize::try_from(self.budget.0).unwrap_or(usize::MAX));
         let n = self.inner.read(&mut buf[..max])?;
         self.budget.0 -= n as u64;
         Ok(n)
@@ -83,7 +85,11 @@ fn zip_error(e: zip::result::ZipError) -> Error {
 }
 
 /// The whole entry, or None when there is no such entry.
-fn read_entry(zip: &mut Zip<'_>, name: &str, budget: &mut Budget) -> Result<Option<Vec<u8>>, Error> {
+fn read_entry(
+    zip: &mut Zip<'_>,
+    name: &str,
+    budget: &mut Budget,
+) -> Result<Option<Vec<u8>>, Error> {
     let entry = match zip.by_name(name) {
         Ok(entry) => entry,
         Err(zip::result::ZipError::FileNotFound) => return Ok(None),
@@ -121,7 +127,10 @@ fn has_element(xml: &[u8], name: &str) -> bool {
 /// `Contents/section7.xml` → 7.
 fn section_number(path: &str) -> Option<u32> {
     let file = path.rsplit('/').next()?;
-    file.strip_prefix("section")?.strip_suffix(".xml")?.parse().ok()
+    file.strip_prefix("section")?
+        .strip_suffix(".xml")?
+        .parse()
+        .ok()
 }
 
 /// The section parts in reading order: the spine of `content.hpf`, else

@@ -69,7 +69,13 @@ pub fn hwp_raw(sections: &[Vec<u8>], opts: &HwpOptions) -> Vec<u8> {
     header[32..36].copy_from_slice(&VERSION.to_le_bytes());
     header[36..40].copy_from_slice(&props.to_le_bytes());
 
-    let pack = |data: &[u8]| if opts.compressed { deflate(data) } else { data.to_vec() };
+    let pack = |data: &[u8]| {
+        if opts.compressed {
+            deflate(data)
+        } else {
+            data.to_vec()
+        }
+    };
     let mut ole = cfb::CompoundFile::create(Cursor::new(Vec::new())).expect("in-memory cfb");
     let mut put = |path: &str, data: &[u8]| {
         let mut stream = ole.create_stream(path).expect("in-memory cfb stream");
@@ -77,8 +83,8 @@ pub fn hwp_raw(sections: &[Vec<u8>], opts: &HwpOptions) -> Vec<u8> {
     };
     put("/FileHeader", &header);
     put("/DocInfo", &pack(&doc_info(sections.len())));
-    drop(put);
-    ole.create_storage("/BodyText").expect("in-memory cfb storage");
+    ole.create_storage("/BodyText")
+        .expect("in-memory cfb storage");
     for (n, records) in sections.iter().enumerate() {
         let mut stream = ole
             .create_stream(format!("/BodyText/Section{n}"))
@@ -246,7 +252,9 @@ pub fn hwpx_raw(sections: &[(String, &[u8])], manifest: Option<&str>) -> Vec<u8>
             r#"<opf:item id="section{n}" href="{}" media-type="application/xml"/>"#,
             escape(name)
         ));
-        spine.push_str(&format!(r#"<opf:itemref idref="section{n}" linear="yes"/>"#));
+        spine.push_str(&format!(
+            r#"<opf:itemref idref="section{n}" linear="yes"/>"#
+        ));
     }
     let hpf = format!(
         r#"<?xml version="1.0" encoding="UTF-8" standalone="yes" ?><opf:package xmlns:opf="http://www.idpf.org/2007/opf/" version="" unique-identifier="" id=""><opf:metadata><opf:title/><opf:language>ko</opf:language></opf:metadata><opf:manifest>{items}</opf:manifest><opf:spine>{spine}</opf:spine></opf:package>"#
@@ -260,7 +268,6 @@ pub fn hwpx_raw(sections: &[(String, &[u8])], manifest: Option<&str>) -> Vec<u8>
     for (name, data) in sections {
         put(name, data, deflated);
     }
-    drop(put);
     zip.finish().expect("in-memory zip").into_inner()
 }
 

@@ -37,7 +37,10 @@ fn hwp_table() {
 fn hwp_real_distribution_document() {
     let file = fixture("hwplib-distribution.hwp");
     assert!(is_hwp(&file));
-    assert_eq!(read_hwp(&file, &Limits::default()), Err(Error::Distribution));
+    assert_eq!(
+        read_hwp(&file, &Limits::default()),
+        Err(Error::Distribution)
+    );
 }
 
 #[test]

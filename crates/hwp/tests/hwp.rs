@@ -63,7 +63,10 @@ fn sections_come_in_numeric_order() {
         let file = write::hwp_sections(&sections, &opts);
         let text = read_hwp(&file, &Limits::default()).unwrap();
         let want: String = names.iter().map(|n| format!("{n}\n")).collect();
-        assert_eq!(text.text, want, "Section10 comes after Section9, not after Section1");
+        assert_eq!(
+            text.text, want,
+            "Section10 comes after Section9, not after Section1"
+        );
         assert_eq!(text.sections, 12);
     }
 }
@@ -152,7 +155,10 @@ fn record_past_the_end_is_malformed() {
     let mut cut = para(0, &text_units("앞"));
     cut.extend_from_slice(&[0x43, 0x04]);
     let file = write::hwp_raw(&[cut], &plain());
-    assert!(matches!(read_hwp(&file, &Limits::default()), Err(Error::Malformed(_))));
+    assert!(matches!(
+        read_hwp(&file, &Limits::default()),
+        Err(Error::Malformed(_))
+    ));
 }
 
 #[test]
@@ -160,7 +166,10 @@ fn extended_record_size() {
     // 3000 UTF-16 units = 6000 bytes: past 0xFFF, so the size is in an extra u32.
     let long: String = "가나다".repeat(1000);
     let rec = write::record(TAG_PARA_TEXT, 1, &utf16(&text_units(&long)));
-    assert_eq!(u32::from_le_bytes(rec[..4].try_into().unwrap()) >> 20, 0xFFF);
+    assert_eq!(
+        u32::from_le_bytes(rec[..4].try_into().unwrap()) >> 20,
+        0xFFF
+    );
     assert_eq!(u32::from_le_bytes(rec[4..8].try_into().unwrap()), 6000);
     let file = write::hwp(&[&long, "끝"], &HwpOptions::default());
     let text = read_hwp(&file, &Limits::default()).unwrap();
@@ -197,7 +206,7 @@ fn control_characters() {
     }
     records.extend(para(0, &[13]));
     records.extend(para(0, &text_units("끝"))); // no paragraph end: a newline all the same
-    // An unpaired surrogate becomes U+FFFD.
+                                                // An unpaired surrogate becomes U+FFFD.
     records.extend(para(0, &[0xD800, 0x41, 13]));
     let file = write::hwp_raw(&[records], &HwpOptions::default());
     let text = read_hwp(&file, &Limits::default()).unwrap();
@@ -209,7 +218,9 @@ fn control_characters() {
 
 #[test]
 fn text_stops_at_the_limit() {
-    let paras: Vec<String> = (0..1000).map(|n| format!("문단 {n}: 한글과 English")).collect();
+    let paras: Vec<String> = (0..1000)
+        .map(|n| format!("문단 {n}: 한글과 English"))
+        .collect();
     let refs: Vec<&str> = paras.iter().map(String::as_str).collect();
     let file = write::hwp(&refs, &HwpOptions::default());
     let full = read_hwp(&file, &Limits::default()).unwrap();
@@ -247,7 +258,8 @@ fn unpacked_size_is_capped() {
     };
     std::io::Write::write_all(&mut ole.create_stream("/FileHeader").unwrap(), &header).unwrap();
     ole.create_storage("/BodyText").unwrap();
-    std::io::Write::write_all(&mut ole.create_stream("/BodyText/Section0").unwrap(), &bomb).unwrap();
+    std::io::Write::write_all(&mut ole.create_stream("/BodyText/Section0").unwrap(), &bomb)
+        .unwrap();
     ole.flush().unwrap();
     let file = ole.into_inner().into_inner();
     let limits = Limits {
@@ -282,7 +294,10 @@ fn unpacked_size_is_capped() {
 #[test]
 fn empty_body_is_malformed() {
     let file = write::hwp_sections(&[], &HwpOptions::default());
-    assert!(matches!(read_hwp(&file, &Limits::default()), Err(Error::Malformed(_))));
+    assert!(matches!(
+        read_hwp(&file, &Limits::default()),
+        Err(Error::Malformed(_))
+    ));
     let file = write::hwp(&[], &HwpOptions::default());
     assert_eq!(read_hwp(&file, &Limits::default()).unwrap().text, "");
 }

@@ -60,7 +60,10 @@ fn sections_in_spine_order() {
         ],
         None,
     );
-    assert_eq!(read_hwpx(&file, &Limits::default()).unwrap().text, "가\n나\n");
+    assert_eq!(
+        read_hwpx(&file, &Limits::default()).unwrap().text,
+        "가\n나\n"
+    );
 }
 
 #[test]
@@ -160,7 +163,10 @@ fn too_many_entries_is_malformed() {
     }
     let file = zip.finish().unwrap().into_inner();
     assert!(!is_hwpx(&file));
-    assert!(matches!(read_hwpx(&file, &Limits::default()), Err(Error::Malformed(_))));
+    assert!(matches!(
+        read_hwpx(&file, &Limits::default()),
+        Err(Error::Malformed(_))
+    ));
 }
 
 #[test]
@@ -169,19 +175,34 @@ fn not_hwpx() {
     for bytes in [&b""[..], b"PK", b"hello", &hwp] {
         assert!(!is_hwpx(bytes));
         let err = read_hwpx(bytes, &Limits::default()).unwrap_err();
-        assert!(matches!(err, Error::NotHwp | Error::Malformed(_)), "{err:?}");
+        assert!(
+            matches!(err, Error::NotHwp | Error::Malformed(_)),
+            "{err:?}"
+        );
     }
     assert_eq!(read_hwpx(&hwp, &Limits::default()), Err(Error::NotHwp));
     // A zip that is some other document.
-    let docx = zip_of(&[("word/document.xml", b"<w:document/>"), ("[Content_Types].xml", b"<x/>")]);
+    let docx = zip_of(&[
+        ("word/document.xml", b"<w:document/>"),
+        ("[Content_Types].xml", b"<x/>"),
+    ]);
     assert!(!is_hwpx(&docx));
-    assert!(matches!(read_hwpx(&docx, &Limits::default()), Err(Error::Malformed(_))));
+    assert!(matches!(
+        read_hwpx(&docx, &Limits::default()),
+        Err(Error::Malformed(_))
+    ));
     // Broken XML in a section.
     let broken = write::hwpx_raw(
-        &[("Contents/section0.xml".into(), &b"<hs:sec><hp:p><hp:t>a</hp:x></hs:sec>"[..])],
+        &[(
+            "Contents/section0.xml".into(),
+            &b"<hs:sec><hp:p><hp:t>a</hp:x></hs:sec>"[..],
+        )],
         None,
     );
-    assert!(matches!(read_hwpx(&broken, &Limits::default()), Err(Error::Malformed(_))));
+    assert!(matches!(
+        read_hwpx(&broken, &Limits::default()),
+        Err(Error::Malformed(_))
+    ));
     // A cut file.
     let file = write::hwpx(&["대화"]);
     for len in (0..file.len()).step_by(31) {
@@ -191,7 +212,9 @@ fn not_hwpx() {
 
 #[test]
 fn text_stops_at_the_limit() {
-    let paras: Vec<String> = (0..500).map(|n| format!("문단 {n}: 한글과 English")).collect();
+    let paras: Vec<String> = (0..500)
+        .map(|n| format!("문단 {n}: 한글과 English"))
+        .collect();
     let refs: Vec<&str> = paras.iter().map(String::as_str).collect();
     let file = write::hwpx(&refs);
     let full = read_hwpx(&file, &Limits::default()).unwrap();
