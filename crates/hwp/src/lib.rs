@@ -16,6 +16,10 @@
 //! pub mod write { pub fn hwp(paragraphs: &[&str], opts: &HwpOptions) -> Vec<u8>; pub fn hwpx(paragraphs: &[&str]) -> Vec<u8>; }
 //! ```
 //!
+//! `write` also has `hwp_sections` and `hwpx_sections` (several sections),
+//! and, hidden from the docs, `record`, `hwp_raw` and `hwpx_raw` with which
+//! the tests build odd files.
+//!
 //! Output shape (both formats): one line per paragraph, each ending in
 //! `'\n'`; a line break inside a paragraph is `'\n'`, a tab `'\t'`; table
 //! cells and text boxes come out as their own paragraphs, after the text of

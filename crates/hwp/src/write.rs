@@ -96,8 +96,7 @@ pub fn hwp_raw(sections: &[Vec<u8>], opts: &HwpOptions) -> Vec<u8> {
 }
 
 /// Raw deflate, as in HWP streams.
-#[doc(hidden)]
-pub fn deflate(data: &[u8]) -> Vec<u8> {
+fn deflate(data: &[u8]) -> Vec<u8> {
     let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     enc.write_all(data).expect("in-memory deflate");
     enc.finish().expect("in-memory deflate")
@@ -164,8 +163,7 @@ fn para_units(text: &str) -> (Vec<u16>, u32) {
 /// The records of one section: per paragraph a PARA_HEADER (level 0), a
 /// PARA_TEXT (level 1, left out for an empty paragraph, as Hangul does) and
 /// a PARA_CHAR_SHAPE (level 1).
-#[doc(hidden)]
-pub fn section_records(paragraphs: &[&str]) -> Vec<u8> {
+fn section_records(paragraphs: &[&str]) -> Vec<u8> {
     let mut out = Vec::new();
     for text in paragraphs {
         let (units, mask) = para_units(text);
