@@ -63,6 +63,8 @@ pub struct State {
     pub trusted_proxies: Arc<TrustedProxies>,
     /// Asks providers for models while a connection has none.
     pub rediscovery: Arc<crate::service::connections::Rediscovery>,
+    /// The readers of uploaded files (their own threads, a time cap).
+    pub files: Arc<crate::service::files::Readers>,
 }
 
 /// Why the server could not start.
@@ -185,6 +187,7 @@ impl App {
             cors: Arc::new(policy.cors.clone()),
             trusted_proxies,
             rediscovery: Arc::default(),
+            files: Arc::default(),
         }));
         let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
         let disk_watch = tokio::spawn(crate::api::status::watch_disk_space(args.db.clone()));

@@ -18,7 +18,9 @@ use crate::db::user::Role;
 pub const JSON_BODY_LIMIT: u64 = 1024 * 1024;
 /// Largest body of the routes that take big documents: a conversation
 /// imported back, a collector item (10 MiB of text) and its form framing.
-pub const LARGE_BODY_LIMIT: u64 = 10 * 1024 * 1024 + 64 * 1024;
+pub const LARGE_BODY_LIMIT: u64 = 10 * 1024 * 1024 + FORM_FRAMING;
+/// Room for a multipart form's boundaries and part headers around a file.
+pub const FORM_FRAMING: u64 = 64 * 1024;
 
 /// Hands a clone of the state to a handler.
 pub fn with_state(
@@ -34,6 +36,10 @@ pub enum Limit {
     Default,
     /// [`LARGE_BODY_LIMIT`], or `--body-limit` if that is larger.
     Large,
+    /// File uploads (`POST /files`): the largest per-file limit an admin
+    /// may set, with room for the form's framing; the limit in force is
+    /// checked by the route before it reads.
+    Upload,
 }
 
 impl Limit {
@@ -42,6 +48,7 @@ impl Limit {
         match self {
             Limit::Default => default,
             Limit::Large => default.max(LARGE_BODY_LIMIT),
+            Limit::Upload => crate::service::files::MAX_FILE_LIMIT + FORM_FRAMING,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod compat;
 pub mod connections;
 pub mod conversations;
 pub mod error;
+pub mod files;
 pub mod filters;
 pub mod health;
 pub mod multipart;
@@ -60,6 +61,8 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(samples::routes(state.clone()))
         .unify()
         .or(collector::routes(state.clone()))
+        .unify()
+        .or(files::routes(state.clone()))
         .unify()
         .or(prompts::routes(state.clone()))
         .unify()

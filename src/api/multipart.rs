@@ -86,6 +86,11 @@ impl Field {
         self.0.name().unwrap_or_default()
     }
 
+    /// The part's declared Content-Type, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.0.content_type().map(|m| m.essence_str())
+    }
+
     /// The file name the client gave, if any.
     pub fn file_name(&self) -> Option<&str> {
         self.0.file_name()

@@ -38,13 +38,14 @@ pub fn document_for(external: External) -> String {
 /// common to every route.
 pub fn spec(external: External) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    let parts: [utoipa::openapi::OpenApi; 16] = [
+    let parts: [utoipa::openapi::OpenApi; 17] = [
         // One line per resource module: `super::prompts::Doc::openapi(),`
         super::conversations::Doc::openapi(),
         super::prompts::Doc::openapi(),
         super::plans::Doc::openapi(),
         super::samples::Doc::openapi(),
         super::shares::Doc::openapi(),
+        super::files::Doc::openapi(),
         super::users::Doc::openapi(),
         super::user::Doc::openapi(),
         super::api_keys::Doc::openapi(),

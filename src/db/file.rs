@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::DbError;
 
 /// What a file is to a model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum FileKind {
     /// Sent as an image part to vision models.
@@ -41,12 +41,16 @@ impl rusqlite::types::FromSql for FileKind {
     }
 }
 
-/// A stored file's metadata (never its bytes or its text).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A stored file's metadata (never its bytes or its text): `File` in the
+/// OpenAPI document, in message objects' `files` and shares' snapshots.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = File)]
 pub struct StoredFile {
     pub id: String,
+    #[serde(skip)]
     pub user_id: String,
     /// Set once a message carries it.
+    #[serde(skip)]
     pub conversation_id: Option<String>,
     pub name: String,
     pub mime: String,
@@ -55,9 +59,11 @@ pub struct StoredFile {
     /// Images: the original size in pixels.
     pub width: Option<i64>,
     pub height: Option<i64>,
-    /// Documents: characters of the extracted text (0 when none).
+    /// Documents: bytes of the extracted text (0 when none).
     pub text_chars: i64,
+    /// The text stopped at the server's limit.
     pub text_truncated: bool,
+    /// Why a document's text could not be read (the file is kept).
     pub extract_error: Option<String>,
     pub created_at: String,
 }

@@ -324,6 +324,7 @@ mod tests {
                 content: format!("message {i} about 고양이"),
                 model_id: None,
                 created_at: None,
+                files: Vec::new(),
             })
             .collect()
     }

@@ -66,7 +66,7 @@ pub fn build_prompt(
     let mut kept: Vec<llm::ChatMessage> = Vec::new();
     for (i, message) in thread.iter().rev().enumerate() {
         let shown = images.get(&message.id).cloned().unwrap_or_default();
-        if message.content.is_empty() && shown.is_empty() {
+        if message.content.is_empty() && shown.is_empty() && message.files.is_empty() {
             continue;
         }
         let cost = estimate_tokens(&message.content) + 4 + IMAGE_TOKENS * shown.len() as u32;
@@ -79,9 +79,15 @@ pub fn build_prompt(
             Role::System => llm::ChatRole::System,
             Role::User => llm::ChatRole::User,
         };
+        // A question of files only still needs words for some providers.
+        let content = if role == llm::ChatRole::User && message.content.trim().is_empty() {
+            "(see the attached files)".to_string()
+        } else {
+            message.content.clone()
+        };
         kept.push(llm::ChatMessage {
             role,
-            content: message.content.clone(),
+            content,
             images: shown,
         });
     }
@@ -211,6 +217,7 @@ mod tests {
             usage: Usage::default(),
             feedback: None,
             context: Vec::new(),
+            files: Vec::new(),
             created_at: String::new(),
             updated_at: String::new(),
         }

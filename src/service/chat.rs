@@ -248,9 +248,13 @@ pub async fn ask_with(
     model_id: Option<String>,
     carried: impl Into<Carried>,
 ) -> Result<Started> {
-    let carried = carried.into();
+    let carried: Carried = carried.into();
     if let Turn::Question(content) | Turn::Edit(content) | Turn::EditAt { content, .. } = &turn {
-        check_content(content)?;
+        // A question may be only files (a screenshot, no words).
+        let has_files = carried.file_ids.as_ref().is_some_and(|ids| !ids.is_empty());
+        if !(has_files && content.trim().is_empty()) {
+            check_content(content)?;
+        }
     }
     // One trip to a database thread before the answer starts: the model,
     // the conversation's slot, and the rows (the plan checked and the
@@ -439,6 +443,7 @@ fn write_turn(
     };
     // The files the question carries: the ones given, else (an edit) the
     // edited question's.
+    let mut attached_names: Vec<String> = Vec::new();
     if let Some(question) = &user_message {
         let ids = match (&file_ids, turn) {
             (Some(ids), _) => ids.clone(),
@@ -453,6 +458,7 @@ fn write_turn(
         if !model_row.vision && attached.iter().any(|f| f.kind == file::FileKind::Image) {
             return Err(files::cannot_see(&model_row.name));
         }
+        attached_names = attached.iter().map(|f| f.name.clone()).collect();
         let ids: Vec<String> = attached.into_iter().map(|f| f.id).collect();
         file::attach(conn, &conv.id, &question.id, &ids)?;
     }
@@ -460,7 +466,9 @@ fn write_turn(
         let question = user_message
             .as_ref()
             .map(|u| u.content.clone())
-            .unwrap_or_default();
+            .filter(|c| !c.trim().is_empty())
+            // Only files: the title starts from their names.
+            .unwrap_or_else(|| attached_names.join(", "));
         let fallback = engine::fallback_title(&question);
         repo::update(
             conn,
@@ -578,6 +586,15 @@ mod tests {
     use super::*;
     use crate::db::conversation::{NewConversation, Status, Usage};
 
+    fn test_model() -> Model {
+        Model {
+            id: "m".into(),
+            name: "m".into(),
+            window: None,
+            vision: false,
+        }
+    }
+
     /// A fresh database file (kept alive by the returned directory) with one
     /// user, and a conversation of theirs with no title.
     fn setup() -> (tempfile::TempDir, Connection, String, Conversation) {
@@ -616,7 +633,7 @@ mod tests {
     ) -> Rows {
         let conv = repo::get(conn, user_id, &conversation.id).unwrap().unwrap();
         let rows = repo::turn(conn, |tx| {
-            write_turn(tx, &conv, user_id, "m", &turn, Vec::new(), None)
+            write_turn(tx, &conv, user_id, &test_model(), &turn, Carried::default())
         })
         .unwrap();
         repo::finish(
@@ -735,10 +752,9 @@ mod tests {
                 tx,
                 &conv,
                 &user,
-                "m",
+                &test_model(),
                 &Turn::Question("  hello   there ".into()),
-                Vec::new(),
-                None,
+                Carried::default(),
             )
         })
         .unwrap();
@@ -785,10 +801,9 @@ mod tests {
                 tx,
                 &conv,
                 &user,
-                "m",
+                &test_model(),
                 &Turn::Question("q".into()),
-                Vec::new(),
-                None,
+                Carried::default(),
             )?;
             check_plan(tx, &user, "m")?;
             Ok(rows)

@@ -200,6 +200,8 @@ pub(super) async fn import(
             content: m.content,
             model_id: m.model_id,
             created_at: None,
+            // An import never names stored files: they could be anyone's.
+            files: Vec::new(),
         });
     }
     let title: String = body

@@ -184,6 +184,8 @@ pub struct Message {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(required = false)]
     pub context: Vec<ContextItem>,
+    /// The files this question carried (`POST /files`), in order.
+    pub files: Vec<crate::db::file::StoredFile>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -239,6 +241,7 @@ fn message_from(row: &Row<'_>) -> rusqlite::Result<Message> {
         },
         feedback: None,
         context: Vec::new(),
+        files: Vec::new(),
         created_at: row.get(11)?,
         updated_at: row.get(12)?,
     })
@@ -436,6 +439,11 @@ pub struct SnapshotMessage {
     pub model_id: Option<String>,
     #[serde(default)]
     pub created_at: Option<String>,
+    /// The files the question carried (shares serve them; an import
+    /// leaves them out).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
+    pub files: Vec<crate::db::file::StoredFile>,
 }
 
 /// One rating as admins see it.

@@ -32,6 +32,9 @@ pub fn message_with_siblings(conn: &Connection, id: &str) -> Result<Option<Messa
         .query_map(params![m.conversation_id, m.parent_id], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     m.context = context_of(conn, &m.id)?;
+    if m.role == Role::User {
+        m.files = files_of(conn, &[m.id.as_str()])?.remove(&m.id).unwrap_or_default();
+    }
     Ok(Some(m))
 }
 
@@ -90,7 +93,14 @@ pub fn thread(
         let (id, fb) = row?;
         feedback.insert(id, fb);
     }
+    let questions: Vec<&str> = messages
+        .iter()
+        .filter(|m| m.role == Role::User)
+        .map(|m| m.id.as_str())
+        .collect();
+    let mut files = files_of(conn, &questions)?;
     for m in &mut messages {
+        m.files = files.remove(&m.id).unwrap_or_default();
         m.sibling_ids = children.get(&m.parent_id).cloned().unwrap_or_default();
         m.feedback = feedback.remove(&m.id);
         if m.role == Role::User {
@@ -98,6 +108,18 @@ pub fn thread(
         }
     }
     Ok(messages)
+}
+
+/// The files each of `message_ids` carried, by message id.
+fn files_of(
+    conn: &Connection,
+    message_ids: &[&str],
+) -> Result<HashMap<String, Vec<crate::db::file::StoredFile>>, DbError> {
+    let mut out: HashMap<String, Vec<_>> = HashMap::new();
+    for (message_id, file) in crate::db::file::of_messages(conn, message_ids)? {
+        out.entry(message_id).or_default().push(file);
+    }
+    Ok(out)
 }
 
 /// Follows the newest child from `from` down to a leaf.
@@ -126,6 +148,7 @@ pub fn snapshot(conn: &Connection, conversation: &Conversation) -> Result<Snapsh
             content: m.content,
             model_id: m.model_id,
             created_at: Some(m.created_at),
+            files: m.files,
         })
         .collect();
     Ok(Snapshot {

@@ -317,6 +317,14 @@ pub fn create_from_snapshot(
             m.model_id.as_deref(),
             Status::Complete,
         )?;
+        // The snapshot's files become the new owner's (those still stored).
+        let mut copies = Vec::new();
+        for file in &m.files {
+            if let Some(copy) = crate::db::file::copy(&tx, &file.id, user_id)? {
+                copies.push(copy);
+            }
+        }
+        crate::db::file::attach(&tx, &conversation.id, &inserted.id, &copies)?;
         parent = Some(inserted);
     }
     set_current(
