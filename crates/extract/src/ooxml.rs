@@ -192,7 +192,7 @@ pub(crate) fn docx(bytes: &[u8], limits: &Limits) -> Result<Extracted, Error> {
                 out.push(&t.xml10_content());
             }
             Event::CData(t) if in_text => {
-                out.push(&&t);
+                out.push(&t);
             }
             Event::GeneralRef(r) if in_text => {
                 if let Some(s) = entity_text(&r) {
@@ -276,7 +276,7 @@ fn slide_text(xml: &[u8], part: &str, out: &mut Out) -> Result<(), Error> {
                 out.push(&t.xml10_content());
             }
             Event::CData(t) if in_text => {
-                out.push(&&t);
+                out.push(&t);
             }
             Event::GeneralRef(r) if in_text => {
                 if let Some(s) = entity_text(&r) {
