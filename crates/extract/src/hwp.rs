@@ -26,11 +26,13 @@ pub(crate) fn extract(format: Format, bytes: &[u8], limits: &Limits) -> Result<E
         Err(e) => {
             let sentence = e.to_string();
             Err(match e {
-                daehwa_hwp::Error::NotHwp => Error::Mismatch(sentence),
                 daehwa_hwp::Error::Encrypted | daehwa_hwp::Error::Distribution => {
                     Error::Encrypted(sentence)
                 }
-                daehwa_hwp::Error::Malformed(_) => Error::Malformed(sentence),
+                // Detection said HWP by its magic bytes; the reader disagrees.
+                daehwa_hwp::Error::NotHwp | daehwa_hwp::Error::Malformed(_) => {
+                    Error::Malformed(sentence)
+                }
                 daehwa_hwp::Error::TooLarge => Error::TooLarge(sentence),
             })
         }
