@@ -123,6 +123,24 @@ fn entity_text(r: &quick_xml::events::BytesRef<'_>) -> Option<String> {
     quick_xml::escape::resolve_predefined_entity(r).map(str::to_owned)
 }
 
+/// Skips `<mc:Fallback>` content: Word and PowerPoint write text boxes and
+/// shapes twice (the `mc:Choice` and an older fallback), which would double
+/// their text. Returns true when the event is to be ignored.
+fn in_fallback(event: &Event<'_>, depth: &mut usize) -> bool {
+    match event {
+        Event::Start(e) if local(e.name().as_ref()) == "Fallback" => {
+            *depth += 1;
+            true
+        }
+        Event::End(e) if local(e.name().as_ref()) == "Fallback" => {
+            *depth = depth.saturating_sub(1);
+            true
+        }
+        Event::Eof => false,
+        _ => *depth > 0,
+    }
+}
+
 /// The text of a Word document (word/document.xml): paragraphs on lines,
 /// table cells separated by tabs and rows by lines.
 pub(crate) fn docx(bytes: &[u8], limits: &Limits) -> Result<Extracted, Error> {
@@ -139,11 +157,15 @@ pub(crate) fn docx(bytes: &[u8], limits: &Limits) -> Result<Extracted, Error> {
     let mut in_text = false; // inside <w:t>
     let mut in_run = 0usize; // inside <w:r> (tabs in <w:pPr><w:tabs> are no text)
     let mut cell_depth = 0usize; // inside <w:tc>, nested tables included
+    let mut fallback = 0usize;
     while !out.is_full() {
         buf.clear();
         let event = reader
             .read_event_into(&mut buf)
             .map_err(|_| xml_error("Word", part))?;
+        if in_fallback(&event, &mut fallback) {
+            continue;
+        }
         match event {
             Event::Start(e) => match local(e.name().as_ref()) {
                 "t" => in_text = true,
@@ -244,11 +266,15 @@ fn slide_text(xml: &[u8], part: &str, out: &mut Out) -> Result<(), Error> {
     let mut reader = quick_xml::Reader::from_reader(xml);
     let mut buf = Vec::new();
     let mut in_text = false;
+    let mut fallback = 0usize;
     while !out.is_full() {
         buf.clear();
         let event = reader
             .read_event_into(&mut buf)
             .map_err(|_| xml_error("PowerPoint", part))?;
+        if in_fallback(&event, &mut fallback) {
+            continue;
+        }
         match event {
             Event::Start(e) if local(e.name().as_ref()) == "t" => in_text = true,
             Event::End(e) => match local(e.name().as_ref()) {

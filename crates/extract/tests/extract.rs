@@ -387,6 +387,50 @@ fn text_is_truncated_at_the_cap() {
     assert_eq!(done.pages, Some(40));
 }
 
+#[test]
+fn text_box_fallbacks_are_not_doubled() {
+    let document = r#"<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="w" xmlns:mc="mc"><w:body><w:p><w:r><mc:AlternateContent><mc:Choice Requires="wps"><w:txbxContent><w:p><w:r><w:t>상자 안</w:t></w:r></w:p></w:txbxContent></mc:Choice><mc:Fallback><w:pict><w:txbxContent><w:p><w:r><w:t>상자 안</w:t></w:r></w:p></w:txbxContent></w:pict></mc:Fallback></mc:AlternateContent></w:r></w:p><w:p><w:r><w:t>본문 &amp; &#xAC00;</w:t></w:r></w:p></w:body></w:document>"#;
+    let bytes = zip_of(&[("word/document.xml", document.as_bytes())]);
+    assert_eq!(text_of(Format::Docx, &bytes), "상자 안\n\n본문 & 가");
+    // An unclosed fallback ends with the part, not in a loop.
+    let cut = r#"<w:document xmlns:w="w" xmlns:mc="mc"><w:body><mc:Fallback><w:p>"#;
+    let bytes = zip_of(&[("word/document.xml", cut.as_bytes())]);
+    let _ = extract_text(Format::Docx, &bytes, &Limits::default());
+}
+
+/// A part that unpacks to more than the zip declares: the zip reader stops
+/// at the declared size (so calamine, which unpacks on its own, is bounded
+/// by the declared sizes this crate checks).
+#[test]
+fn parts_larger_than_declared_are_refused() {
+    let big = vec![b'a'; 4 << 20];
+    for (name, format) in [
+        ("word/document.xml", Format::Docx),
+        ("xl/workbook.xml", Format::Xlsx),
+    ] {
+        let mut bytes = zip_of(&[(name, &big)]);
+        patch_declared_sizes(&mut bytes, 1000);
+        let err = extract_text(format, &bytes, &Limits::default()).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)), "{format:?}: {err:?}");
+    }
+}
+
+/// Rewrites the uncompressed size in every local and central header.
+fn patch_declared_sizes(zip: &mut [u8], size: u32) {
+    let mut i = 0;
+    while i + 4 <= zip.len() {
+        let at = match &zip[i..i + 4] {
+            b"PK\x03\x04" => Some(i + 22),
+            b"PK\x01\x02" => Some(i + 24),
+            _ => None,
+        };
+        if let Some(at) = at {
+            zip[at..at + 4].copy_from_slice(&size.to_le_bytes());
+        }
+        i += 1;
+    }
+}
+
 // ---- zip safety ----
 
 #[test]
