@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use pdf_extract::{Dictionary, Document, Object, ObjectId};
+
 use crate::text::Out;
 use crate::{Error, Extracted, Limits};
 
@@ -45,6 +47,7 @@ pub(crate) fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, Error>
         ));
     }
     let pages = u32::try_from(doc.get_pages().len()).unwrap_or(u32::MAX);
+    check_recursion(&doc)?;
     let mut sink = Capped {
         text: Vec::new(),
         max: limits.max_text_bytes,
@@ -67,4 +70,122 @@ pub(crate) fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, Error>
     let mut done = out.finish(Some(pages));
     done.truncated |= sink.full || result.is_err();
     Ok(done)
+}
+
+/// Nested drawings (form XObjects) followed at most this deep.
+const MAX_FORM_DEPTH: usize = 32;
+/// Drawings invoked in a whole document at most (nesting multiplies them).
+const MAX_FORM_CALLS: usize = 10_000;
+/// Page tree levels above a page at most.
+const MAX_PARENT_CHAIN: usize = 256;
+
+fn refers_to_itself() -> Error {
+    Error::Malformed("This PDF is damaged: part of it refers to itself in a loop.".into())
+}
+
+/// pdf-extract follows a page's `/Parent` chain and its drawings' `Do`
+/// calls by plain recursion: a loop in either is a stack overflow, which
+/// aborts the process (no `catch_unwind` can stop that). This walks the same
+/// paths first, with a stack of visited objects and a depth limit.
+fn check_recursion(doc: &Document) -> Result<(), Error> {
+    let mut calls = MAX_FORM_CALLS;
+    for page_id in doc.page_iter() {
+        let Ok(page) = doc.get_dictionary(page_id) else {
+            continue;
+        };
+        let resources = inherited_resources(doc, page)?;
+        let Ok(content) = doc.get_page_content(page_id) else {
+            continue;
+        };
+        walk_forms(doc, &content, resources, &mut Vec::new(), &mut calls)?;
+    }
+    Ok(())
+}
+
+/// One level of indirection, as pdf-extract resolves it.
+fn deref<'a>(doc: &'a Document, object: &'a Object) -> Option<&'a Object> {
+    match object {
+        Object::Reference(id) => doc.get_object(*id).ok(),
+        other => Some(other),
+    }
+}
+
+fn dict_entry<'a>(doc: &'a Document, dict: &'a Dictionary, key: &[u8]) -> Option<&'a Object> {
+    dict.get(key).ok().and_then(|o| deref(doc, o))
+}
+
+/// The page's resources as pdf-extract finds them (up the `/Parent`
+/// chain); a loop in that chain is an error.
+fn inherited_resources<'a>(
+    doc: &'a Document,
+    page: &'a Dictionary,
+) -> Result<Option<&'a Dictionary>, Error> {
+    let mut seen: Vec<ObjectId> = Vec::new();
+    let mut dict = page;
+    let mut resources = None;
+    loop {
+        if resources.is_none() {
+            resources = dict_entry(doc, dict, b"Resources").and_then(|o| o.as_dict().ok());
+        }
+        let Ok(Object::Reference(parent)) = dict.get(b"Parent") else {
+            return Ok(resources);
+        };
+        if seen.contains(parent) || seen.len() >= MAX_PARENT_CHAIN {
+            return Err(refers_to_itself());
+        }
+        seen.push(*parent);
+        let Ok(next) = doc.get_dictionary(*parent) else {
+            return Ok(resources);
+        };
+        dict = next;
+    }
+}
+
+fn walk_forms(
+    doc: &Document,
+    content: &[u8],
+    resources: Option<&Dictionary>,
+    stack: &mut Vec<ObjectId>,
+    calls: &mut usize,
+) -> Result<(), Error> {
+    if !content.windows(2).any(|w| w == b"Do") {
+        return Ok(());
+    }
+    let Ok(content) = lopdf_content(content) else {
+        return Ok(());
+    };
+    let xobjects = resources
+        .and_then(|r| dict_entry(doc, r, b"XObject"))
+        .and_then(|o| o.as_dict().ok());
+    for op in content.operations.iter().filter(|op| op.operator == "Do") {
+        let Some(name) = op.operands.first().and_then(|o| o.as_name().ok()) else {
+            continue;
+        };
+        let Some(Ok(Object::Reference(id))) = xobjects.map(|x| x.get(name)) else {
+            continue;
+        };
+        let Ok(form) = doc.get_object(*id).and_then(Object::as_stream) else {
+            continue;
+        };
+        if stack.contains(id) || stack.len() >= MAX_FORM_DEPTH {
+            return Err(refers_to_itself());
+        }
+        *calls = calls.checked_sub(1).ok_or_else(|| {
+            Error::TooLarge("This PDF is too complex to read (too many nested drawings).".into())
+        })?;
+        let inner = dict_entry(doc, &form.dict, b"Resources")
+            .and_then(|o| o.as_dict().ok())
+            .or(resources);
+        let data = form
+            .decompressed_content()
+            .unwrap_or_else(|_| form.content.clone());
+        stack.push(*id);
+        walk_forms(doc, &data, inner, stack, calls)?;
+        stack.pop();
+    }
+    Ok(())
+}
+
+fn lopdf_content(data: &[u8]) -> Result<pdf_extract::content::Content, pdf_extract::Error> {
+    pdf_extract::content::Content::decode(data)
 }

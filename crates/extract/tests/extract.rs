@@ -338,6 +338,92 @@ fn pdf_with_a_bogus_encrypt_entry_is_not_read() {
     );
 }
 
+/// A page showing form XObjects: `forms[i]` is the content of form `Xi`,
+/// and every form sees the page's resources (it has none of its own).
+fn pdf_with_forms(page_content: &str, forms: &[&str]) -> Vec<u8> {
+    let mut doc = pdf_document(&["Hello"]);
+    let page_id = doc.page_iter().next().unwrap();
+    let font_id = doc.add_object(dictionary! {
+        "Type" => "Font", "Subtype" => "Type1", "BaseFont" => "Helvetica",
+    });
+    let ids: Vec<lopdf::ObjectId> = forms.iter().map(|_| doc.new_object_id()).collect();
+    let mut xobjects = lopdf::Dictionary::new();
+    for (i, (content, id)) in forms.iter().zip(&ids).enumerate() {
+        let stream = lopdf::Stream::new(
+            dictionary! { "Type" => "XObject", "Subtype" => "Form", "BBox" => vec![0.into(), 0.into(), 595.into(), 842.into()] },
+            content.as_bytes().to_vec(),
+        );
+        doc.objects.insert(*id, lopdf::Object::Stream(stream));
+        xobjects.set(format!("X{i}"), *id);
+    }
+    let content_id = doc.add_object(lopdf::Stream::new(
+        dictionary! {},
+        page_content.as_bytes().to_vec(),
+    ));
+    let page = doc.get_object_mut(page_id).unwrap().as_dict_mut().unwrap();
+    page.set("Contents", content_id);
+    page.set(
+        "Resources",
+        dictionary! { "Font" => dictionary! { "F1" => font_id }, "XObject" => xobjects },
+    );
+    save(doc)
+}
+
+#[test]
+fn pdf_forms_are_read_and_loops_refused() {
+    // Nested forms are read.
+    let bytes = pdf_with_forms(
+        "/X0 Do",
+        &["/X1 Do", "BT /F1 12 Tf 72 700 Td (Nested text) Tj ET"],
+    );
+    assert!(text_of(Format::Pdf, &bytes).contains("Nested text"));
+    // A form that draws itself, and two that draw each other: pdf-extract
+    // would recurse until the stack overflows (an abort, not a panic).
+    for forms in [&["/X0 Do"][..], &["/X1 Do", "/X0 Do"][..]] {
+        let bytes = pdf_with_forms("/X0 Do", forms);
+        let err = extract_text(Format::Pdf, &bytes, &Limits::default()).unwrap_err();
+        assert!(matches!(err, Error::Malformed(_)), "{err:?}");
+    }
+    // Ten forms each drawing the next one ten times: 10^9 calls.
+    let fan = "/X{n} Do ".repeat(10);
+    let forms: Vec<String> = (0..10)
+        .map(|i| fan.replace("{n}", &(i + 1).to_string()))
+        .collect();
+    let refs: Vec<&str> = forms.iter().map(String::as_str).collect();
+    let start = Instant::now();
+    let err = extract_text(
+        Format::Pdf,
+        &pdf_with_forms("/X0 Do", &refs),
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::TooLarge(_)), "{err:?}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn pdf_page_that_is_its_own_parent_is_refused() {
+    let mut doc = pdf_document(&["Hello"]);
+    let page_id = doc.page_iter().next().unwrap();
+    let pages_id = doc
+        .catalog()
+        .unwrap()
+        .get(b"Pages")
+        .unwrap()
+        .as_reference()
+        .unwrap();
+    // The page tree node loses its resources and media box and becomes
+    // its own parent: looking them up would never end.
+    let pages = doc.get_object_mut(pages_id).unwrap().as_dict_mut().unwrap();
+    pages.remove(b"Resources");
+    pages.remove(b"MediaBox");
+    pages.set("Parent", pages_id);
+    let _ = page_id;
+    let bytes = save(doc);
+    let err = extract_text(Format::Pdf, &bytes, &Limits::default()).unwrap_err();
+    assert!(matches!(err, Error::Malformed(_)), "{err:?}");
+}
+
 #[test]
 fn malformed_pdfs_do_not_panic() {
     let good = pdf(&["Hello PDF"]);
