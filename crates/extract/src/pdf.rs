@@ -47,6 +47,7 @@ pub(crate) fn extract(bytes: &[u8], limits: &Limits) -> Result<Extracted, Error>
         ));
     }
     let pages = u32::try_from(doc.get_pages().len()).unwrap_or(u32::MAX);
+    check_streams(&doc, limits.max_unpacked_bytes)?;
     check_recursion(&doc)?;
     let mut sink = Capped {
         text: Vec::new(),
@@ -188,4 +189,64 @@ fn walk_forms(
 
 fn lopdf_content(data: &[u8]) -> Result<pdf_extract::content::Content, pdf_extract::Error> {
     pdf_extract::content::Content::decode(data)
+}
+
+/// Bytes a sink was given, up to a cap.
+struct Counter {
+    n: u64,
+}
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.n += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// How many bytes `data` inflates to, counted up to `cap + 1` without
+/// keeping them (zlib, else raw deflate, as lopdf tries).
+fn inflated_size(data: &[u8], cap: u64) -> u64 {
+    use std::io::Read;
+    let count = |reader: &mut dyn Read| -> u64 {
+        let mut sink = Counter { n: 0 };
+        let _ = std::io::copy(&mut reader.take(cap.saturating_add(1)), &mut sink);
+        sink.n
+    };
+    let zlib = count(&mut flate2::read::ZlibDecoder::new(data));
+    if zlib > cap {
+        return zlib;
+    }
+    zlib.max(count(&mut flate2::read::DeflateDecoder::new(data)))
+}
+
+/// lopdf inflates a stream without a limit when it is used: a compressed
+/// stream that unpacks past `cap` (a PDF bomb) is refused first.
+fn check_streams(doc: &Document, cap: u64) -> Result<(), Error> {
+    for object in doc.objects.values() {
+        let Ok(stream) = object.as_stream() else {
+            continue;
+        };
+        let first_filter = match stream.dict.get(b"Filter") {
+            Ok(Object::Name(name)) => Some(name.as_slice()),
+            Ok(Object::Array(filters)) => filters.first().and_then(|f| f.as_name().ok()),
+            _ => None,
+        };
+        if !matches!(first_filter, Some(b"FlateDecode" | b"Fl")) {
+            continue;
+        }
+        // A stream can at most inflate about 1032 times (deflate's limit).
+        if (stream.content.len() as u64).saturating_mul(1032) <= cap {
+            continue;
+        }
+        if inflated_size(&stream.content, cap) > cap {
+            return Err(Error::TooLarge(
+                "This PDF is too large when unpacked (a compressed part is too big).".into(),
+            ));
+        }
+    }
+    Ok(())
 }

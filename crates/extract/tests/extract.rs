@@ -425,6 +425,33 @@ fn pdf_page_that_is_its_own_parent_is_refused() {
 }
 
 #[test]
+fn pdf_stream_bomb_is_too_large() {
+    use std::io::Write as _;
+    // A page content stream of 100 MiB of spaces, deflated to ~100 KB.
+    let mut doc = pdf_document(&["Hello"]);
+    let page_id = doc.page_iter().next().unwrap();
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    let spaces = vec![b' '; 1 << 20];
+    for _ in 0..100 {
+        z.write_all(&spaces).unwrap();
+    }
+    let packed = z.finish().unwrap();
+    let content_id = doc.add_object(
+        lopdf::Stream::new(dictionary! { "Filter" => "FlateDecode" }, packed)
+            .with_compression(false),
+    );
+    doc.get_object_mut(page_id)
+        .unwrap()
+        .as_dict_mut()
+        .unwrap()
+        .set("Contents", content_id);
+    let bytes = save(doc);
+    assert!(bytes.len() < 1 << 20);
+    let err = extract_text(Format::Pdf, &bytes, &Limits::default()).unwrap_err();
+    assert!(matches!(err, Error::TooLarge(_)), "{err:?}");
+}
+
+#[test]
 fn malformed_pdfs_do_not_panic() {
     let good = pdf(&["Hello PDF"]);
     for bytes in [
