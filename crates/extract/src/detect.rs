@@ -204,27 +204,27 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-fn sniff(bytes: &[u8], pdf_claimed: bool) -> Result<Sniffed, Error> {
+fn sniff(bytes: &[u8], pdf_claimed: bool) -> Sniffed {
     let b = bytes;
     if b.starts_with(b"\x89PNG\r\n\x1a\n") {
-        return Ok(Sniffed::Known(Format::Png));
+        return Sniffed::Known(Format::Png);
     }
     if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        return Ok(Sniffed::Known(Format::Jpeg));
+        return Sniffed::Known(Format::Jpeg);
     }
     if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
-        return Ok(Sniffed::Known(Format::WebP));
+        return Sniffed::Known(Format::WebP);
     }
     if b.starts_with(b"GIF87a") || b.starts_with(b"GIF89a") {
-        return Ok(Sniffed::Known(Format::Gif));
+        return Sniffed::Known(Format::Gif);
     }
     // The PDF header may follow some junk, which readers accept; only look
     // past the start when the name says PDF (a text about PDFs is no PDF).
     if b.starts_with(b"%PDF-") || (pdf_claimed && contains(&b[..b.len().min(1024)], b"%PDF-")) {
-        return Ok(Sniffed::Known(Format::Pdf));
+        return Sniffed::Known(Format::Pdf);
     }
     if b.starts_with(OLE_MAGIC) {
-        return Ok(sniff_ole(b));
+        return sniff_ole(b);
     }
     if b.starts_with(b"PK\x03\x04") || b.starts_with(b"PK\x05\x06") {
         return sniff_zip(b);
@@ -237,11 +237,11 @@ fn sniff(bytes: &[u8], pdf_claimed: bool) -> Result<Sniffed, Error> {
         .iter()
         .any(|x| brand == *x)
         {
-            return Ok(Sniffed::Refused(
+            return Sniffed::Refused(
                 "HEIC and AVIF photos are not supported; please send the picture as JPEG or PNG.",
-            ));
+            );
         }
-        return Ok(Sniffed::Refused("Audio and video files are not supported."));
+        return Sniffed::Refused("Audio and video files are not supported.");
     }
     let refused: &[(&[u8], &str)] = &[
         (b"MZ", "Programs (.exe, .dll) are not supported."),
@@ -278,10 +278,10 @@ fn sniff(bytes: &[u8], pdf_claimed: bool) -> Result<Sniffed, Error> {
         // "BM" and "MZ" are also how some text starts: only refuse when
         // the rest does not decode as text.
         if b.starts_with(magic) && (magic.len() > 2 || text::decode(b).is_none()) {
-            return Ok(Sniffed::Refused(why));
+            return Sniffed::Refused(why);
         }
     }
-    Ok(Sniffed::Nothing)
+    Sniffed::Nothing
 }
 
 fn sniff_ole(b: &[u8]) -> Sniffed {
@@ -304,25 +304,20 @@ fn sniff_ole(b: &[u8]) -> Sniffed {
     )
 }
 
-fn sniff_zip(b: &[u8]) -> Result<Sniffed, Error> {
-    let mut zip = match zip::ZipArchive::new(Cursor::new(b)) {
-        Ok(z) => z,
-        Err(_) => {
-            return Err(Error::Malformed(
-                "This file looks like a zip-based document but it is damaged.".into(),
-            ))
-        }
+fn sniff_zip(b: &[u8]) -> Sniffed {
+    let Ok(mut zip) = zip::ZipArchive::new(Cursor::new(b)) else {
+        return Sniffed::OtherZip;
     };
     if let Ok(entry) = zip.by_name("mimetype") {
         let mut head = Vec::new();
         if entry.take(64).read_to_end(&mut head).is_ok()
             && head.trim_ascii() == b"application/hwp+zip"
         {
-            return Ok(Sniffed::Known(Format::Hwpx));
+            return Sniffed::Known(Format::Hwpx);
         }
     }
     let has = |name: &str| zip.index_for_name(name).is_some();
-    Ok(if has("word/document.xml") {
+    if has("word/document.xml") {
         Sniffed::Known(Format::Docx)
     } else if has("ppt/presentation.xml") {
         Sniffed::Known(Format::Pptx)
@@ -332,7 +327,7 @@ fn sniff_zip(b: &[u8]) -> Result<Sniffed, Error> {
         Sniffed::Known(Format::Hwpx)
     } else {
         Sniffed::OtherZip
-    })
+    }
 }
 
 /// The type of an uploaded file from its bytes, its name (extension) and
@@ -346,7 +341,15 @@ fn sniff_zip(b: &[u8]) -> Result<Sniffed, Error> {
 /// When the name's extension (or, without one, the declared type) claims
 /// another format than the bytes are — `report.png` holding a JPEG, a `.pdf`
 /// that is plain text — the answer is [`Error::Mismatch`]. Programs,
-/// archives and unknown binary data are [`Error::Unsupported`].
+/// archives, old Office files (.doc/.xls/.ppt) and unknown binary data are
+/// [`Error::Unsupported`].
+///
+/// The only errors are [`Error::Empty`], [`Error::Unsupported`] and
+/// [`Error::Mismatch`] (the caller's 422 and 415s). A damaged or
+/// password-protected document whose bytes still look like what its name
+/// says (a `.docx` that is a broken zip, or Office's encrypted OLE wrapper)
+/// is detected as that format, so that it can be kept; [`crate::extract_text`]
+/// then answers `Malformed` or `Encrypted`.
 pub fn detect(name: &str, declared: Option<&str>, bytes: &[u8]) -> Result<Format, Error> {
     if bytes.is_empty() {
         return Err(Error::Empty);
@@ -374,27 +377,26 @@ pub fn detect(name: &str, declared: Option<&str>, bytes: &[u8]) -> Result<Format
         Error::Mismatch(format!("{shown} is not {}{actual}.", claimed.noun()))
     };
 
-    match sniff(bytes, claimed == Some(Format::Pdf))? {
+    match sniff(bytes, claimed == Some(Format::Pdf)) {
         Sniffed::Known(actual) => match claimed {
             Some(c) if !compatible(c, actual) => Err(mismatch(c, Some(actual))),
             _ => Ok(actual),
         },
+        // A damaged document is still the document its name says: it is
+        // kept, and extract_text() says what is wrong with it.
         Sniffed::OtherZip => match claimed {
-            Some(c @ (Format::Docx | Format::Pptx | Format::Xlsx | Format::Hwpx)) => {
-                Err(Error::Malformed(format!(
-                    "{shown} is a zip archive without the parts of {}; it may be damaged.",
-                    c.noun()
-                )))
-            }
+            Some(c @ (Format::Docx | Format::Pptx | Format::Xlsx | Format::Hwpx)) => Ok(c),
             _ => Err(Error::Unsupported(
                 "Zip archives are not supported; attach the files inside it instead.".into(),
             )),
         },
         Sniffed::OtherOle(why) => match claimed {
-            Some(Format::Hwp) => Err(Error::Malformed(format!(
-                "{shown} is not a readable HWP document; it may be damaged."
-            ))),
-            _ if why.contains("password") => Err(Error::Encrypted(why.into())),
+            // A password-protected DOCX/PPTX/XLSX is an OLE file; a damaged
+            // HWP lacks its streams.
+            Some(c @ (Format::Docx | Format::Pptx | Format::Xlsx)) if why.contains("password") => {
+                Ok(c)
+            }
+            Some(Format::Hwp) => Ok(Format::Hwp),
             _ => Err(Error::Unsupported(why.into())),
         },
         Sniffed::Refused(why) => match claimed {

@@ -8,7 +8,30 @@
 //! sentence that can be shown to the user as it is.
 //!
 //! The caller runs these functions on a blocking thread with its own time
-//! cap and concurrency limit: the work here is CPU-bound and synchronous.
+//! cap and concurrency limit: the work here is CPU-bound and synchronous,
+//! and it cannot be cancelled (a timed-out call keeps its thread until it
+//! returns).
+//!
+//! What each function answers:
+//!
+//! | function | errors |
+//! | --- | --- |
+//! | [`detect`] | `Empty`, `Unsupported`, `Mismatch` only (a damaged or protected document is still its format) |
+//! | [`extract_text`] | `Empty`, `Unsupported` (images; HWP without the `hwp` feature), `Encrypted`, `Malformed`, `TooLarge` |
+//! | [`prepare_image`] | `Empty`, `Unsupported` (not an image format), `Malformed`, `TooLarge` |
+//!
+//! Some sentences: "This PDF is encrypted; its text cannot be read.",
+//! "The document is too large when unpacked (zip bomb?).",
+//! "report.png is not a PNG image; its contents are a JPEG image.",
+//! "The image is too large (100000×100000 pixels; at most 64 megapixels).",
+//! "This PDF file could not be read: it seems to be damaged." (a parser
+//! panicked).
+//!
+//! Limits not enforced here: the memory lopdf uses to load a PDF (its
+//! object streams are inflated while loading, before any check can run),
+//! LZW-compressed PDF streams, and a stack overflow inside a third-party
+//! parser (an abort, which `catch_unwind` cannot catch; the known recursive
+//! paths of pdf-extract are checked first).
 
 mod detect;
 #[cfg(feature = "hwp")]

@@ -27,6 +27,13 @@ impl<'a> Package<'a> {
         limits: &Limits,
         label: &'static str,
     ) -> Result<Self, Error> {
+        // Office writes a password-protected DOCX/PPTX/XLSX as an OLE
+        // compound file holding the encrypted package.
+        if bytes.starts_with(&[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+            return Err(Error::Encrypted(format!(
+                "This {label} document is password-protected; its text cannot be read."
+            )));
+        }
         let zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|_| {
             Error::Malformed(format!(
                 "This {label} document is damaged: it is not a readable zip archive."

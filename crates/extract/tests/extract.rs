@@ -118,9 +118,17 @@ fn programs_and_unknown_binaries_are_unsupported() {
         detect("a.zip", None, &zip),
         Err(Error::Unsupported(_))
     ));
+    // A .docx that is a zip without Word's parts is kept as a (damaged) Word file.
+    assert_eq!(detect("a.docx", None, &zip), Ok(Format::Docx));
     assert!(matches!(
-        detect("a.docx", None, &zip),
+        extract_text(Format::Docx, &zip, &Limits::default()),
         Err(Error::Malformed(_))
+    ));
+    let broken = b"PK\x03\x04 not really a zip".to_vec();
+    assert_eq!(detect("a.xlsx", None, &broken), Ok(Format::Xlsx));
+    assert!(matches!(
+        detect("a.zip", None, &broken),
+        Err(Error::Unsupported(_))
     ));
 }
 
@@ -180,9 +188,18 @@ fn hwp_is_detected_by_its_ole_streams() {
             .encode_utf16()
             .flat_map(|u| u.to_le_bytes()),
     );
+    // Office's password-protected DOCX (an OLE wrapper) is a Word file
+    // whose text cannot be read.
+    assert_eq!(detect("locked.docx", None, &enc), Ok(Format::Docx));
+    assert_eq!(
+        extract_text(Format::Docx, &enc, &Limits::default()),
+        Err(Error::Encrypted(
+            "This Word document is password-protected; its text cannot be read.".into()
+        ))
+    );
     assert!(matches!(
-        detect("locked.docx", None, &enc),
-        Err(Error::Encrypted(_))
+        detect("locked.bin", None, &enc),
+        Err(Error::Unsupported(_))
     ));
 }
 
