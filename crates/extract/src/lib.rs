@@ -28,10 +28,12 @@
 //! panicked).
 //!
 //! Limits not enforced here: the memory lopdf uses to load a PDF (its
-//! object streams are inflated while loading, before any check can run),
-//! LZW-compressed PDF streams, and a stack overflow inside a third-party
-//! parser (an abort, which `catch_unwind` cannot catch; the known recursive
-//! paths of pdf-extract are checked first).
+//! object streams are inflated while loading, before any check can run;
+//! every other Flate/LZW stream is checked against `max_unpacked_bytes`
+//! before pdf-extract reads it), what pdf-extract allocates besides, and a
+//! stack overflow inside a third-party parser (an abort, which
+//! `catch_unwind` cannot catch; the known recursive paths of pdf-extract,
+//! page-tree parents and nested drawings, are checked first).
 
 mod detect;
 #[cfg(feature = "hwp")]

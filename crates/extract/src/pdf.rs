@@ -191,14 +191,38 @@ fn lopdf_content(data: &[u8]) -> Result<pdf_extract::content::Content, pdf_extra
     pdf_extract::content::Content::decode(data)
 }
 
-/// Bytes a sink was given, up to a cap.
-struct Counter {
-    n: u64,
+/// Counts (and keeps, if asked) what it is given up to a cap, then fails
+/// the write.
+struct CappedSink {
+    data: Vec<u8>,
+    len: u64,
+    keep: bool,
+    cap: u64,
+    over: bool,
 }
 
-impl Write for Counter {
+impl CappedSink {
+    fn new(cap: u64, keep: bool) -> Self {
+        CappedSink {
+            data: Vec::new(),
+            len: 0,
+            keep,
+            cap,
+            over: false,
+        }
+    }
+}
+
+impl Write for CappedSink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.n += buf.len() as u64;
+        if self.len + buf.len() as u64 > self.cap {
+            self.over = true;
+            return Err(std::io::Error::other("over the cap"));
+        }
+        self.len += buf.len() as u64;
+        if self.keep {
+            self.data.extend_from_slice(buf);
+        }
         Ok(buf.len())
     }
 
@@ -207,45 +231,107 @@ impl Write for Counter {
     }
 }
 
-/// How many bytes `data` inflates to, counted up to `cap + 1` without
-/// keeping them (zlib, else raw deflate, as lopdf tries).
-fn inflated_size(data: &[u8], cap: u64) -> u64 {
-    use std::io::Read;
-    let count = |reader: &mut dyn Read| -> u64 {
-        let mut sink = Counter { n: 0 };
-        let _ = std::io::copy(&mut reader.take(cap.saturating_add(1)), &mut sink);
-        sink.n
-    };
-    let zlib = count(&mut flate2::read::ZlibDecoder::new(data));
-    if zlib > cap {
-        return zlib;
+/// One filter stage of a stream, its output capped (and kept only if
+/// `keep`, to feed the next stage); `None` when it is over the cap,
+/// `Some(None)` when this crate does not decode that filter (lopdf then
+/// fails on it or it only shrinks the data).
+fn decode_stage(filter: &[u8], input: &[u8], cap: u64, keep: bool) -> Option<Option<Vec<u8>>> {
+    let mut sink = CappedSink::new(cap, keep);
+    match filter {
+        b"FlateDecode" | b"Fl" => {
+            // zlib first, then raw deflate, as lopdf tries.
+            let zlib = std::io::copy(&mut flate2::read::ZlibDecoder::new(input), &mut sink);
+            if sink.over {
+                return None;
+            }
+            if zlib.is_err() {
+                sink = CappedSink::new(cap, keep);
+                let _ = std::io::copy(&mut flate2::read::DeflateDecoder::new(input), &mut sink);
+                if sink.over {
+                    return None;
+                }
+            }
+        }
+        b"LZWDecode" | b"LZW" => {
+            // Either code-size switch (EarlyChange) can be the stream's;
+            // the larger output counts.
+            for early in [true, false] {
+                let mut decoder = if early {
+                    weezl::decode::Decoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8)
+                } else {
+                    weezl::decode::Decoder::new(weezl::BitOrder::Msb, 8)
+                };
+                let mut one = CappedSink::new(cap, keep);
+                let _ = decoder.into_stream(&mut one).decode_all(input);
+                if one.over {
+                    return None;
+                }
+                if one.len >= sink.len {
+                    sink = one;
+                }
+            }
+        }
+        _ => return Some(None),
     }
-    zlib.max(count(&mut flate2::read::DeflateDecoder::new(data)))
+    Some(Some(sink.data))
 }
 
-/// lopdf inflates a stream without a limit when it is used: a compressed
-/// stream that unpacks past `cap` (a PDF bomb) is refused first.
+/// lopdf inflates a stream without a limit when it is used: a stream whose
+/// Flate or LZW stages unpack past `cap` (a PDF bomb) is refused first.
+/// Each stage's output is kept (at most `cap` bytes) to feed the next one.
 fn check_streams(doc: &Document, cap: u64) -> Result<(), Error> {
+    let too_large = || {
+        Error::TooLarge(
+            "This PDF is too large when unpacked (a compressed part is too big).".into(),
+        )
+    };
     for object in doc.objects.values() {
         let Ok(stream) = object.as_stream() else {
             continue;
         };
-        let first_filter = match stream.dict.get(b"Filter") {
-            Ok(Object::Name(name)) => Some(name.as_slice()),
-            Ok(Object::Array(filters)) => filters.first().and_then(|f| f.as_name().ok()),
-            _ => None,
+        let filters: Vec<&[u8]> = match stream.dict.get(b"Filter") {
+            Ok(Object::Name(name)) => vec![name.as_slice()],
+            Ok(Object::Array(list)) => list.iter().filter_map(|f| f.as_name().ok()).collect(),
+            _ => continue,
         };
-        if !matches!(first_filter, Some(b"FlateDecode" | b"Fl")) {
+        let ratio = |f: &[u8]| -> u64 {
+            match f {
+                b"FlateDecode" | b"Fl" => 1032,
+                b"LZWDecode" | b"LZW" => 2730,
+                _ => 1,
+            }
+        };
+        let expanding = |f: &[u8]| ratio(f) > 1;
+        // The most the stages can unpack to (Flate expands at most about
+        // 1032 times, LZW about 2730 times); small enough streams pass.
+        let bound = filters.iter().fold(stream.content.len() as u64, |n, f| {
+            n.saturating_mul(ratio(f))
+        });
+        if bound <= cap {
             continue;
         }
-        // A stream can at most inflate about 1032 times (deflate's limit).
-        if (stream.content.len() as u64).saturating_mul(1032) <= cap {
-            continue;
-        }
-        if inflated_size(&stream.content, cap) > cap {
-            return Err(Error::TooLarge(
-                "This PDF is too large when unpacked (a compressed part is too big).".into(),
-            ));
+        let mut data: std::borrow::Cow<'_, [u8]> = std::borrow::Cow::Borrowed(&stream.content);
+        for (i, filter) in filters.iter().enumerate() {
+            let last = i + 1 == filters.len();
+            match decode_stage(filter, &data, cap, !last) {
+                None => return Err(too_large()),
+                Some(Some(out)) => data = std::borrow::Cow::Owned(out),
+                // A stage this crate does not decode: check what comes after
+                // it only when it is the ASCII encodings lopdf decodes (they
+                // shrink the data), through lopdf itself.
+                Some(None) => {
+                    if !filters[i + 1..].iter().any(|f| expanding(f)) {
+                        break;
+                    }
+                    let mut dict = Dictionary::new();
+                    dict.set("Filter", Object::Name(filter.to_vec()));
+                    let one = pdf_extract::Stream::new(dict, data.to_vec());
+                    match one.decompressed_content() {
+                        Ok(out) => data = std::borrow::Cow::Owned(out),
+                        Err(_) => break,
+                    }
+                }
+            }
         }
     }
     Ok(())

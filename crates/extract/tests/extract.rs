@@ -453,6 +453,25 @@ fn pdf_stream_bomb_is_too_large() {
         z.write_all(&spaces).unwrap();
     }
     let packed = z.finish().unwrap();
+    // Twice deflated: the first stage is small, the second the bomb.
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(&packed).unwrap();
+    let twice = z.finish().unwrap();
+    let filters = vec![
+        lopdf::Object::Name(b"FlateDecode".to_vec()),
+        lopdf::Object::Name(b"FlateDecode".to_vec()),
+    ];
+    let twice_id = doc.add_object(
+        lopdf::Stream::new(dictionary! { "Filter" => filters }, twice).with_compression(false),
+    );
+    let mut doc2 = doc.clone();
+    doc2.get_object_mut(page_id)
+        .unwrap()
+        .as_dict_mut()
+        .unwrap()
+        .set("Contents", twice_id);
+    let err = extract_text(Format::Pdf, &save(doc2), &Limits::default()).unwrap_err();
+    assert!(matches!(err, Error::TooLarge(_)), "{err:?}");
     let content_id = doc.add_object(
         lopdf::Stream::new(dictionary! { "Filter" => "FlateDecode" }, packed)
             .with_compression(false),
@@ -465,6 +484,24 @@ fn pdf_stream_bomb_is_too_large() {
     let bytes = save(doc);
     assert!(bytes.len() < 1 << 20);
     let err = extract_text(Format::Pdf, &bytes, &Limits::default()).unwrap_err();
+    assert!(matches!(err, Error::TooLarge(_)), "{err:?}");
+
+    // The same with LZW.
+    let mut doc = pdf_document(&["Hello"]);
+    let page_id = doc.page_iter().next().unwrap();
+    let mut lzw = weezl::encode::Encoder::with_tiff_size_switch(weezl::BitOrder::Msb, 8);
+    let big = vec![b' '; 80 << 20];
+    let packed = lzw.encode(&big).unwrap();
+    drop(big);
+    let content_id = doc.add_object(
+        lopdf::Stream::new(dictionary! { "Filter" => "LZWDecode" }, packed).with_compression(false),
+    );
+    doc.get_object_mut(page_id)
+        .unwrap()
+        .as_dict_mut()
+        .unwrap()
+        .set("Contents", content_id);
+    let err = extract_text(Format::Pdf, &save(doc), &Limits::default()).unwrap_err();
     assert!(matches!(err, Error::TooLarge(_)), "{err:?}");
 }
 
