@@ -247,7 +247,7 @@ fn hwp_text(format: Format, _bytes: &[u8], _limits: &Limits) -> Result<Extracted
 
 /// An image ready for a vision model: PNG when it has transparency, else
 /// JPEG (quality 85); no side longer than the `max_side` it was prepared for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Prepared {
     /// `image/png` or `image/jpeg`.
     pub mime: &'static str,
@@ -257,4 +257,18 @@ pub struct Prepared {
     /// Before scaling (after the EXIF orientation of a JPEG is applied).
     pub original_width: u32,
     pub original_height: u32,
+}
+
+impl fmt::Debug for Prepared {
+    /// The bytes by their count, not their values.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("mime", &self.mime)
+            .field("bytes", &format_args!("[{} bytes]", self.bytes.len()))
+            .field("width", &self.width)
+            .field("height", &self.height)
+            .field("original_width", &self.original_width)
+            .field("original_height", &self.original_height)
+            .finish()
+    }
 }

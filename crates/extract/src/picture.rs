@@ -110,6 +110,17 @@ pub fn prepare_image(
         let mut decoder = reader
             .into_decoder()
             .map_err(|e| decode_error(format, e, limits))?;
+        // The decoded pixels' buffer (the image crate checks this only in
+        // ImageReader::decode, which gives no access to the orientation).
+        if decoder.total_bytes() > limits.max_image_alloc {
+            return Err(decode_error(
+                format,
+                image::ImageError::Limits(image::error::LimitError::from_kind(
+                    image::error::LimitErrorKind::InsufficientMemory,
+                )),
+                limits,
+            ));
+        }
         let orientation = decoder.orientation().ok();
         let mut img =
             DynamicImage::from_decoder(decoder).map_err(|e| decode_error(format, e, limits))?;

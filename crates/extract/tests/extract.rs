@@ -670,6 +670,43 @@ fn large_jpeg_is_scaled_to_the_long_side() {
 }
 
 #[test]
+fn jpeg_exif_orientation_is_applied() {
+    use image::ImageEncoder as _;
+    // EXIF (TIFF, big-endian) with one entry: Orientation = 6 (turn 90° clockwise).
+    let mut exif = b"MM\x00\x2a\x00\x00\x00\x08\x00\x01".to_vec();
+    exif.extend_from_slice(&[
+        0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00,
+    ]);
+    exif.extend_from_slice(&[0, 0, 0, 0]);
+    let img = rgb_image(400, 200);
+    let mut bytes = Vec::new();
+    let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90);
+    enc.set_exif_metadata(exif).unwrap();
+    enc.write_image(img.as_bytes(), 400, 200, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    let p = prepare_image(Format::Jpeg, &bytes, 100, &Limits::default()).unwrap();
+    assert_eq!((p.original_width, p.original_height), (200, 400));
+    assert_eq!((p.width, p.height), (50, 100));
+}
+
+#[test]
+fn image_over_the_allocation_cap_is_too_large() {
+    let bytes = encode(&rgb_image(1000, 1000), image::ImageFormat::Png);
+    let limits = Limits {
+        max_image_alloc: 1 << 20,
+        ..Limits::default()
+    };
+    let err = prepare_image(Format::Png, &bytes, 1568, &limits).unwrap_err();
+    assert!(matches!(err, Error::TooLarge(_)), "{err:?}");
+    let limits = Limits {
+        max_image_pixels: 999_999,
+        ..Limits::default()
+    };
+    let err = prepare_image(Format::Png, &bytes, 1568, &limits).unwrap_err();
+    assert!(matches!(err, Error::TooLarge(_)), "{err:?}");
+}
+
+#[test]
 fn small_images_are_not_enlarged() {
     let bytes = encode(&rgb_image(300, 200), image::ImageFormat::WebP);
     let p = prepare_image(Format::WebP, &bytes, 1568, &Limits::default()).unwrap();
