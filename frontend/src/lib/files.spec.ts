@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest'
 
-import { draggingFiles, isImageType, needsScreenshotName, pastedFiles, screenshotName } from './files'
+import {
+  draggingFiles,
+  isImageType,
+  needsScreenshotName,
+  pastedFiles,
+  screenshotName,
+} from './files'
 
 describe('screenshotName', () => {
   const at = new Date(2026, 11, 4, 14, 30, 12)
