@@ -18,18 +18,19 @@ vi.mock('@/api/prompts', () => ({
 const { byTestId, mountView, settle, testUser } = await import('@/testing/mount')
 const { default: MessageComposer } = await import('./MessageComposer.vue')
 
+/** A root rendering the message box with `props()` (read on each render). */
+function composerRoot(props: () => Record<string, unknown>) {
+  return defineComponent({ render: () => h(MessageComposer, { streaming: false, ...props() }) })
+}
+
 function harness() {
   const text = ref('')
   const sent: string[] = []
-  const Root = defineComponent({
-    render: () =>
-      h(MessageComposer, {
-        streaming: false,
-        modelValue: text.value,
-        'onUpdate:modelValue': (value: string) => (text.value = value),
-        onSend: (value: string) => sent.push(value),
-      }),
-  })
+  const Root = composerRoot(() => ({
+    modelValue: text.value,
+    'onUpdate:modelValue': (value: string) => (text.value = value),
+    onSend: (value: string) => sent.push(value),
+  }))
   return { text, sent, Root }
 }
 
@@ -89,14 +90,10 @@ describe('message box prompt picker', () => {
 
   it('a pasted screenshot is attached under a screenshot name; a text paste is not', async () => {
     const added: File[][] = []
-    const Root = defineComponent({
-      render: () =>
-        h(MessageComposer, {
-          streaming: false,
-          modelValue: '',
-          onAddFiles: (files: File[]) => added.push(files),
-        }),
-    })
+    const Root = composerRoot(() => ({
+      modelValue: '',
+      onAddFiles: (files: File[]) => added.push(files),
+    }))
     const view = await mountView(Root, '/settings', { user: testUser() })
     unmount = view.unmount
     const box = byTestId(view.el, 'composer') as HTMLTextAreaElement
@@ -116,29 +113,25 @@ describe('message box prompt picker', () => {
   it('Send waits while a file uploads; uploaded files may go without text', async () => {
     const sent: string[] = []
     const status = ref<'uploading' | 'done'>('uploading')
-    const Root = defineComponent({
-      render: () =>
-        h(MessageComposer, {
-          streaming: false,
-          modelValue: '',
-          files: [
-            {
-              key: 'a1',
-              name: 'report.pdf',
-              size: 10,
-              mime: 'application/pdf',
-              kind: 'document',
-              status: status.value,
-              progress: status.value === 'done' ? 1 : 0.3,
-              file: null,
-              error: null,
-              errorCode: null,
-              localUrl: null,
-            },
-          ],
-          onSend: (value: string) => sent.push(value),
-        }),
-    })
+    const Root = composerRoot(() => ({
+      modelValue: '',
+      files: [
+        {
+          key: 'a1',
+          name: 'report.pdf',
+          size: 10,
+          mime: 'application/pdf',
+          kind: 'document',
+          status: status.value,
+          progress: status.value === 'done' ? 1 : 0.3,
+          file: null,
+          error: null,
+          errorCode: null,
+          localUrl: null,
+        },
+      ],
+      onSend: (value: string) => sent.push(value),
+    }))
     const view = await mountView(Root, '/settings', { user: testUser() })
     unmount = view.unmount
     const send = byTestId(view.el, 'send') as HTMLButtonElement
@@ -157,10 +150,7 @@ describe('message box prompt picker', () => {
 
   it('the paperclip opens a menu: upload files, or attach from the collector', async () => {
     const opened: number[] = []
-    const Root = defineComponent({
-      render: () =>
-        h(MessageComposer, { streaming: false, modelValue: '', onAttach: () => opened.push(1) }),
-    })
+    const Root = composerRoot(() => ({ modelValue: '', onAttach: () => opened.push(1) }))
     const view = await mountView(Root, '/settings', { user: testUser() })
     unmount = view.unmount
     const clip = byTestId(view.el, 'attach-open') as HTMLButtonElement
