@@ -4,6 +4,7 @@ import {
   draggingFiles,
   isImageType,
   needsScreenshotName,
+  pasteAttaches,
   pastedFiles,
   screenshotName,
 } from './files'
@@ -44,6 +45,15 @@ describe('pasted files', () => {
       'screenshot-2026-12-04-143012-2.png',
     ])
     expect(files[0]?.type).toBe('image/png')
+  })
+
+  it('text copied with a picture of itself pastes as text; a screenshot or a document attaches', () => {
+    const png = new File(['x'], 'image.png', { type: 'image/png' })
+    const pdf = new File(['x'], 'a.pdf', { type: 'application/pdf' })
+    expect(pasteAttaches([png], '')).toBe(true)
+    expect(pasteAttaches([png], 'Quarterly figures')).toBe(false)
+    expect(pasteAttaches([pdf], 'a.pdf')).toBe(true)
+    expect(pasteAttaches([], '')).toBe(false)
   })
 
   it('a text paste has no files', () => {

@@ -54,6 +54,16 @@ export function pastedFiles(files: ArrayLike<File> | null | undefined, at = new 
   )
 }
 
+/**
+ * Whether a paste attaches its files. Text copied from an office program often comes with a
+ * picture of itself: when the clipboard has text and only images, the text is what was meant.
+ */
+export function pasteAttaches(files: ArrayLike<File>, text: string): boolean {
+  const list = Array.from(files)
+  if (!list.length) return false
+  return !text.trim() || list.some((file) => !isImageType(file.type))
+}
+
 /** A drag that carries files (not a text selection or a link being dragged). */
 export function draggingFiles(transfer: DataTransfer | null | undefined): boolean {
   return !!transfer && Array.from(transfer.types ?? []).includes('Files')
