@@ -289,7 +289,9 @@ export function featureTests(flow: Flow): void {
 
   test('collector: an attached item reaches the model; an answer is saved to the collector', async () => {
     await newChatWith(guest)
+    // The paperclip's menu (issue 20): files, or the collector.
     await guest.getByTestId('attach-open').click()
+    await guest.getByTestId('attach-collector').click()
     await guest.getByTestId('attach-item').filter({ hasText: '회의록' }).locator('input').check()
     await guest.getByTestId('attach-done').click()
     await expect(guest.getByTestId('attachment-chip')).toBeVisible()

@@ -1,4 +1,5 @@
 /** Conversations and messages: `/api/v1/conversations/*`, streams included. */
+import { fetchBlob } from '@/api/files'
 import { http, query } from '@/api/http'
 import { streamSse, type SseEvent } from '@/api/sse'
 import type { Conversation, ConversationDetail, Feedback, Message } from '@/api/types'
@@ -75,6 +76,10 @@ export interface StreamHandlers {
 export const exportConversation = (id: string, format: 'json' | 'markdown') =>
   http.text(path(id, `/export${query({ format })}`))
 
+/** `GET …/export?format=zip`: `conversation.json`, `conversation.md` and `files/` (issue 20). */
+export const exportConversationZip = (id: string) =>
+  fetchBlob(path(id, `/export${query({ format: 'zip' })}`))
+
 /** POST /conversations/import with an exported JSON document: a new conversation. */
 export const importConversation = (document: unknown) =>
   http.post<Conversation>('api/v1/conversations/import', document)
@@ -82,7 +87,7 @@ export const importConversation = (document: unknown) =>
 /** POST …/messages with `stream: true`. */
 export const streamSend = (
   id: string,
-  body: { content: string; model_id?: string; collector_item_ids?: string[] },
+  body: { content: string; model_id?: string; collector_item_ids?: string[]; file_ids?: string[] },
   handlers: StreamHandlers,
 ) => streamSse(path(id, '/messages'), { ...body, stream: true }, handlers)
 

@@ -21,9 +21,14 @@ export type RegistrationMode = 'open' | 'approval' | 'closed'
 
 export type User = With<Schemas['User'], { role: Role; status: UserStatus }>
 export type AuditEntry = Schemas['AuditEntry']
-export type Model = Schemas['Model']
-export type ConnectionModel = Schemas['ConnectionModel']
-export type Connection = With<Schemas['Connection'], { kind: ConnectionKind }>
+/** `vision` (issue 20): the model sees images (the admin's choice, or a guess from the name). */
+export type Model = With<Schemas['Model'], { vision?: boolean }>
+/** `vision` (issue 20): true / false as the admin set it, null = guessed from the name. */
+export type ConnectionModel = With<Schemas['ConnectionModel'], { vision?: boolean | null }>
+export type Connection = With<
+  Schemas['Connection'],
+  { kind: ConnectionKind; models: ConnectionModel[] }
+>
 export type ConnectionTest = Schemas['ConnectionTest']
 export type DiscoveredModel = Schemas['DiscoveredModel']
 /** A conversation in the list (the document's `ConversationItem`). */
@@ -38,6 +43,8 @@ export type Message = With<
     usage?: Usage | null
     /** The collector items sent with this (user) message. */
     context?: MessageContextItem[] | null
+    /** The files sent with this (user) message (issue 20; empty when none). */
+    files?: StoredFile[]
   }
 >
 /** One conversation with its messages (the document's `ConversationWithMessages`). */
@@ -59,6 +66,37 @@ export type FeedbackSaved = Schemas['FeedbackSaved']
 export type ExportDocument = Schemas['ExportDocument']
 /** A model row being edited: a discovered model has no `upstream_id` or `description` yet. */
 export type ModelDraft = With<ConnectionModel, { upstream_id?: string; description?: string }>
+
+// not in the OpenAPI document yet
+/**
+ * A file uploaded with `POST /files` (issue 20), as the server answers it and as messages
+ * carry it (`files`). Named `StoredFile` so it does not hide the DOM's `File`.
+ */
+export interface StoredFile {
+  id: string
+  name: string
+  size: number
+  mime: string
+  kind: 'image' | 'document'
+  /** Images only: the original size in pixels. */
+  width?: number | null
+  height?: number | null
+  /** Documents: how many characters of text were extracted. */
+  text_chars?: number
+  /** A document whose text could not be read (still stored): the server's sentence. */
+  extract_error?: string | null
+  created_at: string
+}
+
+// not in the OpenAPI document yet
+/** `GET /files`: the caller's files, newest first, with their room. */
+export interface StoredFileList {
+  files: StoredFile[]
+  next_cursor: string | null
+  used_bytes: number
+  quota_bytes: number
+  max_file_bytes: number
+}
 
 // not in the OpenAPI document yet
 export interface ApiKey {
@@ -88,6 +126,10 @@ export interface AdminSettings {
   backup_dir?: string
   backup_last_at?: string | null
   backup_last_error?: string | null
+  /** Largest file a user may upload, in bytes (issue 20). */
+  file_max_bytes?: number
+  /** Room for each user's stored files, in bytes (issue 20). */
+  file_quota_bytes?: number
   [key: string]: unknown
 }
 

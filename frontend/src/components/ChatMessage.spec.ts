@@ -1,7 +1,17 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { defineComponent, h } from 'vue'
 
-import type { Message } from '@/api/types'
+import type { Message, StoredFile } from '@/api/types'
+
+/** The bytes of a file, as the server would send them (with the token): asked per path. */
+const fetched: string[] = []
+vi.mock('@/api/files', async (original) => ({
+  ...(await original<typeof import('@/api/files')>()),
+  fetchBlob: vi.fn(async (path: string) => {
+    fetched.push(path)
+    return new Blob(['png'], { type: 'image/png' })
+  }),
+}))
 
 const { mountView, settle, testUser } = await import('@/testing/mount')
 const { default: ChatMessage } = await import('./ChatMessage.vue')
@@ -126,5 +136,94 @@ describe('chat message', () => {
     view.el.querySelector<HTMLButtonElement>('[data-testid="interrupted-reload"]')!.click()
     view.el.querySelector<HTMLButtonElement>('[data-testid="interrupted-regenerate"]')!.click()
     expect(events).toEqual(['reload', 'regenerate'])
+  })
+
+  it('a question shows its files: image thumbnails (fetched with the token) and documents', async () => {
+    const file = (over: Partial<StoredFile>): StoredFile => ({
+      id: 'f1',
+      name: 'chart.png',
+      size: 2048,
+      mime: 'image/png',
+      kind: 'image',
+      width: 640,
+      height: 480,
+      text_chars: 0,
+      extract_error: null,
+      created_at: '2026-12-04T10:00:00Z',
+      ...over,
+    })
+    fetched.length = 0
+    const view = await mountView(
+      root(
+        message({
+          content: '이 그래프를 설명해 줘',
+          files: [
+            file({}),
+            file({
+              id: 'f2',
+              name: 'report.pdf',
+              size: 3 * 1024 * 1024,
+              mime: 'application/pdf',
+              kind: 'document',
+              width: null,
+              height: null,
+              text_chars: 5321,
+            }),
+          ],
+        }),
+      ),
+      '/settings',
+      { user: testUser() },
+    )
+    unmount = view.unmount
+    await settle()
+    const files = view.el.querySelector('[data-testid="message-files"]')
+    expect(files?.getAttribute('aria-label')).toBe('2 files')
+    const image = view.el.querySelector<HTMLButtonElement>('[data-testid="message-image"]')
+    expect(image?.getAttribute('aria-label')).toBe('Open chart.png full size')
+    const img = image?.querySelector('img')
+    expect(img?.getAttribute('src')).toMatch(/^blob:/)
+    expect(img?.getAttribute('alt')).toBe('chart.png')
+    // The preview, never a URL with a token in it.
+    expect(fetched).toEqual(['api/v1/files/f1/preview'])
+    const doc = view.el.querySelector('[data-testid="message-document"]')
+    expect(doc?.textContent).toContain('report.pdf')
+    expect(doc?.textContent).toContain('3 MiB')
+    expect(doc?.getAttribute('aria-label')).toBe('Download report.pdf')
+    expect(view.el.querySelector('[data-testid="message-content"]')?.textContent?.trim()).toBe(
+      '이 그래프를 설명해 줘',
+    )
+    // A click opens the full size (the original bytes) in a lightbox.
+    image!.click()
+    await settle()
+    expect(document.querySelector('[data-testid="image-lightbox"]')).not.toBeNull()
+    expect(fetched).toContain('api/v1/files/f1')
+  })
+
+  it('a question of files only shows no empty bubble', async () => {
+    const view = await mountView(
+      root(
+        message({
+          content: '',
+          files: [
+            {
+              id: 'f3',
+              name: 'notes.txt',
+              size: 12,
+              mime: 'text/plain',
+              kind: 'document',
+              created_at: '2026-12-04T10:00:00Z',
+            },
+          ],
+        }),
+      ),
+      '/settings',
+      { user: testUser() },
+    )
+    unmount = view.unmount
+    expect(view.el.querySelector('[data-testid="message-content"]')).toBeNull()
+    expect(view.el.querySelector('[data-testid="message-document"]')?.textContent).toContain(
+      'notes.txt',
+    )
   })
 })

@@ -69,4 +69,11 @@ describe('models a discovery saves', () => {
       ['context_window', 'description', 'enabled', 'id', 'name', 'vendor'].sort(),
     )
   })
+
+  it('keeps a model’s vision choice (true, false, or null = auto), only when it has one', () => {
+    expect(toModelInput({ ...listed, vision: true }).vision).toBe(true)
+    expect(toModelInput({ ...listed, vision: false }).vision).toBe(false)
+    expect(toModelInput({ ...listed, vision: null })).toHaveProperty('vision', null)
+    expect(toModelInput(listed)).not.toHaveProperty('vision')
+  })
 })

@@ -13,6 +13,9 @@ export function toModelInput(model: ModelDraft): ModelDraft {
     description: model.description ?? '',
     context_window: model.context_window ?? null,
     enabled: model.enabled,
+    // Issue 20: true / false, or null = guessed from the name. Sent only when the server
+    // gave it (or the admin chose), so a model row without it stays as the server had it.
+    ...(model.vision !== undefined ? { vision: model.vision } : {}),
   }
 }
 

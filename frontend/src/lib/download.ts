@@ -19,3 +19,15 @@ export function fileNameFor(title: string, extension: string): string {
     .slice(0, 60)
   return `${base || 'conversation'}.${extension}`
 }
+
+/** Saves bytes (a file from the server, a ZIP export) under `filename`. */
+export function downloadBlob(blob: Blob, filename: string): void {
+  const url = URL.createObjectURL(blob)
+  const link = document.createElement('a')
+  link.href = url
+  link.download = filename
+  document.body.append(link)
+  link.click()
+  link.remove()
+  setTimeout(() => URL.revokeObjectURL(url), 1000)
+}

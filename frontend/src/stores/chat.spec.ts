@@ -154,6 +154,33 @@ describe('chat store', () => {
     expect(chat.messages[1]).toMatchObject({ content: '안녕하세요!', status: 'complete' })
   })
 
+  it('sends uploaded files as file_ids, in order; the question shows them at once', async () => {
+    const stream = controllable()
+    vi.mocked(api.getConversation).mockResolvedValue(detail([]))
+    vi.mocked(api.streamSend).mockImplementation(stream.impl as typeof api.streamSend)
+    const chat = useChatStore()
+    await chat.open('c1')
+    const file = (id: string, kind: 'image' | 'document') => ({
+      id,
+      name: `${id}.${kind === 'image' ? 'png' : 'pdf'}`,
+      size: 10,
+      mime: kind === 'image' ? 'image/png' : 'application/pdf',
+      kind,
+      created_at: '2026-12-04T10:00:00Z',
+    })
+    const files = [file('f2', 'image'), file('f1', 'document')]
+    expect(await chat.send('', [], files)).toBe(true)
+    expect(stream.started).toHaveBeenCalledWith(
+      'c1',
+      { content: '', model_id: 'm1', file_ids: ['f2', 'f1'] },
+      expect.anything(),
+    )
+    expect(chat.messages[0]?.files?.map((f) => f.id)).toEqual(['f2', 'f1'])
+    // Neither text nor files: nothing to send.
+    stream.end()
+    expect(await chat.send('   ', [], [])).toBe(false)
+  })
+
   it('paints deltas once per frame, not once per delta', async () => {
     const stream = controllable()
     vi.mocked(api.getConversation).mockResolvedValue(detail([msg('u1', 'user', 'q')]))

@@ -4,7 +4,7 @@ import { computed, ref, shallowRef } from 'vue'
 import * as api from '@/api/conversations'
 import { ApiError, toApiErrorValue } from '@/api/http'
 import type { SseEvent } from '@/api/sse'
-import type { ConversationDetail, Message } from '@/api/types'
+import type { ConversationDetail, Message, StoredFile } from '@/api/types'
 import { i18n } from '@/i18n'
 import { playChime, shouldNotify, showNotification } from '@/lib/notify'
 import { useConversationsStore } from '@/stores/conversations'
@@ -545,23 +545,32 @@ export const useChatStore = defineStore('chat', () => {
   }
 
   /**
-   * Sends a question. Without an open conversation, one is created first; the caller reads
-   * `conversationId` afterwards to put it in the URL. Answers false when refused.
+   * Sends a question, with collector items and uploaded files (`file_ids`, in this order).
+   * Without an open conversation, one is created first; the caller reads `conversationId`
+   * afterwards to put it in the URL. Answers false when refused. A question may be files only.
    */
-  async function send(content: string, collectorItemIds: string[] = []): Promise<boolean> {
+  async function send(
+    content: string,
+    collectorItemIds: string[] = [],
+    files: StoredFile[] = [],
+  ): Promise<boolean> {
     if (sending) return false // a second Enter while the first is still on its way
     sending = true
     try {
-      return await ask(content, collectorItemIds)
+      return await ask(content, collectorItemIds, files)
     } finally {
       sending = false
     }
   }
   let sending = false
 
-  async function ask(content: string, collectorItemIds: string[]): Promise<boolean> {
+  async function ask(
+    content: string,
+    collectorItemIds: string[],
+    files: StoredFile[],
+  ): Promise<boolean> {
     const text = content.trim()
-    if (!text || stream.value) return false
+    if ((!text && !files.length) || stream.value) return false
     actionError.value = null
     interruptedId.value = null
     const previous = failed.value
@@ -606,7 +615,7 @@ export const useChatStore = defineStore('chat', () => {
     const knownLastUserId = lastUser.value?.id ?? null
     const parent = messages.value[messages.value.length - 1]
     messages.value.push(
-      { ...placeholder(PENDING_USER, 'user', text), parent_id: parent?.id ?? null },
+      { ...placeholder(PENDING_USER, 'user', text), parent_id: parent?.id ?? null, files },
       placeholder(PENDING_ASSISTANT, 'assistant'),
     )
     const conversationId = id
@@ -621,6 +630,7 @@ export const useChatStore = defineStore('chat', () => {
           content: text,
           ...(modelId.value ? { model_id: modelId.value } : {}),
           ...(collectorItemIds.length ? { collector_item_ids: collectorItemIds } : {}),
+          ...(files.length ? { file_ids: files.map((file) => file.id) } : {}),
         },
         handlers,
       ),
