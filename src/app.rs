@@ -95,6 +95,8 @@ pub struct App {
     /// Warns in the log when the database's disk runs low.
     disk_watch: tokio::task::JoinHandle<()>,
     rediscovery: tokio::task::JoinHandle<()>,
+    /// Deletes uploads abandoned in a message box (hourly).
+    file_sweep: tokio::task::JoinHandle<()>,
     /// Set with --tls-cert/--tls-key: the server speaks HTTPS only.
     tls: Option<tokio_rustls::TlsAcceptor>,
     listener: tokio::net::TcpListener,
@@ -200,7 +202,9 @@ impl App {
             .clone()
             .run(state.db.clone(), state.llm_idle_timeout);
         let rediscovery = tokio::spawn(rediscovery);
+        let file_sweep = tokio::spawn(crate::service::files::sweep(state.db.clone()));
         Ok(App {
+            file_sweep,
             _lock: lock,
             schedule,
             disk_watch,
@@ -266,6 +270,7 @@ impl App {
         self.schedule.abort();
         self.disk_watch.abort();
         self.rediscovery.abort();
+        self.file_sweep.abort();
         drop(lock);
     }
 }

@@ -66,6 +66,10 @@ pub struct AdminSettings {
     backup_last_at: Option<String>,
     #[schema(value_type = Option<String>)]
     backup_last_error: Option<serde_json::Value>,
+    /// The largest file a user may upload, in bytes (default 20 MiB).
+    file_max_bytes: u64,
+    /// The bytes of files one user may keep (default 1 GiB).
+    file_quota_bytes: u64,
 }
 
 impl AdminSettings {
@@ -79,6 +83,8 @@ impl AdminSettings {
             backup_dir: state.backups.dir.display().to_string(),
             backup_last_at: s.backup_last_at,
             backup_last_error: s.backup_last_error,
+            file_max_bytes: s.files.max_file_bytes,
+            file_quota_bytes: s.files.quota_bytes,
         }
     }
 }
@@ -109,6 +115,10 @@ pub struct AdminSettingsBody {
     backup_daily: Option<bool>,
     /// How many daily backups are kept (1 to 365).
     backup_keep: Option<u32>,
+    /// The largest file a user may upload, in bytes (1 KiB to 100 MiB).
+    file_max_bytes: Option<u64>,
+    /// The bytes of files one user may keep (at least 1 MiB).
+    file_quota_bytes: Option<u64>,
 }
 
 #[utoipa::path(put, path = "/admin/settings", tag = "admin", request_body = AdminSettingsBody,
@@ -125,6 +135,8 @@ async fn put_settings(
         default_plan_id: body.default_plan_id,
         backup_daily: body.backup_daily,
         backup_keep: body.backup_keep,
+        file_max_bytes: body.file_max_bytes,
+        file_quota_bytes: body.file_quota_bytes,
     };
     let backup_changed = change.touches_backups();
     let settings = service::update_settings(&state.db, admin.actor(), change).await?;

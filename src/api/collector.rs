@@ -334,7 +334,7 @@ async fn upload(
         tags,
         url,
     };
-    let item = service::upload(&state.db, current.user.id.clone(), upload).await?;
+    let item = service::upload(&state.db, &state.files, current.user.id.clone(), upload).await?;
     Ok(json_response(
         StatusCode::CREATED,
         &CollectorItem::from(item),

@@ -84,6 +84,8 @@ pub struct Model {
     connection_id: String,
     context_window: Option<u32>,
     available: bool,
+    /// Sees images (the admin's word, else guessed from the model's name).
+    vision: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -101,11 +103,15 @@ pub struct ConnectionModel {
     description: String,
     context_window: Option<u32>,
     enabled: bool,
+    /// Sees images: `true`/`false` as the admin set it, `null` guessed
+    /// from the name (`GET /models` shows the guess).
+    vision: Option<bool>,
 }
 
 impl From<ModelRow> for ConnectionModel {
     fn from(m: ModelRow) -> Self {
         ConnectionModel {
+            vision: m.vision,
             id: m.id,
             upstream_id: m.upstream_id,
             name: m.name,
@@ -189,6 +195,8 @@ pub struct ModelInput {
     description: Option<String>,
     context_window: Option<u32>,
     enabled: Option<bool>,
+    /// Sees images: `true`/`false`, or `null`/absent to guess from the name.
+    vision: Option<bool>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -224,6 +232,7 @@ impl From<ConnectionBody> for ConnectionChange {
                         description: m.description,
                         context_window: m.context_window,
                         enabled: m.enabled,
+                        vision: m.vision,
                     })
                     .collect()
             }),
@@ -277,6 +286,7 @@ async fn list_models(state: AppState) -> Result<Response, ApiError> {
     let models = models
         .into_iter()
         .map(|m| Model {
+            vision: crate::service::files::sees_images(&m),
             id: m.id,
             name: m.name,
             vendor: m.vendor,

@@ -160,7 +160,10 @@ async fn upload(
         let name = part.file_name().unwrap_or_default().to_string();
         let declared = part.content_type().map(str::to_string);
         let bytes = part
-            .read(limits.max_file_bytes, service::too_large(limits.max_file_bytes))
+            .read(
+                limits.max_file_bytes,
+                service::too_large(limits.max_file_bytes),
+            )
             .await?;
         file = Some(Upload {
             name,
@@ -253,11 +256,18 @@ pub fn file_response(file: &StoredFile, bytes: Vec<u8>, part: Part) -> Response 
     } else {
         "attachment"
     };
-    let encoded = percent_encoding::utf8_percent_encode(&file.name, percent_encoding::NON_ALPHANUMERIC);
+    let encoded =
+        percent_encoding::utf8_percent_encode(&file.name, percent_encoding::NON_ALPHANUMERIC);
     let ascii: String = file
         .name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || ".-_ ".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || ".-_ ".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{disposition}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}"

@@ -16,13 +16,14 @@ use super::views::ConversationWithMessages;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::conversation::SnapshotMessage;
+use crate::db::file::Part;
 use crate::db::share::Share as ShareRow;
 use crate::db::user::Role;
 use crate::service::shares;
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(create, list, read, clone, delete),
+    paths(create, list, read, share_file_original, share_file_preview, clone, delete),
     components(schemas(Share, ShareList, SharedConversation, ShareBody)),
     tags((name = "shares", description = "Read-only links to a conversation"))
 )]
@@ -53,6 +54,18 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(st())
         .then(read)
         .map(respond);
+    // GET /api/v1/shares/{id}/files/{file_id}: public, no sign-in.
+    let file = warp::path!("shares" / String / "files" / String)
+        .and(warp::get())
+        .and(st())
+        .then(|id, file_id, state| share_file(id, file_id, state, Part::Original))
+        .map(respond);
+    // GET /api/v1/shares/{id}/files/{file_id}/preview: public, no sign-in.
+    let preview = warp::path!("shares" / String / "files" / String / "preview")
+        .and(warp::get())
+        .and(st())
+        .then(|id, file_id, state| share_file(id, file_id, state, Part::Preview))
+        .map(respond);
     // POST /api/v1/shares/{id}/clone
     let clone = warp::path!("shares" / String / "clone")
         .and(warp::post())
@@ -71,6 +84,10 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .or(list)
         .unify()
         .or(read)
+        .unify()
+        .or(file)
+        .unify()
+        .or(preview)
         .unify()
         .or(clone)
         .unify()
@@ -225,6 +242,33 @@ async fn read(id: String, state: AppState) -> Result<Response, ApiError> {
         expires_at: share.expires_at,
     };
     Ok(json_response(StatusCode::OK, &shared))
+}
+
+#[utoipa::path(get, path = "/shares/{id}/files/{file_id}", tag = "shares", security(()),
+    params(("id" = String, Path), ("file_id" = String, Path)),
+    responses((status = 200, description = "a file the shared conversation carries, as uploaded",
+            content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "unknown share, or a file it does not carry", body = Error)))]
+#[allow(dead_code)] // the document's entry for `share_file` with Part::Original
+fn share_file_original() {}
+
+#[utoipa::path(get, path = "/shares/{id}/files/{file_id}/preview", tag = "shares", security(()),
+    params(("id" = String, Path), ("file_id" = String, Path)),
+    responses((status = 200, description = "an image of the shared conversation, scaled",
+            content_type = "image/jpeg", body = Vec<u8>),
+        (status = 404, description = "unknown share, a file it does not carry, or a document",
+            body = Error)))]
+#[allow(dead_code)] // the document's entry for `share_file` with Part::Preview
+fn share_file_preview() {}
+
+async fn share_file(
+    id: String,
+    file_id: String,
+    state: AppState,
+    part: Part,
+) -> Result<Response, ApiError> {
+    let (file, bytes) = shares::file(&state.db, id, file_id, part).await?;
+    Ok(super::files::file_response(&file, bytes, part))
 }
 
 #[utoipa::path(post, path = "/shares/{id}/clone", tag = "shares", params(("id" = String, Path)),

@@ -36,6 +36,9 @@ pub struct ModelRow {
     /// When daehwa discovered (or was given) it, RFC 3339; empty before it is saved.
     #[serde(skip)]
     pub created_at: String,
+    /// Whether it sees images, as the admin set it (`None`: guessed from
+    /// its name, `service::files::guess_vision`).
+    pub vision: Option<bool>,
 }
 
 impl ModelRow {
@@ -57,6 +60,8 @@ pub struct ConnectionInput<'a> {
 
 const CONNECTION_COLUMNS: &str =
     "id, name, kind, base_url, api_key, no_proxy, enabled, created_at, updated_at";
+/// The admin's vision flag of a model (a column after [`MODEL_COLUMNS`]).
+const VISION: &str = "(SELECT vision FROM model_vision v WHERE v.model_id = model.id)";
 const MODEL_COLUMNS: &str =
     "id, connection_id, upstream_id, name, vendor, description, context_window, enabled, created_at";
 
@@ -85,6 +90,7 @@ fn model_from(row: &Row<'_>) -> rusqlite::Result<ModelRow> {
         context_window: row.get(6)?,
         enabled: row.get(7)?,
         created_at: row.get(8)?,
+        vision: row.get(9)?,
     })
 }
 
@@ -161,7 +167,7 @@ pub fn delete(conn: &Connection, id: &str) -> Result<bool, DbError> {
 /// The models of one connection, in the admin's order.
 pub fn models_of(conn: &Connection, connection_id: &str) -> Result<Vec<ModelRow>, DbError> {
     let sql =
-        format!("SELECT {MODEL_COLUMNS} FROM model WHERE connection_id = ?1 ORDER BY position, id");
+        format!("SELECT {MODEL_COLUMNS}, {VISION} FROM model WHERE connection_id = ?1 ORDER BY position, id");
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([connection_id], model_from)?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -187,6 +193,7 @@ pub fn replace_models(
     let now = super::now();
     for (position, model) in models.iter().enumerate() {
         if let Some(old) = existing.iter().find(|m| m.upstream_id == model.upstream_id) {
+            super::file::set_model_vision(conn, &old.id, model.vision)?;
             conn.prepare_cached(
                 "UPDATE model SET name = ?2, vendor = ?3, description = ?4, context_window = ?5,
                     enabled = ?6, position = ?7, updated_at = ?8 WHERE id = ?1",
@@ -235,6 +242,7 @@ pub fn replace_models(
             position as i64,
             now
         ])?;
+        super::file::set_model_vision(conn, &id, model.vision)?;
     }
     Ok(())
 }
@@ -267,7 +275,7 @@ pub struct Route {
 
 /// The model `id` and its connection, whatever their enabled flags.
 pub fn route(conn: &Connection, model_id: &str) -> Result<Option<Route>, DbError> {
-    let sql = format!("SELECT {MODEL_COLUMNS} FROM model WHERE id = ?1");
+    let sql = format!("SELECT {MODEL_COLUMNS}, {VISION} FROM model WHERE id = ?1");
     let Some(model) = conn
         .prepare_cached(&sql)?
         .query_row([model_id], model_from)
@@ -284,7 +292,8 @@ pub fn route(conn: &Connection, model_id: &str) -> Result<Option<Route>, DbError
 /// Every model users may pick: enabled, of an enabled connection.
 pub fn available_models(conn: &Connection) -> Result<Vec<ModelRow>, DbError> {
     let sql = format!(
-        "SELECT {cols} FROM model m JOIN connection c ON c.id = m.connection_id
+        "SELECT {cols}, (SELECT vision FROM model_vision v WHERE v.model_id = m.id)
+         FROM model m JOIN connection c ON c.id = m.connection_id
          WHERE m.enabled = 1 AND c.enabled = 1 ORDER BY c.id, m.position, m.id",
         cols = MODEL_COLUMNS
             .split(", ")

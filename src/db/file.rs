@@ -59,7 +59,7 @@ pub struct StoredFile {
     /// Images: the original size in pixels.
     pub width: Option<i64>,
     pub height: Option<i64>,
-    /// Documents: bytes of the extracted text (0 when none).
+    /// Documents: characters of the extracted text (0 when none).
     pub text_chars: i64,
     /// The text stopped at the server's limit.
     pub text_truncated: bool,
@@ -161,8 +161,10 @@ pub fn insert(conn: &Connection, user_id: &str, new: &NewFile<'_>) -> Result<Sto
 }
 
 fn write_blob(conn: &Connection, file_id: &str, part: Part, bytes: &[u8]) -> Result<(), DbError> {
-    conn.prepare_cached("INSERT INTO file_blob (file_id, part, data) VALUES (?1, ?2, zeroblob(?3))")?
-        .execute(params![file_id, part.as_str(), bytes.len() as i64])?;
+    conn.prepare_cached(
+        "INSERT INTO file_blob (file_id, part, data) VALUES (?1, ?2, zeroblob(?3))",
+    )?
+    .execute(params![file_id, part.as_str(), bytes.len() as i64])?;
     let rowid = conn.last_insert_rowid();
     let mut blob = conn.blob_open(MAIN_DB, c"file_blob", c"data", rowid, false)?;
     blob.write_all(bytes)
@@ -180,7 +182,11 @@ pub fn get(conn: &Connection, id: &str) -> Result<Option<StoredFile>, DbError> {
 }
 
 /// The file `id` if `user_id` owns it.
-pub fn get_owned(conn: &Connection, user_id: &str, id: &str) -> Result<Option<StoredFile>, DbError> {
+pub fn get_owned(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+) -> Result<Option<StoredFile>, DbError> {
     Ok(get(conn, id)?.filter(|f| f.user_id == user_id))
 }
 
@@ -350,23 +356,12 @@ pub fn delete_abandoned(conn: &Connection, before: &str) -> Result<usize, DbErro
         .execute([before])?)
 }
 
-/// Whether a model sees images, as an admin set it (`None`: not set).
-pub fn model_vision(conn: &Connection, model_id: &str) -> Result<Option<bool>, DbError> {
-    Ok(conn
-        .prepare_cached("SELECT vision FROM model_vision WHERE model_id = ?1")?
-        .query_row([model_id], |r| r.get(0))
-        .optional()?)
-}
-
-/// Every admin-set vision flag, by model id.
-pub fn model_visions(conn: &Connection) -> Result<std::collections::HashMap<String, bool>, DbError> {
-    let mut stmt = conn.prepare_cached("SELECT model_id, vision FROM model_vision")?;
-    let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 /// Sets (or with `None` clears) an admin's vision flag for a model.
-pub fn set_model_vision(conn: &Connection, model_id: &str, vision: Option<bool>) -> Result<(), DbError> {
+pub fn set_model_vision(
+    conn: &Connection,
+    model_id: &str,
+    vision: Option<bool>,
+) -> Result<(), DbError> {
     match vision {
         Some(v) => conn
             .prepare_cached(
@@ -423,8 +418,14 @@ mod tests {
         assert_eq!(file.size, 3_000_000);
         assert_eq!(file.kind, FileKind::Image);
         assert_eq!(file.width, Some(4000));
-        assert_eq!(read_blob(&conn, &file.id, Part::Original).unwrap().unwrap(), original);
-        assert_eq!(read_blob(&conn, &file.id, Part::Preview).unwrap().unwrap(), b"small");
+        assert_eq!(
+            read_blob(&conn, &file.id, Part::Original).unwrap().unwrap(),
+            original
+        );
+        assert_eq!(
+            read_blob(&conn, &file.id, Part::Preview).unwrap().unwrap(),
+            b"small"
+        );
         assert_eq!(used_bytes(&conn, &user).unwrap(), 3_000_000);
         assert_eq!(get_owned(&conn, "someone else", &file.id).unwrap(), None);
         assert_eq!(list(&conn, &user, None, 10).unwrap(), vec![file.clone()]);
@@ -446,9 +447,12 @@ mod tests {
             },
         )
         .unwrap();
-        assert_eq!(doc.text_chars, "회의록".len() as i64);
+        assert_eq!(doc.text_chars, 3, "characters, not bytes");
         assert_eq!(read_blob(&conn, &doc.id, Part::Preview).unwrap(), None);
-        assert_eq!(text(&conn, &doc.id).unwrap(), Some(("회의록".into(), false)));
+        assert_eq!(
+            text(&conn, &doc.id).unwrap(),
+            Some(("회의록".into(), false))
+        );
         assert_eq!(text(&conn, &file.id).unwrap(), None);
     }
 
@@ -469,13 +473,25 @@ mod tests {
         .unwrap();
         let (question, _) =
             crate::db::conversation::add_exchange(&conn, &conv.id, None, "look", "m").unwrap();
-        attach(&conn, &conv.id, &question.id, std::slice::from_ref(&file.id)).unwrap();
+        attach(
+            &conn,
+            &conv.id,
+            &question.id,
+            std::slice::from_ref(&file.id),
+        )
+        .unwrap();
         assert!(is_attached(&conn, &file.id).unwrap());
         assert!(!delete_unattached(&conn, &user, &file.id).unwrap());
         let carried = of_messages(&conn, &[question.id.as_str()]).unwrap();
         assert_eq!(carried.len(), 1);
-        assert_eq!(carried[0].1.conversation_id.as_deref(), Some(conv.id.as_str()));
-        assert_eq!(ids_of_message(&conn, &question.id).unwrap(), vec![file.id.clone()]);
+        assert_eq!(
+            carried[0].1.conversation_id.as_deref(),
+            Some(conv.id.as_str())
+        );
+        assert_eq!(
+            ids_of_message(&conn, &question.id).unwrap(),
+            vec![file.id.clone()]
+        );
 
         // Abandoned uploads go; attached ones stay.
         assert_eq!(delete_abandoned(&conn, "9999").unwrap(), 1);

@@ -100,7 +100,10 @@ pub fn build_prompt(
         kept.remove(0);
     }
     if !system_prompt.trim().is_empty() {
-        kept.insert(0, llm::ChatMessage::new(llm::ChatRole::System, system_prompt));
+        kept.insert(
+            0,
+            llm::ChatMessage::new(llm::ChatRole::System, system_prompt),
+        );
     }
     kept
 }
@@ -124,7 +127,11 @@ pub struct Reference<'a> {
 /// from it). They are taken in order; one that does not fit whole is cut,
 /// and the ones after it are left out. Returns the block (empty when none
 /// fit) and, for each reference included, whether it was cut.
-pub fn reference_block(intro: &str, references: &[Reference<'_>], budget: &mut u32) -> (String, Vec<bool>) {
+pub fn reference_block(
+    intro: &str,
+    references: &[Reference<'_>],
+    budget: &mut u32,
+) -> (String, Vec<bool>) {
     let mut block = String::new();
     let mut included = Vec::new();
     for reference in references {

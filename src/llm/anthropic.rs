@@ -5,7 +5,8 @@ use serde_json::{json, Map, Value};
 
 use super::sse::SseEvent;
 use super::{
-    ChatMessage, ChatRequest, ChatRole, DiscoveredModel, Endpoint, HttpRequest, Kind, LlmError, Piece, Usage,
+    ChatMessage, ChatRequest, ChatRole, DiscoveredModel, Endpoint, HttpRequest, Kind, LlmError,
+    Piece, Usage,
 };
 
 /// The API version every request names (the one Anthropic documents as current).

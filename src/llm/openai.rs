@@ -5,7 +5,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    vendor_for, ChatMessage, ChatRequest, DiscoveredModel, Endpoint, HttpRequest, Kind, LlmError, Piece, Usage,
+    vendor_for, ChatMessage, ChatRequest, DiscoveredModel, Endpoint, HttpRequest, Kind, LlmError,
+    Piece, Usage,
 };
 
 /// POST `{base}/chat/completions`, `Authorization: Bearer KEY` when a key is set.

@@ -23,6 +23,8 @@ pub struct ServerSettings {
     pub backup_last_at: Option<String>,
     /// Why the last scheduled backup failed.
     pub backup_last_error: Option<Value>,
+    /// The largest file a user may upload, and the bytes of files one user may keep.
+    pub files: super::files::Limits,
 }
 
 /// An admin's change to the settings; absent fields are kept.
@@ -35,6 +37,10 @@ pub struct SettingsChange {
     pub default_plan_id: Option<String>,
     pub backup_daily: Option<bool>,
     pub backup_keep: Option<u32>,
+    /// Bytes (1 KiB to 100 MiB).
+    pub file_max_bytes: Option<u64>,
+    /// Bytes (at least 1 MiB).
+    pub file_quota_bytes: Option<u64>,
 }
 
 impl SettingsChange {
@@ -62,7 +68,7 @@ impl SettingsChange {
                 ));
             }
         }
-        Ok(())
+        super::files::check_limits(self.file_max_bytes, self.file_quota_bytes)
     }
 
     /// The settings rows to write, keyed by setting name.
@@ -81,6 +87,12 @@ impl SettingsChange {
         if let Some(keep) = self.backup_keep {
             rows.insert(backup::BACKUP_KEEP.into(), json!(keep));
         }
+        if let Some(n) = self.file_max_bytes {
+            rows.insert(super::files::MAX_FILE_BYTES.into(), json!(n));
+        }
+        if let Some(n) = self.file_quota_bytes {
+            rows.insert(super::files::QUOTA_BYTES.into(), json!(n));
+        }
         rows
     }
 }
@@ -97,6 +109,7 @@ fn read_settings(conn: &rusqlite::Connection) -> Result<ServerSettings, DbError>
         backup_keep,
         backup_last_at: last.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         backup_last_error,
+        files: super::files::limits_in(conn)?,
     })
 }
 

@@ -18,8 +18,8 @@ use serde_json::Value;
 use super::{Error, Result};
 use crate::db::conversation::{self as repo, Conversation, ConversationUpdate, Message, Role};
 use crate::db::{collector, connection, file, plan, Db};
-use crate::service::files;
 use crate::engine::{self, CallSlot, Engine, Event, Generation, Job};
+use crate::service::files;
 use crate::service::models::endpoint_of;
 use crate::service::plan::check_plan;
 
@@ -277,7 +277,7 @@ pub async fn ask_with(
                 id: route.model.id.clone(),
                 name: route.model.name.clone(),
                 window: route.model.context_window,
-                vision: files::model_sees(conn, &route.model)?,
+                vision: files::sees_images(&route.model),
             };
             let rows = repo::turn(conn, |tx| -> Result<Rows> {
                 check_plan(tx, &owner, &model.id)?;

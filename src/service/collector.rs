@@ -42,9 +42,15 @@ fn extension(name: &str) -> Option<String> {
         .filter(|e| !e.is_empty())
 }
 
+/// Document types whose text the collector keeps (read by the same
+/// extractors as files in conversations).
+pub const DOCUMENT_EXTENSIONS: &[&str] = &["pdf", "docx", "pptx", "xlsx", "hwp", "hwpx"];
+
 /// Whether a file name is of a type the collector takes.
 pub fn accepted_file(name: &str) -> bool {
-    extension(name).is_some_and(|e| TEXT_EXTENSIONS.contains(&e.as_str()))
+    extension(name).is_some_and(|e| {
+        TEXT_EXTENSIONS.contains(&e.as_str()) || DOCUMENT_EXTENSIONS.contains(&e.as_str())
+    })
 }
 
 /// 415 for a file whose name says it is not text (checked before its bytes
@@ -54,7 +60,8 @@ pub fn check_file_name(name: &str) -> Result<()> {
         return Ok(());
     }
     Err(Error::Unsupported(format!(
-        "the collector takes text files only (.txt, .md, .csv, .json and source code); {} is not one",
+        "the collector takes text files (.txt, .md, .csv, .json and source code) and documents \
+         (PDF, Word, PowerPoint, Excel, HWP, HWPX); {} is not one",
         if name.is_empty() {
             "a file without a name".to_string()
         } else {
@@ -220,7 +227,12 @@ pub async fn create(db: &Db, user_id: String, new: ItemChange) -> Result<Item> {
 
 /// Saves an uploaded text file as an item (titled by its file name unless
 /// the form gave a title).
-pub async fn upload(db: &Db, user_id: String, upload: Upload) -> Result<Item> {
+pub async fn upload(
+    db: &Db,
+    readers: &super::files::Readers,
+    user_id: String,
+    upload: Upload,
+) -> Result<Item> {
     let Upload {
         filename,
         bytes,
@@ -228,7 +240,13 @@ pub async fn upload(db: &Db, user_id: String, upload: Upload) -> Result<Item> {
         tags,
         url,
     } = upload;
-    let content = file_text(&filename, bytes)?;
+    let is_document =
+        extension(&filename).is_some_and(|e| DOCUMENT_EXTENSIONS.contains(&e.as_str()));
+    let content = if is_document {
+        super::files::document_text(readers, &user_id, &filename, bytes).await?
+    } else {
+        file_text(&filename, bytes)?
+    };
     let base = filename
         .rsplit(['/', '\\'])
         .next()
@@ -341,6 +359,9 @@ mod tests {
             "a/b/main.rs",
             "C:\\x\\readme.txt",
             "x.tar.json",
+            "doc.pdf",
+            "보고서.HWP",
+            "slides.pptx",
         ] {
             assert!(accepted_file(ok), "{ok}");
         }
@@ -351,7 +372,7 @@ mod tests {
             "README",
             "",
             ".",
-            "doc.pdf",
+            "old.doc",
         ] {
             assert!(!accepted_file(no), "{no}");
         }

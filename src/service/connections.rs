@@ -24,6 +24,8 @@ pub struct ModelInput {
     pub description: Option<String>,
     pub context_window: Option<u32>,
     pub enabled: Option<bool>,
+    /// Whether it sees images; `None`: guessed from its name.
+    pub vision: Option<bool>,
 }
 
 /// A new connection, or a change to one: every field optional (on update the
@@ -122,6 +124,7 @@ pub fn to_rows(models: &[ModelInput]) -> Vec<ModelRow> {
             context_window: m.context_window,
             enabled: m.enabled.unwrap_or(true),
             created_at: String::new(),
+            vision: m.vision,
         })
         .collect()
 }
@@ -139,6 +142,7 @@ fn discovered_rows(models: Vec<llm::DiscoveredModel>) -> Vec<ModelRow> {
             context_window: m.context_window,
             enabled: true,
             created_at: String::new(),
+            vision: None,
         })
         .collect()
 }

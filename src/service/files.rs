@@ -57,8 +57,8 @@ pub struct Limits {
 }
 
 /// The admin's limits (defaults when unset).
-pub fn limits_in(conn: &Connection) -> Result<Limits> {
-    let read = |key: &str, default: u64| -> Result<u64> {
+pub fn limits_in(conn: &Connection) -> Result<Limits, crate::db::DbError> {
+    let read = |key: &str, default: u64| -> Result<u64, crate::db::DbError> {
         Ok(setting::get(conn, key)?
             .and_then(|v| v.as_u64())
             .unwrap_or(default))
@@ -70,7 +70,7 @@ pub fn limits_in(conn: &Connection) -> Result<Limits> {
 }
 
 pub async fn limits(db: &Db) -> Result<Limits> {
-    db.run(|conn| limits_in(conn)).await
+    Ok(db.run(|conn| limits_in(conn)).await?)
 }
 
 /// Checks an admin's new limits (bytes): a file limit of 1 KiB to
@@ -86,7 +86,10 @@ pub fn check_limits(max_file_bytes: Option<u64>, quota_bytes: Option<u64>) -> Re
     }
     if let Some(n) = quota_bytes {
         if n < 1024 * 1024 {
-            return Err(Error::invalid(QUOTA_BYTES, "must be at least 1048576 bytes"));
+            return Err(Error::invalid(
+                QUOTA_BYTES,
+                "must be at least 1048576 bytes",
+            ));
         }
     }
     Ok(())
@@ -247,7 +250,12 @@ enum Read {
 /// or past the quota (413); reads it (a document whose text cannot be read
 /// is kept with the reason), then writes it in one transaction that checks
 /// the quota again.
-pub async fn upload(db: &Db, readers: &Readers, user_id: &str, upload: Upload) -> Result<StoredFile> {
+pub async fn upload(
+    db: &Db,
+    readers: &Readers,
+    user_id: &str,
+    upload: Upload,
+) -> Result<StoredFile> {
     let name = clean_name(&upload.name);
     if upload.bytes.is_empty() {
         return Err(Error::invalid("file", "the file is empty"));
@@ -266,8 +274,8 @@ pub async fn upload(db: &Db, readers: &Readers, user_id: &str, upload: Upload) -
         return Err(too_large(limits.max_file_bytes));
     }
     check_quota(used, size, limits.quota_bytes)?;
-    let format = daehwa_extract::detect(&name, upload.declared.as_deref(), &upload.bytes)
-        .map_err(|err| match err {
+    let format = daehwa_extract::detect(&name, upload.declared.as_deref(), &upload.bytes).map_err(
+        |err| match err {
             daehwa_extract::Error::Empty => Error::invalid("file", "the file is empty"),
             other => Error::refused(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -277,7 +285,8 @@ pub async fn upload(db: &Db, readers: &Readers, user_id: &str, upload: Upload) -
                      Excel, CSV, HWP, HWPX and text files."
                 ),
             ),
-        })?;
+        },
+    )?;
     let bytes = Arc::new(upload.bytes);
     let input = bytes.clone();
     let read = readers
@@ -335,7 +344,11 @@ pub async fn upload(db: &Db, readers: &Readers, user_id: &str, upload: Upload) -
         };
         crate::db::conversation::turn(conn, |tx| -> Result<StoredFile> {
             let limits = limits_in(tx)?;
-            check_quota(repo::used_bytes(tx, &owner)? as u64, size, limits.quota_bytes)?;
+            check_quota(
+                repo::used_bytes(tx, &owner)? as u64,
+                size,
+                limits.quota_bytes,
+            )?;
             Ok(repo::insert(tx, &owner, &new)?)
         })
     })
@@ -375,7 +388,10 @@ fn read_file(format: daehwa_extract::Format, bytes: &[u8]) -> Result<Read> {
                 "file_too_large",
                 why,
             )),
-            Err(other) => Err(Error::invalid("file", format!("the image cannot be read: {other}"))),
+            Err(other) => Err(Error::invalid(
+                "file",
+                format!("the image cannot be read: {other}"),
+            )),
         };
     }
     Ok(match daehwa_extract::extract_text(format, bytes, &limits) {
@@ -390,6 +406,45 @@ fn read_file(format: daehwa_extract::Format, bytes: &[u8]) -> Result<Read> {
             error: Some(err.to_string()),
         },
     })
+}
+
+/// The text of a document for the collector (same readers, same caps):
+/// 415 when it is not the document its name says, 422 when its text cannot
+/// be read (the collector keeps text, so there is nothing to keep then).
+pub async fn document_text(
+    readers: &Readers,
+    user_id: &str,
+    name: &str,
+    bytes: Vec<u8>,
+) -> Result<String> {
+    let format = daehwa_extract::detect(name, None, &bytes).map_err(|err| {
+        Error::refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_type",
+            err.to_string(),
+        )
+    })?;
+    if format.is_image() {
+        return Err(Error::refused(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_type",
+            "the collector keeps text; attach images to a message instead",
+        ));
+    }
+    let read = readers
+        .read(user_id, move || {
+            daehwa_extract::extract_text(format, &bytes, &daehwa_extract::Limits::default())
+        })
+        .await?;
+    match read {
+        Some(Ok(extracted)) if !extracted.text.trim().is_empty() => Ok(extracted.text),
+        Some(Ok(_)) => Err(Error::invalid("file", "the document has no text")),
+        Some(Err(err)) => Err(Error::invalid("file", err.to_string())),
+        None => Err(Error::invalid(
+            "file",
+            "reading the document took too long or failed",
+        )),
+    }
 }
 
 /// A page of the user's files and their usage.
@@ -446,7 +501,12 @@ fn not_found() -> Error {
 }
 
 /// A file's stored bytes (`part`), for `reader` (see [`get`]).
-pub async fn bytes(db: &Db, reader: &Reader, id: String, part: Part) -> Result<(StoredFile, Vec<u8>)> {
+pub async fn bytes(
+    db: &Db,
+    reader: &Reader,
+    id: String,
+    part: Part,
+) -> Result<(StoredFile, Vec<u8>)> {
     let file = get(db, reader, id).await?;
     let file_id = file.id.clone();
     let bytes = db
@@ -482,12 +542,28 @@ pub async fn delete(db: &Db, user_id: String, id: String) -> Result<()> {
     .await
 }
 
+/// Deletes abandoned uploads at start and then every hour, for as long as
+/// the server runs.
+pub async fn sweep(db: Db) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        match delete_abandoned(&db).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("deleted {n} uploads no message carried within a day"),
+            Err(err) => log::warn!("could not delete abandoned uploads: {err}"),
+        }
+    }
+}
+
 /// Deletes uploads left in a message box for [`ABANDONED_AFTER`].
 pub async fn delete_abandoned(db: &Db) -> Result<usize> {
     let before = chrono::Utc::now()
         - chrono::Duration::from_std(ABANDONED_AFTER).unwrap_or(chrono::Duration::days(1));
     let before = before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    Ok(db.run(move |conn| repo::delete_abandoned(conn, &before)).await?)
+    Ok(db
+        .run(move |conn| repo::delete_abandoned(conn, &before))
+        .await?)
 }
 
 /// Checks the files a question is to carry (inside the turn's
@@ -522,7 +598,10 @@ pub fn check_attachable(
             return Err(Error::refused(
                 StatusCode::CONFLICT,
                 "file_in_use",
-                format!("{} belongs to another conversation; upload it again", file.name),
+                format!(
+                    "{} belongs to another conversation; upload it again",
+                    file.name
+                ),
             ));
         }
         files.push(file);
@@ -605,8 +684,10 @@ pub fn documents_block(files: &ThreadFiles, budget: &mut u32) -> String {
 }
 
 /// Whether `model` sees images: the admin's word, else [`guess_vision`].
-pub fn model_sees(conn: &Connection, model: &crate::db::connection::ModelRow) -> Result<bool> {
-    Ok(repo::model_vision(conn, &model.id)?.unwrap_or_else(|| guess_vision(&model.upstream_id)))
+pub fn sees_images(model: &crate::db::connection::ModelRow) -> bool {
+    model
+        .vision
+        .unwrap_or_else(|| guess_vision(&model.upstream_id))
 }
 
 /// The media type of a stored preview (PNG or JPEG, from its first bytes).
@@ -625,17 +706,53 @@ pub fn guess_vision(upstream_id: &str) -> bool {
     let id = upstream_id.to_ascii_lowercase();
     let id = id.rsplit('/').next().unwrap_or(&id);
     const BLIND: &[&str] = &[
-        "gpt-3.5", "gpt-4-0613", "gpt-4-0314", "o1-mini", "o3-mini", "claude-2", "claude-instant",
-        "embedding", "whisper", "tts", "dall-e", "gpt-oss", "-coder", "codestral",
+        "gpt-3.5",
+        "gpt-4-0613",
+        "gpt-4-0314",
+        "o1-mini",
+        "o3-mini",
+        "claude-2",
+        "claude-instant",
+        "embedding",
+        "whisper",
+        "tts",
+        "dall-e",
+        "gpt-oss",
+        "-coder",
+        "codestral",
     ];
     if BLIND.iter().any(|b| id.contains(b)) {
         return false;
     }
     const SEEING: &[&str] = &[
-        "gpt-4o", "gpt-4.1", "gpt-4.5", "gpt-4-turbo", "gpt-4-vision", "gpt-5", "chatgpt-4o",
-        "claude-3", "claude-opus-4", "claude-sonnet-4", "claude-haiku-4", "claude-4", "gemini",
-        "vision", "llava", "bakllava", "-vl", "vl-", "qwen2.5vl", "gemma3", "gemma-3",
-        "pixtral", "minicpm-v", "moondream", "llama4", "llama-4", "mistral-small-3", "granite3.2-vision",
+        "gpt-4o",
+        "gpt-4.1",
+        "gpt-4.5",
+        "gpt-4-turbo",
+        "gpt-4-vision",
+        "gpt-5",
+        "chatgpt-4o",
+        "claude-3",
+        "claude-opus-4",
+        "claude-sonnet-4",
+        "claude-haiku-4",
+        "claude-4",
+        "gemini",
+        "vision",
+        "llava",
+        "bakllava",
+        "-vl",
+        "vl-",
+        "qwen2.5vl",
+        "gemma3",
+        "gemma-3",
+        "pixtral",
+        "minicpm-v",
+        "moondream",
+        "llama4",
+        "llama-4",
+        "mistral-small-3",
+        "granite3.2-vision",
     ];
     if SEEING.iter().any(|s| id.contains(s)) {
         return true;
@@ -666,15 +783,32 @@ mod tests {
     #[test]
     fn vision_is_guessed_from_the_model_name() {
         for seeing in [
-            "gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-5", "o3", "o1-2024-12-17",
-            "claude-3-5-sonnet-20241022", "claude-sonnet-4-5", "llama3.2-vision:11b", "llava:7b",
-            "qwen2.5-vl-7b", "gemma3:12b", "openrouter/google/gemini-2.5-pro",
+            "gpt-4o",
+            "gpt-4o-mini",
+            "gpt-4.1",
+            "gpt-5",
+            "o3",
+            "o1-2024-12-17",
+            "claude-3-5-sonnet-20241022",
+            "claude-sonnet-4-5",
+            "llama3.2-vision:11b",
+            "llava:7b",
+            "qwen2.5-vl-7b",
+            "gemma3:12b",
+            "openrouter/google/gemini-2.5-pro",
         ] {
             assert!(guess_vision(seeing), "{seeing}");
         }
         for blind in [
-            "gpt-3.5-turbo", "o3-mini", "llama3.1:8b", "mistral", "qwen2.5-coder", "fake-model",
-            "text-embedding-3-small", "claude-2.1", "gpt-oss-20b",
+            "gpt-3.5-turbo",
+            "o3-mini",
+            "llama3.1:8b",
+            "mistral",
+            "qwen2.5-coder",
+            "fake-model",
+            "text-embedding-3-small",
+            "claude-2.1",
+            "gpt-oss-20b",
         ] {
             assert!(!guess_vision(blind), "{blind}");
         }

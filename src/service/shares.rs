@@ -130,6 +130,33 @@ pub async fn live(db: &Db, id: String) -> Result<(Share, Snapshot)> {
         })
 }
 
+/// A file of a live share's snapshot (public, like the share): 404 for a
+/// file the snapshot does not carry, whoever owns it.
+pub async fn file(
+    db: &Db,
+    id: String,
+    file_id: String,
+    part: crate::db::file::Part,
+) -> Result<(crate::db::file::StoredFile, Vec<u8>)> {
+    let (_, snapshot) = live(db, id).await?;
+    let carried = snapshot
+        .messages
+        .iter()
+        .any(|m| m.files.iter().any(|f| f.id == file_id));
+    let missing = || Error::NotFound("no such file in this share".into());
+    if !carried {
+        return Err(missing());
+    }
+    db.run(move |conn| -> Result<_> {
+        let Some(file) = crate::db::file::get(conn, &file_id)? else {
+            return Err(missing());
+        };
+        let bytes = crate::db::file::read_blob(conn, &file_id, part)?.ok_or_else(missing)?;
+        Ok((file, bytes))
+    })
+    .await
+}
+
 /// Deletes a share of the user's own, or as an admin anyone's (audited).
 pub async fn delete(db: &Db, actor: Actor, is_admin: bool, id: String) -> Result<()> {
     db.run(move |conn| {

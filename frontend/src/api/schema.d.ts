@@ -530,6 +530,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_files"];
+        put?: never;
+        post: operations["upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["read_original"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_files_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["read_preview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/files/{id}/text": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["text"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -706,6 +770,38 @@ export interface paths {
         get?: never;
         put?: never;
         post: operations["post_shares_id_clone"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/shares/{id}/files/{file_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["share_file_original"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/shares/{id}/files/{file_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["share_file_preview"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1209,6 +1305,16 @@ export interface components {
             backup_dir: string;
             backup_last_at?: string | null;
             backup_last_error?: string | null;
+            /**
+             * Format: int64
+             * @description The largest file a user may upload, in bytes (default 20 MiB).
+             */
+            file_max_bytes: number;
+            /**
+             * Format: int64
+             * @description The bytes of files one user may keep (default 1 GiB).
+             */
+            file_quota_bytes: number;
         };
         /** @description The settings to change; absent ones are kept. */
         AdminSettingsBody: {
@@ -1228,6 +1334,16 @@ export interface components {
              * @description How many daily backups are kept (1 to 365).
              */
             backup_keep?: number | null;
+            /**
+             * Format: int64
+             * @description The largest file a user may upload, in bytes (1 KiB to 100 MiB).
+             */
+            file_max_bytes?: number | null;
+            /**
+             * Format: int64
+             * @description The bytes of files one user may keep (at least 1 MiB).
+             */
+            file_quota_bytes?: number | null;
         };
         /**
          * @description A failed answer, answered when the request did not ask for a stream: the
@@ -1411,6 +1527,11 @@ export interface components {
             /** Format: int32 */
             context_window?: number | null;
             enabled: boolean;
+            /**
+             * @description Sees images: `true`/`false` as the admin set it, `null` guessed
+             *     from the name (`GET /models` shows the guess).
+             */
+            vision?: boolean | null;
         };
         /** @description What a connection test found (types.ts `ConnectionTest`). */
         ConnectionTest: {
@@ -1490,6 +1611,8 @@ export interface components {
             stream?: boolean | null;
             /** @description Collector items the first question carries. */
             collector_item_ids?: string[] | null;
+            /** @description Uploaded files (`POST /files`) the first question carries, at most 20. */
+            file_ids?: string[] | null;
         };
         /** @description `POST /api-keys`: the new key, shown once. */
         CreatedApiKey: {
@@ -1642,6 +1765,72 @@ export interface components {
             reasons: string[];
         };
         /**
+         * @description A stored file's metadata (never its bytes or its text): `File` in the
+         *     OpenAPI document, in message objects' `files` and shares' snapshots.
+         */
+        File: {
+            id: string;
+            name: string;
+            mime: string;
+            kind: components["schemas"]["FileKind"];
+            /** Format: int64 */
+            size: number;
+            /**
+             * Format: int64
+             * @description Images: the original size in pixels.
+             */
+            width?: number | null;
+            /** Format: int64 */
+            height?: number | null;
+            /**
+             * Format: int64
+             * @description Documents: characters of the extracted text (0 when none).
+             */
+            text_chars: number;
+            /** @description The text stopped at the server's limit. */
+            text_truncated: boolean;
+            /** @description Why a document's text could not be read (the file is kept). */
+            extract_error?: string | null;
+            created_at: string;
+        };
+        /**
+         * @description What a file is to a model.
+         * @enum {string}
+         */
+        FileKind: "image" | "document";
+        /** @description A page of the caller's files, and their storage. */
+        FileList: {
+            files: components["schemas"]["File"][];
+            next_cursor?: string | null;
+            /**
+             * Format: int64
+             * @description Bytes of all the caller's files.
+             */
+            used_bytes: number;
+            /** Format: int64 */
+            quota_bytes: number;
+            /**
+             * Format: int64
+             * @description The largest file the server takes.
+             */
+            max_file_bytes: number;
+        };
+        /** @description A document's extracted text. */
+        FileText: {
+            text: string;
+            /** @description The text stopped at the server's limit. */
+            truncated: boolean;
+        };
+        /** @description The upload form: one file. */
+        FileUpload: {
+            /**
+             * Format: binary
+             * @description An image (PNG, JPEG, WebP, GIF), a document (PDF, DOCX, PPTX, XLSX,
+             *     CSV, HWP, HWPX) or a text file; at most `max_file_bytes`.
+             */
+            file: string;
+        };
+        /**
          * @description The health check's answer: `ok`, or `degraded` with the error's
          *     `error` and `code` besides.
          */
@@ -1687,6 +1876,11 @@ export interface components {
             model_id?: string | null;
             /** @description Ignored: the import's messages are dated now. */
             created_at?: string | null;
+            /**
+             * @description Ignored: an export names the files its questions carried, but an
+             *     import never takes stored files (they could be anyone's).
+             */
+            files?: Record<string, never>[] | null;
         };
         LanguageSetting: {
             /** @description `ko` or `en`. */
@@ -1813,6 +2007,8 @@ export interface components {
             feedback?: null | components["schemas"]["Feedback"];
             /** @description The collector items this question carried to the model (absent when none). */
             context?: components["schemas"]["ContextItem"][];
+            /** @description The files this question carried (`POST /files`), in order. */
+            files: components["schemas"]["File"][];
             created_at: string;
             updated_at: string;
         };
@@ -1827,6 +2023,11 @@ export interface components {
             stream?: boolean | null;
             /** @description Collector items the question carries. */
             collector_item_ids?: string[] | null;
+            /**
+             * @description Uploaded files (`POST /files`) the question carries, at most 20. An
+             *     edit without them keeps the edited question's files.
+             */
+            file_ids?: string[] | null;
         };
         /**
          * @description Who wrote a message (the `role` column's CHECK values).
@@ -1854,6 +2055,8 @@ export interface components {
             /** Format: int32 */
             context_window?: number | null;
             available: boolean;
+            /** @description Sees images (the admin's word, else guessed from the model's name). */
+            vision: boolean;
         };
         ModelInput: {
             /** @description The provider's model id (an Azure deployment name). */
@@ -1864,6 +2067,8 @@ export interface components {
             /** Format: int32 */
             context_window?: number | null;
             enabled?: boolean | null;
+            /** @description Sees images: `true`/`false`, or `null`/absent to guess from the name. */
+            vision?: boolean | null;
         };
         Models: {
             models: components["schemas"]["Model"][];
@@ -1967,8 +2172,10 @@ export interface components {
         /** @description A message's content: a string, or OpenAI's list of typed parts. */
         OpenAiContent: string | components["schemas"]["OpenAiContentPart"][];
         OpenAiContentPart: {
+            /** @description `text` or `image_url`. */
             type: string;
             text?: string | null;
+            image_url?: null | components["schemas"]["OpenAiImageUrl"];
         };
         /** @description What a chunk adds: the role first, then pieces of the content. */
         OpenAiDelta: {
@@ -1999,6 +2206,11 @@ export interface components {
         /** @description OpenAI's error body: `{"error": {"message", "type", "param", "code"}}`. */
         OpenAiErrorBody: {
             error: components["schemas"]["OpenAiError"];
+        };
+        OpenAiImageUrl: {
+            url: string;
+            /** @description Accepted and ignored (`auto`, `low`, `high`). */
+            detail?: string | null;
         };
         OpenAiMessage: {
             /** @description `system`, `developer`, `user` or `assistant`. */
@@ -2360,6 +2572,11 @@ export interface components {
             content: string;
             model_id?: string | null;
             created_at?: string | null;
+            /**
+             * @description The files the question carried (shares serve them; an import
+             *     leaves them out).
+             */
+            files?: components["schemas"]["File"][];
         };
         /**
          * @description `POST /conversations/{id}/stop`: whether an answer was being written, and
@@ -5219,7 +5436,7 @@ export interface operations {
     export: {
         parameters: {
             query?: {
-                /** @description `json` (default) or `markdown` (`md`). */
+                /** @description `json` (default), `markdown` (`md`) or `zip` (both, with the files). */
                 format?: string;
             };
             header?: never;
@@ -5230,7 +5447,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description an attachment: the conversation as JSON, or as Markdown */
+            /** @description an attachment: the conversation as JSON, as Markdown, or as a ZIP of both with the files its questions carried (`files/`) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5238,6 +5455,7 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ExportDocument"];
                     "text/markdown": string;
+                    "application/zip": number[];
                 };
             };
             401: {
@@ -6104,6 +6322,332 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_files: {
+        parameters: {
+            query?: {
+                limit?: number;
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["FileUpload"];
+            };
+        };
+        responses: {
+            /** @description stored (a document whose text could not be read is stored too, with `extract_error`) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["File"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `file_too_large` or `quota_exceeded` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `unsupported_type` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    read_original: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the file as uploaded (its own Content-Type; an attachment, images inline) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": number[];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_files_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `file_in_use`: a message carries it */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    read_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description an image scaled to at most 1568 pixels on its longer side (PNG or JPEG): what vision models are sent */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": number[];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such file, or a document */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    text: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileText"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such file, or one without text */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7084,6 +7628,88 @@ export interface operations {
                 };
             };
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    share_file_original: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a file the shared conversation carries, as uploaded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": number[];
+                };
+            };
+            /** @description unknown share, or a file it does not carry */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    share_file_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                file_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description an image of the shared conversation, scaled */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": number[];
+                };
+            };
+            /** @description unknown share, a file it does not carry, or a document */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

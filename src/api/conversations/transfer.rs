@@ -24,7 +24,7 @@ const EXPORT_FORMAT: &str = "daehwa.conversation";
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ExportQuery {
-    /// `json` (default) or `markdown` (`md`).
+    /// `json` (default), `markdown` (`md`) or `zip` (both, with the files).
     format: Option<String>,
 }
 
@@ -45,10 +45,12 @@ pub struct ExportDocument {
 #[utoipa::path(get, path = "/conversations/{id}/export", tag = "conversations",
     params(("id" = String, Path), ExportQuery),
     responses(
-        (status = 200, description = "an attachment: the conversation as JSON, or as Markdown",
+        (status = 200, description = "an attachment: the conversation as JSON, as Markdown, \
+            or as a ZIP of both with the files its questions carried (`files/`)",
             content(
                 (ExportDocument = "application/json"),
                 (String = "text/markdown"),
+                (Vec<u8> = "application/zip"),
             )),
         (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
 pub(super) async fn export(
@@ -58,8 +60,8 @@ pub(super) async fn export(
     query: ExportQuery,
 ) -> Result<Response, ApiError> {
     let format = query.format.unwrap_or_else(|| "json".into());
-    if format != "json" && format != "markdown" && format != "md" {
-        return Err(ApiError::invalid("format", "must be json or markdown"));
+    if !["json", "markdown", "md", "zip"].contains(&format.as_str()) {
+        return Err(ApiError::invalid("format", "must be json, markdown or zip"));
     }
     let conversation = owned(&state, &current, id).await?;
     let created_at = conversation.created_at.clone();
@@ -68,7 +70,7 @@ pub(super) async fn export(
         .db
         .run(move |conn| repo::snapshot(conn, &conversation))
         .await?;
-    let (body, content_type, ext) = if format == "json" {
+    let json_doc = |snapshot| -> Result<String, ApiError> {
         let doc = ExportDocument {
             format: EXPORT_FORMAT.into(),
             version: 1,
@@ -76,11 +78,30 @@ pub(super) async fn export(
             created_at,
             snapshot,
         };
-        let text = serde_json::to_string_pretty(&doc)
-            .map_err(|e| ApiError::Internal(format!("the export could not be written: {e}")))?;
-        (text, "application/json", "json")
-    } else {
-        (markdown(&snapshot), "text/markdown; charset=utf-8", "md")
+        serde_json::to_string_pretty(&doc)
+            .map_err(|e| ApiError::Internal(format!("the export could not be written: {e}")))
+    };
+    let (body, content_type, ext): (Vec<u8>, _, _) = match format.as_str() {
+        "json" => (json_doc(snapshot)?.into_bytes(), "application/json", "json"),
+        "zip" => {
+            let md = markdown(&snapshot);
+            let ids: Vec<(String, String)> = snapshot
+                .messages
+                .iter()
+                .flat_map(|m| m.files.iter().map(|f| (f.id.clone(), f.name.clone())))
+                .collect();
+            let json = json_doc(snapshot)?;
+            let zip = state
+                .db
+                .run(move |conn| zip_export(conn, &json, &md, &ids))
+                .await?;
+            (zip, "application/zip", "zip")
+        }
+        _ => (
+            markdown(&snapshot).into_bytes(),
+            "text/markdown; charset=utf-8",
+            "md",
+        ),
     };
     let mut res = Response::new(body.into());
     let headers = res.headers_mut();
@@ -92,6 +113,42 @@ pub(super) async fn export(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(res)
+}
+
+/// The ZIP export: `conversation.json` (what the import reads back),
+/// `conversation.md`, and each file its questions carried under `files/`.
+/// Built on a database thread: the files are read one at a time into it.
+fn zip_export(
+    conn: &rusqlite::Connection,
+    json: &str,
+    md: &str,
+    files: &[(String, String)],
+) -> Result<Vec<u8>, ApiError> {
+    use std::io::Write;
+    let failed = |e: &dyn std::fmt::Display| {
+        ApiError::Internal(format!("the ZIP could not be written: {e}"))
+    };
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("conversation.json", options)
+        .map_err(|e| failed(&e))?;
+    zip.write_all(json.as_bytes()).map_err(|e| failed(&e))?;
+    zip.start_file("conversation.md", options)
+        .map_err(|e| failed(&e))?;
+    zip.write_all(md.as_bytes()).map_err(|e| failed(&e))?;
+    for (id, name) in files {
+        let Some(bytes) = crate::db::file::read_blob(conn, id, crate::db::file::Part::Original)?
+        else {
+            continue;
+        };
+        // Stored names are already one path component; the id keeps two
+        // files of one name apart.
+        zip.start_file(format!("files/{id}-{name}"), options)
+            .map_err(|e| failed(&e))?;
+        zip.write_all(&bytes).map_err(|e| failed(&e))?;
+    }
+    Ok(zip.finish().map_err(|e| failed(&e))?.into_inner())
 }
 
 /// A conversation as Markdown: the title, then each message under its speaker.
@@ -116,6 +173,9 @@ fn markdown(snapshot: &repo::Snapshot) -> String {
             (Role::System, _) => "**System**".to_string(),
         };
         out.push_str(&format!("\n---\n\n{who}\n\n{}\n", m.content.trim_end()));
+        for f in &m.files {
+            out.push_str(&format!("\n📎 `files/{}-{}`\n", f.id, f.name));
+        }
     }
     out
 }
@@ -155,6 +215,12 @@ pub(super) struct ImportMessage {
     #[serde(default)]
     #[allow(dead_code)]
     created_at: Option<String>,
+    /// Ignored: an export names the files its questions carried, but an
+    /// import never takes stored files (they could be anyone's).
+    #[serde(default)]
+    #[allow(dead_code)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    files: Option<serde_json::Value>,
 }
 
 #[utoipa::path(post, path = "/conversations/import", tag = "conversations",

@@ -33,7 +33,9 @@ pub fn message_with_siblings(conn: &Connection, id: &str) -> Result<Option<Messa
         .collect::<Result<_, _>>()?;
     m.context = context_of(conn, &m.id)?;
     if m.role == Role::User {
-        m.files = files_of(conn, &[m.id.as_str()])?.remove(&m.id).unwrap_or_default();
+        m.files = files_of(conn, &[m.id.as_str()])?
+            .remove(&m.id)
+            .unwrap_or_default();
     }
     Ok(Some(m))
 }
@@ -142,7 +144,7 @@ pub fn snapshot(conn: &Connection, conversation: &Conversation) -> Result<Snapsh
     let thread = thread(conn, conversation, &conversation.user_id)?;
     let messages = thread
         .into_iter()
-        .filter(|m| m.status != Status::Streaming && !m.content.is_empty())
+        .filter(|m| m.status != Status::Streaming && !(m.content.is_empty() && m.files.is_empty()))
         .map(|m| SnapshotMessage {
             role: m.role,
             content: m.content,

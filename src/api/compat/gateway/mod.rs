@@ -306,6 +306,11 @@ async fn chat_completions(
     }
     let messages = to_messages(body.messages)?;
     let route = usable_route(&state, body.model.clone()).await?;
+    if messages.iter().any(|m| !m.images.is_empty())
+        && !crate::service::files::sees_images(&route.model)
+    {
+        return Err(crate::service::files::cannot_see(&route.model.name).into());
+    }
     // A place among the answers being written, then the plan (both in the
     // operation): past the limits, a 429 in OpenAI's shape with Retry-After.
     // The reader thread holds the place and lets it go however the call ends.

@@ -10,7 +10,7 @@ use warp::http::StatusCode;
 
 use crate::api::error::ApiError;
 use crate::db::connection;
-use crate::llm::{self, ChatMessage, ChatRole};
+use crate::llm::{self, ChatMessage, ChatRole, Image};
 
 /// OpenAI's `error.type` for a status, as its API and SDKs use them.
 pub(super) fn error_type(status: StatusCode) -> &'static str {
@@ -160,10 +160,60 @@ pub(super) enum Content {
 #[derive(Deserialize, ToSchema)]
 #[schema(as = OpenAiContentPart)]
 pub(super) struct Part {
+    /// `text` or `image_url`.
     #[serde(rename = "type")]
     pub(super) kind: String,
     #[serde(default)]
     pub(super) text: Option<String>,
+    /// For `image_url`: a `data:image/…;base64,…` URL (the server never
+    /// fetches a remote one).
+    #[serde(default)]
+    pub(super) image_url: Option<ImageUrl>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[schema(as = OpenAiImageUrl)]
+pub(super) struct ImageUrl {
+    pub(super) url: String,
+    /// Accepted and ignored (`auto`, `low`, `high`).
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub(super) detail: Option<String>,
+}
+
+/// The image of a `data:` URL: PNG, JPEG, WebP or GIF whose bytes are what
+/// the URL says. A remote URL is refused: the server fetches nothing on a
+/// caller's behalf.
+fn data_image(url: &str) -> Result<Image, ApiError> {
+    use base64::Engine as _;
+    let invalid = |why: &str| ApiError::invalid("messages", why.to_string());
+    let Some(rest) = url.strip_prefix("data:") else {
+        return Err(invalid(
+            "image_url must be a data: URL (data:image/png;base64,...); remote image URLs are not fetched",
+        ));
+    };
+    let Some((media_type, data)) = rest.split_once(";base64,") else {
+        return Err(invalid(
+            "image_url data: URLs must be base64 (data:image/png;base64,...)",
+        ));
+    };
+    let ext = match media_type.to_ascii_lowercase().as_str() {
+        "image/png" => "png",
+        "image/jpeg" | "image/jpg" => "jpg",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        _ => return Err(invalid("image_url images must be PNG, JPEG, WebP or GIF")),
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|_| invalid("image_url holds invalid base64"))?;
+    match daehwa_extract::detect(&format!("image.{ext}"), None, &bytes) {
+        Ok(format) if format.is_image() => Ok(Image {
+            media_type: format.mime().to_string(),
+            data: bytes.into(),
+        }),
+        _ => Err(invalid(&format!("image_url is not a {media_type} image"))),
+    }
 }
 
 /// The provider-neutral messages of a request, or a 400 that says what is
@@ -185,18 +235,22 @@ pub(super) fn to_messages(messages: Vec<InMessage>) -> Result<Vec<ChatMessage>, 
                 ))
             }
         };
+        let mut images = Vec::new();
         let text = match m.content {
             None => String::new(),
             Some(Content::Text(t)) => t,
             Some(Content::Parts(parts)) => {
                 let mut text = String::new();
                 for part in parts {
-                    match (part.kind.as_str(), part.text) {
-                        ("text", Some(t)) => text.push_str(&t),
-                        (kind, _) => {
+                    match (part.kind.as_str(), part.text, part.image_url) {
+                        ("text", Some(t), _) => text.push_str(&t),
+                        ("image_url", _, Some(image)) if role == ChatRole::User => {
+                            images.push(data_image(&image.url)?);
+                        }
+                        (kind, _, _) => {
                             return Err(ApiError::invalid(
                                 "messages",
-                                format!("content parts of type {kind:?} are not supported"),
+                                format!("content parts of type {kind:?} are not supported here"),
                             ))
                         }
                     }
@@ -204,7 +258,9 @@ pub(super) fn to_messages(messages: Vec<InMessage>) -> Result<Vec<ChatMessage>, 
                 text
             }
         };
-        out.push(ChatMessage::new(role, text));
+        let mut message = ChatMessage::new(role, text);
+        message.images = images;
+        out.push(message);
     }
     if !out.iter().any(|m| m.role == ChatRole::User) {
         return Err(ApiError::invalid("messages", "must contain a user message"));
@@ -373,7 +429,19 @@ mod tests {
             (json!([{"role": "tool", "content": "x"}]), "tool role"),
             (
                 json!([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]),
-                "image part",
+                "not a data URL",
+            ),
+            (
+                json!([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://127.0.0.1/cat.png"}}]}]),
+                "remote image",
+            ),
+            (
+                json!([{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,aGVsbG8="}}]}]),
+                "not a PNG",
+            ),
+            (
+                json!([{"role": "system", "content": [{"type": "image_url", "image_url": {"url": PNG_URL}}]}, {"role": "user", "content": "x"}]),
+                "image outside a user message",
             ),
             (
                 json!([{"role": "system", "content": "x"}]),
@@ -383,5 +451,23 @@ mod tests {
         for (v, why) in bad {
             assert!(to_messages(messages(v)).is_err(), "{why}");
         }
+    }
+
+    /// A 1×1 PNG.
+    const PNG_URL: &str = "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+    #[test]
+    fn data_url_images_are_taken_in_user_messages() {
+        let ok = to_messages(messages(json!([
+            {"role": "user", "content": [
+                {"type": "text", "text": "what is this?"},
+                {"type": "image_url", "image_url": {"url": PNG_URL, "detail": "high"}},
+            ]},
+        ])))
+        .unwrap();
+        assert_eq!(ok[0].content, "what is this?");
+        assert_eq!(ok[0].images.len(), 1);
+        assert_eq!(ok[0].images[0].media_type, "image/png");
+        assert!(ok[0].images[0].data.starts_with(b"\x89PNG"));
     }
 }
