@@ -124,10 +124,11 @@ impl Policy {
 }
 
 fn security_headers(headers: &mut HeaderMap, tls: bool) {
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-    );
+    // A route with a stricter policy of its own keeps it (uploaded files
+    // are served sandboxed, src/api/files.rs).
+    headers
+        .entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY));
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -32,6 +32,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(multipart::form(Limit::Upload))
         .then(upload)
         .map(respond);
+    // POST /api/v1/files with anything but a form: say what it takes.
+    let not_form = warp::path!("files")
+        .and(warp::post())
+        .and(user())
+        .then(|_: CurrentUser| async {
+            Err::<Response, _>(ApiError::Unsupported(
+                "upload a file as multipart/form-data, in one part named file".into(),
+            ))
+        })
+        .map(respond);
     // GET /api/v1/files?limit=&cursor=
     let list = warp::path!("files")
         .and(warp::get())
@@ -69,6 +79,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .then(delete)
         .map(respond);
     upload
+        .or(not_form)
+        .unify()
         .or(list)
         .unify()
         .or(bytes)

@@ -463,12 +463,13 @@ fn write_turn(
         file::attach(conn, &conv.id, &question.id, &ids)?;
     }
     let title_from = if first {
-        let question = user_message
+        let words = user_message
             .as_ref()
             .map(|u| u.content.clone())
-            .filter(|c| !c.trim().is_empty())
-            // Only files: the title starts from their names.
-            .unwrap_or_else(|| attached_names.join(", "));
+            .filter(|c| !c.trim().is_empty());
+        // Only files: the title is their names, and no model is asked to
+        // make one up from a question without words.
+        let question = words.clone().unwrap_or_else(|| attached_names.join(", "));
         let fallback = engine::fallback_title(&question);
         repo::update(
             conn,
@@ -478,7 +479,7 @@ fn write_turn(
                 ..Default::default()
             },
         )?;
-        Some(fallback)
+        words.map(|_| fallback)
     } else {
         None
     };

@@ -70,7 +70,8 @@ pub async fn create(chat: &Chat<'_>, user_id: &str, new: NewChat) -> Result<Crea
     match new.message {
         None => Ok(Created::Empty(conversation)),
         Some(content) => {
-            let started = chat::ask_with(
+            let id = conversation.id.clone();
+            let asked = chat::ask_with(
                 chat,
                 user_id,
                 conversation,
@@ -81,8 +82,24 @@ pub async fn create(chat: &Chat<'_>, user_id: &str, new: NewChat) -> Result<Crea
                     file_ids: new.file_ids,
                 },
             )
-            .await?;
-            Ok(Created::Asked(started))
+            .await;
+            match asked {
+                Ok(started) => Ok(Created::Asked(started)),
+                Err(err) => {
+                    // A refused first question leaves no empty conversation
+                    // behind (nothing else was written: the turn is one
+                    // transaction).
+                    let owner = user_id.to_string();
+                    if let Err(cleanup) = chat
+                        .db
+                        .run(move |conn| repo::delete_empty(conn, &owner, &id))
+                        .await
+                    {
+                        log::warn!("could not remove a refused new conversation: {cleanup}");
+                    }
+                    Err(err)
+                }
+            }
         }
     }
 }

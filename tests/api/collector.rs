@@ -170,7 +170,7 @@ async fn executables_big_files_and_bad_items_are_refused_with_clear_errors() {
         "{err}"
     );
     assert!(
-        err["error"].as_str().unwrap().contains("text files only"),
+        err["error"].as_str().unwrap().contains("text files"),
         "{err}"
     );
 

@@ -17,6 +17,7 @@ mod disclosure;
 mod disk_full;
 mod external;
 mod fairness;
+mod files;
 mod gateway;
 mod health;
 mod helpers;

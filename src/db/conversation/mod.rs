@@ -418,6 +418,17 @@ pub fn delete(conn: &Connection, id: &str) -> Result<(), DbError> {
     Ok(())
 }
 
+/// Deletes `user_id`'s conversation `id` if it has no message (a new one
+/// whose first question was refused).
+pub fn delete_empty(conn: &Connection, user_id: &str, id: &str) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "DELETE FROM conversation WHERE id = ?1 AND user_id = ?2
+           AND NOT EXISTS (SELECT 1 FROM message m WHERE m.conversation_id = ?1)",
+    )?
+    .execute([id, user_id])?;
+    Ok(())
+}
+
 /// A conversation's current thread frozen as data: what a share or a sample
 /// keeps, what export writes and import reads.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, utoipa::ToSchema)]
