@@ -437,7 +437,11 @@ test.describe('chat', () => {
     ).toBeVisible()
     await page.getByTestId('backup-daily').check()
     await page.getByTestId('backup-keep').fill('3')
-    await page.getByRole('button', { name: 'Save' }).click()
+    // The backup form's own Save (the file limits below have theirs).
+    await page
+      .locator('form', { has: page.getByTestId('backup-keep') })
+      .getByRole('button', { name: 'Save' })
+      .click()
     await toast(page, 'Saved')
     await shot(page, '15-admin-status')
   })
