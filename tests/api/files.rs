@@ -19,7 +19,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::client::Nobody;
-use crate::helpers::{audit_actions, eventually, world, Session, TestApp, World};
+use crate::helpers::{audit_actions, world, Session, TestApp, World};
 
 // ── Test files ──────────────────────────────────────────────────────────────
 
