@@ -223,15 +223,14 @@ fn reader(current: &CurrentUser) -> Reader {
 
 #[utoipa::path(get, path = "/files/{id}", tag = "files", params(("id" = String, Path)),
     responses((status = 200, description = "the file as uploaded (its own Content-Type; \
-            an attachment, images inline)", content_type = "application/octet-stream", body = Vec<u8>),
+            an attachment, images inline)", content_type = "*/*", body = Vec<u8>),
         (status = 401, body = Error), (status = 404, body = Error)))]
 #[allow(dead_code)] // the document's entry for `read` with Part::Original
 fn read_original() {}
 
 #[utoipa::path(get, path = "/files/{id}/preview", tag = "files", params(("id" = String, Path)),
     responses((status = 200, description = "an image scaled to at most 1568 pixels on its \
-            longer side (PNG or JPEG): what vision models are sent", content_type = "image/jpeg",
-            body = Vec<u8>),
+            longer side (PNG or JPEG): what vision models are sent", content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
         (status = 401, body = Error), (status = 404, description = "no such file, or a document",
             body = Error)))]
 #[allow(dead_code)] // the document's entry for `read` with Part::Preview

@@ -247,7 +247,7 @@ async fn read(id: String, state: AppState) -> Result<Response, ApiError> {
 #[utoipa::path(get, path = "/shares/{id}/files/{file_id}", tag = "shares", security(()),
     params(("id" = String, Path), ("file_id" = String, Path)),
     responses((status = 200, description = "a file the shared conversation carries, as uploaded",
-            content_type = "application/octet-stream", body = Vec<u8>),
+            content_type = "*/*", body = Vec<u8>),
         (status = 404, description = "unknown share, or a file it does not carry", body = Error)))]
 #[allow(dead_code)] // the document's entry for `share_file` with Part::Original
 fn share_file_original() {}
@@ -255,7 +255,7 @@ fn share_file_original() {}
 #[utoipa::path(get, path = "/shares/{id}/files/{file_id}/preview", tag = "shares", security(()),
     params(("id" = String, Path), ("file_id" = String, Path)),
     responses((status = 200, description = "an image of the shared conversation, scaled",
-            content_type = "image/jpeg", body = Vec<u8>),
+            content((Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"))),
         (status = 404, description = "unknown share, a file it does not carry, or a document",
             body = Error)))]
 #[allow(dead_code)] // the document's entry for `share_file` with Part::Preview

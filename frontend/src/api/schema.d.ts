@@ -6488,7 +6488,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": number[];
+                    "*/*": number[];
                 };
             };
             401: {
@@ -6590,6 +6590,7 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": number[];
+                    "image/png": number[];
                 };
             };
             401: {
@@ -7664,7 +7665,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": number[];
+                    "*/*": number[];
                 };
             };
             /** @description unknown share, or a file it does not carry */
@@ -7706,6 +7707,7 @@ export interface operations {
                 };
                 content: {
                     "image/jpeg": number[];
+                    "image/png": number[];
                 };
             };
             /** @description unknown share, a file it does not carry, or a document */
