@@ -154,6 +154,10 @@ async fn upload(
     if declared.is_some_and(|n| n > limits.max_file_bytes + FORM_FRAMING) {
         return Err(service::too_large(limits.max_file_bytes));
     }
+    // A place among the bodies being received (each is held whole), also
+    // before a byte is read: a thousand parallel uploads wait or are told
+    // to come back, they do not all sit in memory at once.
+    let _receiving = state.files.receive(&current.user.id).await?;
     let mut file: Option<Upload> = None;
     while let Some(part) = form.next_field().await? {
         if part.name() != "file" {

@@ -121,17 +121,36 @@ pub fn human_size(n: u64) -> String {
 pub struct Readers {
     slots: Arc<Semaphore>,
     per_user: Arc<Mutex<HashMap<String, usize>>>,
+    /// Upload bodies being received: each is held in memory whole, so at
+    /// most [`RECEIVING`] at once ([`RECEIVING_PER_USER`] per user).
+    receiving: Arc<Semaphore>,
+    receiving_per_user: Arc<Mutex<HashMap<String, usize>>>,
     pub timeout: Duration,
 }
+
+/// Upload bodies received at once, server-wide: with the default 20 MiB
+/// limit, at most 160 MiB of uploads in memory however many arrive.
+const RECEIVING: usize = 8;
+/// Upload bodies one user may send at once.
+const RECEIVING_PER_USER: usize = 3;
 
 impl Default for Readers {
     fn default() -> Self {
         Readers {
             slots: Arc::new(Semaphore::new(READERS)),
             per_user: Arc::default(),
+            receiving: Arc::new(Semaphore::new(RECEIVING)),
+            receiving_per_user: Arc::default(),
             timeout: EXTRACT_TIMEOUT,
         }
     }
+}
+
+/// A place among the uploads being received; held while the body is read
+/// and the file stored.
+pub struct Receiving {
+    _slot: OwnedSemaphorePermit,
+    _mine: UserSlot,
 }
 
 /// A user's place among the readers, given back when dropped (by the
@@ -155,23 +174,24 @@ impl Drop for UserSlot {
 }
 
 impl Readers {
-    fn user_slot(&self, user_id: &str) -> Result<UserSlot> {
-        let mut map = self.per_user.lock().unwrap_or_else(|e| e.into_inner());
-        let n = map.entry(user_id.to_string()).or_default();
-        if *n >= READERS_PER_USER {
-            return Err(Error::TooManyRequests {
-                message: format!(
-                    "at most {READERS_PER_USER} files of one user are read at once; \
-                     send the next when one is done"
-                ),
-                retry_after: 2,
-            });
-        }
-        *n += 1;
-        Ok(UserSlot {
-            per_user: self.per_user.clone(),
-            user_id: user_id.to_string(),
+    /// A place to receive an upload's body: 429 past [`RECEIVING_PER_USER`]
+    /// of one user, 503 when every place stays taken for [`READER_WAIT`].
+    /// Taken before a byte of the body is read.
+    pub async fn receive(&self, user_id: &str) -> Result<Receiving> {
+        let mine = take_user_slot(&self.receiving_per_user, user_id, RECEIVING_PER_USER)?;
+        let slot =
+            match tokio::time::timeout(READER_WAIT, self.receiving.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                _ => return Err(Error::Overloaded),
+            };
+        Ok(Receiving {
+            _slot: slot,
+            _mine: mine,
         })
+    }
+
+    fn user_slot(&self, user_id: &str) -> Result<UserSlot> {
+        take_user_slot(&self.per_user, user_id, READERS_PER_USER)
     }
 
     async fn slot(&self) -> Result<OwnedSemaphorePermit> {
@@ -205,6 +225,29 @@ impl Readers {
             _ => Ok(None),
         }
     }
+}
+
+/// One of `max` places of `user_id` in `map`, or 429.
+fn take_user_slot(
+    map: &Arc<Mutex<HashMap<String, usize>>>,
+    user_id: &str,
+    max: usize,
+) -> Result<UserSlot> {
+    let mut held = map.lock().unwrap_or_else(|e| e.into_inner());
+    let n = held.entry(user_id.to_string()).or_default();
+    if *n >= max {
+        return Err(Error::TooManyRequests {
+            message: format!(
+                "at most {max} files of one user are taken at once; send the next when one is done"
+            ),
+            retry_after: 2,
+        });
+    }
+    *n += 1;
+    Ok(UserSlot {
+        per_user: map.clone(),
+        user_id: user_id.to_string(),
+    })
 }
 
 /// An upload as the HTTP layer read it.
@@ -827,6 +870,28 @@ mod tests {
         let err = check_quota(10, 6, 15).unwrap_err();
         assert_eq!(err.code(), "quota_exceeded");
         assert_eq!(err.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    }
+
+    #[tokio::test]
+    async fn uploads_are_received_a_few_at_a_time_and_per_user() {
+        let readers = Readers::default();
+        let mut held = Vec::new();
+        for _ in 0..RECEIVING_PER_USER {
+            held.push(readers.receive("u").await.unwrap());
+        }
+        let Err(err) = readers.receive("u").await else {
+            panic!("a fourth body of one user was taken");
+        };
+        assert_eq!(err.status(), StatusCode::TOO_MANY_REQUESTS);
+        // Others still get theirs, up to the server's bound.
+        for i in RECEIVING_PER_USER..RECEIVING {
+            held.push(readers.receive(&format!("v{i}")).await.unwrap());
+        }
+        assert_eq!(readers.receiving.available_permits(), 0);
+        held.clear();
+        assert_eq!(readers.receiving.available_permits(), RECEIVING);
+        assert!(readers.receiving_per_user.lock().unwrap().is_empty());
+        assert!(readers.receive("u").await.is_ok());
     }
 
     #[tokio::test]

@@ -2086,7 +2086,8 @@ async fn hwp_documents_real_and_made_give_their_korean_text_to_the_model() {
         .requests()
         .into_iter()
         .rev()
-        .find(|r| r.body["messages"].to_string().contains("요약해 줘"))
+        // The answer's request (streamed), not the title's that follows it.
+        .find(|r| r.body["stream"] == true && r.body["messages"].to_string().contains("요약해 줘"))
         .expect("the question reached the model");
     let system = sent.body["messages"][0]["content"]
         .as_str()
