@@ -287,29 +287,12 @@ pub fn of_messages(
     // parameter keeps it one statement.
     let ids = serde_json::to_string(message_ids).unwrap_or_else(|_| "[]".into());
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT m.message_id, {COLUMNS} FROM message_file m JOIN file f ON f.id = m.file_id
+        "SELECT {COLUMNS}, m.message_id FROM message_file m JOIN file f ON f.id = m.file_id
          WHERE m.message_id IN (SELECT value FROM json_each(?1))
          ORDER BY m.message_id, m.position"
     ))?;
-    let rows = stmt.query_map([ids], |row| {
-        let message_id: String = row.get(0)?;
-        let file = StoredFile {
-            id: row.get(1)?,
-            user_id: row.get(2)?,
-            conversation_id: row.get(3)?,
-            name: row.get(4)?,
-            mime: row.get(5)?,
-            kind: row.get(6)?,
-            size: row.get(7)?,
-            width: row.get(8)?,
-            height: row.get(9)?,
-            text_chars: row.get(10)?,
-            text_truncated: row.get(11)?,
-            extract_error: row.get(12)?,
-            created_at: row.get(13)?,
-        };
-        Ok((message_id, file))
-    })?;
+    // The message id comes after the file's columns, so `file_from` reads the rest.
+    let rows = stmt.query_map([ids], |row| Ok((row.get(13)?, file_from(row)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
