@@ -15,7 +15,7 @@ use rusqlite::{Connection, TransactionBehavior, MAIN_DB};
 /// The whole current schema, for new files.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The schema version this binary writes and understands.
-pub const LATEST: u32 = 7;
+pub const LATEST: u32 = 8;
 /// Upgrade steps: `Migration { version: N, .. }` turns a version N-1 file into N.
 /// Each step's SQL lives in `src/db/migrations/` and is frozen once shipped.
 pub const MIGRATIONS: &[Migration] = &[
@@ -42,6 +42,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 7,
         sql: include_str!("migrations/0007_files.sql"),
+    },
+    Migration {
+        version: 8,
+        sql: include_str!("migrations/0008_organize.sql"),
     },
 ];
 /// Pre-migration backups kept beside the database.
