@@ -24,7 +24,8 @@ export const getGroup = (id: string) => http.get<Group>(groupPath(id))
 
 export const createGroup = (input: GroupInput) => http.post<Group>('api/v1/admin/groups', input)
 
-export const updateGroup = (id: string, patch: GroupInput) => http.patch<Group>(groupPath(id), patch)
+export const updateGroup = (id: string, patch: GroupInput) =>
+  http.patch<Group>(groupPath(id), patch)
 
 export const deleteGroup = (id: string) => http.delete<void>(groupPath(id))
 

@@ -8,7 +8,6 @@ export const MAX_TAGS = 20
 
 export type TagProblem = 'empty' | 'too_long' | 'invalid_chars' | 'too_many'
 
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/
 
 /** One typed tag, trimmed, or why it cannot be one. */

@@ -77,7 +77,12 @@ export const useFoldersStore = defineStore('folders', () => {
       const page = await conversationsApi.listConversations({ folder_id: id, limit: 100 })
       contents.value = {
         ...contents.value,
-        [id]: { items: page.conversations, nextCursor: page.next_cursor, loading: false, error: null },
+        [id]: {
+          items: page.conversations,
+          nextCursor: page.next_cursor,
+          loading: false,
+          error: null,
+        },
       }
     } catch (e) {
       contents.value = {
@@ -202,7 +207,8 @@ export const useFoldersStore = defineStore('folders', () => {
   /** Files a conversation in a folder (`null`: takes it out of its folder). */
   async function move(conversationId: string, folderId: string | null): Promise<Conversation> {
     const list = useConversationsStore()
-    const before = findConversation(conversationId) ?? list.items.find((c) => c.id === conversationId)
+    const before =
+      findConversation(conversationId) ?? list.items.find((c) => c.id === conversationId)
     const updated = await conversationsApi.updateConversation(conversationId, {
       folder_id: folderId,
     })
