@@ -257,3 +257,6 @@ export const useFoldersStore = defineStore('folders', () => {
     reset,
   }
 })
+
+/** The drag-and-drop type of a conversation dragged onto a folder (its id as the data). */
+export const CONVERSATION_DRAG_TYPE = 'application/x-daehwa-conversation'
