@@ -10,11 +10,14 @@ vi.mock('@/api/conversations', () => ({
   createConversation: vi.fn(),
   updateConversation: vi.fn(),
   deleteConversation: vi.fn(async () => undefined),
+  // A stream that never answers: the test looks at what was created.
+  streamSend: vi.fn(() => new Promise(() => undefined)),
 }))
 
 const api = await import('@/api/conversations')
 const { setAccessToken } = await import('@/api/http')
 const { useChatStore } = await import('./chat')
+const { useConversationsStore } = await import('./conversations')
 const { useSettingsStore } = await import('./settings')
 const { useTemporaryStore } = await import('./temporary')
 
@@ -99,5 +102,31 @@ describe('temporary chats', () => {
       headers: { Authorization: 'Bearer tok-123' },
     })
     expect(temporary.ids).toEqual([])
+  })
+
+  it('a new chat with the switch on is created temporary, tracked and never listed', async () => {
+    vi.mocked(api.createConversation).mockResolvedValueOnce({
+      ...detail('t9', true),
+    })
+    const temporary = useTemporaryStore()
+    const chat = useChatStore()
+    chat.startNew()
+    temporary.wanted = true
+    expect(await chat.send('비밀 질문')).toBe(true)
+    expect(api.createConversation).toHaveBeenCalledWith(
+      expect.objectContaining({ temporary: true }),
+    )
+    expect(temporary.ids).toEqual(['t9'])
+    expect(temporary.active).toBe(true)
+    expect(useConversationsStore().items).toEqual([])
+  })
+
+  it('with the switch off nothing says temporary', async () => {
+    vi.mocked(api.createConversation).mockResolvedValueOnce(detail('c2'))
+    const chat = useChatStore()
+    chat.startNew()
+    await chat.send('hello')
+    expect(vi.mocked(api.createConversation).mock.calls.at(-1)?.[0]).not.toHaveProperty('temporary')
+    expect(useTemporaryStore().ids).toEqual([])
   })
 })
