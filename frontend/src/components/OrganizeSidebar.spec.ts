@@ -113,6 +113,12 @@ describe('organizing from the sidebar', () => {
     await typeKey(input, 'Work', ',') // a duplicate, merged
     await typeKey(input, 'tag:x', 'Enter')
     expect(byTestId(dialog, 'tag-problem')?.textContent).toContain('tag:')
+    expect(input.value, 'the refused tag stays to be fixed').toBe('tag:x')
+    byTestId(dialog, 'tag-save')!.click()
+    await settle()
+    expect(api.updateConversation, 'saved with a refused tag in the box').not.toHaveBeenCalled()
+    input.value = ''
+    input.dispatchEvent(new Event('input'))
     const chips = () => [...dialog.querySelectorAll('[data-testid="tag-chip"]')]
     expect(chips().map((c) => c.textContent?.trim())).toEqual(['work', 'animals', 'travel', '여행'])
     ;(chips()[1]!.querySelector('[data-testid="tag-remove"]') as HTMLElement).click()

@@ -16,10 +16,19 @@ describe('tags', () => {
     expect(addTags(['Work'], 'work, 여행,  , trip')).toEqual({
       tags: ['Work', '여행', 'trip'],
       problem: null,
+      rejected: [],
     })
     const many = Array.from({ length: 20 }, (_, i) => `t${i}`)
-    expect(addTags(many, 'one more')).toEqual({ tags: many, problem: 'too_many' })
-    expect(addTags([], 'ok, tag:bad')).toEqual({ tags: ['ok'], problem: 'invalid_chars' })
+    expect(addTags(many, 'one more')).toEqual({
+      tags: many,
+      problem: 'too_many',
+      rejected: ['one more'],
+    })
+    expect(addTags([], 'ok, tag:bad')).toEqual({
+      tags: ['ok'],
+      problem: 'invalid_chars',
+      rejected: ['tag:bad'],
+    })
   })
 
   it('sorts case-insensitively', () => {

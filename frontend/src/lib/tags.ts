@@ -27,30 +27,33 @@ export function sortTags(tags: string[]): string[] {
 }
 
 /**
- * `typed` (one or several, separated by commas) added to `tags`: the new set and the first
- * problem met (the good ones are added anyway).
+ * `typed` (one or several, separated by commas) added to `tags`: the new set, the first
+ * problem met and the parts refused (the good ones are added anyway).
  */
 export function addTags(
   tags: string[],
   typed: string,
-): { tags: string[]; problem: TagProblem | null } {
+): { tags: string[]; problem: TagProblem | null; rejected: string[] } {
   const next = [...tags]
   let problem: TagProblem | null = null
+  const rejected: string[] = []
   for (const part of typed.split(',')) {
     if (!part.trim()) continue
     const checked = checkTag(part)
     if ('problem' in checked) {
       problem ??= checked.problem
+      rejected.push(part.trim())
       continue
     }
     if (next.some((t) => t.toLowerCase() === checked.tag.toLowerCase())) continue
     if (next.length >= MAX_TAGS) {
       problem ??= 'too_many'
+      rejected.push(checked.tag)
       continue
     }
     next.push(checked.tag)
   }
-  return { tags: next, problem }
+  return { tags: next, problem, rejected }
 }
 
 const TAG_TOKEN = /^tag:(.+)$/i
