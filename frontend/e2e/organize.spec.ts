@@ -252,7 +252,7 @@ test.describe('organize and govern', () => {
       await dialog.getByTestId('folder-save').click()
       await expect(folderRow(page, FOLDER)).toBeVisible()
       await folderRow(page, FOLDER).hover()
-      await folderRow(page, FOLDER).getByTestId('folder-menu').click()
+      await folderRow(page, FOLDER).getByTestId('folder-menu').first().click()
       await page.getByTestId('folder-new-sub').click()
       await page.getByTestId('folder-dialog').getByTestId('folder-name').fill(SUBFOLDER)
       await page.getByTestId('folder-dialog').getByTestId('folder-save').click()
@@ -320,7 +320,7 @@ test.describe('organize and govern', () => {
     await expect(row(page, BUDGET)).toHaveCount(1)
 
     await folderRow(page, FOLDER).hover()
-    await folderRow(page, FOLDER).getByTestId('folder-menu').click()
+    await folderRow(page, FOLDER).getByTestId('folder-menu').first().click()
     await page.getByTestId('folder-delete').click()
     const dialog = page.getByTestId('folder-delete-dialog')
     await expect(dialog.getByTestId('folder-delete-keep')).toBeChecked()
@@ -391,7 +391,7 @@ test.describe('organize and govern', () => {
       (r) => r.request().method() === 'DELETE' && r.url().endsWith(`/conversations/${id}`),
     )
     await page.getByTestId('new-chat').click()
-    expect((await deleted).status()).toBe(204)
+    expect((await deleted).status(), 'the DELETE of the temporary chat').toBeLessThan(300)
     const gone = await request.get(at(`api/v1/conversations/${id}`), { headers })
     expect(gone.status()).toBe(404)
     await page.getByTestId('temporary-toggle').uncheck()
