@@ -67,13 +67,28 @@ async function token(request: APIRequestContext): Promise<string> {
 
 /** A conversation titled `title` with one exchange through the fake LLM (in the browser). */
 async function conversationWith(request: APIRequestContext, title: string, question: string) {
-  const created = await request.post(at('api/v1/conversations'), { headers, data: { title } })
+  const created = await request.post(at('api/v1/conversations'), { headers, data: {} })
   expect(created.ok(), `create answered ${created.status()}`).toBe(true)
   const id = ((await created.json()) as { id: string }).id
   await page.goto(at(`c/${id}`), { waitUntil: 'domcontentloaded' })
   await expect(page.getByTestId('composer')).toBeVisible()
   await send(page, question)
   await waitAnswer(page)
+  // The first answer names the conversation (a fallback, then the model's title, a moment
+  // later): rename it until the name sticks, then show the list again.
+  await expect
+    .poll(
+      async () => {
+        await request.patch(at(`api/v1/conversations/${id}`), { headers, data: { title } })
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+        const got = await request.get(at(`api/v1/conversations/${id}`), { headers })
+        return ((await got.json()) as { title: string }).title
+      },
+      { timeout: 30_000 },
+    )
+    .toBe(title)
+  await page.reload({ waitUntil: 'domcontentloaded' })
+  await expect(page.getByTestId('thread')).toBeVisible()
   return id
 }
 
