@@ -8,6 +8,8 @@ import { groupConversations } from '@/lib/dateGroups'
 import { searchKeywords } from '@/lib/keys'
 import { splitSearch } from '@/lib/tags'
 import { useFoldersStore } from '@/stores/folders'
+import { useTagsStore } from '@/stores/tags'
+import { useTemporaryStore } from '@/stores/temporary'
 
 /** How long a deleted conversation can still be brought back ("Undo") before it is deleted. */
 export const DELETE_DELAY_MS = 5000
@@ -310,7 +312,11 @@ export const useConversationsStore = defineStore('conversations', () => {
 
   /** Sends every waiting delete now (before signing out: the session is needed for them). */
   async function flushDeletes(): Promise<void> {
-    await Promise.all([...pending.keys()].map(commitDelete))
+    await Promise.all([
+      ...[...pending.keys()].map(commitDelete),
+      // This tab's temporary chats too (issue 21): they are not kept.
+      useTemporaryStore().discardAll(),
+    ])
   }
 
   /** Deletes whose delay an earlier page of this tab did not see to the end. */
@@ -343,6 +349,8 @@ export const useConversationsStore = defineStore('conversations', () => {
     tagFilter.value = []
     loaded.value = false
     useFoldersStore().reset()
+    useTagsStore().reset()
+    useTemporaryStore().reset()
   }
 
   return {

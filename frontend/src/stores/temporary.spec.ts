@@ -129,4 +129,12 @@ describe('temporary chats', () => {
     expect(vi.mocked(api.createConversation).mock.calls.at(-1)?.[0]).not.toHaveProperty('temporary')
     expect(useTemporaryStore().ids).toEqual([])
   })
+
+  it('signing out deletes this tab’s temporary chats first', async () => {
+    const temporary = useTemporaryStore()
+    temporary.track('t1')
+    await useConversationsStore().flushDeletes()
+    expect(api.deleteConversation).toHaveBeenCalledWith('t1')
+    expect(temporary.ids).toEqual([])
+  })
 })

@@ -51,6 +51,11 @@ export const useTemporaryStore = defineStore('temporary', () => {
     },
   )
 
+  /** Deletes every temporary chat of this tab now (before signing out: the session is needed). */
+  async function discardAll(): Promise<void> {
+    await Promise.all([...ids.value].map(discard))
+  }
+
   function onPageHide(): void {
     for (const id of ids.value) deleteConversationOnExit(id)
     ids.value = []
@@ -62,5 +67,5 @@ export const useTemporaryStore = defineStore('temporary', () => {
     ids.value = []
   }
 
-  return { wanted, forced, on, ids, active, track, discard, onPageHide, reset }
+  return { wanted, forced, on, ids, active, track, discard, discardAll, onPageHide, reset }
 })
