@@ -10,6 +10,10 @@ export interface ConversationQuery {
   pinned?: boolean
   limit?: number
   cursor?: string | null
+  /** A folder's id, or `none` for the unfiled ones only (issue 21); absent = all. */
+  folder_id?: string
+  /** Tags that must all match (`?tag=a&tag=b`, issue 21). */
+  tag?: string[]
 }
 
 export interface ConversationPage {
@@ -19,13 +23,24 @@ export interface ConversationPage {
 
 const path = (id: string, rest = '') => `api/v1/conversations/${encodeURIComponent(id)}${rest}`
 
+/** The list's query string; `tag` repeats (`?tag=a&tag=b`). */
+export function listQuery(params: ConversationQuery = {}): string {
+  const { tag, ...rest } = params
+  const base = query({ ...rest })
+  const tags = (tag ?? []).map((name) => `tag=${encodeURIComponent(name)}`).join('&')
+  if (!tags) return base
+  return base ? `${base}&${tags}` : `?${tags}`
+}
+
 export const listConversations = (params: ConversationQuery = {}) =>
-  http.get<ConversationPage>(`api/v1/conversations${query({ ...params })}`)
+  http.get<ConversationPage>(`api/v1/conversations${listQuery(params)}`)
 
 export const createConversation = (input: {
   title?: string
   model_id?: string
   system_prompt?: string
+  /** A temporary chat (issue 21): never listed, deleted within 24 h. */
+  temporary?: boolean
 }) => http.post<Conversation>('api/v1/conversations', input)
 
 export const getConversation = (id: string) => http.get<ConversationDetail>(path(id))
@@ -37,6 +52,10 @@ export interface ConversationPatch {
   model_id?: string
   system_prompt?: string
   current_message_id?: string
+  /** The caller's folder, or null to take it out of its folder (issue 21). */
+  folder_id?: string | null
+  /** Replaces the conversation's tags (issue 21). */
+  tags?: string[]
 }
 
 export const updateConversation = (id: string, patch: ConversationPatch) =>

@@ -56,10 +56,19 @@ export interface UploadOptions {
 const REFRESHABLE = new Set(['token_expired', 'invalid_token', 'unauthenticated'])
 
 /** `POST /files` with one part `file`: the stored file, or an ApiError (413, 415, 422…). */
-export async function uploadFile(file: Blob & { name?: string }, options: UploadOptions = {}) {
+export function uploadFile(file: Blob & { name?: string }, options: UploadOptions = {}) {
+  return uploadTo<StoredFile>('api/v1/files', file, options)
+}
+
+/** A multipart POST of one part `file` to `apiPath`, with progress: the JSON answer. */
+export async function uploadTo<T>(
+  apiPath: string,
+  file: Blob & { name?: string },
+  options: UploadOptions = {},
+): Promise<T> {
   const sentWith = getAccessToken()
   try {
-    return await sendUpload(file, options, sentWith)
+    return await sendUpload<T>(apiPath, file, options, sentWith)
   } catch (e) {
     if (!(e instanceof ApiError) || e.status !== 401 || !REFRESHABLE.has(e.code)) throw e
     let token: string
@@ -70,22 +79,23 @@ export async function uploadFile(file: Blob & { name?: string }, options: Upload
       throw e
     }
     options.onProgress?.(0)
-    return sendUpload(file, options, token)
+    return sendUpload<T>(apiPath, file, options, token)
   }
 }
 
-function sendUpload(
+function sendUpload<T>(
+  apiPath: string,
   file: Blob & { name?: string },
   { onProgress, signal }: UploadOptions,
   token: string | null,
-): Promise<StoredFile> {
-  return new Promise<StoredFile>((resolve, reject) => {
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
     if (signal?.aborted) {
       reject(new DOMException('The upload was cancelled.', 'AbortError'))
       return
     }
     const xhr = new XMLHttpRequest()
-    xhr.open('POST', apiUrl('api/v1/files'))
+    xhr.open('POST', apiUrl(apiPath))
     xhr.setRequestHeader('Accept', 'application/json')
     if (token) xhr.setRequestHeader('Authorization', `Bearer ${token}`)
     xhr.upload.onprogress = (event) => {
@@ -104,7 +114,7 @@ function sendUpload(
     }
     xhr.onload = () => {
       done()
-      void settleUpload(xhr).then(resolve, reject)
+      void settleUpload<T>(xhr).then(resolve, reject)
     }
     const form = new FormData()
     form.append('file', file, file.name || 'file')
@@ -112,8 +122,8 @@ function sendUpload(
   })
 }
 
-/** The XHR's answer: the stored file (2xx) or the server's error body as an ApiError. */
-async function settleUpload(xhr: XMLHttpRequest): Promise<StoredFile> {
+/** The XHR's answer: its JSON (2xx) or the server's error body as an ApiError. */
+async function settleUpload<T>(xhr: XMLHttpRequest): Promise<T> {
   const headers = new Headers()
   const retryAfter = xhr.getResponseHeader('Retry-After')
   if (retryAfter) headers.set('Retry-After', retryAfter)
@@ -125,7 +135,7 @@ async function settleUpload(xhr: XMLHttpRequest): Promise<StoredFile> {
   })
   if (!response.ok) throw await readError(response)
   try {
-    return (await response.json()) as StoredFile
+    return (await response.json()) as T
   } catch {
     throw new ApiError(status, 'invalid_response', 'The server sent an invalid answer.')
   }

@@ -31,8 +31,17 @@ export type Connection = With<
 >
 export type ConnectionTest = Schemas['ConnectionTest']
 export type DiscoveredModel = Schemas['DiscoveredModel']
+/**
+ * Issue 21's fields of a conversation: its folder, its tags and whether it is a temporary chat
+ * (optional here until the generated schema has them).
+ */
+export interface OrganizeFields {
+  folder_id?: string | null
+  tags?: string[]
+  temporary?: boolean
+}
 /** A conversation in the list (the document's `ConversationItem`). */
-export type Conversation = Schemas['ConversationItem']
+export type Conversation = With<Schemas['ConversationItem'], OrganizeFields>
 export type Feedback = With<Schemas['Feedback'], { rating: 'up' | 'down' }>
 export type Usage = Schemas['Usage']
 export type Message = With<
@@ -50,7 +59,7 @@ export type Message = With<
 /** One conversation with its messages (the document's `ConversationWithMessages`). */
 export type ConversationDetail = With<
   Schemas['ConversationWithMessages'],
-  { messages: Message[]; system_prompt: string | null }
+  { messages: Message[]; system_prompt: string | null } & OrganizeFields
 >
 /** The `message` event of a streamed answer: the saved question and the empty answer. */
 export type StreamCreated = Schemas['StreamCreated']
@@ -130,6 +139,10 @@ export interface AdminSettings {
   file_max_bytes?: number
   /** Room for each user's stored files, in bytes (issue 20). */
   file_quota_bytes?: number
+  /** Days after which unarchived conversations are deleted (null = off; issue 21). */
+  retention_days?: number | null
+  /** Days after which archived conversations are deleted (null = off; issue 21). */
+  retention_archived_days?: number | null
   [key: string]: unknown
 }
 
@@ -194,6 +207,8 @@ export interface ServerSettings {
   system_prompt: string | null
   notification: { on_complete: boolean; sound: boolean }
   subscription: Subscription | null
+  /** Issue 21: one of the user's groups makes every chat temporary. */
+  temporary_chats_forced?: boolean
 }
 
 // not in the OpenAPI document yet
@@ -291,4 +306,70 @@ export interface UsageRow {
   messages: number
   prompt_tokens: number
   completion_tokens: number
+}
+
+// not in the OpenAPI document yet (issue 21)
+/** A folder of conversations (one level of subfolders). */
+export interface Folder {
+  id: string
+  name: string
+  parent_id: string | null
+  conversation_count: number
+  created_at: string
+  updated_at: string
+}
+
+// not in the OpenAPI document yet (issue 21)
+/** `GET /tags`: a tag and how many (non-temporary) conversations carry it. */
+export interface TagCount {
+  name: string
+  count: number
+}
+
+// not in the OpenAPI document yet (issue 21)
+/** `GET /admin/retention/preview` */
+export interface RetentionPreview {
+  conversations: number
+  archived_conversations: number
+  users: number
+}
+
+// not in the OpenAPI document yet (issue 21)
+/** `POST /admin/retention/run` */
+export interface RetentionRun {
+  conversations: number
+  archived_conversations: number
+}
+
+// not in the OpenAPI document yet (issue 21)
+export interface GroupMember {
+  id: string
+  username: string
+  display_name: string | null
+}
+
+// not in the OpenAPI document yet (issue 21)
+/** A group of users (admins): the models it grants, its plan, temporary chats only. */
+export interface Group {
+  id: string
+  name: string
+  description: string | null
+  plan_id: string | null
+  temporary_chats: boolean
+  model_ids: string[]
+  member_count: number
+  created_at: string
+  updated_at: string
+  /** In `GET /admin/groups/{id}` only. */
+  members?: GroupMember[]
+}
+
+// not in the OpenAPI document yet (issue 21)
+/** `POST /conversations/import/chatgpt` */
+export interface ChatGptImportResult {
+  imported: number
+  skipped: number
+  attachments_skipped: number
+  conversations: { id: string; title: string }[]
+  problems: { title: string; reason: string }[]
 }

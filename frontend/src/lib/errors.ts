@@ -77,6 +77,12 @@ export const SERVER_ERROR_CODES = [
   'token_expired',
   'unauthenticated',
   'wrong_password',
+  // issue 21: organize and govern
+  'not_chatgpt_export',
+  'import_in_progress',
+  'temporary_chat',
+  'model_not_allowed',
+  'name_taken',
 ] as const
 
 /** The codes the web app makes up itself (api/http.ts, api/sse.ts, stores). */

@@ -54,9 +54,19 @@ describe('limitNotice', () => {
   })
 
   it('an unknown code keeps the server’s sentence', () => {
-    const error = new ApiError(403, 'model_not_allowed', 'Model gpt-4o is not in your plan "free".')
+    const error = new ApiError(
+      403,
+      'model_not_known_yet',
+      'Model gpt-4o is not in your plan "free".',
+    )
     expect(limitNotice(error)).toMatchObject({ kind: 'model', retryAfter: null })
     expect(limitNotice(error)?.message).toContain('gpt-4o')
+  })
+
+  it("a model outside the user's groups (issue 21) is a model notice in words", () => {
+    const error = new ApiError(403, 'model_not_allowed', 'model gpt-4o is not allowed')
+    expect(limitNotice(error)).toMatchObject({ kind: 'model', retryAfter: null })
+    expect(limitNotice(error)?.message).not.toContain('gpt-4o')
   })
 
   it('anything else is not a limit: a 409, a network error, too many attempts', () => {

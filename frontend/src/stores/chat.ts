@@ -10,6 +10,7 @@ import { playChime, shouldNotify, showNotification } from '@/lib/notify'
 import { useConversationsStore } from '@/stores/conversations'
 import { useModelsStore } from '@/stores/models'
 import { useSettingsStore } from '@/stores/settings'
+import { useTemporaryStore } from '@/stores/temporary'
 
 /** Ids of the messages shown before the server has answered with the real ones. */
 export const PENDING_USER = 'pending-user'
@@ -588,10 +589,13 @@ export const useChatStore = defineStore('chat', () => {
     let id = conversation.value?.id
     if (!id) {
       try {
+        const temporary = useTemporaryStore()
         const created = await api.createConversation({
           ...(modelId.value ? { model_id: modelId.value } : {}),
           ...(settings.systemPrompt.trim() ? { system_prompt: settings.systemPrompt.trim() } : {}),
+          ...(temporary.on ? { temporary: true } : {}),
         })
+        if (created.temporary || temporary.on) temporary.track(created.id)
         openGeneration++
         conversation.value = {
           ...created,

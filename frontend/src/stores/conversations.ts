@@ -6,6 +6,10 @@ import { onServerReachable, toApiErrorValue, type ApiError } from '@/api/http'
 import type { Conversation } from '@/api/types'
 import { groupConversations } from '@/lib/dateGroups'
 import { searchKeywords } from '@/lib/keys'
+import { splitSearch } from '@/lib/tags'
+import { useFoldersStore } from '@/stores/folders'
+import { useTagsStore } from '@/stores/tags'
+import { useTemporaryStore } from '@/stores/temporary'
 
 /** How long a deleted conversation can still be brought back ("Undo") before it is deleted. */
 export const DELETE_DELAY_MS = 5000
@@ -48,6 +52,8 @@ export const useConversationsStore = defineStore('conversations', () => {
   const nextCursor = ref<string | null>(null)
   const search = ref('')
   const showArchived = ref(false)
+  /** Tags picked in the sidebar's tag list (issue 21): every one must match. */
+  const tagFilter = ref<string[]>([])
   const loading = ref(false)
   const loaded = ref(false)
   const error = ref<ApiError | null>(null)
@@ -67,8 +73,26 @@ export const useConversationsStore = defineStore('conversations', () => {
   const sending = new Set<string>()
   let replayed = false
 
+  /** The tags the list is filtered by: those picked and the search's `tag:<name>` tokens. */
+  const activeTags = computed(() => {
+    const tags = [...tagFilter.value]
+    for (const tag of splitSearch(search.value).tags) {
+      if (!tags.some((t) => t.toLowerCase() === tag.toLowerCase())) tags.push(tag)
+    }
+    return tags
+  })
+
+  /** A search or a tag filter: the list shows results from every folder. */
+  const filtered = computed(() => !!search.value.trim() || tagFilter.value.length > 0)
+
+  /**
+   * The plain list (no search, no tag, not the archive) shows the unfiled conversations only
+   * (`?folder_id=none`): the filed ones are in their folders above it.
+   */
+  const plain = computed(() => !filtered.value && !showArchived.value)
+
   const groups = computed(() =>
-    search.value.trim()
+    filtered.value
       ? [{ key: 'results' as const, conversations: items.value }]
       : showArchived.value
         ? [{ key: 'archived' as const, conversations: items.value }]
@@ -76,12 +100,14 @@ export const useConversationsStore = defineStore('conversations', () => {
   )
 
   function params(cursor: string | null = null): api.ConversationQuery {
-    const q = searchKeywords(search.value)
+    const q = searchKeywords(splitSearch(search.value).keywords)
     return {
       q: q || undefined,
       archived: showArchived.value,
       limit: 50,
       cursor,
+      ...(activeTags.value.length ? { tag: activeTags.value } : {}),
+      ...(plain.value ? { folder_id: 'none' } : {}),
     }
   }
 
@@ -96,9 +122,10 @@ export const useConversationsStore = defineStore('conversations', () => {
     try {
       const page = await api.listConversations(params())
       if (mine !== generation) return
-      items.value = page.conversations.filter((c) => !deleted.has(c.id))
+      items.value = page.conversations.filter((c) => !deleted.has(c.id) && !c.temporary)
       nextCursor.value = page.next_cursor
       error.value = null
+      if (plain.value) useFoldersStore().refreshOpen()
     } catch (e) {
       if (mine === generation) error.value = toApiErrorValue(e)
     } finally {
@@ -130,13 +157,32 @@ export const useConversationsStore = defineStore('conversations', () => {
   function upsert(conversation: Conversation): void {
     const index = items.value.findIndex((c) => c.id === conversation.id)
     if (index >= 0) items.value.splice(index, 1)
+    // A temporary chat is never listed (issue 21).
+    if (conversation.temporary) return
     if (conversation.archived !== showArchived.value) return
+    // A filed conversation lives in its folder, not in the plain list.
+    if (plain.value && conversation.folder_id) {
+      useFoldersStore().replace(conversation)
+      useFoldersStore().putBack(conversation)
+      return
+    }
     items.value.unshift(conversation)
     items.value.sort((a, b) => b.updated_at.localeCompare(a.updated_at))
   }
 
   function remove(id: string): void {
     items.value = items.value.filter((c) => c.id !== id)
+  }
+
+  /** A conversation just filed in a folder or taken out of one (stores/folders.ts `move`). */
+  function placeFiled(conversation: Conversation): void {
+    const index = items.value.findIndex((c) => c.id === conversation.id)
+    if (!plain.value) {
+      if (index >= 0) items.value.splice(index, 1, conversation)
+      return
+    }
+    if (conversation.folder_id) remove(conversation.id)
+    else upsert(conversation)
   }
 
   /**
@@ -152,6 +198,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     const index = items.value.findIndex((c) => c.id === id)
     if (index >= 0 && updated.archived !== showArchived.value) remove(id)
     else if (index >= 0) items.value.splice(index, 1, updated)
+    useFoldersStore().replace(updated)
     reloadIfStale()
     return updated
   }
@@ -159,6 +206,7 @@ export const useConversationsStore = defineStore('conversations', () => {
   const rename = (id: string, title: string) => patch(id, { title })
   const setPinned = (id: string, pinned: boolean) => patch(id, { pinned })
   const setArchived = (id: string, archived: boolean) => patch(id, { archived })
+  const setTags = (id: string, tags: string[]) => patch(id, { tags })
 
   /**
    * Archives (or restores) a conversation and shows it in the list again if it belongs there:
@@ -183,6 +231,7 @@ export const useConversationsStore = defineStore('conversations', () => {
     await api.deleteConversation(id)
     deleted.add(id)
     remove(id)
+    useFoldersStore().dropConversation(id)
     reloadIfStale()
   }
 
@@ -201,10 +250,12 @@ export const useConversationsStore = defineStore('conversations', () => {
     options: { delay?: number; onError?: (error: ApiError) => void } = {},
   ): void {
     const index = items.value.findIndex((c) => c.id === id)
-    const conversation = items.value[index]
+    // Not in the list: maybe in an open folder (issue 21).
+    const conversation = items.value[index] ?? useFoldersStore().findConversation(id)
     if (!conversation || pending.has(id)) return
     deleted.add(id)
     remove(id)
+    useFoldersStore().dropConversation(id)
     const timer = setTimeout(() => void commitDelete(id), options.delay ?? DELETE_DELAY_MS)
     pending.set(id, { conversation, index, timer, onError: options.onError })
     savePending()
@@ -213,6 +264,10 @@ export const useConversationsStore = defineStore('conversations', () => {
   /** A conversation whose delete was undone (or failed) back in its place, if this view shows it. */
   function putBack(entry: PendingDelete): void {
     const { conversation } = entry
+    if (entry.index < 0 || (plain.value && conversation.folder_id)) {
+      useFoldersStore().putBack(conversation)
+      return
+    }
     if (items.value.some((c) => c.id === conversation.id)) return
     if (conversation.archived !== showArchived.value) return
     items.value.splice(Math.min(entry.index, items.value.length), 0, conversation)
@@ -257,7 +312,11 @@ export const useConversationsStore = defineStore('conversations', () => {
 
   /** Sends every waiting delete now (before signing out: the session is needed for them). */
   async function flushDeletes(): Promise<void> {
-    await Promise.all([...pending.keys()].map(commitDelete))
+    await Promise.all([
+      ...[...pending.keys()].map(commitDelete),
+      // This tab's temporary chats too (issue 21): they are not kept.
+      useTemporaryStore().discardAll(),
+    ])
   }
 
   /** Deletes whose delay an earlier page of this tab did not see to the end. */
@@ -287,7 +346,11 @@ export const useConversationsStore = defineStore('conversations', () => {
     nextCursor.value = null
     search.value = ''
     showArchived.value = false
+    tagFilter.value = []
     loaded.value = false
+    useFoldersStore().reset()
+    useTagsStore().reset()
+    useTemporaryStore().reset()
   }
 
   return {
@@ -295,6 +358,10 @@ export const useConversationsStore = defineStore('conversations', () => {
     nextCursor,
     search,
     showArchived,
+    tagFilter,
+    activeTags,
+    filtered,
+    plain,
     loading,
     loaded,
     error,
@@ -307,6 +374,8 @@ export const useConversationsStore = defineStore('conversations', () => {
     setPinned,
     setArchived,
     setArchivedShown,
+    setTags,
+    placeFiled,
     destroy,
     deleteLater,
     undoDelete,

@@ -75,6 +75,8 @@ export const useSettingsStore = defineStore('settings', () => {
   const notifyOnComplete = ref(false)
   const notifySound = ref(false)
   const subscription = ref<Subscription | null>(null)
+  /** One of the user's groups makes every chat temporary (issue 21). */
+  const temporaryForced = ref(false)
   /** Plans the user may switch to (self-service) and their current one. */
   const plans = ref<Plan[]>([])
   const loaded = ref(false)
@@ -105,6 +107,7 @@ export const useSettingsStore = defineStore('settings', () => {
     notifyOnComplete.value = Boolean(settings.notification?.on_complete)
     notifySound.value = Boolean(settings.notification?.sound)
     subscription.value = settings.subscription ?? null
+    temporaryForced.value = settings.temporary_chats_forced === true
   }
 
   function snapshot(): api.SettingsPatch {
@@ -205,6 +208,7 @@ export const useSettingsStore = defineStore('settings', () => {
     notifyOnComplete.value = false
     notifySound.value = false
     subscription.value = null
+    temporaryForced.value = false
     plans.value = []
   }
 
@@ -219,6 +223,7 @@ export const useSettingsStore = defineStore('settings', () => {
     notifyOnComplete,
     notifySound,
     subscription,
+    temporaryForced,
     loaded,
     error,
     load,
