@@ -97,6 +97,8 @@ pub struct App {
     rediscovery: tokio::task::JoinHandle<()>,
     /// Deletes uploads abandoned in a message box (hourly).
     file_sweep: tokio::task::JoinHandle<()>,
+    /// Sweeps temporary chats hourly and runs the retention policy daily.
+    retention: tokio::task::JoinHandle<()>,
     /// Set with --tls-cert/--tls-key: the server speaks HTTPS only.
     tls: Option<tokio_rustls::TlsAcceptor>,
     listener: tokio::net::TcpListener,
@@ -203,8 +205,10 @@ impl App {
             .run(state.db.clone(), state.llm_idle_timeout);
         let rediscovery = tokio::spawn(rediscovery);
         let file_sweep = tokio::spawn(crate::service::files::sweep(state.db.clone()));
+        let retention = tokio::spawn(crate::service::retention::background(state.db.clone()));
         Ok(App {
             file_sweep,
+            retention,
             _lock: lock,
             schedule,
             disk_watch,
@@ -271,6 +275,7 @@ impl App {
         self.disk_watch.abort();
         self.rediscovery.abort();
         self.file_sweep.abort();
+        self.retention.abort();
         drop(lock);
     }
 }

@@ -1,5 +1,5 @@
-//! `/admin/*`: server settings and the audit log (admins only,
-//! `service::admin`).
+//! `/admin/*`: server settings, the audit log and the retention policy's
+//! preview and run (admins only, `service::admin`, `service::retention`).
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,8 +17,9 @@ use crate::service::admin::{self as service, ServerSettings, SettingsChange};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(get_settings, put_settings, list_audit),
-    components(schemas(AdminSettings, AdminSettingsBody, AuditEntry, AuditLog)),
+    paths(get_settings, put_settings, list_audit, retention_preview, retention_run),
+    components(schemas(AdminSettings, AdminSettingsBody, AuditEntry, AuditLog,
+        RetentionPreview, RetentionRun)),
     tags((name = "admin", description = "Administrators only (403 otherwise)"))
 )]
 pub struct Doc;
@@ -43,11 +44,33 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let audit_log = warp::path!("admin" / "audit")
         .and(warp::get())
         .and(with_state(state.clone()))
-        .and(admin(state))
+        .and(admin(state.clone()))
         .and(warp::query::<Page>())
         .then(list_audit)
         .map(respond);
-    get.or(put).unify().or(audit_log).unify()
+    // GET /api/v1/admin/retention/preview?days=&archived_days=
+    let preview = warp::path!("admin" / "retention" / "preview")
+        .and(warp::get())
+        .and(with_state(state.clone()))
+        .and(admin(state.clone()))
+        .and(warp::query::<PreviewQuery>())
+        .then(retention_preview)
+        .map(respond);
+    // POST /api/v1/admin/retention/run
+    let run = warp::path!("admin" / "retention" / "run")
+        .and(warp::post())
+        .and(with_state(state.clone()))
+        .and(admin(state))
+        .then(retention_run)
+        .map(respond);
+    get.or(put)
+        .unify()
+        .or(audit_log)
+        .unify()
+        .or(preview)
+        .unify()
+        .or(run)
+        .unify()
 }
 
 /// The server settings as the admin pages see them.
@@ -70,6 +93,11 @@ pub struct AdminSettings {
     file_max_bytes: u64,
     /// The bytes of files one user may keep (default 1 GiB).
     file_quota_bytes: u64,
+    /// Conversations (not archived) not updated for this many days are
+    /// deleted, with their shares and files (null: kept forever).
+    retention_days: Option<i64>,
+    /// The same for archived conversations.
+    retention_archived_days: Option<i64>,
 }
 
 impl AdminSettings {
@@ -85,6 +113,8 @@ impl AdminSettings {
             backup_last_error: s.backup_last_error,
             file_max_bytes: s.files.max_file_bytes,
             file_quota_bytes: s.files.quota_bytes,
+            retention_days: s.retention.days,
+            retention_archived_days: s.retention.archived_days,
         }
     }
 }
@@ -119,6 +149,15 @@ pub struct AdminSettingsBody {
     file_max_bytes: Option<u64>,
     /// The bytes of files one user may keep (at least 1 MiB).
     file_quota_bytes: Option<u64>,
+    /// Days (1–36500) after their last update that conversations are
+    /// deleted; `null` turns it off.
+    #[serde(default, deserialize_with = "crate::api::filters::double_option")]
+    #[schema(value_type = Option<i64>)]
+    retention_days: Option<Option<serde_json::Value>>,
+    /// The same for archived conversations.
+    #[serde(default, deserialize_with = "crate::api::filters::double_option")]
+    #[schema(value_type = Option<i64>)]
+    retention_archived_days: Option<Option<serde_json::Value>>,
 }
 
 #[utoipa::path(put, path = "/admin/settings", tag = "admin", request_body = AdminSettingsBody,
@@ -137,6 +176,8 @@ async fn put_settings(
         backup_keep: body.backup_keep,
         file_max_bytes: body.file_max_bytes,
         file_quota_bytes: body.file_quota_bytes,
+        retention_days: body.retention_days.map(Option::unwrap_or_default),
+        retention_archived_days: body.retention_archived_days.map(Option::unwrap_or_default),
     };
     let backup_changed = change.touches_backups();
     let settings = service::update_settings(&state.db, admin.actor(), change).await?;
@@ -173,6 +214,87 @@ async fn list_audit(
         &AuditLog {
             entries,
             next_cursor,
+        },
+    ))
+}
+
+/// The policy to preview; an absent kind is off. Read as text so that a
+/// value no setting takes is a 422 on its field, as in the settings.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PreviewQuery {
+    /// Days for conversations that are not archived (1–36500).
+    #[param(value_type = Option<i64>)]
+    days: Option<String>,
+    /// Days for archived conversations (1–36500).
+    #[param(value_type = Option<i64>)]
+    archived_days: Option<String>,
+}
+
+/// What a retention run with the given days would delete now.
+#[derive(Serialize, ToSchema)]
+pub struct RetentionPreview {
+    conversations: i64,
+    archived_conversations: i64,
+    /// Users who would lose at least one conversation.
+    users: i64,
+}
+
+/// What a retention run deleted.
+#[derive(Serialize, ToSchema)]
+pub struct RetentionRun {
+    conversations: usize,
+    archived_conversations: usize,
+}
+
+/// A query's day count as a setting would take it (absent: off).
+fn query_days(field: &'static str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    let value = serde_json::from_str::<serde_json::Value>(raw.trim())
+        .unwrap_or(serde_json::Value::String(raw.into()));
+    // `null` is off in the settings; here, it is a value to give.
+    if value.is_null() {
+        return Err(ApiError::invalid(field, "must be a whole number of days"));
+    }
+    Ok(crate::service::retention::check_days(field, &value)?)
+}
+
+#[utoipa::path(get, path = "/admin/retention/preview", tag = "admin", params(PreviewQuery),
+    responses((status = 200, body = RetentionPreview), (status = 400, body = Error),
+        (status = 401, body = Error), (status = 403, body = Error), (status = 422, body = Error)))]
+async fn retention_preview(
+    state: AppState,
+    _admin: CurrentUser,
+    query: PreviewQuery,
+) -> Result<Response, ApiError> {
+    let policy = crate::service::retention::Policy {
+        days: query_days("days", query.days.as_deref())?,
+        archived_days: query_days("archived_days", query.archived_days.as_deref())?,
+    };
+    let found = crate::service::retention::preview(&state.db, policy, chrono::Utc::now()).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &RetentionPreview {
+            conversations: found.conversations,
+            archived_conversations: found.archived_conversations,
+            users: found.users,
+        },
+    ))
+}
+
+#[utoipa::path(post, path = "/admin/retention/run", tag = "admin",
+    responses((status = 200, body = RetentionRun), (status = 401, body = Error),
+        (status = 403, body = Error)))]
+async fn retention_run(state: AppState, admin: CurrentUser) -> Result<Response, ApiError> {
+    let done =
+        crate::service::retention::run(&state.db, Some(admin.actor()), chrono::Utc::now()).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &RetentionRun {
+            conversations: done.conversations,
+            archived_conversations: done.archived_conversations,
         },
     ))
 }

@@ -13,6 +13,7 @@ pub mod conversations;
 pub mod error;
 pub mod files;
 pub mod filters;
+pub mod folders;
 pub mod health;
 pub mod multipart;
 pub mod openapi;
@@ -67,6 +68,8 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(prompts::routes(state.clone()))
         .unify()
         .or(oversight::routes(state.clone()))
+        .unify()
+        .or(folders::routes(state.clone()))
         .unify()
         .boxed();
     let external = openapi::External {

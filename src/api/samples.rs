@@ -114,6 +114,7 @@ pub struct SampleBody {
 #[utoipa::path(post, path = "/samples", tag = "samples", request_body = SampleBody,
     responses((status = 201, body = Sample), (status = 400, body = Error),
         (status = 401, body = Error), (status = 403, body = Error), (status = 404, body = Error),
+        (status = 409, description = "a temporary chat (`temporary_chat`)", body = Error),
         (status = 422, body = Error)))]
 async fn create(
     state: AppState,

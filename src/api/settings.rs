@@ -153,6 +153,8 @@ pub struct ServerSettings {
     system_prompt: String,
     notification: NotificationSettings,
     subscription: Subscription,
+    /// One of the user's groups makes every chat of theirs temporary.
+    temporary_chats_forced: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -371,6 +373,7 @@ fn render(part: Part, view: View) -> Response {
                 system_prompt: s.system_prompt,
                 notification,
                 subscription,
+                temporary_chats_forced: view.temporary_chats_forced,
             },
         ),
         Part::Theme => json_response(StatusCode::OK, &ThemeSetting { theme: s.theme }),

@@ -137,7 +137,9 @@ pub struct ShareBody {
 
 #[utoipa::path(post, path = "/shares", tag = "shares", request_body = ShareBody,
     responses((status = 201, body = Share), (status = 400, body = Error),
-        (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
+        (status = 401, body = Error), (status = 404, body = Error),
+        (status = 409, description = "a temporary chat (`temporary_chat`)", body = Error),
+        (status = 422, body = Error)))]
 async fn create(
     state: AppState,
     current: CurrentUser,

@@ -43,7 +43,7 @@
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{named_params, Connection, OptionalExtension, Rows, Statement};
 
-use super::conversation::ListFilter;
+use super::conversation::{FolderFilter, ListFilter};
 use super::DbError;
 
 /// A document's rowid is `(NEWEST - conversation rowid) << DOC_BITS |
@@ -80,13 +80,20 @@ const CONTAINS_BIGRAM_SQL: &str = "SELECT EXISTS (SELECT 1 FROM search_bigram
 /// The user's conversations in list order, from the index; the row value
 /// comparison lets SQLite seek to the cursor instead of skipping to it.
 /// Conversations still being imported are left out (one probe of a table
-/// that is nearly always empty).
+/// that is nearly always empty), and so are temporary chats; the folder
+/// (`:folder_mode` 0 any, 1 unfiled, 2 `:folder`) and the tags (a JSON array,
+/// each must be the conversation's) filter as in the plain list.
 const WALK_SQL: &str = "SELECT c.rowid, c.updated_at, c.id FROM conversation c
     WHERE c.user_id = :user
       AND (:archived IS NULL OR c.archived = :archived)
       AND (:pinned IS NULL OR c.pinned = :pinned)
+      AND c.temporary = 0
+      AND (:folder_mode = 0 OR (:folder_mode = 1 AND c.folder_id IS NULL)
+           OR (:folder_mode = 2 AND c.folder_id = :folder))
       AND (c.updated_at, c.id) < (:updated_at, :id)
       AND NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)
+      AND (:tags = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(:tags) w WHERE NOT EXISTS (
+          SELECT 1 FROM conversation_tag t WHERE t.conversation_id = c.id AND t.tag = w.value)))
     ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit";
 /// A cursor before every conversation (`updated_at` is RFC 3339, a digit first).
 const START: &str = "~";
@@ -98,8 +105,13 @@ const LOOKUP_SQL: &str = "SELECT c.rowid, c.updated_at, c.id
     WHERE c.user_id = :user
       AND (:archived IS NULL OR c.archived = :archived)
       AND (:pinned IS NULL OR c.pinned = :pinned)
+      AND c.temporary = 0
+      AND (:folder_mode = 0 OR (:folder_mode = 1 AND c.folder_id IS NULL)
+           OR (:folder_mode = 2 AND c.folder_id = :folder))
       AND (c.updated_at, c.id) < (:updated_at, :id)
-      AND NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)";
+      AND NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)
+      AND (:tags = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(:tags) w WHERE NOT EXISTS (
+          SELECT 1 FROM conversation_tag t WHERE t.conversation_id = c.id AND t.tag = w.value)))";
 
 /// The knobs of the search; [`Tuning::DEFAULT`] is what the server uses, tests
 /// turn them to force each path.
@@ -454,6 +466,20 @@ fn filter_value(flag: Option<bool>) -> SqlValue {
     flag.map_or(SqlValue::Null, |b| SqlValue::Integer(b as i64))
 }
 
+/// The folder filter as `(:folder_mode, :folder)`.
+fn folder_values(filter: &ListFilter) -> (i64, Option<&str>) {
+    match &filter.folder {
+        None => (0, None),
+        Some(FolderFilter::Unfiled) => (1, None),
+        Some(FolderFilter::In(id)) => (2, Some(id.as_str())),
+    }
+}
+
+/// The tag filter as a JSON array.
+fn tags_value(filter: &ListFilter) -> Result<String, DbError> {
+    serde_json::to_string(&filter.tags).map_err(|e| DbError::Task(e.to_string()))
+}
+
 fn candidate(row: &rusqlite::Row<'_>) -> rusqlite::Result<Candidate> {
     Ok(Candidate {
         rowid: row.get(0)?,
@@ -471,12 +497,17 @@ fn walk(
     size: usize,
 ) -> Result<Vec<Candidate>, DbError> {
     let size = u32::try_from(size).unwrap_or(u32::MAX);
+    let (folder_mode, folder) = folder_values(filter);
+    let tags = tags_value(filter)?;
     let mut stmt = conn.prepare_cached(&super::with_limit(WALK_SQL, size, None))?;
     let rows = stmt.query_map(
         named_params! {
             ":user": user_id,
             ":archived": filter_value(filter.archived),
             ":pinned": filter_value(filter.pinned),
+            ":folder_mode": folder_mode,
+            ":folder": folder,
+            ":tags": tags,
             ":updated_at": cursor.0,
             ":id": cursor.1,
         },
@@ -500,6 +531,8 @@ fn lookup(
         None => (START, ""),
     };
     let list = serde_json::to_string(rowids).map_err(|e| DbError::Task(e.to_string()))?;
+    let (folder_mode, folder) = folder_values(filter);
+    let tags = tags_value(filter)?;
     let mut stmt = conn.prepare_cached(LOOKUP_SQL)?;
     let rows = stmt.query_map(
         named_params! {
@@ -507,6 +540,9 @@ fn lookup(
             ":user": user_id,
             ":archived": filter_value(filter.archived),
             ":pinned": filter_value(filter.pinned),
+            ":folder_mode": folder_mode,
+            ":folder": folder,
+            ":tags": tags,
             ":updated_at": updated_at,
             ":id": id,
         },

@@ -25,6 +25,8 @@ pub struct ServerSettings {
     pub backup_last_error: Option<Value>,
     /// The largest file a user may upload, and the bytes of files one user may keep.
     pub files: super::files::Limits,
+    /// How long conversations are kept (off unless set).
+    pub retention: super::retention::Policy,
 }
 
 /// An admin's change to the settings; absent fields are kept.
@@ -41,6 +43,10 @@ pub struct SettingsChange {
     pub file_max_bytes: Option<u64>,
     /// Bytes (at least 1 MiB).
     pub file_quota_bytes: Option<u64>,
+    /// Days (1–36500), or `null`: off. Checked here, so that a wrong type
+    /// is a 422 on its field like a wrong number.
+    pub retention_days: Option<Value>,
+    pub retention_archived_days: Option<Value>,
 }
 
 impl SettingsChange {
@@ -68,6 +74,12 @@ impl SettingsChange {
                 ));
             }
         }
+        if let Some(days) = &self.retention_days {
+            super::retention::check_days("retention_days", days)?;
+        }
+        if let Some(days) = &self.retention_archived_days {
+            super::retention::check_days("retention_archived_days", days)?;
+        }
         super::files::check_limits(self.file_max_bytes, self.file_quota_bytes)
     }
 
@@ -93,6 +105,17 @@ impl SettingsChange {
         if let Some(n) = self.file_quota_bytes {
             rows.insert(super::files::QUOTA_BYTES.into(), json!(n));
         }
+        for (key, days) in [
+            (super::retention::RETENTION_DAYS, &self.retention_days),
+            (
+                super::retention::RETENTION_ARCHIVED_DAYS,
+                &self.retention_archived_days,
+            ),
+        ] {
+            if let Some(days) = days {
+                rows.insert(key.into(), days.clone());
+            }
+        }
         rows
     }
 }
@@ -110,6 +133,7 @@ fn read_settings(conn: &rusqlite::Connection) -> Result<ServerSettings, DbError>
         backup_last_at: last.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
         backup_last_error,
         files: super::files::limits_in(conn)?,
+        retention: super::retention::policy_in(conn)?,
     })
 }
 

@@ -21,6 +21,8 @@ pub struct NewChat {
     pub collector_item_ids: Option<Vec<String>>,
     /// Uploads the first question carries.
     pub file_ids: Option<Vec<String>>,
+    /// A temporary chat (forced when one of the user's groups says so).
+    pub temporary: bool,
 }
 
 /// What [`create`] made.
@@ -53,10 +55,12 @@ pub async fn create(chat: &Chat<'_>, user_id: &str, new: NewChat) -> Result<Crea
     }
     let owner = user_id.to_string();
     let model_id = new.model_id.clone();
+    let wanted_temporary = new.temporary;
     let conversation = chat
         .db
         .run(move |conn| {
-            repo::create(
+            let temporary = wanted_temporary || repo::temporary_forced(conn, &owner)?;
+            repo::create_as(
                 conn,
                 &owner,
                 &NewConversation {
@@ -64,6 +68,7 @@ pub async fn create(chat: &Chat<'_>, user_id: &str, new: NewChat) -> Result<Crea
                     model_id: model_id.as_deref(),
                     system_prompt: &system_prompt,
                 },
+                temporary,
             )
         })
         .await?;
@@ -114,7 +119,55 @@ pub struct Change {
     pub model_id: Option<Option<String>>,
     pub system_prompt: Option<String>,
     pub current_message_id: Option<String>,
+    /// The user's folder to file it in; `Some(None)` unfiles it.
+    pub folder_id: Option<Option<String>>,
+    /// Replaces its tags (see [`normalize_tags`]).
+    pub tags: Option<Vec<String>>,
 }
+
+/// Longest tag, in characters.
+pub const MAX_TAG_CHARS: usize = 50;
+/// Most tags on one conversation.
+pub const MAX_TAGS: usize = 20;
+
+/// Tags as they are kept: each trimmed, 1–50 characters, no comma, no
+/// control character, not starting with `tag:` (the search's filter
+/// token); case-insensitive repeats merged (the first spelling stays); at
+/// most 20. A 422 on `tags` otherwise.
+pub fn normalize_tags(tags: &[String]) -> Result<Vec<String>> {
+    let bad = |why: String| Error::Validation([("tags", why)].into());
+    let mut out: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim();
+        if tag.is_empty() {
+            return Err(bad("a tag must not be empty".into()));
+        }
+        if tag.chars().count() > MAX_TAG_CHARS {
+            return Err(bad(format!(
+                "a tag must be at most {MAX_TAG_CHARS} characters"
+            )));
+        }
+        if tag.contains(',') || tag.chars().any(char::is_control) {
+            return Err(bad(
+                "a tag may not contain commas or control characters".into()
+            ));
+        }
+        if tag.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("tag:")) {
+            return Err(bad("a tag must not start with tag:".into()));
+        }
+        if out.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
+            continue;
+        }
+        if out.len() == MAX_TAGS {
+            return Err(bad(format!("at most {MAX_TAGS} tags per conversation")));
+        }
+        out.push(tag.to_string());
+    }
+    Ok(out)
+}
+
+/// What a temporary chat refuses to be filed or tagged with.
+const NOT_KEPT: &str = "temporary chats are not kept";
 
 /// Checks and applies `change`; answers the conversation as it is now.
 pub async fn update(
@@ -134,6 +187,15 @@ pub async fn update(
     if let Some(Some(model_id)) = &change.model_id {
         chat::resolve_model(chat.db, Some(model_id.clone()), None).await?;
     }
+    if conversation.temporary {
+        if change.folder_id.is_some() {
+            return Err(Error::invalid("folder_id", NOT_KEPT));
+        }
+        if change.tags.is_some() {
+            return Err(Error::invalid("tags", NOT_KEPT));
+        }
+    }
+    let tags = change.tags.as_deref().map(normalize_tags).transpose()?;
     if change.current_message_id.is_some() && chat::is_busy(chat.engine, &conversation.id) {
         return Err(Error::Busy);
     }
@@ -143,31 +205,61 @@ pub async fn update(
         archived: change.archived,
         model_id: change.model_id,
         system_prompt: change.system_prompt,
+        folder_id: change.folder_id,
     };
     let target = change.current_message_id;
     let conv_id = conversation.id;
     let user_id = user_id.to_string();
     chat.db
-        .run(move |conn| -> Result<_> {
-            if let Some(target) = &target {
-                match repo::message(conn, target)? {
-                    Some(m) if m.conversation_id == conv_id => {
-                        let leaf = repo::latest_leaf(conn, &m.id)?;
-                        repo::set_current(conn, &conv_id, Some(&leaf), false)?;
-                    }
-                    _ => {
-                        return Err(Error::invalid(
-                            "current_message_id",
-                            "is not a message of this conversation",
-                        ))
+        .run(move |conn| {
+            crate::db::audit::immediate(conn, |conn| -> Result<_> {
+                if let Some(Some(folder)) = &update.folder_id {
+                    if crate::db::folder::get(conn, &user_id, folder)?.is_none() {
+                        return Err(Error::NotFound("no such folder".into()));
                     }
                 }
-            }
-            repo::update(conn, &conv_id, &update)?;
-            repo::get(conn, &user_id, &conv_id)?
-                .ok_or_else(|| Error::NotFound("no such conversation".into()))
+                if let Some(tags) = &tags {
+                    repo::set_tags(conn, &user_id, &conv_id, tags)?;
+                }
+                if let Some(target) = &target {
+                    match repo::message(conn, target)? {
+                        Some(m) if m.conversation_id == conv_id => {
+                            let leaf = repo::latest_leaf(conn, &m.id)?;
+                            repo::set_current(conn, &conv_id, Some(&leaf), false)?;
+                        }
+                        _ => {
+                            return Err(Error::invalid(
+                                "current_message_id",
+                                "is not a message of this conversation",
+                            ))
+                        }
+                    }
+                }
+                repo::update(conn, &conv_id, &update)?;
+                repo::get(conn, &user_id, &conv_id)?
+                    .ok_or_else(|| Error::NotFound("no such conversation".into()))
+            })
         })
         .await
+}
+
+/// The user's tags over their kept (not temporary) conversations, by name,
+/// with how many conversations have each.
+pub async fn tags(db: &Db, user_id: String) -> Result<Vec<repo::TagCount>> {
+    Ok(db.run(move |conn| repo::tag_counts(conn, &user_id)).await?)
+}
+
+/// A 409 `temporary_chat` when `conversation` is a temporary chat: it
+/// cannot be shared, published as a sample or exported.
+pub fn kept(conversation: &Conversation, what: &str) -> Result<()> {
+    if conversation.temporary {
+        return Err(Error::refused(
+            http::StatusCode::CONFLICT,
+            "temporary_chat",
+            format!("a temporary chat cannot be {what}"),
+        ));
+    }
+    Ok(())
 }
 
 /// Deletes a conversation, stopping its answer first.
@@ -259,5 +351,47 @@ mod tests {
             clip_title(Some(&"가".repeat(300))).chars().count(),
             MAX_TITLE_CHARS
         );
+    }
+
+    fn tags_field(tags: &[&str]) -> Option<String> {
+        let tags: Vec<String> = tags.iter().map(|t| t.to_string()).collect();
+        match normalize_tags(&tags) {
+            Err(Error::Validation(f)) => f.get("tags").cloned(),
+            Err(other) => panic!("{other}"),
+            Ok(_) => None,
+        }
+    }
+
+    #[test]
+    fn tags_are_trimmed_merged_case_insensitively_and_checked() {
+        let tags: Vec<String> = [" work ", "여행", "Work", "WORK", "travel"]
+            .iter()
+            .map(|t| t.to_string())
+            .collect();
+        assert_eq!(normalize_tags(&tags).unwrap(), ["work", "여행", "travel"]);
+        assert!(normalize_tags(&[]).unwrap().is_empty());
+        let long = "가".repeat(51);
+        for (bad, why) in [
+            (vec![" "], "empty"),
+            (vec![long.as_str()], "too long"),
+            (vec!["a,b"], "comma"),
+            (vec!["a\u{0}b"], "control character"),
+            (vec!["tag:x"], "the filter prefix"),
+            (vec!["TAG:x"], "the filter prefix in capitals"),
+        ] {
+            assert!(tags_field(&bad).is_some(), "{why}: accepted");
+        }
+        let code = |tags: &[&str]| crate::api::error::field_code(&tags_field(tags).unwrap());
+        assert_eq!(code(&[long.as_str()]), "too_long");
+        assert_eq!(code(&["a,b"]), "invalid_chars");
+        let many: Vec<String> = (0..21).map(|i| format!("t{i}")).collect();
+        let Err(Error::Validation(f)) = normalize_tags(&many) else {
+            panic!("21 tags accepted");
+        };
+        assert_eq!(crate::api::error::field_code(&f["tags"]), "too_many");
+        // Repeats do not count towards the limit.
+        let repeated: Vec<String> = (0..40).map(|i| format!("T{}", i % 20)).collect();
+        assert_eq!(normalize_tags(&repeated).unwrap().len(), 20);
+        assert!(normalize_tags(&["가".repeat(50)]).is_ok());
     }
 }

@@ -46,6 +46,7 @@ pub async fn conversations(
         pinned: None,
         after,
         limit,
+        ..Default::default()
     };
     Ok(db
         .run(move |conn| repo::list(conn, &user_id, &filter))

@@ -56,6 +56,7 @@ pub async fn create(db: &Db, actor: Actor, new: NewSample) -> Result<Sample> {
             // An admin publishes one of their own conversations.
             let conversation = conv_repo::get(tx, &actor.id, &new.conversation_id)?
                 .ok_or_else(|| Error::NotFound("no such conversation".into()))?;
+            super::conversations::kept(&conversation, "published as a sample")?;
             let mut snapshot = conv_repo::snapshot(tx, &conversation)?;
             // The system prompt is the admin's own instruction, not part of
             // the example (as for shares): it is not published.

@@ -35,6 +35,8 @@ pub struct View {
     pub settings: Settings,
     pub plan: Option<Plan>,
     pub used_today: i64,
+    /// One of the user's groups makes every chat of theirs temporary.
+    pub temporary_chats_forced: bool,
 }
 
 /// Refuses values no setting takes, before the database is asked.
@@ -175,11 +177,13 @@ fn read_or_write(
         }
         let plan = plan::effective(tx, user_id)?;
         let used_today = plan::used_since(tx, user_id, &day_start())?;
+        let temporary_chats_forced = crate::db::conversation::temporary_forced(tx, user_id)?;
         Ok((
             View {
                 settings,
                 plan,
                 used_today,
+                temporary_chats_forced,
             },
             audit,
         ))

@@ -51,6 +51,7 @@ pub async fn create(
     db.run(move |conn| {
         let conversation = conv_repo::get(conn, &user_id, &conversation_id)?
             .ok_or_else(|| Error::NotFound("no such conversation".into()))?;
+        super::conversations::kept(&conversation, "shared")?;
         let mut snapshot = conv_repo::snapshot(conn, &conversation)?;
         // The system prompt is the owner's instruction, not part of what is shown.
         snapshot.system_prompt = String::new();

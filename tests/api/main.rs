@@ -26,6 +26,7 @@ mod limits;
 mod llm_client;
 mod nginx;
 mod openapi;
+mod organize;
 mod oversight;
 mod security;
 mod seed_002;

@@ -359,6 +359,7 @@ async fn list_sessions(state: AppState, current: CurrentUser) -> Result<Response
         pinned: None,
         after: None,
         limit: LIST_LIMIT,
+        ..Default::default()
     };
     let items = state
         .db

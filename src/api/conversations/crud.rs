@@ -15,15 +15,21 @@ use crate::api::openapi::Error;
 use crate::api::views::{chat, ConversationWithMessages};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
-use crate::db::conversation::{self as repo, Conversation, Feedback, ListFilter, Message};
+use crate::db::conversation::{
+    self as repo, Conversation, Feedback, FolderFilter, ListFilter, Message,
+};
 use crate::service::conversations::{self as ops, Change, Created, NewChat};
-use crate::service::search::search_keywords;
+use crate::service::search::{add_tag, search_keywords, split_tags};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(super) struct ListQuery {
-    /// Comma-separated keywords, all must match.
+    /// Comma-separated keywords, all must match; a whitespace-separated
+    /// `tag:<name>` token is a tag filter instead (`tag:work 강아지`).
     q: Option<String>,
+    /// Only the conversations filed in this folder (not its subfolders'), or
+    /// with `none` only the unfiled ones; absent: all.
+    folder_id: Option<String>,
     /// Archived conversations instead of the others (default false).
     archived: Option<bool>,
     pinned: Option<bool>,
@@ -41,6 +47,11 @@ pub struct ConversationItem {
     pinned: bool,
     archived: bool,
     message_count: i64,
+    folder_id: Option<String>,
+    /// Sorted case-insensitively.
+    tags: Vec<String>,
+    /// Always false: temporary chats are never listed.
+    temporary: bool,
     created_at: String,
     updated_at: String,
     /// With `q`: the text around the first match in the conversation's
@@ -58,6 +69,9 @@ impl From<Conversation> for ConversationItem {
             pinned: c.pinned,
             archived: c.archived,
             message_count: c.message_count,
+            folder_id: c.folder_id,
+            tags: c.tags,
+            temporary: c.temporary,
             created_at: c.created_at,
             updated_at: c.updated_at,
             snippet: None,
@@ -79,14 +93,34 @@ pub struct Messages {
     messages: Vec<Message>,
 }
 
+/// The `tag` parameters of a raw query string (the parameter may repeat,
+/// which the typed query cannot read).
+pub(super) fn query_tags(raw: &str) -> Vec<String> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    raw.split('&')
+        .filter_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key) == "tag").then(|| decode(value))
+        })
+        .collect()
+}
+
 #[utoipa::path(get, path = "/conversations", tag = "conversations",
-    operation_id = "list_conversations", params(ListQuery),
+    operation_id = "list_conversations", params(ListQuery,
+        ("tag" = Option<Vec<String>>, Query, explode = true,
+            description = "Only conversations with this tag (case-insensitive); may repeat, \
+                all must match")),
     responses((status = 200, body = Conversations), (status = 400, body = Error),
-        (status = 401, body = Error)))]
+        (status = 401, body = Error), (status = 404, description = "no such folder", body = Error)))]
 pub(super) async fn list(
     state: AppState,
     current: CurrentUser,
     query: ListQuery,
+    tag_params: Vec<String>,
 ) -> Result<Response, ApiError> {
     let page = Page {
         limit: query.limit,
@@ -100,17 +134,32 @@ pub(super) async fn list(
                 .ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?,
         ),
     };
+    let (q, mut tags) = split_tags(query.q.as_deref().unwrap_or_default());
+    for tag in &tag_params {
+        add_tag(&mut tags, tag);
+    }
+    let folder = query.folder_id.map(|f| match f.as_str() {
+        "none" => FolderFilter::Unfiled,
+        _ => FolderFilter::In(f),
+    });
     let filter = ListFilter {
-        keywords: search_keywords(query.q.as_deref())?,
+        keywords: search_keywords(Some(&q))?,
         archived: Some(query.archived.unwrap_or(false)),
         pinned: query.pinned,
+        folder,
+        tags,
         after,
         limit: page.limit(),
     };
     let user_id = current.user.id.clone();
     let (items, snippets) = state
         .db
-        .run(move |conn| -> Result<_, crate::db::DbError> {
+        .run(move |conn| -> Result<_, ApiError> {
+            if let Some(FolderFilter::In(folder)) = &filter.folder {
+                if crate::db::folder::get(conn, &user_id, folder)?.is_none() {
+                    return Err(ApiError::NotFound("no such folder".into()));
+                }
+            }
             let items = repo::list(conn, &user_id, &filter)?;
             let ids: Vec<String> = items.iter().map(|c| c.id.clone()).collect();
             let snippets = crate::db::search::snippets(conn, &ids, &filter.keywords)?;
@@ -152,6 +201,10 @@ pub(super) struct CreateBody {
     collector_item_ids: Option<Vec<String>>,
     /// Uploaded files (`POST /files`) the first question carries, at most 20.
     file_ids: Option<Vec<String>>,
+    /// A temporary chat: never listed or searched, not filed, tagged,
+    /// shared or exported, deleted 24 h after it was created at the latest.
+    /// Forced when one of the user's groups makes every chat temporary.
+    temporary: Option<bool>,
 }
 
 /// What POST /conversations answers: the new conversation, or with `message`
@@ -189,6 +242,7 @@ pub(super) async fn create(
         message: body.message,
         collector_item_ids: body.collector_item_ids,
         file_ids: body.file_ids,
+        temporary: body.temporary.unwrap_or(false),
     };
     match ops::create(&chat(&state), &current.user.id, new).await? {
         Created::Empty(conversation) => Ok(json_response(StatusCode::CREATED, &conversation)),
@@ -227,6 +281,13 @@ pub(super) struct UpdateBody {
     system_prompt: Option<String>,
     /// Switches to the branch of this message.
     current_message_id: Option<String>,
+    /// Files it in one of the user's folders; `null` unfiles it.
+    #[serde(default, deserialize_with = "crate::api::filters::double_option")]
+    #[schema(value_type = Option<String>)]
+    folder_id: Option<Option<String>>,
+    /// Replaces its tags: each trimmed, 1–50 characters, no comma, at most
+    /// 20 (case-insensitive repeats merged).
+    tags: Option<Vec<String>>,
 }
 
 #[utoipa::path(patch, path = "/conversations/{id}", tag = "conversations",
@@ -248,6 +309,8 @@ pub(super) async fn update(
         model_id: body.model_id,
         system_prompt: body.system_prompt,
         current_message_id: body.current_message_id,
+        folder_id: body.folder_id,
+        tags: body.tags,
     };
     let updated = ops::update(&chat(&state), &current.user.id, conversation, change).await?;
     Ok(json_response(
@@ -366,4 +429,20 @@ pub(super) async fn feedback(
             reasons: saved.reasons,
         },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_tag_parameters_are_read_decoded() {
+        assert_eq!(
+            query_tags("q=x&tag=work&limit=5&tag=%EC%97%AC%ED%96%89&tag=a+b&tags=no"),
+            ["work", "여행", "a b"]
+        );
+        assert!(query_tags("").is_empty());
+        assert_eq!(query_tags("tag"), [""]);
+        assert_eq!(query_tags("tag=%FF"), ["\u{FFFD}"]);
+    }
 }

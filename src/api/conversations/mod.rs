@@ -72,6 +72,12 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(st())
         .and(user())
         .and(warp::query::<crud::ListQuery>())
+        .and(
+            warp::query::raw()
+                .or(warp::any().map(String::new))
+                .unify()
+                .map(|raw: String| crud::query_tags(&raw)),
+        )
         .then(list)
         .map(respond);
     // POST /api/v1/conversations

@@ -52,7 +52,9 @@ pub struct ExportDocument {
                 (String = "text/markdown"),
                 (Vec<u8> = "application/zip"),
             )),
-        (status = 401, body = Error), (status = 404, body = Error), (status = 422, body = Error)))]
+        (status = 401, body = Error), (status = 404, body = Error),
+        (status = 409, description = "a temporary chat (`temporary_chat`)", body = Error),
+        (status = 422, body = Error)))]
 pub(super) async fn export(
     id: String,
     state: AppState,
@@ -64,6 +66,7 @@ pub(super) async fn export(
         return Err(ApiError::invalid("format", "must be json, markdown or zip"));
     }
     let conversation = owned(&state, &current, id).await?;
+    crate::service::conversations::kept(&conversation, "exported")?;
     let created_at = conversation.created_at.clone();
     let conv_id = conversation.id.clone();
     let snapshot = state

@@ -120,6 +120,13 @@ pub struct Conversation {
     pub archived: bool,
     pub current_message_id: Option<String>,
     pub message_count: i64,
+    /// The folder it is filed in (`null`: unfiled).
+    pub folder_id: Option<String>,
+    /// Its tags, sorted case-insensitively.
+    pub tags: Vec<String>,
+    /// A temporary chat: never listed or searched, deleted 24 h after it
+    /// was created at the latest.
+    pub temporary: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -200,7 +207,8 @@ pub struct ContextItem {
 }
 
 const CONVERSATION_COLUMNS: &str = "c.id, c.user_id, c.title, c.model_id, c.system_prompt, \
-    c.pinned, c.archived, c.current_message_id, c.message_count, c.created_at, c.updated_at";
+    c.pinned, c.archived, c.current_message_id, c.message_count, c.created_at, c.updated_at, \
+    c.folder_id, c.temporary";
 /// Leaves out conversations still being imported (src/db/import.rs).
 const NOT_IMPORTING: &str =
     "NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)";
@@ -218,9 +226,39 @@ fn conversation_from(row: &Row<'_>) -> rusqlite::Result<Conversation> {
         archived: row.get(6)?,
         current_message_id: row.get(7)?,
         message_count: row.get(8)?,
+        folder_id: row.get(11)?,
+        tags: Vec::new(),
+        temporary: row.get(12)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
     })
+}
+
+/// The tags of a page of conversations, one query for the page (a JSON
+/// array of their ids), each conversation's sorted case-insensitively.
+const TAGS_OF_SQL: &str = "SELECT t.conversation_id, t.tag FROM json_each(?1) j
+    CROSS JOIN conversation_tag t ON t.conversation_id = j.value
+    ORDER BY t.conversation_id, t.tag, t.tag COLLATE BINARY";
+
+/// Fills in the tags of `conversations` (one query however many).
+fn with_tags(conn: &Connection, conversations: &mut [Conversation]) -> Result<(), DbError> {
+    if conversations.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = conversations.iter().map(|c| c.id.as_str()).collect();
+    let list = serde_json::to_string(&ids).map_err(|e| DbError::Task(e.to_string()))?;
+    let mut stmt = conn.prepare_cached(TAGS_OF_SQL)?;
+    let mut rows = stmt.query([list])?;
+    let mut tags: std::collections::HashMap<String, Vec<String>> = Default::default();
+    while let Some(row) = rows.next()? {
+        tags.entry(row.get(0)?).or_default().push(row.get(1)?);
+    }
+    for c in conversations.iter_mut() {
+        if let Some(found) = tags.remove(&c.id) {
+            c.tags = found;
+        }
+    }
+    Ok(())
 }
 
 fn message_from(row: &Row<'_>) -> rusqlite::Result<Message> {
@@ -258,13 +296,32 @@ pub fn create(
     user_id: &str,
     new: &NewConversation<'_>,
 ) -> Result<Conversation, DbError> {
+    create_as(conn, user_id, new, false)
+}
+
+/// [`create`], of a temporary chat when `temporary`.
+pub fn create_as(
+    conn: &Connection,
+    user_id: &str,
+    new: &NewConversation<'_>,
+    temporary: bool,
+) -> Result<Conversation, DbError> {
     let id = super::new_id();
     let now = super::now();
     conn.prepare_cached(
-        "INSERT INTO conversation (id, user_id, title, model_id, system_prompt, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+        "INSERT INTO conversation
+            (id, user_id, title, model_id, system_prompt, temporary, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
     )?
-    .execute(params![id, user_id, new.title, new.model_id, new.system_prompt, now])?;
+    .execute(params![
+        id,
+        user_id,
+        new.title,
+        new.model_id,
+        new.system_prompt,
+        temporary,
+        now
+    ])?;
     get_any(conn, &id)?.ok_or_else(|| DbError::Task("inserted conversation vanished".into()))
 }
 
@@ -280,10 +337,26 @@ pub(super) fn get_any(conn: &Connection, id: &str) -> Result<Option<Conversation
     let sql = format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.id = ?1 AND {NOT_IMPORTING}"
     );
-    Ok(conn
+    let Some(found) = conn
         .prepare_cached(&sql)?
         .query_row([id], conversation_from)
-        .optional()?)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let mut found = [found];
+    with_tags(conn, &mut found)?;
+    let [found] = found;
+    Ok(Some(found))
+}
+
+/// Which folder the list shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FolderFilter {
+    /// Only unfiled conversations.
+    Unfiled,
+    /// Only those filed in this folder (not its subfolders').
+    In(String),
 }
 
 /// What the conversation list is filtered by.
@@ -294,13 +367,18 @@ pub struct ListFilter {
     pub keywords: Vec<String>,
     pub archived: Option<bool>,
     pub pinned: Option<bool>,
+    /// `None`: every folder and none.
+    pub folder: Option<FolderFilter>,
+    /// Every tag must be the conversation's (case-insensitive).
+    pub tags: Vec<String>,
     /// `(updated_at, id)` of the last item of the previous page.
     pub after: Option<(String, String)>,
     pub limit: u32,
 }
 
-/// The user's conversations, most recently updated first. With keywords, the
-/// search (src/db/search.rs) picks the rows and this fetches them.
+/// The user's conversations, most recently updated first (temporary chats
+/// never). With keywords, the search (src/db/search.rs) picks the rows and
+/// this fetches them.
 pub fn list(
     conn: &Connection,
     user_id: &str,
@@ -322,9 +400,24 @@ pub fn list(
         return Ok(found);
     }
     let mut sql = format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.user_id = ? AND {NOT_IMPORTING}"
+        "SELECT {CONVERSATION_COLUMNS} FROM conversation c
+          WHERE c.user_id = ? AND c.temporary = 0 AND {NOT_IMPORTING}"
     );
     let mut args: Vec<SqlValue> = vec![user_id.to_string().into()];
+    match &filter.folder {
+        None => {}
+        Some(FolderFilter::Unfiled) => sql.push_str(" AND c.folder_id IS NULL"),
+        Some(FolderFilter::In(folder)) => {
+            sql.push_str(" AND c.folder_id = ?");
+            args.push(folder.clone().into());
+        }
+    }
+    for tag in &filter.tags {
+        sql.push_str(
+            " AND EXISTS (SELECT 1 FROM conversation_tag t WHERE t.conversation_id = c.id AND t.tag = ?)",
+        );
+        args.push(tag.clone().into());
+    }
     if let Some(archived) = filter.archived {
         sql.push_str(" AND c.archived = ?");
         args.push((archived as i64).into());
@@ -346,7 +439,9 @@ pub fn list(
     ));
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), conversation_from)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut found: Vec<Conversation> = rows.collect::<Result<_, _>>()?;
+    with_tags(conn, &mut found)?;
+    Ok(found)
 }
 
 /// The conversations with these rowids, in list order.
@@ -361,7 +456,9 @@ fn by_rowids(conn: &Connection, rowids: &[i64]) -> Result<Vec<Conversation>, DbE
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([list], conversation_from)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut found: Vec<Conversation> = rows.collect::<Result<_, _>>()?;
+    with_tags(conn, &mut found)?;
+    Ok(found)
 }
 
 /// Changes to a conversation; `None` leaves a field as it is.
@@ -372,6 +469,8 @@ pub struct ConversationUpdate {
     pub archived: Option<bool>,
     pub model_id: Option<Option<String>>,
     pub system_prompt: Option<String>,
+    /// `Some(None)` unfiles it.
+    pub folder_id: Option<Option<String>>,
 }
 
 pub fn update(conn: &Connection, id: &str, change: &ConversationUpdate) -> Result<(), DbError> {
@@ -382,7 +481,8 @@ pub fn update(conn: &Connection, id: &str, change: &ConversationUpdate) -> Resul
             archived = COALESCE(?4, archived),
             model_id = CASE WHEN ?5 THEN ?6 ELSE model_id END,
             system_prompt = COALESCE(?7, system_prompt),
-            updated_at = ?8
+            updated_at = ?8,
+            folder_id = CASE WHEN ?9 THEN ?10 ELSE folder_id END
          WHERE id = ?1",
     )?
     .execute(params![
@@ -393,9 +493,76 @@ pub fn update(conn: &Connection, id: &str, change: &ConversationUpdate) -> Resul
         change.model_id.is_some(),
         change.model_id.clone().flatten(),
         change.system_prompt,
-        super::now()
+        super::now(),
+        change.folder_id.is_some(),
+        change.folder_id.clone().flatten(),
     ])?;
     Ok(())
+}
+
+/// Replaces a conversation's tags (`user_id` is its owner's; the tags are
+/// already normalized: trimmed, no case-insensitive repeats).
+pub fn set_tags(
+    conn: &Connection,
+    user_id: &str,
+    id: &str,
+    tags: &[String],
+) -> Result<(), DbError> {
+    conn.prepare_cached("DELETE FROM conversation_tag WHERE conversation_id = ?1")?
+        .execute([id])?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO conversation_tag (conversation_id, user_id, tag) VALUES (?1, ?2, ?3)
+         ON CONFLICT DO NOTHING",
+    )?;
+    for tag in tags {
+        insert.execute(params![id, user_id, tag])?;
+    }
+    Ok(())
+}
+
+/// One of a user's tags and how many of their (kept) conversations have it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct TagCount {
+    pub name: String,
+    pub count: i64,
+}
+
+/// The user's tags over their non-temporary conversations, by name
+/// (case-insensitive; a tag spelled in two cases is one).
+pub fn tag_counts(conn: &Connection, user_id: &str) -> Result<Vec<TagCount>, DbError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT min(t.tag), count(*) FROM conversation_tag t
+           JOIN conversation c ON c.id = t.conversation_id
+          WHERE t.user_id = ?1 AND c.temporary = 0
+          GROUP BY t.tag ORDER BY t.tag",
+    )?;
+    let rows = stmt.query_map([user_id], |r| {
+        Ok(TagCount {
+            name: r.get(0)?,
+            count: r.get(1)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Whether one of the user's groups makes every chat of theirs temporary
+/// (`user_group.temporary_chats`).
+pub fn temporary_forced(conn: &Connection, user_id: &str) -> Result<bool, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM group_member m
+               JOIN user_group g ON g.id = m.group_id
+              WHERE m.user_id = ?1 AND g.temporary_chats = 1)",
+        )?
+        .query_row([user_id], |r| r.get(0))?)
+}
+
+/// Deletes the temporary chats created before `cutoff` (RFC 3339); with
+/// them go (by cascade) their messages, shares and files. Answers how many.
+pub fn delete_temporary_before(conn: &Connection, cutoff: &str) -> Result<usize, DbError> {
+    Ok(conn
+        .prepare_cached("DELETE FROM conversation WHERE temporary = 1 AND created_at < ?1")?
+        .execute([cutoff])?)
 }
 
 /// Sets the title only if it is still `expected` (a generated title never

@@ -368,6 +368,7 @@ fn the_search_agrees_with_a_plain_scan_on_every_page() {
             pinned: [None, None, Some(true), Some(false)][rng.below(4)],
             after: None,
             limit: [1, 3, 7, 200][rng.below(4)],
+            ..Default::default()
         };
         let expected = reference(
             &conn,
@@ -795,4 +796,103 @@ fn a_page_of_snippets_is_what_one_conversation_at_a_time_gives() {
     assert!(snippets(&conn, &[], &["강아지".to_string()])
         .unwrap()
         .is_empty());
+}
+
+#[test]
+fn temporary_chats_never_match_and_folders_and_tags_filter_both_search_paths() {
+    let conn = conn();
+    let user = add_user(&conn, "u");
+    let new = NewConversation {
+        title: "",
+        model_id: None,
+        system_prompt: "",
+    };
+    let kept = repo::create(&conn, &user, &new).unwrap();
+    let temporary = repo::create_as(&conn, &user, &new, true).unwrap();
+    let filed = repo::create(&conn, &user, &new).unwrap();
+    for c in [&kept, &temporary, &filed] {
+        repo::add_exchange(&conn, &c.id, None, "강아지 산책", "m").unwrap();
+    }
+    let folder = crate::db::folder::create(&conn, &user, "f", None).unwrap();
+    repo::update(
+        &conn,
+        &filed.id,
+        &ConversationUpdate {
+            folder_id: Some(Some(folder.id.clone())),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    repo::set_tags(&conn, &user, &filed.id, &["Work".into(), "여행".into()]).unwrap();
+    repo::set_tags(&conn, &user, &kept.id, &["work".into()]).unwrap();
+    // `rare: 0` walks the user's conversations; the default looks the rare
+    // keyword's conversations up.
+    for tuning in [
+        Tuning::DEFAULT,
+        Tuning {
+            rare: 0,
+            ..Tuning::DEFAULT
+        },
+    ] {
+        let find = |folder_filter: Option<repo::FolderFilter>, tags: &[&str]| -> Vec<i64> {
+            let filter = ListFilter {
+                keywords: vec!["강아지".into()],
+                folder: folder_filter,
+                tags: tags.iter().map(|t| t.to_string()).collect(),
+                limit: 50,
+                ..Default::default()
+            };
+            let mut found = matching_with(&conn, &user, &filter, tuning).unwrap();
+            found.sort();
+            found
+        };
+        let rowid = |id: &str| -> i64 {
+            conn.query_row("SELECT rowid FROM conversation WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        let mut both = vec![rowid(&kept.id), rowid(&filed.id)];
+        both.sort();
+        assert_eq!(find(None, &[]), both, "{tuning:?}");
+        assert_eq!(find(None, &["WORK"]), both, "{tuning:?}");
+        assert_eq!(find(None, &["work", "여행"]), vec![rowid(&filed.id)]);
+        assert_eq!(
+            find(Some(repo::FolderFilter::In(folder.id.clone())), &[]),
+            vec![rowid(&filed.id)]
+        );
+        assert_eq!(
+            find(Some(repo::FolderFilter::Unfiled), &[]),
+            vec![rowid(&kept.id)]
+        );
+        assert!(find(None, &["nothing"]).is_empty());
+    }
+    // The plain list agrees, and shows the tags sorted case-insensitively.
+    let listed = repo::list(
+        &conn,
+        &user,
+        &ListFilter {
+            tags: vec!["work".into()],
+            limit: 50,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let ids: Vec<&str> = listed.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, [filed.id.as_str(), kept.id.as_str()]);
+    assert_eq!(listed[0].tags, ["Work", "여행"]);
+    assert!(!listed.iter().any(|c| c.temporary));
+    assert_eq!(
+        repo::list(
+            &conn,
+            &user,
+            &ListFilter {
+                limit: 50,
+                ..Default::default()
+            }
+        )
+        .unwrap()
+        .len(),
+        2
+    );
 }
