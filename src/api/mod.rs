@@ -13,6 +13,7 @@ pub mod conversations;
 pub mod error;
 pub mod files;
 pub mod filters;
+pub mod groups;
 pub mod health;
 pub mod multipart;
 pub mod openapi;
@@ -69,12 +70,16 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(oversight::routes(state.clone()))
         .unify()
         .boxed();
+    // Issue 21: groups (admin).
+    let organize = groups::routes(state.clone()).boxed();
     let external = openapi::External {
         token: state.auth.trusted_issuer_secret.is_some(),
         exchange: state.auth.userinfo_url.is_some(),
     };
     let routes = accounts
         .or(workspace)
+        .unify()
+        .or(organize)
         .unify()
         .or(conversations::routes(state).boxed())
         .unify()

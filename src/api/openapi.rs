@@ -38,7 +38,7 @@ pub fn document_for(external: External) -> String {
 /// common to every route.
 pub fn spec(external: External) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    let parts: [utoipa::openapi::OpenApi; 17] = [
+    let parts: [utoipa::openapi::OpenApi; 18] = [
         // One line per resource module: `super::prompts::Doc::openapi(),`
         super::conversations::Doc::openapi(),
         super::prompts::Doc::openapi(),
@@ -57,6 +57,7 @@ pub fn spec(external: External) -> utoipa::openapi::OpenApi {
         super::settings::Doc::openapi(),
         super::oversight::Doc::openapi(),
         super::collector::Doc::openapi(),
+        super::groups::Doc::openapi(),
     ];
     for part in parts {
         doc.merge(part);

@@ -9,6 +9,7 @@ pub mod compat;
 pub mod connection;
 pub mod conversation;
 pub mod file;
+pub mod group;
 pub mod import;
 pub mod migrate;
 pub mod plan;

@@ -17,6 +17,7 @@ pub mod connections;
 pub mod conversations;
 pub mod error;
 pub mod files;
+pub mod groups;
 pub mod models;
 pub mod oversight;
 pub mod plan;

@@ -19,6 +19,7 @@ mod external;
 mod fairness;
 mod files;
 mod gateway;
+mod groups;
 mod health;
 mod helpers;
 mod hostile;
