@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod chatgpt;
 pub mod collector;
 pub mod compat;
 pub mod connections;
@@ -70,8 +71,12 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(oversight::routes(state.clone()))
         .unify()
         .boxed();
-    // Issue 21: groups (admin).
-    let organize = groups::routes(state.clone()).boxed();
+    // Issue 21: groups (admin) and the ChatGPT import (before the
+    // conversations' routes, whose `/conversations/{id}/…` would take it).
+    let organize = groups::routes(state.clone())
+        .or(chatgpt::routes(state.clone()))
+        .unify()
+        .boxed();
     let external = openapi::External {
         token: state.auth.trusted_issuer_secret.is_some(),
         exchange: state.auth.userinfo_url.is_some(),

@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod file;
 pub mod group;
 pub mod import;
+pub mod import_tree;
 pub mod migrate;
 pub mod plan;
 pub mod prompt;

@@ -12,6 +12,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod chat;
+pub mod chatgpt_import;
 pub mod collector;
 pub mod connections;
 pub mod conversations;

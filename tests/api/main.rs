@@ -5,6 +5,7 @@
 mod auth;
 mod backup;
 mod binary;
+mod chatgpt_import;
 mod client;
 mod collector;
 mod conversations;
