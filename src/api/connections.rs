@@ -8,12 +8,13 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use super::error::{json_response, respond, ApiError};
-use super::filters::{admin, json_body, with_state};
+use super::filters::{admin, json_body, optional_user, with_state};
 use crate::api::openapi::Error;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::connection::{ConnectionRow, ModelRow};
 use crate::service::connections::{self as service, ConnectionChange, Saved};
+use crate::service::groups;
 
 pub use crate::service::connections::Bootstrap;
 
@@ -22,6 +23,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let models = warp::path!("models")
         .and(warp::get())
         .and(with_state(state.clone()))
+        .and(optional_user(state.clone()))
         .then(list_models)
         .map(respond);
     // GET /api/v1/admin/connections
@@ -269,19 +271,24 @@ pub struct ConnectionTest {
 )]
 pub struct Doc;
 
-#[utoipa::path(get, path = "/models", tag = "public", security(()),
-    responses((status = 200, description = "Models users may pick", body = Models)))]
-async fn list_models(state: AppState) -> Result<Response, ApiError> {
-    let mut models = service::available_models(&state.db).await?;
+/// Public: signed in, the models the caller may use (their groups' and the
+/// open ones, narrowed by their plan); anonymous, the open ones only.
+#[utoipa::path(get, path = "/models", tag = "public", security((), ("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "Models users may pick", body = Models),
+        (status = 401, description = "credentials were sent and do not check out", body = Error)))]
+async fn list_models(state: AppState, current: Option<CurrentUser>) -> Result<Response, ApiError> {
+    let user_id = current.map(|c| c.user.id);
+    let mut models = groups::allowed_models_of(&state.db, user_id.clone()).await?;
     // None: a provider may have come up since (an Ollama started after
     // daehwa); ask once now rather than wait for the background retry.
     if models.is_empty()
+        && service::available_models(&state.db).await?.is_empty()
         && state
             .rediscovery
             .on_demand(&state.db, state.llm_idle_timeout)
             .await
     {
-        models = service::available_models(&state.db).await?;
+        models = groups::allowed_models_of(&state.db, user_id).await?;
     }
     let models = models
         .into_iter()

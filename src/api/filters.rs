@@ -290,6 +290,34 @@ pub fn authenticated(
         )
 }
 
+/// [`authenticated`] for a public route that answers more to a signed-in
+/// caller (`GET /models`): no credentials is `None`; credentials that do
+/// not check out are still their 401 (so the web app refreshes its token
+/// rather than seeing the anonymous answer).
+pub fn optional_user(
+    state: AppState,
+) -> impl Filter<Extract = (Option<CurrentUser>,), Error = Rejection> + Clone {
+    warp::header::optional::<String>("authorization")
+        .and(warp::header::optional::<String>("x-api-key"))
+        .and(with_state(state))
+        .and_then(
+            |authorization: Option<String>, api_key: Option<String>, state: AppState| async move {
+                if authorization.is_none() && api_key.is_none() {
+                    return Ok::<_, Rejection>(None);
+                }
+                let credentials =
+                    Credentials::from_headers(authorization.as_deref(), api_key.as_deref());
+                let current = state
+                    .auth
+                    .authenticate(&state.db, credentials)
+                    .await
+                    .map_err(|failure| warp::reject::custom(ApiError::from(failure)))?;
+                crate::logging::set_access_user(&current.user.username);
+                Ok(Some(current))
+            },
+        )
+}
+
 /// [`authenticated`] plus the admin role (403 otherwise).
 pub fn admin(state: AppState) -> impl Filter<Extract = (CurrentUser,), Error = Rejection> + Clone {
     authenticated(state).and_then(|current: CurrentUser| async move {

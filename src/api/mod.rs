@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod chatgpt;
 pub mod collector;
 pub mod compat;
 pub mod connections;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod files;
 pub mod filters;
 pub mod folders;
+pub mod groups;
 pub mod health;
 pub mod multipart;
 pub mod openapi;
@@ -72,12 +74,20 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(folders::routes(state.clone()))
         .unify()
         .boxed();
+    // Issue 21: groups (admin) and the ChatGPT import (before the
+    // conversations' routes, whose `/conversations/{id}/…` would take it).
+    let organize = groups::routes(state.clone())
+        .or(chatgpt::routes(state.clone()))
+        .unify()
+        .boxed();
     let external = openapi::External {
         token: state.auth.trusted_issuer_secret.is_some(),
         exchange: state.auth.userinfo_url.is_some(),
     };
     let routes = accounts
         .or(workspace)
+        .unify()
+        .or(organize)
         .unify()
         .or(conversations::routes(state).boxed())
         .unify()

@@ -12,13 +12,14 @@ use super::openapi::Error;
 use super::views::UserView;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
+use crate::db::group::GroupRef;
 use crate::db::user::Role;
 use crate::service::accounts::{self, UserChange};
 
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(list, get, patch, delete),
-    components(schemas(UserView, UserList, PatchUserBody)),
+    components(schemas(UserView, UserDetail, UserList, PatchUserBody)),
     tags((name = "admin", description = "Administrators only (403 otherwise)"))
 )]
 pub struct Doc;
@@ -97,12 +98,28 @@ async fn list(
     ))
 }
 
+/// `GET /users/{id}`: the account and the groups it is in.
+#[derive(Serialize, ToSchema)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    user: UserView,
+    /// The groups the user is in, by name.
+    groups: Vec<GroupRef>,
+}
+
 #[utoipa::path(get, path = "/users/{id}", tag = "admin", params(("id" = String, Path)),
-    responses((status = 200, body = UserView), (status = 401, body = Error),
+    responses((status = 200, body = UserDetail), (status = 401, body = Error),
         (status = 403, body = Error), (status = 404, body = Error)))]
 async fn get(id: String, state: AppState, _admin: CurrentUser) -> Result<Response, ApiError> {
     let user = accounts::get_user(&state.db, id).await?;
-    Ok(json_response(StatusCode::OK, &UserView::from(&user)))
+    let groups = crate::service::groups::groups_of(&state.db, user.id.clone()).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &UserDetail {
+            user: UserView::from(&user),
+            groups,
+        },
+    ))
 }
 
 /// An admin's change to an account; absent fields are kept.

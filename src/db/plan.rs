@@ -236,19 +236,61 @@ pub fn save_settings(conn: &Connection, user_id: &str, s: &Settings) -> Result<(
     Ok(())
 }
 
-/// The plan in force for a user: the assigned one, else the default plan,
-/// else none (no limits).
+/// The plan in force for a user: the assigned one, else the most generous
+/// plan of their groups ([`most_generous`]), else the default plan, else
+/// none (no limits).
 pub fn effective(conn: &Connection, user_id: &str) -> Result<Option<Plan>, DbError> {
     if let Some(id) = settings(conn, user_id)?.plan_id {
         if let Some(plan) = get(conn, &id)? {
             return Ok(Some(plan));
         }
     }
+    if let Some(plan) = most_generous(group_plans(conn, user_id)?) {
+        return Ok(Some(plan));
+    }
     let sql = format!("SELECT {PLAN_COLUMNS} FROM plan WHERE is_default = 1");
     Ok(conn
         .prepare_cached(&sql)?
         .query_row([], plan_from)
         .optional()?)
+}
+
+/// The plans the groups of `user_id` give (each once), by name.
+pub fn group_plans(conn: &Connection, user_id: &str) -> Result<Vec<Plan>, DbError> {
+    let sql = format!(
+        "SELECT {cols} FROM plan p WHERE p.id IN (
+            SELECT g.plan_id FROM group_member m JOIN user_group g ON g.id = m.group_id
+             WHERE m.user_id = ?1 AND g.plan_id IS NOT NULL)
+          ORDER BY p.name, p.id",
+        cols = PLAN_COLUMNS
+            .split(", ")
+            .map(|c| format!("p.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([user_id], plan_from)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The most generous of `plans`: no daily limit beats any limit, then the
+/// highest limit; among equals the first (by name).
+pub fn most_generous(plans: Vec<Plan>) -> Option<Plan> {
+    let mut best: Option<Plan> = None;
+    for plan in plans {
+        let better = match &best {
+            None => true,
+            Some(b) => match (plan.daily_message_limit, b.daily_message_limit) {
+                (None, Some(_)) => true,
+                (Some(p), Some(q)) => p > q,
+                _ => false,
+            },
+        };
+        if better {
+            best = Some(plan);
+        }
+    }
+    best
 }
 
 /// Answers asked by a user since `since` (RFC 3339).

@@ -202,17 +202,25 @@ pub async fn resolve_model(
     asked: Option<String>,
     fallback: Option<String>,
 ) -> Result<connection::Route> {
-    db.run(move |conn| route_for(conn, asked.or(fallback)))
+    db.run(move |conn| route_for(conn, asked.or(fallback), None))
         .await
 }
 
 /// [`resolve_model`] on a connection: with nothing asked for, the admin's
-/// default model while it is available, else the first available one.
-fn route_for(conn: &Connection, wanted: Option<String>) -> Result<connection::Route> {
+/// default model while it is available, else the first available one (of
+/// those `user` may use, when the user is known).
+fn route_for(
+    conn: &Connection,
+    wanted: Option<String>,
+    user: Option<&str>,
+) -> Result<connection::Route> {
     let wanted = match wanted {
         Some(id) => Some(id),
         None => {
-            let available = connection::available_models(conn)?;
+            let available = match user {
+                Some(user) => super::groups::allowed_models(conn, Some(user))?,
+                None => connection::available_models(conn)?,
+            };
             let default = super::admin::default_model(conn)?;
             default
                 .filter(|d| available.iter().any(|m| &m.id == d))
@@ -265,10 +273,11 @@ pub async fn ask_with(
     let (route, reservation, rows) = chat
         .db
         .run(move |conn| -> Result<_> {
-            let route = match route_for(conn, model_id.clone().or(conversation.model_id.clone())) {
+            let wanted = model_id.clone().or(conversation.model_id.clone());
+            let route = match route_for(conn, wanted, Some(&owner)) {
                 // The conversation's own model is gone: fall back to the first available.
                 Err(_) if model_id.is_none() && conversation.model_id.is_some() => {
-                    route_for(conn, None)?
+                    route_for(conn, None, Some(&owner))?
                 }
                 other => other?,
             };

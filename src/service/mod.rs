@@ -12,12 +12,14 @@
 pub mod accounts;
 pub mod admin;
 pub mod chat;
+pub mod chatgpt_import;
 pub mod collector;
 pub mod connections;
 pub mod conversations;
 pub mod error;
 pub mod files;
 pub mod folders;
+pub mod groups;
 pub mod models;
 pub mod oversight;
 pub mod plan;

@@ -28,9 +28,12 @@ fn seconds_to_reset() -> u64 {
 }
 
 /// The plan check (SPEC §3): run inside the transaction that records the
-/// answer, before the upstream is called. A model outside the plan is a 403,
-/// a used-up daily limit a 429 that says when it resets.
+/// answer, before the upstream is called. A model the user's groups do not
+/// grant is a 403 `model_not_allowed` (issue 21), a model outside the plan a
+/// 403 `model_not_in_plan`, a used-up daily limit a 429 that says when it
+/// resets.
 pub fn check_plan(conn: &rusqlite::Connection, user_id: &str, model_id: &str) -> Result<(), Error> {
+    super::groups::check_access(conn, user_id, model_id)?;
     let Some(plan) = plan::effective(conn, user_id)? else {
         return Ok(());
     };

@@ -5,6 +5,7 @@
 mod auth;
 mod backup;
 mod binary;
+mod chatgpt_import;
 mod client;
 mod collector;
 mod conversations;
@@ -19,6 +20,7 @@ mod external;
 mod fairness;
 mod files;
 mod gateway;
+mod groups;
 mod health;
 mod helpers;
 mod hostile;

@@ -17,7 +17,9 @@ use warp::reply::Response;
 use warp::{Filter, Rejection};
 
 use crate::api::error::{json_response, respond, ApiError};
-use crate::api::filters::{authenticated, json_body, optional_json_body, with_state};
+use crate::api::filters::{
+    authenticated, json_body, optional_json_body, optional_user, with_state,
+};
 use crate::api::views::chat;
 use crate::app::AppState;
 use crate::auth::CurrentUser;
@@ -55,6 +57,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
     let models = warp::path!("models")
         .and(warp::get())
         .and(st())
+        .and(optional_user(state.clone()))
         .then(list_models)
         .map(respond);
     // POST /v1/llm/sessions
@@ -145,14 +148,16 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .unify()
 }
 
-/// GET /v1/llm/models: `{"models": [{vendor, id, name, description}]}`.
-#[utoipa::path(get, path = "/v1/llm/models", tag = "compat-llm", security(()),
-    responses((status = 200, description = "The models that may be used", body = LlmModels)))]
-async fn list_models(state: AppState) -> Result<Response, ApiError> {
-    let models = state
-        .db
-        .run(|conn| connection::available_models(conn))
-        .await?;
+/// GET /v1/llm/models: `{"models": [{vendor, id, name, description}]}`:
+/// the caller's allowed models when signed in, the open ones otherwise.
+#[utoipa::path(get, path = "/v1/llm/models", tag = "compat-llm",
+    security((), ("bearer" = []), ("api_key" = [])),
+    responses((status = 200, description = "The models that may be used", body = LlmModels),
+        (status = 401, description = "credentials were sent and do not check out",
+            body = crate::api::openapi::Error)))]
+async fn list_models(state: AppState, current: Option<CurrentUser>) -> Result<Response, ApiError> {
+    let models =
+        crate::service::groups::allowed_models_of(&state.db, current.map(|c| c.user.id)).await?;
     let models = models
         .iter()
         .map(|m| LlmModel {

@@ -276,11 +276,9 @@ async fn revoke_key(
         (status = 400, description = "A bad request (the seed answers 400, never 422)", body = crate::api::openapi::Error),
         (status = 401, description = "Not signed in", body = crate::api::openapi::Error),
     ))]
-async fn list_models(state: AppState, _current: CurrentUser) -> Result<Response, ApiError> {
-    let models = state
-        .db
-        .run(|conn| connection::available_models(conn))
-        .await?;
+async fn list_models(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
+    let models =
+        crate::service::groups::allowed_models_of(&state.db, Some(current.user.id)).await?;
     let data = models
         .iter()
         .map(|m| SimpleModel {
@@ -302,17 +300,25 @@ async fn list_models(state: AppState, _current: CurrentUser) -> Result<Response,
     ))
 }
 
-/// The key's model if it is still usable, else the first available one.
-async fn current_model(state: &AppState, key_id: String) -> Result<Option<String>, ApiError> {
+/// The key's model while it is available (a model the user's groups no
+/// longer grant stays, so that asking it is the ask's 403
+/// `model_not_allowed`, not a silent switch), else the first model the
+/// key's user may use.
+async fn current_model(
+    state: &AppState,
+    user_id: String,
+    key_id: String,
+) -> Result<Option<String>, ApiError> {
     Ok(state
         .db
         .run(move |conn| -> Result<_, crate::db::DbError> {
             let session = compat::key_session(conn, &key_id)?;
             let available = connection::available_models(conn)?;
+            let allowed = crate::service::groups::allowed_models(conn, Some(&user_id))?;
             Ok(session
                 .model_id
                 .filter(|m| available.iter().any(|a| &a.id == m))
-                .or_else(|| available.first().map(|m| m.id.clone())))
+                .or_else(|| allowed.first().map(|m| m.id.clone())))
         })
         .await?)
 }
@@ -326,7 +332,7 @@ async fn current_model(state: &AppState, key_id: String) -> Result<Option<String
     ))]
 async fn get_model(state: AppState, current: CurrentUser) -> Result<Response, ApiError> {
     let key_id = key_of(&current)?;
-    let model = current_model(&state, key_id).await?;
+    let model = current_model(&state, current.user.id.clone(), key_id).await?;
     Ok(json_response(StatusCode::OK, &CurrentModel { model }))
 }
 
@@ -353,10 +359,11 @@ async fn set_model(
 ) -> Result<Response, ApiError> {
     let key_id = key_of(&current)?;
     let wanted = body.model.clone();
+    let user_id = current.user.id.clone();
     let outcome = state
         .db
         .run(move |conn| -> Result<_, crate::db::DbError> {
-            let available = connection::available_models(conn)?;
+            let available = crate::service::groups::allowed_models(conn, Some(&user_id))?;
             if !available.iter().any(|m| m.id == wanted) {
                 let names: Vec<String> = available.into_iter().map(|m| m.id).collect();
                 return Ok(Err(names));
@@ -407,7 +414,7 @@ async fn query(
     if body.input.trim().is_empty() {
         return Err(ApiError::invalid("input", "must not be empty"));
     }
-    let model = current_model(&state, key_id.clone()).await?;
+    let model = current_model(&state, current.user.id.clone(), key_id.clone()).await?;
     let user_id = current.user.id.clone();
     let conversation = state
         .db

@@ -206,11 +206,9 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         (status = 401, description = "No or a wrong API key", body = OpenAiErrorBody),
     ))]
 async fn list_models(state: AppState, credentials: Credentials) -> Result<Response, GatewayError> {
-    caller(&state, credentials).await?;
-    let models = state
-        .db
-        .run(|conn| connection::available_models(conn))
-        .await?;
+    let current = caller(&state, credentials).await?;
+    let models =
+        crate::service::groups::allowed_models_of(&state.db, Some(current.user.id)).await?;
     let list = ModelList {
         object: "list",
         data: models.iter().map(ModelObject::from).collect(),
@@ -231,11 +229,20 @@ async fn get_model(
     state: AppState,
     credentials: Credentials,
 ) -> Result<Response, GatewayError> {
-    caller(&state, credentials).await?;
+    let current = caller(&state, credentials).await?;
     let id = percent_encoding::percent_decode_str(&id)
         .decode_utf8_lossy()
         .into_owned();
-    let route = usable_route(&state, id).await?;
+    let route = usable_route(&state, id.clone()).await?;
+    // A model the caller's groups do not grant is not theirs to see.
+    let (user_id, model_id) = (current.user.id, route.model.id.clone());
+    let granted = state
+        .db
+        .run(move |conn| crate::service::groups::may_use(conn, &user_id, &model_id))
+        .await?;
+    if !granted {
+        return Err(GatewayError::ModelNotFound(id));
+    }
     Ok(json_response(
         StatusCode::OK,
         &ModelObject::from(&route.model),
