@@ -258,7 +258,7 @@ fn query_days(field: &'static str, raw: Option<&str>) -> Result<Option<i64>, Api
     if value.is_null() {
         return Err(ApiError::invalid(field, "must be a whole number of days"));
     }
-    Ok(crate::service::retention::check_days(field, &value)?)
+    crate::service::retention::check_days(field, &value)
 }
 
 #[utoipa::path(get, path = "/admin/retention/preview", tag = "admin", params(PreviewQuery),

@@ -178,13 +178,16 @@ async fn folders_nest_one_level_refuse_cycles_and_are_deleted_with_or_without_th
     );
     assert_eq!(
         listed(app, user, &format!("folder_id={work}")).await,
-        [in_work.clone()]
+        [in_work.as_str()]
     );
     assert_eq!(
         listed(app, user, &format!("folder_id={sub}")).await,
-        [in_sub.clone()]
+        [in_sub.as_str()]
     );
-    assert_eq!(listed(app, user, "folder_id=none").await, [unfiled.clone()]);
+    assert_eq!(
+        listed(app, user, "folder_id=none").await,
+        [unfiled.as_str()]
+    );
     assert_eq!(
         sorted(listed(app, user, "").await),
         ids(&[&in_work, &in_sub, &unfiled])
@@ -275,7 +278,7 @@ async fn folders_nest_one_level_refuse_cycles_and_are_deleted_with_or_without_th
         assert_eq!(app.read_conversation(user, gone).await.0, 404);
     }
     assert_eq!(app.read_share(&Nobody, &share).await.0, 404);
-    assert_eq!(listed(app, user, "").await, [unfiled.clone()]);
+    assert_eq!(listed(app, user, "").await, [unfiled.as_str()]);
     let (_, list) = app
         .call(Method::GET, "/api/v1/folders", Some(user), None)
         .await;
@@ -406,7 +409,7 @@ async fn tags_are_set_listed_filtered_and_searched_with_tag_tokens() {
     // An empty list clears them.
     let (status, cleared) = patch(app, user, &trip, json!({"tags": []})).await;
     assert_eq!((status, &cleared["tags"]), (200, &json!([])));
-    assert_eq!(sorted(listed(app, user, "tag=work").await), [dog.clone()]);
+    assert_eq!(sorted(listed(app, user, "tag=work").await), [dog.as_str()]);
 }
 
 #[tokio::test]
@@ -440,7 +443,7 @@ async fn a_temporary_chat_is_never_listed_searched_filed_shared_or_exported_and_
     }
     assert_eq!(
         listed(app, user, "q=%EA%B3%A0%EC%96%91%EC%9D%B4").await,
-        [kept.clone()]
+        [kept.as_str()]
     );
 
     // Not filed, tagged, shared, published or exported.
@@ -875,4 +878,37 @@ async fn another_users_folders_and_conversations_answer_404_on_every_new_route_a
     ] {
         assert_eq!(app.call(method, &path, None, None).await.0, 401, "{path}");
     }
+}
+
+#[tokio::test]
+async fn the_1001st_folder_of_a_user_is_refused() {
+    let app = crate::helpers::spawn_app().await;
+    let user = app.signup("minji").await;
+    let other = app.signup("jisoo").await;
+    {
+        let mut conn = db(&app);
+        let tx = conn.transaction().unwrap();
+        for i in 0..999 {
+            tx.execute(
+                "INSERT INTO folder (id, user_id, name, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+                [&format!("f{i}"), &user.id, &format!("폴더 {i}")],
+            )
+            .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    assert_eq!(folder(&app, &user, json!({"name": "천 번째"})).await.0, 201);
+    let (status, body) = folder(&app, &user, json!({"name": "하나 더"})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["field_codes"]["name"], "too_many");
+    let (_, list) = app
+        .call(Method::GET, "/api/v1/folders", Some(&user), None)
+        .await;
+    assert_eq!(list["folders"].as_array().unwrap().len(), 1000);
+    // Another user's count is their own.
+    assert_eq!(
+        folder(&app, &other, json!({"name": "첫 폴더"})).await.0,
+        201
+    );
 }
