@@ -1,6 +1,9 @@
 //! What the retention policy (src/service/retention.rs) deletes: kept (not
-//! temporary) conversations not updated since a cutoff, archived ones and
-//! the others each with their own cutoff. Their messages, shares and files
+//! temporary) conversations neither updated nor created since a cutoff,
+//! archived ones and the others each with their own cutoff. "Created" is
+//! read from the id (a UUID v7 starts with its creation time), so an import
+//! of old chats (the ChatGPT import keeps their dates in `updated_at`) is
+//! not deleted by the next run: it counts from the day it was imported. Their messages, shares and files
 //! go with them by cascade (schema.sql). Conversations still being imported
 //! are left alone.
 
@@ -8,10 +11,23 @@ use rusqlite::{named_params, Connection};
 
 use super::DbError;
 
+/// The start of a UUID v7 made at `cutoff` (RFC 3339): its 48-bit Unix
+/// time in milliseconds as the id's first 12 hex digits (`xxxxxxxx-xxxx`).
+/// An id made earlier sorts before it as text. An unreadable cutoff covers
+/// nothing (the empty string sorts first).
+pub fn id_cutoff(cutoff: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(cutoff)
+        .ok()
+        .and_then(|t| u64::try_from(t.timestamp_millis()).ok())
+        .map(|ms| format!("{:08x}-{:04x}", ms >> 16, ms & 0xffff))
+        .unwrap_or_default()
+}
+
 /// The conversations a cutoff covers: `:archived` 0 or 1, `updated_at`
-/// before `:cutoff` (RFC 3339), not temporary, not being imported.
+/// before `:cutoff` (RFC 3339) and an id older than `:id_cutoff` (see
+/// [`id_cutoff`]), not temporary, not being imported.
 const COVERED: &str = "c.temporary = 0 AND c.archived = :archived AND c.updated_at < :cutoff
-    AND NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)";
+    AND c.id < :id_cutoff AND NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)";
 
 /// What a run with these cutoffs would delete now.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,7 +51,7 @@ pub fn preview(
             return Ok(0);
         };
         Ok(stmt.query_row(
-            named_params! {":archived": archived, ":cutoff": cutoff},
+            named_params! {":archived": archived, ":cutoff": cutoff, ":id_cutoff": id_cutoff(cutoff)},
             |r| r.get(0),
         )?)
     };
@@ -46,11 +62,17 @@ pub fn preview(
             "SELECT count(DISTINCT c.user_id) FROM conversation c
               WHERE c.temporary = 0
                 AND NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)
-                AND ((c.archived = 0 AND c.updated_at < :cutoff)
-                  OR (c.archived = 1 AND c.updated_at < :archived_cutoff))",
+                AND ((c.archived = 0 AND c.updated_at < :cutoff AND c.id < :id_cutoff)
+                  OR (c.archived = 1 AND c.updated_at < :archived_cutoff
+                      AND c.id < :archived_id_cutoff))",
         )?
         .query_row(
-            named_params! {":cutoff": cutoff, ":archived_cutoff": archived_cutoff},
+            named_params! {
+                ":cutoff": cutoff,
+                ":archived_cutoff": archived_cutoff,
+                ":id_cutoff": cutoff.map(id_cutoff),
+                ":archived_id_cutoff": archived_cutoff.map(id_cutoff),
+            },
             |r| r.get(0),
         )?;
     Ok(Preview {
@@ -73,9 +95,30 @@ pub fn delete(
         let Some(cutoff) = cutoff else {
             return Ok(0);
         };
-        Ok(stmt.execute(named_params! {":archived": archived, ":cutoff": cutoff})?)
+        Ok(stmt.execute(
+            named_params! {":archived": archived, ":cutoff": cutoff, ":id_cutoff": id_cutoff(cutoff)},
+        )?)
     };
     let kept = delete(false, cutoff)?;
     let archived = delete(true, archived_cutoff)?;
     Ok((kept, archived))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_cutoff;
+
+    #[test]
+    fn an_id_made_before_the_cutoff_sorts_before_its_id_cutoff_and_one_made_after_does_not() {
+        let before = uuid::Uuid::now_v7().to_string();
+        let cutoff = chrono::Utc::now() + chrono::Duration::milliseconds(5);
+        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        let after = uuid::Uuid::now_v7().to_string();
+        let id_cutoff = id_cutoff(&cutoff);
+        assert_eq!(id_cutoff.len(), 13, "{id_cutoff}");
+        assert!(before.as_str() < id_cutoff.as_str(), "{before} vs {id_cutoff}");
+        assert!(after.as_str() > id_cutoff.as_str(), "{after} vs {id_cutoff}");
+        assert_eq!(id_cutoff("not a time"), "");
+    }
 }

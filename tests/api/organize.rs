@@ -78,17 +78,41 @@ fn db(app: &TestApp) -> rusqlite::Connection {
     conn
 }
 
-/// Moves a conversation's `updated_at` (and `created_at`) `days` back.
-fn age(app: &TestApp, id: &str, days: i64) {
-    let then = (chrono::Utc::now() - chrono::Duration::days(days))
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let n = db(app)
+/// Makes a conversation `days` old: its `updated_at` and `created_at`, and
+/// its id, whose UUID v7 time retention also reads (an import of old chats
+/// counts from the day it was imported). The id is rewritten in every table
+/// that holds it; answers the new id.
+fn age(app: &TestApp, id: &str, days: i64) -> String {
+    let then = chrono::Utc::now() - chrono::Duration::days(days);
+    let ms = then.timestamp_millis() as u64;
+    let new_id = format!("{:08x}-{:04x}{}", ms >> 16, ms & 0xffff, &id[13..]);
+    let then = then.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut conn = db(app);
+    conn.pragma_update(None, "foreign_keys", false).unwrap();
+    let tx = conn.transaction().unwrap();
+    let n = tx
         .execute(
-            "UPDATE conversation SET updated_at = ?2, created_at = ?2 WHERE id = ?1",
-            [id, &then],
+            "UPDATE conversation SET id = ?3, updated_at = ?2, created_at = ?2 WHERE id = ?1",
+            [id, &then, &new_id],
         )
         .unwrap();
     assert_eq!(n, 1);
+    for table in [
+        "message",
+        "api_key_session",
+        "share",
+        "conversation_import",
+        "file",
+        "conversation_tag",
+    ] {
+        tx.execute(
+            &format!("UPDATE {table} SET conversation_id = ?2 WHERE conversation_id = ?1"),
+            [id, &new_id],
+        )
+        .unwrap();
+    }
+    tx.commit().unwrap();
+    new_id
 }
 
 #[tokio::test]
@@ -635,11 +659,11 @@ async fn retention_is_checked_previewed_and_run_deleting_old_conversations_with_
         .create_conversation(user, json!({"temporary": true}))
         .await;
     let temp = temp["id"].as_str().unwrap().to_string();
-    for id in [&old, &old_archived, &temp] {
-        age(app, id, 100);
-    }
+    let old = age(app, &old, 100);
+    let old_archived = age(app, &old_archived, 100);
+    let temp = age(app, &temp, 100);
     let admins_old = asked(app, admin, "관리자의 오래된 대화").await;
-    age(app, &admins_old, 40);
+    let admins_old = age(app, &admins_old, 40);
 
     let preview = |query: &'static str| async move {
         app.call(
