@@ -141,7 +141,7 @@ mod tests {
             messages: Vec::new(),
         };
         let id = import::begin(&mut conn, "u", &header, 2).unwrap().unwrap();
-        let tree = vec![
+        let tree = [
             msg(None, Role::User, "q"),
             msg(Some(0), Role::Assistant, "a1"),
             msg(Some(0), Role::Assistant, "a2"),
