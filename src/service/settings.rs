@@ -177,7 +177,7 @@ fn read_or_write(
         }
         let plan = plan::effective(tx, user_id)?;
         let used_today = plan::used_since(tx, user_id, &day_start())?;
-        let temporary_chats_forced = crate::db::conversation::temporary_forced(tx, user_id)?;
+        let temporary_chats_forced = crate::db::group::temporary_chats_forced(tx, user_id)?;
         Ok((
             View {
                 settings,

@@ -545,18 +545,6 @@ pub fn tag_counts(conn: &Connection, user_id: &str) -> Result<Vec<TagCount>, DbE
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Whether one of the user's groups makes every chat of theirs temporary
-/// (`user_group.temporary_chats`).
-pub fn temporary_forced(conn: &Connection, user_id: &str) -> Result<bool, DbError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM group_member m
-               JOIN user_group g ON g.id = m.group_id
-              WHERE m.user_id = ?1 AND g.temporary_chats = 1)",
-        )?
-        .query_row([user_id], |r| r.get(0))?)
-}
-
 /// Deletes the temporary chats created before `cutoff` (RFC 3339); with
 /// them go (by cascade) their messages, shares and files. Answers how many.
 pub fn delete_temporary_before(conn: &Connection, cutoff: &str) -> Result<usize, DbError> {
