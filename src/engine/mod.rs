@@ -388,7 +388,7 @@ impl Engine {
         others: Vec<Job>,
     ) -> (Arc<Generation>, Vec<Arc<Generation>>) {
         reservation.used = true;
-        debug_assert!(reservation.answers >= 1 + others.len());
+        debug_assert!(reservation.answers > others.len());
         let conversation_id = first.conversation_id.clone();
         let side_by_side = !others.is_empty();
         let answers: Vec<&Message> = std::iter::once(&first)

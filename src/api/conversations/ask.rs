@@ -199,6 +199,10 @@ pub struct StreamCreated {
     #[schema(required = false)]
     user_message: Option<Message>,
     assistant_message: Message,
+    /// Side by side only: the first model's answer (`assistant_message`'s id),
+    /// the one the conversation shows until another is kept.
+    #[schema(required = false)]
+    assistant_message_id: Option<String>,
     /// Side by side only: every answer being written, in `model_ids` order.
     #[schema(required = false)]
     assistant_message_ids: Option<Vec<String>>,
@@ -469,9 +473,9 @@ pub(super) async fn wait_for_answers(
         .iter()
         .any(|o| matches!(o, Outcome::Answered { .. }));
     let Some(first) = outcomes.into_iter().next() else {
-        return Err(ApiError::from(crate::service::Error::Internal(
+        return Err(crate::service::Error::Internal(
             "a turn without answers".into(),
-        )));
+        ));
     };
     let first = match first {
         Outcome::Failed {
