@@ -110,15 +110,11 @@ mod tests {
 
     #[test]
     fn an_id_made_before_the_cutoff_sorts_before_its_id_cutoff_and_one_made_after_does_not() {
-        let before = uuid::Uuid::now_v7().to_string();
-        let cutoff = chrono::Utc::now() + chrono::Duration::milliseconds(5);
-        let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        std::thread::sleep(std::time::Duration::from_millis(10));
-        let after = uuid::Uuid::now_v7().to_string();
-        let id_cutoff = id_cutoff(&cutoff);
-        assert_eq!(id_cutoff.len(), 13, "{id_cutoff}");
-        assert!(before.as_str() < id_cutoff.as_str(), "{before} vs {id_cutoff}");
-        assert!(after.as_str() > id_cutoff.as_str(), "{after} vs {id_cutoff}");
+        // 2026-01-01T00:00:00Z is 1767225600000 ms = 0x019b_76da_a800.
+        assert_eq!(id_cutoff("2026-01-01T00:00:00Z"), "019b76da-a800");
+        let now = uuid::Uuid::now_v7().to_string();
+        assert!(now.as_str() > id_cutoff("2026-01-01T00:00:00Z").as_str());
+        assert!(now.as_str() < id_cutoff("2100-01-01T00:00:00Z").as_str());
         assert_eq!(id_cutoff("not a time"), "");
     }
 }

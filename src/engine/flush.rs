@@ -61,12 +61,11 @@ impl Engine {
             let slots = self.slots();
             slots
                 .values()
-                .filter_map(|slot| match slot {
-                    Slot::Running(gen) if gen.dirty.swap(false, Ordering::Relaxed) => {
-                        let state = gen.lock();
-                        (!state.finished).then(|| (gen.message_id.clone(), state.text.clone()))
-                    }
-                    _ => None,
+                .flat_map(Slot::generations)
+                .filter(|gen| gen.dirty.swap(false, Ordering::Relaxed))
+                .filter_map(|gen| {
+                    let state = gen.lock();
+                    (!state.finished).then(|| (gen.message_id.clone(), state.text.clone()))
                 })
                 .collect()
         };
@@ -84,10 +83,8 @@ impl Engine {
             // The database layer says so once; every running answer stops
             // here, its text kept in memory until it can be written.
             Err(err) if err.is_disk_full() => {
-                for slot in self.slots().values() {
-                    if let Slot::Running(gen) = slot {
-                        gen.cut_for_full_disk();
-                    }
+                for gen in self.slots().values().flat_map(Slot::generations) {
+                    gen.cut_for_full_disk();
                 }
             }
             Err(err) => {

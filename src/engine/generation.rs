@@ -113,6 +113,14 @@ impl Generation {
         }
     }
 
+    /// The payload of the answer's `message` event (the created rows).
+    pub fn created(&self) -> Option<serde_json::Value> {
+        self.lock().events.iter().find_map(|e| match e {
+            Event::Message(v) => Some(v.clone()),
+            _ => None,
+        })
+    }
+
     /// Whether the answer is complete (or failed or stopped).
     pub fn is_finished(&self) -> bool {
         self.lock().finished

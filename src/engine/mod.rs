@@ -2,7 +2,9 @@
 //! by the HTTP request that asked for it.
 //!
 //! Each running answer is a [`Generation`] in the registry, keyed by its
-//! conversation. A blocking reader thread calls the provider (ureq) and pushes
+//! conversation: one turn of a conversation runs at a time, and a turn is
+//! one answer, or several side by side (one per model compared, siblings
+//! under one question) that start, are followed and stop together. A blocking reader thread calls the provider (ureq) and pushes
 //! deltas into the generation; any number of subscribers (the request that
 //! started it, a second tab, a reconnect with `Last-Event-ID`) replay its events
 //! and wait for new ones. Dropping a subscriber drops nothing else. One flush
@@ -118,21 +120,37 @@ pub enum StartError {
 }
 
 enum Slot {
-    /// A request is creating the rows; nobody else may start. Holds the user.
-    Reserved(String),
-    Running(Arc<Generation>),
+    /// A request is creating the rows of a turn of `answers` answers; nobody
+    /// else may start, and the answers already count against the limits.
+    Reserved { user: String, answers: usize },
+    /// The answers of the conversation's latest turn (one, or several side
+    /// by side), first the one shown by default.
+    Running(Vec<Arc<Generation>>),
     /// A call through the OpenAI-compatible gateway (no conversation, keyed
     /// by a fresh id): it counts against the same limits while it runs.
     Call(String),
 }
 
 impl Slot {
-    /// The user of an answer reserved or still running, or of a gateway call.
-    fn busy_user(&self) -> Option<&str> {
+    /// The user of the answers reserved or still running (and how many), or
+    /// of a gateway call (one).
+    fn busy(&self) -> Option<(&str, usize)> {
         match self {
-            Slot::Reserved(user) | Slot::Call(user) => Some(user),
-            Slot::Running(gen) if !gen.is_finished() => Some(&gen.user_id),
-            Slot::Running(_) => None,
+            Slot::Reserved { user, answers } => Some((user, *answers)),
+            Slot::Call(user) => Some((user, 1)),
+            Slot::Running(gens) => {
+                let running = gens.iter().filter(|g| !g.is_finished()).count();
+                let user = gens.first().map(|g| g.user_id.as_str());
+                user.filter(|_| running > 0).map(|u| (u, running))
+            }
+        }
+    }
+
+    /// The generations of a running (or lingering) turn.
+    fn generations(&self) -> &[Arc<Generation>] {
+        match self {
+            Slot::Running(gens) => gens,
+            _ => &[],
         }
     }
 }
@@ -181,6 +199,8 @@ pub struct Reservation {
     engine: Engine,
     conversation_id: String,
     user_id: String,
+    /// How many answers the turn was admitted with.
+    answers: usize,
     used: bool,
 }
 
@@ -188,7 +208,10 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         if !self.used {
             let mut slots = self.engine.slots();
-            if matches!(slots.get(&self.conversation_id), Some(Slot::Reserved(_))) {
+            if matches!(
+                slots.get(&self.conversation_id),
+                Some(Slot::Reserved { .. })
+            ) {
                 slots.remove(&self.conversation_id);
             }
         }
@@ -230,56 +253,102 @@ impl Engine {
         self.inner.active.load(Ordering::SeqCst)
     }
 
-    /// The running or recently finished generation of a conversation.
+    /// The running or recently finished generation of a conversation (the
+    /// first one of a side-by-side turn: the answer shown by default).
     pub fn get(&self, conversation_id: &str) -> Option<Arc<Generation>> {
-        match self.slots().get(conversation_id) {
-            Some(Slot::Running(gen)) => Some(gen.clone()),
-            _ => None,
+        self.slots()
+            .get(conversation_id)
+            .and_then(|slot| slot.generations().first().cloned())
+    }
+
+    /// Every answer of the conversation's running or recently finished turn:
+    /// one, or several side by side, in the order they were asked for.
+    pub fn turn(&self, conversation_id: &str) -> Vec<Arc<Generation>> {
+        self.slots()
+            .get(conversation_id)
+            .map(|slot| slot.generations().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Stops every answer of the conversation's turn still being written;
+    /// answers the ones it stopped.
+    pub fn stop_turn(&self, conversation_id: &str) -> Vec<Arc<Generation>> {
+        let running: Vec<Arc<Generation>> = self
+            .turn(conversation_id)
+            .into_iter()
+            .filter(|g| !g.is_finished())
+            .collect();
+        for gen in &running {
+            gen.stop();
         }
+        running
     }
 
     /// Claims the conversation for a new answer of `user_id`: refused when the
     /// conversation is busy (409) or the user or the server has as many
     /// answers running as [`Limits`] allows (429).
     pub fn reserve(&self, conversation_id: &str, user_id: &str) -> Result<Reservation, StartError> {
+        self.reserve_answers(conversation_id, user_id, 1)
+    }
+
+    /// [`Engine::reserve`] for a turn of `answers` answers written side by
+    /// side: each counts against the limits, so all must fit.
+    pub fn reserve_answers(
+        &self,
+        conversation_id: &str,
+        user_id: &str,
+        answers: usize,
+    ) -> Result<Reservation, StartError> {
         if self.inner.shutting_down.load(Ordering::Relaxed) {
             return Err(StartError::ShuttingDown);
         }
+        let answers = answers.max(1);
         let mut slots = self.slots();
         if slots
             .get(conversation_id)
-            .is_some_and(|slot| slot.busy_user().is_some())
+            .is_some_and(|slot| slot.busy().is_some())
         {
             return Err(StartError::Busy);
         }
-        self.room_for(&slots, user_id)?;
+        self.room_for(&slots, user_id, answers)?;
         slots.insert(
             conversation_id.to_string(),
-            Slot::Reserved(user_id.to_string()),
+            Slot::Reserved {
+                user: user_id.to_string(),
+                answers,
+            },
         );
         Ok(Reservation {
             engine: self.clone(),
             conversation_id: conversation_id.to_string(),
             user_id: user_id.to_string(),
+            answers,
             used: false,
         })
     }
 
-    /// Whether `user_id` may start one more answer or call under [`Limits`].
-    fn room_for(&self, slots: &HashMap<String, Slot>, user_id: &str) -> Result<(), StartError> {
+    /// Whether `user_id` may start `wanted` more answers or calls under [`Limits`].
+    fn room_for(
+        &self,
+        slots: &HashMap<String, Slot>,
+        user_id: &str,
+        wanted: usize,
+    ) -> Result<(), StartError> {
         let limits = self.inner.limits;
         if limits.max_generations == 0 && limits.max_generations_per_user == 0 {
             return Ok(());
         }
         let (mut all, mut mine) = (0, 0);
-        for user in slots.values().filter_map(Slot::busy_user) {
-            all += 1;
-            mine += usize::from(user == user_id);
+        for (user, count) in slots.values().filter_map(Slot::busy) {
+            all += count;
+            if user == user_id {
+                mine += count;
+            }
         }
-        if limits.max_generations_per_user > 0 && mine >= limits.max_generations_per_user {
+        if limits.max_generations_per_user > 0 && mine + wanted > limits.max_generations_per_user {
             return Err(StartError::TooManyForUser(limits.max_generations_per_user));
         }
-        if limits.max_generations > 0 && all >= limits.max_generations {
+        if limits.max_generations > 0 && all + wanted > limits.max_generations {
             return Err(StartError::TooMany(limits.max_generations));
         }
         Ok(())
@@ -293,7 +362,7 @@ impl Engine {
             return Err(StartError::ShuttingDown);
         }
         let mut slots = self.slots();
-        self.room_for(&slots, user_id)?;
+        self.room_for(&slots, user_id, 1)?;
         let key = format!("call:{}", crate::db::new_id());
         slots.insert(key.clone(), Slot::Call(user_id.to_string()));
         Ok(CallSlot {
@@ -303,37 +372,75 @@ impl Engine {
     }
 
     /// Starts the answer of `job` in the reserved slot.
-    pub fn start(&self, mut reservation: Reservation, job: Job) -> Arc<Generation> {
+    pub fn start(&self, reservation: Reservation, job: Job) -> Arc<Generation> {
+        let (first, _) = self.start_turn(reservation, job, Vec::new());
+        first
+    }
+
+    /// Starts the answers of a turn in the reserved slot: `first` (the one
+    /// shown by default) and `others` side by side, each on its own reader.
+    /// Each answer's `message` event names all of them
+    /// (`assistant_message_ids`, `assistant_messages`) when there are several.
+    pub fn start_turn(
+        &self,
+        mut reservation: Reservation,
+        first: Job,
+        others: Vec<Job>,
+    ) -> (Arc<Generation>, Vec<Arc<Generation>>) {
         reservation.used = true;
-        let (changed, _) = watch::channel(0);
-        let gen = Arc::new(Generation {
-            conversation_id: job.conversation_id.clone(),
-            message_id: job.assistant_message.id.clone(),
-            user_id: reservation.user_id.clone(),
-            max_chars: self.inner.limits.max_answer_chars.max(1),
-            state: Mutex::new(State::default()),
-            changed,
-            cancel: AtomicBool::new(false),
-            dirty: AtomicBool::new(false),
-            undelivered: AtomicBool::new(false),
-        });
-        {
-            let mut state = gen.lock();
-            let mut created = json!({ "assistant_message": job.assistant_message });
-            if let Some(user) = &job.user_message {
-                created["user_message"] = json!(user);
+        debug_assert!(reservation.answers > others.len());
+        let conversation_id = first.conversation_id.clone();
+        let side_by_side = !others.is_empty();
+        let answers: Vec<&Message> = std::iter::once(&first)
+            .chain(&others)
+            .map(|j| &j.assistant_message)
+            .collect();
+        let ids: Vec<&str> = answers.iter().map(|m| m.id.as_str()).collect();
+        let first_id = json!(first.assistant_message.id);
+        let (ids, answers) = (json!(ids), json!(answers));
+        let generation = |job: &Job| {
+            let (changed, _) = watch::channel(0);
+            let gen = Arc::new(Generation {
+                conversation_id: job.conversation_id.clone(),
+                message_id: job.assistant_message.id.clone(),
+                user_id: reservation.user_id.clone(),
+                max_chars: self.inner.limits.max_answer_chars.max(1),
+                state: Mutex::new(State::default()),
+                changed,
+                cancel: AtomicBool::new(false),
+                dirty: AtomicBool::new(false),
+                undelivered: AtomicBool::new(false),
+            });
+            {
+                let mut state = gen.lock();
+                let mut created = json!({ "assistant_message": job.assistant_message });
+                if let Some(user) = &job.user_message {
+                    created["user_message"] = json!(user);
+                }
+                if side_by_side {
+                    created["assistant_message_id"] = first_id.clone();
+                    created["assistant_message_ids"] = ids.clone();
+                    created["assistant_messages"] = answers.clone();
+                }
+                gen.push(&mut state, Event::Message(created));
             }
-            gen.push(&mut state, Event::Message(created));
-        }
+            gen
+        };
+        let first_gen = generation(&first);
+        let other_gens: Vec<Arc<Generation>> = others.iter().map(generation).collect();
+        let all: Vec<Arc<Generation>> = std::iter::once(first_gen.clone())
+            .chain(other_gens.iter().cloned())
+            .collect();
         self.slots()
-            .insert(job.conversation_id.clone(), Slot::Running(gen.clone()));
-        self.inner.active.fetch_add(1, Ordering::SeqCst);
+            .insert(conversation_id, Slot::Running(all.clone()));
+        self.inner.active.fetch_add(all.len(), Ordering::SeqCst);
         self.inner.started.notify_one();
         self.inner.deliver_wake.notify_one();
-        let engine = self.clone();
-        let running = gen.clone();
-        tokio::spawn(async move { engine.run(running, job).await });
-        gen
+        for (gen, job) in all.into_iter().zip(std::iter::once(first).chain(others)) {
+            let engine = self.clone();
+            tokio::spawn(async move { engine.run(gen, job).await });
+        }
+        (first_gen, other_gens)
     }
 
     /// Stops every running answer and waits (up to `deadline`) until each has
@@ -343,10 +450,9 @@ impl Engine {
         let running: Vec<Arc<Generation>> = self
             .slots()
             .values()
-            .filter_map(|s| match s {
-                Slot::Running(g) if !g.is_finished() => Some(g.clone()),
-                _ => None,
-            })
+            .flat_map(Slot::generations)
+            .filter(|g| !g.is_finished())
+            .cloned()
             .collect();
         if running.is_empty() && self.inner.active.load(Ordering::SeqCst) == 0 {
             return;
@@ -385,10 +491,13 @@ async fn deliver_loop(inner: std::sync::Weak<Inner>, wake: Arc<Notify>) {
         };
         {
             let slots = inner.slots.lock().unwrap_or_else(|e| e.into_inner());
-            waiting.extend(slots.values().filter_map(|slot| match slot {
-                Slot::Running(gen) if gen.undelivered.load(Ordering::Acquire) => Some(gen.clone()),
-                _ => None,
-            }));
+            waiting.extend(
+                slots
+                    .values()
+                    .flat_map(Slot::generations)
+                    .filter(|gen| gen.undelivered.load(Ordering::Acquire))
+                    .cloned(),
+            );
         }
         for gen in waiting.drain(..) {
             gen.deliver();

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::flush::{release_free_memory, Unsaved};
 use super::generation::{Cut, Generation};
-use super::{clean_title, estimate_tokens, Engine, Event, Job, Slot, LINGER, READER_STACK};
+use super::{clean_title, estimate_tokens, Engine, Event, Job, LINGER, READER_STACK};
 use crate::db::conversation::{self, Usage};
 use crate::llm;
 
@@ -296,8 +296,14 @@ impl Engine {
             tokio::time::sleep(LINGER).await;
             let last = {
                 let mut slots = engine.slots();
-                if matches!(slots.get(&conversation_id), Some(Slot::Running(g)) if Arc::ptr_eq(g, &gen))
-                {
+                // The turn goes once all its answers have ended (the last
+                // to end removes it, a minute after it ended).
+                let ours = slots.get(&conversation_id).is_some_and(|slot| {
+                    let gens = slot.generations();
+                    gens.iter().any(|g| Arc::ptr_eq(g, &gen))
+                        && gens.iter().all(|g| g.is_finished())
+                });
+                if ours {
                     slots.remove(&conversation_id);
                 }
                 slots.is_empty()

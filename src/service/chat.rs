@@ -52,11 +52,14 @@ pub enum Turn {
 }
 
 /// One ask: the turn, the model asked for (else the conversation's, else the
-/// first available) and the collector items the question carries.
+/// first available) or the models compared side by side, and the collector
+/// items the question carries.
 #[derive(Debug, Clone)]
 pub struct Ask {
     pub turn: Turn,
     pub model_id: Option<String>,
+    /// 2–3 distinct models answering side by side (instead of `model_id`).
+    pub model_ids: Option<Vec<String>>,
     pub collector_item_ids: Option<Vec<String>>,
     /// The user's uploads the question carries (an edit without them keeps
     /// the edited question's).
@@ -69,6 +72,7 @@ impl Ask {
         Ask {
             turn,
             model_id,
+            model_ids: None,
             collector_item_ids: None,
             file_ids: None,
         }
@@ -77,8 +81,90 @@ impl Ask {
 
 /// An answer started: its generation, and the conversation as it is now.
 pub struct Started {
+    /// The answer (the first model's when several answer side by side: the
+    /// one shown until the user keeps another).
     pub generation: Arc<Generation>,
+    /// The other answers of a side-by-side turn, in the order of `model_ids`.
+    pub others: Vec<Arc<Generation>>,
     pub conversation: Conversation,
+}
+
+impl Started {
+    /// Every answer of the turn, the first one first.
+    pub fn generations(&self) -> Vec<Arc<Generation>> {
+        std::iter::once(self.generation.clone())
+            .chain(self.others.iter().cloned())
+            .collect()
+    }
+}
+
+/// Fewest and most models one question may be asked of side by side.
+pub const COMPARE_MODELS: std::ops::RangeInclusive<usize> = 2..=3;
+
+/// Which model(s) answer a turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Models {
+    /// One answer: the model asked for, else the conversation's, else the
+    /// first available.
+    One(Option<String>),
+    /// Side by side: one answer per model, in this order (checked by
+    /// [`Models::of`]: 2–3 distinct ids).
+    Compare(Vec<String>),
+}
+
+impl From<Option<String>> for Models {
+    fn from(model_id: Option<String>) -> Models {
+        Models::One(model_id)
+    }
+}
+
+impl Models {
+    /// The models of a request that may carry `model_id` or `model_ids`
+    /// (not both): 422 on `model_ids` for both, for fewer than two or more
+    /// than three ids, or for one id twice.
+    pub fn of(model_id: Option<String>, model_ids: Option<Vec<String>>) -> Result<Models> {
+        let Some(ids) = model_ids else {
+            return Ok(Models::One(model_id));
+        };
+        if model_id.is_some() {
+            return Err(Error::invalid(
+                "model_ids",
+                "give either model_id or model_ids, not both",
+            ));
+        }
+        if !COMPARE_MODELS.contains(&ids.len()) {
+            return Err(Error::invalid(
+                "model_ids",
+                format!(
+                    "compare {} to {} models at once",
+                    COMPARE_MODELS.start(),
+                    COMPARE_MODELS.end()
+                ),
+            ));
+        }
+        for (i, id) in ids.iter().enumerate() {
+            if ids[..i].contains(id) {
+                return Err(Error::invalid(
+                    "model_ids",
+                    format!("the model {id} is asked for twice"),
+                ));
+            }
+        }
+        Ok(Models::Compare(ids))
+    }
+}
+
+/// A refusal about `model_id` said about `model_ids` (a side-by-side ask).
+pub fn about_model_ids(err: Error) -> Error {
+    match err {
+        Error::Validation(mut fields) => {
+            if let Some(why) = fields.remove("model_id") {
+                fields.insert("model_ids", why);
+            }
+            Error::Validation(fields)
+        }
+        other => other,
+    }
 }
 
 /// How a generation ended, for the dialects that answer once it has.
@@ -106,11 +192,12 @@ pub async fn owned(db: &Db, user_id: &str, id: String) -> Result<Conversation> {
         .ok_or_else(|| Error::NotFound("no such conversation".into()))
 }
 
-/// Whether the conversation is answering right now.
+/// Whether the conversation is answering right now (any answer of its turn).
 pub fn is_busy(engine: &Engine, conversation_id: &str) -> bool {
     engine
-        .get(conversation_id)
-        .is_some_and(|g| !g.is_finished())
+        .turn(conversation_id)
+        .iter()
+        .any(|g| !g.is_finished())
 }
 
 /// Asks in `conversation`: checks the ask, takes the conversation's slot in
@@ -123,11 +210,12 @@ pub async fn ask(
     ask: Ask,
 ) -> Result<Started> {
     let context = collector_items(chat.db, user_id, ask.collector_item_ids).await?;
+    let models = Models::of(ask.model_id, ask.model_ids)?;
     let carried = Carried {
         context,
         file_ids: ask.file_ids,
     };
-    ask_with(chat, user_id, conversation, ask.turn, ask.model_id, carried).await
+    ask_with(chat, user_id, conversation, ask.turn, models, carried).await
 }
 
 /// What a question carries besides its text.
@@ -247,16 +335,25 @@ fn route_for(
 }
 
 /// [`ask`] with the collector items already gathered: writes the rows of
-/// `turn` (with the items and files it carries) and starts the answer.
+/// `turn` (with the items and files it carries) and starts the answer, or
+/// the answers side by side when several models are compared.
 pub async fn ask_with(
     chat: &Chat<'_>,
     user_id: &str,
     conversation: Conversation,
     turn: Turn,
-    model_id: Option<String>,
+    models: impl Into<Models>,
     carried: impl Into<Carried>,
 ) -> Result<Started> {
     let carried: Carried = carried.into();
+    let (model_id, compared) = match models.into() {
+        Models::One(model_id) => (model_id, Vec::new()),
+        Models::Compare(ids) => match ids.split_first() {
+            Some((first, rest)) => (Some(first.clone()), rest.to_vec()),
+            None => (None, Vec::new()),
+        },
+    };
+    let side_by_side = !compared.is_empty();
     if let Turn::Question(content) | Turn::Edit(content) | Turn::EditAt { content, .. } = &turn {
         // A question may be only files (a screenshot, no words).
         let has_files = carried.file_ids.as_ref().is_some_and(|ids| !ids.is_empty());
@@ -270,31 +367,45 @@ pub async fn ask_with(
     // sent upstream).
     let engine = chat.engine.clone();
     let owner = user_id.to_string();
-    let (route, reservation, rows) = chat
+    let (route, reservation, rows, extras) = chat
         .db
         .run(move |conn| -> Result<_> {
-            let wanted = model_id.clone().or(conversation.model_id.clone());
-            let route = match route_for(conn, wanted, Some(&owner)) {
-                // The conversation's own model is gone: fall back to the first available.
-                Err(_) if model_id.is_none() && conversation.model_id.is_some() => {
-                    route_for(conn, None, Some(&owner))?
+            let route = if side_by_side {
+                route_for(conn, model_id.clone(), Some(&owner)).map_err(about_model_ids)?
+            } else {
+                let wanted = model_id.clone().or(conversation.model_id.clone());
+                match route_for(conn, wanted, Some(&owner)) {
+                    // The conversation's own model is gone: fall back to the first available.
+                    Err(_) if model_id.is_none() && conversation.model_id.is_some() => {
+                        route_for(conn, None, Some(&owner))?
+                    }
+                    other => other?,
                 }
-                other => other?,
             };
-            let reservation = engine.reserve(&conversation.id, &owner)?;
-            let model = Model {
-                id: route.model.id.clone(),
-                name: route.model.name.clone(),
-                window: route.model.context_window,
-                vision: files::sees_images(&route.model),
-            };
-            let rows = repo::turn(conn, |tx| -> Result<Rows> {
+            let others = compared
+                .iter()
+                .map(|id| route_for(conn, Some(id.clone()), Some(&owner)).map_err(about_model_ids))
+                .collect::<Result<Vec<_>>>()?;
+            let reservation = engine.reserve_answers(&conversation.id, &owner, 1 + others.len())?;
+            let model = Model::of(&route);
+            let rows = repo::turn(conn, |tx| -> Result<_> {
+                // Every model is checked against the plan before the rows
+                // are written (the limit again as each answer is counted).
                 check_plan(tx, &owner, &model.id)?;
-                let rows = write_turn(tx, &conversation, &owner, &model, &turn, carried)?;
+                for other in &others {
+                    check_plan(tx, &owner, &other.model.id)?;
+                }
+                let mut rows = write_turn(tx, &conversation, &owner, &model, &turn, carried)?;
                 plan::record_usage(tx, &owner, &model.id, Some(&rows.answer.id))?;
-                Ok(rows)
+                let extras = if others.is_empty() {
+                    Vec::new()
+                } else {
+                    add_side_by_side(tx, &owner, &mut rows, others)?
+                };
+                Ok((rows, extras))
             })?;
-            Ok((route, reservation, rows))
+            let (rows, extras) = rows;
+            Ok((route, reservation, rows, extras))
         })
         .await?;
 
@@ -304,29 +415,117 @@ pub async fn ask_with(
         .filter(|m| m.id != rows.answer.id)
         .collect();
     let system_prompt = system_prompt(&rows.conversation.system_prompt, rows.context_text);
-    let request = crate::llm::ChatRequest {
-        model: route.model.upstream_id.clone(),
-        messages: engine::build_prompt(
-            &system_prompt,
-            &history,
-            route.model.context_window,
-            &rows.images,
-        ),
-        max_tokens: None,
+    let job = |route: &connection::Route,
+               answer: Message,
+               images: &HashMap<String, Vec<crate::llm::Image>>,
+               title_from: Option<String>|
+     -> Result<Job> {
+        let request = crate::llm::ChatRequest {
+            model: route.model.upstream_id.clone(),
+            messages: engine::build_prompt(
+                &system_prompt,
+                &history,
+                route.model.context_window,
+                images,
+            ),
+            max_tokens: None,
+        };
+        Ok(Job {
+            conversation_id: rows.conversation.id.clone(),
+            user_message: rows.user_message.clone(),
+            assistant_message: answer,
+            endpoint: endpoint_of(&route.connection, chat.idle_timeout)?,
+            request,
+            title_from,
+        })
     };
-    let job = Job {
-        conversation_id: rows.conversation.id.clone(),
-        user_message: rows.user_message,
-        assistant_message: rows.answer,
-        endpoint: endpoint_of(&route.connection, chat.idle_timeout)?,
-        request,
-        title_from: rows.title_from,
-    };
-    let generation = chat.engine.start(reservation, job);
+    let first = job(
+        &route,
+        rows.answer.clone(),
+        &rows.images,
+        rows.title_from.clone(),
+    )?;
+    let others = extras
+        .into_iter()
+        .map(|extra| job(&extra.route, extra.answer, &extra.images, None))
+        .collect::<Result<Vec<_>>>()?;
+    let (generation, others) = chat.engine.start_turn(reservation, first, others);
     Ok(Started {
         generation,
+        others,
         conversation: rows.conversation,
     })
+}
+
+/// Another answer of a side-by-side turn: its model and the images its
+/// prompt shows.
+struct Extra {
+    route: connection::Route,
+    answer: Message,
+    images: HashMap<String, Vec<crate::llm::Image>>,
+}
+
+/// Writes the other answers of a side-by-side turn under the question of
+/// `rows` (siblings of its answer, each counted against the plan), keeps
+/// the first answer current and its model the conversation's, and fills
+/// in the siblings of every answer; inside the turn's transaction.
+fn add_side_by_side(
+    tx: &Connection,
+    user_id: &str,
+    rows: &mut Rows,
+    others: Vec<connection::Route>,
+) -> Result<Vec<Extra>> {
+    let Some(question_id) = rows.answer.parent_id.clone() else {
+        return Err(Error::Internal("an answer without its question".into()));
+    };
+    let questions: Vec<&str> = rows
+        .thread
+        .iter()
+        .filter(|m| m.role == Role::User)
+        .map(|m| m.id.as_str())
+        .collect();
+    let mut extras = Vec::new();
+    for route in others {
+        let model = Model::of(&route);
+        if !model.vision
+            && files::of_thread(tx, &[question_id.as_str()], true)?
+                .images
+                .contains_key(&question_id)
+        {
+            return Err(files::cannot_see(&model.name));
+        }
+        check_plan(tx, user_id, &model.id)?;
+        let answer = repo::add_answer(tx, &rows.conversation.id, &question_id, &model.id)?;
+        plan::record_usage(tx, user_id, &model.id, Some(&answer.id))?;
+        let images = files::of_thread(tx, &questions, model.vision)?.images;
+        extras.push(Extra {
+            route,
+            answer,
+            images,
+        });
+    }
+    // Until the user keeps one, the first model's answer is the one shown.
+    repo::set_current(tx, &rows.conversation.id, Some(&rows.answer.id), true)?;
+    let first_model = rows.answer.model_id.clone();
+    repo::update(
+        tx,
+        &rows.conversation.id,
+        &ConversationUpdate {
+            model_id: Some(first_model),
+            ..Default::default()
+        },
+    )?;
+    let conversation_id = rows.conversation.id.clone();
+    rows.conversation =
+        repo::get(tx, user_id, &conversation_id)?.unwrap_or(rows.conversation.clone());
+    let with_siblings = |m: &Message| -> Result<Message> {
+        Ok(repo::message_with_siblings(tx, &m.id)?.unwrap_or_else(|| m.clone()))
+    };
+    rows.answer = with_siblings(&rows.answer)?;
+    for extra in &mut extras {
+        extra.answer = with_siblings(&extra.answer)?;
+    }
+    Ok(extras)
 }
 
 /// The conversation's system prompt followed by the collector text, if any.
@@ -362,6 +561,17 @@ struct Model {
     name: String,
     window: Option<u32>,
     vision: bool,
+}
+
+impl Model {
+    fn of(route: &connection::Route) -> Model {
+        Model {
+            id: route.model.id.clone(),
+            name: route.model.name.clone(),
+            window: route.model.context_window,
+            vision: files::sees_images(&route.model),
+        }
+    }
 }
 
 /// Writes the rows of `turn` (and records the collector items it carries);

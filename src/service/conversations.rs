@@ -15,6 +15,9 @@ pub const MAX_TITLE_CHARS: usize = 200;
 pub struct NewChat {
     pub title: Option<String>,
     pub model_id: Option<String>,
+    /// The models answering the first question side by side (instead of
+    /// `model_id`; the conversation's model is the first).
+    pub model_ids: Option<Vec<String>>,
     pub system_prompt: Option<String>,
     /// The first question, asked at once when given.
     pub message: Option<String>,
@@ -47,14 +50,29 @@ pub fn clip_title(title: Option<&str>) -> String {
 /// model, and unknown collector items, before anything is written) and asks
 /// its first question when there is one.
 pub async fn create(chat: &Chat<'_>, user_id: &str, new: NewChat) -> Result<Created> {
+    let models = chat::Models::of(new.model_id, new.model_ids)?;
+    if matches!(models, chat::Models::Compare(_)) && new.message.is_none() {
+        return Err(Error::invalid(
+            "model_ids",
+            "models are compared on a question: give a message",
+        ));
+    }
     let context = chat::collector_items(chat.db, user_id, new.collector_item_ids).await?;
     let title = clip_title(new.title.as_deref());
     let system_prompt = new.system_prompt.unwrap_or_default();
-    if let Some(model_id) = &new.model_id {
-        chat::resolve_model(chat.db, Some(model_id.clone()), None).await?;
+    let model_id = match &models {
+        chat::Models::One(model_id) => model_id.clone(),
+        chat::Models::Compare(ids) => ids.first().cloned(),
+    };
+    if let Some(model_id) = &model_id {
+        chat::resolve_model(chat.db, Some(model_id.clone()), None)
+            .await
+            .map_err(|err| match &models {
+                chat::Models::Compare(_) => chat::about_model_ids(err),
+                chat::Models::One(_) => err,
+            })?;
     }
     let owner = user_id.to_string();
-    let model_id = new.model_id.clone();
     let wanted_temporary = new.temporary;
     let conversation = chat
         .db
@@ -81,7 +99,7 @@ pub async fn create(chat: &Chat<'_>, user_id: &str, new: NewChat) -> Result<Crea
                 user_id,
                 conversation,
                 Turn::Question(content),
-                new.model_id,
+                models,
                 chat::Carried {
                     context,
                     file_ids: new.file_ids,
@@ -264,9 +282,7 @@ pub fn kept(conversation: &Conversation, what: &str) -> Result<()> {
 
 /// Deletes a conversation, stopping its answer first.
 pub async fn delete(chat: &Chat<'_>, conversation: Conversation) -> Result<()> {
-    if let Some(generation) = chat.engine.get(&conversation.id) {
-        generation.stop();
-    }
+    chat.engine.stop_turn(&conversation.id);
     chat.db
         .run(move |conn| repo::delete(conn, &conversation.id))
         .await?;

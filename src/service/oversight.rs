@@ -86,9 +86,7 @@ pub async fn delete(
         .run(move |conn| repo::get(conn, &uid, &id))
         .await?
         .ok_or_else(|| Error::NotFound("no such conversation".into()))?;
-    if let Some(gen) = engine.get(&found.id) {
-        gen.stop();
-    }
+    engine.stop_turn(&found.id);
     db.run(move |conn| {
         audit::audited(
             conn,

@@ -35,6 +35,7 @@ mod seed_002;
 mod seed_004;
 mod settings;
 mod sharing;
+mod side_by_side;
 mod signin_limits;
 mod spa;
 mod status;

@@ -106,7 +106,14 @@ export const importConversation = (document: unknown) =>
 /** POST …/messages with `stream: true`. */
 export const streamSend = (
   id: string,
-  body: { content: string; model_id?: string; collector_item_ids?: string[]; file_ids?: string[] },
+  body: {
+    content: string
+    model_id?: string
+    /** 2–3 distinct models answering side by side (instead of `model_id`). */
+    model_ids?: string[]
+    collector_item_ids?: string[]
+    file_ids?: string[]
+  },
   handlers: StreamHandlers,
 ) => streamSse(path(id, '/messages'), { ...body, stream: true }, handlers)
 

@@ -520,7 +520,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** @description The answer being written, as server-sent events (`text/event-stream`): `event: message` first (a `StreamCreated`: the saved question and the empty answer), then `event: delta`s (a `StreamDelta` each, its `id` the sequence number), then `event: done` (the finished `Message`) or `event: error` (a `StreamFailed`). A comment line is sent every 15 s to keep the connection open. With `Last-Event-ID`, only the deltas after that one are sent again. When nothing is being written, the saved answer comes as one `delta` and `done`; 204 when the conversation has no answer. */
+        /** @description The answer being written, as server-sent events (`text/event-stream`): `event: message` first (a `StreamCreated`: the saved question and the empty answer), then `event: delta`s (a `StreamDelta` each, its `id` the sequence number), then `event: done` (the finished `Message`) or `event: error` (a `StreamFailed`). A comment line is sent every 15 s to keep the connection open. With `Last-Event-ID`, only the deltas after that one are sent again. When nothing is being written, the saved answer comes as one `delta` and `done`; 204 when the conversation has no answer. A side-by-side turn (`model_ids`) streams all its answers in this one response: the `message` event adds `assistant_message_ids` and `assistant_messages`, each `delta` carries its answer's `message_id`, each answer ends with its own `done` or `error` (with `message_id`; the others go on), and the stream ends when all have. Its delta ids are the sequence numbers of every answer, comma-separated in `assistant_message_ids` order (`4,7`), so `Last-Event-ID` resumes each answer. */
         get: operations["stream"];
         put?: never;
         post?: never;
@@ -1355,6 +1355,8 @@ export interface components {
             code: string;
             user_message?: null | components["schemas"]["Message"];
             message: components["schemas"]["Message"];
+            /** @description Side by side only (when every answer failed): all of them. */
+            answers?: components["schemas"]["Message"][] | null;
         };
         /** @description An API key as its owner sees it in a list (never the key itself). */
         ApiKey: {
@@ -1601,6 +1603,12 @@ export interface components {
         CreateConversationBody: {
             title?: string | null;
             model_id?: string | null;
+            /**
+             * @description With `message`: 2–3 distinct models that answer the first question
+             *     side by side (instead of `model_id`), as in
+             *     `POST /conversations/{id}/messages`.
+             */
+            model_ids?: string[] | null;
             system_prompt?: string | null;
             /** @description Sends the first turn at once. */
             message?: string | null;
@@ -1694,6 +1702,11 @@ export interface components {
             answer: string;
             created_at: string;
             updated_at: string;
+            /**
+             * @description Side by side only: every answer (complete, or failed with status
+             *     `error`), in `model_ids` order; `message` and `answer` are the first.
+             */
+            answers?: components["schemas"]["Message"][] | null;
         };
         /**
          * @description An exported conversation (`format=json`): its current thread, what
@@ -2016,6 +2029,18 @@ export interface components {
         MessageBody: {
             content: string;
             model_id?: string | null;
+            /**
+             * @description Side by side: 2–3 distinct models (instead of `model_id`) that each
+             *     answer the question, in parallel. The answers are siblings under the
+             *     question (versions); the first model's is current until another is
+             *     kept with `PATCH /conversations/{id}` `{current_message_id}`. Each
+             *     counts against the plan and the running-answer limits. Not streamed:
+             *     `answer`/`message` are the first model's and `answers` all of them;
+             *     streamed: one response carries all answers (deltas tagged with
+             *     `message_id`, one `done` or `error` per answer). One model twice,
+             *     fewer than 2 or more than 3, or with `model_id`: 422 on `model_ids`.
+             */
+            model_ids?: string[] | null;
             /**
              * @description Answer with server-sent events (default: whether `Accept` asks for
              *     `text/event-stream`).
@@ -2588,16 +2613,27 @@ export interface components {
         };
         /**
          * @description The `message` event: the saved question (absent for a regeneration) and
-         *     the empty answer being written.
+         *     the empty answer being written (the first model's, side by side).
          */
         StreamCreated: {
             conversation_id: string;
             user_message?: null | components["schemas"]["Message"];
             assistant_message: components["schemas"]["Message"];
+            /**
+             * @description Side by side only: the first model's answer (`assistant_message`'s id),
+             *     the one the conversation shows until another is kept.
+             */
+            assistant_message_id?: string | null;
+            /** @description Side by side only: every answer being written, in `model_ids` order. */
+            assistant_message_ids?: string[] | null;
+            /** @description Side by side only: the empty answers, in `model_ids` order. */
+            assistant_messages?: components["schemas"]["Message"][] | null;
         };
         /** @description A `delta` event: the next piece of the answer. */
         StreamDelta: {
             content: string;
+            /** @description Side by side only: the answer this piece belongs to. */
+            message_id?: string | null;
         };
         /**
          * @description One server-sent event of a streamed answer, as a client reads it off the
@@ -2624,6 +2660,8 @@ export interface components {
             error?: string | null;
             code: string;
             message: components["schemas"]["Message"];
+            /** @description Side by side only: the answer that failed (the others go on). */
+            message_id?: string | null;
         };
         /**
          * @description SPEC's subscription object plus `plan_id`, `used_today` and

@@ -87,6 +87,18 @@ interface StreamState {
   final: boolean
 }
 
+/**
+ * A question answered by several models side by side (issue 21): the answers in the order
+ * the models were picked (the first is the one the thread shows until another is kept).
+ */
+export interface SideBySide {
+  conversationId: string
+  answers: Message[]
+}
+
+/** Most models one question may be asked of at once (the server's limit). */
+export const MAX_COMPARED = 3
+
 /** Text given back to a message box: a question that did not reach the server. */
 export interface ReturnedText {
   /** The conversation it was asked in (null: a new chat that could not be created). */
@@ -123,6 +135,10 @@ export const useChatStore = defineStore('chat', () => {
   /** An answer whose stream could not be re-joined nor read again: "interrupted". */
   const interruptedId = ref<string | null>(null)
   const stream = shallowRef<StreamState | null>(null)
+  /** The other models the next question is also asked of ("Compare"), besides `modelId`. */
+  const compareModelIds = ref<string[]>([])
+  /** The side-by-side answers on screen, until one is kept (or another turn starts). */
+  const sideBySide = ref<SideBySide | null>(null)
   let openGeneration = 0
   /** The conversation last asked for by `open` (to try again when the network is back). */
   let openingId: string | null = null
@@ -146,6 +162,31 @@ export const useChatStore = defineStore('chat', () => {
     return messages.value.find((m) => m.id === id)
   }
 
+  /** Changes one side-by-side answer; false when it is not one of them. */
+  function updateSide(id: string, change: (m: Message) => Message): boolean {
+    const side = sideBySide.value
+    const index = side ? side.answers.findIndex((m) => m.id === id) : -1
+    if (!side || index < 0) return false
+    const answers = [...side.answers]
+    answers[index] = change(answers[index] as Message)
+    sideBySide.value = { ...side, answers }
+    return true
+  }
+
+  /** Whether every side-by-side answer has ended (done, error or stopped). */
+  function sideEnded(): boolean {
+    return (sideBySide.value?.answers ?? []).every((m) => m.status !== 'streaming')
+  }
+
+  /** The models the next question goes to: `modelId` then the compared ones, distinct. */
+  const askedModelIds = computed(() => {
+    const first = modelId.value
+    if (!first) return []
+    return [first, ...compareModelIds.value.filter((id) => id && id !== first)]
+      .filter((id, i, all) => all.indexOf(id) === i)
+      .slice(0, MAX_COMPARED)
+  })
+
   function pickModel(detail: ConversationDetail | null): void {
     const models = useModelsStore()
     const settings = useSettingsStore()
@@ -168,6 +209,7 @@ export const useChatStore = defineStore('chat', () => {
 
   /** What belongs to the conversation on screen only: errors, retry, the interrupted mark. */
   function clearTransient(): void {
+    sideBySide.value = null
     loadError.value = null
     actionError.value = null
     failed.value = null
@@ -254,9 +296,13 @@ export const useChatStore = defineStore('chat', () => {
     }
     switch (event.event) {
       case 'message': {
-        const { user_message, assistant_message } = data as {
+        const { user_message, assistant_message, assistant_messages } = data as {
           user_message?: Message
           assistant_message?: Message
+          assistant_messages?: Message[]
+        }
+        if (Array.isArray(assistant_messages) && assistant_messages.length > 1) {
+          sideBySide.value = { conversationId: state.conversationId, answers: assistant_messages }
         }
         if (user_message) {
           const pendingUser = findMessage(PENDING_USER)
@@ -277,8 +323,14 @@ export const useChatStore = defineStore('chat', () => {
         break
       }
       case 'delta': {
-        const { content } = data as { content?: string }
+        const { content, message_id } = data as { content?: string; message_id?: string }
         if (event.id) state.lastEventId = event.id
+        if (typeof content === 'string' && message_id && sideBySide.value) {
+          // A re-join from the start replays the `message` event first: the columns start empty.
+          updateSide(message_id, (m) => ({ ...m, content: m.content + content }))
+          // The thread shows the first answer; the others live in their columns only.
+          if (message_id !== state.assistantId) break
+        }
         if (typeof content === 'string') {
           state.pending += content
           schedulePaint(state)
@@ -289,14 +341,38 @@ export const useChatStore = defineStore('chat', () => {
         state.pending = ''
         state.resetOnDelta = false
         const final = data as Message
+        if (final && typeof final.id === 'string' && updateSide(final.id, () => final)) {
+          if (final.id === state.assistantId) replaceMessage(state.assistantId, final)
+          // One answer ended: the stream goes on until all have.
+          if (!sideEnded()) break
+          finish(state)
+          announce(findMessage(state.assistantId)?.content ?? '')
+          break
+        }
         if (final && typeof final.id === 'string') replaceMessage(state.assistantId, final)
         finish(state)
         announce(findMessage(state.assistantId)?.content ?? '')
         break
       }
       case 'error': {
+        const { error, code, message_id } = data as {
+          error?: string
+          code?: string
+          message_id?: string
+        }
+        if (message_id && sideBySide.value) {
+          updateSide(message_id, (m) => ({
+            ...m,
+            status: 'error',
+            error: error ?? code ?? 'error',
+          }))
+          if (message_id !== state.assistantId && !sideEnded()) break
+          if (message_id !== state.assistantId) {
+            finish(state)
+            break
+          }
+        }
         paint(state)
-        const { error, code } = data as { error?: string; code?: string }
         const message = findMessage(state.assistantId)
         if (message) {
           replaceMessage(message.id, {
@@ -305,6 +381,7 @@ export const useChatStore = defineStore('chat', () => {
             error: error ?? code ?? 'error',
           })
         }
+        if (sideBySide.value && !sideEnded()) break
         finish(state)
         break
       }
@@ -623,6 +700,8 @@ export const useChatStore = defineStore('chat', () => {
       placeholder(PENDING_ASSISTANT, 'assistant'),
     )
     const conversationId = id
+    const models = askedModelIds.value
+    sideBySide.value = null
     const state = newStreamState('send', conversationId, PENDING_ASSISTANT, {
       text,
       knownLastUserId,
@@ -632,7 +711,11 @@ export const useChatStore = defineStore('chat', () => {
         conversationId,
         {
           content: text,
-          ...(modelId.value ? { model_id: modelId.value } : {}),
+          ...(models.length > 1
+            ? { model_ids: models }
+            : modelId.value
+              ? { model_id: modelId.value }
+              : {}),
           ...(collectorItemIds.length ? { collector_item_ids: collectorItemIds } : {}),
           ...(files.length ? { file_ids: files.map((file) => file.id) } : {}),
         },
@@ -715,6 +798,11 @@ export const useChatStore = defineStore('chat', () => {
       const stopped = answer?.message
       if (stopped && typeof stopped === 'object' && typeof stopped.id === 'string') {
         replaceMessage(state.assistantId, stopped)
+        // Side by side, every answer stopped with it.
+        for (const m of sideBySide.value?.answers ?? []) {
+          if (m.status === 'streaming') updateSide(m.id, (a) => ({ ...a, status: 'stopped' }))
+        }
+        updateSide(stopped.id, () => stopped)
         finish(state)
         return
       }
@@ -746,6 +834,48 @@ export const useChatStore = defineStore('chat', () => {
     } catch (e) {
       actionError.value = toApiErrorValue(e)
     }
+  }
+
+  /**
+   * Keeps one of the side-by-side answers: the thread continues from it (the existing branch
+   * switch), the others stay as its versions.
+   */
+  async function keepAnswer(answerId: string): Promise<boolean> {
+    const id = conversation.value?.id
+    if (!id || stream.value || sideBySide.value?.conversationId !== id) return false
+    try {
+      await api.updateConversation(id, { current_message_id: answerId })
+      sideBySide.value = null
+      await open(id, { force: true })
+      return true
+    } catch (e) {
+      actionError.value = toApiErrorValue(e)
+      return false
+    }
+  }
+
+  /** Adds a model to compare (the next one not picked yet); false when there is none. */
+  function addCompareModel(): boolean {
+    const models = useModelsStore()
+    if (askedModelIds.value.length >= MAX_COMPARED || !modelId.value) return false
+    const taken = new Set(askedModelIds.value)
+    const next = models.available.find((m) => !taken.has(m.id))
+    if (!next) return false
+    compareModelIds.value = [...compareModelIds.value.filter((id) => taken.has(id)), next.id]
+    return true
+  }
+
+  /** Sets the compared model at `index` (0: the second model); the same model twice is refused. */
+  function setCompareModel(index: number, id: string): void {
+    const others = compareModelIds.value.filter((_, i) => i !== index)
+    if (id === modelId.value || others.includes(id)) return
+    const next = [...compareModelIds.value]
+    next[index] = id
+    compareModelIds.value = next
+  }
+
+  function removeCompareModel(index: number): void {
+    compareModelIds.value = compareModelIds.value.filter((_, i) => i !== index)
   }
 
   /**
@@ -847,6 +977,9 @@ export const useChatStore = defineStore('chat', () => {
     failed,
     interruptedId,
     modelId,
+    compareModelIds,
+    askedModelIds,
+    sideBySide,
     streaming,
     conversationId,
     lastUser,
@@ -860,6 +993,10 @@ export const useChatStore = defineStore('chat', () => {
     regenerate,
     stop,
     switchVersion,
+    keepAnswer,
+    addCompareModel,
+    setCompareModel,
+    removeCompareModel,
     rate,
     networkBack,
     setModel,

@@ -29,6 +29,17 @@ pub(super) struct MessageBody {
     content: String,
     #[serde(alias = "model id")]
     model_id: Option<String>,
+    /// Side by side: 2–3 distinct models (instead of `model_id`) that each
+    /// answer the question, in parallel. The answers are siblings under the
+    /// question (versions); the first model's is current until another is
+    /// kept with `PATCH /conversations/{id}` `{current_message_id}`. Each
+    /// counts against the plan and the running-answer limits. Not streamed:
+    /// `answer`/`message` are the first model's and `answers` all of them;
+    /// streamed: one response carries all answers (deltas tagged with
+    /// `message_id`, one `done` or `error` per answer). One model twice,
+    /// fewer than 2 or more than 3, or with `model_id`: 422 on `model_ids`.
+    #[schema(min_items = 2, max_items = 3)]
+    model_ids: Option<Vec<String>>,
     /// Answer with server-sent events (default: whether `Accept` asks for
     /// `text/event-stream`).
     stream: Option<bool>,
@@ -122,6 +133,7 @@ async fn ask_turn(
     let asked = Ask {
         turn: turn(body.content),
         model_id: body.model_id,
+        model_ids: body.model_ids,
         collector_item_ids: body.collector_item_ids,
         file_ids: body.file_ids,
     };
@@ -179,7 +191,7 @@ pub struct StreamEvent {
 }
 
 /// The `message` event: the saved question (absent for a regeneration) and
-/// the empty answer being written.
+/// the empty answer being written (the first model's, side by side).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct StreamCreated {
@@ -187,12 +199,26 @@ pub struct StreamCreated {
     #[schema(required = false)]
     user_message: Option<Message>,
     assistant_message: Message,
+    /// Side by side only: the first model's answer (`assistant_message`'s id),
+    /// the one the conversation shows until another is kept.
+    #[schema(required = false)]
+    assistant_message_id: Option<String>,
+    /// Side by side only: every answer being written, in `model_ids` order.
+    #[schema(required = false)]
+    assistant_message_ids: Option<Vec<String>>,
+    /// Side by side only: the empty answers, in `model_ids` order.
+    #[schema(required = false)]
+    assistant_messages: Option<Vec<Message>>,
 }
 
 /// A `delta` event: the next piece of the answer.
 #[derive(Serialize, ToSchema)]
 pub struct StreamDelta {
     content: String,
+    /// Side by side only: the answer this piece belongs to.
+    #[schema(required = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<String>,
 }
 
 /// The `error` event: why the answer failed, and the (partial) answer saved
@@ -202,6 +228,10 @@ pub struct StreamFailed {
     error: Option<String>,
     code: String,
     message: Message,
+    /// Side by side only: the answer that failed (the others go on).
+    #[schema(required = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_id: Option<String>,
 }
 
 #[utoipa::path(get, path = "/conversations/{id}/stream", tag = "conversations",
@@ -211,7 +241,13 @@ pub struct StreamFailed {
         `event: done` (the finished `Message`) or `event: error` (a `StreamFailed`). A comment \
         line is sent every 15 s to keep the connection open. With `Last-Event-ID`, only the \
         deltas after that one are sent again. When nothing is being written, the saved \
-        answer comes as one `delta` and `done`; 204 when the conversation has no answer.",
+        answer comes as one `delta` and `done`; 204 when the conversation has no answer. \
+        A side-by-side turn (`model_ids`) streams all its answers in this one response: \
+        the `message` event adds `assistant_message_ids` and `assistant_messages`, each \
+        `delta` carries its answer's `message_id`, each answer ends with its own `done` or \
+        `error` (with `message_id`; the others go on), and the stream ends when all have. \
+        Its delta ids are the sequence numbers of every answer, comma-separated in \
+        `assistant_message_ids` order (`4,7`), so `Last-Event-ID` resumes each answer.",
     params(("id" = String, Path),
         ("Last-Event-ID" = Option<String>, Header, description = "the last delta received")),
     responses((status = 200, description = "server-sent events", content_type = "text/event-stream",
@@ -225,14 +261,25 @@ pub(super) async fn stream(
     last_event_id: Option<String>,
 ) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
-    let after = match last_event_id.as_deref().map(str::trim) {
+    let resume = match last_event_id.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(raw) => Some(
-            raw.parse::<u64>()
-                .map_err(|_| ApiError::BadRequest("Last-Event-ID must be a number".into()))?,
+            raw.split(',')
+                .map(|seq| seq.trim().parse::<u64>())
+                .collect::<Result<Vec<u64>, _>>()
+                .map_err(|_| {
+                    ApiError::BadRequest(
+                        "Last-Event-ID must be a number (or numbers separated by commas)".into(),
+                    )
+                })?,
         ),
     };
-    if let Some(gen) = state.engine.get(&conversation.id) {
+    let after = resume.as_ref().and_then(|seqs| seqs.first().copied());
+    let turn = state.engine.turn(&conversation.id);
+    if turn.len() > 1 {
+        return Ok(sse_turn(&turn, resume.as_deref()));
+    }
+    if let Some(gen) = turn.into_iter().next() {
         return Ok(sse_response(&gen, after));
     }
     // Nothing in memory: the saved answer, as one delta (unless the client
@@ -262,6 +309,7 @@ pub(super) async fn stream(
             error: message.error.clone(),
             code: "upstream_error".into(),
             message,
+            message_id: None,
         }))
     } else {
         Event::Done(to_value(&message))
@@ -295,20 +343,18 @@ pub(super) async fn stop(
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
     let conversation = owned(&state, &current, id).await?;
-    let running = state
-        .engine
-        .get(&conversation.id)
-        .filter(|g| !g.is_finished());
-    let stopped = running.is_some();
-    if let Some(gen) = running {
-        gen.stop();
-        // Wait (bounded) for the final state to be saved.
-        let mut events = Box::pin(gen.subscribe(None));
-        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+    // Every answer of the turn (several side by side) stops.
+    let running = state.engine.stop_turn(&conversation.id);
+    let stopped = !running.is_empty();
+    // Wait (bounded) for the final states to be saved.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures_util::future::join_all(running.iter().map(|gen| async move {
+            let mut events = Box::pin(gen.subscribe(None));
             while events.next().await.is_some() {}
-        })
-        .await;
-    }
+        })),
+    )
+    .await;
     let leaf = conversation.current_message_id.clone();
     let message = match leaf {
         Some(id) => {
@@ -337,6 +383,13 @@ pub(super) async fn generate(
 
 /// The answer of a started turn: SSE when `stream`, else the finished exchange.
 pub(super) async fn answer(started: ask::Started, stream: bool) -> Result<Response, ApiError> {
+    if !started.others.is_empty() {
+        let turn = started.generations();
+        if stream {
+            return Ok(sse_turn(&turn, None));
+        }
+        return wait_for_answers(&turn, &started.conversation).await;
+    }
     if stream {
         return Ok(sse_response(&started.generation, None));
     }
@@ -363,6 +416,11 @@ pub struct Exchange {
     created_at: Value,
     #[schema(value_type = String)]
     updated_at: Value,
+    /// Side by side only: every answer (complete, or failed with status
+    /// `error`), in `model_ids` order; `message` and `answer` are the first.
+    #[schema(value_type = Option<Vec<Message>>, required = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answers: Option<Vec<Value>>,
 }
 
 /// A failed answer, answered when the request did not ask for a stream: the
@@ -378,6 +436,10 @@ pub struct AnswerFailed {
     user_message: Value,
     #[schema(value_type = Message)]
     message: Value,
+    /// Side by side only (when every answer failed): all of them.
+    #[schema(value_type = Option<Vec<Message>>, required = false)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    answers: Option<Vec<Value>>,
 }
 
 /// Waits for the end of a generation and answers like seed 002 (plus the
@@ -386,13 +448,62 @@ pub(super) async fn wait_for_answer(
     gen: &Arc<Generation>,
     conversation: &Conversation,
 ) -> Result<Response, ApiError> {
-    match ask::outcome(gen).await? {
+    Ok(exchange(ask::outcome(gen).await?, conversation, None))
+}
+
+/// Waits for the end of every answer of a side-by-side turn: 201 with the
+/// first model's answer as `message`/`answer` (whatever its status) and
+/// all of them as `answers` when any answered; the first one's failure
+/// (with `answers`) when all failed.
+pub(super) async fn wait_for_answers(
+    gens: &[Arc<Generation>],
+    conversation: &Conversation,
+) -> Result<Response, ApiError> {
+    let outcomes = futures_util::future::join_all(gens.iter().map(ask::outcome))
+        .await
+        .into_iter()
+        .collect::<Result<Vec<Outcome>, _>>()?;
+    let answers: Vec<Value> = outcomes
+        .iter()
+        .map(|o| match o {
+            Outcome::Answered { message, .. } | Outcome::Failed { message, .. } => message.clone(),
+        })
+        .collect();
+    let any_answered = outcomes
+        .iter()
+        .any(|o| matches!(o, Outcome::Answered { .. }));
+    let Some(first) = outcomes.into_iter().next() else {
+        return Err(crate::service::Error::Internal(
+            "a turn without answers".into(),
+        ));
+    };
+    let first = match first {
+        Outcome::Failed {
+            message,
+            user_message,
+            ..
+        } if any_answered => Outcome::Answered {
+            user_message,
+            message,
+        },
+        other => other,
+    };
+    Ok(exchange(first, conversation, Some(answers)))
+}
+
+/// The reply for a finished answer: 201 with the exchange, or its failure.
+fn exchange(
+    outcome: Outcome,
+    conversation: &Conversation,
+    answers: Option<Vec<Value>>,
+) -> Response {
+    match outcome {
         Outcome::Answered {
             user_message,
             message,
         } => {
             let idx = message["idx"].as_i64().unwrap_or(0);
-            Ok(json_response(
+            json_response(
                 StatusCode::CREATED,
                 &Exchange {
                     conversation_id: conversation.id.clone(),
@@ -402,8 +513,9 @@ pub(super) async fn wait_for_answer(
                     created_at: message["created_at"].clone(),
                     updated_at: message["updated_at"].clone(),
                     message,
+                    answers,
                 },
-            ))
+            )
         }
         Outcome::Failed {
             status,
@@ -411,16 +523,77 @@ pub(super) async fn wait_for_answer(
             code,
             message,
             user_message,
-        } => Ok(json_response(
+        } => json_response(
             StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
             &AnswerFailed {
                 error,
                 code,
                 user_message,
                 message,
+                answers,
             },
-        )),
+        ),
     }
+}
+
+/// The answers of a side-by-side turn in one SSE response: the first
+/// answer's `message` event (naming all answers), then every answer's
+/// deltas as they come, each tagged with its `message_id` and with an `id`
+/// holding every answer's sequence number so far (`after`, on a resume:
+/// one per answer, a missing one counts as 0), and a `done` or `error` per
+/// answer; it ends when all have ended.
+fn sse_turn(gens: &[Arc<Generation>], after: Option<&[u64]>) -> Response {
+    let conversation_id = gens.first().map(|g| g.conversation_id.clone());
+    let ids: Vec<String> = gens.iter().map(|g| g.message_id.clone()).collect();
+    let mut seqs: Vec<u64> = (0..gens.len())
+        .map(|i| after.and_then(|a| a.get(i).copied()).unwrap_or(0))
+        .collect();
+    // The `message` event goes first, before any answer's delta; the
+    // answers themselves are followed from after their own.
+    let created: Vec<(usize, Vec<Event>)> = match (after, gens.first().and_then(|g| g.created())) {
+        (None, Some(created)) => vec![(0, vec![Event::Message(created)])],
+        _ => Vec::new(),
+    };
+    let followed = gens.iter().enumerate().map(|(i, gen)| {
+        let from = seqs.get(i).copied().unwrap_or(0);
+        gen.subscribe_batches(Some(from))
+            .map(move |batch| (i, batch))
+            .boxed()
+    });
+    let batches =
+        futures_util::stream::iter(created).chain(futures_util::stream::select_all(followed));
+    let chunks = batches.map(move |(i, batch)| {
+        let mut out = Vec::with_capacity(64 + 96 * batch.len());
+        let message_id = ids.get(i).cloned().unwrap_or_default();
+        for event in batch {
+            match event {
+                Event::Delta { seq, content } => {
+                    if let Some(at) = seqs.get_mut(i) {
+                        *at = seq;
+                    }
+                    let data = to_value(&StreamDelta {
+                        content,
+                        message_id: Some(message_id.clone()),
+                    });
+                    let id: Vec<String> = seqs.iter().map(u64::to_string).collect();
+                    out.extend_from_slice(b"event:delta\ndata:");
+                    if serde_json::to_writer(&mut out, &data).is_err() {
+                        out.extend_from_slice(b"null");
+                    }
+                    out.extend_from_slice(b"\nid:");
+                    out.extend_from_slice(id.join(",").as_bytes());
+                    out.extend_from_slice(b"\n\n");
+                }
+                Event::Error(mut v) => {
+                    v["message_id"] = Value::String(message_id.clone());
+                    encode(&mut out, Event::Error(v), None);
+                }
+                other => encode(&mut out, other, conversation_id.as_deref()),
+            }
+        }
+        bytes::Bytes::from(out)
+    });
+    crate::api::sse_chunks(chunks)
 }
 
 fn sse_response(gen: &Arc<Generation>, after: Option<u64>) -> Response {

@@ -191,6 +191,11 @@ pub(super) async fn list(
 pub(super) struct CreateBody {
     title: Option<String>,
     model_id: Option<String>,
+    /// With `message`: 2–3 distinct models that answer the first question
+    /// side by side (instead of `model_id`), as in
+    /// `POST /conversations/{id}/messages`.
+    #[schema(min_items = 2, max_items = 3)]
+    model_ids: Option<Vec<String>>,
     system_prompt: Option<String>,
     /// Sends the first turn at once.
     message: Option<String>,
@@ -238,6 +243,7 @@ pub(super) async fn create(
     let new = NewChat {
         title: body.title,
         model_id: body.model_id,
+        model_ids: body.model_ids,
         system_prompt: body.system_prompt,
         message: body.message,
         collector_item_ids: body.collector_item_ids,
