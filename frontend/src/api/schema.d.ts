@@ -84,6 +84,70 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_admin_groups"];
+        put?: never;
+        post: operations["post_admin_groups"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_admin_groups_id"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_admin_groups_id"];
+        options?: never;
+        head?: never;
+        patch: operations["patch_admin_groups_id"];
+        trace?: never;
+    };
+    "/api/v1/admin/groups/{id}/members": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["add_members"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/groups/{id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete: operations["remove_member"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/plans": {
         parameters: {
             query?: never;
@@ -111,6 +175,38 @@ export interface paths {
         put: operations["put_admin_plans_id"];
         post?: never;
         delete: operations["delete_admin_plans_id"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/retention/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["retention_preview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/retention/run": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["retention_run"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -336,7 +432,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["tags"];
+        get: operations["get_collector_tags"];
         put?: never;
         post?: never;
         delete?: never;
@@ -370,7 +466,23 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["import"];
+        post: operations["post_conversations_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/conversations/import/chatgpt": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post: operations["post_conversations_import_chatgpt"];
         delete?: never;
         options?: never;
         head?: never;
@@ -594,6 +706,38 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/folders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_folders"];
+        put?: never;
+        post: operations["post_folders"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/folders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_folders_id"];
+        put?: never;
+        post?: never;
+        delete: operations["delete_folders_id"];
+        options?: never;
+        head?: never;
+        patch: operations["patch_folders_id"];
+        trace?: never;
+    };
     "/api/v1/health": {
         parameters: {
             query?: never;
@@ -623,6 +767,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * Public: signed in, the models the caller may use (their groups' and the
+         *     open ones, narrowed by their plan); anonymous, the open ones only.
+         */
         get: operations["get_models"];
         put?: never;
         post?: never;
@@ -800,6 +948,22 @@ export interface paths {
             cookie?: never;
         };
         get: operations["share_file_preview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_tags"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1166,7 +1330,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** GET /v1/llm/models: `{"models": [{vendor, id, name, description}]}`. */
+        /**
+         * GET /v1/llm/models: `{"models": [{vendor, id, name, description}]}`:
+         *     the caller's allowed models when signed in, the open ones otherwise.
+         */
         get: operations["get_v1_llm_models"];
         put?: never;
         post?: never;
@@ -1315,6 +1482,17 @@ export interface components {
              * @description The bytes of files one user may keep (default 1 GiB).
              */
             file_quota_bytes: number;
+            /**
+             * Format: int64
+             * @description Conversations (not archived) not updated for this many days are
+             *     deleted, with their shares and files (null: kept forever).
+             */
+            retention_days?: number | null;
+            /**
+             * Format: int64
+             * @description The same for archived conversations.
+             */
+            retention_archived_days?: number | null;
         };
         /** @description The settings to change; absent ones are kept. */
         AdminSettingsBody: {
@@ -1344,6 +1522,17 @@ export interface components {
              * @description The bytes of files one user may keep (at least 1 MiB).
              */
             file_quota_bytes?: number | null;
+            /**
+             * Format: int64
+             * @description Days (1–36500) after their last update that conversations are
+             *     deleted; `null` turns it off.
+             */
+            retention_days?: number | null;
+            /**
+             * Format: int64
+             * @description The same for archived conversations.
+             */
+            retention_archived_days?: number | null;
         };
         /**
          * @description A failed answer, answered when the request did not ask for a stream: the
@@ -1406,6 +1595,25 @@ export interface components {
             first_account: boolean;
             /** @description `open`, `approval` or `closed`. */
             registration_mode: string;
+        };
+        /** @description What an import did. */
+        ChatGptImport: {
+            imported: number;
+            /** @description Conversations not imported (each is in `problems`). */
+            skipped: number;
+            /** @description Images and files of the imported conversations, not carried over. */
+            attachments_skipped: number;
+            conversations: components["schemas"]["ImportedConversation"][];
+            problems: components["schemas"]["ImportProblem"][];
+        };
+        /** @description The form: one part named `file`. */
+        ChatGptUpload: {
+            /**
+             * Format: binary
+             * @description The ZIP of ChatGPT's data export, or its `conversations.json`; at
+             *     most 100 MiB.
+             */
+            file: string;
         };
         /** @description A saved item (types.ts `CollectorItem`). */
         CollectorItem: {
@@ -1563,6 +1771,15 @@ export interface components {
             current_message_id?: string | null;
             /** Format: int64 */
             message_count: number;
+            /** @description The folder it is filed in (`null`: unfiled). */
+            folder_id?: string | null;
+            /** @description Its tags, sorted case-insensitively. */
+            tags: string[];
+            /**
+             * @description A temporary chat: never listed or searched, deleted 24 h after it
+             *     was created at the latest.
+             */
+            temporary: boolean;
             created_at: string;
             updated_at: string;
         };
@@ -1575,6 +1792,11 @@ export interface components {
             archived: boolean;
             /** Format: int64 */
             message_count: number;
+            folder_id?: string | null;
+            /** @description Sorted case-insensitively. */
+            tags: string[];
+            /** @description Always false: temporary chats are never listed. */
+            temporary: boolean;
             created_at: string;
             updated_at: string;
             /**
@@ -1621,6 +1843,19 @@ export interface components {
             collector_item_ids?: string[] | null;
             /** @description Uploaded files (`POST /files`) the first question carries, at most 20. */
             file_ids?: string[] | null;
+            /**
+             * @description A temporary chat: never listed or searched, not filed, tagged,
+             *     shared or exported, deleted 24 h after it was created at the latest.
+             *     Forced when one of the user's groups makes every chat temporary.
+             */
+            temporary?: boolean | null;
+        };
+        /** @description A new folder. */
+        CreateFolderBody: {
+            /** @description Trimmed, 1–100 characters, no control characters. */
+            name: string;
+            /** @description One of the user's top-level folders (folders nest one level deep). */
+            parent_id?: string | null;
         };
         /** @description `POST /api-keys`: the new key, shown once. */
         CreatedApiKey: {
@@ -1843,6 +2078,76 @@ export interface components {
              */
             file: string;
         };
+        /** @description A folder as its owner sees it (`user_id` never leaves the server). */
+        Folder: {
+            id: string;
+            name: string;
+            /** @description The top-level folder it is in (`null`: it is top-level). */
+            parent_id?: string | null;
+            /**
+             * Format: int64
+             * @description The conversations filed in it (not its subfolders'), temporary chats
+             *     never.
+             */
+            conversation_count: number;
+            created_at: string;
+            updated_at: string;
+        };
+        /** @description `GET /folders`: all of the user's folders (at most 1000), by name. */
+        FolderList: {
+            folders: components["schemas"]["Folder"][];
+        };
+        /** @description A group as the admin pages see it (`GET /admin/groups`). */
+        Group: {
+            id: string;
+            name: string;
+            description: string;
+            /** @description The plan its members get when they have none of their own. */
+            plan_id?: string | null;
+            /** @description Every conversation its members create is temporary. */
+            temporary_chats: boolean;
+            /**
+             * @description The models it grants, sorted (a model that left its connection is
+             *     still listed: it stays restricted).
+             */
+            model_ids: string[];
+            /** Format: int64 */
+            member_count: number;
+            created_at: string;
+            updated_at: string;
+        };
+        /** @description A group; on PATCH, absent fields keep their value. */
+        GroupBody: {
+            /** @description 1–64 characters, unique (case-insensitive); required for a new group. */
+            name?: string | null;
+            /** @description At most 1000 characters. */
+            description?: string | null;
+            /**
+             * @description The plan its members get when they have none of their own; `null`
+             *     clears it.
+             */
+            plan_id?: string | null;
+            /** @description Every conversation its members create is temporary. */
+            temporary_chats?: boolean | null;
+            /**
+             * @description The models it grants (replaces the set; at most 500). A model some
+             *     group grants is for those groups' members and admins only.
+             */
+            model_ids?: string[] | null;
+        };
+        /** @description `GET /admin/groups`: every group, by name. */
+        GroupList: {
+            groups: components["schemas"]["Group"][];
+        };
+        /** @description A group a user belongs to (`GET /users/{id}`). */
+        GroupRef: {
+            id: string;
+            name: string;
+        };
+        /** @description `GET /admin/groups/{id}`: the group and its members. */
+        GroupWithMembers: components["schemas"]["Group"] & {
+            members: components["schemas"]["Member"][];
+        };
         /**
          * @description The health check's answer: `ok`, or `degraded` with the error's
          *     `error` and `code` besides.
@@ -1894,6 +2199,16 @@ export interface components {
              *     import never takes stored files (they could be anyone's).
              */
             files?: Record<string, never>[] | null;
+        };
+        /** @description A conversation not imported, and why. */
+        ImportProblem: {
+            title: string;
+            reason: string;
+        };
+        /** @description A conversation imported. */
+        ImportedConversation: {
+            id: string;
+            title: string;
         };
         LanguageSetting: {
             /** @description `ko` or `en`. */
@@ -1999,6 +2314,21 @@ export interface components {
         LoginBody: {
             username: string;
             password: string;
+        };
+        /** @description A member of a group, as its page lists them. */
+        Member: {
+            id: string;
+            username: string;
+            display_name: string;
+        };
+        /** @description How many of the users were not members yet. */
+        MembersAdded: {
+            added: number;
+        };
+        /** @description `POST /admin/groups/{id}/members`. */
+        MembersBody: {
+            /** @description 1 to 1000 user ids (found with `GET /users?q=`). */
+            user_ids: string[];
         };
         /**
          * @description One message of a conversation's tree, with the ids of its siblings (the
@@ -2383,6 +2713,23 @@ export interface components {
             /** @description The username when absent or blank. */
             display_name?: string | null;
         };
+        /** @description What a retention run with the given days would delete now. */
+        RetentionPreview: {
+            /** Format: int64 */
+            conversations: number;
+            /** Format: int64 */
+            archived_conversations: number;
+            /**
+             * Format: int64
+             * @description Users who would lose at least one conversation.
+             */
+            users: number;
+        };
+        /** @description What a retention run deleted. */
+        RetentionRun: {
+            conversations: number;
+            archived_conversations: number;
+        };
         /**
          * @description What an account may do.
          * @enum {string}
@@ -2447,6 +2794,8 @@ export interface components {
             system_prompt: string;
             notification: components["schemas"]["NotificationSettings"];
             subscription: components["schemas"]["Subscription"];
+            /** @description One of the user's groups makes every chat of theirs temporary. */
+            temporary_chats_forced: boolean;
         };
         /**
          * @description `GET /admin/status`: the version, uptime, storage and each connection's
@@ -2690,6 +3039,16 @@ export interface components {
         SubscriptionBody: {
             plan?: string | null;
         };
+        /** @description One of a user's tags and how many of their (kept) conversations have it. */
+        TagCount: {
+            name: string;
+            /** Format: int64 */
+            count: number;
+        };
+        /** @description `GET /tags`: the user's tags over their (not temporary) conversations. */
+        TagList: {
+            tags: components["schemas"]["TagCount"][];
+        };
         ThemeSetting: {
             /** @description `light`, `dark` or `system`. */
             theme: string;
@@ -2704,6 +3063,19 @@ export interface components {
             system_prompt?: string | null;
             /** @description Switches to the branch of this message. */
             current_message_id?: string | null;
+            /** @description Files it in one of the user's folders; `null` unfiles it. */
+            folder_id?: string | null;
+            /**
+             * @description Replaces its tags: each trimmed, 1–50 characters, no comma, at most
+             *     20 (case-insensitive repeats merged).
+             */
+            tags?: string[] | null;
+        };
+        /** @description A change to a folder; an absent field stays as it is. */
+        UpdateFolderBody: {
+            name?: string | null;
+            /** @description A top-level folder to move it under; `null` moves it to the top level. */
+            parent_id?: string | null;
         };
         /** @description The tokens an answer took, as its provider counted them. */
         Usage: {
@@ -2768,6 +3140,11 @@ export interface components {
         UserConversations: {
             conversations: components["schemas"]["Conversation"][];
             next_cursor?: string | null;
+        };
+        /** @description `GET /users/{id}`: the account and the groups it is in. */
+        UserDetail: components["schemas"]["User"] & {
+            /** @description The groups the user is in, by name. */
+            groups: components["schemas"]["GroupRef"][];
         };
         /** @description `GET /users` */
         UserList: {
@@ -3278,6 +3655,524 @@ export interface operations {
             };
         };
     };
+    get_admin_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_admin_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `name_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_admin_groups_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GroupWithMembers"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_admin_groups_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patch_admin_groups_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GroupBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Group"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `name_taken` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    add_members: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MembersBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MembersAdded"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description an unknown user id (`fields.user_ids`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    remove_member: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such group, or the user is not in it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     get_admin_plans: {
         parameters: {
             query?: never;
@@ -3565,6 +4460,115 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retention_preview: {
+        parameters: {
+            query?: {
+                /** @description Days for conversations that are not archived (1–36500). */
+                days?: number;
+                /** @description Days for archived conversations (1–36500). */
+                archived_days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionPreview"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    retention_run: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RetentionRun"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4855,7 +5859,7 @@ export interface operations {
             };
         };
     };
-    tags: {
+    get_collector_tags: {
         parameters: {
             query?: never;
             header?: never;
@@ -4894,14 +5898,24 @@ export interface operations {
     get_conversations: {
         parameters: {
             query?: {
-                /** @description Comma-separated keywords, all must match. */
+                /**
+                 * @description Comma-separated keywords, all must match; a whitespace-separated
+                 *     `tag:<name>` token is a tag filter instead (`tag:work 강아지`).
+                 */
                 q?: string;
+                /**
+                 * @description Only the conversations filed in this folder (not its subfolders'), or
+                 *     with `none` only the unfiled ones; absent: all.
+                 */
+                folder_id?: string;
                 /** @description Archived conversations instead of the others (default false). */
                 archived?: boolean;
                 pinned?: boolean;
                 /** @description 1–200, default 50. */
                 limit?: number;
                 cursor?: string;
+                /** @description Only conversations with this tag (case-insensitive); may repeat, all must match */
+                tag?: string[];
             };
             header?: never;
             path?: never;
@@ -4926,6 +5940,15 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such folder */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5070,7 +6093,7 @@ export interface operations {
             };
         };
     };
-    import: {
+    post_conversations_import: {
         parameters: {
             query?: never;
             header?: never;
@@ -5144,6 +6167,98 @@ export interface operations {
                 };
             };
             /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_conversations_import_chatgpt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["ChatGptUpload"];
+            };
+        };
+        responses: {
+            /** @description what was imported; a conversation that could not be is a `problems` entry */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChatGptImport"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `import_in_progress` */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `file_too_large` */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description `not_chatgpt_export` */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5505,6 +6620,15 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a temporary chat (`temporary_chat`) */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6706,6 +7830,330 @@ export interface operations {
             };
         };
     };
+    get_folders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FolderList"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_folders: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateFolderBody"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Folder"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description no such parent folder */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_folders_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Folder"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_folders_id: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Also delete the conversations in it and its subfolders (default
+                 *     false: they become unfiled).
+                 */
+                delete_conversations?: boolean;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description deleted, with its subfolders */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patch_folders_id: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateFolderBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Folder"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -6750,6 +8198,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Models"];
+                };
+            };
+            /** @description credentials were sent and do not check out */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description the server is busy; retry after Retry-After */
@@ -7205,6 +8662,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description a temporary chat (`temporary_chat`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the body is larger than this route takes */
             413: {
                 headers: {
@@ -7509,6 +8975,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description a temporary chat (`temporary_chat`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description the body is larger than this route takes */
             413: {
                 headers: {
@@ -7750,6 +9225,42 @@ export interface operations {
             };
             /** @description unknown share, a file it does not carry, or a document */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_tags: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TagList"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9096,7 +10607,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["User"];
+                    "application/json": components["schemas"]["UserDetail"];
                 };
             };
             401: {
@@ -10456,6 +11967,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LlmModels"];
+                };
+            };
+            /** @description credentials were sent and do not check out */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
