@@ -477,3 +477,57 @@ async fn a_body_announced_over_100_mib_is_refused_before_it_is_sent() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains("file_too_large"), "{answer}");
 }
+
+#[tokio::test]
+async fn an_import_of_old_chats_keeps_their_dates_and_is_not_taken_by_the_next_retention_run() {
+    let w = world().await;
+    // linear() was written on 2024-05-01: far older than a 30-day policy.
+    let (status, body) = w.app.import_chatgpt(&w.user, export(&[linear()])).await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["conversations"][0]["id"].as_str().unwrap().to_string();
+    let res = w
+        .app
+        .as_user(Method::GET, &format!("/api/v1/conversations/{id}"), &w.user.access)
+        .send()
+        .await
+        .unwrap();
+    let read: Value = res.json().await.unwrap();
+    assert!(
+        read["updated_at"].as_str().unwrap().starts_with("2024-05-01"),
+        "{read}"
+    );
+
+    let admin = |method: Method, path: &str| {
+        w.app
+            .as_user(method, &format!("/api/v1{path}"), &w.admin.access)
+    };
+    let res = admin(Method::PUT, "/admin/settings")
+        .json(&json!({"retention_days": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let preview: Value = admin(Method::GET, "/admin/retention/preview?days=30")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(preview["conversations"], 0, "{preview}");
+    let run: Value = admin(Method::POST, "/admin/retention/run")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(run["conversations"], 0, "{run}");
+    let res = w
+        .app
+        .as_user(Method::GET, &format!("/api/v1/conversations/{id}"), &w.user.access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
