@@ -77,7 +77,8 @@ pub async fn create(chat: &Chat<'_>, user_id: &str, new: NewChat) -> Result<Crea
     let conversation = chat
         .db
         .run(move |conn| {
-            let temporary = wanted_temporary || crate::db::group::temporary_chats_forced(conn, &owner)?;
+            let temporary =
+                wanted_temporary || crate::db::group::temporary_chats_forced(conn, &owner)?;
             repo::create_as(
                 conn,
                 &owner,

@@ -487,13 +487,20 @@ async fn an_import_of_old_chats_keeps_their_dates_and_is_not_taken_by_the_next_r
     let id = body["conversations"][0]["id"].as_str().unwrap().to_string();
     let res = w
         .app
-        .as_user(Method::GET, &format!("/api/v1/conversations/{id}"), &w.user.access)
+        .as_user(
+            Method::GET,
+            &format!("/api/v1/conversations/{id}"),
+            &w.user.access,
+        )
         .send()
         .await
         .unwrap();
     let read: Value = res.json().await.unwrap();
     assert!(
-        read["updated_at"].as_str().unwrap().starts_with("2024-05-01"),
+        read["updated_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024-05-01"),
         "{read}"
     );
 
@@ -525,7 +532,11 @@ async fn an_import_of_old_chats_keeps_their_dates_and_is_not_taken_by_the_next_r
     assert_eq!(run["conversations"], 0, "{run}");
     let res = w
         .app
-        .as_user(Method::GET, &format!("/api/v1/conversations/{id}"), &w.user.access)
+        .as_user(
+            Method::GET,
+            &format!("/api/v1/conversations/{id}"),
+            &w.user.access,
+        )
         .send()
         .await
         .unwrap();
