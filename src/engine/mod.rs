@@ -253,14 +253,6 @@ impl Engine {
         self.inner.active.load(Ordering::SeqCst)
     }
 
-    /// The running or recently finished generation of a conversation (the
-    /// first one of a side-by-side turn: the answer shown by default).
-    pub fn get(&self, conversation_id: &str) -> Option<Arc<Generation>> {
-        self.slots()
-            .get(conversation_id)
-            .and_then(|slot| slot.generations().first().cloned())
-    }
-
     /// Every answer of the conversation's running or recently finished turn:
     /// one, or several side by side, in the order they were asked for.
     pub fn turn(&self, conversation_id: &str) -> Vec<Arc<Generation>> {

@@ -149,9 +149,9 @@ pub async fn delete(
         })
         .await?;
     for conversation in &doomed {
-        if let Some(generation) = chat.engine.get(conversation) {
-            generation.stop();
-        }
+        // Every answer of the turn (side by side: all of them), as a
+        // conversation's own delete does.
+        chat.engine.stop_turn(conversation);
     }
     chat.db
         .run(move |conn| {
