@@ -35,7 +35,8 @@ CREATE TABLE user (
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
     UNIQUE (external_issuer, external_id)
-) STRICT;
+, email TEXT) STRICT;
+-- (`email` came with v9, by ALTER TABLE: see the v9 block at the end.)
 
 -- Refresh tokens, stored as SHA-256 of the opaque token (the token itself is
 -- 256 random bits, so a fast hash is enough). Every refresh marks the presented
@@ -588,7 +589,9 @@ CREATE TABLE group_member (
     user_id  TEXT NOT NULL REFERENCES user (id) ON DELETE CASCADE,
     added_at TEXT NOT NULL,
     PRIMARY KEY (group_id, user_id)
-) STRICT, WITHOUT ROWID;
+, source TEXT NOT NULL DEFAULT 'manual'
+    CHECK (source IN ('manual', 'directory'))) STRICT, WITHOUT ROWID;
+-- (`source` came with v9, by ALTER TABLE: see the v9 block at the end.)
 CREATE INDEX group_member_user ON group_member (user_id);
 
 -- The models a group grants. A model no group lists is open to every user; a
@@ -602,3 +605,17 @@ CREATE TABLE group_model (
     PRIMARY KEY (group_id, model_id)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX group_model_model ON group_model (model_id);
+
+-- ==== v9: directory sign-in (LDAP / Active Directory, OpenID Connect, proxy header) ====
+-- (issue 22; the migration src/db/migrations/0009_directory.sql, less its
+-- ALTER TABLE)
+
+-- The directory groups that feed a daehwa group: an LDAP group's DN, a value
+-- of the OIDC groups claim, or a name in the proxy's groups header. Matched
+-- without regard to case.
+CREATE TABLE group_directory (
+    group_id TEXT NOT NULL REFERENCES user_group (id) ON DELETE CASCADE,
+    name     TEXT NOT NULL COLLATE NOCASE,
+    PRIMARY KEY (group_id, name)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX group_directory_name ON group_directory (name);

@@ -65,6 +65,8 @@ pub struct State {
     pub rediscovery: Arc<crate::service::connections::Rediscovery>,
     /// The readers of uploaded files (their own threads, a time cap).
     pub files: Arc<crate::service::files::Readers>,
+    /// The directory sign-in fields fixed by flags or the environment.
+    pub signin_flags: Arc<crate::service::signin::Flags>,
 }
 
 /// Why the server could not start.
@@ -192,6 +194,7 @@ impl App {
             trusted_proxies,
             rediscovery: Arc::default(),
             files: Arc::default(),
+            signin_flags: Arc::new(args.signin.flags(&args.trusted_proxies)),
         }));
         let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
         let disk_watch = tokio::spawn(crate::api::status::watch_disk_space(args.db.clone()));

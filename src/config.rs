@@ -323,9 +323,354 @@ pub struct ServeArgs {
     #[arg(long, env = "DAEHWA_BACKUP_DIR")]
     pub backup_dir: Option<PathBuf>,
 
+    /// Directory sign-in (LDAP / Active Directory, OpenID Connect, proxy
+    /// header): each is off until configured here or in the admin pages.
+    #[command(flatten)]
+    pub signin: SignInArgs,
+
     /// Cheap password hashing, for tests only; not settable from outside.
     #[arg(skip)]
     pub fast_password_hashing: bool,
+}
+
+/// A boolean flag that may also be written `--flag=false` (and read from
+/// its variable as true/false/1/0/yes/no).
+fn boolish() -> clap::builder::BoolishValueParser {
+    clap::builder::BoolishValueParser::new()
+}
+
+/// The directory sign-in flags. Every one also has its field in the admin
+/// pages; set here (or in its variable) it wins and is shown locked. Group
+/// lists are separated by `;` (a DN has commas).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SignInArgs {
+    /// LDAP / Active Directory server: ldap://dc1.corp.example:389 or
+    /// ldaps://dc1.corp.example:636. Turns LDAP sign-in on.
+    #[arg(long, env = "DAEHWA_LDAP_URL")]
+    pub ldap_url: Option<String>,
+    /// Upgrade an ldap:// connection with StartTLS.
+    #[arg(long, env = "DAEHWA_LDAP_STARTTLS", value_parser = boolish(), num_args = 0..=1, default_missing_value = "true")]
+    pub ldap_starttls: Option<bool>,
+    /// PEM file of the CA that signed the directory's certificate.
+    #[arg(long, env = "DAEHWA_LDAP_CA_FILE")]
+    pub ldap_ca_file: Option<String>,
+    /// Accept any certificate from the directory (tests only; logged).
+    #[arg(long, env = "DAEHWA_LDAP_SKIP_VERIFY", value_parser = boolish(), num_args = 0..=1, default_missing_value = "true")]
+    pub ldap_skip_verify: Option<bool>,
+    /// DN of the service account that searches for users.
+    #[arg(long, env = "DAEHWA_LDAP_BIND_DN")]
+    pub ldap_bind_dn: Option<String>,
+    /// Password of the service account (prefer the variable).
+    #[arg(long, env = "DAEHWA_LDAP_BIND_PASSWORD", hide_env_values = true)]
+    pub ldap_bind_password: Option<String>,
+    /// Where users are searched: OU=Staff,DC=corp,DC=example.
+    #[arg(long, env = "DAEHWA_LDAP_USER_BASE")]
+    pub ldap_user_base: Option<String>,
+    /// Finds the user; {username} is the typed name: (sAMAccountName={username}).
+    #[arg(long, env = "DAEHWA_LDAP_USER_FILTER")]
+    pub ldap_user_filter: Option<String>,
+    /// Where groups are searched (default: the user base).
+    #[arg(long, env = "DAEHWA_LDAP_GROUP_BASE")]
+    pub ldap_group_base: Option<String>,
+    /// Attribute of the daehwa username (sAMAccountName, uid).
+    #[arg(long, env = "DAEHWA_LDAP_USERNAME_ATTRIBUTE")]
+    pub ldap_username_attribute: Option<String>,
+    /// Attribute of the display name (displayName).
+    #[arg(long, env = "DAEHWA_LDAP_DISPLAY_NAME_ATTRIBUTE")]
+    pub ldap_display_name_attribute: Option<String>,
+    /// Attribute of the e-mail address (mail).
+    #[arg(long, env = "DAEHWA_LDAP_EMAIL_ATTRIBUTE")]
+    pub ldap_email_attribute: Option<String>,
+    /// Group DNs whose members (also through nested groups) are admins; `;`-separated.
+    #[arg(long, env = "DAEHWA_LDAP_ADMIN_GROUPS", value_delimiter = ';')]
+    pub ldap_admin_groups: Option<Vec<String>>,
+    /// Group DNs whose members may sign in (default: everyone found); `;`-separated.
+    #[arg(long, env = "DAEHWA_LDAP_ALLOWED_GROUPS", value_delimiter = ';')]
+    pub ldap_allowed_groups: Option<Vec<String>>,
+    /// Seconds to wait for the directory.
+    #[arg(long, env = "DAEHWA_LDAP_TIMEOUT")]
+    pub ldap_timeout: Option<u64>,
+
+    /// OpenID Connect issuer (https://login.microsoftonline.com/<tenant>/v2.0,
+    /// https://sso.corp.example/realms/corp). Turns OIDC sign-in on.
+    #[arg(long, env = "DAEHWA_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The client id daehwa was registered with at the provider.
+    #[arg(long, env = "DAEHWA_OIDC_CLIENT_ID")]
+    pub oidc_client_id: Option<String>,
+    /// The client secret (prefer the variable; none for a public client).
+    #[arg(long, env = "DAEHWA_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    pub oidc_client_secret: Option<String>,
+    /// The redirect URL registered at the provider (default: made from the
+    /// request, <scheme>://<host><base path>/api/v1/auth/oidc/callback).
+    #[arg(long, env = "DAEHWA_OIDC_REDIRECT_URL")]
+    pub oidc_redirect_url: Option<String>,
+    /// Scopes asked for (default "openid profile email").
+    #[arg(long, env = "DAEHWA_OIDC_SCOPES")]
+    pub oidc_scopes: Option<String>,
+    /// Claim of the daehwa username (default preferred_username).
+    #[arg(long, env = "DAEHWA_OIDC_USERNAME_CLAIM")]
+    pub oidc_username_claim: Option<String>,
+    /// Claim listing the user's groups (default groups).
+    #[arg(long, env = "DAEHWA_OIDC_GROUPS_CLAIM")]
+    pub oidc_groups_claim: Option<String>,
+    /// Groups whose members are admins; `;`-separated.
+    #[arg(long, env = "DAEHWA_OIDC_ADMIN_GROUPS", value_delimiter = ';')]
+    pub oidc_admin_groups: Option<Vec<String>>,
+    /// Groups whose members may sign in (default: everyone); `;`-separated.
+    #[arg(long, env = "DAEHWA_OIDC_ALLOWED_GROUPS", value_delimiter = ';')]
+    pub oidc_allowed_groups: Option<Vec<String>>,
+    /// The login button says "Sign in with <label>".
+    #[arg(long, env = "DAEHWA_OIDC_BUTTON_LABEL")]
+    pub oidc_button_label: Option<String>,
+
+    /// Header in which a --trusted-proxies proxy names the signed-in user
+    /// (X-Remote-User). Turns proxy sign-in on.
+    #[arg(long, env = "DAEHWA_AUTH_PROXY_HEADER")]
+    pub auth_proxy_header: Option<String>,
+    /// Header with that user's groups, comma-separated.
+    #[arg(long, env = "DAEHWA_AUTH_PROXY_GROUPS_HEADER")]
+    pub auth_proxy_groups_header: Option<String>,
+    /// Groups whose members are admins; `;`-separated.
+    #[arg(long, env = "DAEHWA_AUTH_PROXY_ADMIN_GROUPS", value_delimiter = ';')]
+    pub auth_proxy_admin_groups: Option<Vec<String>>,
+    /// Groups whose members may sign in (default: everyone); `;`-separated.
+    #[arg(long, env = "DAEHWA_AUTH_PROXY_ALLOWED_GROUPS", value_delimiter = ';')]
+    pub auth_proxy_allowed_groups: Option<Vec<String>>,
+}
+
+impl SignInArgs {
+    /// The fields these flags fix. A method whose main flag is set (the
+    /// LDAP URL, the OIDC issuer, the proxy header) is on, and locked on.
+    pub fn flags(&self, trusted_proxies: &[String]) -> crate::service::signin::Flags {
+        use crate::service::signin::Kind::{Ldap, Oidc, Proxy};
+        use serde_json::Value;
+        let mut flags = crate::service::signin::Flags::default();
+        flags.trusted_proxies = trusted_proxies
+            .iter()
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty())
+            .collect();
+        let text = |v: &Option<String>| v.as_ref().map(|s| Value::from(s.trim()));
+        let list = |v: &Option<Vec<String>>| {
+            v.as_ref().map(|items| {
+                Value::from(
+                    items
+                        .iter()
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>(),
+                )
+            })
+        };
+        let entries = [
+            (
+                Ldap,
+                "url",
+                "--ldap-url / DAEHWA_LDAP_URL",
+                text(&self.ldap_url),
+            ),
+            (
+                Ldap,
+                "starttls",
+                "--ldap-starttls / DAEHWA_LDAP_STARTTLS",
+                self.ldap_starttls.map(Value::from),
+            ),
+            (
+                Ldap,
+                "ca_file",
+                "--ldap-ca-file / DAEHWA_LDAP_CA_FILE",
+                text(&self.ldap_ca_file),
+            ),
+            (
+                Ldap,
+                "skip_verify",
+                "--ldap-skip-verify / DAEHWA_LDAP_SKIP_VERIFY",
+                self.ldap_skip_verify.map(Value::from),
+            ),
+            (
+                Ldap,
+                "bind_dn",
+                "--ldap-bind-dn / DAEHWA_LDAP_BIND_DN",
+                text(&self.ldap_bind_dn),
+            ),
+            (
+                Ldap,
+                "bind_password",
+                "--ldap-bind-password / DAEHWA_LDAP_BIND_PASSWORD",
+                self.ldap_bind_password.clone().map(Value::from),
+            ),
+            (
+                Ldap,
+                "user_base",
+                "--ldap-user-base / DAEHWA_LDAP_USER_BASE",
+                text(&self.ldap_user_base),
+            ),
+            (
+                Ldap,
+                "user_filter",
+                "--ldap-user-filter / DAEHWA_LDAP_USER_FILTER",
+                text(&self.ldap_user_filter),
+            ),
+            (
+                Ldap,
+                "group_base",
+                "--ldap-group-base / DAEHWA_LDAP_GROUP_BASE",
+                text(&self.ldap_group_base),
+            ),
+            (
+                Ldap,
+                "username_attribute",
+                "--ldap-username-attribute / DAEHWA_LDAP_USERNAME_ATTRIBUTE",
+                text(&self.ldap_username_attribute),
+            ),
+            (
+                Ldap,
+                "display_name_attribute",
+                "--ldap-display-name-attribute / DAEHWA_LDAP_DISPLAY_NAME_ATTRIBUTE",
+                text(&self.ldap_display_name_attribute),
+            ),
+            (
+                Ldap,
+                "email_attribute",
+                "--ldap-email-attribute / DAEHWA_LDAP_EMAIL_ATTRIBUTE",
+                text(&self.ldap_email_attribute),
+            ),
+            (
+                Ldap,
+                "admin_groups",
+                "--ldap-admin-groups / DAEHWA_LDAP_ADMIN_GROUPS",
+                list(&self.ldap_admin_groups),
+            ),
+            (
+                Ldap,
+                "allowed_groups",
+                "--ldap-allowed-groups / DAEHWA_LDAP_ALLOWED_GROUPS",
+                list(&self.ldap_allowed_groups),
+            ),
+            (
+                Ldap,
+                "timeout_secs",
+                "--ldap-timeout / DAEHWA_LDAP_TIMEOUT",
+                self.ldap_timeout.map(Value::from),
+            ),
+            (
+                Oidc,
+                "issuer",
+                "--oidc-issuer / DAEHWA_OIDC_ISSUER",
+                text(&self.oidc_issuer),
+            ),
+            (
+                Oidc,
+                "client_id",
+                "--oidc-client-id / DAEHWA_OIDC_CLIENT_ID",
+                text(&self.oidc_client_id),
+            ),
+            (
+                Oidc,
+                "client_secret",
+                "--oidc-client-secret / DAEHWA_OIDC_CLIENT_SECRET",
+                self.oidc_client_secret.clone().map(Value::from),
+            ),
+            (
+                Oidc,
+                "redirect_url",
+                "--oidc-redirect-url / DAEHWA_OIDC_REDIRECT_URL",
+                text(&self.oidc_redirect_url),
+            ),
+            (
+                Oidc,
+                "scopes",
+                "--oidc-scopes / DAEHWA_OIDC_SCOPES",
+                text(&self.oidc_scopes),
+            ),
+            (
+                Oidc,
+                "username_claim",
+                "--oidc-username-claim / DAEHWA_OIDC_USERNAME_CLAIM",
+                text(&self.oidc_username_claim),
+            ),
+            (
+                Oidc,
+                "groups_claim",
+                "--oidc-groups-claim / DAEHWA_OIDC_GROUPS_CLAIM",
+                text(&self.oidc_groups_claim),
+            ),
+            (
+                Oidc,
+                "admin_groups",
+                "--oidc-admin-groups / DAEHWA_OIDC_ADMIN_GROUPS",
+                list(&self.oidc_admin_groups),
+            ),
+            (
+                Oidc,
+                "allowed_groups",
+                "--oidc-allowed-groups / DAEHWA_OIDC_ALLOWED_GROUPS",
+                list(&self.oidc_allowed_groups),
+            ),
+            (
+                Oidc,
+                "button_label",
+                "--oidc-button-label / DAEHWA_OIDC_BUTTON_LABEL",
+                text(&self.oidc_button_label),
+            ),
+            (
+                Proxy,
+                "header",
+                "--auth-proxy-header / DAEHWA_AUTH_PROXY_HEADER",
+                text(&self.auth_proxy_header),
+            ),
+            (
+                Proxy,
+                "groups_header",
+                "--auth-proxy-groups-header / DAEHWA_AUTH_PROXY_GROUPS_HEADER",
+                text(&self.auth_proxy_groups_header),
+            ),
+            (
+                Proxy,
+                "admin_groups",
+                "--auth-proxy-admin-groups / DAEHWA_AUTH_PROXY_ADMIN_GROUPS",
+                list(&self.auth_proxy_admin_groups),
+            ),
+            (
+                Proxy,
+                "allowed_groups",
+                "--auth-proxy-allowed-groups / DAEHWA_AUTH_PROXY_ALLOWED_GROUPS",
+                list(&self.auth_proxy_allowed_groups),
+            ),
+        ];
+        for (kind, field, flag, value) in entries {
+            if let Some(value) = value {
+                flags.set(kind, field, flag, value);
+            }
+        }
+        let non_empty = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        if non_empty(&self.ldap_url) {
+            flags.set(
+                Ldap,
+                "enabled",
+                "--ldap-url / DAEHWA_LDAP_URL",
+                Value::Bool(true),
+            );
+        }
+        if non_empty(&self.oidc_issuer) {
+            flags.set(
+                Oidc,
+                "enabled",
+                "--oidc-issuer / DAEHWA_OIDC_ISSUER",
+                Value::Bool(true),
+            );
+        }
+        if non_empty(&self.auth_proxy_header) {
+            flags.set(
+                Proxy,
+                "enabled",
+                "--auth-proxy-header / DAEHWA_AUTH_PROXY_HEADER",
+                Value::Bool(true),
+            );
+        }
+        flags
+    }
 }
 
 impl ServeArgs {
@@ -360,6 +705,7 @@ impl ServeArgs {
             tls_key: None,
             metrics: false,
             backup_dir: None,
+            signin: SignInArgs::default(),
             fast_password_hashing: true,
         }
     }

@@ -42,6 +42,10 @@ pub struct UserView {
     pub display_name: String,
     pub role: crate::db::user::Role,
     pub status: crate::db::user::Status,
+    /// How the account signs in: a local password, or a directory.
+    pub auth_method: crate::db::user::Method,
+    /// From the directory; `null` for local accounts.
+    pub email: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -54,6 +58,8 @@ impl From<&crate::db::user::User> for UserView {
             display_name: user.display_name.clone(),
             role: user.role,
             status: user.status,
+            auth_method: user.method(),
+            email: user.email.clone(),
             created_at: user.created_at.clone(),
             updated_at: user.updated_at.clone(),
         }

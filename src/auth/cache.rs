@@ -164,6 +164,9 @@ mod tests {
             role,
             status: Status::Active,
             session_epoch: 0,
+            email: None,
+            external_issuer: None,
+            external_id: None,
             created_at: String::new(),
             updated_at: String::new(),
         })

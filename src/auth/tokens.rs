@@ -134,6 +134,9 @@ mod tests {
             role: Role::User,
             status: Status::Active,
             session_epoch: 3,
+            email: None,
+            external_issuer: None,
+            external_id: None,
             created_at: String::new(),
             updated_at: String::new(),
         }

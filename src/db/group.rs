@@ -34,6 +34,9 @@ pub struct Member {
     pub id: String,
     pub username: String,
     pub display_name: String,
+    /// `manual` (an admin added them) or `directory` (their directory
+    /// groups did, at sign-in).
+    pub source: String,
 }
 
 /// A group a user belongs to (`GET /users/{id}`).
@@ -182,7 +185,7 @@ pub fn delete(conn: &Connection, id: &str) -> Result<bool, DbError> {
 /// A group's members, by username.
 pub fn members(conn: &Connection, id: &str) -> Result<Vec<Member>, DbError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT u.id, u.username, u.display_name FROM group_member m
+        "SELECT u.id, u.username, u.display_name, m.source FROM group_member m
            JOIN user u ON u.id = m.user_id
           WHERE m.group_id = ?1 ORDER BY u.username COLLATE NOCASE, u.id",
     )?;
@@ -191,6 +194,7 @@ pub fn members(conn: &Connection, id: &str) -> Result<Vec<Member>, DbError> {
             id: r.get(0)?,
             username: r.get(1)?,
             display_name: r.get(2)?,
+            source: r.get(3)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -200,7 +204,11 @@ pub fn members(conn: &Connection, id: &str) -> Result<Vec<Member>, DbError> {
 pub fn add_members(conn: &Connection, id: &str, user_ids: &[String]) -> Result<usize, DbError> {
     let now = super::now();
     let mut insert = conn.prepare_cached(
-        "INSERT OR IGNORE INTO group_member (group_id, user_id, added_at) VALUES (?1, ?2, ?3)",
+        // An admin's add makes a directory-given membership the admin's:
+        // the next sign-in no longer takes it away.
+        "INSERT INTO group_member (group_id, user_id, added_at, source) VALUES (?1, ?2, ?3, 'manual')
+         ON CONFLICT (group_id, user_id) DO UPDATE SET source = 'manual'
+         WHERE group_member.source <> 'manual'",
     )?;
     let mut added = 0;
     for user in user_ids {
@@ -278,4 +286,69 @@ pub fn temporary_chats_forced(conn: &Connection, user_id: &str) -> Result<bool, 
                              WHERE m.user_id = ?1 AND g.temporary_chats = 1)",
         )?
         .query_row([user_id], |r| r.get(0))?)
+}
+
+/// The directory groups that feed group `id`, sorted.
+pub fn directory_names(conn: &Connection, id: &str) -> Result<Vec<String>, DbError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT name FROM group_directory WHERE group_id = ?1 ORDER BY name")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Replaces the directory groups that feed group `id`.
+pub fn set_directory_names(conn: &Connection, id: &str, names: &[String]) -> Result<(), DbError> {
+    conn.prepare_cached("DELETE FROM group_directory WHERE group_id = ?1")?
+        .execute([id])?;
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO group_directory (group_id, name) VALUES (?1, ?2)")?;
+    for name in names {
+        insert.execute(params![id, name])?;
+    }
+    Ok(())
+}
+
+/// The daehwa groups fed by any of `names` (case-insensitive), sorted.
+pub fn fed_by(conn: &Connection, names: &[String]) -> Result<Vec<String>, DbError> {
+    let mut stmt = conn.prepare_cached("SELECT group_id FROM group_directory WHERE name = ?1")?;
+    let mut ids = std::collections::BTreeSet::new();
+    for name in names {
+        for id in stmt.query_map([name], |r| r.get::<_, String>(0))? {
+            ids.insert(id?);
+        }
+    }
+    Ok(ids.into_iter().collect())
+}
+
+/// Makes the directory-given memberships of `user_id` exactly `group_ids`:
+/// adds the missing ones, removes the others; an admin's memberships stay.
+/// Returns whether anything changed.
+pub fn sync_directory_memberships(
+    conn: &Connection,
+    user_id: &str,
+    group_ids: &[String],
+) -> Result<bool, DbError> {
+    let current: HashSet<String> = conn
+        .prepare_cached(
+            "SELECT group_id FROM group_member WHERE user_id = ?1 AND source = 'directory'",
+        )?
+        .query_map([user_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let wanted: HashSet<&String> = group_ids.iter().collect();
+    let mut changed = false;
+    let mut remove = conn.prepare_cached(
+        "DELETE FROM group_member WHERE group_id = ?1 AND user_id = ?2 AND source = 'directory'",
+    )?;
+    for id in current.iter().filter(|id| !wanted.contains(id)) {
+        changed |= remove.execute(params![id, user_id])? > 0;
+    }
+    let mut add = conn.prepare_cached(
+        "INSERT OR IGNORE INTO group_member (group_id, user_id, added_at, source)
+         VALUES (?1, ?2, ?3, 'directory')",
+    )?;
+    let now = super::now();
+    for id in group_ids.iter().filter(|id| !current.contains(*id)) {
+        changed |= add.execute(params![id, user_id, now])? > 0;
+    }
+    Ok(changed)
 }

@@ -15,7 +15,7 @@ use rusqlite::{Connection, TransactionBehavior, MAIN_DB};
 /// The whole current schema, for new files.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The schema version this binary writes and understands.
-pub const LATEST: u32 = 8;
+pub const LATEST: u32 = 9;
 /// Upgrade steps: `Migration { version: N, .. }` turns a version N-1 file into N.
 /// Each step's SQL lives in `src/db/migrations/` and is frozen once shipped.
 pub const MIGRATIONS: &[Migration] = &[
@@ -46,6 +46,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 8,
         sql: include_str!("migrations/0008_organize.sql"),
+    },
+    Migration {
+        version: 9,
+        sql: include_str!("migrations/0009_directory.sql"),
     },
 ];
 /// Pre-migration backups kept beside the database.

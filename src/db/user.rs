@@ -71,8 +71,50 @@ pub struct User {
     pub status: Status,
     #[serde(skip)]
     pub session_epoch: i64,
+    /// From the directory (LDAP, OIDC), else `None`.
+    pub email: Option<String>,
+    /// Who vouches for the account when it is not local: `ldap`, `proxy`,
+    /// `oidc:<issuer>`, `token`, `exchange` ([`User::method`]).
+    #[serde(skip)]
+    pub external_issuer: Option<String>,
+    /// The account's id at that issuer.
+    #[serde(skip)]
+    pub external_id: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// How an account signs in (`auth_method` in the API).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    Local,
+    Ldap,
+    Oidc,
+    Proxy,
+    Token,
+    Exchange,
+}
+
+impl User {
+    /// How this account signs in, from its external issuer.
+    pub fn method(&self) -> Method {
+        match self.external_issuer.as_deref() {
+            None => Method::Local,
+            Some("ldap") => Method::Ldap,
+            Some("proxy") => Method::Proxy,
+            Some("token") => Method::Token,
+            Some("exchange") => Method::Exchange,
+            Some(issuer) if issuer.starts_with("oidc:") => Method::Oidc,
+            // An issuer this version does not know: not a local password.
+            Some(_) => Method::Exchange,
+        }
+    }
+
+    /// A directory (LDAP, OIDC, proxy) manages this account's password.
+    pub fn directory_managed(&self) -> bool {
+        matches!(self.method(), Method::Ldap | Method::Oidc | Method::Proxy)
+    }
 }
 
 /// A new account. The role is decided in the insert itself: the first account
@@ -90,7 +132,7 @@ pub struct NewUser<'a> {
 }
 
 const COLUMNS: &str = "id, username, display_name, password_hash, role, status, session_epoch, \
-                       created_at, updated_at";
+                       created_at, updated_at, email, external_issuer, external_id";
 
 const INSERT: &str = "INSERT INTO user (id, username, display_name, password_hash, role, status,
         external_issuer, external_id, created_at, updated_at)
@@ -111,6 +153,9 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
         session_epoch: row.get(6)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
+        email: row.get(9)?,
+        external_issuer: row.get(10)?,
+        external_id: row.get(11)?,
     })
 }
 
@@ -188,6 +233,13 @@ pub fn list(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// How many accounts there are.
+pub fn count(conn: &Connection) -> Result<i64, DbError> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM user")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// Active admins other than `except`: the last one may not lose the role.
 pub fn other_active_admins(conn: &Connection, except: &str) -> Result<i64, DbError> {
     Ok(conn
@@ -206,6 +258,21 @@ pub fn set_role(conn: &Connection, id: &str, role: Role) -> Result<(), DbError> 
 pub fn set_status(conn: &Connection, id: &str, status: Status) -> Result<(), DbError> {
     conn.prepare_cached("UPDATE user SET status = ?2, updated_at = ?3 WHERE id = ?1")?
         .execute(rusqlite::params![id, status.as_str(), super::now()])?;
+    Ok(())
+}
+
+/// What a directory says of an account at each sign-in.
+pub fn set_directory_profile(
+    conn: &Connection,
+    id: &str,
+    display_name: &str,
+    email: Option<&str>,
+) -> Result<(), DbError> {
+    conn.prepare_cached(
+        "UPDATE user SET display_name = ?2, email = ?3, updated_at = ?4
+         WHERE id = ?1 AND (display_name IS NOT ?2 OR email IS NOT ?3)",
+    )?
+    .execute(rusqlite::params![id, display_name, email, super::now()])?;
     Ok(())
 }
 

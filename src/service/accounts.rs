@@ -506,7 +506,7 @@ pub async fn link_or_create(
 }
 
 /// A valid username made from an external name or id.
-fn username_from(source: &str) -> String {
+pub fn username_from(source: &str) -> String {
     let mut name: String = source
         .chars()
         .map(|c| {
@@ -589,6 +589,9 @@ mod tests {
             role,
             status,
             session_epoch: 0,
+            email: None,
+            external_issuer: None,
+            external_id: None,
             created_at: String::new(),
             updated_at: String::new(),
         }

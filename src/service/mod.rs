@@ -16,6 +16,7 @@ pub mod chatgpt_import;
 pub mod collector;
 pub mod connections;
 pub mod conversations;
+pub mod directory;
 pub mod error;
 pub mod files;
 pub mod folders;
@@ -30,6 +31,7 @@ pub mod samples;
 pub mod search;
 pub mod settings;
 pub mod shares;
+pub mod signin;
 pub mod status;
 
 pub use error::Error;
