@@ -36,6 +36,7 @@ mod seed_004;
 mod settings;
 mod sharing;
 mod side_by_side;
+mod signin;
 mod signin_limits;
 mod spa;
 mod status;
