@@ -206,6 +206,18 @@ describe('the login page with directory sign-in', () => {
     expect(byTestId(view.el, 'login-proxy')).not.toBeNull()
   })
 
+  it('a session the directory ended (refresh refused) says so', async () => {
+    getMethods.mockResolvedValue({ ...signinApi.LOCAL_ONLY, ldap: true })
+    const { useAuthStore } = await import('@/stores/auth')
+    const view = await mountView(Root, '/login')
+    unmount = view.unmount
+    useAuthStore().endedBecause = 'directory_refused'
+    await waitFor(() => !!view.el.querySelector('.notice'))
+    expect(view.el.querySelector('.notice')?.textContent).toContain(
+      'The company directory no longer accepts your account',
+    )
+  })
+
   it('every method at once: switch, SSO and Windows buttons, register link logic unchanged', async () => {
     const view = await open('/login', { ldap: true, oidc: { label: 'SSO' }, proxy: true })
     proxyLogin.mockRejectedValue(new ApiError(401, 'proxy_header_missing', 'no header'))
