@@ -24,6 +24,7 @@ import {
   EXPECTED,
   PASSWORD,
   at,
+  expectAccessible,
   login,
   newContext,
   overflow,
@@ -183,6 +184,7 @@ test.describe('directory sign-in', () => {
     await expect(page.getByTestId('ldap-user-password')).toHaveText('Correct')
     await page.unroute('**/api/v1/admin/sign-in/ldap/test-user')
     await shot(page, 'signin-01-admin-tab', true)
+    await expectAccessible(page, 'the admin Sign-in tab with test results')
   })
 
   test('OpenID Connect: issuer, client and button label saved, the method on', async ({
@@ -264,6 +266,7 @@ test.describe('directory sign-in', () => {
       await expect(visitor.getByTestId('login-form')).toHaveAttribute('data-kind', 'local')
       await visitor.keyboard.press('ArrowLeft')
       await shot(visitor, `signin-03-login-all-${name}`, true)
+      await expectAccessible(visitor, `the login page with every method (${name})`)
       await guest.close()
       expect(visitorProblems).toEqual([])
     }
