@@ -701,6 +701,8 @@ pub async fn sign_in_and_admin_matrix(app: &TestApp, admin: &Session, user: &Ses
         (Method::GET, "/api/v1/admin/settings".into(), true),
         (Method::PUT, "/api/v1/admin/settings".into(), true),
         (Method::GET, "/api/v1/admin/audit".into(), true),
+        (Method::GET, "/api/v1/admin/sign-in".into(), true),
+        (Method::PUT, "/api/v1/admin/sign-in".into(), true),
     ];
     for (method, path, admin_only) in protected {
         let res = app
