@@ -452,7 +452,7 @@ pub fn validate_ldap(s: &LdapSettings) -> Result<()> {
     check_groups(k, "admin_groups", &s.admin_groups)?;
     check_groups(k, "allowed_groups", &s.allowed_groups)?;
     let url = s.url.trim();
-    if !url.is_empty() && !(url.starts_with("ldap://") || url.starts_with("ldaps://")) {
+    if !(url.is_empty() || url.starts_with("ldap://") || url.starts_with("ldaps://")) {
         return Err(invalid(k, "url", "must start with ldap:// or ldaps://"));
     }
     if s.starttls && url.starts_with("ldaps://") {
@@ -554,6 +554,9 @@ pub fn validate_proxy(s: &ProxySettings, trusted_proxies: &[String]) -> Result<(
     Ok(())
 }
 
+/// A method's new stored object and the names of the fields that changed.
+type Changed = (Map<String, Value>, Vec<String>);
+
 /// Lays `change` (a partial object) over the stored object of `kind`:
 /// refuses a locked field given another value, a field that is not one,
 /// and a value of the wrong type. Returns the new stored object and the
@@ -563,7 +566,7 @@ fn apply_change(
     flags: &Flags,
     kind: Kind,
     change: &Value,
-) -> Result<Option<(Map<String, Value>, Vec<String>)>> {
+) -> Result<Option<Changed>> {
     let Some(change) = change.as_object() else {
         return Err(Error::invalid(kind.as_str(), "must be an object"));
     };
@@ -693,7 +696,7 @@ pub async fn update(
                 setting::put(tx, kind.key(), &Value::Object(stored.clone()))?;
             }
             let result = all(tx, &flags)?;
-            let audit = (!writes.is_empty()).then(|| Audit {
+            let audit = (!writes.is_empty()).then_some(Audit {
                 target: None,
                 detail: Value::Object(detail),
             });
