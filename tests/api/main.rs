@@ -29,6 +29,7 @@ mod llm_client;
 mod nginx;
 mod openapi;
 mod organize;
+mod oidc;
 mod oversight;
 mod security;
 mod seed_002;
