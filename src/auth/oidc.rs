@@ -270,6 +270,26 @@ impl Oidc {
         }
         .map_err(|e| OidcError::Token(error_chain(&e)))?;
         let mut extra = claims.additional_claims().claims.clone();
+        // The standard claims are parsed into their own fields, not the map.
+        let standard = [
+            ("email", claims.email().map(|e| e.as_str().to_string())),
+            (
+                "preferred_username",
+                claims.preferred_username().map(|u| u.as_str().to_string()),
+            ),
+            (
+                "name",
+                claims
+                    .name()
+                    .and_then(|n| n.get(None))
+                    .map(|n| n.as_str().to_string()),
+            ),
+        ];
+        for (claim, value) in standard {
+            if let Some(value) = value {
+                extra.entry(claim.to_string()).or_insert(Value::String(value));
+            }
+        }
         let sub = claims.subject().as_str().to_string();
         if !extra.contains_key(groups_claim(settings)) {
             if let Some(url) = metadata.userinfo_endpoint() {
