@@ -88,6 +88,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(with_state(state.clone()))
         .and(warp::cookie::optional::<String>(REFRESH_COOKIE))
         .and(secure_request())
+        .and(warp::ext::optional::<crate::listen::PeerAddr>())
+        .and(warp::header::headers_cloned())
         .and(optional_json_body())
         .then(refresh)
         .map(respond);
@@ -163,7 +165,7 @@ fn me(current: CurrentUser) -> Response {
 /// attacker's account. Our own origin is the `Host` (or, from a trusted
 /// proxy, `X-Forwarded-Host`); requests without those headers (curl,
 /// scripts) are not a browser acting for another site.
-fn same_site(state: &AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+pub(crate) fn same_site(state: &AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     let cors = state.cors.clone();
     let proxies = state.trusted_proxies.clone();
     warp::header::optional::<String>("origin")
@@ -221,7 +223,7 @@ impl From<Busy> for ApiError {
 /// The wait costs a timer, not a thread.
 pub(crate) const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn slow_refusal(result: Result<Response, ApiError>) -> Result<Response, ApiError> {
+pub(crate) async fn slow_refusal(result: Result<Response, ApiError>) -> Result<Response, ApiError> {
     if matches!(result, Err(ApiError::TooManyRequests { .. })) {
         tokio::time::sleep(REFUSAL_DELAY).await;
     }
@@ -229,7 +231,7 @@ async fn slow_refusal(result: Result<Response, ApiError>) -> Result<Response, Ap
 }
 
 /// 429 with how long to wait.
-fn too_many(what: &str, wait: u64) -> ApiError {
+pub(crate) fn too_many(what: &str, wait: u64) -> ApiError {
     ApiError::TooManyRequests {
         message: format!("too many {what} from this address; try again in {wait} seconds"),
         retry_after: wait,
@@ -238,7 +240,8 @@ fn too_many(what: &str, wait: u64) -> ApiError {
 
 /// Whether the browser reached us over HTTPS (directly or through a proxy
 /// that says so), so the refresh cookie can be marked `Secure`.
-pub(crate) fn secure_request() -> impl Filter<Extract = (bool,), Error = std::convert::Infallible> + Clone {
+pub(crate) fn secure_request(
+) -> impl Filter<Extract = (bool,), Error = std::convert::Infallible> + Clone {
     warp::header::optional::<String>("x-forwarded-proto")
         .or(warp::any().map(|| None))
         .unify()
@@ -398,7 +401,11 @@ async fn login(
 
 /// A new sign-in session (refresh family) for `user`: the sign-in answer with
 /// both tokens, and the refresh cookie.
-async fn start_session(state: &AppState, user: User, secure: bool) -> Result<Response, ApiError> {
+pub(crate) async fn start_session(
+    state: &AppState,
+    user: User,
+    secure: bool,
+) -> Result<Response, ApiError> {
     let (family, refresh_token) = accounts::start_session(&state.db, user.id.clone()).await?;
     Ok(session_response(
         state,
@@ -446,7 +453,12 @@ fn session_response(
 
 /// Sets (or, with `None`, clears) the httpOnly, SameSite=Strict refresh cookie,
 /// scoped to the auth routes so it is sent nowhere else.
-pub(crate) fn set_refresh_cookie(res: &mut Response, base_path: &str, token: Option<&str>, secure: bool) {
+pub(crate) fn set_refresh_cookie(
+    res: &mut Response,
+    base_path: &str,
+    token: Option<&str>,
+    secure: bool,
+) {
     let (value, max_age) = match token {
         Some(token) => (token, REFRESH_TTL_DAYS * 24 * 3600),
         None => ("", 0),
@@ -476,6 +488,8 @@ async fn refresh(
     state: AppState,
     cookie: Option<String>,
     secure: bool,
+    peer: Option<crate::listen::PeerAddr>,
+    headers: warp::http::HeaderMap,
     body: RefreshBody,
 ) -> Result<Response, ApiError> {
     let Some(presented) = body.refresh_token.or(cookie).filter(|t| !t.is_empty()) else {
@@ -484,6 +498,25 @@ async fn refresh(
             "no refresh token: send the cookie or {\"refresh_token\": ...}",
         ));
     };
+    // A directory account is checked with its directory first, before the
+    // token is spent: refused, the session ends; the directory unreachable
+    // (503), the token stays good for a later try.
+    if let Some(owner) = accounts::refresh_owner(&state.db, &presented).await? {
+        if owner.directory_managed() {
+            if let Err(err) = super::signin::recheck(&state, owner, peer, &headers).await {
+                if matches!(
+                    err.status(),
+                    StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+                ) {
+                    return Err(err);
+                }
+                accounts::sign_out(&state.db, &presented).await?;
+                let mut res = err.to_response();
+                set_refresh_cookie(&mut res, &state.base_path, None, secure);
+                return Ok(res);
+            }
+        }
+    }
     let new_token = tokens::random_token();
     let outcome = accounts::rotate_refresh(&state.db, &presented, &new_token).await?;
 

@@ -118,6 +118,7 @@ async fn settings(state: &AppState) -> Result<signin::OidcSettings, ApiError> {
         .db
         .run(move |conn| signin::oidc(conn, &flags))
         .await
+        .map_err(ApiError::from)
 }
 
 fn redirect(location: &str) -> Response {
@@ -168,7 +169,9 @@ async fn start(
 ) -> Result<Response, ApiError> {
     let settings = settings(&state).await?;
     if !settings.enabled {
-        return Err(ApiError::NotFound("no such API route".into()));
+        return Err(ApiError::NotFound(
+            "OpenID Connect sign-in is not configured on this server".into(),
+        ));
     }
     let return_to = local_path(query.get("return_to").map(String::as_str));
     let redirect_uri = match settings.redirect_url.trim() {
@@ -176,8 +179,7 @@ async fn start(
             Some(origin) => format!("{origin}{}/api/v1/auth/oidc/callback", state.base_path),
             None => {
                 return Err(ApiError::BadRequest(
-                    "the request has no usable Host header, and no OIDC redirect URL is set"
-                        .into(),
+                    "the request has no usable Host header, and no OIDC redirect URL is set".into(),
                 ))
             }
         },
@@ -258,7 +260,12 @@ async fn callback(
     let secure = secure || state.oidc.tls();
     let settings = match settings(&state).await {
         Ok(settings) if settings.enabled => settings,
-        Ok(_) => return ApiError::NotFound("no such API route".into()).to_response(),
+        Ok(_) => {
+            return ApiError::NotFound(
+                "OpenID Connect sign-in is not configured on this server".into(),
+            )
+            .to_response()
+        }
         Err(e) => return e.to_response(),
     };
     let limiter = &state.auth.external_by_ip;
@@ -341,7 +348,10 @@ async fn complete(
     let finishing = settings.clone();
     let identity = match state
         .auth
-        .with_userinfo_slot(move || oidc.finish(&finishing, &attempt, code).map(|i| (i, attempt)))
+        .with_userinfo_slot(move || {
+            oidc.finish(&finishing, &attempt, code)
+                .map(|i| (i, attempt))
+        })
         .await
     {
         Err(_busy) => {
@@ -351,7 +361,9 @@ async fn complete(
                 busy: true,
             })
         }
-        Ok(Err(e @ OidcError::Token(_))) => return Err(Failure::new("token_invalid", e.to_string())),
+        Ok(Err(e @ OidcError::Token(_))) => {
+            return Err(Failure::new("token_invalid", e.to_string()))
+        }
         Ok(Err(e)) => return Err(Failure::new("provider_error", e.to_string())),
         Ok(Ok(done)) => done,
     };
@@ -387,6 +399,9 @@ mod tests {
 
     #[test]
     fn provider_text_is_cleaned_for_the_log() {
-        assert_eq!(loggable("access_denied\r\nfake line"), "access_deniedfakeline");
+        assert_eq!(
+            loggable("access_denied\r\nfake line"),
+            "access_deniedfakeline"
+        );
     }
 }

@@ -27,8 +27,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IdToken,
-    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    Scope, SignatureVerificationError, TokenResponse,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope,
+    SignatureVerificationError, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -287,7 +287,9 @@ impl Oidc {
         ];
         for (claim, value) in standard {
             if let Some(value) = value {
-                extra.entry(claim.to_string()).or_insert(Value::String(value));
+                extra
+                    .entry(claim.to_string())
+                    .or_insert(Value::String(value));
             }
         }
         let sub = claims.subject().as_str().to_string();
@@ -318,25 +320,23 @@ pub struct Extra {
 
 impl openidconnect::AdditionalClaims for Extra {}
 
-type ClaimsToken = IdToken<
-    Extra,
-    CoreGenderClaim,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm,
->;
+type ClaimsToken =
+    IdToken<Extra, CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm>;
 
 fn verify<'t>(
     client: &Client,
     token: &'t ClaimsToken,
     nonce: &Nonce,
 ) -> Result<&'t openidconnect::IdTokenClaims<Extra, CoreGenderClaim>, ClaimsVerificationError> {
-    let verifier = client.id_token_verifier().set_issue_time_verifier_fn(|iat| {
-        if iat > chrono::Utc::now() + chrono::Duration::seconds(MAX_IAT_SKEW_SECS) {
-            Err(format!("issued in the future ({iat})"))
-        } else {
-            Ok(())
-        }
-    });
+    let verifier = client
+        .id_token_verifier()
+        .set_issue_time_verifier_fn(|iat| {
+            if iat > chrono::Utc::now() + chrono::Duration::seconds(MAX_IAT_SKEW_SECS) {
+                Err(format!("issued in the future ({iat})"))
+            } else {
+                Ok(())
+            }
+        });
     token.claims(&verifier, nonce)
 }
 
@@ -449,7 +449,10 @@ pub fn identity(
 /// The UserInfo endpoint's claims for `access_token`. Blocking.
 fn userinfo(url: &str, access_token: &str) -> Result<Map<String, Value>, String> {
     let request = http::Request::get(url)
-        .header(http::header::AUTHORIZATION, format!("Bearer {access_token}"))
+        .header(
+            http::header::AUTHORIZATION,
+            format!("Bearer {access_token}"),
+        )
         .header(http::header::ACCEPT, "application/json")
         .body(Vec::new())
         .map_err(|e| e.to_string())?;
@@ -565,8 +568,10 @@ mod tests {
         let id = identity(
             "https://idp",
             "abc".into(),
-            &map(json!({"preferred_username": "kim", "name": "Kim", "email": "k@x.example",
-                "groups": ["a", " b ", 3]})),
+            &map(
+                json!({"preferred_username": "kim", "name": "Kim", "email": "k@x.example",
+                "groups": ["a", " b ", 3]}),
+            ),
             &settings(),
         );
         assert_eq!(id.issuer, "oidc:https://idp");

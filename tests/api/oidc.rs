@@ -150,7 +150,10 @@ async fn refresh(app: &TestApp, cookie: &str) -> (u16, Value) {
         .send()
         .await
         .unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
 }
 
 async fn me(app: &TestApp, access: &str) -> Value {
@@ -185,8 +188,7 @@ async fn a_provider_user_signs_in_refreshes_and_gets_role_and_groups() {
     let group_id = group["id"].as_str().unwrap().to_string();
     {
         let conn = rusqlite::Connection::open(&app.db_path).unwrap();
-        daehwa::db::group::set_directory_names(&conn, &group_id, &["STAFF".to_string()])
-            .unwrap();
+        daehwa::db::group::set_directory_names(&conn, &group_id, &["STAFF".to_string()]).unwrap();
     }
     idp.configure(|k| {
         k.redirect_uris = vec![app.url("/api/v1/auth/oidc/callback")];
@@ -198,16 +200,35 @@ async fn a_provider_user_signs_in_refreshes_and_gets_role_and_groups() {
         .get(&app.url("/api/v1/auth/oidc/start?return_to=/c/abc"))
         .await;
     assert_eq!(start.status, 302);
-    assert!(start.location.starts_with(&format!("{}/authorize?", idp.issuer())));
-    for part in ["code_challenge_method=S256", "state=", "nonce=", "client_id=daehwa-test"] {
-        assert!(start.location.contains(part), "{part} in {}", start.location);
+    assert!(start
+        .location
+        .starts_with(&format!("{}/authorize?", idp.issuer())));
+    for part in [
+        "code_challenge_method=S256",
+        "state=",
+        "nonce=",
+        "client_id=daehwa-test",
+    ] {
+        assert!(
+            start.location.contains(part),
+            "{part} in {}",
+            start.location
+        );
     }
     let binding = &start.set_cookies[0];
     assert!(binding.starts_with("daehwa_oidc="), "{binding}");
-    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/api/v1/auth/oidc", "Max-Age=600"] {
+    for attribute in [
+        "HttpOnly",
+        "SameSite=Lax",
+        "Path=/api/v1/auth/oidc",
+        "Max-Age=600",
+    ] {
         assert!(binding.contains(attribute), "{attribute} in {binding}");
     }
-    assert!(!binding.contains("Secure"), "a plain-HTTP request: {binding}");
+    assert!(
+        !binding.contains("Secure"),
+        "a plain-HTTP request: {binding}"
+    );
     let authorize = browser.get(&start.location).await;
     assert_eq!(authorize.status, 302);
     let done = browser.get(&authorize.location).await;
@@ -328,7 +349,12 @@ async fn a_token_or_callback_that_does_not_check_out_signs_nobody_in() {
     // The provider refuses.
     idp.configure(|k| k.deny = true);
     let hop = Browser::new().sign_in(&app, "/").await;
-    assert_refused(&hop, "", "provider_error", "the provider said access_denied");
+    assert_refused(
+        &hop,
+        "",
+        "provider_error",
+        "the provider said access_denied",
+    );
     idp.configure(|k| k.deny = false);
 
     // Outside the allowed groups.
@@ -410,7 +436,9 @@ async fn oidc_works_under_a_base_path() {
     );
     let authorize = browser.get(&start.location).await;
     assert!(
-        authorize.location.contains("/chat/api/v1/auth/oidc/callback?"),
+        authorize
+            .location
+            .contains("/chat/api/v1/auth/oidc/callback?"),
         "{}",
         authorize.location
     );

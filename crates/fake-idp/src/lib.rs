@@ -393,7 +393,8 @@ fn authorize(state: Arc<State>, query: HashMap<String, String>) -> Response {
         return oauth_error(StatusCode::BAD_REQUEST, "unauthorized_client", "client_id");
     }
     if redirect_uri.is_empty()
-        || !(knobs.redirect_uris.is_empty() || knobs.redirect_uris.iter().any(|u| u == redirect_uri))
+        || !(knobs.redirect_uris.is_empty()
+            || knobs.redirect_uris.iter().any(|u| u == redirect_uri))
     {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -402,7 +403,12 @@ fn authorize(state: Arc<State>, query: HashMap<String, String>) -> Response {
         );
     }
     let state_param = get("state");
-    let refuse = |error: &str| redirect(&with_query(redirect_uri, &[("error", error), ("state", state_param)]));
+    let refuse = |error: &str| {
+        redirect(&with_query(
+            redirect_uri,
+            &[("error", error), ("state", state_param)],
+        ))
+    };
     if knobs.deny {
         return refuse("access_denied");
     }
@@ -476,7 +482,10 @@ fn token(
     }
     let (client_id, secret) = match authorization.as_deref().and_then(basic_credentials) {
         Some((id, secret)) => (id, Some(secret)),
-        None => (get("client_id").to_string(), form.get("client_secret").cloned()),
+        None => (
+            get("client_id").to_string(),
+            form.get("client_secret").cloned(),
+        ),
     };
     if client_id != knobs.client_id {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client");
@@ -488,7 +497,11 @@ fn token(
     }
     // One use: removed whatever happens next.
     let Some(grant) = lock(&state.codes).remove(get("code")) else {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "unknown or used code");
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "unknown or used code",
+        );
     };
     if grant.client_id != client_id || grant.redirect_uri != get("redirect_uri") {
         return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "redirect_uri");
@@ -542,7 +555,11 @@ fn token(
         match jsonwebtoken::encode(&header, &claims, &key.encoding) {
             Ok(token) => token,
             Err(e) => {
-                return oauth_error(StatusCode::INTERNAL_SERVER_ERROR, "server_error", &e.to_string())
+                return oauth_error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    &e.to_string(),
+                )
             }
         }
     };
@@ -596,7 +613,11 @@ mod tests {
     #[tokio::test]
     async fn discovery_and_jwks_are_served_and_keys_rotate() {
         let idp = FakeIdp::start("app", None).await;
-        let config: Value = get_json(&format!("{}/.well-known/openid-configuration", idp.issuer())).await;
+        let config: Value = get_json(&format!(
+            "{}/.well-known/openid-configuration",
+            idp.issuer()
+        ))
+        .await;
         assert_eq!(config["issuer"], json!(idp.issuer()));
         let jwks: Value = get_json(&format!("{}/jwks", idp.issuer())).await;
         assert_eq!(jwks["keys"][0]["kid"], json!("key-1"));
