@@ -77,7 +77,7 @@ impl Browser {
 
     /// `start` (with `return_to`), then the provider; the callback URL the
     /// provider sends the browser to.
-    async fn to_callback(&mut self, app: &TestApp, return_to: &str) -> String {
+    async fn go_to_callback(&mut self, app: &TestApp, return_to: &str) -> String {
         let start = self
             .get(&app.url(&format!(
                 "/api/v1/auth/oidc/start?return_to={}",
@@ -97,7 +97,7 @@ impl Browser {
 
     /// The whole sign-in; the callback's answer.
     async fn sign_in(&mut self, app: &TestApp, return_to: &str) -> Hop {
-        let callback = self.to_callback(app, return_to).await;
+        let callback = self.go_to_callback(app, return_to).await;
         self.get(&callback).await
     }
 }
@@ -317,7 +317,7 @@ async fn a_token_or_callback_that_does_not_check_out_signs_nobody_in() {
 
     // The same callback twice, with the cookie: the attempt worked once.
     let mut browser = Browser::new();
-    let callback = browser.to_callback(&app, "/").await;
+    let callback = browser.go_to_callback(&app, "/").await;
     let binding = browser.cookies["daehwa_oidc"].clone();
     let first = browser.get(&callback).await;
     assert_eq!(first.location, "/", "the first callback signs in");
@@ -327,16 +327,16 @@ async fn a_token_or_callback_that_does_not_check_out_signs_nobody_in() {
 
     // The state without the browser's cookie.
     let mut browser = Browser::new();
-    let callback = browser.to_callback(&app, "/").await;
+    let callback = browser.go_to_callback(&app, "/").await;
     browser.cookies.clear();
     let hop = browser.get(&callback).await;
     assert_refused(&hop, "", "state_mismatch", "no cookie");
 
     // The state of one attempt with the cookie of another.
     let mut victim = Browser::new();
-    let victims_callback = victim.to_callback(&app, "/").await;
+    let victims_callback = victim.go_to_callback(&app, "/").await;
     let mut attacker = Browser::new();
-    let _ = attacker.to_callback(&app, "/").await;
+    let _ = attacker.go_to_callback(&app, "/").await;
     let hop = attacker.get(&victims_callback).await;
     assert_refused(&hop, "", "state_mismatch", "another attempt's cookie");
 
