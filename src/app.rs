@@ -67,6 +67,8 @@ pub struct State {
     pub files: Arc<crate::service::files::Readers>,
     /// The directory sign-in fields fixed by flags or the environment.
     pub signin_flags: Arc<crate::service::signin::Flags>,
+    /// OpenID Connect: the providers' discovery and the sign-ins under way.
+    pub oidc: Arc<crate::auth::oidc::Oidc>,
 }
 
 /// Why the server could not start.
@@ -201,6 +203,7 @@ impl App {
             rediscovery: Arc::default(),
             files: Arc::default(),
             signin_flags,
+            oidc: Arc::new(crate::auth::oidc::Oidc::new(policy.tls)),
         }));
         let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
         let disk_watch = tokio::spawn(crate::api::status::watch_disk_space(args.db.clone()));

@@ -221,7 +221,7 @@ impl From<Busy> for ApiError {
 /// ask again thousands of times a second and take the cores from everyone
 /// else; held back, each of its connections asks at most once a second.
 /// The wait costs a timer, not a thread.
-const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) async fn slow_refusal(result: Result<Response, ApiError>) -> Result<Response, ApiError> {
     if matches!(result, Err(ApiError::TooManyRequests { .. })) {
@@ -453,7 +453,12 @@ fn session_response(
 
 /// Sets (or, with `None`, clears) the httpOnly, SameSite=Strict refresh cookie,
 /// scoped to the auth routes so it is sent nowhere else.
-fn set_refresh_cookie(res: &mut Response, base_path: &str, token: Option<&str>, secure: bool) {
+pub(crate) fn set_refresh_cookie(
+    res: &mut Response,
+    base_path: &str,
+    token: Option<&str>,
+    secure: bool,
+) {
     let (value, max_age) = match token {
         Some(token) => (token, REFRESH_TTL_DAYS * 24 * 3600),
         None => ("", 0),

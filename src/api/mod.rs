@@ -18,6 +18,7 @@ pub mod folders;
 pub mod groups;
 pub mod health;
 pub mod multipart;
+pub mod oidc;
 pub mod openapi;
 pub mod oversight;
 pub mod plans;
@@ -43,6 +44,8 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
     // Boxed in groups: one chain of every route is a type too deep for rustc.
     let accounts = health::routes(state.clone())
         .or(auth::routes(state.clone()))
+        .unify()
+        .or(oidc::routes(state.clone()))
         .unify()
         .or(user::routes(state.clone()))
         .unify()

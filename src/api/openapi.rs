@@ -38,7 +38,7 @@ pub fn document_for(external: External) -> String {
 /// common to every route.
 pub fn spec(external: External) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    let parts: [utoipa::openapi::OpenApi; 21] = [
+    let parts: [utoipa::openapi::OpenApi; 22] = [
         // One line per resource module: `super::prompts::Doc::openapi(),`
         super::conversations::Doc::openapi(),
         super::prompts::Doc::openapi(),
@@ -51,6 +51,7 @@ pub fn spec(external: External) -> utoipa::openapi::OpenApi {
         super::api_keys::Doc::openapi(),
         super::admin::Doc::openapi(),
         super::auth::Doc::openapi(),
+        super::oidc::Doc::openapi(),
         super::health::Doc::openapi(),
         super::status::Doc::openapi(),
         super::connections::Doc::openapi(),

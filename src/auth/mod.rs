@@ -12,6 +12,7 @@
 
 pub mod cache;
 pub mod external;
+pub mod oidc;
 pub mod password;
 pub mod proxy;
 pub mod ratelimit;

@@ -22,7 +22,7 @@ mod azure;
 mod connector;
 mod error;
 mod openai;
-mod proxy;
+pub(crate) mod proxy;
 mod resolve;
 mod retry;
 mod sse;

@@ -27,6 +27,7 @@ mod hostile;
 mod limits;
 mod llm_client;
 mod nginx;
+mod oidc;
 mod openapi;
 mod organize;
 mod oversight;
