@@ -163,7 +163,7 @@ fn me(current: CurrentUser) -> Response {
 /// attacker's account. Our own origin is the `Host` (or, from a trusted
 /// proxy, `X-Forwarded-Host`); requests without those headers (curl,
 /// scripts) are not a browser acting for another site.
-fn same_site(state: &AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
+pub(crate) fn same_site(state: &AppState) -> impl Filter<Extract = (), Error = Rejection> + Clone {
     let cors = state.cors.clone();
     let proxies = state.trusted_proxies.clone();
     warp::header::optional::<String>("origin")
@@ -221,7 +221,7 @@ impl From<Busy> for ApiError {
 /// The wait costs a timer, not a thread.
 const REFUSAL_DELAY: std::time::Duration = std::time::Duration::from_secs(1);
 
-async fn slow_refusal(result: Result<Response, ApiError>) -> Result<Response, ApiError> {
+pub(crate) async fn slow_refusal(result: Result<Response, ApiError>) -> Result<Response, ApiError> {
     if matches!(result, Err(ApiError::TooManyRequests { .. })) {
         tokio::time::sleep(REFUSAL_DELAY).await;
     }
@@ -229,7 +229,7 @@ async fn slow_refusal(result: Result<Response, ApiError>) -> Result<Response, Ap
 }
 
 /// 429 with how long to wait.
-fn too_many(what: &str, wait: u64) -> ApiError {
+pub(crate) fn too_many(what: &str, wait: u64) -> ApiError {
     ApiError::TooManyRequests {
         message: format!("too many {what} from this address; try again in {wait} seconds"),
         retry_after: wait,
@@ -238,7 +238,7 @@ fn too_many(what: &str, wait: u64) -> ApiError {
 
 /// Whether the browser reached us over HTTPS (directly or through a proxy
 /// that says so), so the refresh cookie can be marked `Secure`.
-fn secure_request() -> impl Filter<Extract = (bool,), Error = std::convert::Infallible> + Clone {
+pub(crate) fn secure_request() -> impl Filter<Extract = (bool,), Error = std::convert::Infallible> + Clone {
     warp::header::optional::<String>("x-forwarded-proto")
         .or(warp::any().map(|| None))
         .unify()
@@ -398,7 +398,7 @@ async fn login(
 
 /// A new sign-in session (refresh family) for `user`: the sign-in answer with
 /// both tokens, and the refresh cookie.
-async fn start_session(state: &AppState, user: User, secure: bool) -> Result<Response, ApiError> {
+pub(crate) async fn start_session(state: &AppState, user: User, secure: bool) -> Result<Response, ApiError> {
     let (family, refresh_token) = accounts::start_session(&state.db, user.id.clone()).await?;
     Ok(session_response(
         state,
@@ -484,6 +484,18 @@ async fn refresh(
             "no refresh token: send the cookie or {\"refresh_token\": ...}",
         ));
     };
+    // Issue 22: an LDAP account's directory is asked first, before the token
+    // is used, so that an unreachable directory (503) leaves the session as
+    // it was; a refusal (401 `directory_refused`) has ended it.
+    match super::ldap::recheck_before_refresh(&state, &presented).await {
+        Ok(()) => {}
+        Err(err @ ApiError::Unauthorized { .. }) => {
+            let mut res = err.to_response();
+            set_refresh_cookie(&mut res, &state.base_path, None, secure);
+            return Ok(res);
+        }
+        Err(err) => return Err(err),
+    }
     let new_token = tokens::random_token();
     let outcome = accounts::rotate_refresh(&state.db, &presented, &new_token).await?;
 

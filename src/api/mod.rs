@@ -17,6 +17,7 @@ pub mod filters;
 pub mod folders;
 pub mod groups;
 pub mod health;
+pub mod ldap;
 pub mod multipart;
 pub mod openapi;
 pub mod oversight;
@@ -78,6 +79,9 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
     // conversations' routes, whose `/conversations/{id}/…` would take it).
     let organize = groups::routes(state.clone())
         .or(chatgpt::routes(state.clone()))
+        .unify()
+        // Issue 22: LDAP sign-in and its admin tests.
+        .or(ldap::routes(state.clone()))
         .unify()
         .boxed();
     let external = openapi::External {

@@ -60,6 +60,7 @@ pub fn spec(external: External) -> utoipa::openapi::OpenApi {
         super::folders::Doc::openapi(),
         super::groups::Doc::openapi(),
         super::chatgpt::Doc::openapi(),
+        super::ldap::Doc::openapi(),
     ];
     for part in parts {
         doc.merge(part);

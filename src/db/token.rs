@@ -113,6 +113,18 @@ pub fn revoke_user_refresh(
     Ok(())
 }
 
+/// The owner of a refresh token that can still be used (not used, revoked
+/// or expired), without using it.
+pub fn live_refresh_owner(conn: &Connection, token_hash: &str) -> Result<Option<String>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT user_id FROM refresh_token
+             WHERE token_hash = ?1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2",
+        )?
+        .query_row(params![token_hash, super::now()], |r| r.get(0))
+        .optional()?)
+}
+
 /// Whether a refresh family still has a live token (the session is open).
 pub fn family_is_live(conn: &Connection, family_id: &str) -> Result<bool, DbError> {
     Ok(conn
