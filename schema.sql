@@ -33,10 +33,11 @@ CREATE TABLE user (
     external_issuer TEXT,
     external_id     TEXT,
     created_at      TEXT NOT NULL,
-    updated_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL, email TEXT,
     UNIQUE (external_issuer, external_id)
-, email TEXT) STRICT;
--- (`email` came with v9, by ALTER TABLE: see the v9 block at the end.)
+) STRICT;
+-- (`email` came with v9, by ALTER TABLE, which writes it after the last
+-- column: see the v9 block at the end.)
 
 -- Refresh tokens, stored as SHA-256 of the opaque token (the token itself is
 -- 256 random bits, so a fast hash is enough). Every refresh marks the presented
@@ -587,10 +588,9 @@ CREATE TABLE user_group (
 CREATE TABLE group_member (
     group_id TEXT NOT NULL REFERENCES user_group (id) ON DELETE CASCADE,
     user_id  TEXT NOT NULL REFERENCES user (id) ON DELETE CASCADE,
-    added_at TEXT NOT NULL,
+    added_at TEXT NOT NULL, source TEXT NOT NULL DEFAULT 'manual' CHECK (source IN ('manual', 'directory')),
     PRIMARY KEY (group_id, user_id)
-, source TEXT NOT NULL DEFAULT 'manual'
-    CHECK (source IN ('manual', 'directory'))) STRICT, WITHOUT ROWID;
+) STRICT, WITHOUT ROWID;
 -- (`source` came with v9, by ALTER TABLE: see the v9 block at the end.)
 CREATE INDEX group_member_user ON group_member (user_id);
 

@@ -9,8 +9,7 @@ ALTER TABLE user ADD COLUMN email TEXT;
 -- Whether a membership was given by an admin ('manual') or by the directory
 -- at sign-in ('directory'). The directory's are re-synced at every sign-in
 -- (added and removed); an admin's stay whatever the directory says.
-ALTER TABLE group_member ADD COLUMN source TEXT NOT NULL DEFAULT 'manual'
-    CHECK (source IN ('manual', 'directory'));
+ALTER TABLE group_member ADD COLUMN source TEXT NOT NULL DEFAULT 'manual' CHECK (source IN ('manual', 'directory'));
 
 -- The directory groups that feed a daehwa group: an LDAP group's DN, a value
 -- of the OIDC groups claim, or a name in the proxy's groups header. Matched
