@@ -312,19 +312,38 @@ async fn the_admin_tests_report_each_step() {
         .collect();
     assert_eq!(steps, ["connect", "bind", "search"]);
 
-    // A locked field keeps its flag's value; an unlocked one is tried.
-    let (status, report) = admin_post(
-        &app,
-        &root.access,
-        "/api/v1/admin/sign-in/ldap/test",
-        json!({"ldap": {"url": "ldap://127.0.0.1:1", "user_base": "ou=Nowhere,dc=corp,dc=example"}}),
+    // Unsaved fields are tried; a locked one (the URL here) keeps its flag's value.
+    let url = slapd.ldap_url();
+    let bare = spawn_with(|args| args.signin.ldap_url = Some(url)).await;
+    let bare_root = bare.signup("root").await;
+    let unsaved = |user_base: &str, password: &str| {
+        json!({"ldap": {
+            "url": "ldap://127.0.0.1:1",
+            "bind_dn": slapd::ROOT_DN,
+            "bind_password": password,
+            "user_base": user_base,
+        }})
+    };
+    let test = "/api/v1/admin/sign-in/ldap/test";
+    let (status, report) =
+        admin_post(&bare, &bare_root.access, test, unsaved(PEOPLE, slapd::ROOT_PASSWORD)).await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["ok"], true, "{report}");
+    let (_, report) = admin_post(
+        &bare,
+        &bare_root.access,
+        test,
+        unsaved("ou=Nowhere,dc=corp,dc=example", slapd::ROOT_PASSWORD),
     )
     .await;
-    assert_eq!(status, 200, "{report}");
     assert_eq!(report["ok"], false, "{report}");
     let last = report["steps"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!(last["step"], "search", "{report}");
-    assert_eq!(last["ok"], false);
+    assert_eq!((&last["step"], &last["ok"]), (&json!("search"), &json!(false)), "{report}");
+    let (_, report) =
+        admin_post(&bare, &bare_root.access, test, unsaved(PEOPLE, "wrong-password")).await;
+    assert_eq!(report["ok"], false, "{report}");
+    let last = report["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((&last["step"], &last["ok"]), (&json!("bind"), &json!(false)), "{report}");
 
     // A user: found, nested groups, password checked.
     let (status, user) = admin_post(
