@@ -487,7 +487,7 @@ async fn refresh(
     // Issue 22: an LDAP account's directory is asked first, before the token
     // is used, so that an unreachable directory (503) leaves the session as
     // it was; a refusal (401 `directory_refused`) has ended it.
-    match super::ldap::recheck_before_refresh(&state, &presented).await {
+    match Box::pin(super::ldap::recheck_before_refresh(&state, &presented)).await {
         Ok(()) => {}
         Err(err @ ApiError::Unauthorized { .. }) => {
             let mut res = err.to_response();

@@ -138,11 +138,11 @@ async fn login(
     };
     let asked = state
         .auth
-        .with_directory_slot(ldap::authenticate(
+        .with_directory_slot(Box::pin(ldap::authenticate(
             &settings,
             &body.username,
             &body.password,
-        ))
+        )))
         .await;
     let identity = match asked {
         Ok(Ok(identity)) => identity,
@@ -161,7 +161,7 @@ async fn login(
     };
     state.auth.login_by_ip.release(by_ip);
     state.auth.login_by_user.clear(by_user);
-    let user = directory::sign_in(&state.db, identity, &settings.policy()).await?;
+    let user = Box::pin(directory::sign_in(&state.db, identity, &settings.policy())).await?;
     start_session(&state, user, secure).await
 }
 
@@ -238,7 +238,7 @@ async fn test(
     let settings = with_unsaved(&state, settings(&state).await?, body.ldap)?;
     let report = match state
         .auth
-        .with_directory_slot(ldap::test_connection(&settings))
+        .with_directory_slot(Box::pin(ldap::test_connection(&settings)))
         .await
     {
         Ok(report) => report,
@@ -319,11 +319,11 @@ async fn test_user(
     let settings = with_unsaved(&state, settings(&state).await?, body.ldap)?;
     let report = state
         .auth
-        .with_directory_slot(ldap::test_user(
+        .with_directory_slot(Box::pin(ldap::test_user(
             &settings,
             &body.username,
             body.password.as_deref(),
-        ))
+        )))
         .await
         .unwrap_or_else(|Busy| ldap::UserReport {
             detail: "the server is busy with other directory calls; try again".into(),
@@ -399,7 +399,7 @@ pub async fn recheck(state: &AppState, user: &User) -> Result<(), ApiError> {
     }
     let found = state
         .auth
-        .with_directory_slot(ldap::lookup(&settings, &external_id))
+        .with_directory_slot(Box::pin(ldap::lookup(&settings, &external_id)))
         .await
         .map_err(directory_busy)?;
     match found {
@@ -456,7 +456,7 @@ pub async fn recheck_before_refresh(state: &AppState, presented: &str) -> Result
         })
         .await?;
     match owner {
-        Some(user) if user.method() == Method::Ldap => recheck(state, &user).await,
+        Some(user) if user.method() == Method::Ldap => Box::pin(recheck(state, &user)).await,
         _ => Ok(()),
     }
 }

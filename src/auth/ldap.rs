@@ -102,7 +102,9 @@ async fn within<T>(
     what: &str,
     op: impl Future<Output = ldap3::result::Result<T>>,
 ) -> Result<T, LdapError> {
-    match tokio::time::timeout(limit, op).await {
+    // Boxed: ldap3's futures are large, and nested inline they would
+    // overflow a 2 MiB thread stack in a debug build.
+    match tokio::time::timeout(limit, Box::pin(op)).await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(unavailable(what, err)),
         Err(_) => Err(LdapError::Unavailable(format!(
@@ -528,8 +530,8 @@ async fn identity_of(
     typed: &str,
 ) -> Result<DirectoryIdentity, LdapError> {
     let username = first(entry, settings.username_attribute.trim()).unwrap_or_else(|| typed.into());
-    let kind = server_kind(ldap, timeout_of(settings)).await?;
-    let groups = groups_of(ldap, settings, kind, entry, &username).await?;
+    let kind = Box::pin(server_kind(ldap, timeout_of(settings))).await?;
+    let groups = Box::pin(groups_of(ldap, settings, kind, entry, &username)).await?;
     let display_name = first(entry, settings.display_name_attribute.trim())
         .or_else(|| first(entry, "cn"));
     Ok(DirectoryIdentity {
@@ -547,7 +549,7 @@ async fn check_password(settings: &LdapSettings, dn: &str, password: &str) -> Re
     if password.is_empty() {
         return Err(LdapError::InvalidCredentials);
     }
-    let mut ldap = connect(settings).await?;
+    let mut ldap = Box::pin(connect(settings)).await?;
     let result = within(
         timeout_of(settings),
         "the user's bind",
@@ -581,10 +583,10 @@ pub async fn authenticate(
         return Err(LdapError::InvalidCredentials);
     }
     let limit = timeout_of(settings);
-    let mut ldap = connect(settings).await?;
+    let mut ldap = Box::pin(connect(settings)).await?;
     let found = async {
-        service_bind(&mut ldap, settings).await?;
-        find_user(&mut ldap, settings, username).await
+        Box::pin(service_bind(&mut ldap, settings)).await?;
+        Box::pin(find_user(&mut ldap, settings, username)).await
     }
     .await;
     let entry = match found {
@@ -594,11 +596,11 @@ pub async fn authenticate(
             return Err(err);
         }
     };
-    if let Err(err) = check_password(settings, &entry.dn, password).await {
+    if let Err(err) = Box::pin(check_password(settings, &entry.dn, password)).await {
         close(ldap, limit).await;
         return Err(err);
     }
-    let identity = identity_of(&mut ldap, settings, &entry, username).await;
+    let identity = Box::pin(identity_of(&mut ldap, settings, &entry, username)).await;
     close(ldap, limit).await;
     identity
 }
@@ -610,24 +612,24 @@ pub async fn lookup(
     external_id: &str,
 ) -> Result<Option<DirectoryIdentity>, LdapError> {
     let limit = timeout_of(settings);
-    let mut ldap = connect(settings).await?;
+    let mut ldap = Box::pin(connect(settings)).await?;
     let result = async {
-        service_bind(&mut ldap, settings).await?;
-        let Some(entry) = find_by_id(&mut ldap, settings, external_id).await? else {
+        Box::pin(service_bind(&mut ldap, settings)).await?;
+        let Some(entry) = Box::pin(find_by_id(&mut ldap, settings, external_id)).await? else {
             return Ok(None);
         };
         // Still a user the filter lets in (AD filters often leave disabled
         // accounts out)?
         let typed = first(&entry, settings.username_attribute.trim());
         if let Some(name) = &typed {
-            match find_user(&mut ldap, settings, name).await {
+            match Box::pin(find_user(&mut ldap, settings, name)).await {
                 Ok(again) if again.dn.eq_ignore_ascii_case(&entry.dn) => {}
                 Ok(_) | Err(LdapError::NotFound) => return Ok(None),
                 Err(err) => return Err(err),
             }
         }
         let typed = typed.unwrap_or_default();
-        identity_of(&mut ldap, settings, &entry, &typed).await.map(Some)
+        Box::pin(identity_of(&mut ldap, settings, &entry, &typed)).await.map(Some)
     }
     .await;
     close(ldap, limit).await;
@@ -775,7 +777,7 @@ pub async fn test_connection(settings: &LdapSettings) -> ConnectionReport {
     // tls (or the LDAP connection itself, without TLS).
     let tls = uses_tls(settings);
     let step = if tls { "tls" } else { "connect" };
-    let mut ldap = match connect(settings).await {
+    let mut ldap = match Box::pin(connect(settings)).await {
         Ok(ldap) => {
             if tls {
                 let detail = if settings.skip_verify {
@@ -801,7 +803,7 @@ pub async fn test_connection(settings: &LdapSettings) -> ConnectionReport {
         }
     };
     // bind
-    match service_bind(&mut ldap, settings).await {
+    match Box::pin(service_bind(&mut ldap, settings)).await {
         Ok(()) => steps.push(Step {
             step: "bind",
             ok: true,
@@ -822,7 +824,7 @@ pub async fn test_connection(settings: &LdapSettings) -> ConnectionReport {
         }
     }
     // search: the root DSE, then the user base.
-    let server = server_kind(&mut ldap, limit).await.ok();
+    let server = Box::pin(server_kind(&mut ldap, limit)).await.ok();
     let base = settings.user_base.trim();
     let read = search(
         &mut ldap,
@@ -880,7 +882,7 @@ pub async fn test_user(
         };
     }
     let limit = timeout_of(settings);
-    let mut ldap = match connect(settings).await {
+    let mut ldap = match Box::pin(connect(settings)).await {
         Ok(ldap) => ldap,
         Err(err) => {
             return UserReport {
@@ -890,9 +892,9 @@ pub async fn test_user(
         }
     };
     let found = async {
-        service_bind(&mut ldap, settings).await?;
-        let entry = find_user(&mut ldap, settings, username).await?;
-        let identity = identity_of(&mut ldap, settings, &entry, username).await?;
+        Box::pin(service_bind(&mut ldap, settings)).await?;
+        let entry = Box::pin(find_user(&mut ldap, settings, username)).await?;
+        let identity = Box::pin(identity_of(&mut ldap, settings, &entry, username)).await?;
         Ok::<_, LdapError>((entry, identity))
     }
     .await;
@@ -914,7 +916,7 @@ pub async fn test_user(
     };
     let (password_ok, detail) = match password {
         None => (None, "found; the password was not checked".to_string()),
-        Some(password) => match check_password(settings, &entry.dn, password).await {
+        Some(password) => match Box::pin(check_password(settings, &entry.dn, password)).await {
             Ok(()) => (Some(true), "found; the password is right".to_string()),
             Err(LdapError::InvalidCredentials | LdapError::NotFound) => {
                 (Some(false), "found; the password is wrong".to_string())

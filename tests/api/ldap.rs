@@ -76,6 +76,8 @@ async fn admin_post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16
 async fn a_directory_user_signs_in_and_gets_an_account() {
     let slapd = Slapd::start().await;
     let app = ldap_app(&slapd).await;
+    // The first account of a server is its admin: a local one here.
+    app.signup("root").await;
     let (status, body) = ldap_login(&app, "kim", slapd::PASSWORD).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["token_type"], "bearer");

@@ -254,10 +254,6 @@ impl Slapd {
         self.dir.path().join("ca.pem")
     }
 
-    pub fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     /// A connection bound as the root DN, to change the directory.
     pub async fn root(&self) -> ldap3::Ldap {
         let (conn, mut ldap) = ldap3::LdapConnAsync::new(&self.ldap_url())
