@@ -39,8 +39,12 @@ export default defineConfig({
   projects: [
     // chat.spec.ts first (it registers the first account, the admin), then issue 18's
     // daily-use specs (daily-*.spec.ts), issue 20's files.spec.ts and issue 21's
-    // compare.spec.ts and organize.spec.ts, alphabetically, on the same server.
-    { name: 'chat', testMatch: /(chat|compare|daily-[a-z-]+|files|organize)\.spec\.ts$/ },
+    // compare.spec.ts and organize.spec.ts, and issue 22's signin.spec.ts, alphabetically, on
+    // the same server.
+    {
+      name: 'chat',
+      testMatch: /(chat|compare|daily-[a-z-]+|files|organize|signin)\.spec\.ts$/,
+    },
     // On a server of its own with an empty database: the first run (.ci/e2e).
     { name: 'first-run', testMatch: 'first-run.spec.ts' },
     { name: 'smoke', testMatch: 'smoke.spec.ts' },

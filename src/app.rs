@@ -130,7 +130,9 @@ impl App {
                 path: args.db.display().to_string(),
                 source,
             })?;
-        let (db, auth) = tokio::task::spawn_blocking(move || {
+        let signin_flags = Arc::new(args.signin.flags(&args.trusted_proxies));
+        let start_flags = signin_flags.clone();
+        let (db, auth, signin_problem) = tokio::task::spawn_blocking(move || {
             let db = Db::open(&path)?;
             // Written once, on first start; kept across restarts and upgrades.
             let mut conn = db.pool_conn()?;
@@ -146,7 +148,8 @@ impl App {
             if unfinished > 0 {
                 log::warn!("removed {unfinished} imports that a crash left half-written");
             }
-            Ok::<_, DbError>((db, auth))
+            let signin_problem = crate::service::signin::check_at_start(&conn, &start_flags)?;
+            Ok::<_, DbError>((db, auth, signin_problem))
         })
         .await
         .map_err(|e| DbError::Task(e.to_string()))
@@ -155,6 +158,9 @@ impl App {
             path: args.db.display().to_string(),
             source,
         })?;
+        if let Some(problem) = signin_problem {
+            return Err(StartError::Config(problem));
+        }
 
         let tls = match (&args.tls_cert, &args.tls_key) {
             (Some(cert), Some(key)) => {
@@ -194,7 +200,7 @@ impl App {
             trusted_proxies,
             rediscovery: Arc::default(),
             files: Arc::default(),
-            signin_flags: Arc::new(args.signin.flags(&args.trusted_proxies)),
+            signin_flags,
         }));
         let schedule = tokio::spawn(state.backups.clone().run(state.db.clone()));
         let disk_watch = tokio::spawn(crate::api::status::watch_disk_space(args.db.clone()));

@@ -249,7 +249,7 @@ test.describe('the admin pages on a 390 px phone', () => {
     await expect(mobile.getByTestId('composer')).toBeVisible()
     await mobile.goto(at('admin?tab=status'), { waitUntil: 'domcontentloaded' })
     const tabs = mobile.getByRole('tab')
-    await expect(tabs).toHaveCount(11)
+    await expect(tabs).toHaveCount(12)
     for (const tab of await tabs.all()) {
       await expect(tab).toBeInViewport({ ratio: 1 })
       const clipped = await tab.evaluate((el) => el.scrollWidth > el.clientWidth)

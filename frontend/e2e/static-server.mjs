@@ -4,7 +4,8 @@
 // It serves dist/ the way src/spa.rs does: under an optional base path, with
 // `<base href="/">` rewritten to that path, a history-mode fallback to index.html, a 404 for
 // a missing file (a last segment with a dot), a fake GET {base}api/v1/health and
-// {base}api/v1/auth/setup (a server with accounts).
+// {base}api/v1/auth/setup (a server with accounts) and {base}api/v1/auth/methods (local
+// accounts only).
 // --health error answers 503 with the API's error body; --health down drops the connection.
 // --api forwards every {base}api/* and {base}v1/* request (streams included) to a running
 // daehwa instead, so a fresh `npm run build` can be tried against the real server without
@@ -79,6 +80,9 @@ const server = createServer(async (req, res) => {
   }
   if (rest === 'api/v1/auth/setup') {
     return json(res, 200, { first_account: false, registration_mode: 'open' })
+  }
+  if (rest === 'api/v1/auth/methods') {
+    return json(res, 200, { local: true, ldap: false, oidc: null, proxy: false })
   }
   if (rest.startsWith('api/')) {
     if (rest !== 'api/v1/health') return json(res, 404, notFound())

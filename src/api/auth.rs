@@ -88,6 +88,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(with_state(state.clone()))
         .and(warp::cookie::optional::<String>(REFRESH_COOKIE))
         .and(secure_request())
+        .and(warp::ext::optional::<crate::listen::PeerAddr>())
+        .and(warp::header::headers_cloned())
         .and(optional_json_body())
         .then(refresh)
         .map(respond);
@@ -238,7 +240,8 @@ pub(crate) fn too_many(what: &str, wait: u64) -> ApiError {
 
 /// Whether the browser reached us over HTTPS (directly or through a proxy
 /// that says so), so the refresh cookie can be marked `Secure`.
-pub(crate) fn secure_request() -> impl Filter<Extract = (bool,), Error = std::convert::Infallible> + Clone {
+pub(crate) fn secure_request(
+) -> impl Filter<Extract = (bool,), Error = std::convert::Infallible> + Clone {
     warp::header::optional::<String>("x-forwarded-proto")
         .or(warp::any().map(|| None))
         .unify()
@@ -398,7 +401,11 @@ async fn login(
 
 /// A new sign-in session (refresh family) for `user`: the sign-in answer with
 /// both tokens, and the refresh cookie.
-pub(crate) async fn start_session(state: &AppState, user: User, secure: bool) -> Result<Response, ApiError> {
+pub(crate) async fn start_session(
+    state: &AppState,
+    user: User,
+    secure: bool,
+) -> Result<Response, ApiError> {
     let (family, refresh_token) = accounts::start_session(&state.db, user.id.clone()).await?;
     Ok(session_response(
         state,
@@ -476,6 +483,8 @@ async fn refresh(
     state: AppState,
     cookie: Option<String>,
     secure: bool,
+    peer: Option<crate::listen::PeerAddr>,
+    headers: warp::http::HeaderMap,
     body: RefreshBody,
 ) -> Result<Response, ApiError> {
     let Some(presented) = body.refresh_token.or(cookie).filter(|t| !t.is_empty()) else {
@@ -484,17 +493,24 @@ async fn refresh(
             "no refresh token: send the cookie or {\"refresh_token\": ...}",
         ));
     };
-    // Issue 22: an LDAP account's directory is asked first, before the token
-    // is used, so that an unreachable directory (503) leaves the session as
-    // it was; a refusal (401 `directory_refused`) has ended it.
-    match Box::pin(super::ldap::recheck_before_refresh(&state, &presented)).await {
-        Ok(()) => {}
-        Err(err @ ApiError::Unauthorized { .. }) => {
-            let mut res = err.to_response();
-            set_refresh_cookie(&mut res, &state.base_path, None, secure);
-            return Ok(res);
+    // A directory account is checked with its directory first, before the
+    // token is spent: refused, the session ends; the directory unreachable
+    // (503), the token stays good for a later try.
+    if let Some(owner) = accounts::refresh_owner(&state.db, &presented).await? {
+        if owner.directory_managed() {
+            if let Err(err) = super::signin::recheck(&state, owner, peer, &headers).await {
+                if matches!(
+                    err.status(),
+                    StatusCode::SERVICE_UNAVAILABLE | StatusCode::GATEWAY_TIMEOUT
+                ) {
+                    return Err(err);
+                }
+                accounts::sign_out(&state.db, &presented).await?;
+                let mut res = err.to_response();
+                set_refresh_cookie(&mut res, &state.base_path, None, secure);
+                return Ok(res);
+            }
         }
-        Err(err) => return Err(err),
     }
     let new_token = tokens::random_token();
     let outcome = accounts::rotate_refresh(&state.db, &presented, &new_token).await?;

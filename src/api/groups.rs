@@ -125,6 +125,11 @@ pub struct GroupBody {
     /// The models it grants (replaces the set; at most 500). A model some
     /// group grants is for those groups' members and admins only.
     model_ids: Option<Vec<String>>,
+    /// The directory groups whose members become its members at each
+    /// directory sign-in (LDAP group DNs such as
+    /// `CN=AI-Users,OU=Groups,DC=corp,DC=example`, OIDC group claim values,
+    /// proxy header groups; case-insensitive; replaces the set; at most 50).
+    directory_groups: Option<Vec<String>>,
 }
 
 impl From<GroupBody> for GroupChange {
@@ -135,6 +140,7 @@ impl From<GroupBody> for GroupChange {
             plan_id: b.plan_id,
             temporary_chats: b.temporary_chats,
             model_ids: b.model_ids,
+            directory_groups: b.directory_groups,
         }
     }
 }

@@ -23,7 +23,7 @@ use crate::app::AppState;
 use crate::auth::ldap::{self, LdapError};
 use crate::auth::{Busy, CurrentUser};
 use crate::db::group::GroupRef;
-use crate::db::user::{Method, Role, User};
+use crate::db::user::{Role, User};
 use crate::service::directory;
 use crate::service::signin::{self, Kind, LdapSettings};
 
@@ -329,14 +329,16 @@ async fn test_user(
             detail: "the server is busy with other directory calls; try again".into(),
             ..ldap::UserReport::default()
         });
-    let identity = report.identity.unwrap_or_else(|| directory::DirectoryIdentity {
-        issuer: ldap::ISSUER.into(),
-        external_id: String::new(),
-        username: String::new(),
-        display_name: None,
-        email: None,
-        groups: Vec::new(),
-    });
+    let identity = report
+        .identity
+        .unwrap_or_else(|| directory::DirectoryIdentity {
+            issuer: ldap::ISSUER.into(),
+            external_id: String::new(),
+            username: String::new(),
+            display_name: None,
+            email: None,
+            groups: Vec::new(),
+        });
     let policy = settings.policy();
     let groups = identity.groups.clone();
     let daehwa_groups = if groups.is_empty() {
@@ -439,24 +441,4 @@ async fn end_sessions(state: &AppState, user_id: &str) -> Result<(), ApiError> {
         .run(move |conn| crate::db::token::revoke_user_refresh(conn, &user_id, None))
         .await?;
     Ok(())
-}
-
-/// [`recheck`] for the owner of the refresh token `presented`, when it is a
-/// live token of an LDAP account; called by `/auth/refresh` before it uses
-/// the token (a 503 leaves the session untouched).
-pub async fn recheck_before_refresh(state: &AppState, presented: &str) -> Result<(), ApiError> {
-    let hash = crate::auth::tokens::sha256_hex(presented);
-    let owner = state
-        .db
-        .run(move |conn| -> Result<Option<User>, crate::db::DbError> {
-            match crate::db::token::live_refresh_owner(conn, &hash)? {
-                Some(user_id) => crate::db::user::by_id(conn, &user_id),
-                None => Ok(None),
-            }
-        })
-        .await?;
-    match owner {
-        Some(user) if user.method() == Method::Ldap => Box::pin(recheck(state, &user)).await,
-        _ => Ok(()),
-    }
 }

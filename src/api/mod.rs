@@ -26,6 +26,7 @@ pub mod prompts;
 pub mod samples;
 pub mod settings;
 pub mod shares;
+pub mod signin;
 pub mod status;
 pub mod user;
 pub mod users;
@@ -77,11 +78,14 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .boxed();
     // Issue 21: groups (admin) and the ChatGPT import (before the
     // conversations' routes, whose `/conversations/{id}/…` would take it).
+    // Issue 22: directory sign-in.
     let organize = groups::routes(state.clone())
         .or(chatgpt::routes(state.clone()))
         .unify()
         // Issue 22: LDAP sign-in and its admin tests.
         .or(ldap::routes(state.clone()))
+        .unify()
+        .or(signin::routes(state.clone()))
         .unify()
         .boxed();
     let external = openapi::External {

@@ -327,7 +327,12 @@ async fn search(
     filter: &str,
     attrs: &[&str],
 ) -> Result<Vec<SearchEntry>, LdapError> {
-    let result = within(limit, what, ldap.search(base, scope, filter, attrs.to_vec())).await?;
+    let result = within(
+        limit,
+        what,
+        ldap.search(base, scope, filter, attrs.to_vec()),
+    )
+    .await?;
     let (raw, status) = (result.0, result.1);
     if status.rc != 0 {
         return Err(LdapError::Unavailable(format!(
@@ -404,9 +409,11 @@ async fn server_kind(ldap: &mut Ldap, limit: Duration) -> Result<ServerKind, Lda
         &["supportedCapabilities"],
     )
     .await?;
-    let ad = root
-        .first()
-        .is_some_and(|e| values(e, "supportedCapabilities").iter().any(|c| c == AD_CAPABILITY));
+    let ad = root.first().is_some_and(|e| {
+        values(e, "supportedCapabilities")
+            .iter()
+            .any(|c| c == AD_CAPABILITY)
+    });
     Ok(if ad {
         ServerKind::ActiveDirectory
     } else {
@@ -463,7 +470,11 @@ async fn groups_of(
             &["1.1"],
         )
         .await?;
-        for group in direct.iter().map(String::as_str).chain(found.iter().map(|e| e.dn.as_str())) {
+        for group in direct
+            .iter()
+            .map(String::as_str)
+            .chain(found.iter().map(|e| e.dn.as_str()))
+        {
             if groups.len() >= MAX_GROUPS {
                 break;
             }
@@ -517,7 +528,10 @@ async fn groups_of(
         }
     }
     if groups.len() >= MAX_GROUPS {
-        log::warn!("LDAP: {} is in {MAX_GROUPS} groups or more; the rest are ignored", user.dn);
+        log::warn!(
+            "LDAP: {} is in {MAX_GROUPS} groups or more; the rest are ignored",
+            user.dn
+        );
     }
     Ok(groups)
 }
@@ -532,8 +546,8 @@ async fn identity_of(
     let username = first(entry, settings.username_attribute.trim()).unwrap_or_else(|| typed.into());
     let kind = Box::pin(server_kind(ldap, timeout_of(settings))).await?;
     let groups = Box::pin(groups_of(ldap, settings, kind, entry, &username)).await?;
-    let display_name = first(entry, settings.display_name_attribute.trim())
-        .or_else(|| first(entry, "cn"));
+    let display_name =
+        first(entry, settings.display_name_attribute.trim()).or_else(|| first(entry, "cn"));
     Ok(DirectoryIdentity {
         issuer: ISSUER.into(),
         external_id: external_id(entry),
@@ -545,7 +559,11 @@ async fn identity_of(
 }
 
 /// Checks `password` by binding as `dn` on a connection of its own.
-async fn check_password(settings: &LdapSettings, dn: &str, password: &str) -> Result<(), LdapError> {
+async fn check_password(
+    settings: &LdapSettings,
+    dn: &str,
+    password: &str,
+) -> Result<(), LdapError> {
     if password.is_empty() {
         return Err(LdapError::InvalidCredentials);
     }
@@ -629,7 +647,9 @@ pub async fn lookup(
             }
         }
         let typed = typed.unwrap_or_default();
-        Box::pin(identity_of(&mut ldap, settings, &entry, &typed)).await.map(Some)
+        Box::pin(identity_of(&mut ldap, settings, &entry, &typed))
+            .await
+            .map(Some)
     }
     .await;
     close(ldap, limit).await;
@@ -658,7 +678,11 @@ async fn find_by_id(
             format!("(entryUUID={})", ldap_escape(external_id)),
         )
     } else {
-        (external_id.to_string(), Scope::Base, "(objectClass=*)".to_string())
+        (
+            external_id.to_string(),
+            Scope::Base,
+            "(objectClass=*)".to_string(),
+        )
     };
     let result = within(
         limit,
@@ -1005,7 +1029,10 @@ mod tests {
 
     #[test]
     fn the_external_id_falls_back_to_entry_uuid_then_the_dn() {
-        let e = entry(&[("entryUUID", "3F2504E0-4F89-11D3-9A0C-0305E82C3301")], &[]);
+        let e = entry(
+            &[("entryUUID", "3F2504E0-4F89-11D3-9A0C-0305E82C3301")],
+            &[],
+        );
         assert_eq!(external_id(&e), "3f2504e0-4f89-11d3-9a0c-0305e82c3301");
         assert!(is_uuid(&external_id(&e)));
         let e = entry(&[], &[]);

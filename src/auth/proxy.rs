@@ -88,6 +88,11 @@ impl TrustedProxies {
             .map(TrustedProxies)
     }
 
+    /// No proxy is trusted (the default).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|cidr| cidr.contains(ip))
     }

@@ -23,6 +23,9 @@ pub struct Group {
     /// The models it grants, sorted (a model that left its connection is
     /// still listed: it stays restricted).
     pub model_ids: Vec<String>,
+    /// The directory groups whose members become its members at sign-in
+    /// (LDAP group DNs, OIDC group claim values, proxy header groups).
+    pub directory_groups: Vec<String>,
     pub member_count: i64,
     pub created_at: String,
     pub updated_at: String,
@@ -70,11 +73,13 @@ fn group_from(row: &Row<'_>) -> rusqlite::Result<Group> {
         updated_at: row.get(6)?,
         member_count: row.get(7)?,
         model_ids: Vec::new(),
+        directory_groups: Vec::new(),
     })
 }
 
 fn with_models(conn: &Connection, mut group: Group) -> Result<Group, DbError> {
     group.model_ids = models_of(conn, &group.id)?;
+    group.directory_groups = directory_names(conn, &group.id)?;
     Ok(group)
 }
 

@@ -40,6 +40,19 @@ pub fn insert_refresh(
     Ok(())
 }
 
+/// The account of a refresh token that could still be used (not used, not
+/// revoked, not expired), without using it: a directory account is checked
+/// with its directory before the token is spent.
+pub fn user_of_refresh(conn: &Connection, token_hash: &str) -> Result<Option<String>, DbError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT user_id FROM refresh_token
+             WHERE token_hash = ?1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2",
+        )?
+        .query_row(params![token_hash, super::now()], |r| r.get(0))
+        .optional()?)
+}
+
 /// Checks `old_hash` and, when valid, marks it used and stores `new_hash` in
 /// the same family, in one `IMMEDIATE` transaction (two refreshes with the
 /// same token cannot both win).
@@ -111,18 +124,6 @@ pub fn revoke_user_refresh(
     )?
     .execute(named_params! { ":now": super::now(), ":user": user_id, ":keep": keep_family })?;
     Ok(())
-}
-
-/// The owner of a refresh token that can still be used (not used, revoked
-/// or expired), without using it.
-pub fn live_refresh_owner(conn: &Connection, token_hash: &str) -> Result<Option<String>, DbError> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT user_id FROM refresh_token
-             WHERE token_hash = ?1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2",
-        )?
-        .query_row(params![token_hash, super::now()], |r| r.get(0))
-        .optional()?)
 }
 
 /// Whether a refresh family still has a live token (the session is open).

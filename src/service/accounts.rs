@@ -416,6 +416,20 @@ pub async fn rotate_refresh(
         .await?)
 }
 
+/// The account of a refresh token that could still be used, without
+/// using it.
+pub async fn refresh_owner(db: &Db, presented: &str) -> Result<Option<User>> {
+    let hash = tokens::sha256_hex(presented);
+    Ok(db
+        .run(move |conn| -> Result<_, DbError> {
+            match db::token::user_of_refresh(conn, &hash)? {
+                Some(id) => db::user::by_id(conn, &id),
+                None => Ok(None),
+            }
+        })
+        .await?)
+}
+
 /// Ends the session (refresh family) of a refresh token.
 pub async fn sign_out(db: &Db, refresh_token: &str) -> Result<()> {
     let hash = tokens::sha256_hex(refresh_token);

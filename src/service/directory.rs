@@ -109,19 +109,22 @@ fn clean_name(name: Option<&str>, fallback: &str) -> String {
 /// local sign-in.
 pub async fn sign_in(db: &Db, identity: DirectoryIdentity, policy: &GroupPolicy) -> Result<User> {
     let policy = policy.clone();
-    let user = db
+    let synced = db
         .run(move |conn| audit::immediate(conn, |tx| sync(tx, &identity, &policy)))
         .await?;
+    let user = synced.ok_or_else(not_allowed)?;
     check_can_sign_in(&user)?;
     Ok(user)
 }
 
-/// [`sign_in`] in a transaction.
+/// [`sign_in`] in a transaction: the account, or `None` when the policy
+/// refuses it (its sessions then end with the transaction's commit, which
+/// is why a refusal is not an `Err` here).
 pub fn sync(
     tx: &rusqlite::Transaction<'_>,
     identity: &DirectoryIdentity,
     policy: &GroupPolicy,
-) -> Result<User> {
+) -> Result<Option<User>> {
     let existing = db::user::by_external(tx, &identity.issuer, &identity.external_id)?;
     if !policy.allows(&identity.groups) {
         if let Some(user) = &existing {
@@ -133,7 +136,7 @@ pub fn sync(
                 identity.issuer
             );
         }
-        return Err(not_allowed());
+        return Ok(None);
     }
     let email = clean_email(identity.email.as_deref());
     let role = policy.role(&identity.groups);
@@ -161,7 +164,9 @@ pub fn sync(
     };
     let groups = db::group::fed_by(tx, &identity.groups)?;
     db::group::sync_directory_memberships(tx, &user, &groups)?;
-    db::user::by_id(tx, &user)?.ok_or_else(|| DbError::Task("account vanished".into()).into())
+    let user = db::user::by_id(tx, &user)?
+        .ok_or_else(|| Error::from(DbError::Task("account vanished".into())))?;
+    Ok(Some(user))
 }
 
 /// A new account for `identity`: active (the directory and the allowed
@@ -265,7 +270,7 @@ mod tests {
         identity: &DirectoryIdentity,
         policy: &GroupPolicy,
     ) -> Result<User> {
-        audit::immediate(conn, |tx| sync(tx, identity, policy))
+        audit::immediate(conn, |tx| sync(tx, identity, policy))?.ok_or_else(not_allowed)
     }
 
     #[test]

@@ -106,6 +106,23 @@ pub struct GroupChange {
     pub plan_id: Option<Option<String>>,
     pub temporary_chats: Option<bool>,
     pub model_ids: Option<Vec<String>>,
+    /// Replaces the directory groups that feed it.
+    pub directory_groups: Option<Vec<String>>,
+}
+
+/// Most directory groups feeding one group, and the longest name of one.
+pub const MAX_DIRECTORY_GROUPS: usize = 50;
+pub const MAX_DIRECTORY_GROUP_CHARS: usize = 512;
+
+/// Trimmed, without empty entries and case-insensitive repeats.
+fn clean_directory_groups(names: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    names
+        .iter()
+        .map(|n| n.trim())
+        .filter(|n| !n.is_empty() && seen.insert(n.to_lowercase()))
+        .map(String::from)
+        .collect()
 }
 
 /// A group with its members (`GET /admin/groups/{id}`).
@@ -147,6 +164,25 @@ fn validate(change: &GroupChange, creating: bool) -> Result<()> {
             fields.insert("model_ids", format!("at most {MAX_MODELS} models"));
         } else if models.iter().any(|m| m.trim().is_empty()) {
             fields.insert("model_ids", "a model id must not be empty".to_string());
+        }
+    }
+    if let Some(names) = &change.directory_groups {
+        let names = clean_directory_groups(names);
+        if names.len() > MAX_DIRECTORY_GROUPS {
+            fields.insert(
+                "directory_groups",
+                format!("at most {MAX_DIRECTORY_GROUPS} directory groups"),
+            );
+        } else if names.iter().any(|n| {
+            n.chars().count() > MAX_DIRECTORY_GROUP_CHARS || n.chars().any(char::is_control)
+        }) {
+            fields.insert(
+                "directory_groups",
+                format!(
+                    "each is at most {MAX_DIRECTORY_GROUP_CHARS} characters, without control \
+                     characters"
+                ),
+            );
         }
     }
     if fields.is_empty() {
@@ -263,6 +299,9 @@ pub async fn save(db: &Db, actor: Actor, id: Option<String>, change: GroupChange
             };
             if let Some(models) = &models {
                 group::set_models(tx, &saved_id, models)?;
+            }
+            if let Some(names) = &change.directory_groups {
+                group::set_directory_names(tx, &saved_id, &clean_directory_groups(names))?;
             }
             let saved = group::get(tx, &saved_id)?
                 .ok_or_else(|| Error::Internal("the saved group vanished".into()))?;
@@ -425,6 +464,22 @@ mod tests {
                 },
                 "model_ids",
                 "501 models",
+            ),
+            (
+                GroupChange {
+                    directory_groups: Some((0..51).map(|i| format!("cn=g{i}")).collect()),
+                    ..Default::default()
+                },
+                "directory_groups",
+                "51 directory groups",
+            ),
+            (
+                GroupChange {
+                    directory_groups: Some(vec!["c".repeat(513)]),
+                    ..Default::default()
+                },
+                "directory_groups",
+                "a 513-character directory group",
             ),
         ];
         for (change, field, why) in cases {

@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 use super::{Error, Result};
 use crate::db::audit::{self, Actor, Audit};
-use crate::db::{setting, Db};
+use crate::db::{setting, Db, DbError};
 
 /// Group lists hold at most this many entries.
 pub const MAX_GROUPS: usize = 100;
@@ -266,7 +266,7 @@ impl Flags {
 }
 
 /// The stored object of `kind` with the flags over it.
-fn merged(conn: &Connection, flags: &Flags, kind: Kind) -> Result<Map<String, Value>> {
+fn merged(conn: &Connection, flags: &Flags, kind: Kind) -> Result<Map<String, Value>, DbError> {
     let mut fields = match setting::get(conn, kind.key())? {
         Some(Value::Object(stored)) => stored,
         _ => Map::new(),
@@ -295,15 +295,15 @@ fn effective<T: DeserializeOwned + Default + Serialize>(fields: Map<String, Valu
     serde_json::from_value(Value::Object(base)).unwrap_or_default()
 }
 
-pub fn ldap(conn: &Connection, flags: &Flags) -> Result<LdapSettings> {
+pub fn ldap(conn: &Connection, flags: &Flags) -> Result<LdapSettings, DbError> {
     Ok(effective(merged(conn, flags, Kind::Ldap)?))
 }
 
-pub fn oidc(conn: &Connection, flags: &Flags) -> Result<OidcSettings> {
+pub fn oidc(conn: &Connection, flags: &Flags) -> Result<OidcSettings, DbError> {
     Ok(effective(merged(conn, flags, Kind::Oidc)?))
 }
 
-pub fn proxy(conn: &Connection, flags: &Flags) -> Result<ProxySettings> {
+pub fn proxy(conn: &Connection, flags: &Flags) -> Result<ProxySettings, DbError> {
     Ok(effective(merged(conn, flags, Kind::Proxy)?))
 }
 
@@ -315,7 +315,7 @@ pub struct All {
     pub proxy: ProxySettings,
 }
 
-pub fn all(conn: &Connection, flags: &Flags) -> Result<All> {
+pub fn all(conn: &Connection, flags: &Flags) -> Result<All, DbError> {
     Ok(All {
         ldap: ldap(conn, flags)?,
         oidc: oidc(conn, flags)?,
@@ -749,9 +749,58 @@ pub fn admin_view(all: &All, flags: &Flags) -> Value {
     Value::Object(view)
 }
 
+/// At start: a method turned on by a flag with settings that cannot work is
+/// a reason not to start (the message names the field); one turned on in
+/// the admin pages that cannot work is logged and stays off in effect
+/// (each sign-in checks again). `Err` only for the database.
+pub fn check_at_start(
+    conn: &Connection,
+    flags: &Flags,
+) -> std::result::Result<Option<String>, crate::db::DbError> {
+    let all = all(conn, flags)?;
+    let checks = [
+        (Kind::Ldap, all.ldap.enabled, validate_ldap(&all.ldap)),
+        (Kind::Oidc, all.oidc.enabled, validate_oidc(&all.oidc)),
+        (
+            Kind::Proxy,
+            all.proxy.enabled,
+            validate_proxy(&all.proxy, &flags.trusted_proxies),
+        ),
+    ];
+    for (kind, enabled, result) in checks {
+        let Err(err) = result else {
+            if enabled {
+                log::info!("{} sign-in is on", kind.as_str());
+            }
+            continue;
+        };
+        let why = match &err {
+            Error::Validation(fields) => fields
+                .iter()
+                .map(|(field, why)| format!("{field} {why}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        };
+        if flags.map(kind).contains_key("enabled") {
+            return Ok(Some(format!(
+                "{} sign-in is turned on by a flag but cannot work: {why}",
+                kind.as_str()
+            )));
+        }
+        if enabled {
+            log::warn!(
+                "{} sign-in is on in the admin settings but cannot work: {why}",
+                kind.as_str()
+            );
+        }
+    }
+    Ok(None)
+}
+
 /// The effective settings, for the admin page.
 pub async fn read_all(db: &Db, flags: std::sync::Arc<Flags>) -> Result<All> {
-    db.run(move |conn| all(conn, &flags)).await
+    Ok(db.run(move |conn| all(conn, &flags)).await?)
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, TestApp, PASSWORD, TEST_SECRET};
+use crate::helpers::{spawn_app, Session, TestApp, PASSWORD, TEST_SECRET};
 
 async fn body(res: reqwest::Response) -> Value {
     res.json().await.expect("JSON body")
@@ -679,6 +679,13 @@ async fn every_protected_route_needs_a_sign_in_and_admin_routes_need_an_admin() 
     let app = spawn_app().await;
     let admin = app.signup("admin").await;
     let user = app.signup("user1").await;
+    sign_in_and_admin_matrix(&app, &admin, &user).await;
+}
+
+/// Every protected route answers a stranger 401 and `user` (not an admin)
+/// 403 on the admin ones, and `admin` is untouched by all of that (also
+/// run with directory accounts, `signin::`).
+pub async fn sign_in_and_admin_matrix(app: &TestApp, admin: &Session, user: &Session) {
     let someone = format!("/api/v1/users/{}", admin.id);
     let protected: Vec<(Method, String, bool)> = vec![
         (Method::GET, "/api/v1/auth/me".into(), false),
@@ -714,7 +721,7 @@ async fn every_protected_route_needs_a_sign_in_and_admin_routes_need_an_admin() 
         }
     }
     // The admin's own account is untouched by all of that.
-    assert_eq!(me(&app, &admin.access).await.status(), 200);
+    assert_eq!(me(app, &admin.access).await.status(), 200);
 }
 
 #[tokio::test]

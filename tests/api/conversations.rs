@@ -800,6 +800,18 @@ async fn another_users_conversation_is_404_on_every_route() {
     let conv = w.app.new_conversation(&w.user).await;
     w.app.ask(&w.user, &conv, "mine").await;
     let intruder = w.app.signup("intruder").await;
+    another_users_conversation_answers_404(&w.app, &w.user, &conv, &intruder).await;
+}
+
+/// Every route of `owner`'s conversation `conv` (asked once) answers
+/// `intruder` 404 and a stranger 401, and the conversation stays whole
+/// (also run with directory accounts, `signin::`).
+pub async fn another_users_conversation_answers_404(
+    app: &TestApp,
+    owner: &Session,
+    conv: &str,
+    intruder: &Session,
+) {
     let routes: Vec<(Method, String, Value)> = vec![
         (
             Method::GET,
@@ -858,7 +870,7 @@ async fn another_users_conversation_is_404_on_every_route() {
         ),
     ];
     for (method, path, body) in routes {
-        let mut req = w.app.as_user(method.clone(), &path, &intruder.access);
+        let mut req = app.as_user(method.clone(), &path, &intruder.access);
         if !body.is_null() {
             req = req.json(&body);
         }
@@ -867,11 +879,10 @@ async fn another_users_conversation_is_404_on_every_route() {
         let body: Value = res.json().await.unwrap();
         assert_eq!(body["code"], "not_found");
         // Without a sign-in: 401.
-        let res = w.app.request(method.clone(), &path).send().await.unwrap();
+        let res = app.request(method.clone(), &path).send().await.unwrap();
         assert_eq!(res.status(), 401, "{method} {path}");
     }
-    let list: Value = w
-        .app
+    let list: Value = app
         .as_user(Method::GET, "/api/v1/conversations", &intruder.access)
         .send()
         .await
@@ -881,7 +892,7 @@ async fn another_users_conversation_is_404_on_every_route() {
         .unwrap();
     assert_eq!(list["conversations"], json!([]));
     // And the owner still has it, untouched.
-    let mine = w.app.conversation(&w.user, &conv).await;
+    let mine = app.conversation(owner, conv).await;
     assert_eq!(mine["messages"].as_array().unwrap().len(), 2);
 }
 

@@ -301,8 +301,13 @@ async fn the_admin_tests_report_each_step() {
     let slapd = Slapd::start().await;
     let app = ldap_app(&slapd).await;
     let root = app.signup("root").await;
-    let (status, report) =
-        admin_post(&app, &root.access, "/api/v1/admin/sign-in/ldap/test", json!({})).await;
+    let (status, report) = admin_post(
+        &app,
+        &root.access,
+        "/api/v1/admin/sign-in/ldap/test",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["server"], "ldap");
@@ -314,38 +319,56 @@ async fn the_admin_tests_report_each_step() {
         .collect();
     assert_eq!(steps, ["connect", "bind", "search"]);
 
-    // Unsaved fields are tried; a locked one (the URL here) keeps its flag's value.
+    // Unsaved fields are tried; locked ones (the URL and the user base here)
+    // keep their flags' values.
     let url = slapd.ldap_url();
-    let bare = spawn_with(|args| args.signin.ldap_url = Some(url)).await;
+    let bare = spawn_with(|args| {
+        args.signin.ldap_url = Some(url);
+        args.signin.ldap_user_base = Some("ou=Nowhere,dc=corp,dc=example".into());
+    })
+    .await;
     let bare_root = bare.signup("root").await;
-    let unsaved = |user_base: &str, password: &str| {
+    let unsaved = |password: &str| {
         json!({"ldap": {
             "url": "ldap://127.0.0.1:1",
+            "user_base": PEOPLE,
             "bind_dn": slapd::ROOT_DN,
             "bind_password": password,
-            "user_base": user_base,
         }})
     };
     let test = "/api/v1/admin/sign-in/ldap/test";
-    let (status, report) =
-        admin_post(&bare, &bare_root.access, test, unsaved(PEOPLE, slapd::ROOT_PASSWORD)).await;
-    assert_eq!(status, 200, "{report}");
-    assert_eq!(report["ok"], true, "{report}");
-    let (_, report) = admin_post(
+    let (status, report) = admin_post(
         &bare,
         &bare_root.access,
         test,
-        unsaved("ou=Nowhere,dc=corp,dc=example", slapd::ROOT_PASSWORD),
+        unsaved(slapd::ROOT_PASSWORD),
     )
     .await;
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["ok"], false, "{report}");
+    let steps: Vec<(String, bool)> = report["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["step"].as_str().unwrap().to_string(), s["ok"] == true))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("connect".to_string(), true),
+            ("bind".to_string(), true),
+            ("search".to_string(), false)
+        ],
+        "{report}"
+    );
+    let (_, report) = admin_post(&bare, &bare_root.access, test, unsaved("wrong-password")).await;
     assert_eq!(report["ok"], false, "{report}");
     let last = report["steps"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((&last["step"], &last["ok"]), (&json!("search"), &json!(false)), "{report}");
-    let (_, report) =
-        admin_post(&bare, &bare_root.access, test, unsaved(PEOPLE, "wrong-password")).await;
-    assert_eq!(report["ok"], false, "{report}");
-    let last = report["steps"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((&last["step"], &last["ok"]), (&json!("bind"), &json!(false)), "{report}");
+    assert_eq!(
+        (&last["step"], &last["ok"]),
+        (&json!("bind"), &json!(false)),
+        "{report}"
+    );
 
     // A user: found, nested groups, password checked.
     let (status, user) = admin_post(

@@ -38,6 +38,7 @@ mod seed_004;
 mod settings;
 mod sharing;
 mod side_by_side;
+mod signin;
 mod signin_limits;
 #[cfg(unix)]
 mod slapd;

@@ -14,6 +14,8 @@ export interface GroupInput {
   plan_id?: string | null
   temporary_chats?: boolean
   model_ids?: string[]
+  /** Issue 22: directory group names (DNs, claim or header values), one each. */
+  directory_groups?: string[]
 }
 
 export const listGroups = () =>

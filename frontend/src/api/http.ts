@@ -134,7 +134,7 @@ const REFRESHABLE = new Set(['token_expired', 'invalid_token', 'unauthenticated'
 
 /** Paths that must never trigger a refresh (they ARE the session calls). */
 function isAuthPath(path: string): boolean {
-  return /^\/?api\/v1\/auth\/(login|register|refresh|logout)\b/.test(path)
+  return /^\/?api\/v1\/auth\/(login|register|refresh|logout|ldap\/login|proxy)\b/.test(path)
 }
 
 /**

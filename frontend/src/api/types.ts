@@ -19,7 +19,16 @@ export type MessageRole = Schemas['MessageRole']
 export type MessageStatus = Schemas['MessageStatus']
 export type RegistrationMode = 'open' | 'approval' | 'closed'
 
-export type User = With<Schemas['User'], { role: Role; status: UserStatus }>
+/** How an account signs in (issue 22; the server's `user.external_issuer`). */
+export type AuthMethod = 'local' | 'ldap' | 'oidc' | 'proxy' | 'token' | 'exchange'
+/**
+ * `auth_method` and `email` (issue 22) are optional here until the generated schema has them:
+ * an older server does not send them.
+ */
+export type User = With<
+  Schemas['User'],
+  { role: Role; status: UserStatus; auth_method?: AuthMethod; email?: string | null }
+>
 export type AuditEntry = Schemas['AuditEntry']
 /** `vision` (issue 20): the model sees images (the admin's choice, or a guess from the name). */
 export type Model = With<Schemas['Model'], { vision?: boolean }>
@@ -346,6 +355,8 @@ export interface GroupMember {
   id: string
   username: string
   display_name: string | null
+  /** Issue 22: `directory` when the directory sign-in made the membership. */
+  source?: 'manual' | 'directory'
 }
 
 // not in the OpenAPI document yet (issue 21)
@@ -358,6 +369,8 @@ export interface Group {
   temporary_chats: boolean
   model_ids: string[]
   member_count: number
+  /** Issue 22: the directory's groups whose members join this group when they sign in. */
+  directory_groups?: string[]
   created_at: string
   updated_at: string
   /** In `GET /admin/groups/{id}` only. */

@@ -83,6 +83,13 @@ export const SERVER_ERROR_CODES = [
   'temporary_chat',
   'model_not_allowed',
   'name_taken',
+  // issue 22: directory sign-in
+  'not_in_allowed_group',
+  'directory_unavailable',
+  'proxy_header_missing',
+  'untrusted_proxy',
+  'password_managed_elsewhere',
+  'directory_refused',
 ] as const
 
 /** The codes the web app makes up itself (api/http.ts, api/sse.ts, stores). */

@@ -2,6 +2,7 @@ import { defineStore } from 'pinia'
 import { computed, ref } from 'vue'
 
 import * as authApi from '@/api/auth'
+import * as signinApi from '@/api/signin'
 import { ApiError, refreshSession, setAccessToken, setAuthHooks } from '@/api/http'
 import type { User } from '@/api/types'
 import { useSettingsStore } from '@/stores/settings'
@@ -17,6 +18,11 @@ export const useAuthStore = defineStore('auth', () => {
   /** Why the session ended on its own (refresh refused, account disabled…), for the login page. */
   const endedBecause = ref<string | null>(null)
   let restoring: Promise<void> | null = null
+  /**
+   * The user signed out in this page load: the login page then does not sign them straight
+   * back in through the Windows sign-in proxy (issue 22).
+   */
+  const signedOutHere = ref(false)
   /**
    * What the sign-in pages need to know of the server (`GET auth/setup`): `first_account` (no
    * account yet: the next one becomes the administrator) and the registration mode. Null until
@@ -77,12 +83,27 @@ export const useAuthStore = defineStore('auth', () => {
     return loadingSetup ?? Promise.resolve()
   }
 
-  async function login(username: string, password: string): Promise<void> {
-    const response = await authApi.login(username, password)
+  /** A sign-in answer (any method) becomes the session: the token in memory, the user here. */
+  function adopt(response: authApi.LoginResponse): void {
     setAccessToken(response.access_token)
     user.value = response.user
     status.value = 'signedIn'
     endedBecause.value = null
+    signedOutHere.value = false
+  }
+
+  async function login(username: string, password: string): Promise<void> {
+    adopt(await authApi.login(username, password))
+  }
+
+  /** Signs in with the company directory (LDAP / Active Directory; issue 22). */
+  async function loginLdap(username: string, password: string): Promise<void> {
+    adopt(await signinApi.ldapLogin(username, password))
+  }
+
+  /** Signs in as whom the trusted Windows sign-in proxy says the visitor is (issue 22). */
+  async function loginProxy(): Promise<void> {
+    adopt(await signinApi.proxyLogin())
   }
 
   /** Registers and, when the account is active at once, signs in. Answers the new user. */
@@ -109,6 +130,7 @@ export const useAuthStore = defineStore('auth', () => {
       user.value = null
       status.value = 'signedOut'
       endedBecause.value = null
+      signedOutHere.value = true
     }
   }
 
@@ -129,7 +151,10 @@ export const useAuthStore = defineStore('auth', () => {
     registrationMode,
     restore,
     loadSetup,
+    signedOutHere,
     login,
+    loginLdap,
+    loginProxy,
     register,
     logout,
     changePassword,
