@@ -70,7 +70,7 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
 /// The effective LDAP settings (flags over the stored ones).
 async fn settings(state: &AppState) -> Result<LdapSettings, ApiError> {
     let flags = state.signin_flags.clone();
-    state.db.run(move |conn| signin::ldap(conn, &flags)).await
+    Ok(state.db.run(move |conn| signin::ldap(conn, &flags)).await?)
 }
 
 /// 503 `directory_unavailable`; the reason is logged, not sent.
