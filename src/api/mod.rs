@@ -17,6 +17,7 @@ pub mod filters;
 pub mod folders;
 pub mod groups;
 pub mod health;
+pub mod ldap;
 pub mod multipart;
 pub mod oidc;
 pub mod openapi;
@@ -83,6 +84,9 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
     // Issue 22: directory sign-in.
     let organize = groups::routes(state.clone())
         .or(chatgpt::routes(state.clone()))
+        .unify()
+        // Issue 22: LDAP sign-in and its admin tests.
+        .or(ldap::routes(state.clone()))
         .unify()
         .or(signin::routes(state.clone()))
         .unify()

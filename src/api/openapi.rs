@@ -38,7 +38,7 @@ pub fn document_for(external: External) -> String {
 /// common to every route.
 pub fn spec(external: External) -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
-    let parts: [utoipa::openapi::OpenApi; 22] = [
+    let parts: [utoipa::openapi::OpenApi; 23] = [
         // One line per resource module: `super::prompts::Doc::openapi(),`
         super::conversations::Doc::openapi(),
         super::prompts::Doc::openapi(),
@@ -61,6 +61,7 @@ pub fn spec(external: External) -> utoipa::openapi::OpenApi {
         super::folders::Doc::openapi(),
         super::groups::Doc::openapi(),
         super::chatgpt::Doc::openapi(),
+        super::ldap::Doc::openapi(),
         super::signin::Doc::openapi(),
     ];
     for part in parts {

@@ -254,6 +254,10 @@ pub async fn recheck(
                 .ok_or_else(refused)?;
             directory::sign_in(&state.db, identity, &settings.policy()).await
         }
+        Method::Ldap => {
+            Box::pin(super::ldap::recheck(state, &user)).await?;
+            Ok(user)
+        }
         _ => Ok(user),
     }
 }

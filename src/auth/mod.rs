@@ -12,6 +12,7 @@
 
 pub mod cache;
 pub mod external;
+pub mod ldap;
 pub mod oidc;
 pub mod password;
 pub mod proxy;
@@ -150,6 +151,8 @@ pub struct Auth {
     registering: Semaphore,
     /// Identity-provider calls in flight ([`MAX_USERINFO_CALLS`]).
     userinfo_calls: Semaphore,
+    /// LDAP operations in flight ([`ldap::MAX_DIRECTORY_CALLS`]).
+    directory_calls: Semaphore,
     /// Failed sign-ins per `username|address`, with a growing back-off.
     pub login_by_user: Limiter,
     /// Failed sign-ins per address.
@@ -198,6 +201,7 @@ impl Auth {
             ),
             registering: Semaphore::new(1),
             userinfo_calls: Semaphore::new(MAX_USERINFO_CALLS),
+            directory_calls: Semaphore::new(ldap::MAX_DIRECTORY_CALLS),
             login_by_user: Limiter::new(
                 Rule::Backoff {
                     free: LOGIN_FREE_ATTEMPTS,
@@ -272,6 +276,16 @@ impl Auth {
             Ok(value) => Ok(value),
             Err(err) => std::panic::resume_unwind(err.into_panic()),
         }
+    }
+
+    /// Runs a directory (LDAP) operation, a few at a time; [`Busy`] when no
+    /// slot frees up within [`SLOT_WAIT`].
+    pub async fn with_directory_slot<T>(
+        &self,
+        work: impl std::future::Future<Output = T>,
+    ) -> Result<T, Busy> {
+        let _permit = slot(&self.directory_calls).await?;
+        Ok(work.await)
     }
 
     /// Remembers the signature of a signed request made at `timestamp`;

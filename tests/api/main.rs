@@ -24,6 +24,8 @@ mod groups;
 mod health;
 mod helpers;
 mod hostile;
+#[cfg(unix)]
+mod ldap;
 mod limits;
 mod llm_client;
 mod nginx;
@@ -39,6 +41,8 @@ mod sharing;
 mod side_by_side;
 mod signin;
 mod signin_limits;
+#[cfg(unix)]
+mod slapd;
 mod spa;
 mod status;
 mod tls;
