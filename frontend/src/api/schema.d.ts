@@ -61,7 +61,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["test"];
+        post: operations["post_admin_connections_id_test"];
         delete?: never;
         options?: never;
         head?: never;
@@ -228,6 +228,62 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_admin_sign_in"];
+        put: operations["put_admin_sign_in"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/sign-in/ldap/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Connects to the directory, sets up TLS, binds as the service account and
+         *     reads the user base, saying how each step went.
+         */
+        post: operations["post_admin_sign_in_ldap_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/sign-in/ldap/test-user": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Looks a user up as a sign-in would: their entry, groups, the daehwa
+         *     groups and role they would get, and (with a password) whether it is right.
+         */
+        post: operations["test_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/status": {
         parameters: {
             query?: never;
@@ -292,6 +348,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/auth/ldap/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Signs in with the company directory's username and password: the
+         *     account is created (or brought in step) from the directory entry.
+         */
+        post: operations["post_auth_ldap_login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/auth/login": {
         parameters: {
             query?: never;
@@ -301,7 +377,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["login"];
+        post: operations["post_auth_login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -334,6 +410,83 @@ export interface paths {
         get: operations["get_auth_me"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/methods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["methods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/callback": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The provider's redirect back: checks the `state` against the server's
+         *     attempt (one use, ten minutes) and the browser's cookie, exchanges the
+         *     code, validates the ID token, signs the user in and 302s to
+         *     `<base><return_to>` with the refresh cookie. Every failure 302s to
+         *     `<base>/login?sso_error=<code>`.
+         */
+        get: operations["callback"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/oidc/start": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Starts an OpenID Connect sign-in: 302 to the provider's authorization
+         *     endpoint (code flow, PKCE S256, `state`, `nonce`), with the cookie that
+         *     binds the attempt to this browser. A page navigation, not an API call.
+         */
+        get: operations["start"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/auth/proxy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Signs in the user a `--trusted-proxies` reverse proxy names in the configured header (IIS Windows authentication, nginx `auth_request`). The header is refused from any other address. */
+        post: operations["proxy_sign_in"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2111,6 +2264,11 @@ export interface components {
              *     still listed: it stays restricted).
              */
             model_ids: string[];
+            /**
+             * @description The directory groups whose members become its members at sign-in
+             *     (LDAP group DNs, OIDC group claim values, proxy header groups).
+             */
+            directory_groups: string[];
             /** Format: int64 */
             member_count: number;
             created_at: string;
@@ -2134,6 +2292,13 @@ export interface components {
              *     group grants is for those groups' members and admins only.
              */
             model_ids?: string[] | null;
+            /**
+             * @description The directory groups whose members become its members at each
+             *     directory sign-in (LDAP group DNs such as
+             *     `CN=AI-Users,OU=Groups,DC=corp,DC=example`, OIDC group claim values,
+             *     proxy header groups; case-insensitive; replaces the set; at most 50).
+             */
+            directory_groups?: string[] | null;
         };
         /** @description `GET /admin/groups`: every group, by name. */
         GroupList: {
@@ -2213,6 +2378,85 @@ export interface components {
         LanguageSetting: {
             /** @description `ko` or `en`. */
             language: string;
+        };
+        /** @description A company account's sign-in. */
+        LdapLoginBody: {
+            /** @description The directory username (as the user filter expects it). */
+            username: string;
+            password: string;
+        };
+        /** @description Settings to try: the saved ones, or unsaved fields over them. */
+        LdapTestBody: {
+            /**
+             * @description Fields of the LDAP settings (as in `PUT /admin/sign-in`) not saved
+             *     yet; locked fields keep their flag's value.
+             */
+            ldap?: Record<string, never> | null;
+        };
+        /** @description What a connection test found (a failure is an answer, not an error). */
+        LdapTestReport: {
+            ok: boolean;
+            /** @description `active_directory` or `ldap`; null when the server was not read. */
+            server?: string | null;
+            steps: components["schemas"]["LdapTestStep"][];
+        };
+        /** @description One step of a connection test. */
+        LdapTestStep: {
+            /** @description `connect`, `tls`, `bind` or `search`. */
+            step: string;
+            ok: boolean;
+            detail: string;
+        };
+        /** @description A user to look up (and, with a password, to check). */
+        LdapTestUserBody: {
+            username: string;
+            /** @description Checked when given (a bind as the user). */
+            password?: string | null;
+            ldap?: Record<string, never> | null;
+        };
+        /** @description What the directory says about a user, and what daehwa would make of it. */
+        LdapTestUserReport: {
+            found: boolean;
+            dn?: string | null;
+            username?: string | null;
+            display_name?: string | null;
+            email?: string | null;
+            /** @description The directory groups (DNs), nested ones included. */
+            groups: string[];
+            /** @description The daehwa groups those feed. */
+            daehwa_groups: components["schemas"]["GroupRef"][];
+            /** @description Whether `admin_groups` makes them an admin. */
+            admin: boolean;
+            /** @description Whether `allowed_groups` lets them in. */
+            allowed: boolean;
+            /** @description Null when no password was given (or it could not be checked). */
+            password_ok?: boolean | null;
+            detail: string;
+        };
+        /**
+         * @description LDAP / Active Directory settings (the bind password never leaves the
+         *     server: `bind_password_set` says whether there is one).
+         */
+        LdapView: {
+            enabled: boolean;
+            url: string;
+            starttls: boolean;
+            ca_file: string;
+            skip_verify: boolean;
+            bind_dn: string;
+            bind_password_set: boolean;
+            user_base: string;
+            user_filter: string;
+            group_base: string;
+            username_attribute: string;
+            display_name_attribute: string;
+            email_attribute: string;
+            admin_groups: string[];
+            allowed_groups: string[];
+            /** Format: int64 */
+            timeout_secs: number;
+            /** @description Fields fixed by a flag or the environment (read-only here). */
+            locked: string[];
         };
         /** @description An answered message (add, edit, regenerate). */
         LlmAnswer: {
@@ -2320,6 +2564,11 @@ export interface components {
             id: string;
             username: string;
             display_name: string;
+            /**
+             * @description `manual` (an admin added them) or `directory` (their directory
+             *     groups did, at sign-in).
+             */
+            source: string;
         };
         /** @description How many of the users were not members yet. */
         MembersAdded: {
@@ -2400,6 +2649,11 @@ export interface components {
         Messages: {
             messages: components["schemas"]["Message"][];
         };
+        /**
+         * @description How an account signs in (`auth_method` in the API).
+         * @enum {string}
+         */
+        Method: "local" | "ldap" | "oidc" | "proxy" | "token" | "exchange";
         /** @description A model users may pick (types.ts `Model`). */
         Model: {
             id: string;
@@ -2436,6 +2690,30 @@ export interface components {
         NotificationSettings: {
             on_complete: boolean;
             sound: boolean;
+        };
+        OidcMethod: {
+            /** @description "Sign in with {label}". */
+            label: string;
+        };
+        /** @description OpenID Connect settings (`client_secret_set` instead of the secret). */
+        OidcView: {
+            enabled: boolean;
+            issuer: string;
+            client_id: string;
+            client_secret_set: boolean;
+            redirect_url: string;
+            /**
+             * @description The redirect URL to register at the provider, as this request would
+             *     make it (the `redirect_url` setting when set).
+             */
+            redirect_url_hint: string;
+            scopes: string;
+            username_claim: string;
+            groups_claim: string;
+            admin_groups: string[];
+            allowed_groups: string[];
+            button_label: string;
+            locked: string[];
         };
         OpenAiAssistantMessage: {
             /**
@@ -2695,6 +2973,17 @@ export interface components {
         PromptList: {
             prompts: components["schemas"]["Prompt"][];
         };
+        /** @description Trusted-proxy header settings. */
+        ProxyView: {
+            enabled: boolean;
+            header: string;
+            groups_header: string;
+            admin_groups: string[];
+            allowed_groups: string[];
+            locked: string[];
+            /** @description `--trusted-proxies` (set on the command line only). */
+            trusted_proxies: string[];
+        };
         RefreshBody: {
             /** @description When not sent as the httpOnly cookie. */
             refresh_token?: string | null;
@@ -2850,6 +3139,34 @@ export interface components {
             messages: components["schemas"]["SnapshotMessage"][];
             created_at: string;
             expires_at?: string | null;
+        };
+        /**
+         * @description A change to the sign-in settings: each method's object holds only the
+         *     fields that change (`""` clears a secret; absent keeps it).
+         */
+        SignInChange: {
+            ldap?: Record<string, never> | null;
+            oidc?: Record<string, never> | null;
+            proxy?: Record<string, never> | null;
+        };
+        /**
+         * @description What the login page offers besides the local form (always there: the
+         *     first admin can always sign in locally).
+         */
+        SignInMethods: {
+            /** @description Always `true`. */
+            local: boolean;
+            /** @description LDAP / Active Directory: `POST /auth/ldap/login`. */
+            ldap: boolean;
+            oidc?: null | components["schemas"]["OidcMethod"];
+            /** @description A trusted proxy names the user: `POST /auth/proxy`. */
+            proxy: boolean;
+        };
+        /** @description The admin page's view of the three methods. */
+        SignInSettings: {
+            ldap: components["schemas"]["LdapView"];
+            oidc: components["schemas"]["OidcView"];
+            proxy: components["schemas"]["ProxyView"];
         };
         SimpleCreateKeyBody: {
             client_name: string;
@@ -3133,6 +3450,10 @@ export interface components {
             display_name: string;
             role: components["schemas"]["Role"];
             status: components["schemas"]["UserStatus"];
+            /** @description How the account signs in: a local password, or a directory. */
+            auth_method: components["schemas"]["Method"];
+            /** @description From the directory; `null` for local accounts. */
+            email?: string | null;
             created_at: string;
             updated_at: string;
         };
@@ -3536,7 +3857,7 @@ export interface operations {
             };
         };
     };
-    test: {
+    post_admin_connections_id_test: {
         parameters: {
             query?: never;
             header?: never;
@@ -4722,6 +5043,324 @@ export interface operations {
             };
         };
     };
+    get_admin_sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInSettings"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    put_admin_sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInChange"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInSettings"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description a locked field, or a value that cannot be used; `fields` keyed `ldap.url` and so on */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_admin_sign_in_ldap_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LdapTestBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LdapTestReport"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    test_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LdapTestUserBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LdapTestUserReport"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     status: {
         parameters: {
             query?: never;
@@ -5017,7 +5656,109 @@ export interface operations {
             };
         };
     };
-    login: {
+    post_auth_ldap_login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LdapLoginBody"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Login"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description invalid_credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description not_in_allowed_group, account_disabled, pending_approval, or another site's page */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description LDAP sign-in is off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body stopped arriving before its end */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is larger than this route takes */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the body is not JSON (send Content-Type: application/json) */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description directory_unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    post_auth_login: {
         parameters: {
             query?: never;
             header?: never;
@@ -5211,6 +5952,184 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    methods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInMethods"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    callback: {
+        parameters: {
+            query?: {
+                code?: string;
+                state?: string;
+                /** @description the provider's refusal */
+                error?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description signed in (refresh cookie set) to the page asked for; or to `/login?sso_error=` with `state_mismatch`, `provider_error`, `token_invalid`, `not_in_allowed_group`, `account_disabled`, `pending_approval`, `directory_unavailable` or `too_many_attempts` */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description OpenID Connect sign-in is off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the server is busy; retry after Retry-After */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    start: {
+        parameters: {
+            query?: {
+                /** @description a path of this site to go to once signed in (else `/`) */
+                return_to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description to the identity provider; sets `daehwa_oidc` */
+            302: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description OpenID Connect sign-in is off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the provider's discovery failed */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    proxy_sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Login"];
+                };
+            };
+            /** @description no user header */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description the header came from an untrusted address, or the account may not sign in */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description proxy sign-in is off */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
