@@ -103,7 +103,7 @@ pub struct LdapLoginBody {
 
 /// Signs in with the company directory's username and password: the
 /// account is created (or brought in step) from the directory entry.
-#[utoipa::path(post, path = "/auth/ldap/login", tag = "auth", security(()),
+#[utoipa::path(post, path = "/auth/ldap/login", tag = "auth", security(()), operation_id = "ldap_login",
     request_body = LdapLoginBody,
     responses((status = 200, body = Login), (status = 400, body = Error),
         (status = 401, description = "invalid_credentials", body = Error),
@@ -120,7 +120,9 @@ async fn login(
 ) -> Result<Response, ApiError> {
     let settings = settings(&state).await?;
     if !settings.enabled {
-        return Err(ApiError::NotFound("no such API route".into()));
+        return Err(ApiError::NotFound(
+            "LDAP sign-in is not turned on on this server".into(),
+        ));
     }
     // As `/auth/login`: reserved before the directory is asked.
     let user_key = format!("{ip}|{}", body.username.trim().to_lowercase());
@@ -225,7 +227,7 @@ pub struct LdapTestReport {
 
 /// Connects to the directory, sets up TLS, binds as the service account and
 /// reads the user base, saying how each step went.
-#[utoipa::path(post, path = "/admin/sign-in/ldap/test", tag = "admin",
+#[utoipa::path(post, path = "/admin/sign-in/ldap/test", tag = "admin", operation_id = "ldap_test",
     request_body = LdapTestBody,
     responses((status = 200, body = LdapTestReport), (status = 400, body = Error),
         (status = 401, body = Error), (status = 403, body = Error),

@@ -154,7 +154,7 @@ fn set_binding_cookie(res: &mut Response, base_path: &str, value: Option<&str>, 
 /// Starts an OpenID Connect sign-in: 302 to the provider's authorization
 /// endpoint (code flow, PKCE S256, `state`, `nonce`), with the cookie that
 /// binds the attempt to this browser. A page navigation, not an API call.
-#[utoipa::path(get, path = "/auth/oidc/start", tag = "auth", security(()),
+#[utoipa::path(get, path = "/auth/oidc/start", operation_id = "oidc_start", tag = "auth", security(()),
     params(("return_to" = Option<String>, Query,
         description = "a path of this site to go to once signed in (else `/`)")),
     responses((status = 302, description = "to the identity provider; sets `daehwa_oidc`"),
@@ -242,7 +242,7 @@ fn loggable(value: &str) -> String {
 /// code, validates the ID token, signs the user in and 302s to
 /// `<base><return_to>` with the refresh cookie. Every failure 302s to
 /// `<base>/login?sso_error=<code>`.
-#[utoipa::path(get, path = "/auth/oidc/callback", tag = "auth", security(()),
+#[utoipa::path(get, path = "/auth/oidc/callback", operation_id = "oidc_callback", tag = "auth", security(()),
     params(("code" = Option<String>, Query), ("state" = Option<String>, Query),
         ("error" = Option<String>, Query, description = "the provider's refusal")),
     responses((status = 302, description = "signed in (refresh cookie set) to the page asked \

@@ -184,7 +184,9 @@ async fn proxy_sign_in(
         .run(move |conn| signin::proxy(conn, &flags))
         .await?;
     if !settings.enabled || state.trusted_proxies.is_empty() {
-        return Err(ApiError::NotFound("no such API route".into()));
+        return Err(ApiError::NotFound(
+            "sign-in by a proxy header is not turned on on this server".into(),
+        ));
     }
     let trusted = peer.is_some_and(|p| state.trusted_proxies.trusts(p.0.ip()));
     let limiter = &state.auth.external_by_ip;

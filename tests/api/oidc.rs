@@ -283,6 +283,9 @@ async fn a_provider_user_signs_in_refreshes_and_gets_role_and_groups() {
     assert_eq!(idp.discoveries(), 1);
 }
 
+/// A change to the provider that makes its next token bad.
+type Knob = fn(&mut fake_idp::Knobs);
+
 #[tokio::test]
 async fn a_token_or_callback_that_does_not_check_out_signs_nobody_in() {
     let idp = idp().await;
@@ -291,7 +294,7 @@ async fn a_token_or_callback_that_does_not_check_out_signs_nobody_in() {
     })
     .await;
 
-    let knobs: [(&str, fn(&mut fake_idp::Knobs)); 5] = [
+    let knobs: [(&str, Knob); 5] = [
         ("wrong issuer", |k| k.wrong_issuer = true),
         ("wrong audience", |k| k.wrong_audience = true),
         ("expired", |k| k.expired = true),

@@ -61,7 +61,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_admin_connections_id_test"];
+        post: operations["test"];
         delete?: never;
         options?: never;
         head?: never;
@@ -257,7 +257,7 @@ export interface paths {
          * Connects to the directory, sets up TLS, binds as the service account and
          *     reads the user base, saying how each step went.
          */
-        post: operations["post_admin_sign_in_ldap_test"];
+        post: operations["ldap_test"];
         delete?: never;
         options?: never;
         head?: never;
@@ -361,7 +361,7 @@ export interface paths {
          * Signs in with the company directory's username and password: the
          *     account is created (or brought in step) from the directory entry.
          */
-        post: operations["post_auth_ldap_login"];
+        post: operations["ldap_login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -377,7 +377,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["post_auth_login"];
+        post: operations["login"];
         delete?: never;
         options?: never;
         head?: never;
@@ -446,7 +446,7 @@ export interface paths {
          *     `<base><return_to>` with the refresh cookie. Every failure 302s to
          *     `<base>/login?sso_error=<code>`.
          */
-        get: operations["callback"];
+        get: operations["oidc_callback"];
         put?: never;
         post?: never;
         delete?: never;
@@ -467,7 +467,7 @@ export interface paths {
          *     endpoint (code flow, PKCE S256, `state`, `nonce`), with the cookie that
          *     binds the attempt to this browser. A page navigation, not an API call.
          */
-        get: operations["start"];
+        get: operations["oidc_start"];
         put?: never;
         post?: never;
         delete?: never;
@@ -3857,7 +3857,7 @@ export interface operations {
             };
         };
     };
-    post_admin_connections_id_test: {
+    test: {
         parameters: {
             query?: never;
             header?: never;
@@ -5179,7 +5179,7 @@ export interface operations {
             };
         };
     };
-    post_admin_sign_in_ldap_test: {
+    ldap_test: {
         parameters: {
             query?: never;
             header?: never;
@@ -5656,7 +5656,7 @@ export interface operations {
             };
         };
     };
-    post_auth_ldap_login: {
+    ldap_login: {
         parameters: {
             query?: never;
             header?: never;
@@ -5758,7 +5758,7 @@ export interface operations {
             };
         };
     };
-    post_auth_login: {
+    login: {
         parameters: {
             query?: never;
             header?: never;
@@ -5997,7 +5997,7 @@ export interface operations {
             };
         };
     };
-    callback: {
+    oidc_callback: {
         parameters: {
             query?: {
                 code?: string;
@@ -6038,7 +6038,7 @@ export interface operations {
             };
         };
     };
-    start: {
+    oidc_start: {
         parameters: {
             query?: {
                 /** @description a path of this site to go to once signed in (else `/`) */
