@@ -148,10 +148,13 @@ fn base64(text: &str) -> String {
 
 impl Slapd {
     /// Starts a server with the directory above; returns once both ports
-    /// accept connections.
-    pub async fn start() -> Slapd {
+    /// accept connections. `None` (the test is skipped, with a printed
+    /// reason, as the nginx tests are) where slapd is not installed: the
+    /// README's `cargo test` needs only Rust and Node; `.ci/run` installs it.
+    pub async fn start() -> Option<Slapd> {
         if !Path::new(SLAPD).exists() {
-            panic!("install slapd (apt-get install slapd ldap-utils)");
+            println!("skipped: {SLAPD} is not installed (apt-get install slapd ldap-utils)");
+            return None;
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let root = dir.path();
@@ -218,7 +221,7 @@ impl Slapd {
             ldaps_port,
         };
         slapd.wait_ready().await;
-        slapd
+        Some(slapd)
     }
 
     async fn wait_ready(&mut self) {
