@@ -163,7 +163,12 @@ async fn login(
     };
     state.auth.login_by_ip.release(by_ip);
     state.auth.login_by_user.clear(by_user);
-    let user = Box::pin(directory::sign_in(&state.db, identity, &settings.policy())).await?;
+    let user = Box::pin(directory::sign_in(
+        &state.db,
+        identity,
+        &signin::policy(&settings.admin_groups, &settings.allowed_groups),
+    ))
+    .await?;
     start_session(&state, user, secure).await
 }
 
@@ -341,7 +346,7 @@ async fn test_user(
             email: None,
             groups: Vec::new(),
         });
-    let policy = settings.policy();
+    let policy = signin::policy(&settings.admin_groups, &settings.allowed_groups);
     let groups = identity.groups.clone();
     let daehwa_groups = if groups.is_empty() {
         Vec::new()
@@ -408,7 +413,13 @@ pub async fn recheck(state: &AppState, user: &User) -> Result<(), ApiError> {
         .map_err(directory_busy)?;
     match found {
         Ok(Some(identity)) => {
-            match directory::sign_in(&state.db, identity, &settings.policy()).await {
+            match directory::sign_in(
+                &state.db,
+                identity,
+                &signin::policy(&settings.admin_groups, &settings.allowed_groups),
+            )
+            .await
+            {
                 Ok(_) => Ok(()),
                 // `sign_in` ended the sessions already.
                 Err(ApiError::Forbidden {

@@ -368,17 +368,21 @@ async fn complete(
         Ok(Ok(done)) => done,
     };
     let (identity, attempt) = identity;
-    let user = directory::sign_in(&state.db, identity, &settings.policy())
-        .await
-        .map_err(|e| {
-            let code = match e.code() {
-                "not_in_allowed_group" => "not_in_allowed_group",
-                "account_disabled" => "account_disabled",
-                "pending_approval" => "pending_approval",
-                _ => "directory_unavailable",
-            };
-            Failure::new(code, e.to_string())
-        })?;
+    let user = directory::sign_in(
+        &state.db,
+        identity,
+        &signin::policy(&settings.admin_groups, &settings.allowed_groups),
+    )
+    .await
+    .map_err(|e| {
+        let code = match e.code() {
+            "not_in_allowed_group" => "not_in_allowed_group",
+            "account_disabled" => "account_disabled",
+            "pending_approval" => "pending_approval",
+            _ => "directory_unavailable",
+        };
+        Failure::new(code, e.to_string())
+    })?;
     Ok((user, attempt.return_to))
 }
 

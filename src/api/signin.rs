@@ -216,7 +216,12 @@ async fn proxy_sign_in(
             "the reverse proxy did not say who you are",
         ));
     };
-    let user = directory::sign_in(&state.db, identity, &settings.policy()).await?;
+    let user = directory::sign_in(
+        &state.db,
+        identity,
+        &signin::policy(&settings.admin_groups, &settings.allowed_groups),
+    )
+    .await?;
     limiter.release(reservation);
     super::auth::start_session(&state, user, secure).await
 }
@@ -254,7 +259,12 @@ pub async fn recheck(
                 .filter(|_| trusted)
                 .filter(|id| user.external_id.as_deref() == Some(id.external_id.as_str()))
                 .ok_or_else(refused)?;
-            directory::sign_in(&state.db, identity, &settings.policy()).await
+            directory::sign_in(
+                &state.db,
+                identity,
+                &signin::policy(&settings.admin_groups, &settings.allowed_groups),
+            )
+            .await
         }
         Method::Ldap => {
             Box::pin(super::ldap::recheck(state, &user)).await?;

@@ -49,15 +49,6 @@ impl Kind {
             Kind::Proxy => "signin.proxy",
         }
     }
-
-    /// The write-only field of the method.
-    fn secret(self) -> Option<&'static str> {
-        match self {
-            Kind::Ldap => Some("bind_password"),
-            Kind::Oidc => Some("client_secret"),
-            Kind::Proxy => None,
-        }
-    }
 }
 
 /// LDAP / Active Directory. `{username}` in `user_filter` is replaced by the
@@ -123,13 +114,6 @@ impl LdapSettings {
             &self.group_base
         }
     }
-
-    pub fn policy(&self) -> super::directory::GroupPolicy {
-        super::directory::GroupPolicy {
-            admin_groups: self.admin_groups.clone(),
-            allowed_groups: self.allowed_groups.clone(),
-        }
-    }
 }
 
 /// OpenID Connect (authorization code with PKCE).
@@ -171,15 +155,6 @@ impl Default for OidcSettings {
     }
 }
 
-impl OidcSettings {
-    pub fn policy(&self) -> super::directory::GroupPolicy {
-        super::directory::GroupPolicy {
-            admin_groups: self.admin_groups.clone(),
-            allowed_groups: self.allowed_groups.clone(),
-        }
-    }
-}
-
 /// A reverse proxy that authenticated the user and names them in a header
 /// (IIS Windows authentication, nginx `auth_request`, an SSO gateway).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -205,12 +180,12 @@ impl Default for ProxySettings {
     }
 }
 
-impl ProxySettings {
-    pub fn policy(&self) -> super::directory::GroupPolicy {
-        super::directory::GroupPolicy {
-            admin_groups: self.admin_groups.clone(),
-            allowed_groups: self.allowed_groups.clone(),
-        }
+/// The group rules of a method's settings: each method names its admin and
+/// allowed groups the same way.
+pub fn policy(admin_groups: &[String], allowed_groups: &[String]) -> super::directory::GroupPolicy {
+    super::directory::GroupPolicy {
+        admin_groups: admin_groups.to_vec(),
+        allowed_groups: allowed_groups.to_vec(),
     }
 }
 
@@ -719,39 +694,6 @@ fn strict<T: DeserializeOwned + Default + Serialize>(
         .map_err(|e| Error::invalid(kind.as_str(), format!("is not valid: {e}")))
 }
 
-/// The settings as the admin page shows them: secrets replaced by
-/// `<secret>_set`, and `locked` listing the fields fixed at start.
-pub fn admin_view(all: &All, flags: &Flags) -> Value {
-    let mut view = Map::new();
-    for kind in Kind::ALL {
-        let value = match kind {
-            Kind::Ldap => serde_json::to_value(&all.ldap),
-            Kind::Oidc => serde_json::to_value(&all.oidc),
-            Kind::Proxy => serde_json::to_value(&all.proxy),
-        };
-        let mut object = match value {
-            Ok(Value::Object(object)) => object,
-            _ => Map::new(),
-        };
-        if let Some(secret) = kind.secret() {
-            let set = object
-                .remove(secret)
-                .and_then(|v| v.as_str().map(|s| !s.is_empty()))
-                .unwrap_or(false);
-            object.insert(format!("{secret}_set"), set.into());
-        }
-        object.insert("locked".into(), flags.locked(kind).into());
-        if kind == Kind::Proxy {
-            object.insert(
-                "trusted_proxies".into(),
-                flags.trusted_proxies.clone().into(),
-            );
-        }
-        view.insert(kind.as_str().into(), Value::Object(object));
-    }
-    Value::Object(view)
-}
-
 /// At start: a method turned on by a flag with settings that cannot work is
 /// a reason not to start (the message names the field); one turned on in
 /// the admin pages that cannot work is logged and stays off in effect
@@ -930,22 +872,5 @@ mod tests {
             ..p
         };
         assert!(validate_proxy(&cookie, &["10.0.0.5".into()]).is_err());
-    }
-
-    #[test]
-    fn the_admin_view_hides_secrets_and_lists_locked_fields() {
-        let conn = conn();
-        let mut flags = Flags::default();
-        flags.set(
-            Kind::Oidc,
-            "client_secret",
-            "--oidc-client-secret",
-            json!("s3cret"),
-        );
-        let view = admin_view(&all(&conn, &flags).unwrap(), &flags);
-        assert_eq!(view["oidc"]["client_secret_set"], json!(true));
-        assert_eq!(view["ldap"]["bind_password_set"], json!(false));
-        assert!(!view.to_string().contains("s3cret"));
-        assert_eq!(view["oidc"]["locked"], json!(["client_secret"]));
     }
 }
