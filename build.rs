@@ -5,12 +5,36 @@
 //! a source file, so `cargo clippy`, `cargo test` and `cargo build --release` in a
 //! row run it at most once. `DAEHWA_SKIP_FRONTEND=1` skips npm entirely and embeds
 //! whatever `frontend/dist` holds (used by cross builds that reuse a dist).
+//!
+//! Then it packs `frontend/dist` into `$OUT_DIR/web`, the folder `src/spa.rs`
+//! embeds: text files (scripts, styles, HTML, JSON, SVG) of 1 KiB or more are
+//! stored gzip-compressed as `<name>.gz`, everything else as it is. Browsers
+//! take the gzip form as it is; the rare client without gzip gets the file
+//! decompressed once. The binary carries ~1.5 MB of web app instead of ~4.5 MB.
 
 use std::env;
 use std::fs;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::SystemTime;
+
+/// Files below this size are stored as they are: gzip would not pay.
+const GZIP_MIN_BYTES: u64 = 1024;
+/// Extensions of the files stored gzip-compressed (text: they shrink 3-5×).
+const COMPRESSED: &[&str] = &[
+    "js",
+    "mjs",
+    "css",
+    "html",
+    "json",
+    "svg",
+    "txt",
+    "map",
+    "webmanifest",
+    "xml",
+    "wasm",
+];
 
 /// Sources whose change means the app must be rebuilt.
 const INPUTS: &[&str] = &[
@@ -45,6 +69,7 @@ fn main() {
                 dist_index.display()
             );
         }
+        pack(&frontend.join("dist"));
         return;
     }
 
@@ -55,6 +80,7 @@ fn main() {
     let built = fs::metadata(&dist_index).and_then(|m| m.modified()).ok();
     let up_to_date = matches!((built, newest_source), (Some(b), Some(s)) if b >= s);
     if up_to_date {
+        pack(&frontend.join("dist"));
         return;
     }
 
@@ -69,6 +95,58 @@ fn main() {
             dist_index.display()
         );
     }
+    pack(&frontend.join("dist"));
+}
+
+/// Writes `dist` into `$OUT_DIR/web` (replacing what an earlier build left):
+/// text files gzip-compressed as `<name>.gz` when that is smaller, the rest
+/// copied.
+fn pack(dist: &Path) {
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("web");
+    if out.exists() {
+        fs::remove_dir_all(&out).unwrap_or_else(|e| panic!("cannot clear {}: {e}", out.display()));
+    }
+    pack_dir(dist, &out);
+}
+
+fn pack_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap_or_else(|e| panic!("cannot create {}: {e}", to.display()));
+    let entries =
+        fs::read_dir(from).unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
+    for entry in entries {
+        let entry = entry.unwrap_or_else(|e| panic!("cannot read {}: {e}", from.display()));
+        let path = entry.path();
+        let name = entry.file_name();
+        if path.is_dir() {
+            pack_dir(&path, &to.join(&name));
+            continue;
+        }
+        let data =
+            fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let text = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|ext| COMPRESSED.iter().any(|c| ext.eq_ignore_ascii_case(c)));
+        let gzipped = (text && data.len() as u64 >= GZIP_MIN_BYTES)
+            .then(|| gzip(&data))
+            .filter(|gz| gz.len() < data.len());
+        let (target, bytes) = match &gzipped {
+            Some(gz) => {
+                let mut gz_name = name.clone();
+                gz_name.push(".gz");
+                (to.join(gz_name), gz.as_slice())
+            }
+            None => (to.join(&name), data.as_slice()),
+        };
+        fs::write(&target, bytes)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", target.display()));
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(data).expect("gzip into memory");
+    encoder.finish().expect("gzip into memory")
 }
 
 fn run(program: &str, args: &[&str], dir: &Path) {

@@ -5,34 +5,38 @@
 //! a file gets `index.html` (history-mode routing, the seed's IIS web.config);
 //! a missing file (under `assets/` or with a web file's extension) is a 404.
 //!
+//! `build.rs` stores the text files gzip-compressed (`<name>.gz` in the
+//! embedded folder): a browser gets those bytes as they are, a client without
+//! gzip gets them decompressed once (kept while the server runs).
+//!
 //! The app is built once with relative asset URLs and `<base href="/">`; for a
 //! `--base-path` the served `index.html` carries `<base href="/prefix/">`, so
 //! the same build runs under any prefix.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::io::Read;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
-use flate2::write::GzEncoder;
+use flate2::read::GzDecoder;
 use percent_encoding::percent_decode_str;
 use rust_embed::Embed;
 use warp::http::{header, HeaderValue, StatusCode};
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
+/// `frontend/dist` as `build.rs` packed it.
 #[derive(Embed)]
-#[folder = "frontend/dist/"]
+#[folder = "$OUT_DIR/web/"]
 struct Dist;
 
 /// The placeholder in the built `index.html` that a base path replaces.
 const BASE_TAG: &str = r#"<base href="/">"#;
-/// Bodies smaller than this are sent as they are; gzip would not pay.
-const GZIP_MIN_BYTES: usize = 1024;
-
-/// One file ready to send: bytes, their gzip form when it pays, validators.
+/// One file ready to send: its bytes as stored (plain, or gzip when that
+/// pays), the plain form made from the gzip one on first need, validators.
 struct Asset {
-    body: Bytes,
+    plain: OnceLock<Bytes>,
     gzip: Option<Bytes>,
     etag: String,
     content_type: HeaderValue,
@@ -49,14 +53,23 @@ pub struct Spa {
 impl Spa {
     /// Prepares `index.html` for `base_path` (`""` or `/prefix`).
     pub fn new(base_path: &str) -> Spa {
-        let index = Dist::get("index.html").map(|file| {
-            let html = String::from_utf8_lossy(&file.data);
+        let index = stored("index.html").map(|file| {
+            let html = match file.gzip {
+                Some(gz) => gunzip(&gz),
+                None => file.plain,
+            };
+            let html = String::from_utf8_lossy(&html);
             if !html.contains(BASE_TAG) {
                 log::warn!("the embedded index.html has no {BASE_TAG}: --base-path may break it");
             }
             let html = html.replacen(BASE_TAG, &format!(r#"<base href="{base_path}/">"#), 1);
-            let hash = hex(&file.metadata.sha256_hash());
-            Arc::new(prepare("index.html", Bytes::from(html), &hash))
+            // Under 1 KiB: sent plain (gzip would not pay).
+            let page = Stored {
+                plain: Bytes::from(html),
+                gzip: None,
+                hash: file.hash,
+            };
+            Arc::new(asset("index.html", page))
         });
         if index.is_none() {
             log::warn!(
@@ -124,9 +137,8 @@ impl Spa {
         if let Some(asset) = prepared.get(path) {
             return Some(asset.clone());
         }
-        let file = Dist::get(path)?;
-        let hash = hex(&file.metadata.sha256_hash());
-        let asset = Arc::new(prepare(path, Bytes::from(file.data.into_owned()), &hash));
+        let file = stored(path)?;
+        let asset = Arc::new(asset(path, file));
         prepared.insert(path.to_string(), asset.clone());
         Some(asset)
     }
@@ -146,29 +158,71 @@ fn clean_path(raw: &str) -> Option<String> {
     Some(trimmed.to_string())
 }
 
-fn prepare(path: &str, body: Bytes, hash: &str) -> Asset {
+/// An embedded file as `build.rs` stored it.
+struct Stored {
+    /// The bytes, when stored plain.
+    plain: Bytes,
+    /// The gzip form, when stored compressed (`plain` is then empty).
+    gzip: Option<Bytes>,
+    hash: String,
+}
+
+/// The embedded file for `path`: `<path>.gz` (compressed) or `<path>`. A
+/// request for the `.gz` name itself finds nothing.
+fn stored(path: &str) -> Option<Stored> {
+    if path.ends_with(".gz") {
+        return None;
+    }
+    if let Some(file) = Dist::get(&format!("{path}.gz")) {
+        return Some(Stored {
+            plain: Bytes::new(),
+            gzip: Some(static_bytes(file.data)),
+            hash: hex(&file.metadata.sha256_hash()),
+        });
+    }
+    let file = Dist::get(path)?;
+    Some(Stored {
+        plain: static_bytes(file.data),
+        gzip: None,
+        hash: hex(&file.metadata.sha256_hash()),
+    })
+}
+
+/// The embedded bytes without a copy (they live in the binary).
+fn static_bytes(data: Cow<'static, [u8]>) -> Bytes {
+    match data {
+        Cow::Borrowed(data) => Bytes::from_static(data),
+        Cow::Owned(data) => Bytes::from(data),
+    }
+}
+
+fn gunzip(gz: &[u8]) -> Bytes {
+    let mut plain = Vec::with_capacity(gz.len() * 4);
+    match GzDecoder::new(gz).read_to_end(&mut plain) {
+        Ok(_) => Bytes::from(plain),
+        Err(err) => {
+            // build.rs wrote it; a failure here is a broken build.
+            log::error!("an embedded file does not decompress: {err}");
+            Bytes::new()
+        }
+    }
+}
+
+fn asset(path: &str, file: Stored) -> Asset {
+    let hash = file.hash;
     let mime = mime_guess::from_path(path).first_or_octet_stream();
-    let text_like = mime.type_() == "text"
-        || matches!(
-            mime.essence_str(),
-            "application/javascript"
-                | "application/json"
-                | "image/svg+xml"
-                | "application/manifest+json"
-                | "application/wasm"
-        );
     let content_type = match mime.essence_str() {
         "application/javascript" => "text/javascript; charset=utf-8".to_string(),
         essence if mime.type_() == "text" => format!("{essence}; charset=utf-8"),
         essence => essence.to_string(),
     };
-    let gzip = (text_like && body.len() >= GZIP_MIN_BYTES)
-        .then(|| gzip(&body))
-        .flatten()
-        .filter(|gz| gz.len() < body.len());
+    let plain = OnceLock::new();
+    if file.gzip.is_none() {
+        let _ = plain.set(file.plain);
+    }
     Asset {
-        body,
-        gzip,
+        plain,
+        gzip: file.gzip,
         etag: format!("\"{}\"", &hash[..hash.len().min(20)]),
         content_type: HeaderValue::from_str(&content_type)
             .unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream")),
@@ -176,10 +230,13 @@ fn prepare(path: &str, body: Bytes, hash: &str) -> Asset {
     }
 }
 
-fn gzip(data: &[u8]) -> Option<Bytes> {
-    let mut encoder = GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(data).ok()?;
-    encoder.finish().ok().map(Bytes::from)
+impl Asset {
+    /// The plain bytes (decompressed on first need when stored as gzip).
+    fn plain(&self) -> Bytes {
+        self.plain
+            .get_or_init(|| self.gzip.as_deref().map(gunzip).unwrap_or_default())
+            .clone()
+    }
 }
 
 fn send(asset: &Asset, gzip_ok: bool, if_none_match: Option<&str>) -> Response {
@@ -205,7 +262,7 @@ fn send(asset: &Asset, gzip_ok: bool, if_none_match: Option<&str>) -> Response {
             .insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
         res
     } else {
-        Response::new(asset.body.clone().into())
+        Response::new(asset.plain().into())
     };
     let headers = res.headers_mut();
     headers.insert(header::CONTENT_TYPE, asset.content_type.clone());
@@ -343,10 +400,36 @@ mod tests {
 
     #[test]
     fn the_web_app_is_embedded_with_a_base_tag_to_rewrite() {
-        let index = Dist::get("index.html").expect("frontend/dist/index.html is embedded");
-        assert!(String::from_utf8_lossy(&index.data).contains(BASE_TAG));
+        let index = stored("index.html").expect("frontend/dist/index.html is embedded");
+        let html = index.gzip.as_deref().map(gunzip).unwrap_or(index.plain);
+        assert!(String::from_utf8_lossy(&html).contains(BASE_TAG));
         let spa = Spa::new("/chat");
-        let body = spa.index.as_ref().unwrap().body.clone();
+        let body = spa.index.as_ref().unwrap().plain();
         assert!(String::from_utf8_lossy(&body).contains(r#"<base href="/chat/">"#));
+    }
+
+    #[test]
+    fn scripts_are_stored_compressed_and_served_either_way() {
+        let index = Spa::new("").index.unwrap().plain();
+        let html = String::from_utf8_lossy(&index);
+        // The entry script the page loads, e.g. `./assets/index-abc.js`.
+        let script = html
+            .split('"')
+            .find(|part| part.contains("assets/") && part.ends_with(".js"))
+            .expect("index.html loads a script")
+            .trim_start_matches("./")
+            .trim_start_matches('/');
+        let stored = stored(script).expect("the entry script is embedded");
+        let gz = stored.gzip.clone().expect("a script is stored compressed");
+        assert!(stored.plain.is_empty());
+        assert!(self::stored(&format!("{script}.gz")).is_none());
+
+        let spa = Spa::new("");
+        let zipped = spa.serve(script, Some("gzip, br"), None);
+        assert_eq!(zipped.headers()[header::CONTENT_ENCODING], "gzip");
+        let plain = spa.serve(script, None, None);
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        assert_eq!(gunzip(&gz), spa.embedded(script).unwrap().plain());
+        assert!(gunzip(&gz).len() > gz.len());
     }
 }
