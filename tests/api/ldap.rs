@@ -32,6 +32,14 @@ async fn ldap_app(slapd: &Slapd) -> TestApp {
     spawn_with(|args| configure(args, &url)).await
 }
 
+/// slapd and a server signed in to it, or `None` (the test returns) where
+/// slapd is not installed.
+async fn started() -> Option<(Slapd, TestApp)> {
+    let slapd = Slapd::start().await?;
+    let app = ldap_app(&slapd).await;
+    Some((slapd, app))
+}
+
 async fn ldap_login(app: &TestApp, username: &str, password: &str) -> (u16, Value) {
     let res = app
         .post_json(
@@ -74,10 +82,9 @@ async fn admin_post(app: &TestApp, token: &str, path: &str, body: Value) -> (u16
 
 #[tokio::test]
 async fn a_directory_user_signs_in_and_gets_an_account() {
-    let Some(slapd) = Slapd::start().await else {
+    let Some((_slapd, app)) = started().await else {
         return;
     };
-    let app = ldap_app(&slapd).await;
     // The first account of a server is its admin: a local one here.
     app.signup("root").await;
     let (status, body) = ldap_login(&app, "kim", slapd::PASSWORD).await;
@@ -102,10 +109,9 @@ async fn a_directory_user_signs_in_and_gets_an_account() {
 
 #[tokio::test]
 async fn wrong_credentials_get_one_answer() {
-    let Some(slapd) = Slapd::start().await else {
+    let Some((_slapd, app)) = started().await else {
         return;
     };
-    let app = ldap_app(&slapd).await;
     for (username, password) in [
         ("kim", "wrong-password"),
         ("kim", ""),
@@ -123,10 +129,9 @@ async fn wrong_credentials_get_one_answer() {
 
 #[tokio::test]
 async fn users_outside_the_allowed_groups_are_refused() {
-    let Some(slapd) = Slapd::start().await else {
+    let Some((_slapd, app)) = started().await else {
         return;
     };
-    let app = ldap_app(&slapd).await;
     let (status, body) = ldap_login(&app, "lee", slapd::PASSWORD).await;
     assert_eq!(status, 403, "{body}");
     assert_eq!(body["code"], "not_in_allowed_group");
@@ -134,10 +139,9 @@ async fn users_outside_the_allowed_groups_are_refused() {
 
 #[tokio::test]
 async fn nested_groups_feed_daehwa_groups_and_admin_groups_the_role() {
-    let Some(slapd) = Slapd::start().await else {
+    let Some((_slapd, app)) = started().await else {
         return;
     };
-    let app = ldap_app(&slapd).await;
     let root = app.signup("root").await;
     let res = app
         .as_user(Method::POST, "/api/v1/admin/groups", &root.access)
@@ -314,10 +318,9 @@ async fn refresh_checks_the_directory_again() {
 
 #[tokio::test]
 async fn the_admin_tests_report_each_step() {
-    let Some(slapd) = Slapd::start().await else {
+    let Some((slapd, app)) = started().await else {
         return;
     };
-    let app = ldap_app(&slapd).await;
     let root = app.signup("root").await;
     let (status, report) = admin_post(
         &app,
@@ -458,10 +461,9 @@ async fn the_route_is_absent_when_ldap_is_off() {
 
 #[tokio::test]
 async fn failed_sign_ins_are_limited() {
-    let Some(slapd) = Slapd::start().await else {
+    let Some((_slapd, app)) = started().await else {
         return;
     };
-    let app = ldap_app(&slapd).await;
     let mut statuses = Vec::new();
     for _ in 0..7 {
         statuses.push(ldap_login(&app, "kim", "wrong-password").await.0);
