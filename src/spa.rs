@@ -63,7 +63,8 @@ impl Spa {
                 log::warn!("the embedded index.html has no {BASE_TAG}: --base-path may break it");
             }
             let html = html.replacen(BASE_TAG, &format!(r#"<base href="{base_path}/">"#), 1);
-            // Under 1 KiB: sent plain (gzip would not pay).
+            // Sent plain: about 1 KiB, and rewritten for the base path (the
+            // stored gzip form, if build.rs made one, is not this text).
             let page = Stored {
                 plain: Bytes::from(html),
                 gzip: None,
