@@ -231,6 +231,30 @@ pub(crate) async fn slow_refusal(result: Result<Response, ApiError>) -> Result<R
 }
 
 /// 429 with how long to wait.
+/// Reserves one failed sign-in for the address and one for the (address,
+/// username) pair, or says how long to wait. The per-username limit is per
+/// address too, so a stranger elsewhere cannot lock the owner out. Local and
+/// directory sign-ins share both limits.
+pub(crate) fn reserve_sign_in(
+    state: &AppState,
+    ip: &str,
+    username: &str,
+) -> Result<(Reservation, Reservation), ApiError> {
+    let user_key = format!("{ip}|{}", username.trim().to_lowercase());
+    let by_ip = state
+        .auth
+        .login_by_ip
+        .reserve(ip)
+        .map_err(|wait| too_many("failed sign-ins", wait))?;
+    match state.auth.login_by_user.reserve(&user_key) {
+        Ok(by_user) => Ok((by_ip, by_user)),
+        Err(wait) => {
+            state.auth.login_by_ip.release(by_ip);
+            Err(too_many("failed sign-ins for this account", wait))
+        }
+    }
+}
+
 pub(crate) fn too_many(what: &str, wait: u64) -> ApiError {
     ApiError::TooManyRequests {
         message: format!("too many {what} from this address; try again in {wait} seconds"),
@@ -336,21 +360,8 @@ async fn login(
     body: LoginBody,
 ) -> Result<Response, ApiError> {
     // Reserved before the hash: a burst of parallel attempts cannot all pass
-    // a check that only counts finished ones. The per-username limit is per
-    // address too, so a stranger elsewhere cannot lock the owner out.
-    let user_key = format!("{ip}|{}", body.username.trim().to_lowercase());
-    let by_ip = state
-        .auth
-        .login_by_ip
-        .reserve(&ip)
-        .map_err(|wait| too_many("failed sign-ins", wait))?;
-    let by_user = match state.auth.login_by_user.reserve(&user_key) {
-        Ok(reservation) => reservation,
-        Err(wait) => {
-            state.auth.login_by_ip.release(by_ip);
-            return Err(too_many("failed sign-ins for this account", wait));
-        }
-    };
+    // a check that only counts finished ones.
+    let (by_ip, by_user) = reserve_sign_in(&state, &ip, &body.username)?;
     // Anything but wrong credentials was not a failed sign-in.
     let not_a_failure = |by_ip: Reservation, by_user: Reservation| {
         state.auth.login_by_ip.release(by_ip);

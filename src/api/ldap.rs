@@ -15,7 +15,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection};
 
-use super::auth::{same_site, secure_request, slow_refusal, start_session, too_many, Login};
+use super::auth::{reserve_sign_in, same_site, secure_request, slow_refusal, start_session, Login};
 use super::error::{json_response, respond, ApiError};
 use super::filters::{admin, client_ip, json_body, with_state};
 use super::openapi::Error;
@@ -125,19 +125,7 @@ async fn login(
         ));
     }
     // As `/auth/login`: reserved before the directory is asked.
-    let user_key = format!("{ip}|{}", body.username.trim().to_lowercase());
-    let by_ip = state
-        .auth
-        .login_by_ip
-        .reserve(&ip)
-        .map_err(|wait| too_many("failed sign-ins", wait))?;
-    let by_user = match state.auth.login_by_user.reserve(&user_key) {
-        Ok(reservation) => reservation,
-        Err(wait) => {
-            state.auth.login_by_ip.release(by_ip);
-            return Err(too_many("failed sign-ins for this account", wait));
-        }
-    };
+    let (by_ip, by_user) = reserve_sign_in(&state, &ip, &body.username)?;
     let asked = state
         .auth
         .with_directory_slot(Box::pin(ldap::authenticate(
