@@ -10,16 +10,65 @@ use tokio::sync::watch;
 
 use super::Event;
 
+/// An answer's events are kept compactly: the text once, with where each
+/// delta ends in it, rather than a `String` and an [`Event`] per delta (a
+/// thousand answers of a few hundred deltas each held ~20 KiB apiece that
+/// way). Positions count the events in order: `message`, the deltas, then
+/// `done` or `error`.
 #[derive(Default)]
 pub(super) struct State {
-    pub(super) events: Vec<Event>,
+    /// The `message` event's payload (the created rows): the first event.
+    created: Option<serde_json::Value>,
     pub(super) text: String,
+    /// Where each delta ends in `text`: delta `seq` is
+    /// `text[ends[seq - 2]..ends[seq - 1]]` (the first starts at 0).
+    ends: Vec<usize>,
+    /// The last event: `done` or `error`.
+    last: Option<Event>,
     /// Characters in `text`.
     pub(super) chars: usize,
-    pub(super) deltas: u64,
     pub(super) finished: bool,
     /// Why the engine cut the answer, when it did.
     pub(super) cut: Option<Cut>,
+}
+
+impl State {
+    /// How many events the answer has had so far.
+    pub(super) fn events(&self) -> usize {
+        usize::from(self.created.is_some()) + self.ends.len() + usize::from(self.last.is_some())
+    }
+
+    /// The events from position `from` on.
+    fn events_from(&self, from: usize) -> Vec<Event> {
+        let first_delta = usize::from(self.created.is_some());
+        let deltas_end = first_delta + self.ends.len();
+        let mut events = Vec::with_capacity(self.events().saturating_sub(from));
+        for at in from..self.events() {
+            let event = if at < first_delta {
+                self.created.clone().map(Event::Message)
+            } else if at < deltas_end {
+                let i = at - first_delta;
+                let start = if i == 0 { 0 } else { self.ends[i - 1] };
+                Some(Event::Delta {
+                    seq: i as u64 + 1,
+                    content: self.text[start..self.ends[i]].to_string(),
+                })
+            } else {
+                self.last.clone()
+            };
+            events.extend(event);
+        }
+        events
+    }
+
+    /// The position of the first event after delta `seq` (a `Last-Event-ID`):
+    /// the next delta, or the last event. The `message` event is not sent again.
+    fn after_delta(&self, seq: u64) -> usize {
+        let seen = usize::try_from(seq)
+            .unwrap_or(usize::MAX)
+            .min(self.ends.len());
+        usize::from(self.created.is_some()) + seen
+    }
 }
 
 /// Why the engine ended an answer the provider was still writing.
@@ -53,19 +102,28 @@ impl Generation {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Adds an event and tells the subscribers at once (with any deltas
-    /// still waiting for the delivery tick).
+    /// Adds the `message` event (first) or the `done` or `error` event
+    /// (last) and tells the subscribers at once (with any deltas still
+    /// waiting for the delivery tick).
     pub(super) fn push(&self, state: &mut State, event: Event) {
-        state.events.push(event);
+        match event {
+            Event::Message(created) => state.created = Some(created),
+            // (Not used: deltas come through `push_delta`, with its limits.)
+            Event::Delta { content, .. } => {
+                state.text.push_str(&content);
+                state.ends.push(state.text.len());
+            }
+            last @ (Event::Done(_) | Event::Error(_)) => state.last = Some(last),
+        }
         self.undelivered.store(false, Ordering::Relaxed);
-        self.changed.send_replace(state.events.len());
+        self.changed.send_replace(state.events());
     }
 
     /// Tells the subscribers of deltas added since they were last told
     /// (the engine's delivery tick).
     pub(super) fn deliver(&self) {
         if self.undelivered.swap(false, Ordering::AcqRel) {
-            let len = self.lock().events.len();
+            let len = self.lock().events();
             self.changed.send_replace(len);
         }
     }
@@ -95,17 +153,13 @@ impl Generation {
             }
         }
         state.chars += piece.chars().count();
-        state.deltas += 1;
         state.text.push_str(piece);
-        let seq = state.deltas;
-        state.events.push(Event::Delta {
-            seq,
-            content: piece.to_string(),
-        });
+        let end = state.text.len();
+        state.ends.push(end);
         self.dirty.store(true, Ordering::Relaxed);
-        if seq == 1 {
+        if state.ends.len() == 1 {
             // The first token goes out at once: it is what the user waits for.
-            self.changed.send_replace(state.events.len());
+            self.changed.send_replace(state.events());
         } else {
             // The rest at the engine's next delivery tick, several in one
             // write when they come fast (see `DELIVER_INTERVAL`).
@@ -115,10 +169,7 @@ impl Generation {
 
     /// The payload of the answer's `message` event (the created rows).
     pub fn created(&self) -> Option<serde_json::Value> {
-        self.lock().events.iter().find_map(|e| match e {
-            Event::Message(v) => Some(v.clone()),
-            _ => None,
-        })
+        self.lock().created.clone()
     }
 
     /// Whether the answer is complete (or failed or stopped).
@@ -156,18 +207,7 @@ impl Generation {
     ) -> impl Stream<Item = Vec<Event>> + Send + 'static {
         let start = match after_seq {
             None => 0,
-            Some(seq) => {
-                let state = self.lock();
-                state
-                    .events
-                    .iter()
-                    .position(|e| match e {
-                        Event::Delta { seq: s, .. } => *s > seq,
-                        Event::Message(_) => false,
-                        Event::Done(_) | Event::Error(_) => true,
-                    })
-                    .unwrap_or(state.events.len())
-            }
+            Some(seq) => self.lock().after_delta(seq),
         };
         let rx = self.changed.subscribe();
         futures_util::stream::unfold(
@@ -176,9 +216,9 @@ impl Generation {
                 loop {
                     {
                         let state = gen.lock();
-                        if next < state.events.len() {
-                            let batch = state.events[next..].to_vec();
-                            let end = state.events.len();
+                        let end = state.events();
+                        if next < end {
+                            let batch = state.events_from(next);
                             drop(state);
                             return Some((batch, (gen, end, rx)));
                         }
@@ -277,5 +317,74 @@ mod tests {
         // A late subscriber replays everything, one event at a time.
         let replay: Vec<Event> = gen.subscribe(Some(1)).collect().await;
         assert_eq!(contents(&replay), ["b", "c", "d", "done"]);
+    }
+
+    /// Each event as `kind:seq:content`, to compare whole replays.
+    fn described(events: &[Event]) -> Vec<String> {
+        events
+            .iter()
+            .map(|e| match e {
+                Event::Message(v) => format!("message:{}", v["id"]),
+                Event::Delta { seq, content } => format!("delta:{seq}:{content}"),
+                Event::Done(v) => format!("done:{}", v["id"]),
+                Event::Error(v) => format!("error:{}", v["id"]),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_reconnect_replays_from_the_delta_after_its_last_event_id() {
+        let gen = generation();
+        {
+            let mut state = gen.lock();
+            gen.push(&mut state, Event::Message(serde_json::json!({"id": "m"})));
+        }
+        for piece in ["안녕", "하세요", "", "!"] {
+            gen.push_delta(piece);
+        }
+        {
+            let mut state = gen.lock();
+            gen.push(&mut state, Event::Done(serde_json::json!({"id": "m"})));
+            state.finished = true;
+        }
+        assert_eq!(gen.lock().text, "안녕하세요!");
+        let replay = |after| {
+            let gen = gen.clone();
+            async move { described(&gen.subscribe(after).collect::<Vec<_>>().await) }
+        };
+        assert_eq!(
+            replay(None).await,
+            [
+                "message:\"m\"",
+                "delta:1:안녕",
+                "delta:2:하세요",
+                "delta:3:!",
+                "done:\"m\""
+            ]
+        );
+        // A resume never gets the `message` event again.
+        assert_eq!(
+            replay(Some(0)).await,
+            ["delta:1:안녕", "delta:2:하세요", "delta:3:!", "done:\"m\""]
+        );
+        assert_eq!(replay(Some(2)).await, ["delta:3:!", "done:\"m\""]);
+        assert_eq!(replay(Some(3)).await, ["done:\"m\""]);
+        assert_eq!(replay(Some(u64::MAX)).await, ["done:\"m\""]);
+    }
+
+    #[test]
+    fn an_answer_past_the_limit_keeps_what_fits_and_stops() {
+        let gen = generation(); // 1,000 characters at most
+        gen.push_delta(&"가".repeat(998));
+        gen.push_delta("나다라");
+        gen.push_delta("마");
+        let state = gen.lock();
+        assert_eq!(state.chars, 1000);
+        assert!(state.text.ends_with("가나다"));
+        assert_eq!(state.cut, Some(Cut::TooLong(1000)));
+        assert!(gen.cancel.load(Ordering::Relaxed));
+        let deltas = described(&state.events_from(0));
+        assert_eq!(deltas.len(), 2);
+        assert_eq!(deltas[1], "delta:2:나다");
     }
 }

@@ -277,7 +277,7 @@ impl Engine {
             };
             gen.push(&mut state, event);
             state.finished = true;
-            gen.changed.send_replace(state.events.len());
+            gen.changed.send_replace(state.events());
         }
         if self.inner.active.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.inner.idle.notify_waiters();
