@@ -16,7 +16,7 @@
 //! limits, gateway calls' places) and the shutdown; [`generation`] one
 //! answer's state and its subscribers, [`run`] one answer's provider call and
 //! how it ended ([`run::Outcome`]), [`flush`] the writer of partial and
-//! unsaved answers, [`prompt`] the prompt and title helpers.
+//! unsaved answers and the final writer, [`prompt`] the prompt and title helpers.
 
 mod flush;
 mod generation;
@@ -35,7 +35,7 @@ use crate::db::conversation::Message;
 use crate::db::Db;
 use crate::llm;
 
-use flush::Unsaved;
+use flush::{Final, Finishing};
 pub use generation::Generation;
 use generation::State;
 pub use prompt::{
@@ -184,7 +184,9 @@ struct Inner {
     deliver_wake: Arc<Notify>,
     /// Finished answers whose final write failed for lack of disk space,
     /// kept here and written by the flush task once space is freed.
-    unsaved: Mutex<Vec<Unsaved>>,
+    unsaved: Mutex<Vec<Final>>,
+    /// The queue of the final writer ([`flush::final_loop`]).
+    finals: tokio::sync::mpsc::UnboundedSender<Finishing>,
 }
 
 /// The registry of generations and their flush writer.
@@ -221,9 +223,12 @@ impl Drop for Reservation {
 impl Engine {
     /// Creates the engine and starts its flush task (needs a tokio runtime).
     pub fn new(db: Db, limits: Limits) -> Engine {
+        let (finals, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(flush::final_loop(db.clone(), queue));
         let engine = Engine {
             inner: Arc::new(Inner {
                 db,
+                finals,
                 limits,
                 slots: Mutex::new(HashMap::new()),
                 shutting_down: AtomicBool::new(false),

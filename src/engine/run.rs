@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::flush::{release_free_memory, Unsaved};
+use super::flush::{release_free_memory, Final};
 use super::generation::{Cut, Generation};
 use super::{clean_title, estimate_tokens, Engine, Event, Job, LINGER, READER_STACK};
 use crate::db::conversation::{self, Usage};
@@ -215,53 +215,34 @@ impl Engine {
 
         // What the provider said stays with admins (status page, log).
         let detail = ending.detail();
-        let id = gen.message_id.clone();
-        let saved_error = error.clone();
-        let saved_text = text.clone();
-        let saved_detail = detail.clone();
-        let final_message = self
-            .inner
-            .db
-            .run(move |conn| -> Result<_, crate::db::DbError> {
-                conversation::finish(
-                    conn,
-                    &id,
-                    &saved_text,
-                    status,
-                    saved_error.as_deref(),
-                    usage,
-                )?;
-                if let Some(detail) = &saved_detail {
-                    conversation::set_error_detail(conn, &id, detail)?;
-                }
-                conversation::message_with_siblings(conn, &id)
-            })
-            .await;
+        let answer = Final {
+            id: gen.message_id.clone(),
+            text,
+            status,
+            error,
+            detail,
+            usage,
+        };
+        let final_message = self.write_final(answer.clone()).await;
         let final_json = match final_message {
             Ok(Some(m)) => json!(m),
             Ok(None) => json!({ "id": gen.message_id, "status": status }),
             Err(err) => {
-                if err.is_disk_full() {
-                    // Kept until the flush task can write it.
-                    self.unsaved().push(Unsaved {
-                        id: gen.message_id.clone(),
-                        text: text.clone(),
-                        status,
-                        error: error.clone(),
-                        detail,
-                        usage,
-                    });
-                } else {
-                    log::error!("could not save answer {}: {err}", gen.message_id);
-                }
-                json!({
+                let unsaved = json!({
                     "id": gen.message_id,
                     "conversation_id": conversation_id,
                     "role": conversation::Role::Assistant,
                     "status": status,
-                    "content": text,
-                    "error": error,
-                })
+                    "content": answer.text,
+                    "error": answer.error,
+                });
+                if err.is_disk_full() {
+                    // Kept until the flush task can write it.
+                    self.unsaved().push(answer);
+                } else {
+                    log::error!("could not save answer {}: {err}", gen.message_id);
+                }
+                unsaved
             }
         };
         {
