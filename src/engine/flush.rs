@@ -16,8 +16,11 @@ use super::{Engine, Slot, FLUSH_INTERVAL};
 use crate::db::conversation::{self, Message, Usage};
 use crate::db::{Db, DbError};
 
-/// The most answers whose final state one transaction writes.
-const MAX_FINAL_BATCH: usize = 256;
+/// The most answers whose final state one transaction writes: enough to
+/// share the commit among many, few enough that the write stays short
+/// (DESIGN §3) and the questions being written meanwhile do not wait
+/// long for SQLite's lock.
+const MAX_FINAL_BATCH: usize = 16;
 
 /// The final state of an answer, waiting to be written.
 #[derive(Clone)]
