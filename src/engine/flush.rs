@@ -164,11 +164,11 @@ impl Engine {
 
 /// The final writer: writes the final state of answers as they end, one
 /// transaction for all those that ended while the previous one was being
-/// written (a group commit). A thousand answers ending together then cost a
-/// few commits, search-index flushes and WAL syncs instead of a thousand,
-/// and do not queue for SQLite's write lock against each other; an answer
-/// that ends alone is written at once, as before. Ends with the engine
-/// (when the last sender is gone).
+/// written, up to [`MAX_FINAL_BATCH`] (a group commit). Answers ending
+/// together then share a commit, a search-index flush and a WAL write per
+/// batch instead of one each, and do not queue for SQLite's write lock
+/// against each other; an answer that ends alone is written at once, as
+/// before. Ends with the engine (when the last sender is gone).
 pub(super) async fn final_loop(db: Db, mut queue: mpsc::UnboundedReceiver<Finishing>) {
     let mut batch = Vec::new();
     while queue.recv_many(&mut batch, MAX_FINAL_BATCH).await > 0 {
