@@ -21,6 +21,7 @@ pub mod search;
 pub mod setting;
 pub mod share;
 pub mod stats;
+mod together;
 pub mod token;
 pub mod user;
 
@@ -77,6 +78,20 @@ impl DbError {
             DbError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
                 if e.code == rusqlite::ErrorCode::DiskFull
         )
+    }
+
+    /// The same error again, for each of several callers that one failure
+    /// failed together (a batch of writes): what callers look at, SQLite's
+    /// code (disk full, busy) and the message, is kept.
+    pub fn copy(&self) -> DbError {
+        match self {
+            DbError::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
+                DbError::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
+            }
+            DbError::Task(message) => DbError::Task(message.clone()),
+            DbError::Conflict(message) => DbError::Conflict(message.clone()),
+            other => DbError::Task(other.to_string()),
+        }
     }
 }
 
@@ -163,6 +178,8 @@ pub struct Db {
     /// Bumped after every committed write to the tables that say who may
     /// call (see [`watch_auth_tables`]); the authentication cache follows it.
     auth_generation: Arc<AtomicU64>,
+    /// The writes waiting for the next batch ([`Db::write_together`]).
+    together: Arc<std::sync::Mutex<together::Queue>>,
 }
 
 thread_local! {
@@ -269,6 +286,7 @@ impl Db {
             disk: Arc::default(),
             bulk: Arc::new(tokio::sync::Semaphore::new(1)),
             auth_generation,
+            together: Arc::default(),
         })
     }
 
@@ -452,5 +470,24 @@ mod tests {
             reprepared(&conn, "SELECT a FROM t WHERE a > ?1 ORDER BY a LIMIT 50"),
             0
         );
+    }
+
+    #[test]
+    fn a_copied_error_is_the_same_kind_of_error() {
+        use super::DbError;
+        let full = DbError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        ));
+        assert!(full.is_disk_full());
+        assert!(full.copy().is_disk_full());
+        assert_eq!(full.copy().to_string(), full.to_string());
+        let busy = DbError::Sqlite(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        ));
+        assert!(busy.copy().is_busy());
+        let other = DbError::Task("the pool is closed".into());
+        assert_eq!(other.copy().to_string(), other.to_string());
     }
 }

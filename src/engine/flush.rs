@@ -182,7 +182,7 @@ pub(super) async fn final_loop(db: Db, mut queue: mpsc::UnboundedReceiver<Finish
             }
             Err(err) => {
                 for reply in replies {
-                    let _ = reply.send(Err(copy_error(&err)));
+                    let _ = reply.send(Err(err.copy()));
                 }
             }
         }
@@ -222,19 +222,6 @@ fn write_finals_read(
                 read(conn, a)
             })
             .collect()),
-    }
-}
-
-/// The same error for each answer of a batch that failed as a whole: what
-/// callers look at (SQLite's code: disk full, busy) is kept.
-fn copy_error(err: &DbError) -> DbError {
-    match err {
-        DbError::Sqlite(rusqlite::Error::SqliteFailure(code, message)) => {
-            DbError::Sqlite(rusqlite::Error::SqliteFailure(*code, message.clone()))
-        }
-        DbError::Task(message) => DbError::Task(message.clone()),
-        DbError::Conflict(message) => DbError::Conflict(message.clone()),
-        other => DbError::Task(other.to_string()),
     }
 }
 
@@ -362,23 +349,5 @@ mod tests {
         // Alone, the same failure is the batch's error.
         let alone = write_finals_read(&mut conn, &[answer("gone", "x", Some("d"))]);
         assert!(alone.is_err());
-    }
-
-    #[test]
-    fn a_failed_batch_gives_every_answer_the_same_kind_of_error() {
-        let full = DbError::Sqlite(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
-            Some("database or disk is full".into()),
-        ));
-        assert!(full.is_disk_full());
-        assert!(copy_error(&full).is_disk_full());
-        assert_eq!(copy_error(&full).to_string(), full.to_string());
-        let busy = DbError::Sqlite(rusqlite::Error::SqliteFailure(
-            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
-            None,
-        ));
-        assert!(copy_error(&busy).is_busy());
-        let other = DbError::Task("the pool is closed".into());
-        assert_eq!(copy_error(&other).to_string(), other.to_string());
     }
 }

@@ -5,7 +5,8 @@
 //! model's availability, the engine's slots and the plan are all checked
 //! here, and the question, its empty answer, the title and the context it
 //! carries are written with the plan's usage record in one transaction
-//! ([`db::conversation::turn`]).
+//! ([`db::conversation::turn`]; a question's in a savepoint of the batch
+//! [`Db::write_together`] writes with the others asked meanwhile).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -364,12 +365,14 @@ pub async fn ask_with(
     // One trip to a database thread before the answer starts: the model,
     // the conversation's slot, and the rows (the plan checked and the
     // answer counted in the transaction that writes it, before anything is
-    // sent upstream).
+    // sent upstream). The rows are written with the other questions asked
+    // meanwhile, in one transaction (a group commit), each in a savepoint
+    // of its own: a refusal rolls back this turn's rows alone.
     let engine = chat.engine.clone();
     let owner = user_id.to_string();
     let (route, reservation, rows, extras) = chat
         .db
-        .run(move |conn| -> Result<_> {
+        .write_together(move |conn| -> Result<_> {
             let route = if side_by_side {
                 route_for(conn, model_id.clone(), Some(&owner)).map_err(about_model_ids)?
             } else {
@@ -388,23 +391,19 @@ pub async fn ask_with(
                 .collect::<Result<Vec<_>>>()?;
             let reservation = engine.reserve_answers(&conversation.id, &owner, 1 + others.len())?;
             let model = Model::of(&route);
-            let rows = repo::turn(conn, |tx| -> Result<_> {
-                // Every model is checked against the plan before the rows
-                // are written (the limit again as each answer is counted).
-                check_plan(tx, &owner, &model.id)?;
-                for other in &others {
-                    check_plan(tx, &owner, &other.model.id)?;
-                }
-                let mut rows = write_turn(tx, &conversation, &owner, &model, &turn, carried)?;
-                plan::record_usage(tx, &owner, &model.id, Some(&rows.answer.id))?;
-                let extras = if others.is_empty() {
-                    Vec::new()
-                } else {
-                    add_side_by_side(tx, &owner, &mut rows, others)?
-                };
-                Ok((rows, extras))
-            })?;
-            let (rows, extras) = rows;
+            // Every model is checked against the plan before the rows are
+            // written (the limit again as each answer is counted).
+            check_plan(conn, &owner, &model.id)?;
+            for other in &others {
+                check_plan(conn, &owner, &other.model.id)?;
+            }
+            let mut rows = write_turn(conn, &conversation, &owner, &model, &turn, carried)?;
+            plan::record_usage(conn, &owner, &model.id, Some(&rows.answer.id))?;
+            let extras = if others.is_empty() {
+                Vec::new()
+            } else {
+                add_side_by_side(conn, &owner, &mut rows, others)?
+            };
             Ok((route, reservation, rows, extras))
         })
         .await?;
