@@ -1249,6 +1249,58 @@ async fn file_ids_are_checked_for_count_owner_and_existence_before_anything_is_s
     );
 }
 
+#[tokio::test]
+async fn questions_asked_at_once_are_all_saved_and_one_refused_among_them_leaves_nothing() {
+    // Questions that arrive together are written in one transaction, each
+    // in a savepoint of its own (Db::write_together): the one that carries
+    // another user's file is refused after its question row was written,
+    // and that row must go while every other question and answer stays.
+    let w = World::builder()
+        .serve(|args| args.max_generations_per_user = 0)
+        .await;
+    let app = &w.app;
+    let other = app.signup("jisoo").await;
+    let mine = uploaded(app, &w.user, "mine.txt", b"minji's notes".to_vec()).await;
+    let mut conversations = Vec::new();
+    for _ in 0..40 {
+        conversations.push(app.new_conversation(&w.user).await);
+    }
+    let theirs = app.new_conversation(&other).await;
+    let user = &w.user;
+    let mut asks: Vec<_> = conversations
+        .iter()
+        .enumerate()
+        .map(|(n, conv)| {
+            let body = json!({"content": format!("question {n}")});
+            Box::pin(async move { app.send_message(user, conv, body).await })
+                as std::pin::Pin<Box<dyn std::future::Future<Output = (u16, Value)>>>
+        })
+        .collect();
+    let steal = json!({"content": "steal", "file_ids": [id(&mine)]});
+    asks.insert(
+        20,
+        Box::pin(async { app.send_message(&other, &theirs, steal).await }),
+    );
+    let results = futures_util::future::join_all(asks).await;
+    for (n, (status, body)) in results.iter().enumerate() {
+        if n == 20 {
+            assert_eq!((*status, body["code"].as_str()), (404, Some("not_found")));
+        } else {
+            assert_eq!(*status, 201, "{body}");
+        }
+    }
+    for (n, conv) in conversations.iter().enumerate() {
+        let messages = app.conversation(&w.user, conv).await["messages"].clone();
+        assert_eq!(messages[0]["content"], format!("question {n}"));
+        assert_eq!(messages[1]["status"], "complete", "{messages}");
+        assert_eq!(messages.as_array().map(Vec::len), Some(2));
+    }
+    assert_eq!(
+        app.conversation(&other, &theirs).await["messages"],
+        json!([])
+    );
+}
+
 // ── 5. Isolation ────────────────────────────────────────────────────────────
 
 #[tokio::test]
