@@ -236,9 +236,11 @@ fn write_batch(conn: &mut Connection, batch: Vec<Box<dyn Queued>>) -> Result<(),
             continue;
         };
         // A failed write's savepoint is rolled back as it is dropped.
-        let released = match ok {
-            true => savepoint.commit(),
-            false => Ok(drop(savepoint)),
+        let released = if ok {
+            savepoint.commit()
+        } else {
+            drop(savepoint);
+            Ok(())
         };
         if tx.is_autocommit() {
             // SQLite rolled the whole transaction back (a full disk, an I/O
