@@ -364,18 +364,7 @@ mod tests {
     use super::*;
 
     fn setup() -> (tempfile::TempDir, Connection, String) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("daehwa.db")).unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-        crate::db::migrate::migrate(&mut conn, None).unwrap();
-        let user_id = crate::db::new_id();
-        conn.execute(
-            "INSERT INTO user (id, username, display_name, role, status, created_at, updated_at)
-             VALUES (?1, 'alice', 'Alice', 'user', 'active', 'x', 'x')",
-            [&user_id],
-        )
-        .unwrap();
-        (dir, conn, user_id)
+        crate::db::test_db()
     }
 
     fn image<'a>(original: &'a [u8], preview: &'a [u8]) -> NewFile<'a> {

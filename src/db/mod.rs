@@ -439,6 +439,24 @@ impl Db {
     }
 }
 
+/// A fresh database file (the schema applied, foreign keys on) with one
+/// user, `alice`: the directory holding it, a connection, the user's id.
+#[cfg(test)]
+pub(crate) fn test_db() -> (tempfile::TempDir, Connection, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = Connection::open(dir.path().join("daehwa.db")).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
+    migrate::migrate(&mut conn, None).unwrap();
+    let user_id = new_id();
+    conn.execute(
+        "INSERT INTO user (id, username, display_name, role, status, created_at, updated_at)
+         VALUES (?1, 'alice', 'Alice', 'user', 'active', 'x', 'x')",
+        [&user_id],
+    )
+    .unwrap();
+    (dir, conn, user_id)
+}
+
 #[cfg(test)]
 mod tests {
     use rusqlite::{Connection, StatementStatus};

@@ -246,17 +246,7 @@ mod tests {
     /// A fresh database with one user and `n` conversations, each with a
     /// question and its (streaming) answer; the answers' ids.
     fn answers(n: usize) -> (tempfile::TempDir, Connection, Vec<String>) {
-        let dir = tempfile::tempdir().unwrap();
-        let mut conn = Connection::open(dir.path().join("daehwa.db")).unwrap();
-        conn.execute_batch("PRAGMA foreign_keys = ON").unwrap();
-        crate::db::migrate::migrate(&mut conn, None).unwrap();
-        let user = crate::db::new_id();
-        conn.execute(
-            "INSERT INTO user (id, username, display_name, role, status, created_at, updated_at)
-             VALUES (?1, 'alice', 'Alice', 'user', 'active', 'x', 'x')",
-            [&user],
-        )
-        .unwrap();
+        let (dir, mut conn, user) = crate::db::test_db();
         let ids = (0..n)
             .map(|_| {
                 let new = NewConversation {
