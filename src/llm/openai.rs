@@ -87,9 +87,15 @@ pub(crate) fn parse_chunk(data: &str) -> Result<Piece, LlmError> {
     if data.is_empty() {
         return Ok(Piece::default()); // an empty `data:` keep-alive
     }
-    if let Some(piece) = fast::parse(data) {
-        return Ok(piece);
+    match fast::parse(data) {
+        Some(piece) => Ok(piece),
+        None => parse_chunk_value(data),
     }
+}
+
+/// [`parse_chunk`] of any chunk (a trimmed, non-empty `data:` payload)
+/// through a [`Value`]: what the fast path gives up on (errors, odd types).
+fn parse_chunk_value(data: &str) -> Result<Piece, LlmError> {
     let value: Value = serde_json::from_str(data)
         .map_err(|e| LlmError::Malformed(format!("a streamed chunk is not JSON ({e})")))?;
     if !value.is_object() {
@@ -412,30 +418,6 @@ mod tests {
         }
     }
 
-    /// The general way: what `parse_chunk` did before the fast path, kept
-    /// here to check that both read every chunk alike.
-    fn general(data: &str) -> Result<Piece, LlmError> {
-        let value: Value =
-            serde_json::from_str(data.trim()).map_err(|e| LlmError::Malformed(e.to_string()))?;
-        if !value.is_object() {
-            return Err(LlmError::Malformed("not an object".into()));
-        }
-        if let Some(error) = value.get("error").filter(|e| !e.is_null()) {
-            return Err(error_in_body(error));
-        }
-        let (prompt_tokens, completion_tokens) = usage_fields(value.get("usage"));
-        Ok(Piece {
-            text: value
-                .pointer("/choices/0/delta/content")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            prompt_tokens,
-            completion_tokens,
-            done: false,
-        })
-    }
-
     #[test]
     fn the_fast_path_reads_every_chunk_as_the_general_way_does() {
         let chunks = [
@@ -460,7 +442,7 @@ mod tests {
             r#"{"choices":[{"delta":{"content":"unterminated"}}]"#,
         ];
         for data in chunks {
-            let general = general(data);
+            let general = parse_chunk_value(data);
             let parsed = parse_chunk(data);
             match (&general, &parsed) {
                 (Ok(a), Ok(b)) => assert_eq!(a, b, "{data}"),
