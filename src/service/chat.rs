@@ -80,6 +80,33 @@ impl Ask {
     }
 }
 
+/// The conversation a turn is asked in: already read (a new one, or one a
+/// dialect read for its own reasons), or only its id, read (the caller's, or
+/// 404) in the transaction that writes the turn, which saves a trip to a
+/// database thread before the first token.
+#[derive(Debug, Clone)]
+pub enum In {
+    Read(Box<Conversation>),
+    Id(String),
+}
+
+impl From<Conversation> for In {
+    fn from(conversation: Conversation) -> Self {
+        In::Read(Box::new(conversation))
+    }
+}
+
+impl In {
+    /// The conversation, read with `conn` when only its id is known.
+    fn read(self, conn: &Connection, user_id: &str) -> Result<Conversation> {
+        match self {
+            In::Read(conversation) => Ok(*conversation),
+            In::Id(id) => repo::get(conn, user_id, &id)?
+                .ok_or_else(|| Error::NotFound("no such conversation".into())),
+        }
+    }
+}
+
 /// An answer started: its generation, and the conversation as it is now.
 pub struct Started {
     /// The answer (the first model's when several answer side by side: the
@@ -207,7 +234,7 @@ pub fn is_busy(engine: &Engine, conversation_id: &str) -> bool {
 pub async fn ask(
     chat: &Chat<'_>,
     user_id: &str,
-    conversation: Conversation,
+    conversation: impl Into<In>,
     ask: Ask,
 ) -> Result<Started> {
     let context = collector_items(chat.db, user_id, ask.collector_item_ids).await?;
@@ -341,7 +368,7 @@ fn route_for(
 pub async fn ask_with(
     chat: &Chat<'_>,
     user_id: &str,
-    conversation: Conversation,
+    conversation: impl Into<In>,
     turn: Turn,
     models: impl Into<Models>,
     carried: impl Into<Carried>,
@@ -362,17 +389,20 @@ pub async fn ask_with(
             check_content(content)?;
         }
     }
-    // One trip to a database thread before the answer starts: the model,
-    // the conversation's slot, and the rows (the plan checked and the
+    // One trip to a database thread before the answer starts: the
+    // conversation (when only its id is known), the model, the
+    // conversation's slot, and the rows (the plan checked and the
     // answer counted in the transaction that writes it, before anything is
     // sent upstream). The rows are written with the other questions asked
     // meanwhile, in one transaction (a group commit), each in a savepoint
     // of its own: a refusal rolls back this turn's rows alone.
     let engine = chat.engine.clone();
     let owner = user_id.to_string();
+    let conversation = conversation.into();
     let (route, reservation, rows, extras) = chat
         .db
         .write_together(move |conn| -> Result<_> {
+            let conversation = conversation.read(conn, &owner)?;
             let route = if side_by_side {
                 route_for(conn, model_id.clone(), Some(&owner)).map_err(about_model_ids)?
             } else {

@@ -128,7 +128,8 @@ async fn ask_turn(
     body: MessageBody,
     turn: impl FnOnce(String) -> Turn,
 ) -> Result<Response, ApiError> {
-    let conversation = owned(&state, &current, id).await?;
+    // Read (the caller's, or 404) in the transaction that writes the turn.
+    let conversation = ask::In::Id(id);
     let stream = body.stream.unwrap_or(accept_sse);
     let asked = Ask {
         turn: turn(body.content),
@@ -167,7 +168,7 @@ pub(super) async fn regenerate(
     accept_sse: bool,
     body: RegenerateBody,
 ) -> Result<Response, ApiError> {
-    let conversation = owned(&state, &current, id).await?;
+    let conversation = ask::In::Id(id);
     let stream = body.stream.unwrap_or(accept_sse);
     let asked = Ask::new(Turn::Regenerate, body.model_id);
     generate(&state, &current, conversation, asked, stream).await
@@ -373,7 +374,7 @@ pub(super) async fn stop(
 pub(super) async fn generate(
     state: &AppState,
     current: &CurrentUser,
-    conversation: Conversation,
+    conversation: impl Into<ask::In>,
     asked: Ask,
     stream: bool,
 ) -> Result<Response, ApiError> {
