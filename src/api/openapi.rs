@@ -5,19 +5,41 @@
 //! `GET /api/v1/openapi.json` and printed by `daehwa openapi`; the web app's
 //! API reference page renders it. Schemathesis checks in CI that the server
 //! keeps to it (`.ci/compat`).
+//!
+//! The server does not run utoipa: it serves the document as generated and
+//! committed (`frontend/src/api/openapi.json`, the web app's types are made
+//! from it; the external sign-ins' part in `openapi-external.json` here), and
+//! the unit tests below fail when either is not what the declarations make
+//! now (`DAEHWA_WRITE_OPENAPI=1 cargo test -p daehwa --lib openapi` writes
+//! them). The code that builds the document is then only in the tests: 3 MB
+//! less of binary.
 
+use std::io::Read;
+
+use serde_json::Value;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+/// The committed document, gzip-compressed by build.rs.
+const COMMITTED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/openapi.json.gz"));
+/// The paths and shapes of the external sign-ins (`auth::ExternalDoc`) as the
+/// whole document has them: `{"paths": {…}, "schemas": {…}}`.
+const EXTERNAL: &str = include_str!("openapi-external.json");
 
 /// The document as JSON text, of a server without external sign-ins (what
 /// `daehwa openapi` prints and the web app's types are generated from).
 pub fn document() -> String {
-    document_for(External::default())
+    let mut text = String::new();
+    match flate2::read::GzDecoder::new(COMMITTED).read_to_string(&mut text) {
+        Ok(_) => text,
+        // build.rs wrote it from a file `include_str!` reads in the tests.
+        Err(e) => format!("{{\"error\": \"the embedded document is damaged: {e}\"}}"),
+    }
 }
 
 /// The external sign-ins a server has configured: each route is in its
 /// document only then (see `auth::ExternalDoc`).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct External {
     /// `POST /auth/token` (a trusted issuer's secret is set).
     pub token: bool,
@@ -27,9 +49,37 @@ pub struct External {
 
 /// The document a server with these external sign-ins serves, as JSON text.
 pub fn document_for(external: External) -> String {
-    spec(external)
-        .to_pretty_json()
-        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    let text = document();
+    if external == External::default() {
+        return text;
+    }
+    let with_external = || -> Option<String> {
+        let mut doc: Value = serde_json::from_str(&text).ok()?;
+        let Value::Object(mut part) = serde_json::from_str(EXTERNAL).ok()? else {
+            return None;
+        };
+        let Some(Value::Object(paths)) = part.remove("paths") else {
+            return None;
+        };
+        for (path, item) in paths {
+            let configured = match path.as_str() {
+                "/api/v1/auth/token" => external.token,
+                "/api/v1/auth/exchange" => external.exchange,
+                _ => true,
+            };
+            if configured {
+                doc["paths"].as_object_mut()?.insert(path, item);
+            }
+        }
+        if let Some(Value::Object(schemas)) = part.remove("schemas") {
+            let known = doc["components"]["schemas"].as_object_mut()?;
+            for (name, schema) in schemas {
+                known.insert(name, schema);
+            }
+        }
+        serde_json::to_string_pretty(&doc).ok()
+    };
+    with_external().unwrap_or_else(|| "{\"error\": \"the embedded document is damaged\"}".into())
 }
 
 /// The whole document: the frame below, merged with each resource module's
@@ -264,15 +314,79 @@ mod tests {
         assert!(ids.contains("get_admin_plans") && ids.contains("login"));
     }
 
-    /// The web app's TypeScript types are generated from its copy of the
-    /// document; this fails when that copy is older than the server's.
+    /// The document as the declarations make it now.
+    fn generated(external: External) -> String {
+        spec(external).to_pretty_json().unwrap()
+    }
+
+    /// What the external sign-ins add to the document: the paths and shapes
+    /// that are in the document of a server with both and not in one's
+    /// without.
+    fn external_part() -> Value {
+        let without: Value = serde_json::from_str(&generated(External::default())).unwrap();
+        let with: Value = serde_json::from_str(&generated(External {
+            token: true,
+            exchange: true,
+        }))
+        .unwrap();
+        let added = |key: &str| -> serde_json::Map<String, Value> {
+            let (with, without) = match key {
+                "paths" => (&with["paths"], &without["paths"]),
+                _ => (
+                    &with["components"]["schemas"],
+                    &without["components"]["schemas"],
+                ),
+            };
+            with.as_object()
+                .unwrap()
+                .iter()
+                .filter(|(name, _)| without.get(name.as_str()).is_none())
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect()
+        };
+        serde_json::json!({"paths": added("paths"), "schemas": added("schemas")})
+    }
+
+    /// The server serves the committed copies: they must be what the
+    /// declarations make. The web app's TypeScript types are generated from
+    /// its copy, too.
     #[test]
-    fn the_web_apps_copy_of_the_document_is_current() {
+    fn the_committed_documents_are_what_the_declarations_make() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let document = generated(External::default());
+        let part = serde_json::to_string_pretty(&external_part()).unwrap() + "\n";
+        if std::env::var_os("DAEHWA_WRITE_OPENAPI").is_some_and(|v| v == "1") {
+            std::fs::write(root.join("frontend/src/api/openapi.json"), document + "\n").unwrap();
+            std::fs::write(root.join("src/api/openapi-external.json"), &part).unwrap();
+            return;
+        }
         let committed = include_str!("../../frontend/src/api/openapi.json");
+        let how = "run `DAEHWA_WRITE_OPENAPI=1 cargo test -p daehwa --lib openapi`, then \
+                   `npm run gen:types` in frontend/";
         assert!(
-            committed.trim() == document().trim(),
-            "frontend/src/api/openapi.json is stale: run `daehwa openapi > \
-             frontend/src/api/openapi.json` and `npm run gen:types` in frontend/"
+            committed.trim() == document.trim(),
+            "frontend/src/api/openapi.json is stale: {how}"
         );
+        assert!(
+            EXTERNAL.trim() == part.trim(),
+            "src/api/openapi-external.json is stale: {how}"
+        );
+        // What build.rs embedded is that same file.
+        assert_eq!(super::document().trim(), committed.trim());
+    }
+
+    #[test]
+    fn every_servers_document_is_what_the_declarations_make_for_it() {
+        for token in [false, true] {
+            for exchange in [false, true] {
+                let external = External { token, exchange };
+                let served: Value = serde_json::from_str(&document_for(external)).unwrap();
+                let made: Value = serde_json::from_str(&generated(external)).unwrap();
+                assert!(served == made, "{external:?}");
+                let paths = served["paths"].as_object().unwrap();
+                assert_eq!(paths.contains_key("/api/v1/auth/token"), token);
+                assert_eq!(paths.contains_key("/api/v1/auth/exchange"), exchange);
+            }
+        }
     }
 }
