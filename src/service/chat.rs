@@ -215,9 +215,7 @@ pub enum Outcome {
 /// The conversation `id` of `user_id`, or 404 (also for another user's).
 pub async fn owned(db: &Db, user_id: &str, id: String) -> Result<Conversation> {
     let user_id = user_id.to_string();
-    db.run(move |conn| repo::get(conn, &user_id, &id))
-        .await?
-        .ok_or_else(|| Error::NotFound("no such conversation".into()))
+    db.run(move |conn| In::Id(id).read(conn, &user_id)).await
 }
 
 /// Whether the conversation is answering right now (any answer of its turn).

@@ -374,7 +374,7 @@ pub(super) async fn stop(
 pub(super) async fn generate(
     state: &AppState,
     current: &CurrentUser,
-    conversation: impl Into<ask::In>,
+    conversation: ask::In,
     asked: Ask,
     stream: bool,
 ) -> Result<Response, ApiError> {
