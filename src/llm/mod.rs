@@ -26,6 +26,7 @@ pub(crate) mod proxy;
 mod resolve;
 mod retry;
 mod sse;
+mod stack;
 mod transport;
 
 use std::fmt;

@@ -35,6 +35,7 @@ use super::connector::{self, CallConnector, CANCEL_POLL};
 use super::resolve::CallResolver;
 use super::retry::{self, Failure};
 use super::sse::SseParser;
+use super::stack;
 use super::{parse_completion, parse_stream_event, proxy, Endpoint, HttpRequest, LlmError, Usage};
 
 /// ureq's input buffer, per connection (and per TLS layer). The response
@@ -53,6 +54,11 @@ const READ_CHUNK: usize = 2 * 1024;
 /// instead of going back to the pool; and how much may still come.
 const DRAIN_WAIT: Duration = Duration::from_millis(50);
 const MAX_DRAIN: usize = 64 * 1024;
+/// How long a stream is read before its thread's unused stack is handed
+/// back ([`stack::release_unused`]): the answers that last are the ones a
+/// thousand of which are in flight at once; a burst of short ones would only
+/// pay for the system call, while their first tokens are awaited.
+const RELEASE_STACK_AFTER: Duration = Duration::from_secs(1);
 /// Idle kept-alive connections per agent, and per host.
 const MAX_IDLE: usize = 32;
 const MAX_IDLE_PER_HOST: usize = 16;
@@ -259,6 +265,7 @@ fn stream_once(
     let mut buf = vec![0u8; READ_CHUNK];
     let mut usage = Usage::default();
     let mut seen_event = false;
+    let mut release_stack_at = Some(Instant::now() + RELEASE_STACK_AFTER);
     loop {
         let n = match reader.read(&mut buf) {
             Ok(n) => n,
@@ -297,6 +304,12 @@ fn stream_once(
         }
         if cancel.load(Ordering::Acquire) {
             return Err(Failure::fatal(LlmError::Cancelled));
+        }
+        if release_stack_at.is_some_and(|at| Instant::now() >= at) {
+            // Sending was the deepest this thread's stack gets; the rest of
+            // the stream needs a fraction of it.
+            stack::release_unused();
+            release_stack_at = None;
         }
         if n == 0 {
             // A clean end of the body without `[DONE]`/`message_stop`: some
