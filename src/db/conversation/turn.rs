@@ -110,10 +110,8 @@ pub fn add_exchange(
         Status::Streaming,
     )?;
     set_current(tx, conversation_id, Some(&answer.id), true)?;
-    tx.execute(
-        "UPDATE conversation SET model_id = ?2 WHERE id = ?1",
-        params![conversation_id, model_id],
-    )?;
+    tx.prepare_cached("UPDATE conversation SET model_id = ?2 WHERE id = ?1")?
+        .execute(params![conversation_id, model_id])?;
     Ok((user, answer))
 }
 
@@ -137,10 +135,8 @@ pub fn add_answer(
         Status::Streaming,
     )?;
     set_current(tx, conversation_id, Some(&answer.id), true)?;
-    tx.execute(
-        "UPDATE conversation SET model_id = ?2 WHERE id = ?1",
-        params![conversation_id, model_id],
-    )?;
+    tx.prepare_cached("UPDATE conversation SET model_id = ?2 WHERE id = ?1")?
+        .execute(params![conversation_id, model_id])?;
     Ok(answer)
 }
 
