@@ -40,6 +40,8 @@
 //! The whole search reads one snapshot (a read transaction), so a message
 //! written meanwhile cannot make the keywords disagree.
 
+use std::borrow::Cow;
+
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{named_params, Connection, OptionalExtension, Rows, Statement};
 
@@ -66,6 +68,11 @@ fn conversation_of(doc: i64) -> i64 {
     NEWEST - (doc >> DOC_BITS)
 }
 
+/// The message of a document rowid (0: the conversation's title).
+fn message_of(doc: i64) -> i64 {
+    doc & ((1 << DOC_BITS) - 1)
+}
+
 /// A keyword's matching documents from a conversation on to older ones,
 /// per table.
 const READ_TRIGRAM_SQL: &str = "SELECT rowid FROM search_trigram
@@ -79,8 +86,9 @@ const CONTAINS_BIGRAM_SQL: &str = "SELECT EXISTS (SELECT 1 FROM search_bigram
     WHERE search_bigram MATCH :query AND rowid BETWEEN :low AND :high)";
 /// The user's conversations in list order, from the index; the row value
 /// comparison lets SQLite seek to the cursor instead of skipping to it.
-/// Conversations still being imported are left out (one probe of a table
-/// that is nearly always empty), and so are temporary chats; the folder
+/// Conversations still being imported are left out (`NOT IN`: one cursor on
+/// that nearly always empty table for the whole walk, where a correlated
+/// `NOT EXISTS` opened one per row), and so are temporary chats; the folder
 /// (`:folder_mode` 0 any, 1 unfiled, 2 `:folder`) and the tags (a JSON array,
 /// each must be the conversation's) filter as in the plain list.
 const WALK_SQL: &str = "SELECT c.rowid, c.updated_at, c.id FROM conversation c
@@ -91,7 +99,7 @@ const WALK_SQL: &str = "SELECT c.rowid, c.updated_at, c.id FROM conversation c
       AND (:folder_mode = 0 OR (:folder_mode = 1 AND c.folder_id IS NULL)
            OR (:folder_mode = 2 AND c.folder_id = :folder))
       AND (c.updated_at, c.id) < (:updated_at, :id)
-      AND NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)
+      AND c.id NOT IN (SELECT conversation_id FROM conversation_import)
       AND (:tags = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(:tags) w WHERE NOT EXISTS (
           SELECT 1 FROM conversation_tag t WHERE t.conversation_id = c.id AND t.tag = w.value)))
     ORDER BY c.updated_at DESC, c.id DESC LIMIT :limit";
@@ -109,9 +117,13 @@ const LOOKUP_SQL: &str = "SELECT c.rowid, c.updated_at, c.id
       AND (:folder_mode = 0 OR (:folder_mode = 1 AND c.folder_id IS NULL)
            OR (:folder_mode = 2 AND c.folder_id = :folder))
       AND (c.updated_at, c.id) < (:updated_at, :id)
-      AND NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)
+      AND c.id NOT IN (SELECT conversation_id FROM conversation_import)
       AND (:tags = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(:tags) w WHERE NOT EXISTS (
           SELECT 1 FROM conversation_tag t WHERE t.conversation_id = c.id AND t.tag = w.value)))";
+
+/// Statements of the search's reads with a text of their own (two per
+/// keyword): see [`Query::read_sql_in_slot`].
+const CACHED_READS: usize = 4;
 
 /// The knobs of the search; [`Tuning::DEFAULT`] is what the server uses, tests
 /// turn them to force each path.
@@ -169,6 +181,23 @@ impl Query {
         }
     }
 
+    /// [`Query::read_sql`] as the search's statement number `slot`: a text of
+    /// its own (a comment tells them apart) for each of the first
+    /// [`CACHED_READS`]. The statement cache hands out a statement to one
+    /// user at a time, so a second read of the same text was compiled anew
+    /// for every search (3% of a busy search's CPU, issue 19). More
+    /// keywords share the last text: they must not push the other
+    /// statements out of the connection's cache.
+    fn read_sql_in_slot(&self, slot: usize) -> Cow<'static, str> {
+        match slot.min(CACHED_READS - 1) {
+            0 => Cow::Borrowed(self.read_sql()),
+            n => Cow::Owned(
+                self.read_sql()
+                    .replacen("SELECT", &format!("SELECT /* {n} */"), 1),
+            ),
+        }
+    }
+
     fn contains_sql(&self) -> &'static str {
         if self.trigram {
             CONTAINS_TRIGRAM_SQL
@@ -216,6 +245,9 @@ struct Matches<'s, 'c> {
     /// Conversations seen in the documents read so far, highest first (each
     /// read goes down, and a new read starts below the old one).
     seen: Vec<i64>,
+    /// Beside each of `seen`: the rowid of its earliest message read with
+    /// the keyword (0 while only its title was), where its snippet is.
+    earliest: Vec<i64>,
     /// The conversations of the first and the last document read: every
     /// conversation from `last` up to `start` is known (`start + 1` before
     /// the first).
@@ -240,6 +272,7 @@ impl<'s, 'c> Matches<'s, 'c> {
             again: Some(again),
             start: TOP,
             seen: Vec::new(),
+            earliest: Vec::new(),
             first: None,
             last: TOP + 1,
             read: 0,
@@ -254,9 +287,16 @@ impl<'s, 'c> Matches<'s, 'c> {
                 self.done = true;
                 break;
             };
-            let conversation = conversation_of(row.get(0)?);
+            let doc: i64 = row.get(0)?;
+            let conversation = conversation_of(doc);
             if self.seen.last() != Some(&conversation) {
                 self.seen.push(conversation);
+                self.earliest.push(0);
+            }
+            // A conversation's documents come in message order, its title
+            // (message 0) first.
+            if let Some(earliest @ 0) = self.earliest.last_mut() {
+                *earliest = message_of(doc);
             }
             self.first.get_or_insert(conversation);
             self.last = conversation;
@@ -269,6 +309,16 @@ impl<'s, 'c> Matches<'s, 'c> {
         self.seen
             .binary_search_by(|seen| conversation.cmp(seen))
             .is_ok()
+    }
+
+    /// The earliest message of `conversation` read with the keyword, when
+    /// the read began above the conversation (so its first one was read).
+    fn earliest_of(&self, conversation: i64) -> Option<i64> {
+        let at = self
+            .seen
+            .binary_search_by(|seen| conversation.cmp(seen))
+            .ok()?;
+        Some(self.earliest[at]).filter(|&m| m != 0)
     }
 
     /// Documents per conversation rowid in what was read.
@@ -344,6 +394,34 @@ pub fn matching_with(
     filter: &ListFilter,
     tuning: Tuning,
 ) -> Result<Vec<i64>, DbError> {
+    Ok(found_with(conn, user_id, filter, tuning)?
+        .into_iter()
+        .map(|f| f.rowid)
+        .collect())
+}
+
+/// A conversation the search found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Found {
+    pub rowid: i64,
+    /// The rowid of its earliest message with the first keyword, when the
+    /// search read it on the way (where [`snippets_of`] looks first).
+    pub earliest: Option<i64>,
+}
+
+/// [`matching`], with what the search learnt on the way about where each
+/// conversation's snippet is.
+pub fn found(conn: &Connection, user_id: &str, filter: &ListFilter) -> Result<Vec<Found>, DbError> {
+    found_with(conn, user_id, filter, Tuning::DEFAULT)
+}
+
+/// [`found`] with explicit knobs.
+pub fn found_with(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+    tuning: Tuning,
+) -> Result<Vec<Found>, DbError> {
     // One snapshot for all the queries below; inside a caller's transaction,
     // that one already is.
     let tx = if conn.is_autocommit() {
@@ -363,18 +441,19 @@ fn search(
     user_id: &str,
     filter: &ListFilter,
     tuning: Tuning,
-) -> Result<Vec<i64>, DbError> {
+) -> Result<Vec<Found>, DbError> {
     let limit = filter.limit as usize;
     if limit == 0 {
         return Ok(Vec::new());
     }
     // Two statements per keyword: the read from the top and, once, from lower
-    // down (a statement with the same text as one in use is prepared anew).
+    // down.
     let queries = queries(&filter.keywords);
     let mut statements = queries
         .iter()
-        .flat_map(|q| [q.read_sql(), q.read_sql()])
-        .map(|sql| conn.prepare_cached(sql))
+        .enumerate()
+        .flat_map(|(i, q)| [q.read_sql_in_slot(2 * i), q.read_sql_in_slot(2 * i + 1)])
+        .map(|sql| conn.prepare_cached(&sql))
         .collect::<Result<Vec<_>, _>>()?;
     let mut keywords: Vec<Matches<'_, '_>> = Vec::with_capacity(queries.len());
     for (query, pair) in queries.iter().zip(statements.chunks_mut(2)) {
@@ -391,6 +470,10 @@ fn search(
     // Fully read keywords first (a set lookup), then the sparsest: a
     // candidate that fails one keyword skips the others.
     keywords.sort_by(|a, b| (b.done.cmp(&a.done)).then(a.density().total_cmp(&b.density())));
+    // The keyword a snippet is cut around (the first one).
+    let snippet_keyword = first_keyword(&filter.keywords)
+        .map(Query::new)
+        .and_then(|first| keywords.iter().position(|k| *k.query == first));
 
     // The candidates: the conversations every rare keyword has, or else the
     // user's conversations, newest first, a window at a time.
@@ -423,30 +506,66 @@ fn search(
         }
     }
 
-    let mut found: Vec<i64> = Vec::with_capacity(limit);
+    let mut found: Vec<Found> = Vec::with_capacity(limit);
+    let mut walked = 0;
     loop {
-        keep(conn, &window, &mut keywords, tuning, limit, &mut found)?;
+        keep(
+            conn,
+            &window,
+            &mut keywords,
+            snippet_keyword,
+            tuning,
+            limit,
+            &mut found,
+        )?;
         if !walking || found.len() >= limit || window.len() < size {
             break;
         }
         if let Some(last) = window.last() {
             cursor = (last.updated_at.clone(), last.id.clone());
         }
-        size = (size * 2).min(tuning.max_window.max(1));
+        walked += window.len();
+        size = next_window(size, walked, found.len(), limit, tuning);
         window = walk(conn, user_id, filter, &cursor, size)?;
     }
     Ok(found)
 }
 
+/// The size of the walk's next window, after `walked` candidates gave
+/// `found` of the `limit` wanted: what the share that matched so far says
+/// the rest needs, and a quarter more, but never more than twice the last
+/// window (a share measured on few candidates is a poor guess) nor
+/// [`Tuning::max_window`]; rounded up to a power of two, since each size is
+/// a statement of its own (`db::with_limit`) and the connection's statement
+/// cache should hold them all. A common word found in one conversation of
+/// eight walked about 420 candidates for a page of 50 where doubling walked
+/// 700 (issue 19).
+fn next_window(size: usize, walked: usize, found: usize, limit: usize, tuning: Tuning) -> usize {
+    let doubled = size.saturating_mul(2);
+    let guess = match found {
+        0 => doubled,
+        _ => (limit.saturating_sub(found).saturating_mul(walked) / found).saturating_mul(5) / 4,
+    };
+    guess
+        .min(doubled)
+        .max(1)
+        .checked_next_power_of_two()
+        .unwrap_or(usize::MAX)
+        .min(tuning.max_window)
+        .max(1)
+}
+
 /// Appends to `found` (up to `limit`) the candidates, in their order, that
-/// contain every keyword.
+/// contain every keyword, with where the snippet keyword (an index into
+/// `keywords`) was read in each.
 fn keep(
     conn: &Connection,
     candidates: &[Candidate],
     keywords: &mut [Matches<'_, '_>],
+    snippet_keyword: Option<usize>,
     tuning: Tuning,
     limit: usize,
-    found: &mut Vec<i64>,
+    found: &mut Vec<Found>,
 ) -> Result<(), DbError> {
     'candidates: for c in candidates {
         if found.len() >= limit {
@@ -457,7 +576,12 @@ fn keep(
                 continue 'candidates;
             }
         }
-        found.push(c.rowid);
+        found.push(Found {
+            rowid: c.rowid,
+            earliest: snippet_keyword
+                .and_then(|k| keywords.get(k))
+                .and_then(|k| k.earliest_of(c.rowid)),
+        });
     }
     Ok(())
 }
@@ -573,13 +697,25 @@ pub fn snippet(
     let Some(first) = first_keyword(keywords) else {
         return Ok(None);
     };
-    let Some(conversation) = conn
+    match rowid_of(conn, conversation_id)? {
+        Some(conversation) => snippet_in(conn, conversation, first),
+        None => Ok(None),
+    }
+}
+
+fn rowid_of(conn: &Connection, conversation_id: &str) -> Result<Option<i64>, DbError> {
+    Ok(conn
         .prepare_cached("SELECT rowid FROM conversation WHERE id = ?1")?
         .query_row([conversation_id], |r| r.get::<_, i64>(0))
-        .optional()?
-    else {
-        return Ok(None);
-    };
+        .optional()?)
+}
+
+/// [`snippet`] of the conversation with this rowid, cut around `first`.
+fn snippet_in(
+    conn: &Connection,
+    conversation: i64,
+    first: &str,
+) -> Result<Option<String>, DbError> {
     let query = Query::new(first);
     let mut docs = conn.prepare_cached(query.read_sql())?;
     // `+ 1`: the conversation's first document is its title.
@@ -587,24 +723,36 @@ pub fn snippet(
         ":query": query.text,
         ":low": first_doc(conversation) + 1,
     })?;
-    let mut message = conn
-        .prepare_cached("SELECT content FROM message WHERE rowid = ?1 AND status != 'streaming'")?;
     let needle = first.to_ascii_lowercase();
     while let Some(row) = rows.next()? {
         let doc: i64 = row.get(0)?;
         if conversation_of(doc) != conversation {
             break;
         }
-        let content: Option<String> = message
-            .query_row([doc & ((1 << DOC_BITS) - 1)], |r| r.get(0))
-            .optional()?;
-        // The index folds case beyond ASCII; the snippet finds what the
-        // search promised, ASCII case ignored.
-        if let Some(content) = content.filter(|c| c.to_ascii_lowercase().contains(&needle)) {
-            return Ok(Some(window(&content, first)));
+        if let Some(snippet) = snippet_from(conn, message_of(doc), first, &needle)? {
+            return Ok(Some(snippet));
         }
     }
     Ok(None)
+}
+
+/// The snippet from one message: `None` when it is still being written or
+/// does not hold `needle` (the keyword, ASCII-lowercased) as the snippet
+/// finds it. The index folds case beyond ASCII; the snippet finds what the
+/// search promised, ASCII case ignored.
+fn snippet_from(
+    conn: &Connection,
+    message: i64,
+    first: &str,
+    needle: &str,
+) -> Result<Option<String>, DbError> {
+    let content: Option<String> = conn
+        .prepare_cached("SELECT content FROM message WHERE rowid = ?1 AND status != 'streaming'")?
+        .query_row([message], |r| r.get(0))
+        .optional()?;
+    Ok(content
+        .filter(|c| c.to_ascii_lowercase().contains(needle))
+        .map(|c| window(&c, first)))
 }
 
 /// The keyword a snippet is cut around: the first non-empty one (a comma
@@ -621,10 +769,13 @@ fn first_keyword(keywords: &[String]) -> Option<&str> {
 const SNIPPET_READ: usize = 20_000;
 
 /// [`snippet`] for each of `conversation_ids` (a page of the list), in
-/// their order. One query reads the keyword's matches across the page's
+/// their order (the server uses [`snippets_of`], which knows more; this is
+/// what the tests compare `read_snippets` with one conversation at a time
+/// through). One query reads the keyword's matches across the page's
 /// documents (starting a query costs as much as reading a few thousand
 /// matches); a conversation it did not settle within [`SNIPPET_READ`]
 /// matches is looked up alone.
+#[cfg(test)]
 pub fn snippets(
     conn: &Connection,
     conversation_ids: &[String],
@@ -634,6 +785,7 @@ pub fn snippets(
 }
 
 /// [`snippets`] reading at most `max_read` matches in the one query.
+#[cfg(test)]
 fn snippets_reading(
     conn: &Connection,
     conversation_ids: &[String],
@@ -646,19 +798,66 @@ fn snippets_reading(
     };
     // Conversation rowid → its place on the page.
     let mut wanted = std::collections::HashMap::new();
-    {
-        let mut rowid_of = conn.prepare_cached("SELECT rowid FROM conversation WHERE id = ?1")?;
-        for (i, id) in conversation_ids.iter().enumerate() {
-            if let Some(rowid) = rowid_of
-                .query_row([id], |r| r.get::<_, i64>(0))
-                .optional()?
-            {
-                wanted.insert(rowid, i);
-            }
+    for (i, id) in conversation_ids.iter().enumerate() {
+        if let Some(rowid) = rowid_of(conn, id)? {
+            wanted.insert(rowid, i);
         }
     }
-    let (Some(&newest), Some(&oldest)) = (wanted.keys().max(), wanted.keys().min()) else {
+    read_snippets(conn, &wanted, first, max_read, &mut out)?;
+    Ok(out)
+}
+
+/// The snippets of a page the search found ([`found`]), in its order:
+/// [`snippets`] without its second read of the index where the search
+/// already read a conversation's earliest match.
+pub fn snippets_of(
+    conn: &Connection,
+    found: &[Found],
+    keywords: &[String],
+) -> Result<Vec<Option<String>>, DbError> {
+    snippets_of_reading(conn, found, keywords, SNIPPET_READ)
+}
+
+/// [`snippets_of`] reading at most `max_read` matches in the one query.
+fn snippets_of_reading(
+    conn: &Connection,
+    found: &[Found],
+    keywords: &[String],
+    max_read: usize,
+) -> Result<Vec<Option<String>>, DbError> {
+    let mut out = vec![None; found.len()];
+    let Some(first) = first_keyword(keywords) else {
         return Ok(out);
+    };
+    let needle = first.to_ascii_lowercase();
+    let mut wanted = std::collections::HashMap::new();
+    for (i, f) in found.iter().enumerate() {
+        // The earliest match may be an answer still being written, or a
+        // match in case beyond ASCII: then the conversation is read as in
+        // `snippets`.
+        if let Some(message) = f.earliest {
+            out[i] = snippet_from(conn, message, first, &needle)?;
+        }
+        if out[i].is_none() {
+            wanted.insert(f.rowid, i);
+        }
+    }
+    read_snippets(conn, &wanted, first, max_read, &mut out)?;
+    Ok(out)
+}
+
+/// Fills in `out` for the `wanted` conversations (rowid → place in `out`):
+/// one query reads the keyword `first` from the newest of them down, up to
+/// `max_read` matches; those it did not settle are looked up alone.
+fn read_snippets(
+    conn: &Connection,
+    wanted: &std::collections::HashMap<i64, usize>,
+    first: &str,
+    max_read: usize,
+    out: &mut [Option<String>],
+) -> Result<(), DbError> {
+    let (Some(&newest), Some(&oldest)) = (wanted.keys().max(), wanted.keys().min()) else {
+        return Ok(());
     };
     let query = Query::new(first);
     let needle = first.to_ascii_lowercase();
@@ -670,9 +869,6 @@ fn snippets_reading(
             ":query": query.text,
             ":low": first_doc(newest),
         })?;
-        let mut message = conn.prepare_cached(
-            "SELECT content FROM message WHERE rowid = ?1 AND status != 'streaming'",
-        )?;
         while let Some(row) = rows.next()? {
             let doc: i64 = row.get(0)?;
             let conversation = conversation_of(doc);
@@ -683,31 +879,28 @@ fn snippets_reading(
             if read > max_read {
                 break;
             }
-            let message_rowid = doc & ((1 << DOC_BITS) - 1);
+            let message = message_of(doc);
             let Some(&at) = wanted.get(&conversation) else {
                 continue;
             };
             // The title (rowid 0) gives no snippet.
-            if message_rowid == 0 || settled.contains(&conversation) {
+            if message == 0 || settled.contains(&conversation) {
                 continue;
             }
-            let content: Option<String> = message
-                .query_row([message_rowid], |r| r.get(0))
-                .optional()?;
-            if let Some(content) = content.filter(|c| c.to_ascii_lowercase().contains(&needle)) {
-                out[at] = Some(window(&content, first));
+            if let Some(snippet) = snippet_from(conn, message, first, &needle)? {
+                out[at] = Some(snippet);
                 settled.insert(conversation);
             }
         }
     }
     if read > max_read {
-        for (conversation, &at) in &wanted {
-            if !settled.contains(conversation) {
-                out[at] = snippet(conn, &conversation_ids[at], keywords)?;
+        for (&conversation, &at) in wanted {
+            if !settled.contains(&conversation) {
+                out[at] = snippet_in(conn, conversation, first)?;
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// About [`SNIPPET_CHARS`] characters of `text` around the first

@@ -152,7 +152,7 @@ pub(super) async fn list(
         limit: page.limit(),
     };
     let user_id = current.user.id.clone();
-    let (items, snippets) = state
+    let items = state
         .db
         .run(move |conn| -> Result<_, ApiError> {
             if let Some(FolderFilter::In(folder)) = &filter.folder {
@@ -160,16 +160,12 @@ pub(super) async fn list(
                     return Err(ApiError::NotFound("no such folder".into()));
                 }
             }
-            let items = repo::list(conn, &user_id, &filter)?;
-            let ids: Vec<String> = items.iter().map(|c| c.id.clone()).collect();
-            let snippets = crate::db::search::snippets(conn, &ids, &filter.keywords)?;
-            Ok((items, snippets))
+            Ok(repo::list_with_snippets(conn, &user_id, &filter)?)
         })
         .await?;
-    let next_cursor = page.next_cursor(&items, |c| format!("{}~{}", c.updated_at, c.id));
+    let next_cursor = page.next_cursor(&items, |(c, _)| format!("{}~{}", c.updated_at, c.id));
     let conversations = items
         .into_iter()
-        .zip(snippets)
         .map(|(c, snippet)| ConversationItem {
             snippet,
             ..ConversationItem::from(c)

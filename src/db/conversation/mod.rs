@@ -209,9 +209,11 @@ pub struct ContextItem {
 const CONVERSATION_COLUMNS: &str = "c.id, c.user_id, c.title, c.model_id, c.system_prompt, \
     c.pinned, c.archived, c.current_message_id, c.message_count, c.created_at, c.updated_at, \
     c.folder_id, c.temporary";
-/// Leaves out conversations still being imported (src/db/import.rs).
-const NOT_IMPORTING: &str =
-    "NOT EXISTS (SELECT 1 FROM conversation_import i WHERE i.conversation_id = c.id)";
+/// Leaves out conversations still being imported (src/db/import.rs). `NOT
+/// IN` reads that (nearly always empty) table through one cursor for the
+/// whole statement; a correlated `NOT EXISTS` opened a cursor per row (5% of
+/// a busy search's CPU, issue 19). `conversation_id` is never NULL.
+const NOT_IMPORTING: &str = "c.id NOT IN (SELECT conversation_id FROM conversation_import)";
 const MESSAGE_COLUMNS: &str = "id, conversation_id, idx, role, content, model_id, status, error, \
     parent_id, prompt_tokens, completion_tokens, created_at, updated_at";
 
@@ -444,7 +446,37 @@ pub fn list(
     Ok(found)
 }
 
-/// The conversations with these rowids, in list order.
+/// [`list`] with each conversation's snippet (`GET /conversations`): the
+/// text around the first keyword (`None` without keywords, or when only the
+/// title matched), read in the search's snapshot.
+pub fn list_with_snippets(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+) -> Result<Vec<(Conversation, Option<String>)>, DbError> {
+    if filter.keywords.is_empty() {
+        return Ok(list(conn, user_id, filter)?
+            .into_iter()
+            .map(|c| (c, None))
+            .collect());
+    }
+    let tx = if conn.is_autocommit() {
+        Some(conn.unchecked_transaction()?)
+    } else {
+        None
+    };
+    let found = super::search::found(conn, user_id, filter)?;
+    let rowids: Vec<i64> = found.iter().map(|f| f.rowid).collect();
+    let conversations = by_rowids(conn, &rowids)?;
+    let snippets = super::search::snippets_of(conn, &found, &filter.keywords)?;
+    if let Some(tx) = tx {
+        tx.commit()?;
+    }
+    Ok(conversations.into_iter().zip(snippets).collect())
+}
+
+/// The conversations with these rowids, in their order (the search gives
+/// them in list order).
 fn by_rowids(conn: &Connection, rowids: &[i64]) -> Result<Vec<Conversation>, DbError> {
     if rowids.is_empty() {
         return Ok(Vec::new());
@@ -452,7 +484,7 @@ fn by_rowids(conn: &Connection, rowids: &[i64]) -> Result<Vec<Conversation>, DbE
     let list = serde_json::to_string(rowids).map_err(|e| DbError::Task(e.to_string()))?;
     let sql = format!(
         "SELECT {CONVERSATION_COLUMNS} FROM json_each(?1) j CROSS JOIN conversation c ON c.rowid = j.value
-         ORDER BY c.updated_at DESC, c.id DESC"
+         ORDER BY j.key"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([list], conversation_from)?;

@@ -896,3 +896,87 @@ fn temporary_chats_never_match_and_folders_and_tags_filter_both_search_paths() {
         2
     );
 }
+
+#[test]
+fn the_snippets_of_a_found_page_are_what_one_conversation_at_a_time_gives() {
+    let mut rng = Rng(31);
+    let (conn, users) = world(&mut rng);
+    let (mut hinted, mut snippets_seen) = (0, 0);
+    for round in 0..40 {
+        let first = match WORDS.get(round) {
+            Some(word) => word.to_string(),
+            None => keyword(&mut rng, &conn),
+        };
+        if first.trim() != first || first.is_empty() {
+            continue;
+        }
+        // Now and then a second keyword: the snippet follows the first.
+        let mut keywords = vec![first];
+        if rng.chance(0.3) {
+            keywords.push(WORDS[rng.below(WORDS.len())].to_string());
+        }
+        let filter = ListFilter {
+            keywords: keywords.clone(),
+            limit: [3, 7, 200][rng.below(3)],
+            ..Default::default()
+        };
+        for (name, tuning) in TUNINGS {
+            let found = found_with(&conn, &users[0], &filter, *tuning).unwrap();
+            let one_by_one: Vec<Option<String>> = found
+                .iter()
+                .map(|f| {
+                    let id: String = conn
+                        .query_row(
+                            "SELECT id FROM conversation WHERE rowid = ?1",
+                            [f.rowid],
+                            |r| r.get(0),
+                        )
+                        .unwrap();
+                    snippet(&conn, &id, &keywords).unwrap()
+                })
+                .collect();
+            // Where the search read the conversation's earliest match, and
+            // where it did not (or it must stop after three matches).
+            assert_eq!(
+                snippets_of(&conn, &found, &keywords).unwrap(),
+                one_by_one,
+                "{name}: {keywords:?}"
+            );
+            let unknown: Vec<Found> = found
+                .iter()
+                .map(|f| Found {
+                    earliest: None,
+                    ..*f
+                })
+                .collect();
+            assert_eq!(
+                snippets_of_reading(&conn, &unknown, &keywords, 3).unwrap(),
+                one_by_one,
+                "{name}: {keywords:?}, nothing known, three matches read"
+            );
+            hinted += found.iter().filter(|f| f.earliest.is_some()).count();
+            snippets_seen += one_by_one.iter().flatten().count();
+        }
+    }
+    assert!(
+        hinted > 100 && snippets_seen > 100,
+        "{hinted} earliest matches known, {snippets_seen} snippets: the test data no longer matches"
+    );
+}
+
+#[test]
+fn the_walk_grows_its_window_by_what_it_found_to_a_power_of_two() {
+    let t = Tuning::DEFAULT;
+    // Nothing found yet: twice the window (a power of two).
+    assert_eq!(next_window(128, 128, 0, 50, t), 256);
+    assert_eq!(next_window(100, 100, 0, 50, t), 256);
+    // One in eight found: 37 more need about 300, but at most twice 100.
+    assert_eq!(next_window(100, 100, 13, 50, t), 256);
+    // 46 of 50 in 356: the last 4 need about 31, a quarter more.
+    assert_eq!(next_window(256, 356, 46, 50, t), 64);
+    // Never beyond the largest window, never empty.
+    assert_eq!(next_window(4000, 10_000, 1, 50, t), t.max_window);
+    assert_eq!(next_window(1, 1_000_000, 49, 50, t), 2);
+    assert_eq!(next_window(usize::MAX, usize::MAX, 1, 50, t), t.max_window);
+    assert_eq!(next_window(5, 5, 5, 5, Tuning { max_window: 0, ..t }), 1);
+}
