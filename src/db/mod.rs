@@ -426,6 +426,24 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     )
 }
 
+/// Runs `read` in one snapshot: a read transaction of its own, or the
+/// caller's when one is open already (then that one is the snapshot).
+pub(crate) fn in_snapshot<T>(
+    conn: &Connection,
+    read: impl FnOnce() -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    let tx = if conn.is_autocommit() {
+        Some(conn.unchecked_transaction()?)
+    } else {
+        None
+    };
+    let out = read()?;
+    if let Some(tx) = tx {
+        tx.commit()?;
+    }
+    Ok(out)
+}
+
 /// `sql` with its `:limit` (and `:offset`) placeholders replaced by the
 /// numbers. SQLite takes a bound LIMIT into the query plan, so a statement
 /// with one is compiled again every time it runs (see the test below); a

@@ -422,18 +422,8 @@ pub fn found_with(
     filter: &ListFilter,
     tuning: Tuning,
 ) -> Result<Vec<Found>, DbError> {
-    // One snapshot for all the queries below; inside a caller's transaction,
-    // that one already is.
-    let tx = if conn.is_autocommit() {
-        Some(conn.unchecked_transaction()?)
-    } else {
-        None
-    };
-    let found = search(conn, user_id, filter, tuning)?;
-    if let Some(tx) = tx {
-        tx.commit()?;
-    }
-    Ok(found)
+    // One snapshot for all the queries of the search.
+    super::in_snapshot(conn, || search(conn, user_id, filter, tuning))
 }
 
 fn search(
@@ -768,48 +758,12 @@ fn first_keyword(keywords: &[String]) -> Option<&str> {
 /// documents before the rest are looked up one conversation at a time.
 const SNIPPET_READ: usize = 20_000;
 
-/// [`snippet`] for each of `conversation_ids` (a page of the list), in
-/// their order (the server uses [`snippets_of`], which knows more; this is
-/// what the tests compare `read_snippets` with one conversation at a time
-/// through). One query reads the keyword's matches across the page's
-/// documents (starting a query costs as much as reading a few thousand
-/// matches); a conversation it did not settle within [`SNIPPET_READ`]
-/// matches is looked up alone.
-#[cfg(test)]
-pub fn snippets(
-    conn: &Connection,
-    conversation_ids: &[String],
-    keywords: &[String],
-) -> Result<Vec<Option<String>>, DbError> {
-    snippets_reading(conn, conversation_ids, keywords, SNIPPET_READ)
-}
-
-/// [`snippets`] reading at most `max_read` matches in the one query.
-#[cfg(test)]
-fn snippets_reading(
-    conn: &Connection,
-    conversation_ids: &[String],
-    keywords: &[String],
-    max_read: usize,
-) -> Result<Vec<Option<String>>, DbError> {
-    let mut out = vec![None; conversation_ids.len()];
-    let Some(first) = first_keyword(keywords) else {
-        return Ok(out);
-    };
-    // Conversation rowid → its place on the page.
-    let mut wanted = std::collections::HashMap::new();
-    for (i, id) in conversation_ids.iter().enumerate() {
-        if let Some(rowid) = rowid_of(conn, id)? {
-            wanted.insert(rowid, i);
-        }
-    }
-    read_snippets(conn, &wanted, first, max_read, &mut out)?;
-    Ok(out)
-}
-
-/// The snippets of a page the search found ([`found`]), in its order:
-/// [`snippets`] without its second read of the index where the search
-/// already read a conversation's earliest match.
+/// [`snippet`] for each conversation of a page the search found
+/// ([`found`]), in its order. Where the search read a conversation's
+/// earliest match, that message is read; the others are settled by one
+/// query over the page's documents (starting a query costs as much as
+/// reading a few thousand matches), and a conversation it did not settle
+/// within [`SNIPPET_READ`] matches is looked up alone.
 pub fn snippets_of(
     conn: &Connection,
     found: &[Found],
@@ -833,8 +787,7 @@ fn snippets_of_reading(
     let mut wanted = std::collections::HashMap::new();
     for (i, f) in found.iter().enumerate() {
         // The earliest match may be an answer still being written, or a
-        // match in case beyond ASCII: then the conversation is read as in
-        // `snippets`.
+        // match in case beyond ASCII: then the conversation is read below.
         if let Some(message) = f.earliest {
             out[i] = snippet_from(conn, message, first, &needle)?;
         }

@@ -15,6 +15,12 @@ use super::Event;
 /// thousand answers of a few hundred deltas each held ~20 KiB apiece that
 /// way). Positions count the events in order: `message`, the deltas, then
 /// `done` or `error`.
+/// The `message` event's payload from the text `push` wrote from a Value
+/// (so it reads back).
+fn read_created(text: &str) -> Option<serde_json::Value> {
+    serde_json::from_str(text).ok()
+}
+
 #[derive(Default)]
 pub(super) struct State {
     /// The `message` event's payload (the created rows): the first event.
@@ -66,9 +72,7 @@ impl State {
 
     /// The `message` event's payload, read from its text.
     fn created(&self) -> Option<serde_json::Value> {
-        let text = self.created.as_deref()?;
-        // Written by `push` from a Value: it reads back.
-        serde_json::from_str(text).ok()
+        read_created(self.created.as_deref()?)
     }
 
     /// The position of the first event after delta `seq` (a `Last-Event-ID`):
@@ -179,8 +183,9 @@ impl Generation {
 
     /// The payload of the answer's `message` event (the created rows).
     pub fn created(&self) -> Option<serde_json::Value> {
+        // Read outside the lock.
         let text = self.lock().created.clone()?;
-        serde_json::from_str(&text).ok()
+        read_created(&text)
     }
 
     /// Whether the answer is complete (or failed or stopped).

@@ -389,17 +389,9 @@ pub fn list(
     if !filter.keywords.is_empty() {
         // The search and the fetch read one snapshot, so the rows come back
         // as the search saw them.
-        let tx = if conn.is_autocommit() {
-            Some(conn.unchecked_transaction()?)
-        } else {
-            None
-        };
-        let rowids = super::search::matching(conn, user_id, filter)?;
-        let found = by_rowids(conn, &rowids)?;
-        if let Some(tx) = tx {
-            tx.commit()?;
-        }
-        return Ok(found);
+        return super::in_snapshot(conn, || {
+            by_rowids(conn, &super::search::matching(conn, user_id, filter)?)
+        });
     }
     let mut sql = format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversation c
@@ -460,19 +452,13 @@ pub fn list_with_snippets(
             .map(|c| (c, None))
             .collect());
     }
-    let tx = if conn.is_autocommit() {
-        Some(conn.unchecked_transaction()?)
-    } else {
-        None
-    };
-    let found = super::search::found(conn, user_id, filter)?;
-    let rowids: Vec<i64> = found.iter().map(|f| f.rowid).collect();
-    let conversations = by_rowids(conn, &rowids)?;
-    let snippets = super::search::snippets_of(conn, &found, &filter.keywords)?;
-    if let Some(tx) = tx {
-        tx.commit()?;
-    }
-    Ok(conversations.into_iter().zip(snippets).collect())
+    super::in_snapshot(conn, || {
+        let found = super::search::found(conn, user_id, filter)?;
+        let rowids: Vec<i64> = found.iter().map(|f| f.rowid).collect();
+        let conversations = by_rowids(conn, &rowids)?;
+        let snippets = super::search::snippets_of(conn, &found, &filter.keywords)?;
+        Ok(conversations.into_iter().zip(snippets).collect())
+    })
 }
 
 /// The conversations with these rowids, in their order (the search gives

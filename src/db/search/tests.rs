@@ -678,6 +678,55 @@ fn a_snippet_is_the_text_around_the_first_match_cut_with_ellipses() {
     assert_eq!(window("abc", "zzz"), "abc");
 }
 
+/// The keyword of a snippet test's round: each of [`WORDS`] first, then cut
+/// from the data; `None` for one that `?q=` would not pass on as it is (it
+/// trims keywords and drops empty ones, `search_keywords`).
+fn snippet_keyword(rng: &mut Rng, conn: &Connection, round: usize) -> Option<String> {
+    let keyword = match WORDS.get(round) {
+        Some(word) => word.to_string(),
+        None => keyword(rng, conn),
+    };
+    (keyword.trim() == keyword && !keyword.is_empty()).then_some(keyword)
+}
+
+/// [`snippets_of_reading`] for a page given by conversation ids, with
+/// nothing known of their matches (an unknown id has no snippet).
+fn snippets_reading(
+    conn: &Connection,
+    ids: &[String],
+    keywords: &[String],
+    max_read: usize,
+) -> Result<Vec<Option<String>>, DbError> {
+    let mut known = Vec::new();
+    let mut page = Vec::new();
+    for (at, id) in ids.iter().enumerate() {
+        if let Some(rowid) = rowid_of(conn, id)? {
+            known.push(at);
+            page.push(Found {
+                rowid,
+                earliest: None,
+            });
+        }
+    }
+    let mut out = vec![None; ids.len()];
+    for (at, snippet) in known
+        .into_iter()
+        .zip(snippets_of_reading(conn, &page, keywords, max_read)?)
+    {
+        out[at] = snippet;
+    }
+    Ok(out)
+}
+
+/// [`snippets_reading`] with the server's read limit.
+fn snippets(
+    conn: &Connection,
+    ids: &[String],
+    keywords: &[String],
+) -> Result<Vec<Option<String>>, DbError> {
+    snippets_reading(conn, ids, keywords, SNIPPET_READ)
+}
+
 #[test]
 fn a_snippet_comes_from_the_first_message_written_that_has_the_keyword() {
     let mut rng = Rng(11);
@@ -706,14 +755,9 @@ fn a_snippet_comes_from_the_first_message_written_that_has_the_keyword() {
     };
     let mut found = 0;
     for round in 0..60 {
-        let keyword = match WORDS.get(round) {
-            Some(word) => word.to_string(),
-            None => keyword(&mut rng, &conn),
-        };
-        // `?q=` trims keywords and drops empty ones (search_keywords).
-        if keyword.trim() != keyword || keyword.is_empty() {
+        let Some(keyword) = snippet_keyword(&mut rng, &conn, round) else {
             continue;
-        }
+        };
         for conversation in &conversations {
             let got = snippet(&conn, conversation, std::slice::from_ref(&keyword)).unwrap();
             assert_eq!(
@@ -755,13 +799,9 @@ fn a_page_of_snippets_is_what_one_conversation_at_a_time_gives() {
     page.insert(page.len() / 2, "no such id".to_string());
     let mut found = 0;
     for round in 0..40 {
-        let keyword = match WORDS.get(round) {
-            Some(word) => word.to_string(),
-            None => keyword(&mut rng, &conn),
-        };
-        if keyword.trim() != keyword || keyword.is_empty() {
+        let Some(keyword) = snippet_keyword(&mut rng, &conn, round) else {
             continue;
-        }
+        };
         let keywords = vec![keyword.clone()];
         let one_by_one: Vec<Option<String>> = page
             .iter()
@@ -903,13 +943,9 @@ fn the_snippets_of_a_found_page_are_what_one_conversation_at_a_time_gives() {
     let (conn, users) = world(&mut rng);
     let (mut hinted, mut snippets_seen) = (0, 0);
     for round in 0..40 {
-        let first = match WORDS.get(round) {
-            Some(word) => word.to_string(),
-            None => keyword(&mut rng, &conn),
-        };
-        if first.trim() != first || first.is_empty() {
+        let Some(first) = snippet_keyword(&mut rng, &conn, round) else {
             continue;
-        }
+        };
         // Now and then a second keyword: the snippet follows the first.
         let mut keywords = vec![first];
         if rng.chance(0.3) {
