@@ -79,12 +79,8 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         .or(folders::routes(state.clone()))
         .unify()
         .boxed();
-    // Issue 21: groups (admin) and the ChatGPT import (before the
-    // conversations' routes, whose `/conversations/{id}/…` would take it).
-    // Issue 22: directory sign-in.
+    // Issue 21: groups (admin). Issue 22: directory sign-in.
     let organize = groups::routes(state.clone())
-        .or(chatgpt::routes(state.clone()))
-        .unify()
         // Issue 22: LDAP sign-in and its admin tests.
         .or(ldap::routes(state.clone()))
         .unify()
@@ -95,12 +91,23 @@ pub fn native(state: AppState) -> BoxedFilter<(Response,)> {
         token: state.auth.trusted_issuer_secret.is_some(),
         exchange: state.auth.userinfo_url.is_some(),
     };
-    let routes = accounts
+    // A request tries the routes in order until one takes it, so the
+    // conversations' come first: the list, the search and the questions are
+    // most of the traffic, and every route tried before the one that
+    // answers costs a rejection (issue 19). The ChatGPT import (issue 21)
+    // goes before them: their `/conversations/{id}/…` would take its path.
+    // No other route's path starts with `conversations`, so the order of
+    // the groups changes nothing else.
+    let conversations = chatgpt::routes(state.clone())
+        .or(conversations::routes(state))
+        .unify()
+        .boxed();
+    let routes = conversations
+        .or(accounts)
+        .unify()
         .or(workspace)
         .unify()
         .or(organize)
-        .unify()
-        .or(conversations::routes(state).boxed())
         .unify()
         .or(openapi_json(external))
         .unify();
