@@ -84,14 +84,15 @@ const CONTAINS_TRIGRAM_SQL: &str = "SELECT EXISTS (SELECT 1 FROM search_trigram
     WHERE search_trigram MATCH :query AND rowid BETWEEN :low AND :high)";
 const CONTAINS_BIGRAM_SQL: &str = "SELECT EXISTS (SELECT 1 FROM search_bigram
     WHERE search_bigram MATCH :query AND rowid BETWEEN :low AND :high)";
-/// The user's conversations in list order, from the index; the row value
-/// comparison lets SQLite seek to the cursor instead of skipping to it.
+/// The rowids of the user's conversations in list order, from the index;
+/// the row value comparison lets SQLite seek to the cursor instead of
+/// skipping to it.
 /// Conversations still being imported are left out (`NOT IN`: one cursor on
 /// that nearly always empty table for the whole walk, where a correlated
 /// `NOT EXISTS` opened one per row), and so are temporary chats; the folder
 /// (`:folder_mode` 0 any, 1 unfiled, 2 `:folder`) and the tags (a JSON array,
 /// each must be the conversation's) filter as in the plain list.
-const WALK_SQL: &str = "SELECT c.rowid, c.updated_at, c.id FROM conversation c
+const WALK_SQL: &str = "SELECT c.rowid FROM conversation c
     WHERE c.user_id = :user
       AND (:archived IS NULL OR c.archived = :archived)
       AND (:pinned IS NULL OR c.pinned = :pinned)
@@ -106,9 +107,9 @@ const WALK_SQL: &str = "SELECT c.rowid, c.updated_at, c.id FROM conversation c
 /// A cursor before every conversation (`updated_at` is RFC 3339, a digit first).
 const START: &str = "~";
 /// Those of the given conversations (a JSON array of rowids) that are the
-/// user's, pass the filters and come after the cursor. CROSS JOIN keeps the
+/// user's, pass the filters and come after the cursor, in list order. CROSS JOIN keeps the
 /// list the outer loop: the planner would rather scan the user's index.
-const LOOKUP_SQL: &str = "SELECT c.rowid, c.updated_at, c.id
+const LOOKUP_SQL: &str = "SELECT c.rowid
     FROM json_each(:rowids) j CROSS JOIN conversation c ON c.rowid = j.value
     WHERE c.user_id = :user
       AND (:archived IS NULL OR c.archived = :archived)
@@ -119,7 +120,10 @@ const LOOKUP_SQL: &str = "SELECT c.rowid, c.updated_at, c.id
       AND (c.updated_at, c.id) < (:updated_at, :id)
       AND c.id NOT IN (SELECT conversation_id FROM conversation_import)
       AND (:tags = '[]' OR NOT EXISTS (SELECT 1 FROM json_each(:tags) w WHERE NOT EXISTS (
-          SELECT 1 FROM conversation_tag t WHERE t.conversation_id = c.id AND t.tag = w.value)))";
+          SELECT 1 FROM conversation_tag t WHERE t.conversation_id = c.id AND t.tag = w.value)))
+    ORDER BY c.updated_at DESC, c.id DESC";
+/// Where the list order puts a conversation: the walk's cursor after it.
+const CURSOR_SQL: &str = "SELECT updated_at, id FROM conversation WHERE rowid = ?1";
 
 /// Statements of the search's reads with a text of their own (two per
 /// keyword): see [`Query::read_sql_in_slot`].
@@ -222,14 +226,6 @@ fn queries(keywords: &[String]) -> Vec<Query> {
         }
     }
     out
-}
-
-/// A conversation as the list orders it.
-#[derive(Debug, Clone)]
-struct Candidate {
-    rowid: i64,
-    updated_at: String,
-    id: String,
 }
 
 /// One keyword's matches, read from a conversation down (at first from the
@@ -488,7 +484,7 @@ fn search(
     };
     // A later page starts lower down: read from its highest candidate rather
     // than through everything above it.
-    if let Some(high) = window.iter().map(|c| c.rowid).max() {
+    if let Some(&high) = window.iter().max() {
         for k in keywords.iter_mut().filter(|k| !k.done) {
             if k.between(high) > tuning.read_on {
                 k.restart(high)?;
@@ -511,8 +507,12 @@ fn search(
         if !walking || found.len() >= limit || window.len() < size {
             break;
         }
-        if let Some(last) = window.last() {
-            cursor = (last.updated_at.clone(), last.id.clone());
+        // The window read rowids only (reading each one's two strings was a
+        // third of the walk, issue 19): the cursor is its last one's.
+        if let Some(&last) = window.last() {
+            cursor = conn
+                .prepare_cached(CURSOR_SQL)?
+                .query_row([last], |r| Ok((r.get(0)?, r.get(1)?)))?;
         }
         walked += window.len();
         size = next_window(size, walked, found.len(), limit, tuning);
@@ -550,27 +550,27 @@ fn next_window(size: usize, walked: usize, found: usize, limit: usize, tuning: T
 /// `keywords`) was read in each.
 fn keep(
     conn: &Connection,
-    candidates: &[Candidate],
+    candidates: &[i64],
     keywords: &mut [Matches<'_, '_>],
     snippet_keyword: Option<usize>,
     tuning: Tuning,
     limit: usize,
     found: &mut Vec<Found>,
 ) -> Result<(), DbError> {
-    'candidates: for c in candidates {
+    'candidates: for &rowid in candidates {
         if found.len() >= limit {
             break;
         }
         for k in keywords.iter_mut() {
-            if !k.contains(conn, c.rowid, tuning)? {
+            if !k.contains(conn, rowid, tuning)? {
                 continue 'candidates;
             }
         }
         found.push(Found {
-            rowid: c.rowid,
+            rowid,
             earliest: snippet_keyword
                 .and_then(|k| keywords.get(k))
-                .and_then(|k| k.earliest_of(c.rowid)),
+                .and_then(|k| k.earliest_of(rowid)),
         });
     }
     Ok(())
@@ -594,14 +594,6 @@ fn tags_value(filter: &ListFilter) -> Result<String, DbError> {
     serde_json::to_string(&filter.tags).map_err(|e| DbError::Task(e.to_string()))
 }
 
-fn candidate(row: &rusqlite::Row<'_>) -> rusqlite::Result<Candidate> {
-    Ok(Candidate {
-        rowid: row.get(0)?,
-        updated_at: row.get(1)?,
-        id: row.get(2)?,
-    })
-}
-
 /// The next `size` of the user's conversations after `cursor`, in list order.
 fn walk(
     conn: &Connection,
@@ -609,7 +601,7 @@ fn walk(
     filter: &ListFilter,
     cursor: &(String, String),
     size: usize,
-) -> Result<Vec<Candidate>, DbError> {
+) -> Result<Vec<i64>, DbError> {
     let size = u32::try_from(size).unwrap_or(u32::MAX);
     let (folder_mode, folder) = folder_values(filter);
     let tags = tags_value(filter)?;
@@ -625,7 +617,7 @@ fn walk(
             ":updated_at": cursor.0,
             ":id": cursor.1,
         },
-        candidate,
+        |r| r.get(0),
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
@@ -636,7 +628,7 @@ fn lookup(
     user_id: &str,
     filter: &ListFilter,
     rowids: &[i64],
-) -> Result<Vec<Candidate>, DbError> {
+) -> Result<Vec<i64>, DbError> {
     if rowids.is_empty() {
         return Ok(Vec::new());
     }
@@ -660,11 +652,9 @@ fn lookup(
             ":updated_at": updated_at,
             ":id": id,
         },
-        candidate,
+        |r| r.get(0),
     )?;
-    let mut out: Vec<Candidate> = rows.collect::<Result<_, _>>()?;
-    out.sort_by(|a, b| (&b.updated_at, &b.id).cmp(&(&a.updated_at, &a.id)));
-    Ok(out)
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Characters of a snippet before the match, and in all.
@@ -719,7 +709,7 @@ fn snippet_in(
         if conversation_of(doc) != conversation {
             break;
         }
-        if let Some(snippet) = snippet_from(conn, message_of(doc), first, &needle)? {
+        if let Some(snippet) = snippet_from(conn, message_of(doc), &needle)? {
             return Ok(Some(snippet));
         }
     }
@@ -730,19 +720,16 @@ fn snippet_in(
 /// does not hold `needle` (the keyword, ASCII-lowercased) as the snippet
 /// finds it. The index folds case beyond ASCII; the snippet finds what the
 /// search promised, ASCII case ignored.
-fn snippet_from(
-    conn: &Connection,
-    message: i64,
-    first: &str,
-    needle: &str,
-) -> Result<Option<String>, DbError> {
-    let content: Option<String> = conn
+fn snippet_from(conn: &Connection, message: i64, needle: &str) -> Result<Option<String>, DbError> {
+    // Cut from the text where SQLite holds it: no copy of the whole message.
+    Ok(conn
         .prepare_cached("SELECT content FROM message WHERE rowid = ?1 AND status != 'streaming'")?
-        .query_row([message], |r| r.get(0))
-        .optional()?;
-    Ok(content
-        .filter(|c| c.to_ascii_lowercase().contains(needle))
-        .map(|c| window(&c, first)))
+        .query_row([message], |r| {
+            let content = r.get_ref(0)?.as_str()?;
+            Ok(find_ignoring_ascii_case(content, needle).map(|at| window_at(content, at)))
+        })
+        .optional()?
+        .flatten())
 }
 
 /// The keyword a snippet is cut around: the first non-empty one (a comma
@@ -789,7 +776,7 @@ fn snippets_of_reading(
         // The earliest match may be an answer still being written, or a
         // match in case beyond ASCII: then the conversation is read below.
         if let Some(message) = f.earliest {
-            out[i] = snippet_from(conn, message, first, &needle)?;
+            out[i] = snippet_from(conn, message, &needle)?;
         }
         if out[i].is_none() {
             wanted.insert(f.rowid, i);
@@ -840,7 +827,7 @@ fn read_snippets(
             if message == 0 || settled.contains(&conversation) {
                 continue;
             }
-            if let Some(snippet) = snippet_from(conn, message, first, &needle)? {
+            if let Some(snippet) = snippet_from(conn, message, &needle)? {
                 out[at] = Some(snippet);
                 settled.insert(conversation);
             }
@@ -856,34 +843,76 @@ fn read_snippets(
     Ok(())
 }
 
-/// About [`SNIPPET_CHARS`] characters of `text` around the first
-/// (ASCII-case-insensitive) occurrence of `keyword`, whitespace folded.
-pub fn window(text: &str, keyword: &str) -> String {
-    let chars: Vec<char> = text
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .collect();
-    let needle: Vec<char> = keyword.chars().map(|c| c.to_ascii_lowercase()).collect();
-    let at = (0..chars.len())
-        .find(|&i| {
-            chars.len() - i >= needle.len()
-                && chars[i..i + needle.len()]
-                    .iter()
-                    .zip(&needle)
-                    .all(|(a, b)| a.to_ascii_lowercase() == *b)
-        })
-        .unwrap_or(0);
-    let start = at.saturating_sub(SNIPPET_BEFORE);
-    let end = (start + SNIPPET_CHARS).min(chars.len());
-    let mut out = String::new();
-    if start > 0 {
+/// The byte where `needle` (ASCII-lowercased) first occurs in `text`, ASCII
+/// case ignored.
+fn find_ignoring_ascii_case(text: &str, needle: &str) -> Option<usize> {
+    if !needle.bytes().any(|b| b.is_ascii_alphabetic()) {
+        // No letter to fold (a Korean keyword): a plain substring search.
+        return text.find(needle);
+    }
+    let (text, needle) = (text.as_bytes(), needle.as_bytes());
+    // A match starts where a character does: UTF-8 never continues a
+    // character with the byte that starts one, and the needle starts one.
+    text.windows(needle.len()).position(|w| {
+        w.iter()
+            .zip(needle)
+            .all(|(a, b)| a.to_ascii_lowercase() == *b)
+    })
+}
+
+/// About [`SNIPPET_CHARS`] characters of `text` around the match at byte
+/// `at`, whitespace folded (a run of it is one space, none at either end):
+/// [`SNIPPET_BEFORE`] of them before the match (or all there are) and the
+/// rest from it on, with `…` where the text goes on. Read outwards from the
+/// match, so a long message costs no more than a short one.
+fn window_at(text: &str, at: usize) -> String {
+    let (head, tail) = text.split_at(at);
+    // Before the match, backwards.
+    let mut before: Vec<char> = Vec::with_capacity(SNIPPET_BEFORE);
+    let mut cut_before = false;
+    let mut chars = head.chars().rev().peekable();
+    while let Some(c) = chars.next() {
+        let c = if c.is_whitespace() {
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            if chars.peek().is_none() {
+                // Whitespace the text starts with.
+                break;
+            }
+            ' '
+        } else {
+            c
+        };
+        if before.len() == SNIPPET_BEFORE {
+            cut_before = true;
+            break;
+        }
+        before.push(c);
+    }
+    let mut out = String::with_capacity(4 * SNIPPET_CHARS);
+    if cut_before {
         out.push('…');
     }
-    out.extend(&chars[start..end]);
-    if end < chars.len() {
-        out.push('…');
+    out.extend(before.iter().rev());
+    // From the match on.
+    let mut room = SNIPPET_CHARS - before.len();
+    let mut chars = tail.chars().peekable();
+    while let Some(c) = chars.next() {
+        let c = if c.is_whitespace() {
+            while chars.next_if(|c| c.is_whitespace()).is_some() {}
+            if chars.peek().is_none() {
+                // Whitespace the text ends with.
+                break;
+            }
+            ' '
+        } else {
+            c
+        };
+        if room == 0 {
+            out.push('…');
+            break;
+        }
+        out.push(c);
+        room -= 1;
     }
     out
 }

@@ -661,6 +661,94 @@ mod properties {
     }
 }
 
+/// What a snippet is, written plainly (the reference for [`window_at`]):
+/// about [`SNIPPET_CHARS`] characters of `text` around the first
+/// (ASCII-case-insensitive) occurrence of `keyword` in the text with its
+/// whitespace folded, [`SNIPPET_BEFORE`] of them before it; the start of
+/// the text when there is none.
+fn window(text: &str, keyword: &str) -> String {
+    let chars: Vec<char> = text
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .collect();
+    let needle: Vec<char> = keyword.chars().map(|c| c.to_ascii_lowercase()).collect();
+    let at = (0..chars.len())
+        .find(|&i| {
+            chars.len() - i >= needle.len()
+                && chars[i..i + needle.len()]
+                    .iter()
+                    .zip(&needle)
+                    .all(|(a, b)| a.to_ascii_lowercase() == *b)
+        })
+        .unwrap_or(0);
+    let start = at.saturating_sub(SNIPPET_BEFORE);
+    let end = (start + SNIPPET_CHARS).min(chars.len());
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    out.extend(&chars[start..end]);
+    if end < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// The snippet of `text` as the server cuts it: [`window_at`] at the match
+/// [`find_ignoring_ascii_case`] finds.
+fn cut(text: &str, keyword: &str) -> Option<String> {
+    find_ignoring_ascii_case(text, &keyword.to_ascii_lowercase()).map(|at| window_at(text, at))
+}
+
+#[test]
+fn the_snippet_cut_from_around_the_match_is_the_snippet_of_the_whole_text() {
+    use proptest::prelude::*;
+    // Few distinct characters, so keywords recur; whitespace of every kind
+    // and in runs, ASCII in both cases, Korean, a four-byte character.
+    let text = proptest::collection::vec(
+        prop::sample::select(vec![
+            "a", "A", "b", "B", "c", " ", "  ", "\n", "\t", " \n ", "\u{3000}", "강", "아", "지",
+            "😀", "é",
+        ]),
+        0..400,
+    )
+    .prop_map(|pieces| pieces.concat());
+    let keyword = proptest::collection::vec(
+        prop::sample::select(vec!["a", "B", "c", "강", "아", "😀", "é"]),
+        1..4,
+    )
+    .prop_map(|pieces| pieces.concat());
+    proptest!(ProptestConfig::with_cases(2000), |(text in text, keyword in keyword)| {
+        let folded_has = text.to_ascii_lowercase().contains(&keyword.to_ascii_lowercase());
+        match cut(&text, &keyword) {
+            Some(snippet) => {
+                prop_assert!(folded_has);
+                prop_assert_eq!(snippet, window(&text, &keyword));
+            }
+            None => prop_assert!(!folded_has),
+        }
+    });
+}
+
+#[test]
+fn the_match_is_found_ignoring_ascii_case_only() {
+    assert_eq!(
+        find_ignoring_ascii_case("Hello DEPLOY deploy", "deploy"),
+        Some(6)
+    );
+    assert_eq!(
+        find_ignoring_ascii_case("강아지와 고양이", "고양이"),
+        Some(13)
+    );
+    assert_eq!(find_ignoring_ascii_case("x강A", "강a"), Some(1));
+    // Case beyond ASCII is not folded (the index folds it; the snippet
+    // then comes from elsewhere).
+    assert_eq!(find_ignoring_ascii_case("ÉCOLE", "école"), None);
+    assert_eq!(find_ignoring_ascii_case("ab", "abc"), None);
+}
+
 #[test]
 fn a_snippet_is_the_text_around_the_first_match_cut_with_ellipses() {
     let long = format!(
@@ -669,11 +757,16 @@ fn a_snippet_is_the_text_around_the_first_match_cut_with_ellipses() {
         "뒤".repeat(300)
     );
     let s = window(&long, "deploy");
+    assert_eq!(cut(&long, "deploy").as_deref(), Some(s.as_str()));
     assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
     assert!(s.contains("배포는 금요일에 Deploy it"), "{s}");
     assert_eq!(s.chars().count(), SNIPPET_CHARS + 2);
     // Short text: whole, whitespace folded, no ellipsis.
     assert_eq!(window("a\n\n  short   text", "SHORT"), "a short text");
+    assert_eq!(
+        cut("\n a\n\n  short   text \n", "SHORT").unwrap(),
+        "a short text"
+    );
     // No match (only the title matched): the start of the text.
     assert_eq!(window("abc", "zzz"), "abc");
 }
