@@ -511,6 +511,29 @@ mod tests {
 
     use super::{Db, DbError};
 
+    /// The bundled SQLite is built with `.cargo/config.toml`'s
+    /// `LIBSQLITE3_FLAGS` (issue 19): no global memory statistics, and a
+    /// page cache per connection.
+    #[test]
+    fn sqlite_is_built_with_the_flags_of_the_cargo_config() {
+        let conn = Connection::open_in_memory().unwrap();
+        let options: Vec<String> = conn
+            .prepare("PRAGMA compile_options")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn run_answers_each_closure_with_its_own_result_error_or_panic() {
         let dir = tempfile::tempdir().unwrap();
