@@ -434,8 +434,9 @@ impl Engine {
         self.inner.started.notify_one();
         self.inner.deliver_wake.notify_one();
         for (gen, job) in all.into_iter().zip(std::iter::once(first).chain(others)) {
+            let reading = Engine::start_reading(&gen, job);
             let engine = self.clone();
-            tokio::spawn(async move { engine.run(gen, job).await });
+            tokio::spawn(async move { engine.run(gen, reading).await });
         }
         (first_gen, other_gens)
     }

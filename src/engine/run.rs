@@ -128,8 +128,25 @@ impl Outcome {
     }
 }
 
+/// An answer whose reader thread was started ([`Engine::start_reading`]),
+/// with what its end needs of the job.
+pub(super) struct Reading {
+    /// The reader's result, or why the thread could not start.
+    done: std::io::Result<tokio::sync::oneshot::Receiver<Result<llm::Usage, llm::LlmError>>>,
+    conversation_id: String,
+    title_from: Option<String>,
+    title_endpoint: Option<llm::Endpoint>,
+    question: String,
+    model: String,
+    prompt_estimate: u32,
+}
+
 impl Engine {
-    pub(super) async fn run(self, gen: Arc<Generation>, job: Job) {
+    /// Starts the answer's provider call on a reader thread of its own, at
+    /// once: called by `start_turn` before the answer's task is spawned, so
+    /// the request goes upstream while the response's head is still being
+    /// written (the time to first token, issue 19), not after.
+    pub(super) fn start_reading(gen: &Arc<Generation>, job: Job) -> Reading {
         let Job {
             endpoint,
             request,
@@ -156,7 +173,7 @@ impl Engine {
         // blocking pool: a thousand slow answers must not starve the SQLite
         // calls that use that pool (DESIGN §1).
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        let spawned = std::thread::Builder::new()
+        let done = std::thread::Builder::new()
             .name("llm-reader".into())
             .stack_size(READER_STACK)
             .spawn(move || {
@@ -164,11 +181,36 @@ impl Engine {
                     reader.push_delta(piece)
                 });
                 let _ = done_tx.send(outcome);
-            });
+            })
+            .map(|_| done_rx);
+        Reading {
+            done,
+            conversation_id,
+            title_from,
+            title_endpoint,
+            question,
+            model,
+            prompt_estimate,
+        }
+    }
+
+    /// The rest of the answer's run, once its reader started: waits for the
+    /// reader (cut past the time limit), writes the final answer, sends
+    /// `done` or `error`, names a new conversation, and keeps the answer a
+    /// while for late reconnects.
+    pub(super) async fn run(self, gen: Arc<Generation>, reading: Reading) {
+        let Reading {
+            done,
+            conversation_id,
+            title_from,
+            title_endpoint,
+            question,
+            model,
+            prompt_estimate,
+        } = reading;
         let max_time = self.inner.limits.max_generation_time;
-        let outcome = match spawned {
-            Ok(_) => {
-                let mut done_rx = done_rx;
+        let outcome = match done {
+            Ok(mut done_rx) => {
                 let result = match tokio::time::timeout(max_time, &mut done_rx).await {
                     Ok(result) => result,
                     Err(_) => {
