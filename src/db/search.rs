@@ -107,8 +107,9 @@ const WALK_SQL: &str = "SELECT c.rowid FROM conversation c
 /// A cursor before every conversation (`updated_at` is RFC 3339, a digit first).
 const START: &str = "~";
 /// Those of the given conversations (a JSON array of rowids) that are the
-/// user's, pass the filters and come after the cursor, in list order. CROSS JOIN keeps the
-/// list the outer loop: the planner would rather scan the user's index.
+/// user's, pass the filters and come after the cursor, in list order. CROSS
+/// JOIN keeps the list the outer loop: the planner would rather scan the
+/// user's index.
 const LOOKUP_SQL: &str = "SELECT c.rowid
     FROM json_each(:rowids) j CROSS JOIN conversation c ON c.rowid = j.value
     WHERE c.user_id = :user
@@ -867,54 +868,33 @@ fn find_ignoring_ascii_case(text: &str, needle: &str) -> Option<usize> {
 /// match, so a long message costs no more than a short one.
 fn window_at(text: &str, at: usize) -> String {
     let (head, tail) = text.split_at(at);
-    // Before the match, backwards.
-    let mut before: Vec<char> = Vec::with_capacity(SNIPPET_BEFORE);
-    let mut cut_before = false;
-    let mut chars = head.chars().rev().peekable();
-    while let Some(c) = chars.next() {
-        let c = if c.is_whitespace() {
-            while chars.next_if(|c| c.is_whitespace()).is_some() {}
-            if chars.peek().is_none() {
-                // Whitespace the text starts with.
-                break;
-            }
-            ' '
-        } else {
-            c
-        };
-        if before.len() == SNIPPET_BEFORE {
-            cut_before = true;
-            break;
-        }
-        before.push(c);
-    }
+    let mut before = folded(head.chars().rev());
+    let kept: Vec<char> = before.by_ref().take(SNIPPET_BEFORE).collect();
     let mut out = String::with_capacity(4 * SNIPPET_CHARS);
-    if cut_before {
+    if before.next().is_some() {
         out.push('…');
     }
-    out.extend(before.iter().rev());
-    // From the match on.
-    let mut room = SNIPPET_CHARS - before.len();
-    let mut chars = tail.chars().peekable();
-    while let Some(c) = chars.next() {
-        let c = if c.is_whitespace() {
-            while chars.next_if(|c| c.is_whitespace()).is_some() {}
-            if chars.peek().is_none() {
-                // Whitespace the text ends with.
-                break;
-            }
-            ' '
-        } else {
-            c
-        };
-        if room == 0 {
-            out.push('…');
-            break;
-        }
-        out.push(c);
-        room -= 1;
+    out.extend(kept.iter().rev());
+    let mut after = folded(tail.chars());
+    out.extend(after.by_ref().take(SNIPPET_CHARS - kept.len()));
+    if after.next().is_some() {
+        out.push('…');
     }
     out
+}
+
+/// `chars` with each run of whitespace made one space, and none at the end
+/// of `chars` (the text's end, or its start when read backwards).
+fn folded(chars: impl Iterator<Item = char>) -> impl Iterator<Item = char> {
+    let mut chars = chars.peekable();
+    std::iter::from_fn(move || {
+        let c = chars.next()?;
+        if !c.is_whitespace() {
+            return Some(c);
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        chars.peek().map(|_| ' ')
+    })
 }
 
 #[cfg(test)]

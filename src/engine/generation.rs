@@ -10,17 +10,17 @@ use tokio::sync::watch;
 
 use super::Event;
 
-/// An answer's events are kept compactly: the text once, with where each
-/// delta ends in it, rather than a `String` and an [`Event`] per delta (a
-/// thousand answers of a few hundred deltas each held ~20 KiB apiece that
-/// way). Positions count the events in order: `message`, the deltas, then
-/// `done` or `error`.
 /// The `message` event's payload from the text `push` wrote from a Value
 /// (so it reads back).
 fn read_created(text: &str) -> Option<serde_json::Value> {
     serde_json::from_str(text).ok()
 }
 
+/// An answer's events are kept compactly: the text once, with where each
+/// delta ends in it, rather than a `String` and an [`Event`] per delta (a
+/// thousand answers of a few hundred deltas each held ~20 KiB apiece that
+/// way). Positions count the events in order: `message`, the deltas, then
+/// `done` or `error`.
 #[derive(Default)]
 pub(super) struct State {
     /// The `message` event's payload (the created rows): the first event.

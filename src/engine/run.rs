@@ -199,17 +199,8 @@ impl Engine {
     /// `done` or `error`, names a new conversation, and keeps the answer a
     /// while for late reconnects.
     pub(super) async fn run(self, gen: Arc<Generation>, reading: Reading) {
-        let Reading {
-            done,
-            conversation_id,
-            title_from,
-            title_endpoint,
-            question,
-            model,
-            prompt_estimate,
-        } = reading;
         let max_time = self.inner.limits.max_generation_time;
-        let outcome = match done {
+        let outcome = match reading.done {
             Ok(mut done_rx) => {
                 let result = match tokio::time::timeout(max_time, &mut done_rx).await {
                     Ok(result) => result,
@@ -245,7 +236,7 @@ impl Engine {
                 completion_tokens: u.completion_tokens,
             },
             _ => Usage {
-                prompt_tokens: prompt_estimate,
+                prompt_tokens: reading.prompt_estimate,
                 completion_tokens: estimate_tokens(&text),
             },
         };
@@ -272,7 +263,7 @@ impl Engine {
             Err(err) => {
                 let unsaved = json!({
                     "id": gen.message_id,
-                    "conversation_id": conversation_id,
+                    "conversation_id": reading.conversation_id,
                     "role": conversation::Role::Assistant,
                     "status": status,
                     "content": answer.text,
@@ -307,9 +298,15 @@ impl Engine {
         }
 
         if matches!(ending, Outcome::Complete) {
-            if let (Some(fallback), Some(endpoint)) = (title_from, title_endpoint) {
-                self.generate_title(conversation_id.clone(), fallback, endpoint, model, question)
-                    .await;
+            if let (Some(fallback), Some(endpoint)) = (reading.title_from, reading.title_endpoint) {
+                self.generate_title(
+                    reading.conversation_id.clone(),
+                    fallback,
+                    endpoint,
+                    reading.model,
+                    reading.question,
+                )
+                .await;
             }
         }
 
@@ -321,13 +318,13 @@ impl Engine {
                 let mut slots = engine.slots();
                 // The turn goes once all its answers have ended (the last
                 // to end removes it, a minute after it ended).
-                let ours = slots.get(&conversation_id).is_some_and(|slot| {
+                let ours = slots.get(&reading.conversation_id).is_some_and(|slot| {
                     let gens = slot.generations();
                     gens.iter().any(|g| Arc::ptr_eq(g, &gen))
                         && gens.iter().all(|g| g.is_finished())
                 });
                 if ours {
-                    slots.remove(&conversation_id);
+                    slots.remove(&reading.conversation_id);
                 }
                 slots.is_empty()
             };
