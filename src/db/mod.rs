@@ -18,6 +18,7 @@ pub mod plan;
 pub mod prompt;
 pub mod retention;
 pub mod search;
+mod searches;
 pub mod setting;
 pub mod share;
 pub mod stats;
@@ -185,6 +186,8 @@ pub struct Db {
     auth_generation: Arc<AtomicU64>,
     /// The writes waiting for the next batch ([`Db::write_together`]).
     together: Arc<std::sync::Mutex<together::Queue>>,
+    /// Whose turn it is among keyword searches ([`Db::run_search`]).
+    searches: Arc<searches::Searches>,
 }
 
 thread_local! {
@@ -292,6 +295,7 @@ impl Db {
             bulk: Arc::new(tokio::sync::Semaphore::new(1)),
             auth_generation,
             together: Arc::default(),
+            searches: Arc::default(),
         })
     }
 
@@ -378,6 +382,26 @@ impl Db {
             }
             disk.saw(failed, conn.total_changes() > changes);
         })
+    }
+
+    /// Runs a keyword search for `user_id` like [`Db::run`], when its turn
+    /// comes (src/db/searches.rs): a few run at once, the others wait
+    /// without a thread or a connection, and one user's many searches do
+    /// not keep another's waiting.
+    pub async fn run_search<T, E, F>(&self, user_id: &str, f: F) -> Result<T, E>
+    where
+        T: Send + 'static,
+        E: DbFailure + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
+    {
+        let turn = self.searches.turn(user_id).await.map_err(E::from)?;
+        // The turn ends with the search, not with the request: a client that
+        // goes away does not free a place while its search still runs.
+        self.run(move |conn| {
+            let _turn = turn;
+            f(conn)
+        })
+        .await
     }
 
     /// Runs one part of a bulk write (a big import, src/db/import.rs) like

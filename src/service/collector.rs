@@ -175,8 +175,17 @@ pub async fn list(
     };
     let keywords = super::search::search_keywords(q)?;
     let tag = tag.filter(|t| !t.trim().is_empty());
+    if keywords.is_empty() {
+        return Ok(db
+            .run(move |conn| repo::list(conn, &user_id, &keywords, tag.as_deref(), after, limit))
+            .await?);
+    }
+    // A keyword reads every item's text: it takes its turn among searches.
+    let searching = user_id.clone();
     Ok(db
-        .run(move |conn| repo::list(conn, &user_id, &keywords, tag.as_deref(), after, limit))
+        .run_search(&searching, move |conn| {
+            repo::list(conn, &user_id, &keywords, tag.as_deref(), after, limit)
+        })
         .await?)
 }
 

@@ -48,8 +48,14 @@ pub async fn conversations(
         limit,
         ..Default::default()
     };
+    if filter.keywords.is_empty() {
+        return Ok(db
+            .run(move |conn| repo::list(conn, &user_id, &filter))
+            .await?);
+    }
+    let searched = user_id.clone();
     Ok(db
-        .run(move |conn| repo::list(conn, &user_id, &filter))
+        .run_search(&searched, move |conn| repo::list(conn, &user_id, &filter))
         .await?)
 }
 

@@ -290,3 +290,63 @@ async fn gateway_calls_take_the_same_places_as_web_app_answers_and_give_them_bac
     .await;
     drop(both);
 }
+
+/// Searches take turns (src/db/searches.rs): a hundred of one user's at once
+/// and another user's beside them all answer, each with its own user's
+/// conversations only.
+#[tokio::test]
+async fn a_hundred_searches_of_one_user_at_once_and_anothers_all_answer_right() {
+    let app = spawn_app().await;
+    let hana = app.signup("hana").await;
+    let minho = app.signup("minho").await;
+    let mut mine = Vec::new();
+    for (user, title) in [
+        (&hana, "강아지 산책 hanaword"),
+        (&hana, "강아지 병원 hanaword"),
+        (&minho, "고양이 사료 minhoword"),
+    ] {
+        let res = app
+            .as_user(Method::POST, "/api/v1/conversations", &user.access)
+            .json(&json!({ "title": title }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        let body: Value = res.json().await.unwrap();
+        mine.push(body["id"].as_str().unwrap().to_string());
+    }
+    let search = |token: String, q: &'static str| {
+        let client = app.client.clone();
+        let url = app.url(&format!("/api/v1/conversations?q={q}"));
+        tokio::spawn(async move {
+            let res = client.get(&url).bearer_auth(&token).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            let body: Value = res.json().await.unwrap();
+            let mut ids: Vec<String> = body["conversations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["id"].as_str().unwrap().to_string())
+                .collect();
+            ids.sort();
+            ids
+        })
+    };
+    let many: Vec<_> = (0..100)
+        .map(|_| search(hana.access.clone(), "hanaword"))
+        .collect();
+    let others = [
+        search(minho.access.clone(), "minhoword"),
+        search(minho.access.clone(), "hanaword"),
+        search(minho.access.clone(), "%EA%B0%95%EC%95%84%EC%A7%80"),
+    ];
+    let mut hanas = mine[..2].to_vec();
+    hanas.sort();
+    for task in many {
+        assert_eq!(task.await.unwrap(), hanas);
+    }
+    let [own, hers, dog] = others;
+    assert_eq!(own.await.unwrap(), [mine[2].clone()]);
+    assert!(hers.await.unwrap().is_empty(), "another user's titles");
+    assert!(dog.await.unwrap().is_empty(), "강아지 is hana's only");
+}

@@ -142,8 +142,10 @@ pub(super) async fn list(
         "none" => FolderFilter::Unfiled,
         _ => FolderFilter::In(f),
     });
+    let keywords = search_keywords(Some(&q))?;
+    let searching = !keywords.is_empty();
     let filter = ListFilter {
-        keywords: search_keywords(Some(&q))?,
+        keywords,
         archived: Some(query.archived.unwrap_or(false)),
         pinned: query.pinned,
         folder,
@@ -152,17 +154,19 @@ pub(super) async fn list(
         limit: page.limit(),
     };
     let user_id = current.user.id.clone();
-    let items = state
-        .db
-        .run(move |conn| -> Result<_, ApiError> {
-            if let Some(FolderFilter::In(folder)) = &filter.folder {
-                if crate::db::folder::get(conn, &user_id, folder)?.is_none() {
-                    return Err(ApiError::NotFound("no such folder".into()));
-                }
+    let run = move |conn: &mut rusqlite::Connection| -> Result<_, ApiError> {
+        if let Some(FolderFilter::In(folder)) = &filter.folder {
+            if crate::db::folder::get(conn, &user_id, folder)?.is_none() {
+                return Err(ApiError::NotFound("no such folder".into()));
             }
-            Ok(repo::list_with_snippets(conn, &user_id, &filter)?)
-        })
-        .await?;
+        }
+        Ok(repo::list_with_snippets(conn, &user_id, &filter)?)
+    };
+    let items = if searching {
+        state.db.run_search(&current.user.id, run).await?
+    } else {
+        state.db.run(run).await?
+    };
     let next_cursor = page.next_cursor(&items, |(c, _)| format!("{}~{}", c.updated_at, c.id));
     let conversations = items
         .into_iter()
