@@ -37,6 +37,8 @@ use rusqlite::Connection;
 
 /// How long a connection waits for SQLite's write lock before `SQLITE_BUSY`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a connection sleeps between tries for the lock ([`wait_for_lock`]).
+const BUSY_POLL: Duration = Duration::from_millis(1);
 
 /// One [`Db::run`] call as its blocking thread runs it: given a connection
 /// (or why there is none), it runs the caller's closure, sends its result
@@ -439,7 +441,7 @@ impl Db {
 /// 64 MiB whenever it starts over, so a burst of writes does not leave a WAL
 /// bigger than the database on disk for good (measured: 365 MiB after a soak).
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.busy_handler(Some(wait_for_lock))?;
     // Every query goes through `prepare_cached`; rusqlite keeps 16 by
     // default, fewer than one request's mix of statements, so they would be
     // parsed again and again (a third of a list request's time, measured).
@@ -448,6 +450,36 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
         "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
          PRAGMA journal_size_limit = 67108864;",
     )
+}
+
+thread_local! {
+    /// When this thread's connection first found the lock taken, for the
+    /// wait it is in ([`wait_for_lock`]; a connection is used by one thread
+    /// at a time, and its tries for one lock follow each other on it).
+    static BUSY_SINCE: Cell<Option<std::time::Instant>> = const { Cell::new(None) };
+}
+
+/// SQLite's busy handler: called with the number of tries so far when the
+/// lock a statement needs is taken; `true` tries again. It sleeps
+/// [`BUSY_POLL`] between tries, for [`BUSY_TIMEOUT`] in all. SQLite's own
+/// handler (`busy_timeout`) sleeps 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50
+/// and then 100 ms: a writer that found the write lock taken slept on for up
+/// to 100 ms after it was free, while under load the lock changes hands every
+/// few milliseconds.
+fn wait_for_lock(tries: i32) -> bool {
+    let now = std::time::Instant::now();
+    let since = match BUSY_SINCE.get() {
+        Some(since) if tries > 0 => since,
+        _ => {
+            BUSY_SINCE.set(Some(now));
+            now
+        }
+    };
+    if now.duration_since(since) >= BUSY_TIMEOUT {
+        return false;
+    }
+    std::thread::sleep(BUSY_POLL);
+    true
 }
 
 /// Runs `read` in one snapshot: a read transaction of its own, or the
@@ -556,6 +588,45 @@ mod tests {
             !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
             "{options:?}"
         );
+    }
+
+    /// A write that finds the write lock taken waits for it and is written
+    /// once it is free; a wait gives up after the timeout, and the next
+    /// wait starts its own count.
+    #[test]
+    fn a_writer_waits_for_the_lock_and_gives_up_only_after_the_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let holder = Connection::open(&path).unwrap();
+        holder
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; CREATE TABLE t (x);
+                 BEGIN IMMEDIATE; INSERT INTO t VALUES (1);",
+            )
+            .unwrap();
+        let waiter = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let conn = Connection::open(&path).unwrap();
+                super::configure(&conn).unwrap();
+                conn.execute("INSERT INTO t VALUES (2)", [])
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        holder.execute_batch("COMMIT").unwrap();
+        assert_eq!(waiter.join().unwrap().unwrap(), 1);
+        let rows: i64 = holder
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 2);
+
+        let long_ago = std::time::Instant::now()
+            .checked_sub(super::BUSY_TIMEOUT)
+            .unwrap();
+        super::BUSY_SINCE.set(Some(long_ago));
+        assert!(!super::wait_for_lock(7), "waited the whole timeout");
+        assert!(super::wait_for_lock(0), "a new wait");
+        assert!(super::wait_for_lock(1));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
