@@ -19,8 +19,9 @@ use super::DbError;
 
 /// Searches that run at once: two per core (while one search's answer is
 /// written, another's reads keep the core busy). Measured on two cores
-/// (`bench/run`, 32 connections, `?q=강아지,설사`): three or four at once
-/// gave a p99 of 21 ms, eight 31 ms, and without turns, 41-42 ms.
+/// (`bench/run`, 32 connections, `?q=강아지,설사`, issue 19): four at once
+/// gave a p99 of 20-32 ms in eight runs, three 21 ms, eight 31 ms, and
+/// without turns 41-42 ms.
 fn running_at_once() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     (cores * 2).clamp(2, 16)
