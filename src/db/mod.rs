@@ -386,16 +386,19 @@ impl Db {
         })
     }
 
-    /// Runs a keyword search for `user_id` like [`Db::run`], when its turn
-    /// comes (src/db/searches.rs): a few run at once, the others wait
-    /// without a thread or a connection, and one user's many searches do
-    /// not keep another's waiting.
-    pub async fn run_search<T, E, F>(&self, user_id: &str, f: F) -> Result<T, E>
+    /// Runs `f` like [`Db::run`]; for a keyword search (`searcher`: whose
+    /// search it is), when its turn comes (src/db/searches.rs): a few run at
+    /// once, the others wait without a thread or a connection, and one
+    /// user's many searches do not keep another's waiting.
+    pub async fn run_search<T, E, F>(&self, searcher: Option<&str>, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: DbFailure + Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, E> + Send + 'static,
     {
+        let Some(user_id) = searcher else {
+            return self.run(f).await;
+        };
         let turn = self.searches.turn(user_id).await.map_err(E::from)?;
         // The turn ends with the search, not with the request: a client that
         // goes away does not free a place while its search still runs.

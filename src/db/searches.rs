@@ -102,8 +102,7 @@ impl Drop for Turn {
             .users
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let queue = self.queue.take();
-        drop(queue);
+        self.queue = None;
         // Only the map holds the queue now: no search of this user waits.
         if users
             .get(&self.user_id)

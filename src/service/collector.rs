@@ -175,15 +175,10 @@ pub async fn list(
     };
     let keywords = super::search::search_keywords(q)?;
     let tag = tag.filter(|t| !t.trim().is_empty());
-    if keywords.is_empty() {
-        return Ok(db
-            .run(move |conn| repo::list(conn, &user_id, &keywords, tag.as_deref(), after, limit))
-            .await?);
-    }
     // A keyword reads every item's text: it takes its turn among searches.
-    let searching = user_id.clone();
+    let searcher = (!keywords.is_empty()).then(|| user_id.clone());
     Ok(db
-        .run_search(&searching, move |conn| {
+        .run_search(searcher.as_deref(), move |conn| {
             repo::list(conn, &user_id, &keywords, tag.as_deref(), after, limit)
         })
         .await?)

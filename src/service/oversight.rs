@@ -48,14 +48,12 @@ pub async fn conversations(
         limit,
         ..Default::default()
     };
-    if filter.keywords.is_empty() {
-        return Ok(db
-            .run(move |conn| repo::list(conn, &user_id, &filter))
-            .await?);
-    }
-    let searched = user_id.clone();
+    // A keyword search takes the searched user's turn.
+    let searcher = (!filter.keywords.is_empty()).then(|| user_id.clone());
     Ok(db
-        .run_search(&searched, move |conn| repo::list(conn, &user_id, &filter))
+        .run_search(searcher.as_deref(), move |conn| {
+            repo::list(conn, &user_id, &filter)
+        })
         .await?)
 }
 

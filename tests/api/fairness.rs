@@ -305,23 +305,17 @@ async fn a_hundred_searches_of_one_user_at_once_and_anothers_all_answer_right() 
         (&hana, "강아지 병원 hanaword"),
         (&minho, "고양이 사료 minhoword"),
     ] {
-        let res = app
-            .as_user(Method::POST, "/api/v1/conversations", &user.access)
-            .json(&json!({ "title": title }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201);
-        let body: Value = res.json().await.unwrap();
+        let (status, body) = app
+            .create_conversation(user, json!({ "title": title }))
+            .await;
+        assert_eq!(status, 201);
         mine.push(body["id"].as_str().unwrap().to_string());
     }
-    let search = |token: String, q: &'static str| {
-        let client = app.client.clone();
-        let url = app.url(&format!("/api/v1/conversations?q={q}"));
-        tokio::spawn(async move {
-            let res = client.get(&url).bearer_auth(&token).send().await.unwrap();
-            assert_eq!(res.status(), 200);
-            let body: Value = res.json().await.unwrap();
+    let search = |user: &'static str, q: &'static str| {
+        let (app, who) = (&app, if user == "hana" { &hana } else { &minho });
+        async move {
+            let (status, body) = app.conversations(who, &format!("q={q}")).await;
+            assert_eq!(status, 200);
             let mut ids: Vec<String> = body["conversations"]
                 .as_array()
                 .unwrap()
@@ -330,23 +324,21 @@ async fn a_hundred_searches_of_one_user_at_once_and_anothers_all_answer_right() 
                 .collect();
             ids.sort();
             ids
-        })
+        }
     };
-    let many: Vec<_> = (0..100)
-        .map(|_| search(hana.access.clone(), "hanaword"))
-        .collect();
-    let others = [
-        search(minho.access.clone(), "minhoword"),
-        search(minho.access.clone(), "hanaword"),
-        search(minho.access.clone(), "%EA%B0%95%EC%95%84%EC%A7%80"),
-    ];
+    let many = futures_util::future::join_all((0..100).map(|_| search("hana", "hanaword")));
+    let others = futures_util::future::join3(
+        search("minho", "minhoword"),
+        search("minho", "hanaword"),
+        search("minho", "%EA%B0%95%EC%95%84%EC%A7%80"),
+    );
+    let (many, (own, hers, dog)) = futures_util::future::join(many, others).await;
     let mut hanas = mine[..2].to_vec();
     hanas.sort();
-    for task in many {
-        assert_eq!(task.await.unwrap(), hanas);
+    for ids in many {
+        assert_eq!(ids, hanas);
     }
-    let [own, hers, dog] = others;
-    assert_eq!(own.await.unwrap(), [mine[2].clone()]);
-    assert!(hers.await.unwrap().is_empty(), "another user's titles");
-    assert!(dog.await.unwrap().is_empty(), "강아지 is hana's only");
+    assert_eq!(own, [mine[2].clone()]);
+    assert!(hers.is_empty(), "another user's titles");
+    assert!(dog.is_empty(), "강아지 is hana's only");
 }

@@ -143,7 +143,7 @@ pub(super) async fn list(
         _ => FolderFilter::In(f),
     });
     let keywords = search_keywords(Some(&q))?;
-    let searching = !keywords.is_empty();
+    let searcher = (!keywords.is_empty()).then_some(current.user.id.as_str());
     let filter = ListFilter {
         keywords,
         archived: Some(query.archived.unwrap_or(false)),
@@ -154,19 +154,17 @@ pub(super) async fn list(
         limit: page.limit(),
     };
     let user_id = current.user.id.clone();
-    let run = move |conn: &mut rusqlite::Connection| -> Result<_, ApiError> {
-        if let Some(FolderFilter::In(folder)) = &filter.folder {
-            if crate::db::folder::get(conn, &user_id, folder)?.is_none() {
-                return Err(ApiError::NotFound("no such folder".into()));
+    let items = state
+        .db
+        .run_search(searcher, move |conn| -> Result<_, ApiError> {
+            if let Some(FolderFilter::In(folder)) = &filter.folder {
+                if crate::db::folder::get(conn, &user_id, folder)?.is_none() {
+                    return Err(ApiError::NotFound("no such folder".into()));
+                }
             }
-        }
-        Ok(repo::list_with_snippets(conn, &user_id, &filter)?)
-    };
-    let items = if searching {
-        state.db.run_search(&current.user.id, run).await?
-    } else {
-        state.db.run(run).await?
-    };
+            Ok(repo::list_with_snippets(conn, &user_id, &filter)?)
+        })
+        .await?;
     let next_cursor = page.next_cursor(&items, |(c, _)| format!("{}~{}", c.updated_at, c.id));
     let conversations = items
         .into_iter()
