@@ -129,6 +129,28 @@ async fn admins_read_and_delete_users_conversations_see_feedback_and_usage_and_a
     assert_eq!(status, 404);
     let (status, _) = app.users_conversations(&w.admin, "no-such-user").await;
     assert_eq!(status, 404);
+    // A keyword search of the user's conversations, in that user's turn
+    // among searches: theirs only, never the admin's own.
+    for (q, found) in [
+        ("second", 1),
+        ("nothing-like-this", 0),
+        ("admin%27s%20own", 0),
+    ] {
+        let (status, list) = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/users/{}/conversations?q={q}", w.user.id),
+                Some(&w.admin),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{q}");
+        assert_eq!(
+            list["conversations"].as_array().unwrap().len(),
+            found,
+            "{q}"
+        );
+    }
 
     let (status, fb) = app.all_feedback(&w.admin, "").await;
     assert_eq!(status, 200);
