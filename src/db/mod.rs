@@ -571,8 +571,8 @@ mod tests {
     use super::{Db, DbError};
 
     /// The bundled SQLite is built with `.cargo/config.toml`'s
-    /// `LIBSQLITE3_FLAGS` (issue 19): no global memory statistics, and a
-    /// page cache per connection.
+    /// `LIBSQLITE3_FLAGS` (issue 19): no global memory statistics, a page
+    /// cache per connection, and statement journals in memory up to 96 KiB.
     #[test]
     fn sqlite_is_built_with_the_flags_of_the_cargo_config() {
         let conn = Connection::open_in_memory().unwrap();
@@ -589,6 +589,10 @@ mod tests {
         );
         assert!(
             !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "STMTJRNL_SPILL=98304"),
             "{options:?}"
         );
     }
