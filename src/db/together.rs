@@ -131,8 +131,14 @@ impl Db {
                 queue: self.together.clone(),
                 done: false,
             };
-            let db = self.clone();
-            tokio::spawn(async move { db.run(move |conn| writer.write_all(conn)).await });
+            // Straight onto a blocking thread (no task in between: one
+            // thread hand-off less before the first write of a batch).
+            // Without a connection the writer is dropped, which fails the
+            // writes waiting.
+            self.spawn_call(Box::new(move |conn| match conn {
+                Ok(conn) => writer.write_all(conn).err().map(|e| e.is_disk_full()),
+                Err(_) => Some(false),
+            }));
         }
         result.await.unwrap_or_else(|_| {
             Err(E::from(DbError::Task(
