@@ -356,8 +356,18 @@ impl TestApp {
 
     /// `GET /users/{user}/conversations` (admin).
     pub async fn users_conversations(&self, who: &impl Caller, user: &str) -> (u16, Value) {
-        self.get_as(who, &format!("/api/v1/users/{user}/conversations"))
-            .await
+        self.users_conversations_where(who, user, "").await
+    }
+
+    /// `GET /users/{user}/conversations?{query}` (admin).
+    pub async fn users_conversations_where(
+        &self,
+        who: &impl Caller,
+        user: &str,
+        query: &str,
+    ) -> (u16, Value) {
+        let path = format!("/api/v1/users/{user}/conversations");
+        self.get_as(who, &with_query(&path, query)).await
     }
 
     /// `GET /users/{user}/conversations/{id}` (admin).

@@ -291,6 +291,20 @@ async fn gateway_calls_take_the_same_places_as_web_app_answers_and_give_them_bac
     drop(both);
 }
 
+/// The ids of `who`'s conversations that `?q=` finds, sorted.
+async fn found(app: &TestApp, who: &impl crate::client::Caller, q: &str) -> Vec<String> {
+    let (status, body) = app.conversations(who, &format!("q={q}")).await;
+    assert_eq!(status, 200, "{q}");
+    let mut ids: Vec<String> = body["conversations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids
+}
+
 /// Searches take turns (src/db/searches.rs): a hundred of one user's at once
 /// and another user's beside them all answer, each with its own user's
 /// conversations only.
@@ -311,26 +325,11 @@ async fn a_hundred_searches_of_one_user_at_once_and_anothers_all_answer_right() 
         assert_eq!(status, 201);
         mine.push(body["id"].as_str().unwrap().to_string());
     }
-    let search = |user: &'static str, q: &'static str| {
-        let (app, who) = (&app, if user == "hana" { &hana } else { &minho });
-        async move {
-            let (status, body) = app.conversations(who, &format!("q={q}")).await;
-            assert_eq!(status, 200);
-            let mut ids: Vec<String> = body["conversations"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["id"].as_str().unwrap().to_string())
-                .collect();
-            ids.sort();
-            ids
-        }
-    };
-    let many = futures_util::future::join_all((0..100).map(|_| search("hana", "hanaword")));
+    let many = futures_util::future::join_all((0..100).map(|_| found(&app, &hana, "hanaword")));
     let others = futures_util::future::join3(
-        search("minho", "minhoword"),
-        search("minho", "hanaword"),
-        search("minho", "%EA%B0%95%EC%95%84%EC%A7%80"),
+        found(&app, &minho, "minhoword"),
+        found(&app, &minho, "hanaword"),
+        found(&app, &minho, "%EA%B0%95%EC%95%84%EC%A7%80"),
     );
     let (many, (own, hers, dog)) = futures_util::future::join(many, others).await;
     let mut hanas = mine[..2].to_vec();

@@ -137,12 +137,7 @@ async fn admins_read_and_delete_users_conversations_see_feedback_and_usage_and_a
         ("admin%27s%20own", 0),
     ] {
         let (status, list) = app
-            .call(
-                Method::GET,
-                &format!("/api/v1/users/{}/conversations?q={q}", w.user.id),
-                Some(&w.admin),
-                None,
-            )
+            .users_conversations_where(&w.admin, &w.user.id, &format!("q={q}"))
             .await;
         assert_eq!(status, 200, "{q}");
         assert_eq!(
