@@ -141,6 +141,31 @@ pub(super) struct Reading {
     prompt_estimate: u32,
 }
 
+/// Called on a reader thread once its answer's first token went out: the
+/// rest of the answer runs at a lower scheduling priority than the server's
+/// other threads. When the cores are saturated (a burst of answers starting
+/// at once), the threads that accept requests, write questions and start
+/// readers go before more tokens of answers already flowing, so a new
+/// answer's first token waits less; with a core free, a lowered thread runs
+/// as before. Linux only (its nice value is per thread, and a thread may
+/// always lower its own priority); elsewhere every thread keeps its own.
+fn after_first_token() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // glibc's nice() adds to the calling thread's nice value (Linux
+        // keeps it per thread); a failure leaves the priority as it was.
+        // SAFETY: nice only reads its integer argument.
+        unsafe {
+            libc::nice(READER_NICE);
+        }
+    }
+}
+
+/// How much a reader thread's nice value grows after its first token. Each
+/// step is about 1.25 times less CPU time when threads compete for a core.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const READER_NICE: libc::c_int = 5;
+
 impl Engine {
     /// Starts the answer's provider call on a reader thread of its own, at
     /// once: called by `start_turn` before the answer's task is spawned, so
@@ -177,8 +202,12 @@ impl Engine {
             .name("llm-reader".into())
             .stack_size(READER_STACK)
             .spawn(move || {
+                let mut first = true;
                 let outcome = llm::stream_chat(&endpoint, &request, &reader.cancel, &mut |piece| {
-                    reader.push_delta(piece)
+                    reader.push_delta(piece);
+                    if std::mem::take(&mut first) {
+                        after_first_token();
+                    }
                 });
                 let _ = done_tx.send(outcome);
             })
@@ -387,5 +416,33 @@ impl Engine {
         if let Err(err) = result {
             log::warn!("could not save a generated title: {err}");
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux", target_env = "gnu"))]
+mod tests {
+    use super::{after_first_token, READER_NICE};
+
+    /// The nice value of the calling thread.
+    fn nice_now() -> libc::c_int {
+        // SAFETY: getpriority only reads its integer arguments.
+        unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
+    }
+
+    /// After its first token a reader thread runs at a lower priority, and
+    /// only that thread: the thread that started it keeps its own.
+    #[test]
+    fn a_reader_thread_lowers_its_own_priority_after_the_first_token() {
+        let ours = nice_now();
+        let (before, after) = std::thread::spawn(|| {
+            let before = nice_now();
+            after_first_token();
+            (before, nice_now())
+        })
+        .join()
+        .unwrap();
+        assert_eq!(before, ours);
+        assert_eq!(after, (before + READER_NICE).min(19));
+        assert_eq!(nice_now(), ours, "the other threads keep their priority");
     }
 }
