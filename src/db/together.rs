@@ -132,12 +132,13 @@ impl Db {
                 done: false,
             };
             // Straight onto a blocking thread (no task in between: one
-            // thread hand-off less before the first write of a batch).
-            // Without a connection the writer is dropped, which fails the
-            // writes waiting.
-            self.spawn_call(Box::new(move |conn| match conn {
-                Ok(conn) => writer.write_all(conn).err().map(|e| e.is_disk_full()),
-                Err(_) => Some(false),
+            // thread hand-off less before the first write of a batch),
+            // reporting a failure as `Db::run` does. Without a connection
+            // the writer is dropped, which fails the writes waiting.
+            self.spawn_call(Box::new(move |conn| {
+                conn.and_then(|conn| writer.write_all(conn))
+                    .err()
+                    .map(|e| e.is_disk_full())
             }));
         }
         result.await.unwrap_or_else(|_| {
