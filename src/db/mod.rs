@@ -22,6 +22,7 @@ mod searches;
 pub mod setting;
 pub mod share;
 pub mod stats;
+mod template;
 mod together;
 pub mod token;
 pub mod user;
@@ -243,6 +244,11 @@ impl Db {
     /// Opens (creating if needed) the database file, applies or upgrades the
     /// schema, and opens the pool. Blocking: call it from a blocking context.
     pub fn open(path: &Path) -> Result<Db, DbError> {
+        // A new file is a copy of the schema's result (see `template`).
+        let from_template = template::install(path).unwrap_or_else(|err| {
+            log::debug!("no template for {}: {err}", path.display());
+            false
+        });
         // Provider keys and the token secret live here: owner-only.
         if let Err(err) = crate::fsmode::secure_database(path) {
             log::warn!("cannot make {} owner-only: {err}", path.display());
@@ -262,6 +268,9 @@ impl Db {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         match outcome {
             migrate::Outcome::Created { version } => {
+                log::info!("created database {} (schema v{version})", path.display())
+            }
+            migrate::Outcome::Current { version } if from_template => {
                 log::info!("created database {} (schema v{version})", path.display())
             }
             migrate::Outcome::Upgraded { from, to } => {
