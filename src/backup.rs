@@ -17,6 +17,7 @@ use serde_json::json;
 use tokio::sync::Notify;
 
 use crate::db::{self, setting, Db, DbError};
+use crate::fsmode::with_suffix;
 
 /// Setting: the daily backup is on.
 pub const BACKUP_DAILY: &str = "backup_daily";
@@ -67,9 +68,7 @@ pub struct DbLock {
 
 /// `<db>.lock`
 pub fn lock_path(db: &Path) -> PathBuf {
-    let mut name = db.as_os_str().to_owned();
-    name.push(".lock");
-    PathBuf::from(name)
+    with_suffix(db, ".lock")
 }
 
 impl DbLock {
@@ -220,12 +219,6 @@ fn copy_all(src: &Connection, dst: &mut Connection) -> Result<(), BackupError> {
     Err(BackupError::Refused(
         "the database stayed locked for 10 s; try again".to_string(),
     ))
-}
-
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 /// The daily backup: where it writes, and a bell that makes it look at the

@@ -8,9 +8,9 @@
 //! ACLs, so the operator keeps the data folder readable by the service account
 //! and administrators only (README, "Security model").
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The Unix mode of every file daehwa creates: read and write for the owner.
 #[cfg(unix)]
@@ -21,12 +21,34 @@ const MODE: u32 = 0o600;
 pub fn private_options() -> OpenOptions {
     let mut options = OpenOptions::new();
     options.read(true).create(true).append(true);
+    owner_only(&mut options);
+    options
+}
+
+/// Creates `path` owner-only for writing; an error if it exists.
+pub fn create_new_private(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    owner_only(&mut options);
+    options.open(path)
+}
+
+fn owner_only(options: &mut OpenOptions) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(MODE);
     }
-    options
+    #[cfg(not(unix))]
+    let _ = options;
+}
+
+/// `<path><suffix>`: the files SQLite and daehwa keep beside a database
+/// (`-wal`, `.partial`, ...).
+pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_os_string();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// Creates `path` owner-only if it is missing, and makes it owner-only if it
@@ -69,9 +91,7 @@ pub fn secure_database(path: &Path) -> io::Result<()> {
     }
     restrict(path)?;
     for suffix in ["-wal", "-shm", "-journal"] {
-        let mut name = path.as_os_str().to_os_string();
-        name.push(suffix);
-        restrict(Path::new(&name))?;
+        restrict(&with_suffix(path, suffix))?;
     }
     Ok(())
 }

@@ -266,17 +266,15 @@ impl Db {
         // it was, and switching to WAL rewrites its header.
         let outcome = migrate::migrate(&mut conn, Some(path))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
-        match outcome {
-            migrate::Outcome::Created { version } => {
+        match (outcome, from_template) {
+            (migrate::Outcome::Created { version }, _)
+            | (migrate::Outcome::Current { version }, true) => {
                 log::info!("created database {} (schema v{version})", path.display())
             }
-            migrate::Outcome::Current { version } if from_template => {
-                log::info!("created database {} (schema v{version})", path.display())
-            }
-            migrate::Outcome::Upgraded { from, to } => {
+            (migrate::Outcome::Upgraded { from, to }, _) => {
                 log::info!("upgraded database {} from v{from} to v{to}", path.display())
             }
-            migrate::Outcome::Current { .. } => {}
+            (migrate::Outcome::Current { .. }, false) => {}
         }
 
         let auth_generation = Arc::new(AtomicU64::new(0));

@@ -12,11 +12,12 @@
 //! before. A test checks that the template is what the schema makes
 //! (`DAEHWA_BLESS_TEMPLATE=1` writes it again after a schema change).
 
-use std::fs::OpenOptions;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use flate2::read::GzDecoder;
+
+use crate::fsmode::{create_new_private, with_suffix};
 
 /// The database `schema.sql` makes (in WAL mode, `user_version` = LATEST).
 const TEMPLATE: &[u8] = include_bytes!("template.sqlite.gz");
@@ -26,15 +27,10 @@ const TEMPLATE: &[u8] = include_bytes!("template.sqlite.gz");
 /// done. An error means the template could not be used here (the caller then
 /// makes the database the long way).
 pub fn install(path: &Path) -> io::Result<bool> {
-    if path.exists() || sibling(path, "-wal").exists() {
+    if path.exists() || with_suffix(path, "-wal").exists() {
         return Ok(false);
     }
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
-    let mut temporary = name.to_os_string();
-    temporary.push(format!(".new-{:016x}", rand::random::<u64>()));
-    let temporary = path.with_file_name(temporary);
+    let temporary = with_suffix(path, &format!(".new-{:016x}", rand::random::<u64>()));
     let installed = write_then_link(&temporary, path);
     match std::fs::remove_file(&temporary) {
         Err(err) if err.kind() != io::ErrorKind::NotFound => {
@@ -49,16 +45,8 @@ pub fn install(path: &Path) -> io::Result<bool> {
 }
 
 fn write_then_link(temporary: &Path, path: &Path) -> io::Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        // Owner-only like every database file (see `fsmode`); a hard link
-        // shares the mode.
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(temporary)?;
+    // Owner-only like every database file; a hard link shares the mode.
+    let mut file = create_new_private(temporary)?;
     let mut bytes = Vec::with_capacity(512 * 1024);
     GzDecoder::new(TEMPLATE).read_to_end(&mut bytes)?;
     file.write_all(&bytes)?;
@@ -67,13 +55,6 @@ fn write_then_link(temporary: &Path, path: &Path) -> io::Result<()> {
     file.sync_all()?;
     drop(file);
     std::fs::hard_link(temporary, path)
-}
-
-/// `<path><suffix>`, as SQLite names the files beside a database.
-fn sibling(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_os_string();
-    name.push(suffix);
-    PathBuf::from(name)
 }
 
 #[cfg(test)]
@@ -181,7 +162,7 @@ mod tests {
         assert_eq!(std::fs::metadata(&existing).unwrap().len(), 0);
 
         let stray = dir.path().join("stray.db");
-        std::fs::write(sibling(&stray, "-wal"), b"left over").unwrap();
+        std::fs::write(with_suffix(&stray, "-wal"), b"left over").unwrap();
         assert!(!install(&stray).unwrap());
         assert!(!stray.exists());
 
