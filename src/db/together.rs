@@ -205,7 +205,12 @@ impl Drop for Writer {
 
 /// Writes `batch` in one transaction; its outcome (the commit's error, or
 /// why the transaction was lost).
-fn write_batch(conn: &mut Connection, batch: Vec<Box<dyn Queued>>) -> Result<(), DbError> {
+fn write_batch(conn: &mut Connection, mut batch: Vec<Box<dyn Queued>>) -> Result<(), DbError> {
+    if batch.len() == 1 {
+        if let Some(write) = batch.pop() {
+            return write_alone(conn, write);
+        }
+    }
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(err) => {
@@ -270,6 +275,45 @@ fn write_batch(conn: &mut Connection, batch: Vec<Box<dyn Queued>>) -> Result<(),
     for written in ran {
         written.send(outcome.as_ref().err());
     }
+    outcome
+}
+
+/// A batch of one write (what a server that is not busy sees): its
+/// transaction is its savepoint, rolled back if it fails. Inside a savepoint
+/// SQLite copies every page a write changes (to memory, then past 64 KiB to
+/// a temporary file) and the search index writes out what it holds as the
+/// savepoint begins; a question's write touches some thirty pages, and this
+/// was a fifth of its time (issue 19's profile of the time to first token).
+fn write_alone(conn: &mut Connection, write: Box<dyn Queued>) -> Result<(), DbError> {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(err) => {
+            let err = DbError::from(err);
+            write.fail(err.copy());
+            return Err(err);
+        }
+    };
+    // A write that panics (a bug) is rolled back as the transaction is
+    // dropped; its caller gets an error (its reply is dropped).
+    let Ok((ok, written)) = std::panic::catch_unwind(AssertUnwindSafe(|| write.write(&tx))) else {
+        return Ok(());
+    };
+    let outcome = if ok {
+        tx.commit().map_err(DbError::from)
+    } else {
+        // Its own error goes back to its caller; a full disk is the
+        // batch's outcome too, as for a write of a larger batch.
+        drop(tx);
+        if written.disk_full() {
+            Err(sqlite_error(
+                rusqlite::ffi::SQLITE_FULL,
+                "database or disk is full",
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    written.send(outcome.as_ref().err());
     outcome
 }
 
@@ -401,6 +445,60 @@ mod tests {
             .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(rows, 0);
+        assert!(conn.is_autocommit());
+    }
+
+    /// One write in a batch of its own, on `conn`: the batch's outcome and
+    /// the write's result (none when it panicked).
+    fn alone(
+        conn: &mut Connection,
+        f: impl FnOnce(&Connection) -> Result<i64, DbError> + Send + 'static,
+    ) -> (Result<(), DbError>, Option<Result<i64, DbError>>) {
+        let (reply, mut result) = oneshot::channel();
+        let outcome = write_batch(conn, vec![Box::new(Write { f, reply })]);
+        (outcome, result.try_recv().ok())
+    }
+
+    #[test]
+    fn a_write_alone_in_its_batch_is_rolled_back_whole_when_it_fails_or_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("t.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (n INTEGER NOT NULL UNIQUE)")
+            .unwrap();
+        let rows = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+                .unwrap()
+        };
+        // Written and committed.
+        let (outcome, result) = alone(&mut conn, |c| {
+            Ok(c.execute("INSERT INTO t VALUES (1)", [])? as i64)
+        });
+        assert!(outcome.is_ok());
+        assert_eq!(result.unwrap().unwrap(), 1);
+        // A failure after a row was written: its own error, and the row is gone.
+        let (outcome, result) = alone(&mut conn, |c| {
+            c.execute("INSERT INTO t VALUES (2)", [])?;
+            Ok(c.execute("INSERT INTO t VALUES (1)", [])? as i64)
+        });
+        assert!(outcome.is_ok());
+        assert!(result.unwrap().unwrap_err().to_string().contains("UNIQUE"));
+        assert_eq!(rows(&conn), 1);
+        // A panic after a row was written: no result, and the row is gone.
+        let (outcome, result) = alone(&mut conn, |c| {
+            c.execute("INSERT INTO t VALUES (3)", [])?;
+            panic!("a bug in a write")
+        });
+        assert!(outcome.is_ok());
+        assert!(result.is_none());
+        assert_eq!(rows(&conn), 1);
+        // A full disk is the batch's outcome as well as the write's error.
+        let (outcome, result) = alone(&mut conn, |c| {
+            c.execute("INSERT INTO t VALUES (4)", [])?;
+            Err(sqlite_error(rusqlite::ffi::SQLITE_FULL, "full"))
+        });
+        assert!(outcome.unwrap_err().is_disk_full());
+        assert!(result.unwrap().unwrap_err().is_disk_full());
+        assert_eq!(rows(&conn), 1);
         assert!(conn.is_autocommit());
     }
 }
