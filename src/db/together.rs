@@ -120,6 +120,21 @@ impl Db {
         E: DbFailure + Send + 'static,
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
+        self.queue_together(f).await
+    }
+
+    /// [`write_together`](Self::write_together), with the write queued (and
+    /// a writer started) now rather than when the result is first awaited:
+    /// the caller can do other work while it is written.
+    pub fn queue_together<T, E, F>(
+        &self,
+        f: F,
+    ) -> impl std::future::Future<Output = Result<T, E>> + Send + 'static
+    where
+        T: Send + 'static,
+        E: DbFailure + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
         let (reply, result) = oneshot::channel();
         let lead = {
             let mut queue = lock(&self.together);
@@ -141,11 +156,13 @@ impl Db {
                     .map(|e| e.is_disk_full())
             }));
         }
-        result.await.unwrap_or_else(|_| {
-            Err(E::from(DbError::Task(
-                "the write was lost: its batch failed".into(),
-            )))
-        })
+        async move {
+            result.await.unwrap_or_else(|_| {
+                Err(E::from(DbError::Task(
+                    "the write was lost: its batch failed".into(),
+                )))
+            })
+        }
     }
 }
 

@@ -42,6 +42,7 @@ pub use prompt::{
     build_prompt, clean_title, context_block, estimate_tokens, fallback_title, reference_block,
     reference_budget, Reference,
 };
+pub use run::Reader;
 
 /// How often partial answers are written (SPEC: at least once a second).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
@@ -54,6 +55,9 @@ pub const DELIVER_INTERVAL: Duration = Duration::from_millis(20);
 const MAX_TITLE_CALLS: usize = 8;
 /// Stack of a reader thread: ureq with TLS needs little; many run at once.
 const READER_STACK: usize = 512 * 1024;
+/// Reader threads started early ([`Engine::early_reader`]) waiting at once,
+/// at most.
+const MAX_EARLY_READERS: usize = 16;
 /// How long a finished generation stays in memory for late reconnects.
 pub const LINGER: Duration = Duration::from_secs(60);
 
@@ -187,6 +191,9 @@ struct Inner {
     unsaved: Mutex<Vec<Final>>,
     /// The queue of the final writer ([`flush::final_loop`]).
     finals: tokio::sync::mpsc::UnboundedSender<Finishing>,
+    /// Reader threads started early and waiting for their call
+    /// ([`Engine::early_reader`]).
+    early: Arc<AtomicUsize>,
 }
 
 /// The registry of generations and their flush writer.
@@ -238,6 +245,7 @@ impl Engine {
                 deliver_wake: Arc::new(Notify::new()),
                 titles: tokio::sync::Semaphore::new(MAX_TITLE_CALLS),
                 unsaved: Mutex::new(Vec::new()),
+                early: Arc::new(AtomicUsize::new(0)),
             }),
         };
         let flusher = engine.clone();
@@ -370,19 +378,45 @@ impl Engine {
 
     /// Starts the answer of `job` in the reserved slot.
     pub fn start(&self, reservation: Reservation, job: Job) -> Arc<Generation> {
-        let (first, _) = self.start_turn(reservation, job, Vec::new());
+        let (first, _) = self.start_turn(reservation, job, Vec::new(), None);
         first
+    }
+
+    /// A reader thread for an answer about to start, spawned while its
+    /// question is being written (the thread's start, a tenth of a
+    /// millisecond, is then not on the way to the first token); handed to
+    /// [`start_turn`](Self::start_turn). None when [`MAX_EARLY_READERS`]
+    /// already wait (questions refused in a flood cost at most that many
+    /// short-lived threads), while shutting down, or when no thread could be
+    /// spawned (`start_turn` tries again then).
+    pub fn early_reader(&self) -> Option<Reader> {
+        if self.inner.shutting_down.load(Ordering::SeqCst) {
+            return None;
+        }
+        let count = &self.inner.early;
+        if count.fetch_add(1, Ordering::SeqCst) >= MAX_EARLY_READERS {
+            count.fetch_sub(1, Ordering::SeqCst);
+            return None;
+        }
+        Reader::spawn(Some(run::EarlyCount(count.clone()))).ok()
+    }
+
+    /// Reader threads started early and still waiting for their call.
+    pub fn early_readers(&self) -> usize {
+        self.inner.early.load(Ordering::SeqCst)
     }
 
     /// Starts the answers of a turn in the reserved slot: `first` (the one
     /// shown by default) and `others` side by side, each on its own reader.
     /// Each answer's `message` event names all of them
     /// (`assistant_message_ids`, `assistant_messages`) when there are several.
+    /// `reader` ([`early_reader`](Self::early_reader)) reads the first.
     pub fn start_turn(
         &self,
         mut reservation: Reservation,
         first: Job,
         others: Vec<Job>,
+        reader: Option<Reader>,
     ) -> (Arc<Generation>, Vec<Arc<Generation>>) {
         reservation.used = true;
         debug_assert!(reservation.answers > others.len());
@@ -433,8 +467,13 @@ impl Engine {
         self.inner.active.fetch_add(all.len(), Ordering::SeqCst);
         self.inner.started.notify_one();
         self.inner.deliver_wake.notify_one();
-        for (gen, job) in all.into_iter().zip(std::iter::once(first).chain(others)) {
-            let reading = Engine::start_reading(&gen, job);
+        let readers = std::iter::once(reader).chain(std::iter::repeat_with(|| None));
+        for ((gen, job), reader) in all
+            .into_iter()
+            .zip(std::iter::once(first).chain(others))
+            .zip(readers)
+        {
+            let reading = Engine::start_reading(&gen, job, reader);
             let engine = self.clone();
             tokio::spawn(async move { engine.run(gen, reading).await });
         }
@@ -506,5 +545,31 @@ async fn deliver_loop(inner: std::sync::Weak<Inner>, wake: Arc<Notify>) {
             let _ = tokio::time::timeout(IDLE_CHECK, wake.notified()).await;
             tick.reset();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn early_readers_are_capped_and_end_when_no_answer_comes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let engine = Engine::new(db, Limits::default());
+        let mut readers: Vec<Reader> = (0..MAX_EARLY_READERS)
+            .map(|_| engine.early_reader().expect("an early reader"))
+            .collect();
+        assert_eq!(engine.early_readers(), MAX_EARLY_READERS);
+        assert!(engine.early_reader().is_none(), "no more past the cap");
+        // A reader dropped without its call (the question was refused):
+        // its thread ends, and its place is free again.
+        let Reader { call, done, early } = readers.pop().unwrap();
+        drop((call, early));
+        assert!(done.await.is_err(), "the thread ended without a call");
+        assert_eq!(engine.early_readers(), MAX_EARLY_READERS - 1);
+        assert!(engine.early_reader().is_some());
+        drop(readers);
+        assert_eq!(engine.early_readers(), 0);
     }
 }

@@ -132,7 +132,7 @@ impl Outcome {
 /// with what its end needs of the job.
 pub(super) struct Reading {
     /// The reader's result, or why the thread could not start.
-    done: std::io::Result<tokio::sync::oneshot::Receiver<Result<llm::Usage, llm::LlmError>>>,
+    done: std::io::Result<Done>,
     conversation_id: String,
     title_from: Option<String>,
     title_endpoint: Option<llm::Endpoint>,
@@ -166,12 +166,92 @@ fn after_first_token() {
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const READER_NICE: libc::c_int = 5;
 
+/// What a reader thread's provider call ends with.
+pub(super) type Done = tokio::sync::oneshot::Receiver<Result<llm::Usage, llm::LlmError>>;
+
+/// A reader thread waiting for its answer's provider call: each answer reads
+/// its provider on a thread of its own, not on tokio's blocking pool (a
+/// thousand slow answers must not starve the SQLite calls that use that
+/// pool, DESIGN §1). Started by [`Engine::early_reader`] while the question
+/// is being written, or by `start_turn` when there is none.
+pub struct Reader {
+    pub(super) call: std::sync::mpsc::SyncSender<Call>,
+    pub(super) done: Done,
+    /// Held while an early reader waits for its call.
+    pub(super) early: Option<EarlyCount>,
+}
+
+/// The call a reader makes: where to, what, and the answer it writes to.
+pub(super) struct Call {
+    endpoint: llm::Endpoint,
+    request: llm::ChatRequest,
+    gen: Arc<Generation>,
+}
+
+/// One of the readers started early and waiting for a call
+/// ([`Engine::early_reader`]); counted down as it gets its call or is dropped.
+pub(super) struct EarlyCount(pub(super) Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for EarlyCount {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Reader {
+    /// A new reader thread. Dropped without a call (the question was
+    /// refused), it ends at once.
+    pub(super) fn spawn(early: Option<EarlyCount>) -> std::io::Result<Reader> {
+        let (call, calls) = std::sync::mpsc::sync_channel::<Call>(1);
+        let (done_tx, done) = tokio::sync::oneshot::channel();
+        std::thread::Builder::new()
+            .name("llm-reader".into())
+            .stack_size(READER_STACK)
+            .spawn(move || {
+                let Ok(Call {
+                    endpoint,
+                    request,
+                    gen,
+                }) = calls.recv()
+                else {
+                    return;
+                };
+                let mut first = true;
+                let outcome = llm::stream_chat(&endpoint, &request, &gen.cancel, &mut |piece| {
+                    gen.push_delta(piece);
+                    if std::mem::take(&mut first) {
+                        after_first_token();
+                    }
+                });
+                let _ = done_tx.send(outcome);
+            })?;
+        Ok(Reader { call, done, early })
+    }
+
+    /// Hands the reader its call; what the call ends with.
+    fn read(self, call: Call) -> std::io::Result<Done> {
+        let Reader {
+            call: to,
+            done,
+            early,
+        } = self;
+        drop(early);
+        to.send(call)
+            .map_err(|_| std::io::Error::other("the reader thread ended before its call"))?;
+        Ok(done)
+    }
+}
+
 impl Engine {
-    /// Starts the answer's provider call on a reader thread of its own, at
-    /// once: called by `start_turn` before the answer's task is spawned, so
-    /// the request goes upstream while the response's head is still being
-    /// written (the time to first token, issue 19), not after.
-    pub(super) fn start_reading(gen: &Arc<Generation>, job: Job) -> Reading {
+    /// Starts the answer's provider call on `reader` (a new reader thread if
+    /// none), at once: called by `start_turn` before the answer's task is
+    /// spawned, so the request goes upstream while the response's head is
+    /// still being written (the time to first token, issue 19), not after.
+    pub(super) fn start_reading(
+        gen: &Arc<Generation>,
+        job: Job,
+        reader: Option<Reader>,
+    ) -> Reading {
         let Job {
             endpoint,
             request,
@@ -179,7 +259,6 @@ impl Engine {
             conversation_id,
             ..
         } = job;
-        let reader = gen.clone();
         let title_endpoint = title_from.as_ref().map(|_| endpoint.clone());
         let question = request
             .messages
@@ -194,24 +273,16 @@ impl Engine {
             .iter()
             .map(|m| estimate_tokens(&m.content))
             .sum::<u32>();
-        // Each answer reads its provider on a thread of its own, not on tokio's
-        // blocking pool: a thousand slow answers must not starve the SQLite
-        // calls that use that pool (DESIGN §1).
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-        let done = std::thread::Builder::new()
-            .name("llm-reader".into())
-            .stack_size(READER_STACK)
-            .spawn(move || {
-                let mut first = true;
-                let outcome = llm::stream_chat(&endpoint, &request, &reader.cancel, &mut |piece| {
-                    reader.push_delta(piece);
-                    if std::mem::take(&mut first) {
-                        after_first_token();
-                    }
-                });
-                let _ = done_tx.send(outcome);
-            })
-            .map(|_| done_rx);
+        let call = Call {
+            endpoint,
+            request,
+            gen: gen.clone(),
+        };
+        let done = match reader {
+            Some(reader) => Ok(reader),
+            None => Reader::spawn(None),
+        }
+        .and_then(|reader| reader.read(call));
         Reading {
             done,
             conversation_id,

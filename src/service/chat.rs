@@ -397,44 +397,44 @@ pub async fn ask_with(
     let engine = chat.engine.clone();
     let owner = user_id.to_string();
     let conversation = conversation.into();
-    let (route, reservation, rows, extras) = chat
-        .db
-        .write_together(move |conn| -> Result<_> {
-            let conversation = conversation.read(conn, &owner)?;
-            let route = if side_by_side {
-                route_for(conn, model_id.clone(), Some(&owner)).map_err(about_model_ids)?
-            } else {
-                let wanted = model_id.clone().or(conversation.model_id.clone());
-                match route_for(conn, wanted, Some(&owner)) {
-                    // The conversation's own model is gone: fall back to the first available.
-                    Err(_) if model_id.is_none() && conversation.model_id.is_some() => {
-                        route_for(conn, None, Some(&owner))?
-                    }
-                    other => other?,
+    let written = chat.db.queue_together(move |conn| -> Result<_> {
+        let conversation = conversation.read(conn, &owner)?;
+        let route = if side_by_side {
+            route_for(conn, model_id.clone(), Some(&owner)).map_err(about_model_ids)?
+        } else {
+            let wanted = model_id.clone().or(conversation.model_id.clone());
+            match route_for(conn, wanted, Some(&owner)) {
+                // The conversation's own model is gone: fall back to the first available.
+                Err(_) if model_id.is_none() && conversation.model_id.is_some() => {
+                    route_for(conn, None, Some(&owner))?
                 }
-            };
-            let others = compared
-                .iter()
-                .map(|id| route_for(conn, Some(id.clone()), Some(&owner)).map_err(about_model_ids))
-                .collect::<Result<Vec<_>>>()?;
-            let reservation = engine.reserve_answers(&conversation.id, &owner, 1 + others.len())?;
-            let model = Model::of(&route);
-            // Every model is checked against the plan before the rows are
-            // written (the limit again as each answer is counted).
-            check_plan(conn, &owner, &model.id)?;
-            for other in &others {
-                check_plan(conn, &owner, &other.model.id)?;
+                other => other?,
             }
-            let mut rows = write_turn(conn, &conversation, &owner, &model, &turn, carried)?;
-            plan::record_usage(conn, &owner, &model.id, Some(&rows.answer.id))?;
-            let extras = if others.is_empty() {
-                Vec::new()
-            } else {
-                add_side_by_side(conn, &owner, &mut rows, others)?
-            };
-            Ok((route, reservation, rows, extras))
-        })
-        .await?;
+        };
+        let others = compared
+            .iter()
+            .map(|id| route_for(conn, Some(id.clone()), Some(&owner)).map_err(about_model_ids))
+            .collect::<Result<Vec<_>>>()?;
+        let reservation = engine.reserve_answers(&conversation.id, &owner, 1 + others.len())?;
+        let model = Model::of(&route);
+        // Every model is checked against the plan before the rows are
+        // written (the limit again as each answer is counted).
+        check_plan(conn, &owner, &model.id)?;
+        for other in &others {
+            check_plan(conn, &owner, &other.model.id)?;
+        }
+        let mut rows = write_turn(conn, &conversation, &owner, &model, &turn, carried)?;
+        plan::record_usage(conn, &owner, &model.id, Some(&rows.answer.id))?;
+        let extras = if others.is_empty() {
+            Vec::new()
+        } else {
+            add_side_by_side(conn, &owner, &mut rows, others)?
+        };
+        Ok((route, reservation, rows, extras))
+    });
+    // The answer's reader thread starts while the question is written.
+    let reader = chat.engine.early_reader();
+    let (route, reservation, rows, extras) = written.await?;
 
     let history: Vec<Message> = rows
         .thread
@@ -476,7 +476,7 @@ pub async fn ask_with(
         .into_iter()
         .map(|extra| job(&extra.route, extra.answer, &extra.images, None))
         .collect::<Result<Vec<_>>>()?;
-    let (generation, others) = chat.engine.start_turn(reservation, first, others);
+    let (generation, others) = chat.engine.start_turn(reservation, first, others, reader);
     Ok(Started {
         generation,
         others,
