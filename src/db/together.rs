@@ -223,11 +223,6 @@ impl Drop for Writer {
 /// Writes `batch` in one transaction; its outcome (the commit's error, or
 /// why the transaction was lost).
 fn write_batch(conn: &mut Connection, mut batch: Vec<Box<dyn Queued>>) -> Result<(), DbError> {
-    if batch.len() == 1 {
-        if let Some(write) = batch.pop() {
-            return write_alone(conn, write);
-        }
-    }
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(err) => {
@@ -238,6 +233,11 @@ fn write_batch(conn: &mut Connection, mut batch: Vec<Box<dyn Queued>>) -> Result
             return Err(err);
         }
     };
+    if batch.len() == 1 {
+        if let Some(write) = batch.pop() {
+            return write_alone(tx, write);
+        }
+    }
     let mut ran = Vec::with_capacity(batch.len());
     let mut lost: Option<DbError> = None;
     for write in batch {
@@ -295,21 +295,13 @@ fn write_batch(conn: &mut Connection, mut batch: Vec<Box<dyn Queued>>) -> Result
     outcome
 }
 
-/// A batch of one write (what a server that is not busy sees): its
-/// transaction is its savepoint, rolled back if it fails. Inside a savepoint
+/// A batch of one write (what a server that is not busy sees), in its
+/// transaction `tx`: the transaction is its savepoint, rolled back if it fails. Inside a savepoint
 /// SQLite copies every page a write changes (to memory, then past 64 KiB to
 /// a temporary file) and the search index writes out what it holds as the
 /// savepoint begins; a question's write touches some thirty pages, and this
 /// was a fifth of its time (issue 19's profile of the time to first token).
-fn write_alone(conn: &mut Connection, write: Box<dyn Queued>) -> Result<(), DbError> {
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(err) => {
-            let err = DbError::from(err);
-            write.fail(err.copy());
-            return Err(err);
-        }
-    };
+fn write_alone(tx: rusqlite::Transaction<'_>, write: Box<dyn Queued>) -> Result<(), DbError> {
     // A write that panics (a bug) is rolled back as the transaction is
     // dropped; its caller gets an error (its reply is dropped).
     let Ok((ok, written)) = std::panic::catch_unwind(AssertUnwindSafe(|| write.write(&tx))) else {

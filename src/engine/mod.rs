@@ -401,11 +401,6 @@ impl Engine {
         Reader::spawn(Some(run::EarlyCount(count.clone()))).ok()
     }
 
-    /// Reader threads started early and still waiting for their call.
-    pub fn early_readers(&self) -> usize {
-        self.inner.early.load(Ordering::SeqCst)
-    }
-
     /// Starts the answers of a turn in the reserved slot: `first` (the one
     /// shown by default) and `others` side by side, each on its own reader.
     /// Each answer's `message` event names all of them
@@ -467,13 +462,9 @@ impl Engine {
         self.inner.active.fetch_add(all.len(), Ordering::SeqCst);
         self.inner.started.notify_one();
         self.inner.deliver_wake.notify_one();
-        let readers = std::iter::once(reader).chain(std::iter::repeat_with(|| None));
-        for ((gen, job), reader) in all
-            .into_iter()
-            .zip(std::iter::once(first).chain(others))
-            .zip(readers)
-        {
-            let reading = Engine::start_reading(&gen, job, reader);
+        let mut reader = reader;
+        for (gen, job) in all.into_iter().zip(std::iter::once(first).chain(others)) {
+            let reading = Engine::start_reading(&gen, job, reader.take());
             let engine = self.clone();
             tokio::spawn(async move { engine.run(gen, reading).await });
         }
@@ -554,22 +545,23 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn early_readers_are_capped_and_end_when_no_answer_comes() {
+        let waiting = |engine: &Engine| engine.inner.early.load(Ordering::SeqCst);
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db")).unwrap();
         let engine = Engine::new(db, Limits::default());
         let mut readers: Vec<Reader> = (0..MAX_EARLY_READERS)
             .map(|_| engine.early_reader().expect("an early reader"))
             .collect();
-        assert_eq!(engine.early_readers(), MAX_EARLY_READERS);
+        assert_eq!(waiting(&engine), MAX_EARLY_READERS);
         assert!(engine.early_reader().is_none(), "no more past the cap");
         // A reader dropped without its call (the question was refused):
         // its thread ends, and its place is free again.
         let Reader { call, done, early } = readers.pop().unwrap();
         drop((call, early));
         assert!(done.await.is_err(), "the thread ended without a call");
-        assert_eq!(engine.early_readers(), MAX_EARLY_READERS - 1);
+        assert_eq!(waiting(&engine), MAX_EARLY_READERS - 1);
         assert!(engine.early_reader().is_some());
         drop(readers);
-        assert_eq!(engine.early_readers(), 0);
+        assert_eq!(waiting(&engine), 0);
     }
 }

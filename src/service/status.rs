@@ -64,9 +64,7 @@ pub async fn counts(db: &Db) -> Result<(Counts, Storage)> {
 
 /// The database file plus its WAL, in bytes.
 fn database_bytes(db: &Path) -> u64 {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    [db.to_path_buf(), wal.into()]
+    [db.to_path_buf(), crate::fsmode::with_suffix(db, "-wal")]
         .iter()
         .filter_map(|p| std::fs::metadata(p).ok())
         .map(|m| m.len())
