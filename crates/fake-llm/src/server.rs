@@ -80,6 +80,8 @@ struct State {
     magic_failures: Mutex<HashMap<String, u32>>,
     requests: Mutex<Vec<Recorded>>,
     ids: AtomicU64,
+    /// Streamed bodies still being played (see [`FakeLlm::streams_open`]).
+    streams: Arc<AtomicU64>,
     stop: watch::Receiver<bool>,
 }
 
@@ -110,6 +112,7 @@ impl FakeLlm {
             magic_failures: Mutex::new(HashMap::new()),
             requests: Mutex::new(Vec::new()),
             ids: AtomicU64::new(1),
+            streams: Arc::default(),
             stop: stop_rx.clone(),
         });
         let mut stopped = stop_rx;
@@ -148,6 +151,12 @@ impl FakeLlm {
     }
 
     /// Every request received so far, oldest first.
+    /// Streamed answers still being sent: one ends when its last step was
+    /// played or its client went away (a test sees a cancelled call cut).
+    pub fn streams_open(&self) -> u64 {
+        self.state.streams.load(Ordering::SeqCst)
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         lock(&self.state.requests).clone()
     }
@@ -480,7 +489,12 @@ fn error_reply(dialect: Dialect, status: u16) -> Response {
 /// An SSE response whose body a spawned task plays from `steps`.
 fn stream_reply(state: &State, steps: Vec<Step>) -> Response {
     let (tx, rx) = mpsc::channel(16);
-    tokio::spawn(play(steps, tx, state.stop.clone()));
+    let open = Open::new(state.streams.clone());
+    let stop = state.stop.clone();
+    tokio::spawn(async move {
+        play(steps, tx, stop).await;
+        drop(open);
+    });
     let mut res = warp::reply::stream(ChannelBody(rx)).into_response();
     let headers = res.headers_mut();
     headers.insert(
@@ -492,6 +506,22 @@ fn stream_reply(state: &State, steps: Vec<Step>) -> Response {
 }
 
 type Chunk = Result<Bytes, io::Error>;
+
+/// Counts one stream in [`State::streams`] while it lives.
+struct Open(Arc<AtomicU64>);
+
+impl Open {
+    fn new(count: Arc<AtomicU64>) -> Open {
+        count.fetch_add(1, Ordering::SeqCst);
+        Open(count)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// How long a drop waits for hyper to flush the tokens before it.
 const FLUSH_GRACE: Duration = Duration::from_millis(20);
