@@ -110,6 +110,31 @@ pub struct Job {
     pub title_from: Option<String>,
 }
 
+/// What the `message` event of each answer of a side-by-side turn adds:
+/// the first answer's id, and every answer (ids and messages).
+struct SideBySide {
+    first_id: Value,
+    ids: Value,
+    answers: Value,
+}
+
+/// An answer whose provider call went upstream before its rows were
+/// committed ([`Engine::start_early`]). Dropped without
+/// [`Engine::start_started`] (the transaction that wrote its rows was lost),
+/// its call is cancelled: nothing of it was shown or is stored.
+pub struct EarlyAnswer {
+    gen: Arc<Generation>,
+    reading: Option<run::Reading>,
+}
+
+impl Drop for EarlyAnswer {
+    fn drop(&mut self) {
+        if self.reading.is_some() {
+            self.gen.stop();
+        }
+    }
+}
+
 /// Why a generation could not start.
 #[derive(Debug, PartialEq, Eq)]
 pub enum StartError {
@@ -408,67 +433,127 @@ impl Engine {
     /// `reader` ([`early_reader`](Self::early_reader)) reads the first.
     pub fn start_turn(
         &self,
-        mut reservation: Reservation,
+        reservation: Reservation,
         first: Job,
         others: Vec<Job>,
         reader: Option<Reader>,
     ) -> (Arc<Generation>, Vec<Arc<Generation>>) {
-        reservation.used = true;
         debug_assert!(reservation.answers > others.len());
-        let conversation_id = first.conversation_id.clone();
-        let side_by_side = !others.is_empty();
-        let answers: Vec<&Message> = std::iter::once(&first)
-            .chain(&others)
-            .map(|j| &j.assistant_message)
-            .collect();
-        let ids: Vec<&str> = answers.iter().map(|m| m.id.as_str()).collect();
-        let first_id = json!(first.assistant_message.id);
-        let (ids, answers) = (json!(ids), json!(answers));
-        let generation = |job: &Job| {
-            let (changed, _) = watch::channel(0);
-            let gen = Arc::new(Generation {
-                conversation_id: job.conversation_id.clone(),
-                message_id: job.assistant_message.id.clone(),
-                user_id: reservation.user_id.clone(),
-                max_chars: self.inner.limits.max_answer_chars.max(1),
-                state: Mutex::new(State::default()),
-                changed,
-                cancel: AtomicBool::new(false),
-                dirty: AtomicBool::new(false),
-                undelivered: AtomicBool::new(false),
-            });
-            {
-                let mut state = gen.lock();
-                let mut created = json!({ "assistant_message": job.assistant_message });
-                if let Some(user) = &job.user_message {
-                    created["user_message"] = json!(user);
-                }
-                if side_by_side {
-                    created["assistant_message_id"] = first_id.clone();
-                    created["assistant_message_ids"] = ids.clone();
-                    created["assistant_messages"] = answers.clone();
-                }
-                gen.push(&mut state, Event::Message(created));
+        let side_by_side = (!others.is_empty()).then(|| {
+            let answers: Vec<&Message> = std::iter::once(&first)
+                .chain(&others)
+                .map(|j| &j.assistant_message)
+                .collect();
+            let ids: Vec<&str> = answers.iter().map(|m| m.id.as_str()).collect();
+            SideBySide {
+                first_id: json!(first.assistant_message.id),
+                ids: json!(ids),
+                answers: json!(answers),
             }
-            gen
-        };
-        let first_gen = generation(&first);
-        let other_gens: Vec<Arc<Generation>> = others.iter().map(generation).collect();
-        let all: Vec<Arc<Generation>> = std::iter::once(first_gen.clone())
-            .chain(other_gens.iter().cloned())
+        });
+        let user_id = reservation.user_id.clone();
+        let mut reader = reader;
+        let all: Vec<(Arc<Generation>, Job)> = std::iter::once(first)
+            .chain(others)
+            .map(|job| (self.generation(&user_id, &job, side_by_side.as_ref()), job))
             .collect();
+        let first_gen = all[0].0.clone();
+        let other_gens = all[1..].iter().map(|(gen, _)| gen.clone()).collect();
+        let readings = all
+            .into_iter()
+            .map(|(gen, job)| {
+                let reading = Engine::start_reading(&gen, job, reader.take());
+                (gen, reading)
+            })
+            .collect();
+        self.launch(reservation, readings);
+        (first_gen, other_gens)
+    }
+
+    /// Starts a turn of one answer whose provider call went upstream while
+    /// its question was being written ([`start_early`](Self::start_early)):
+    /// the answer joins the registry now that its rows are committed.
+    pub fn start_started(
+        &self,
+        reservation: Reservation,
+        mut early: EarlyAnswer,
+    ) -> Arc<Generation> {
+        let gen = early.gen.clone();
+        let reading = early
+            .reading
+            .take()
+            .expect("an early answer is started once");
+        self.launch(reservation, vec![(gen.clone(), reading)]);
+        gen
+    }
+
+    /// The answer of `job` (one alone in its turn), its provider call made
+    /// on `reader` at once, before its rows are committed: called inside the
+    /// transaction that writes the question, once the plan was checked and
+    /// the rows written, so the call goes upstream while the transaction
+    /// commits (the time to first token, issue 19). Nobody sees it until
+    /// [`start_started`](Self::start_started); dropped instead (the
+    /// transaction was lost), its call is cancelled.
+    pub fn start_early(&self, user_id: &str, job: Job, reader: Reader) -> EarlyAnswer {
+        let gen = self.generation(user_id, &job, None);
+        let reading = Engine::start_reading(&gen, job, Some(reader));
+        EarlyAnswer {
+            gen,
+            reading: Some(reading),
+        }
+    }
+
+    /// A new generation for `job`, its `message` event first.
+    fn generation(
+        &self,
+        user_id: &str,
+        job: &Job,
+        side_by_side: Option<&SideBySide>,
+    ) -> Arc<Generation> {
+        let (changed, _) = watch::channel(0);
+        let gen = Arc::new(Generation {
+            conversation_id: job.conversation_id.clone(),
+            message_id: job.assistant_message.id.clone(),
+            user_id: user_id.to_string(),
+            max_chars: self.inner.limits.max_answer_chars.max(1),
+            state: Mutex::new(State::default()),
+            changed,
+            cancel: AtomicBool::new(false),
+            dirty: AtomicBool::new(false),
+            undelivered: AtomicBool::new(false),
+        });
+        {
+            let mut state = gen.lock();
+            let mut created = json!({ "assistant_message": job.assistant_message });
+            if let Some(user) = &job.user_message {
+                created["user_message"] = json!(user);
+            }
+            if let Some(side) = side_by_side {
+                created["assistant_message_id"] = side.first_id.clone();
+                created["assistant_message_ids"] = side.ids.clone();
+                created["assistant_messages"] = side.answers.clone();
+            }
+            gen.push(&mut state, Event::Message(created));
+        }
+        gen
+    }
+
+    /// Puts the turn's answers, their readers started, in the reserved slot
+    /// and spawns the task that ends each.
+    fn launch(&self, mut reservation: Reservation, readings: Vec<(Arc<Generation>, run::Reading)>) {
+        reservation.used = true;
+        let all: Vec<Arc<Generation>> = readings.iter().map(|(gen, _)| gen.clone()).collect();
         self.slots()
-            .insert(conversation_id, Slot::Running(all.clone()));
-        self.inner.active.fetch_add(all.len(), Ordering::SeqCst);
+            .insert(reservation.conversation_id.clone(), Slot::Running(all));
+        self.inner
+            .active
+            .fetch_add(readings.len(), Ordering::SeqCst);
         self.inner.started.notify_one();
         self.inner.deliver_wake.notify_one();
-        let mut reader = reader;
-        for (gen, job) in all.into_iter().zip(std::iter::once(first).chain(others)) {
-            let reading = Engine::start_reading(&gen, job, reader.take());
+        for (gen, reading) in readings {
             let engine = self.clone();
             tokio::spawn(async move { engine.run(gen, reading).await });
         }
-        (first_gen, other_gens)
     }
 
     /// Stops every running answer and waits (up to `deadline`) until each has
@@ -563,5 +648,80 @@ mod tests {
         assert!(engine.early_reader().is_some());
         drop(readers);
         assert_eq!(waiting(&engine), 0);
+    }
+
+    /// An answer whose call went upstream before its rows were committed
+    /// ([`Engine::start_early`]) and whose transaction was then lost: its
+    /// call is cut, and it never joined the registry.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_early_answer_whose_rows_were_lost_has_its_call_cut() {
+        use crate::db::conversation::{Role, Status, Usage};
+        let fake = fake_llm::FakeLlm::start(fake_llm::Behavior {
+            stall_after: Some(1),
+            ..fake_llm::Behavior::default()
+        })
+        .await;
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).unwrap();
+        let engine = Engine::new(db, Limits::default());
+        let answer = Message {
+            id: "a1".into(),
+            conversation_id: "c1".into(),
+            idx: 1,
+            role: Role::Assistant,
+            content: String::new(),
+            model_id: Some("m".into()),
+            status: Status::Streaming,
+            error: None,
+            parent_id: None,
+            sibling_ids: Vec::new(),
+            usage: Usage::default(),
+            feedback: None,
+            context: Vec::new(),
+            files: Vec::new(),
+            created_at: String::new(),
+            updated_at: String::new(),
+        };
+        let job = Job {
+            conversation_id: "c1".into(),
+            user_message: None,
+            assistant_message: answer,
+            endpoint: llm::Endpoint::new(llm::Kind::OpenAi, fake.openai_url(), None),
+            request: llm::ChatRequest {
+                model: "m".into(),
+                messages: vec![llm::ChatMessage {
+                    role: llm::ChatRole::User,
+                    content: "hello".into(),
+                    images: Vec::new(),
+                }],
+                max_tokens: None,
+            },
+            title_from: None,
+        };
+        let reader = engine.early_reader().expect("a reader");
+        let early = engine.start_early("u1", job, reader);
+        let streaming = || fake.streams_open();
+        eventually(|| streaming() == 1).await;
+        eventually(|| !early.gen.lock().text.is_empty()).await;
+        assert!(
+            engine.slots().is_empty(),
+            "nobody sees it before its commit"
+        );
+        drop(early);
+        eventually(|| streaming() == 0).await;
+        assert!(engine.slots().is_empty());
+        assert_eq!(engine.inner.active.load(Ordering::SeqCst), 0);
+        assert_eq!(engine.inner.early.load(Ordering::SeqCst), 0);
+    }
+
+    /// Waits (up to 10 s) until `done` says so.
+    async fn eventually(mut done: impl FnMut() -> bool) {
+        for _ in 0..1000 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("waited 10 s in vain");
     }
 }

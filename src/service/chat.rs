@@ -21,8 +21,9 @@ use crate::db::conversation::{self as repo, Conversation, ConversationUpdate, Me
 use crate::db::{collector, connection, file, plan, Db};
 use crate::engine::{self, CallSlot, Engine, Event, Generation, Job};
 use crate::service::files;
+use crate::service::groups::Access;
 use crate::service::models::endpoint_of;
-use crate::service::plan::check_plan;
+use crate::service::plan::{check_plan, check_plan_with};
 
 /// Longest question accepted, in characters.
 pub const MAX_CONTENT_CHARS: usize = 200_000;
@@ -326,19 +327,23 @@ pub async fn resolve_model(
 fn route_for(
     conn: &Connection,
     wanted: Option<String>,
-    user: Option<&str>,
+    access: Option<&Access>,
 ) -> Result<connection::Route> {
     let wanted = match wanted {
         Some(id) => Some(id),
         None => {
-            let available = match user {
-                Some(user) => super::groups::allowed_models(conn, Some(user))?,
+            let default = super::admin::default_model(conn)?;
+            // The default model when they may pick it: no list to build.
+            if let Some(default) = &default {
+                if let Some(route) = usable(conn, default, access)? {
+                    return Ok(route);
+                }
+            }
+            let available = match access {
+                Some(access) => access.allowed_models(conn)?,
                 None => connection::available_models(conn)?,
             };
-            let default = super::admin::default_model(conn)?;
-            default
-                .filter(|d| available.iter().any(|m| &m.id == d))
-                .or_else(|| available.first().map(|m| m.id.clone()))
+            available.first().map(|m| m.id.clone())
         }
     };
     let Some(wanted) = wanted else {
@@ -358,6 +363,26 @@ fn route_for(
         )),
         Some(route) => Ok(route),
     }
+}
+
+/// The route of `model_id` when it may be picked: enabled, of an enabled
+/// connection, and allowed by `access` (when there is one).
+fn usable(
+    conn: &Connection,
+    model_id: &str,
+    access: Option<&Access>,
+) -> Result<Option<connection::Route>> {
+    let Some(route) = connection::route(conn, model_id)? else {
+        return Ok(None);
+    };
+    if !route.model.enabled || !route.connection.enabled {
+        return Ok(None);
+    }
+    let allowed = match access {
+        Some(access) => access.may_pick(conn, model_id)?,
+        None => true,
+    };
+    Ok(allowed.then_some(route))
 }
 
 /// [`ask`] with the collector items already gathered: writes the rows of
@@ -397,31 +422,37 @@ pub async fn ask_with(
     let engine = chat.engine.clone();
     let owner = user_id.to_string();
     let conversation = conversation.into();
+    let idle_timeout = chat.idle_timeout;
+    // The answer's reader thread starts while the question is written
+    // (below); the write hands it its call once the rows are written.
+    let reader: Arc<std::sync::Mutex<Option<engine::Reader>>> = Arc::default();
+    let reader_there = reader.clone();
     let written = chat.db.queue_together(move |conn| -> Result<_> {
         let conversation = conversation.read(conn, &owner)?;
+        let access = Access::read(conn, &owner)?;
         let route = if side_by_side {
-            route_for(conn, model_id.clone(), Some(&owner)).map_err(about_model_ids)?
+            route_for(conn, model_id.clone(), Some(&access)).map_err(about_model_ids)?
         } else {
             let wanted = model_id.clone().or(conversation.model_id.clone());
-            match route_for(conn, wanted, Some(&owner)) {
+            match route_for(conn, wanted, Some(&access)) {
                 // The conversation's own model is gone: fall back to the first available.
                 Err(_) if model_id.is_none() && conversation.model_id.is_some() => {
-                    route_for(conn, None, Some(&owner))?
+                    route_for(conn, None, Some(&access))?
                 }
                 other => other?,
             }
         };
         let others = compared
             .iter()
-            .map(|id| route_for(conn, Some(id.clone()), Some(&owner)).map_err(about_model_ids))
+            .map(|id| route_for(conn, Some(id.clone()), Some(&access)).map_err(about_model_ids))
             .collect::<Result<Vec<_>>>()?;
         let reservation = engine.reserve_answers(&conversation.id, &owner, 1 + others.len())?;
         let model = Model::of(&route);
         // Every model is checked against the plan before the rows are
         // written (the limit again as each answer is counted).
-        check_plan(conn, &owner, &model.id)?;
+        check_plan_with(conn, &access, &model.id)?;
         for other in &others {
-            check_plan(conn, &owner, &other.model.id)?;
+            check_plan_with(conn, &access, &other.model.id)?;
         }
         let mut rows = write_turn(conn, &conversation, &owner, &model, &turn, carried)?;
         plan::record_usage(conn, &owner, &model.id, Some(&rows.answer.id))?;
@@ -430,51 +461,62 @@ pub async fn ask_with(
         } else {
             add_side_by_side(conn, &owner, &mut rows, others)?
         };
-        Ok((route, reservation, rows, extras))
+        // A lone answer goes upstream now, while the transaction commits
+        // (its rows are checked and written; a lost transaction cancels
+        // it). Not with images: encoding them would hold up every write
+        // of the batch.
+        let early = (extras.is_empty() && rows.images.is_empty())
+            .then(|| {
+                reader_there
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .take()
+            })
+            .flatten()
+            .and_then(|reader| {
+                let job = Prompt::of(&rows)
+                    .job(
+                        &route,
+                        rows.answer.clone(),
+                        &rows.images,
+                        rows.title_from.clone(),
+                        idle_timeout,
+                    )
+                    .ok()?;
+                Some(engine.start_early(&owner, job, reader))
+            });
+        Ok((route, reservation, rows, extras, early))
     });
-    // The answer's reader thread starts while the question is written.
-    let reader = chat.engine.early_reader();
-    let (route, reservation, rows, extras) = written.await?;
-
-    let history: Vec<Message> = rows
-        .thread
-        .into_iter()
-        .filter(|m| m.id != rows.answer.id)
-        .collect();
-    let system_prompt = system_prompt(&rows.conversation.system_prompt, rows.context_text);
-    let job = |route: &connection::Route,
-               answer: Message,
-               images: &HashMap<String, Vec<crate::llm::Image>>,
-               title_from: Option<String>|
-     -> Result<Job> {
-        let request = crate::llm::ChatRequest {
-            model: route.model.upstream_id.clone(),
-            messages: engine::build_prompt(
-                &system_prompt,
-                &history,
-                route.model.context_window,
-                images,
-            ),
-            max_tokens: None,
-        };
-        Ok(Job {
-            conversation_id: rows.conversation.id.clone(),
-            user_message: rows.user_message.clone(),
-            assistant_message: answer,
-            endpoint: endpoint_of(&route.connection, chat.idle_timeout)?,
-            request,
-            title_from,
-        })
-    };
-    let first = job(
+    *reader.lock().unwrap_or_else(|e| e.into_inner()) = chat.engine.early_reader();
+    let (route, reservation, rows, extras, early) = written.await?;
+    if let Some(early) = early {
+        let generation = chat.engine.start_started(reservation, early);
+        return Ok(Started {
+            generation,
+            others: Vec::new(),
+            conversation: rows.conversation,
+        });
+    }
+    let reader = reader.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let prompt = Prompt::of(&rows);
+    let first = prompt.job(
         &route,
         rows.answer.clone(),
         &rows.images,
         rows.title_from.clone(),
+        idle_timeout,
     )?;
     let others = extras
         .into_iter()
-        .map(|extra| job(&extra.route, extra.answer, &extra.images, None))
+        .map(|extra| {
+            prompt.job(
+                &extra.route,
+                extra.answer,
+                &extra.images,
+                None,
+                idle_timeout,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     let (generation, others) = chat.engine.start_turn(reservation, first, others, reader);
     Ok(Started {
@@ -482,6 +524,61 @@ pub async fn ask_with(
         others,
         conversation: rows.conversation,
     })
+}
+
+/// What every answer of a turn is asked: the system prompt and the thread
+/// before the answer.
+struct Prompt<'a> {
+    rows: &'a Rows,
+    system_prompt: String,
+    history: Vec<Message>,
+}
+
+impl<'a> Prompt<'a> {
+    fn of(rows: &'a Rows) -> Prompt<'a> {
+        Prompt {
+            rows,
+            system_prompt: system_prompt(
+                &rows.conversation.system_prompt,
+                rows.context_text.clone(),
+            ),
+            history: rows
+                .thread
+                .iter()
+                .filter(|m| m.id != rows.answer.id)
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// The job of `answer`, written for `route`'s model.
+    fn job(
+        &self,
+        route: &connection::Route,
+        answer: Message,
+        images: &HashMap<String, Vec<crate::llm::Image>>,
+        title_from: Option<String>,
+        idle_timeout: Duration,
+    ) -> Result<Job> {
+        let request = crate::llm::ChatRequest {
+            model: route.model.upstream_id.clone(),
+            messages: engine::build_prompt(
+                &self.system_prompt,
+                &self.history,
+                route.model.context_window,
+                images,
+            ),
+            max_tokens: None,
+        };
+        Ok(Job {
+            conversation_id: self.rows.conversation.id.clone(),
+            user_message: self.rows.user_message.clone(),
+            assistant_message: answer,
+            endpoint: endpoint_of(&route.connection, idle_timeout)?,
+            request,
+            title_from,
+        })
+    }
 }
 
 /// Another answer of a side-by-side turn: its model and the images its

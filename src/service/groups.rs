@@ -28,6 +28,67 @@ pub const MAX_MEMBERS_PER_REQUEST: usize = 1000;
 
 // ---- model access -------------------------------------------------------
 
+/// What decides the models one user may use, read once (an ask checks it
+/// for the model it picks and for each one compared): whether they are an
+/// admin, and their plan.
+pub struct Access {
+    user_id: String,
+    admin: bool,
+    /// Their effective plan (none: every model, no daily limit).
+    pub plan: Option<plan::Plan>,
+}
+
+impl Access {
+    /// The access of `user_id`, from the database as it is now.
+    pub fn read(conn: &Connection, user_id: &str) -> Result<Access, DbError> {
+        Ok(Access {
+            user_id: user_id.to_string(),
+            admin: is_admin(conn, user_id)?,
+            plan: plan::effective(conn, user_id)?,
+        })
+    }
+
+    /// Whose access this is.
+    pub fn user_id(&self) -> &str {
+        &self.user_id
+    }
+
+    /// [`may_use`]: admins every model, others the models no group lists
+    /// and their groups' models.
+    pub fn may_use(&self, conn: &Connection, model_id: &str) -> Result<bool, DbError> {
+        Ok(self.admin || group::grants(conn, &self.user_id, model_id)?)
+    }
+
+    /// Whether they may pick `model_id`: the groups let them
+    /// ([`may_use`](Self::may_use)) and their plan includes it.
+    pub fn may_pick(&self, conn: &Connection, model_id: &str) -> Result<bool, DbError> {
+        Ok(
+            self.plan.as_ref().is_none_or(|p| p.allows(model_id))
+                && self.may_use(conn, model_id)?,
+        )
+    }
+
+    /// [`allowed_models`] for them.
+    pub fn allowed_models(&self, conn: &Connection) -> Result<Vec<ModelRow>, DbError> {
+        let available = connection::available_models(conn)?;
+        let restricted = group::restricted_models(conn)?;
+        let granted: Option<HashSet<String>> = if self.admin {
+            None
+        } else {
+            Some(group::granted_models(conn, &self.user_id)?)
+        };
+        Ok(available
+            .into_iter()
+            .filter(|m| {
+                granted
+                    .as_ref()
+                    .is_none_or(|g| !restricted.contains(&m.id) || g.contains(&m.id))
+            })
+            .filter(|m| self.plan.as_ref().is_none_or(|p| p.allows(&m.id)))
+            .collect())
+    }
+}
+
 /// Whether `user_id` may use `model_id` as far as groups go: admins may use
 /// every model; others the models no group lists and their groups' models.
 pub fn may_use(conn: &Connection, user_id: &str, model_id: &str) -> Result<bool, DbError> {
@@ -43,8 +104,8 @@ fn is_admin(conn: &Connection, user_id: &str) -> Result<bool, DbError> {
 
 /// [`may_use`] as the ask's admission says it: 403 `model_not_allowed`.
 /// Checked with the plan, inside the transaction that records the question.
-pub fn check_access(conn: &Connection, user_id: &str, model_id: &str) -> Result<()> {
-    if may_use(conn, user_id, model_id)? {
+pub fn check_access(access: &Access, conn: &Connection, model_id: &str) -> Result<()> {
+    if access.may_use(conn, model_id)? {
         Ok(())
     } else {
         Err(not_allowed(model_id))
@@ -63,29 +124,16 @@ pub fn not_allowed(model_id: &str) -> Error {
 /// open ones and their groups' (every one for an admin), narrowed by their
 /// plan. Anonymous (`None`): the open ones only.
 pub fn allowed_models(conn: &Connection, user_id: Option<&str>) -> Result<Vec<ModelRow>, DbError> {
-    let available = connection::available_models(conn)?;
-    let restricted = group::restricted_models(conn)?;
-    let Some(user_id) = user_id else {
-        return Ok(available
-            .into_iter()
-            .filter(|m| !restricted.contains(&m.id))
-            .collect());
-    };
-    let granted: Option<HashSet<String>> = if is_admin(conn, user_id)? {
-        None
-    } else {
-        Some(group::granted_models(conn, user_id)?)
-    };
-    let plan = plan::effective(conn, user_id)?;
-    Ok(available
-        .into_iter()
-        .filter(|m| {
-            granted
-                .as_ref()
-                .is_none_or(|g| !restricted.contains(&m.id) || g.contains(&m.id))
-        })
-        .filter(|m| plan.as_ref().is_none_or(|p| p.allows(&m.id)))
-        .collect())
+    match user_id {
+        Some(user_id) => Access::read(conn, user_id)?.allowed_models(conn),
+        None => {
+            let restricted = group::restricted_models(conn)?;
+            Ok(connection::available_models(conn)?
+                .into_iter()
+                .filter(|m| !restricted.contains(&m.id))
+                .collect())
+        }
+    }
 }
 
 /// [`allowed_models`] on a database thread.

@@ -4,6 +4,7 @@
 
 use chrono::{Duration as Days, Utc};
 
+use super::groups::Access;
 use super::Error;
 use crate::db::plan;
 
@@ -33,10 +34,20 @@ fn seconds_to_reset() -> u64 {
 /// 403 `model_not_in_plan`, a used-up daily limit a 429 that says when it
 /// resets.
 pub fn check_plan(conn: &rusqlite::Connection, user_id: &str, model_id: &str) -> Result<(), Error> {
-    super::groups::check_access(conn, user_id, model_id)?;
-    let Some(plan) = plan::effective(conn, user_id)? else {
+    check_plan_with(conn, &Access::read(conn, user_id)?, model_id)
+}
+
+/// [`check_plan`] with the user's [`Access`] already read.
+pub fn check_plan_with(
+    conn: &rusqlite::Connection,
+    access: &Access,
+    model_id: &str,
+) -> Result<(), Error> {
+    super::groups::check_access(access, conn, model_id)?;
+    let Some(plan) = &access.plan else {
         return Ok(());
     };
+    let user_id = access.user_id();
     if !plan.allows(model_id) {
         return Err(Error::forbidden(
             "model_not_in_plan",
