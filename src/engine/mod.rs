@@ -655,7 +655,7 @@ mod tests {
     /// call is cut, and it never joined the registry.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_early_answer_whose_rows_were_lost_has_its_call_cut() {
-        use crate::db::conversation::{Role, Status, Usage};
+        use crate::db::conversation::Status;
         let fake = fake_llm::FakeLlm::start(fake_llm::Behavior {
             stall_after: Some(1),
             ..fake_llm::Behavior::default()
@@ -664,24 +664,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db")).unwrap();
         let engine = Engine::new(db, Limits::default());
-        let answer = Message {
-            id: "a1".into(),
-            conversation_id: "c1".into(),
-            idx: 1,
-            role: Role::Assistant,
-            content: String::new(),
-            model_id: Some("m".into()),
-            status: Status::Streaming,
-            error: None,
-            parent_id: None,
-            sibling_ids: Vec::new(),
-            usage: Usage::default(),
-            feedback: None,
-            context: Vec::new(),
-            files: Vec::new(),
-            created_at: String::new(),
-            updated_at: String::new(),
-        };
+        let mut answer = prompt::tests::msg("assistant", "");
+        answer.id = "a1".into();
+        answer.conversation_id = "c1".into();
+        answer.status = Status::Streaming;
         let job = Job {
             conversation_id: "c1".into(),
             user_message: None,

@@ -205,11 +205,12 @@ pub fn context_block(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::db::conversation::{self, Usage};
 
-    fn msg(role: &str, content: &str) -> Message {
+    /// A message of `role` saying `content`, its other fields empty.
+    pub(in crate::engine) fn msg(role: &str, content: &str) -> Message {
         Message {
             id: String::new(),
             conversation_id: String::new(),
