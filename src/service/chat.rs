@@ -8,6 +8,7 @@
 //! ([`db::conversation::turn`]; a question's in a savepoint of the batch
 //! [`Db::write_together`] writes with the others asked meanwhile).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -531,23 +532,30 @@ pub async fn ask_with(
 struct Prompt<'a> {
     rows: &'a Rows,
     system_prompt: String,
-    history: Vec<Message>,
+    history: Cow<'a, [Message]>,
 }
 
 impl<'a> Prompt<'a> {
     fn of(rows: &'a Rows) -> Prompt<'a> {
+        // The answer is the thread's last message (its current one): the
+        // history is the rest, borrowed.
+        let history = match rows.thread.split_last() {
+            Some((last, before)) if last.id == rows.answer.id => Cow::Borrowed(before),
+            _ => Cow::Owned(
+                rows.thread
+                    .iter()
+                    .filter(|m| m.id != rows.answer.id)
+                    .cloned()
+                    .collect(),
+            ),
+        };
         Prompt {
             rows,
             system_prompt: system_prompt(
                 &rows.conversation.system_prompt,
-                rows.context_text.clone(),
+                rows.context_text.as_deref(),
             ),
-            history: rows
-                .thread
-                .iter()
-                .filter(|m| m.id != rows.answer.id)
-                .cloned()
-                .collect(),
+            history,
         }
     }
 
@@ -653,9 +661,9 @@ fn add_side_by_side(
 }
 
 /// The conversation's system prompt followed by the collector text, if any.
-fn system_prompt(own: &str, context: Option<String>) -> String {
+fn system_prompt(own: &str, context: Option<&str>) -> String {
     match context {
-        Some(block) if own.trim().is_empty() => block,
+        Some(block) if own.trim().is_empty() => block.to_string(),
         Some(block) => format!("{own}\n\n{block}"),
         None => own.to_string(),
     }
@@ -1182,10 +1190,7 @@ mod tests {
     #[test]
     fn the_collector_text_follows_the_system_prompt() {
         assert_eq!(system_prompt("be brief", None), "be brief");
-        assert_eq!(system_prompt(" ", Some("ctx".into())), "ctx");
-        assert_eq!(
-            system_prompt("be brief", Some("ctx".into())),
-            "be brief\n\nctx"
-        );
+        assert_eq!(system_prompt(" ", Some("ctx")), "ctx");
+        assert_eq!(system_prompt("be brief", Some("ctx")), "be brief\n\nctx");
     }
 }
