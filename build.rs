@@ -102,16 +102,17 @@ fn main() {
     pack(&frontend.join("dist"));
 }
 
-/// Has the linker put the functions a start runs (listed gzip-compressed in
-/// `order`, made by `bench/startup-order`; 1.7 MB of mostly generic names
-/// as text) side by side at the start of the code, in a release
-/// build for x86-64 Linux. The kernel maps code into a process 64 KiB around
-/// each page it touches, so the ~1,600 functions a start runs (2.4 MB),
-/// spread over the whole 13 MB of code, left 7.7 MB of it resident in an idle
-/// server; side by side, 2.5 MB (idle RSS 16.5 -> 9.3 MiB, issue 19). Only with lld, which Rust links x86-64 Linux binaries with since
-/// 1.90 (GNU ld has no such option); a name the binary does not have is
-/// skipped, so a stale list costs memory, never a build.
-/// `DAEHWA_NO_STARTUP_ORDER=1` leaves the order to the linker.
+/// Has the linker put the functions a start runs, then those the common
+/// requests run (listed gzip-compressed in `order`, made by
+/// `bench/startup-order`; 2.2 MB of mostly generic names as text) side by
+/// side at the start of the code, in a release build for x86-64 Linux. The
+/// kernel maps code into a process 64 KiB around each page it touches, so the
+/// ~1,600 functions a start runs (2.4 MB), spread over the whole 13 MB of
+/// code, left 7.7 MB of it resident in an idle server; side by side, 2.5 MB
+/// (idle RSS 16.5 -> 9.3 MiB, issue 19). Only with lld, which Rust links
+/// x86-64 Linux binaries with since 1.90 (GNU ld has no such option); a name
+/// the binary does not have is skipped, so a stale list costs memory, never
+/// a build. `DAEHWA_NO_STARTUP_ORDER=1` leaves the order to the linker.
 fn order_startup_code(order: &Path) {
     println!("cargo:rerun-if-changed={}", order.display());
     println!("cargo:rerun-if-env-changed=DAEHWA_NO_STARTUP_ORDER");
