@@ -8,7 +8,6 @@
 //! ([`db::conversation::turn`]; a question's in a savepoint of the batch
 //! [`Db::write_together`] writes with the others asked meanwhile).
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -532,22 +531,17 @@ pub async fn ask_with(
 struct Prompt<'a> {
     rows: &'a Rows,
     system_prompt: String,
-    history: Cow<'a, [Message]>,
+    history: &'a [Message],
 }
 
 impl<'a> Prompt<'a> {
     fn of(rows: &'a Rows) -> Prompt<'a> {
-        // The answer is the thread's last message (its current one): the
-        // history is the rest, borrowed.
+        // The thread is the path to the conversation's current message, the
+        // new answer (it has no children, so it can only be the last): the
+        // history is the rest.
         let history = match rows.thread.split_last() {
-            Some((last, before)) if last.id == rows.answer.id => Cow::Borrowed(before),
-            _ => Cow::Owned(
-                rows.thread
-                    .iter()
-                    .filter(|m| m.id != rows.answer.id)
-                    .cloned()
-                    .collect(),
-            ),
+            Some((last, before)) if last.id == rows.answer.id => before,
+            _ => &rows.thread[..],
         };
         Prompt {
             rows,
@@ -572,7 +566,7 @@ impl<'a> Prompt<'a> {
             model: route.model.upstream_id.clone(),
             messages: engine::build_prompt(
                 &self.system_prompt,
-                &self.history,
+                self.history,
                 route.model.context_window,
                 images,
             ),
