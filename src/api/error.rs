@@ -138,14 +138,18 @@ pub fn json_response<T: serde::Serialize + ?Sized>(status: StatusCode, body: &T)
     // Room for a typical reply at once (a page of a list is tens of KiB):
     // fewer regrowths, each of which copies what was written so far.
     let mut text = Vec::with_capacity(4096);
-    let (status, text) = match serde_json::to_writer(&mut text, body) {
-        Ok(()) => (status, text),
+    match serde_json::to_writer(&mut text, body) {
+        Ok(()) => json_bytes_response(status, text),
         Err(e) => {
             log::error!("a reply could not be serialized: {e}");
             let text = r#"{"error":"internal error","code":"internal"}"#;
-            (StatusCode::INTERNAL_SERVER_ERROR, text.as_bytes().to_vec())
+            json_bytes_response(StatusCode::INTERNAL_SERVER_ERROR, text.as_bytes().to_vec())
         }
-    };
+    }
+}
+
+/// [`json_response`] of a body already written as JSON.
+pub fn json_bytes_response(status: StatusCode, text: Vec<u8>) -> Response {
     let mut res = Response::new(text.into());
     *res.status_mut() = status;
     let headers = res.headers_mut();

@@ -321,11 +321,13 @@ async fn tags_are_set_listed_filtered_and_searched_with_tag_tokens() {
         app,
         user,
         &trip,
-        json!({"tags": [" 여행 ", "work", "Work", "Alpha"]}),
+        json!({"tags": [" 여행 ", "work", "Zebra", "Work", "Alpha"]}),
     )
     .await;
     assert_eq!(status, 200, "{tagged}");
-    assert_eq!(tagged["tags"], json!(["Alpha", "work", "여행"]));
+    // Case-insensitive order, not the bytes' ("Zebra" < "work").
+    let trip_tags = json!(["Alpha", "work", "Zebra", "여행"]);
+    assert_eq!(tagged["tags"], trip_tags);
     assert_eq!(
         patch(app, user, &dog, json!({"tags": ["WORK"]})).await.0,
         200
@@ -351,20 +353,28 @@ async fn tags_are_set_listed_filtered_and_searched_with_tag_tokens() {
         [
             ("alpha".to_string(), 1),
             ("work".to_string(), 2),
+            ("zebra".to_string(), 1),
             ("여행".to_string(), 1)
         ]
     );
 
-    // The list shows the tags; filters by one or several (all must match).
+    // The list and a search show the tags (none on an untagged one);
+    // filters by one or several (all must match).
     let (_, page) = app.conversations(user, "").await;
-    let shown = page["conversations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["id"] == trip.as_str())
-        .unwrap()
-        .clone();
-    assert_eq!(shown["tags"], json!(["Alpha", "work", "여행"]));
+    let shown = |page: &Value, id: &str| {
+        page["conversations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap()["tags"]
+            .clone()
+    };
+    assert_eq!(shown(&page, &trip), trip_tags);
+    assert_eq!(shown(&page, &dog), json!(["WORK"]));
+    assert_eq!(shown(&page, &other_dog), json!([]));
+    let (_, found) = app.conversations(user, "q=%EC%A0%9C%EC%A3%BC").await;
+    assert_eq!(shown(&found, &trip), trip_tags, "{found}");
     for (query, expected, why) in [
         ("tag=work", ids(&[&trip, &dog]), "one tag"),
         ("tag=WORK", ids(&[&trip, &dog]), "any case"),

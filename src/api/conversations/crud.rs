@@ -9,15 +9,16 @@ use warp::reply::Response;
 
 use super::ask::{answer, AnswerFailed, Exchange, StreamEvent};
 use super::{full, owned};
-use crate::api::error::{json_response, ApiError};
+use crate::api::error::{json_bytes_response, json_response, ApiError};
 use crate::api::filters::Page;
 use crate::api::openapi::Error;
 use crate::api::views::{chat, ConversationWithMessages};
 use crate::app::AppState;
 use crate::auth::CurrentUser;
 use crate::db::conversation::{
-    self as repo, Conversation, Feedback, FolderFilter, ListFilter, Message,
+    self as repo, Conversation, Feedback, FolderFilter, ListFilter, Listed, Message,
 };
+use crate::db::DbError;
 use crate::service::conversations::{self as ops, Change, Created, NewChat};
 use crate::service::search::{add_tag, search_keywords, split_tags};
 
@@ -40,28 +41,28 @@ pub(super) struct ListQuery {
 
 /// A conversation in the list (no system prompt, no current message).
 #[derive(Serialize, ToSchema)]
-pub struct ConversationItem {
-    id: String,
-    title: String,
-    model_id: Option<String>,
+pub struct ConversationItem<'a> {
+    id: &'a str,
+    title: &'a str,
+    model_id: Option<&'a str>,
     pinned: bool,
     archived: bool,
     message_count: i64,
-    folder_id: Option<String>,
+    folder_id: Option<&'a str>,
     /// Sorted case-insensitively.
-    tags: Vec<String>,
+    tags: Vec<&'a str>,
     /// Always false: temporary chats are never listed.
     temporary: bool,
-    created_at: String,
-    updated_at: String,
+    created_at: &'a str,
+    updated_at: &'a str,
     /// With `q`: the text around the first match in the conversation's
     /// messages (about 160 characters); absent when only the title matched.
     #[serde(skip_serializing_if = "Option::is_none")]
-    snippet: Option<String>,
+    snippet: Option<&'a str>,
 }
 
-impl From<Conversation> for ConversationItem {
-    fn from(c: Conversation) -> Self {
+impl<'a> ConversationItem<'a> {
+    fn new(c: Listed<'a>, snippet: Option<&'a str>) -> Self {
         ConversationItem {
             id: c.id,
             title: c.title,
@@ -70,21 +71,56 @@ impl From<Conversation> for ConversationItem {
             archived: c.archived,
             message_count: c.message_count,
             folder_id: c.folder_id,
-            tags: c.tags,
+            tags: c.tags(),
             temporary: c.temporary,
             created_at: c.created_at,
             updated_at: c.updated_at,
-            snippet: None,
+            snippet,
         }
     }
 }
 
 /// `GET /conversations`: a page of the user's conversations, most recently
 /// updated first.
+// Written by `PageOut`, item by item as the rows are read.
 #[derive(Serialize, ToSchema)]
-pub struct Conversations {
-    conversations: Vec<ConversationItem>,
+pub struct Conversations<'a> {
+    conversations: Vec<ConversationItem<'a>>,
     next_cursor: Option<String>,
+}
+
+/// A [`Conversations`] written as its rows are read, each item straight
+/// from its row, with no copy of the page (issue 19); the same bytes serde
+/// writes for it (a test below).
+struct PageOut {
+    out: Vec<u8>,
+    items: usize,
+}
+
+impl PageOut {
+    /// About what an item takes (a typical one is 250–300 bytes).
+    const ITEM: usize = 320;
+
+    fn new(limit: u32) -> Self {
+        let mut out = Vec::with_capacity(64 + Self::ITEM * limit as usize);
+        out.extend_from_slice(br#"{"conversations":["#);
+        PageOut { out, items: 0 }
+    }
+
+    fn item(&mut self, item: &ConversationItem<'_>) -> serde_json::Result<()> {
+        if self.items > 0 {
+            self.out.push(b',');
+        }
+        self.items += 1;
+        serde_json::to_writer(&mut self.out, item)
+    }
+
+    fn finish(mut self, next_cursor: Option<&str>) -> serde_json::Result<Vec<u8>> {
+        self.out.extend_from_slice(br#"],"next_cursor":"#);
+        serde_json::to_writer(&mut self.out, &next_cursor)?;
+        self.out.push(b'}');
+        Ok(self.out)
+    }
 }
 
 /// `GET /conversations/{id}/messages`: the current thread, root first.
@@ -154,7 +190,7 @@ pub(super) async fn list(
         limit: page.limit(),
     };
     let user_id = current.user.id.clone();
-    let items = state
+    let body = state
         .db
         .run_search(searcher, move |conn| -> Result<_, ApiError> {
             if let Some(FolderFilter::In(folder)) = &filter.folder {
@@ -162,24 +198,22 @@ pub(super) async fn list(
                     return Err(ApiError::NotFound("no such folder".into()));
                 }
             }
-            Ok(repo::list_with_snippets(conn, &user_id, &filter)?)
+            let written = |e: serde_json::Error| DbError::Task(format!("a page of the list: {e}"));
+            let mut page = PageOut::new(filter.limit);
+            // The last item's key when the page is full.
+            let mut next_cursor = None;
+            repo::each_listed(conn, &user_id, &filter, |c, snippet| {
+                page.item(&ConversationItem::new(c, snippet))
+                    .map_err(written)?;
+                if page.items >= filter.limit as usize {
+                    next_cursor = Some(format!("{}~{}", c.updated_at, c.id));
+                }
+                Ok(())
+            })?;
+            Ok(page.finish(next_cursor.as_deref()).map_err(written)?)
         })
         .await?;
-    let next_cursor = page.next_cursor(&items, |(c, _)| format!("{}~{}", c.updated_at, c.id));
-    let conversations = items
-        .into_iter()
-        .map(|(c, snippet)| ConversationItem {
-            snippet,
-            ..ConversationItem::from(c)
-        })
-        .collect();
-    Ok(json_response(
-        StatusCode::OK,
-        &Conversations {
-            conversations,
-            next_cursor,
-        },
-    ))
+    Ok(json_bytes_response(StatusCode::OK, body))
 }
 
 /// A new conversation; with `message`, its first question asked at once.
@@ -448,5 +482,55 @@ mod tests {
         assert!(query_tags("").is_empty());
         assert_eq!(query_tags("tag"), [""]);
         assert_eq!(query_tags("tag=%FF"), ["\u{FFFD}"]);
+    }
+
+    fn item<'a>(id: &'a str, tags: Vec<&'a str>, snippet: Option<&'a str>) -> ConversationItem<'a> {
+        ConversationItem {
+            id,
+            title: "제목 \"quoted\"\n",
+            model_id: None,
+            pinned: true,
+            archived: false,
+            message_count: 3,
+            folder_id: Some("f"),
+            tags,
+            temporary: false,
+            created_at: "2026-12-06T10:00:00Z",
+            updated_at: "2026-12-06T11:00:00Z",
+            snippet,
+        }
+    }
+
+    /// The page written item by item is what serde writes for the documented
+    /// `Conversations` (empty, one item, several; with and without a cursor).
+    #[test]
+    fn a_page_written_item_by_item_is_the_documented_shape() {
+        let pages = [
+            (vec![], None),
+            (vec![item("a", vec![], None)], None),
+            (
+                vec![
+                    item("a", vec!["Work", "여행"], Some("…강아지…")),
+                    item("b", vec![], None),
+                ],
+                Some("2026-12-06T11:00:00Z~b".to_string()),
+            ),
+        ];
+        for (items, next_cursor) in pages {
+            let mut page = PageOut::new(50);
+            for i in &items {
+                page.item(i).unwrap();
+            }
+            let written = page.finish(next_cursor.as_deref()).unwrap();
+            let documented = serde_json::to_vec(&Conversations {
+                conversations: items,
+                next_cursor,
+            })
+            .unwrap();
+            assert_eq!(
+                String::from_utf8(written).unwrap(),
+                String::from_utf8(documented).unwrap()
+            );
+        }
     }
 }

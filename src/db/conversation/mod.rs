@@ -206,9 +206,41 @@ pub struct ContextItem {
     pub truncated: bool,
 }
 
-const CONVERSATION_COLUMNS: &str = "c.id, c.user_id, c.title, c.model_id, c.system_prompt, \
-    c.pinned, c.archived, c.current_message_id, c.message_count, c.created_at, c.updated_at, \
-    c.folder_id, c.temporary";
+/// A conversation's (`c`'s) tags in one text joined by U+001F (a tag never
+/// holds a control character: `service::conversations::normalize_tags`),
+/// NULL without tags, in no particular order ([`Listed::tags`] sorts them).
+/// Read with the row, by the primary key's index: a second query for the
+/// page, which bound a JSON array of its ids, took a tenth of a list's CPU
+/// (issue 19).
+macro_rules! tags_column {
+    () => {
+        "(SELECT group_concat(t.tag, char(31)) FROM conversation_tag t \
+           WHERE t.conversation_id = c.id)"
+    };
+}
+macro_rules! conversation_columns {
+    ($tags:expr) => {
+        concat!(
+            "c.id, c.user_id, c.title, c.model_id, c.system_prompt, c.pinned, c.archived, \
+             c.current_message_id, c.message_count, c.created_at, c.updated_at, c.folder_id, \
+             c.temporary, ",
+            $tags
+        )
+    };
+}
+/// The columns [`Listed::from_row`] and [`conversation_from`] read.
+const CONVERSATION_COLUMNS: &str = conversation_columns!(tags_column!());
+/// [`CONVERSATION_COLUMNS`] for a statement whose `?1` is the owner: when
+/// the owner has no tags at all (checked once per statement, not per row) the
+/// tags are not looked up row by row (a lookup is about a quarter of what
+/// SQLite spends on the row).
+const OWNERS_CONVERSATION_COLUMNS: &str = conversation_columns!(concat!(
+    "CASE WHEN EXISTS (SELECT 1 FROM conversation_tag u WHERE u.user_id = ?1) THEN ",
+    tags_column!(),
+    " END"
+));
+/// Joins the tags in the last of [`CONVERSATION_COLUMNS`].
+const TAG_SEPARATOR: char = '\u{1f}';
 /// Leaves out conversations still being imported (src/db/import.rs). `NOT
 /// IN` reads that (nearly always empty) table through one cursor for the
 /// whole statement; a correlated `NOT EXISTS` opened a cursor per row (5% of
@@ -217,50 +249,79 @@ const NOT_IMPORTING: &str = "c.id NOT IN (SELECT conversation_id FROM conversati
 const MESSAGE_COLUMNS: &str = "id, conversation_id, idx, role, content, model_id, status, error, \
     parent_id, prompt_tokens, completion_tokens, created_at, updated_at";
 
-fn conversation_from(row: &Row<'_>) -> rusqlite::Result<Conversation> {
-    Ok(Conversation {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        title: row.get(2)?,
-        model_id: row.get(3)?,
-        system_prompt: row.get(4)?,
-        pinned: row.get(5)?,
-        archived: row.get(6)?,
-        current_message_id: row.get(7)?,
-        message_count: row.get(8)?,
-        folder_id: row.get(11)?,
-        tags: Vec::new(),
-        temporary: row.get(12)?,
-        created_at: row.get(9)?,
-        updated_at: row.get(10)?,
-    })
+/// A conversation as the list shows it, borrowed from its row: a page is
+/// written out without a copy of each row's text (with the tags' second
+/// query, those copies and their frees were a third of a list's
+/// instructions, issue 19).
+#[derive(Debug, Clone, Copy)]
+pub struct Listed<'r> {
+    pub id: &'r str,
+    pub title: &'r str,
+    pub model_id: Option<&'r str>,
+    pub pinned: bool,
+    pub archived: bool,
+    pub message_count: i64,
+    pub folder_id: Option<&'r str>,
+    tags: Option<&'r str>,
+    pub temporary: bool,
+    pub created_at: &'r str,
+    pub updated_at: &'r str,
 }
 
-/// The tags of a page of conversations, one query for the page (a JSON
-/// array of their ids), each conversation's sorted case-insensitively.
-const TAGS_OF_SQL: &str = "SELECT t.conversation_id, t.tag FROM json_each(?1) j
-    CROSS JOIN conversation_tag t ON t.conversation_id = j.value
-    ORDER BY t.conversation_id, t.tag, t.tag COLLATE BINARY";
+impl<'r> Listed<'r> {
+    /// Reads a row of [`CONVERSATION_COLUMNS`].
+    fn from_row(row: &'r Row<'_>) -> rusqlite::Result<Self> {
+        let text = |i: usize| -> rusqlite::Result<&'r str> { Ok(row.get_ref(i)?.as_str()?) };
+        let maybe = |i: usize| -> rusqlite::Result<Option<&'r str>> {
+            Ok(row.get_ref(i)?.as_str_or_null()?)
+        };
+        Ok(Listed {
+            id: text(0)?,
+            title: text(2)?,
+            model_id: maybe(3)?,
+            pinned: row.get(5)?,
+            archived: row.get(6)?,
+            message_count: row.get(8)?,
+            folder_id: maybe(11)?,
+            tags: maybe(13)?,
+            temporary: row.get(12)?,
+            created_at: text(9)?,
+            updated_at: text(10)?,
+        })
+    }
 
-/// Fills in the tags of `conversations` (one query however many).
-fn with_tags(conn: &Connection, conversations: &mut [Conversation]) -> Result<(), DbError> {
-    if conversations.is_empty() {
-        return Ok(());
+    /// Its tags, sorted case-insensitively (as SQLite's `NOCASE` compares:
+    /// ASCII letters folded).
+    pub fn tags(&self) -> Vec<&'r str> {
+        let mut tags: Vec<&str> = self
+            .tags
+            .into_iter()
+            .flat_map(|t| t.split(TAG_SEPARATOR))
+            .collect();
+        let folded = |s: &'r str| s.bytes().map(|b| b.to_ascii_lowercase());
+        tags.sort_unstable_by(|a, b| folded(a).cmp(folded(b)).then_with(|| a.cmp(b)));
+        tags
     }
-    let ids: Vec<&str> = conversations.iter().map(|c| c.id.as_str()).collect();
-    let list = serde_json::to_string(&ids).map_err(|e| DbError::Task(e.to_string()))?;
-    let mut stmt = conn.prepare_cached(TAGS_OF_SQL)?;
-    let mut rows = stmt.query([list])?;
-    let mut tags: std::collections::HashMap<String, Vec<String>> = Default::default();
-    while let Some(row) = rows.next()? {
-        tags.entry(row.get(0)?).or_default().push(row.get(1)?);
-    }
-    for c in conversations.iter_mut() {
-        if let Some(found) = tags.remove(&c.id) {
-            c.tags = found;
-        }
-    }
-    Ok(())
+}
+
+fn conversation_from(row: &Row<'_>) -> rusqlite::Result<Conversation> {
+    let listed = Listed::from_row(row)?;
+    Ok(Conversation {
+        id: listed.id.to_owned(),
+        user_id: row.get(1)?,
+        title: listed.title.to_owned(),
+        model_id: listed.model_id.map(str::to_owned),
+        system_prompt: row.get(4)?,
+        pinned: listed.pinned,
+        archived: listed.archived,
+        current_message_id: row.get(7)?,
+        message_count: listed.message_count,
+        folder_id: listed.folder_id.map(str::to_owned),
+        tags: listed.tags().into_iter().map(str::to_owned).collect(),
+        temporary: listed.temporary,
+        created_at: listed.created_at.to_owned(),
+        updated_at: listed.updated_at.to_owned(),
+    })
 }
 
 fn message_from(row: &Row<'_>) -> rusqlite::Result<Message> {
@@ -339,17 +400,10 @@ pub(super) fn get_any(conn: &Connection, id: &str) -> Result<Option<Conversation
     let sql = format!(
         "SELECT {CONVERSATION_COLUMNS} FROM conversation c WHERE c.id = ?1 AND {NOT_IMPORTING}"
     );
-    let Some(found) = conn
+    Ok(conn
         .prepare_cached(&sql)?
         .query_row([id], conversation_from)
-        .optional()?
-    else {
-        return Ok(None);
-    };
-    let mut found = [found];
-    with_tags(conn, &mut found)?;
-    let [found] = found;
-    Ok(Some(found))
+        .optional()?)
 }
 
 /// Which folder the list shows.
@@ -386,16 +440,65 @@ pub fn list(
     user_id: &str,
     filter: &ListFilter,
 ) -> Result<Vec<Conversation>, DbError> {
-    if !filter.keywords.is_empty() {
+    let mut found = Vec::new();
+    let mut keep = |row: &Row<'_>| {
+        found.push(conversation_from(row)?);
+        Ok(())
+    };
+    if filter.keywords.is_empty() {
+        each_row(conn, user_id, filter, &mut keep)?;
+    } else {
         // The search and the fetch read one snapshot, so the rows come back
         // as the search saw them.
-        return super::in_snapshot(conn, || {
-            by_rowids(conn, &super::search::matching(conn, user_id, filter)?)
+        super::in_snapshot(conn, || {
+            each_by_rowid(
+                conn,
+                &super::search::matching(conn, user_id, filter)?,
+                &mut keep,
+            )
+        })?;
+    }
+    Ok(found)
+}
+
+/// [`list`] for `GET /conversations`: calls `each` with every conversation
+/// of the page, in order, borrowed from its row, and with keywords its
+/// snippet (the text around the first keyword; `None` when only the title
+/// matched), all read in the search's snapshot.
+pub fn each_listed(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+    mut each: impl FnMut(Listed<'_>, Option<&str>) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    if filter.keywords.is_empty() {
+        return each_row(conn, user_id, filter, |row| {
+            each(Listed::from_row(row)?, None)
         });
     }
+    super::in_snapshot(conn, || {
+        let found = super::search::found(conn, user_id, filter)?;
+        let rowids: Vec<i64> = found.iter().map(|f| f.rowid).collect();
+        let snippets = super::search::snippets_of(conn, &found, &filter.keywords)?;
+        let mut snippets = snippets.iter();
+        each_by_rowid(conn, &rowids, |row| {
+            let snippet = snippets.next().and_then(Option::as_deref);
+            each(Listed::from_row(row)?, snippet)
+        })
+    })
+}
+
+/// Calls `each` with the rows of [`CONVERSATION_COLUMNS`] that `filter`
+/// (without keywords) picks, in list order.
+fn each_row(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+    mut each: impl FnMut(&Row<'_>) -> Result<(), DbError>,
+) -> Result<(), DbError> {
     let mut sql = format!(
-        "SELECT {CONVERSATION_COLUMNS} FROM conversation c
-          WHERE c.user_id = ? AND c.temporary = 0 AND {NOT_IMPORTING}"
+        "SELECT {OWNERS_CONVERSATION_COLUMNS} FROM conversation c
+          WHERE c.user_id = ?1 AND c.temporary = 0 AND {NOT_IMPORTING}"
     );
     let mut args: Vec<SqlValue> = vec![user_id.to_string().into()];
     match &filter.folder {
@@ -432,40 +535,23 @@ pub fn list(
         filter.limit
     ));
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), conversation_from)?;
-    let mut found: Vec<Conversation> = rows.collect::<Result<_, _>>()?;
-    with_tags(conn, &mut found)?;
-    Ok(found)
-}
-
-/// [`list`] with each conversation's snippet (`GET /conversations`): the
-/// text around the first keyword (`None` without keywords, or when only the
-/// title matched), read in the search's snapshot.
-pub fn list_with_snippets(
-    conn: &Connection,
-    user_id: &str,
-    filter: &ListFilter,
-) -> Result<Vec<(Conversation, Option<String>)>, DbError> {
-    if filter.keywords.is_empty() {
-        return Ok(list(conn, user_id, filter)?
-            .into_iter()
-            .map(|c| (c, None))
-            .collect());
+    let mut rows = stmt.query(params_from_iter(args))?;
+    while let Some(row) = rows.next()? {
+        each(row)?;
     }
-    super::in_snapshot(conn, || {
-        let found = super::search::found(conn, user_id, filter)?;
-        let rowids: Vec<i64> = found.iter().map(|f| f.rowid).collect();
-        let conversations = by_rowids(conn, &rowids)?;
-        let snippets = super::search::snippets_of(conn, &found, &filter.keywords)?;
-        Ok(conversations.into_iter().zip(snippets).collect())
-    })
+    Ok(())
 }
 
-/// The conversations with these rowids, in their order (the search gives
-/// them in list order).
-fn by_rowids(conn: &Connection, rowids: &[i64]) -> Result<Vec<Conversation>, DbError> {
+/// Calls `each` with the rows of [`CONVERSATION_COLUMNS`] of the
+/// conversations with these rowids, in their order (the search gives them in
+/// list order).
+fn each_by_rowid(
+    conn: &Connection,
+    rowids: &[i64],
+    mut each: impl FnMut(&Row<'_>) -> Result<(), DbError>,
+) -> Result<(), DbError> {
     if rowids.is_empty() {
-        return Ok(Vec::new());
+        return Ok(());
     }
     let list = serde_json::to_string(rowids).map_err(|e| DbError::Task(e.to_string()))?;
     let sql = format!(
@@ -473,10 +559,11 @@ fn by_rowids(conn: &Connection, rowids: &[i64]) -> Result<Vec<Conversation>, DbE
          ORDER BY j.key"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map([list], conversation_from)?;
-    let mut found: Vec<Conversation> = rows.collect::<Result<_, _>>()?;
-    with_tags(conn, &mut found)?;
-    Ok(found)
+    let mut rows = stmt.query([list])?;
+    while let Some(row) = rows.next()? {
+        each(row)?;
+    }
+    Ok(())
 }
 
 /// Changes to a conversation; `None` leaves a field as it is.
