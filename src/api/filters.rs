@@ -378,9 +378,15 @@ impl Page {
         self.limit.unwrap_or(Self::DEFAULT).clamp(1, Self::MAX)
     }
 
+    /// Whether a page of `items` items is full: then a next page may follow,
+    /// from the last item's key.
+    pub fn is_full(&self, items: usize) -> bool {
+        items >= self.limit() as usize
+    }
+
     /// The cursor for the next page: the last item's key when the page is full.
     pub fn next_cursor<T>(&self, items: &[T], key: impl Fn(&T) -> String) -> Option<String> {
-        (items.len() as u32 >= self.limit())
+        self.is_full(items.len())
             .then(|| items.last().map(key))
             .flatten()
     }

@@ -199,18 +199,17 @@ pub(super) async fn list(
                 }
             }
             let written = |e: serde_json::Error| DbError::Task(format!("a page of the list: {e}"));
-            let mut page = PageOut::new(filter.limit);
-            // The last item's key when the page is full.
+            let mut out = PageOut::new(filter.limit);
             let mut next_cursor = None;
             repo::each_listed(conn, &user_id, &filter, |c, snippet| {
-                page.item(&ConversationItem::new(c, snippet))
+                out.item(&ConversationItem::new(c, snippet))
                     .map_err(written)?;
-                if page.items >= filter.limit as usize {
+                if page.is_full(out.items) {
                     next_cursor = Some(format!("{}~{}", c.updated_at, c.id));
                 }
                 Ok(())
             })?;
-            Ok(page.finish(next_cursor.as_deref()).map_err(written)?)
+            Ok(out.finish(next_cursor.as_deref()).map_err(written)?)
         })
         .await?;
     Ok(json_bytes_response(StatusCode::OK, body))
