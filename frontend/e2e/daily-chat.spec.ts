@@ -454,6 +454,17 @@ test.describe('keyboard', () => {
       expect(gap, 'not following the answer').toBeLessThan(80)
       await page.getByTestId('stop').click()
       await waitAnswer(page, 'stopped')
+      // A question sent while scrolled up brings the end back, and its answer is followed.
+      await scroller.evaluate((el) => el.scrollTo({ top: 0 }))
+      await send(page, 'And a short one [[tokens:40]]')
+      await waitAnswer(page)
+      await expect(questions().last()).toContainText('And a short one')
+      await expect
+        .poll(() => scroller.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight), {
+          message: 'the new question and its answer are not in view',
+        })
+        .toBeLessThan(80)
+      await expect(jump).toHaveCount(0)
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 })
     }
