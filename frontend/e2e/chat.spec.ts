@@ -19,6 +19,7 @@ import {
   answerText,
   at,
   baseUrl,
+  chooseLanguage,
   fakeUrl,
   lastAnswer,
   login,
@@ -413,7 +414,7 @@ test.describe('chat', () => {
   test('Korean UI: every visible label switches to 한국어', async () => {
     const { page } = flow
     await nav(page, 'nav-settings')
-    await page.getByTestId('lang-ko').click()
+    await chooseLanguage(page, 'ko')
     await page.getByTestId('theme-light').click()
     await expect(page.getByTestId('new-chat')).toContainText('새 대화')
     await expect(page.locator('html')).toHaveAttribute('lang', 'ko')
@@ -422,7 +423,7 @@ test.describe('chat', () => {
     await expect(page.getByTestId('composer')).toHaveAttribute('placeholder', /물어보세요/)
     await shot(page, '11-chat-korean')
     await nav(page, 'nav-settings')
-    await page.getByTestId('lang-en').click()
+    await chooseLanguage(page, 'en')
   })
 
   test('admin: the Server tab shows the status and turns the daily backup on', async () => {

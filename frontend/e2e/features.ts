@@ -12,6 +12,7 @@ import {
   DAVE,
   at,
   baseUrl,
+  chooseLanguage,
   lastAnswer,
   login,
   nav,
@@ -64,7 +65,7 @@ export function featureTests(flow: Flow): void {
   test('settings follow the user: theme, default model and system prompt from another device', async () => {
     const { page } = flow
     await page.goto(at('settings'), { waitUntil: 'domcontentloaded' })
-    await page.getByTestId('lang-en').click()
+    await chooseLanguage(page, 'en')
     let model = ''
     await test.step('Alice picks dark, a default model and a system prompt', async () => {
       await page.getByTestId('theme-dark').click()

@@ -144,6 +144,20 @@ export async function login(page: Page, username: string, password = PASSWORD) {
   await page.getByTestId('login-submit').click()
 }
 
+/**
+ * Picks the UI language on a signed-in page and waits until the server has saved it: the
+ * language is the account's, and the next page or spec of the same user loads it from there.
+ */
+export async function chooseLanguage(page: Page, code: 'ko' | 'en'): Promise<void> {
+  const saved = page.waitForResponse(
+    (response) =>
+      response.request().method() === 'PUT' &&
+      new URL(response.url()).pathname.endsWith('/api/v1/user/settings'),
+  )
+  await page.getByTestId(`lang-${code}`).click()
+  expect((await saved).ok(), 'the language was not saved').toBe(true)
+}
+
 export async function toast(page: Page, text: string): Promise<void> {
   await expect(page.getByTestId('toast').filter({ hasText: text }).first()).toBeVisible()
 }

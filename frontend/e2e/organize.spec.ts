@@ -22,6 +22,7 @@ import {
   EXPECTED,
   PASSWORD,
   at,
+  chooseLanguage,
   expectAccessible,
   login,
   newContext,
@@ -534,7 +535,7 @@ test.describe('organize and govern', () => {
 
   test('Korean, on a phone: the temporary notice and the folders', async () => {
     await page.goto(at('settings'), { waitUntil: 'domcontentloaded' })
-    await page.getByTestId('lang-ko').click()
+    await chooseLanguage(page, 'ko')
     try {
       await page.setViewportSize({ width: 390, height: 844 })
       await page.goto(at(''), { waitUntil: 'domcontentloaded' })
@@ -550,7 +551,7 @@ test.describe('organize and govern', () => {
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 })
       await page.goto(at('settings'), { waitUntil: 'domcontentloaded' })
-      await page.getByTestId('lang-en').click()
+      await chooseLanguage(page, 'en')
     }
   })
 

@@ -124,6 +124,27 @@ describe('settings store', () => {
     expect(settings.loaded).toBe(false)
   })
 
+  it('a language chosen while the settings load is kept over the server’s and saved', async () => {
+    i18n.global.locale.value = 'ko'
+    let answer: (value: ReturnType<typeof server>) => void = () => undefined
+    vi.mocked(api.getSettings).mockReturnValue(new Promise((resolve) => (answer = resolve)))
+    vi.mocked(api.putSettings).mockResolvedValue(server({ language: 'en' }))
+    const settings = useSettingsStore()
+    const loading = settings.load()
+    await settings.setLanguage('en') // clicked before the server answered
+    expect(api.putSettings).not.toHaveBeenCalled()
+    answer(server({ language: 'ko' }))
+    await loading
+    expect(i18n.global.locale.value).toBe('en')
+    expect(settings.language).toBe('en')
+    expect(api.putSettings).toHaveBeenCalledWith({ language: 'en' })
+
+    // Chosen once: the next load takes the server's value again.
+    vi.mocked(api.getSettings).mockResolvedValue(server({ language: 'ko' }))
+    await settings.load()
+    expect(i18n.global.locale.value).toBe('ko')
+  })
+
   it('a new account keeps the language and theme chosen before registering, and saves them', async () => {
     i18n.global.locale.value = 'en'
     vi.mocked(api.getSettings).mockResolvedValue(server({ language: 'ko', theme: 'system' }))

@@ -82,12 +82,14 @@ export const useSettingsStore = defineStore('settings', () => {
   const loaded = ref(false)
   const error = ref<ApiError | null>(null)
   /**
-   * Set when the account was just created here: the next `load()` keeps the theme and language
-   * this browser shows (and saves them) instead of taking the server's defaults.
+   * Theme and language chosen here before `load()` (on the sign-in page, or while the settings
+   * were still on their way): the next `load()` keeps them over the server's values and saves
+   * them, so a click made during the load is not undone by it.
    */
-  let adoptLocal = false
+  let pendingLocal: Pick<api.SettingsPatch, 'theme' | 'language'> = {}
+  /** The account was just created here: keep the theme and language this browser shows. */
   function adoptLocalOnNextLoad(): void {
-    adoptLocal = true
+    pendingLocal = { theme: theme.value, language: language.value }
   }
 
   applyTheme(theme.value)
@@ -138,17 +140,13 @@ export const useSettingsStore = defineStore('settings', () => {
   async function load(): Promise<void> {
     try {
       const settings = await api.getSettings()
-      if (adoptLocal) {
-        adoptLocal = false
-        settings.theme = theme.value
-        settings.language = language.value
-        apply(settings)
-        loaded.value = true
-        await update({ theme: theme.value, language: language.value }).catch(() => undefined)
-      } else {
-        apply(settings)
-        loaded.value = true
-      }
+      const local = pendingLocal
+      pendingLocal = {}
+      if (local.theme) settings.theme = local.theme
+      if (local.language) settings.language = local.language
+      apply(settings)
+      loaded.value = true
+      if (local.theme || local.language) await update(local).catch(() => undefined)
       error.value = null
       const legacy = takeLegacy()
       const missing: api.SettingsPatch = {}
@@ -170,7 +168,11 @@ export const useSettingsStore = defineStore('settings', () => {
   async function update(patch: api.SettingsPatch): Promise<void> {
     const before = snapshot()
     applyPatch(patch)
-    if (!loaded.value) return
+    if (!loaded.value) {
+      if (patch.theme) pendingLocal.theme = patch.theme
+      if (patch.language) pendingLocal.language = patch.language
+      return
+    }
     try {
       apply(await api.putSettings(patch))
     } catch (e) {
