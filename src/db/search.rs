@@ -22,12 +22,14 @@
 //!   are created in time order, and the recently updated ones are mostly the
 //!   recently created ones: walking the list newest first walks the matches
 //!   in their order too.
-//! * Each keyword's newest [`Tuning::rare`] matches are read first. If that
+//! * Each keyword's newest [`Tuning::rare`] matches are read first (fewer
+//!   when the first few, at their density, say it has many more). If that
 //!   was all of them, the keyword is rare and its conversations are known;
 //!   those every rare keyword has are the candidates, looked up and sorted.
 //!   Otherwise the candidates are the user's conversations from the
 //!   `conversation_user_recent` index, newest first, in growing windows, and
-//!   the walk stops once the page is full.
+//!   the walk stops once the page is full, or once a keyword has been read
+//!   to its end on the way (the rest of its conversations are looked up).
 //! * Every common keyword gets one query, from the newest candidate on, read
 //!   as the candidates need. A candidate it cannot reach cheaply (newer than
 //!   where it started, or an old conversation updated lately, with more
@@ -138,6 +140,11 @@ pub struct Tuning {
     /// rare. Its conversations are then looked up (about 1 µs each), so this
     /// bounds that path to about a millisecond.
     pub rare: usize,
+    /// The first read stops early (after [`Tuning::step`] matches or more)
+    /// once the matches read say, at their density, that the keyword has
+    /// more than this many in all: a common keyword is then read only as far
+    /// as the candidates need, not `rare` matches deep.
+    pub common: f64,
     /// A candidate below a keyword's read is reached by reading on when about
     /// this many matches or fewer lie in between (reading one costs ~0.1 µs,
     /// starting a query for the candidate alone 20–400 µs).
@@ -153,6 +160,7 @@ pub struct Tuning {
 impl Tuning {
     pub const DEFAULT: Tuning = Tuning {
         rare: 1000,
+        common: 4000.0,
         read_on: 2000.0,
         step: 256,
         first_window: 2,
@@ -302,6 +310,30 @@ impl<'s, 'c> Matches<'s, 'c> {
         Ok(())
     }
 
+    /// The first read: the newest matches, up to [`Tuning::rare`] (all of a
+    /// rare keyword's), in steps, but no further once the keyword looks
+    /// common. A keyword judged common wrongly is still searched right, by
+    /// the walk; the guess only decides which path is cheaper. Measured on
+    /// `bench/run`'s data (`?q=강아지,설사`, issue 19): the page needs the
+    /// newest 713 matches of `설사`; reading 1,000 of them first cost 2% of
+    /// the search's instructions.
+    fn read_newest(&mut self, tuning: Tuning) -> Result<(), DbError> {
+        let step = tuning.step.max(1);
+        while !self.done && self.read < tuning.rare {
+            if self.read >= step && self.looks_common(tuning) {
+                break;
+            }
+            self.read(step.min(tuning.rare - self.read))?;
+        }
+        Ok(())
+    }
+
+    /// Whether the matches read, at their density, say there are more than
+    /// [`Tuning::common`] in all, down to the oldest conversation.
+    fn looks_common(&self, tuning: Tuning) -> bool {
+        self.read as f64 + self.between(0) > tuning.common
+    }
+
     fn has_seen(&self, conversation: i64) -> bool {
         self.seen
             .binary_search_by(|seen| conversation.cmp(seen))
@@ -361,6 +393,14 @@ impl<'s, 'c> Matches<'s, 'c> {
                 return Ok(self.has_seen(conversation));
             }
             if self.between(conversation) > tuning.read_on {
+                // A keyword that looked common after a few matches reads
+                // what it would have read first ([`Tuning::rare`]) before it
+                // asks conversation by conversation: its matches may have
+                // been dense only at the top.
+                if self.start == TOP && self.read < tuning.rare {
+                    self.read(tuning.rare - self.read)?;
+                    continue;
+                }
                 break;
             }
             self.read(tuning.step.max(1))?;
@@ -448,7 +488,7 @@ fn search(
         let mut matches = Matches::new(query, first, again)?;
         // The newest matches: all of a rare keyword's, enough of a common
         // one's to tell how dense it is.
-        matches.read(tuning.rare)?;
+        matches.read_newest(tuning)?;
         if matches.done && matches.seen.is_empty() {
             return Ok(Vec::new());
         }
@@ -470,7 +510,7 @@ fn search(
     };
     let mut size = (limit * tuning.first_window).max(1);
     let rare: Vec<&Matches<'_, '_>> = keywords.iter().filter(|k| k.done).collect();
-    let (mut window, walking) = match rare.split_first() {
+    let (mut window, mut walking) = match rare.split_first() {
         Some((first, rest)) => {
             let rowids: Vec<i64> = first
                 .seen
@@ -479,7 +519,8 @@ fn search(
                 .copied()
                 .filter(|r| rest.iter().all(|k| k.has_seen(*r)))
                 .collect();
-            (lookup(conn, user_id, filter, &rowids)?, false)
+            let after = (cursor.0.as_str(), cursor.1.as_str());
+            (lookup(conn, user_id, filter, after, &rowids)?, false)
         }
         None => (walk(conn, user_id, filter, &cursor, size)?, true),
     };
@@ -487,7 +528,12 @@ fn search(
     // than through everything above it.
     if let Some(&high) = window.iter().max() {
         for k in keywords.iter_mut().filter(|k| !k.done) {
-            if k.between(high) > tuning.read_on {
+            if k.between(high) > tuning.read_on && k.read < tuning.rare {
+                // Judged on a few matches (`read_newest`): first what the
+                // first read would have been, which may end the keyword.
+                k.read(tuning.rare - k.read)?;
+            }
+            if !k.done && k.between(high) > tuning.read_on {
                 k.restart(high)?;
             }
         }
@@ -514,6 +560,29 @@ fn search(
             cursor = conn
                 .prepare_cached(CURSOR_SQL)?
                 .query_row([last], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        }
+        // A keyword read to its end on the way (it looked common, but its
+        // matches were dense only at the top) knows its conversations: the
+        // rest of them are looked up, as a rare keyword's are, instead of
+        // walking on through every conversation of the user.
+        let whole: Vec<&Matches<'_, '_>> = keywords
+            .iter()
+            .filter(|k| k.done && k.start == TOP)
+            .collect();
+        if let Some((first, rest)) = whole.split_first() {
+            if first.seen.len() <= tuning.rare {
+                let rowids: Vec<i64> = first
+                    .seen
+                    .iter()
+                    .rev()
+                    .copied()
+                    .filter(|r| rest.iter().all(|k| k.has_seen(*r)))
+                    .collect();
+                let after = (cursor.0.as_str(), cursor.1.as_str());
+                window = lookup(conn, user_id, filter, after, &rowids)?;
+                walking = false;
+                continue;
+            }
         }
         walked += window.len();
         size = next_window(size, walked, found.len(), limit, tuning);
@@ -623,20 +692,18 @@ fn walk(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Those of `rowids` that are the user's and pass the filters, in list order.
+/// Those of `rowids` that are the user's, pass the filters and come after
+/// the cursor `after` (`(updated_at, id)`), in list order.
 fn lookup(
     conn: &Connection,
     user_id: &str,
     filter: &ListFilter,
+    (updated_at, id): (&str, &str),
     rowids: &[i64],
 ) -> Result<Vec<i64>, DbError> {
     if rowids.is_empty() {
         return Ok(Vec::new());
     }
-    let (updated_at, id) = match &filter.after {
-        Some((u, i)) => (u.as_str(), i.as_str()),
-        None => (START, ""),
-    };
     let list = serde_json::to_string(rowids).map_err(|e| DbError::Task(e.to_string()))?;
     let (folder_mode, folder) = folder_values(filter);
     let tags = tags_value(filter)?;

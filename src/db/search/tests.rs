@@ -282,6 +282,7 @@ const TUNINGS: &[(&str, Tuning)] = &[
         "walk, read on one match at a time, tiny windows",
         Tuning {
             rare: 1,
+            common: f64::INFINITY,
             read_on: f64::INFINITY,
             step: 1,
             first_window: 1,
@@ -292,6 +293,7 @@ const TUNINGS: &[(&str, Tuning)] = &[
         "walk, ask the index per conversation",
         Tuning {
             rare: 1,
+            common: f64::INFINITY,
             read_on: 0.0,
             step: 1,
             first_window: 1,
@@ -302,6 +304,7 @@ const TUNINGS: &[(&str, Tuning)] = &[
         "every keyword read whole",
         Tuning {
             rare: usize::MAX,
+            common: f64::INFINITY,
             read_on: 0.0,
             step: 1,
             first_window: 1,
@@ -309,9 +312,21 @@ const TUNINGS: &[(&str, Tuning)] = &[
         },
     ),
     (
-        "some read whole, some not",
+        "judged common on a few matches, then read to the end on the way",
+        Tuning {
+            rare: 30,
+            common: 5.0,
+            read_on: 2.0,
+            step: 4,
+            first_window: 1,
+            max_window: 4,
+        },
+    ),
+    (
+        "some read whole, some not, some judged common early",
         Tuning {
             rare: 40,
+            common: 30.0,
             read_on: 3.0,
             step: 2,
             first_window: 1,
