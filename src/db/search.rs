@@ -510,15 +510,8 @@ fn search(
     };
     let mut size = (limit * tuning.first_window).max(1);
     let rare: Vec<&Matches<'_, '_>> = keywords.iter().filter(|k| k.done).collect();
-    let (mut window, mut walking) = match rare.split_first() {
-        Some((first, rest)) => {
-            let rowids: Vec<i64> = first
-                .seen
-                .iter()
-                .rev()
-                .copied()
-                .filter(|r| rest.iter().all(|k| k.has_seen(*r)))
-                .collect();
+    let (mut window, mut walking) = match in_all(&rare) {
+        Some(rowids) => {
             let after = (cursor.0.as_str(), cursor.1.as_str());
             (lookup(conn, user_id, filter, after, &rowids)?, false)
         }
@@ -569,26 +562,34 @@ fn search(
             .iter()
             .filter(|k| k.done && k.start == TOP)
             .collect();
-        if let Some((first, rest)) = whole.split_first() {
-            if first.seen.len() <= tuning.rare {
-                let rowids: Vec<i64> = first
-                    .seen
-                    .iter()
-                    .rev()
-                    .copied()
-                    .filter(|r| rest.iter().all(|k| k.has_seen(*r)))
-                    .collect();
-                let after = (cursor.0.as_str(), cursor.1.as_str());
-                window = lookup(conn, user_id, filter, after, &rowids)?;
-                walking = false;
-                continue;
-            }
+        if whole.first().is_some_and(|k| k.seen.len() <= tuning.rare) {
+            let rowids = in_all(&whole).unwrap_or_default();
+            let after = (cursor.0.as_str(), cursor.1.as_str());
+            window = lookup(conn, user_id, filter, after, &rowids)?;
+            walking = false;
+            continue;
         }
         walked += window.len();
         size = next_window(size, walked, found.len(), limit, tuning);
         window = walk(conn, user_id, filter, &cursor, size)?;
     }
     Ok(found)
+}
+
+/// The conversations every one of `whole` (keywords read from the top to
+/// their end) has, oldest first ([`lookup`] puts them in list order);
+/// `None` without any keyword.
+fn in_all(whole: &[&Matches<'_, '_>]) -> Option<Vec<i64>> {
+    let (first, rest) = whole.split_first()?;
+    Some(
+        first
+            .seen
+            .iter()
+            .rev()
+            .copied()
+            .filter(|r| rest.iter().all(|k| k.has_seen(*r)))
+            .collect(),
+    )
 }
 
 /// The size of the walk's next window, after `walked` candidates gave
