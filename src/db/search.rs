@@ -328,6 +328,17 @@ impl<'s, 'c> Matches<'s, 'c> {
         Ok(())
     }
 
+    /// Reads on to [`Tuning::rare`] matches when the first read stopped
+    /// short of that ([`Matches::read_newest`]) and has not been started
+    /// again lower down; whether it read any.
+    fn finish_first_read(&mut self, tuning: Tuning) -> Result<bool, DbError> {
+        if self.start != TOP || self.done || self.read >= tuning.rare {
+            return Ok(false);
+        }
+        self.read(tuning.rare - self.read)?;
+        Ok(true)
+    }
+
     /// Whether the matches read, at their density, say there are more than
     /// [`Tuning::common`] in all, down to the oldest conversation.
     fn looks_common(&self, tuning: Tuning) -> bool {
@@ -397,8 +408,7 @@ impl<'s, 'c> Matches<'s, 'c> {
                 // what it would have read first ([`Tuning::rare`]) before it
                 // asks conversation by conversation: its matches may have
                 // been dense only at the top.
-                if self.start == TOP && self.read < tuning.rare {
-                    self.read(tuning.rare - self.read)?;
+                if self.finish_first_read(tuning)? {
                     continue;
                 }
                 break;
@@ -509,22 +519,19 @@ fn search(
         None => (START.to_string(), String::new()),
     };
     let mut size = (limit * tuning.first_window).max(1);
-    let rare: Vec<&Matches<'_, '_>> = keywords.iter().filter(|k| k.done).collect();
-    let (mut window, mut walking) = match in_all(&rare) {
-        Some(rowids) => {
-            let after = (cursor.0.as_str(), cursor.1.as_str());
-            (lookup(conn, user_id, filter, after, &rowids)?, false)
-        }
-        None => (walk(conn, user_id, filter, &cursor, size)?, true),
-    };
+    let (mut window, mut walking) =
+        match looked_up(conn, user_id, filter, &cursor, &keywords, tuning)? {
+            Some(window) => (window, false),
+            None => (walk(conn, user_id, filter, &cursor, size)?, true),
+        };
     // A later page starts lower down: read from its highest candidate rather
     // than through everything above it.
     if let Some(&high) = window.iter().max() {
         for k in keywords.iter_mut().filter(|k| !k.done) {
-            if k.between(high) > tuning.read_on && k.read < tuning.rare {
-                // Judged on a few matches (`read_newest`): first what the
-                // first read would have been, which may end the keyword.
-                k.read(tuning.rare - k.read)?;
+            if k.between(high) > tuning.read_on {
+                // First what the first read would have been, which may end
+                // the keyword.
+                k.finish_first_read(tuning)?;
             }
             if !k.done && k.between(high) > tuning.read_on {
                 k.restart(high)?;
@@ -558,14 +565,8 @@ fn search(
         // matches were dense only at the top) knows its conversations: the
         // rest of them are looked up, as a rare keyword's are, instead of
         // walking on through every conversation of the user.
-        let whole: Vec<&Matches<'_, '_>> = keywords
-            .iter()
-            .filter(|k| k.done && k.start == TOP)
-            .collect();
-        if whole.first().is_some_and(|k| k.seen.len() <= tuning.rare) {
-            let rowids = in_all(&whole).unwrap_or_default();
-            let after = (cursor.0.as_str(), cursor.1.as_str());
-            window = lookup(conn, user_id, filter, after, &rowids)?;
+        if let Some(rest) = looked_up(conn, user_id, filter, &cursor, &keywords, tuning)? {
+            window = rest;
             walking = false;
             continue;
         }
@@ -576,20 +577,38 @@ fn search(
     Ok(found)
 }
 
-/// The conversations every one of `whole` (keywords read from the top to
-/// their end) has, oldest first ([`lookup`] puts them in list order);
-/// `None` without any keyword.
-fn in_all(whole: &[&Matches<'_, '_>]) -> Option<Vec<i64>> {
-    let (first, rest) = whole.split_first()?;
-    Some(
-        first
-            .seen
-            .iter()
-            .rev()
-            .copied()
-            .filter(|r| rest.iter().all(|k| k.has_seen(*r)))
-            .collect(),
-    )
+/// The candidates when some keywords have been read from the top to their
+/// end (a rare keyword at the start, or one read to its end during the
+/// walk): the conversations all of those have, that are the user's and come
+/// after `cursor`, in list order. `None` when no keyword is read whole, or
+/// the first such has more than [`Tuning::rare`] conversations (as a common
+/// keyword read to its end may, most of them other users'): then the walk
+/// goes on.
+fn looked_up(
+    conn: &Connection,
+    user_id: &str,
+    filter: &ListFilter,
+    cursor: &(String, String),
+    keywords: &[Matches<'_, '_>],
+    tuning: Tuning,
+) -> Result<Option<Vec<i64>>, DbError> {
+    let mut whole = keywords.iter().filter(|k| k.done && k.start == TOP);
+    let Some(first) = whole.next() else {
+        return Ok(None);
+    };
+    if first.seen.len() > tuning.rare {
+        return Ok(None);
+    }
+    let rest: Vec<&Matches<'_, '_>> = whole.collect();
+    let rowids: Vec<i64> = first
+        .seen
+        .iter()
+        .rev()
+        .copied()
+        .filter(|r| rest.iter().all(|k| k.has_seen(*r)))
+        .collect();
+    let after = (cursor.0.as_str(), cursor.1.as_str());
+    lookup(conn, user_id, filter, after, &rowids).map(Some)
 }
 
 /// The size of the walk's next window, after `walked` candidates gave
