@@ -193,19 +193,16 @@ CREATE TABLE feedback (
 --   faster than backwards), and a match names its conversation without a
 --   join. The guard triggers keep both rowids in range.
 -- * The triggers below keep both tables in step in the same transaction, for
---   every writer: the grams are made in SQL, not by an application function,
---   so the `sqlite3` shell and bulk loaders write correct rows too (at about
---   0.4 µs per character written, a few times what a Rust function costs).
---   The tables are contentless: nothing is stored twice, and a delete passes
---   the same text and grams again, read through the views before the row
---   changes.
+--   every writer. The grams are made by `daehwa_grams(text)`, a function the
+--   server registers on each of its connections (src/db/search/grams.rs,
+--   crates/grams): up to schema v9 an SQL expression made them, at about
+--   0.4 µs per character written, a third of the CPU of saving a finished
+--   answer. A connection without the function (the `sqlite3` shell) can read
+--   everything but cannot write a message or a title: it fails with "no such
+--   function", it never writes a wrong index row. The tables are
+--   contentless: nothing is stored twice, and a delete passes the same text
+--   and grams again, read through the views before the row changes.
 -- * A streaming answer is indexed once it stops streaming, not on every flush.
---
--- The grams expression walks the text in chunks of 64 characters (json_each
--- over a list made from zeroblob gives the positions): substr() on text counts
--- characters from the start, so one pass over a long text would be quadratic.
--- `LIMIT -1` keeps the chunk subquery from being flattened into the outer one,
--- which would repeat the long substr() for every position.
 CREATE VIRTUAL TABLE search_trigram USING fts5(text, content = '', tokenize = 'trigram');
 CREATE VIRTUAL TABLE search_bigram USING fts5(
     grams, content = '', detail = none,
@@ -227,13 +224,7 @@ SELECT 'message', m.rowid, ((2147483647 - c.rowid) << 32) | m.rowid, m.content
 UNION ALL
 SELECT 'title', c.rowid, (2147483647 - c.rowid) << 32, c.title FROM conversation c;
 CREATE VIEW search_grams (kind, source_rowid, doc, grams) AS
-SELECT kind, source_rowid, doc,
-       (SELECT group_concat(substr(chunk.s, pos.key + 1, 2) || ',' || substr(chunk.s, pos.key + 1, 1), ',')
-            FROM (SELECT substr(text, part.key * 64 + 1, 65) AS s
-                    FROM json_each('[' || rtrim(replace(hex(zeroblob((length(text) + 63) / 64)), '00', '0,'), ',') || ']') part
-                   LIMIT -1) chunk,
-                 json_each('[' || rtrim(replace(hex(zeroblob(min(64, length(chunk.s)))), '00', '0,'), ',') || ']') pos)
-  FROM search_source;
+SELECT kind, source_rowid, doc, daehwa_grams(text) FROM search_source;
 
 CREATE TRIGGER message_search_key AFTER INSERT ON message
 WHEN new.rowid NOT BETWEEN 1 AND 4294967295 BEGIN

@@ -15,7 +15,7 @@ use rusqlite::{Connection, TransactionBehavior, MAIN_DB};
 /// The whole current schema, for new files.
 pub const SCHEMA: &str = include_str!("../../schema.sql");
 /// The schema version this binary writes and understands.
-pub const LATEST: u32 = 9;
+pub const LATEST: u32 = 10;
 /// Upgrade steps: `Migration { version: N, .. }` turns a version N-1 file into N.
 /// Each step's SQL lives in `src/db/migrations/` and is frozen once shipped.
 pub const MIGRATIONS: &[Migration] = &[
@@ -50,6 +50,10 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 9,
         sql: include_str!("migrations/0009_directory.sql"),
+    },
+    Migration {
+        version: 10,
+        sql: include_str!("migrations/0010_grams.sql"),
     },
 ];
 /// Pre-migration backups kept beside the database.
@@ -106,6 +110,9 @@ pub fn migrate_to(
     schema: &str,
     steps: &[Migration],
 ) -> Result<Outcome, MigrateError> {
+    // Whatever opened `conn`, it can write messages once migrated (the
+    // search triggers call it).
+    crate::db::search::grams::register(conn)?;
     let found: u32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     if found > latest {
         return Err(MigrateError::TooNew {
@@ -261,6 +268,23 @@ mod tests {
         );
         assert_eq!(find("고양이가").len(), 1);
         assert!(find("낙타").is_empty(), "a streaming answer stays out");
+        // A row indexed before v10 (its grams made by the SQL of v2) is
+        // deleted through `daehwa_grams()`: none of its tokens is left.
+        let docs = |token: &str| -> i64 {
+            old.query_row(
+                "SELECT count(*) FROM search_bigram WHERE search_bigram MATCH ?1",
+                [format!("\"{token}\"")],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(docs("설사"), 1);
+        old.execute(
+            "UPDATE message SET content = '고양이가 잘 놀아요' WHERE id = 'm1'",
+            [],
+        )
+        .unwrap();
+        assert_eq!((docs("설사"), docs("사를"), docs("놀아")), (0, 0, 1));
         for table in ["search_trigram", "search_bigram"] {
             old.execute(
                 &format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')"),

@@ -452,6 +452,8 @@ impl Db {
 /// bigger than the database on disk for good (measured: 365 MiB after a soak).
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_handler(Some(wait_for_lock))?;
+    // The schema's search triggers call it whenever a message is written.
+    search::grams::register(conn)?;
     // Every query goes through `prepare_cached`; rusqlite keeps 16 by
     // default, fewer than one request's mix of statements, so they would be
     // parsed again and again (a third of a list request's time, measured).

@@ -984,5 +984,7 @@ fn folded(chars: impl Iterator<Item = char>) -> impl Iterator<Item = char> {
     })
 }
 
+pub mod grams;
+
 #[cfg(test)]
 mod tests;
