@@ -176,7 +176,7 @@ impl Generation {
             self.changed.send_replace(state.events());
         } else {
             // The rest at the engine's next delivery tick, several in one
-            // write when they come fast (see `DELIVER_INTERVAL`).
+            // write when they come fast (see `deliver_interval`).
             self.undelivered.store(true, Ordering::Release);
         }
     }

@@ -46,11 +46,20 @@ pub use run::Reader;
 
 /// How often partial answers are written (SPEC: at least once a second).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(500);
-/// How often the deltas of running answers are handed to their subscribers.
-/// An answer's first delta goes at once; the later ones wait for this tick,
-/// so a thousand answers wake the server once per tick rather than once per
-/// token, and the tokens that came meanwhile go out in one write.
+/// How often the deltas of running answers are handed to their subscribers
+/// while at most 200 answers run ([`deliver_interval`]). An answer's first
+/// delta goes at once; the later ones wait for this tick, so a thousand
+/// answers wake the server once per tick rather than once per token, and
+/// the tokens that came meanwhile go out in one write.
 pub const DELIVER_INTERVAL: Duration = Duration::from_millis(20);
+/// The writes to subscribers a second the delivery tick is stretched to
+/// keep to when many answers run: each write is a system call, and on a
+/// busy server they were most of its CPU (1,000 answers at 20 tokens a
+/// second: 43% of the server's CPU in `writev`, perf, issue 19).
+const DELIVERIES_PER_SECOND: u64 = 10_000;
+/// The longest delivery tick: an answer's text still moves ten times a
+/// second however busy the server is.
+const DELIVER_INTERVAL_MAX: Duration = Duration::from_millis(100);
 /// Title requests to the provider at once; the others wait their turn.
 const MAX_TITLE_CALLS: usize = 8;
 /// Stack of a reader thread: ureq with TLS needs little; many run at once.
@@ -589,16 +598,26 @@ impl Engine {
     }
 }
 
-/// Every [`DELIVER_INTERVAL`], tells the subscribers of each running answer
-/// about the deltas it got since the last tick; sleeps while nothing runs.
-/// Holds the engine weakly: it ends with the engine.
+/// The delivery tick while `running` answers are being written:
+/// [`DELIVER_INTERVAL`] up to 200 answers; beyond, as long as keeps the
+/// writes to about [`DELIVERIES_PER_SECOND`] (each answer one write a tick,
+/// with the tokens it got meanwhile), up to [`DELIVER_INTERVAL_MAX`] from
+/// 1,000 answers on.
+fn deliver_interval(running: usize) -> Duration {
+    let spread = (running as u64).saturating_mul(1_000_000) / DELIVERIES_PER_SECOND;
+    Duration::from_micros(spread).clamp(DELIVER_INTERVAL, DELIVER_INTERVAL_MAX)
+}
+
+/// Every tick ([`deliver_interval`]), tells the subscribers of each running
+/// answer about the deltas it got since the last tick; sleeps while nothing
+/// runs. Holds the engine weakly: it ends with the engine.
 async fn deliver_loop(inner: std::sync::Weak<Inner>, wake: Arc<Notify>) {
     const IDLE_CHECK: Duration = Duration::from_secs(60);
-    let mut tick = tokio::time::interval(DELIVER_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next = tokio::time::Instant::now() + DELIVER_INTERVAL;
     let mut waiting: Vec<Arc<Generation>> = Vec::new();
     loop {
-        tick.tick().await;
+        tokio::time::sleep_until(next).await;
+        let ticked = tokio::time::Instant::now();
         let Some(inner) = inner.upgrade() else {
             return;
         };
@@ -615,11 +634,14 @@ async fn deliver_loop(inner: std::sync::Weak<Inner>, wake: Arc<Notify>) {
         for gen in waiting.drain(..) {
             gen.deliver();
         }
-        let idle = inner.active.load(Ordering::SeqCst) == 0;
+        let running = inner.active.load(Ordering::SeqCst);
         drop(inner);
-        if idle {
+        if running == 0 {
             let _ = tokio::time::timeout(IDLE_CHECK, wake.notified()).await;
-            tick.reset();
+            next = tokio::time::Instant::now() + DELIVER_INTERVAL;
+        } else {
+            // A late tick delays the next one rather than bunching them.
+            next = (ticked + deliver_interval(running)).max(tokio::time::Instant::now());
         }
     }
 }
@@ -627,6 +649,17 @@ async fn deliver_loop(inner: std::sync::Weak<Inner>, wake: Arc<Notify>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_delivery_tick_stretches_with_many_answers_within_its_bounds() {
+        let ms = |running| deliver_interval(running).as_millis();
+        assert_eq!(ms(1), 20);
+        assert_eq!(ms(200), 20);
+        assert_eq!(ms(500), 50);
+        assert_eq!(ms(1_000), 100);
+        assert_eq!(ms(50_000), 100);
+        assert_eq!(ms(usize::MAX), 100);
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn early_readers_are_capped_and_end_when_no_answer_comes() {
