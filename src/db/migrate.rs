@@ -284,7 +284,16 @@ mod tests {
             [],
         )
         .unwrap();
-        assert_eq!((docs("설사"), docs("사를"), docs("놀아")), (0, 0, 1));
+        assert_eq!(
+            [
+                docs("설사"),
+                docs("사를"),
+                docs("설"),
+                docs("놀아"),
+                docs("잘")
+            ],
+            [0, 0, 0, 1, 1]
+        );
         for table in ["search_trigram", "search_bigram"] {
             old.execute(
                 &format!("INSERT INTO {table} ({table}) VALUES ('integrity-check')"),

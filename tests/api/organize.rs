@@ -71,10 +71,13 @@ fn ids(list: &[&String]) -> Vec<String> {
     sorted(list.iter().map(|s| s.to_string()).collect())
 }
 
+/// A connection of the test's own to the server's file: with the server's
+/// `daehwa_grams()`, which the search triggers call when a message changes.
 fn db(app: &TestApp) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(&app.db_path).unwrap();
     conn.busy_timeout(std::time::Duration::from_secs(10))
         .unwrap();
+    daehwa::db::search::grams::register(&conn).unwrap();
     conn
 }
 
