@@ -16,7 +16,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use rusqlite::functions::FunctionFlags;
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 use uuid::{NoContext, Timestamp, Uuid};
@@ -346,7 +345,7 @@ pub fn load(
     let err = |e: rusqlite::Error| format!("loading {}: {e}", db.display());
     let mut conn = Connection::open(db).map_err(err)?;
     // The schema's search triggers call the server's `daehwa_grams()`.
-    register_grams(&conn).map_err(err)?;
+    daehwa_grams::register(&conn).map_err(err)?;
     // The server is stopped: no WAL and no fsync while loading, then back to
     // WAL (the server sets it again anyway).
     conn.execute_batch(
@@ -473,25 +472,6 @@ pub fn load(
             .map(|((q, _), n)| (q.to_string(), n))
             .collect(),
     })
-}
-
-/// `daehwa_grams(text)` as the server registers it (src/db/search/grams.rs):
-/// the text the bigram index keeps of a message or title. The loader writes
-/// valid UTF-8 only, so the grams are valid UTF-8 too.
-fn register_grams(conn: &Connection) -> rusqlite::Result<()> {
-    conn.create_scalar_function(
-        "daehwa_grams",
-        1,
-        FunctionFlags::SQLITE_UTF8
-            | FunctionFlags::SQLITE_DETERMINISTIC
-            | FunctionFlags::SQLITE_INNOCUOUS,
-        |ctx| {
-            let text: Option<String> = ctx.get(0)?;
-            Ok(text
-                .and_then(|t| daehwa_grams::grams(t.as_bytes()))
-                .map(|g| String::from_utf8_lossy(&g).into_owned()))
-        },
-    )
 }
 
 #[cfg(test)]

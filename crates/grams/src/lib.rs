@@ -1,9 +1,13 @@
 //! The text daehwa's bigram search index keeps of a message or title
-//! (`search_grams.grams` in daehwa's `schema.sql`): the server's
-//! `daehwa_grams()` SQL function, and the benchmark's bulk loader, which
-//! writes a loaded database straight into the file, make it with this.
-//! No dependencies: what it counts as a character is SQLite's rule, not
-//! Rust's.
+//! (`search_grams.grams` in daehwa's `schema.sql`), and the SQL function
+//! `daehwa_grams()` that the schema's view calls. The server registers it on
+//! every connection, and so does the benchmark's bulk loader, which writes
+//! a loaded database straight into the file through the schema's triggers.
+//! What it counts as a character is SQLite's rule, not Rust's.
+
+use rusqlite::functions::{Context, FunctionFlags};
+use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
+use rusqlite::Connection;
 
 /// For each character, the pair it starts (the last character alone) and
 /// the character itself, all joined by commas: '설사를' →
@@ -45,4 +49,40 @@ pub fn grams(text: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(&text[start..end]);
     }
     Some(out)
+}
+
+/// Registers `daehwa_grams(text)` on `conn`. The schema's triggers call it
+/// (through the view `search_grams`) whenever a message or title is
+/// written, so a connection without it cannot write them: the sqlite3 shell
+/// can read a daehwa file but not change its messages.
+pub fn register(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "daehwa_grams",
+        1,
+        // Innocuous: a view and triggers call it, whatever `trusted_schema`.
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx: &Context<'_>| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(text) | ValueRef::Blob(text) => grams(text),
+                // Never from the STRICT tables' text columns (they store
+                // TEXT); formatted as Rust formats them.
+                ValueRef::Integer(i) => grams(i.to_string().as_bytes()),
+                ValueRef::Real(r) => grams(r.to_string().as_bytes()),
+                ValueRef::Null => None,
+            }
+            .map(Text))
+        },
+    )
+}
+
+/// Bytes handed to SQLite as TEXT as they are (the grams of a text that is
+/// not UTF-8 are not either, and must stay byte for byte what they were).
+struct Text(Vec<u8>);
+
+impl ToSql for Text {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(ValueRef::Text(&self.0)))
+    }
 }

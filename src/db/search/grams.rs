@@ -1,6 +1,7 @@
 //! The text the bigram index keeps of a message or title
 //! (`search_grams.grams` in `schema.sql`), made by `daehwa_grams(text)`, a
-//! function every connection registers ([`register`]).
+//! function every connection registers ([`register`], from `crates/grams`,
+//! which the benchmark's bulk loader registers too).
 //!
 //! Up to schema v9 the view made it in SQL (`substr` over `json_each`
 //! rows), at about 0.4 µs per character written: in a burst of 200
@@ -8,49 +9,14 @@
 //! CPU, much of it in that SQL (perf, issue 19). Here it is one pass over
 //! the bytes (`daehwa_grams::grams`).
 
-use daehwa_grams::grams;
-use rusqlite::functions::{Context, FunctionFlags};
-use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
-use rusqlite::Connection;
-
-/// Registers `daehwa_grams(text)` on `conn`. The schema's triggers call it
-/// (through the view `search_grams`) whenever a message or title is
-/// written, so a connection without it cannot write them: the sqlite3 shell
-/// can read a daehwa file but not change its messages.
-pub fn register(conn: &Connection) -> rusqlite::Result<()> {
-    conn.create_scalar_function(
-        "daehwa_grams",
-        1,
-        // Innocuous: a view and triggers call it, whatever `trusted_schema`.
-        FunctionFlags::SQLITE_UTF8
-            | FunctionFlags::SQLITE_DETERMINISTIC
-            | FunctionFlags::SQLITE_INNOCUOUS,
-        |ctx: &Context<'_>| {
-            Ok(match ctx.get_raw(0) {
-                ValueRef::Text(text) | ValueRef::Blob(text) => grams(text),
-                // Never in the STRICT tables' text columns; as SQLite's cast.
-                ValueRef::Integer(i) => grams(i.to_string().as_bytes()),
-                ValueRef::Real(r) => grams(r.to_string().as_bytes()),
-                ValueRef::Null => None,
-            }
-            .map(Text))
-        },
-    )
-}
-
-/// Bytes handed to SQLite as TEXT as they are (the grams of a text that is
-/// not UTF-8 are not either, and must stay byte for byte what they were).
-struct Text(Vec<u8>);
-
-impl ToSql for Text {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        Ok(ToSqlOutput::Borrowed(ValueRef::Text(&self.0)))
-    }
-}
+pub use daehwa_grams::register;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use daehwa_grams::grams;
+    use rusqlite::types::ValueRef;
+    use rusqlite::Connection;
 
     /// The SQL of the view `search_grams` up to schema v9.
     const OLD_GRAMS: &str = "
