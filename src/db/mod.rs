@@ -581,7 +581,8 @@ mod tests {
 
     /// The bundled SQLite is built with `.cargo/config.toml`'s
     /// `LIBSQLITE3_FLAGS` (issue 19): no global memory statistics, a page
-    /// cache per connection, and statement journals in memory up to 96 KiB.
+    /// cache per connection, statement journals in memory up to 96 KiB, and
+    /// page caches that allocate their pages one by one.
     #[test]
     fn sqlite_is_built_with_the_flags_of_the_cargo_config() {
         let conn = Connection::open_in_memory().unwrap();
@@ -602,6 +603,10 @@ mod tests {
         );
         assert!(
             options.iter().any(|o| o == "STMTJRNL_SPILL=98304"),
+            "{options:?}"
+        );
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_PCACHE_INITSZ=0"),
             "{options:?}"
         );
     }
