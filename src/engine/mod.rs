@@ -228,6 +228,8 @@ struct Inner {
     /// Reader threads started early and waiting for their call
     /// ([`Engine::early_reader`]).
     early: Arc<AtomicUsize>,
+    /// When the next delivery is due, for the readers ([`llm::Pace`]).
+    pace: Arc<llm::Pace>,
 }
 
 /// The registry of generations and their flush writer.
@@ -280,6 +282,7 @@ impl Engine {
                 titles: tokio::sync::Semaphore::new(MAX_TITLE_CALLS),
                 unsaved: Mutex::new(Vec::new()),
                 early: Arc::new(AtomicUsize::new(0)),
+                pace: Arc::default(),
             }),
         };
         let flusher = engine.clone();
@@ -471,7 +474,7 @@ impl Engine {
         let readings = all
             .into_iter()
             .map(|(gen, job)| {
-                let reading = Engine::start_reading(&gen, job, reader.take());
+                let reading = self.start_reading(&gen, job, reader.take());
                 (gen, reading)
             })
             .collect();
@@ -505,7 +508,7 @@ impl Engine {
     /// transaction was lost), its call is cancelled.
     pub fn start_early(&self, user_id: &str, job: Job, reader: Reader) -> EarlyAnswer {
         let gen = self.generation(user_id, &job, None);
-        let reading = Engine::start_reading(&gen, job, Some(reader));
+        let reading = self.start_reading(&gen, job, Some(reader));
         EarlyAnswer {
             gen,
             reading: Some(reading),
@@ -635,13 +638,17 @@ async fn deliver_loop(inner: std::sync::Weak<Inner>, wake: Arc<Notify>) {
             gen.deliver();
         }
         let running = inner.active.load(Ordering::SeqCst);
+        let pace = inner.pace.clone();
         drop(inner);
         if running == 0 {
+            pace.clear();
             let _ = tokio::time::timeout(IDLE_CHECK, wake.notified()).await;
             next = tokio::time::Instant::now() + DELIVER_INTERVAL;
         } else {
             // A late tick delays the next one rather than bunching them.
-            next = (ticked + deliver_interval(running)).max(tokio::time::Instant::now());
+            let interval = deliver_interval(running);
+            next = (ticked + interval).max(tokio::time::Instant::now());
+            pace.set(next.into_std(), interval);
         }
     }
 }

@@ -186,6 +186,8 @@ pub(super) struct Call {
     endpoint: llm::Endpoint,
     request: llm::ChatRequest,
     gen: Arc<Generation>,
+    /// The engine's delivery tick, which paces the reads ([`llm::paced`]).
+    pace: Arc<llm::Pace>,
 }
 
 /// One of the readers started early and waiting for a call
@@ -212,16 +214,21 @@ impl Reader {
                     endpoint,
                     request,
                     gen,
+                    pace,
                 }) = calls.recv()
                 else {
                     return;
                 };
                 let mut first = true;
-                let outcome = llm::stream_chat(&endpoint, &request, &gen.cancel, &mut |piece| {
-                    gen.push_delta(piece);
-                    if std::mem::take(&mut first) {
-                        after_first_token();
-                    }
+                let outcome = llm::paced(&pace, || {
+                    llm::stream_chat(&endpoint, &request, &gen.cancel, &mut |piece| {
+                        gen.push_delta(piece);
+                        if std::mem::take(&mut first) {
+                            after_first_token();
+                            // Later tokens go out on the delivery tick.
+                            llm::start_pacing();
+                        }
+                    })
                 });
                 let _ = done_tx.send(outcome);
             })?;
@@ -248,6 +255,7 @@ impl Engine {
     /// spawned, so the request goes upstream while the response's head is
     /// still being written (the time to first token, issue 19), not after.
     pub(super) fn start_reading(
+        &self,
         gen: &Arc<Generation>,
         job: Job,
         reader: Option<Reader>,
@@ -277,6 +285,7 @@ impl Engine {
             endpoint,
             request,
             gen: gen.clone(),
+            pace: self.inner.pace.clone(),
         };
         let done = match reader {
             Some(reader) => Ok(reader),

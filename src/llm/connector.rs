@@ -413,7 +413,11 @@ impl Transport for CallTransport {
                 timeout.per_read = Some(limit);
             }
         }
-        self.inner.await_input(timeout)
+        super::pace::before_read();
+        let waiting = std::time::Instant::now();
+        let input = self.inner.await_input(timeout);
+        super::pace::after_read(waiting.elapsed());
+        input
     }
 
     /// ureq asks this before it puts a connection back in the pool (on the

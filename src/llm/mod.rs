@@ -22,6 +22,7 @@ mod azure;
 mod connector;
 mod error;
 mod openai;
+mod pace;
 pub(crate) mod proxy;
 mod resolve;
 mod retry;
@@ -34,6 +35,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 pub use error::LlmError;
+pub use pace::{paced, start_pacing, Pace};
 
 /// The provider protocol a connection speaks (SPEC "LLM connections": `kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
