@@ -37,7 +37,7 @@ use std::fmt;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
-use std::thread::{self, Thread};
+use std::thread::{self, LocalKey, Thread};
 use std::time::Duration;
 
 use ureq::unversioned::transport::{
@@ -83,13 +83,25 @@ pub(crate) fn keep_plain_connections_alive_on_this_thread() {
 /// Runs `f` with every socket read on this thread waiting at most `limit`
 /// (a read that waits longer fails with a timeout).
 pub(crate) fn with_read_limit<T>(limit: Duration, f: impl FnOnce() -> T) -> T {
-    struct Reset(Option<Duration>);
-    impl Drop for Reset {
+    with_local(&READ_LIMIT, Some(limit), f)
+}
+
+/// Runs `f` with the thread-local `key` holding `value`, then puts back
+/// what it held before (also when `f` panics).
+pub(super) fn with_local<T: 'static, R>(
+    key: &'static LocalKey<RefCell<T>>,
+    value: T,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Reset<T: 'static>(&'static LocalKey<RefCell<T>>, Option<T>);
+    impl<T> Drop for Reset<T> {
         fn drop(&mut self) {
-            READ_LIMIT.with(|l| l.set(self.0));
+            if let Some(before) = self.1.take() {
+                self.0.with(|v| *v.borrow_mut() = before);
+            }
         }
     }
-    let _reset = Reset(READ_LIMIT.with(|l| l.replace(Some(limit))));
+    let _reset = Reset(key, Some(key.with(|v| v.replace(value))));
     f()
 }
 
@@ -119,7 +131,7 @@ thread_local! {
     /// Set by [`CallConnector`] when it opens a connection.
     static CONNECTED: Cell<bool> = const { Cell::new(false) };
     /// See [`with_read_limit`].
-    static READ_LIMIT: Cell<Option<Duration>> = const { Cell::new(None) };
+    static READ_LIMIT: RefCell<Option<Duration>> = const { RefCell::new(None) };
     /// See [`kept_alive`].
     static KEPT_ALIVE: Cell<bool> = const { Cell::new(false) };
 }
@@ -407,7 +419,7 @@ impl Transport for CallTransport {
 
     fn await_input(&mut self, mut timeout: NextTimeout) -> Result<bool, ureq::Error> {
         self.attach();
-        if let Some(limit) = READ_LIMIT.with(Cell::get) {
+        if let Some(limit) = READ_LIMIT.with(|l| *l.borrow()) {
             let limit = limit.into();
             if timeout.per_read.is_none_or(|per_read| limit < per_read) {
                 timeout.per_read = Some(limit);

@@ -124,20 +124,12 @@ thread_local! {
 
 /// Runs `f` (a streamed call on this thread) with its reads paced by `pace`.
 pub fn paced<T>(pace: &Arc<Pace>, f: impl FnOnce() -> T) -> T {
-    struct Reset(Option<Reads>);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            READS.with(|r| *r.borrow_mut() = self.0.take());
-        }
-    }
-    let _reset = Reset(READS.with(|r| {
-        r.borrow_mut().replace(Reads {
-            pace: pace.clone(),
-            started: false,
-            last_wait: Duration::MAX,
-        })
-    }));
-    f()
+    let reads = Reads {
+        pace: pace.clone(),
+        started: false,
+        last_wait: Duration::MAX,
+    };
+    super::connector::with_local(&READS, Some(reads), f)
 }
 
 /// From now on, the reads of this thread's [`paced`] call are paced (its
