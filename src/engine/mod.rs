@@ -638,17 +638,16 @@ async fn deliver_loop(inner: std::sync::Weak<Inner>, wake: Arc<Notify>) {
             gen.deliver();
         }
         let running = inner.active.load(Ordering::SeqCst);
-        let pace = inner.pace.clone();
-        drop(inner);
         if running == 0 {
-            pace.clear();
+            inner.pace.clear();
+            drop(inner);
             let _ = tokio::time::timeout(IDLE_CHECK, wake.notified()).await;
             next = tokio::time::Instant::now() + DELIVER_INTERVAL;
         } else {
             // A late tick delays the next one rather than bunching them.
             let interval = deliver_interval(running);
             next = (ticked + interval).max(tokio::time::Instant::now());
-            pace.set(next.into_std(), interval);
+            inner.pace.set(next.into_std(), interval);
         }
     }
 }
