@@ -56,6 +56,13 @@ use transfer::{export, import, ExportDocument, ImportBody, ImportMessage};
 )]
 pub struct Doc;
 
+/// Every route is boxed before the routes are chained: the handlers' futures
+/// (the ask path's above all) are large types, and rustc proved the chain's
+/// `Filter` bounds over them at every one of its 16 levels. Unboxed, type
+/// checking this one function took 351 of the crate's 363 s (rustc
+/// `-Z self-profile`, issue 19), compiled three times in every CI run. A boxed
+/// route costs a request one allocation for each route it tries, the list
+/// (first) one.
 pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let base = || warp::path("conversations");
     let user = || authenticated(state.clone());
@@ -79,7 +86,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
                 .map(|raw: String| crud::query_tags(&raw)),
         )
         .then(list)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // POST /api/v1/conversations
     let create = base()
         .and(warp::path::end())
@@ -89,7 +97,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(accept_sse())
         .and(json_body())
         .then(create)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // GET /api/v1/conversations/{id}
     let get = base()
         .and(warp::path::param::<String>())
@@ -98,7 +107,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(st())
         .and(user())
         .then(get)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // PUT|PATCH /api/v1/conversations/{id}
     let update = base()
         .and(warp::path::param::<String>())
@@ -108,7 +118,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(user())
         .and(json_body())
         .then(update)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // DELETE /api/v1/conversations/{id}
     let delete = base()
         .and(warp::path::param::<String>())
@@ -117,7 +128,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(st())
         .and(user())
         .then(delete)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // POST /api/v1/conversations/{id}/messages
     let post_message = base()
         .and(warp::path::param::<String>())
@@ -128,7 +140,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(accept_sse())
         .and(json_body())
         .then(post_message)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // GET /api/v1/conversations/{id}/messages
     let messages = base()
         .and(warp::path::param::<String>())
@@ -137,7 +150,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(st())
         .and(user())
         .then(list_messages)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // PATCH /api/v1/conversations/{id}/messages/last
     let edit_last = base()
         .and(warp::path::param::<String>())
@@ -148,7 +162,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(accept_sse())
         .and(json_body())
         .then(edit_last)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // PATCH /api/v1/conversations/{id}/messages/{message_id} (after `last`)
     let edit_message = base()
         .and(warp::path::param::<String>())
@@ -161,7 +176,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(accept_sse())
         .and(json_body())
         .then(edit_message)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // DELETE /api/v1/conversations/{id}/messages/last
     let delete_last = base()
         .and(warp::path::param::<String>())
@@ -170,7 +186,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(st())
         .and(user())
         .then(delete_last)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // POST /api/v1/conversations/{id}/regenerate
     let regenerate = base()
         .and(warp::path::param::<String>())
@@ -181,7 +198,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(accept_sse())
         .and(optional_json_body())
         .then(regenerate)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // GET /api/v1/conversations/{id}/stream
     let stream = base()
         .and(warp::path::param::<String>())
@@ -191,7 +209,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(user())
         .and(warp::header::optional::<String>("last-event-id"))
         .then(stream)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // POST /api/v1/conversations/{id}/stop
     let stop = base()
         .and(warp::path::param::<String>())
@@ -200,7 +219,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(st())
         .and(user())
         .then(stop)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // POST /api/v1/conversations/{id}/feedback
     let feedback = base()
         .and(warp::path::param::<String>())
@@ -210,7 +230,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(user())
         .and(json_body())
         .then(feedback)
-        .map(respond);
+        .map(respond)
+        .boxed();
 
     // GET /api/v1/conversations/{id}/export?format=json|markdown
     let export = base()
@@ -221,7 +242,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
         .and(user())
         .and(warp::query::<transfer::ExportQuery>())
         .then(export)
-        .map(respond);
+        .map(respond)
+        .boxed();
     // POST /api/v1/conversations/import
     let import = warp::path!("conversations" / "import")
         .and(warp::post())
@@ -231,7 +253,8 @@ pub fn routes(state: AppState) -> impl Filter<Extract = (Response,), Error = Rej
             super::filters::Limit::Large,
         ))
         .then(import)
-        .map(respond);
+        .map(respond)
+        .boxed();
 
     list.or(create)
         .unify()
